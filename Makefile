@@ -1,0 +1,119 @@
+# duress: build, test and install.  See README.md.
+#
+#   make            build build/duress
+#   make deps       install every Debian package needed (root; idempotent)
+#   make check      deps + build + unit tests + integration tests (VM if needed)
+#   make demo       deps + build + live samples of a sandbox target
+#   make asan       build with ASan+UBSan into build-asan/
+#   make bench      benchmarks (docs/performance.md)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+
+# Debian packages: build, tests, VM harness.  `make deps` installs them.
+DEPS_BUILD := build-essential pkg-config libcgroup-dev libnl-3-dev libnl-route-3-dev \
+	libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
+DEPS_TEST := libcmocka-dev valgrind iproute2 iputils-ping util-linux procps e2fsprogs \
+	fio stress-ng python3
+DEPS_VM := qemu-system-x86 busybox-static cpio kmod
+DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM)
+
+PKGS := libcgroup libnl-3.0 libnl-route-3.0 jansson
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-unused-parameter -Wvla -Wpointer-arith
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=gnu17 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Iinclude \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) -MMD -MP
+LDLIBS_ALL = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -lpthread
+
+AGENT_SRCS := $(sort $(wildcard agent/*.c))
+LIB_SRCS := $(filter-out agent/main.c,$(AGENT_SRCS))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
+HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
+BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/tests/bench/%)
+
+.PHONY: all deps check unit integration demo asan valgrind bench install uninstall clean format
+
+all: $(BUILD)/duress
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libduress.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/duress: $(BUILD)/agent/main.o $(BUILD)/libduress.a
+	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS_ALL)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libduress.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libduress.a -o $@ $(LDFLAGS) $(LDLIBS_ALL) \
+		$(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(BUILD)/libduress.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libduress.a -o $@ $(LDFLAGS) $(LDLIBS_ALL)
+
+$(BUILD)/tests/bench/%: tests/bench/%.c $(BUILD)/libduress.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libduress.a -o $@ $(LDFLAGS) $(LDLIBS_ALL)
+
+tests-build: $(BUILD)/duress $(UNIT_BINS) $(HELPER_BINS) $(BENCH_BINS)
+.PHONY: tests-build
+
+deps:
+	@scripts/install-deps $(DEPS)
+
+# Every test: unit tests here, integration tests on a real cgroup v2 kernel
+# (directly where the host has one, else in a throwaway VM).
+check: deps
+	$(MAKE) tests-build
+	scripts/run-tests all
+
+unit: tests-build
+	scripts/run-tests unit
+
+integration: tests-build
+	scripts/run-tests integration
+
+demo: deps
+	$(MAKE) all
+	scripts/demo
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+		LDFLAGS="-fsanitize=address,undefined" tests-build
+
+valgrind: tests-build
+	scripts/run-tests valgrind
+
+bench: deps
+	$(MAKE) tests-build
+	scripts/bench
+
+install: $(BUILD)/duress
+	install -D -m 0755 $(BUILD)/duress $(DESTDIR)$(PREFIX)/bin/duress
+	install -D -m 0644 docs/cli.md $(DESTDIR)$(PREFIX)/share/doc/duress/cli.md
+	install -D -m 0644 docs/samples.md $(DESTDIR)$(PREFIX)/share/doc/duress/samples.md
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/duress
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/duress
+
+format:
+	clang-format -i $(AGENT_SRCS) include/duress/*.h $(UNIT_SRCS) $(HELPER_SRCS)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+#include <duress/cli.h>
+#include <duress/exitcode.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+int cli_exit_code(const struct duress_err *err)
+{
+	return err->code ? err->code : DURESS_EXIT_INTERNAL;
+}
+
+int cli_fail(const struct duress_err *err)
+{
+	duress_err_print(stderr, err);
+	return cli_exit_code(err);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "duress %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see 'duress %s --help')\n", cmd);
+	return DURESS_EXIT_USAGE;
+}
+
+int cli_require_root(const char *what, struct duress_err *err)
+{
+	if (geteuid() == 0)
+		return 0;
+	return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
+			       "%s needs root (CAP_SYS_ADMIN to create and write cgroups); "
+			       "run it with sudo",
+			       what);
+}

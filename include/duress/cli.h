@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Subcommands.  Each takes argv with argv[0] = the subcommand name and
+ * returns a process exit code (enum duress_exit).  Errors are printed with
+ * duress_err_print() to stderr before returning.
+ */
+#ifndef DURESS_CLI_H
+#define DURESS_CLI_H
+
+#include <stdbool.h>
+
+#include <duress/error.h>
+
+int cmd_sample(int argc, char **argv);
+int cmd_targets(int argc, char **argv);
+
+/* Exit code for an error: err->code if set, else DURESS_EXIT_INTERNAL. */
+int cli_exit_code(const struct duress_err *err);
+
+/* Print the error and return its exit code. */
+int cli_fail(const struct duress_err *err);
+
+/* Print "duress <cmd>: <message>\n(see 'duress <cmd> --help')" and return
+ * DURESS_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Shared environment check for commands that change things: root. */
+int cli_require_root(const char *what, struct duress_err *err);
+
+#endif
