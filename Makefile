@@ -18,7 +18,7 @@ PKG_CONFIG ?= pkg-config
 DEPS_BUILD := build-essential pkg-config libcgroup-dev libnl-3-dev libnl-route-3-dev \
 	libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
 DEPS_TEST := libcmocka-dev valgrind iproute2 iputils-ping util-linux procps e2fsprogs \
-	fio stress-ng python3
+	fio stress-ng jq
 DEPS_VM := qemu-system-x86 busybox-static cpio kmod
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM)
 

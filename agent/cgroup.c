@@ -162,8 +162,9 @@ int cg_root_require(const struct cg_root *root, const char *needed, struct dures
 		if (cg_root_has(root, w))
 			continue;
 		list_append(missing, sizeof(missing), w);
-		if (word_in(root->v1_controllers, w))
-			list_append(on_v1, sizeof(on_v1), w);
+		/* v1 calls the io controller blkio */
+		if (word_in(root->v1_controllers, !strcmp(w, "io") ? "blkio" : w))
+			list_append(on_v1, sizeof(on_v1), !strcmp(w, "io") ? "blkio" : w);
 	}
 	if (!missing[0])
 		return 0;

@@ -22,8 +22,12 @@ int sandbox_destroy(struct target *t, struct duress_err *err);
  * The workload itself (runs in the child; exported for tests): loops until
  * killed.  Uses about 20% of one CPU, keeps 32 MiB resident, writes and
  * fsyncs a small scratch file every second, and echoes messages over a
- * loopback TCP connection.
+ * loopback TCP connection (lo must be up).  Once every part runs, it
+ * writes one byte to ready_fd and closes it (ready_fd < 0: no report).
+ * Returns only on a failure before that point (err filled, its threads
+ * stopped and joined); afterwards it never returns and its own errors are
+ * not fatal.  Run it in a process of its own: it only ends when killed.
  */
-int sandbox_workload_main(void);
+int sandbox_workload_main(int ready_fd, struct duress_err *err);
 
 #endif

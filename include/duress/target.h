@@ -85,8 +85,8 @@ struct container_info {
 /*
  * Pure: recognise a container cgroup by its directory name and parent:
  * docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>.scope,
- * libpod-<id>.scope, a bare <64 hex> below /docker/, /kubepods... or
- * /machine.slice/, .../crio-conmon-... excluded.  Returns 1 and fills
+ * libpod-<id>.scope, a bare <64 hex> below /docker/ or /kubepods..., or
+ * libpod-<id>.scope/container; crio-conmon-... excluded.  Returns 1 and fills
  * id/runtime if it is one, else 0.
  */
 int container_match_name(const char *rel, char *id, size_t idlen, const char **runtime);

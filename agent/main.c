@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: MIT
+/* duress: put a cgroup v2 under resource duress and measure how it copes. */
+#include <duress/cli.h>
+#include <duress/exitcode.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef DURESS_VERSION
+#define DURESS_VERSION "0.1.0"
+#endif
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "sample", cmd_sample, "sample a target's usage (CPU, memory, I/O, pids, pressure, network)" },
+	{ "targets", cmd_targets, "list the cgroups that look like containers, with their usage" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: duress COMMAND [OPTIONS]\n\n"
+		   "Puts a container (a cgroup v2) under resource duress and measures how it copes.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "  %-10s %s\n", "version", "print the version");
+	fprintf(f, "\nTargets (-t): cgroup:PATH, pid:N, container:ID; none = a sandbox of its own.\n"
+		   "'duress COMMAND --help' for a command's options; exit codes in docs/cli.md.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		usage(stderr);
+		return DURESS_EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return DURESS_EXIT_OK;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("duress %s\n", DURESS_VERSION);
+		return DURESS_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(cmd, commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "duress: unknown command '%s'\n\n", cmd);
+	usage(stderr);
+	return DURESS_EXIT_USAGE;
+}

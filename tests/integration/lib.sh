@@ -1,0 +1,84 @@
+# Shared helpers of the integration tests (sourced).  Each check reports one
+# line with pass/fail/skip; every cgroup and process a test makes is removed
+# by the EXIT trap, whatever happens.
+set -uo pipefail
+TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+RESULTS=${RESULTS:-/var/tmp/duress-results}
+DURESS=${DURESS:-$TOP/build/duress}
+HELPERS=$TOP/build/tests/helpers
+CG=/sys/fs/cgroup
+T=$(basename "$0" .sh)
+WORK=$(mktemp -d /tmp/duress-it.XXXXXX)
+mkdir -p "$RESULTS"
+
+_cgroups=()
+_pids=()
+
+pass() { echo "PASS $T: $1" >> "$RESULTS/results.txt"; echo "  ok    $1"; }
+fail() { echo "FAIL $T: $1 -- ${2:-}" >> "$RESULTS/results.txt"; echo "  FAIL  $1 -- ${2:-}"; }
+skip() { echo "SKIP $T: $1 -- $2" >> "$RESULTS/results.txt"; echo "  skip  $1 -- $2"; }
+
+# check DESCRIPTION COMMAND...: pass if the command succeeds (its standard
+# output, e.g. jq's verdict, is not shown)
+check() {
+	local desc=$1; shift
+	if "$@" > /dev/null; then pass "$desc"; else fail "$desc" "failed: $*"; fi
+}
+
+# expect_exit DESCRIPTION CODE COMMAND...: pass if the command exits CODE;
+# its stderr is kept in $WORK/stderr for message checks
+expect_exit() {
+	local desc=$1 code=$2; shift 2
+	"$@" > "$WORK/stdout" 2> "$WORK/stderr"
+	local rc=$?
+	if [ "$rc" = "$code" ]; then
+		pass "$desc"
+	else
+		fail "$desc" "exit $rc, wanted $code; stderr: $(head -c 300 "$WORK/stderr")"
+	fi
+}
+
+# in_range VALUE LO HI (floats)
+in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }
+
+# new_cgroup NAME: makes $CG/duress-it-NAME-<pid>, prints its path
+new_cgroup() {
+	local dir=$CG/duress-it-$1-$$
+	mkdir "$dir" || return 1
+	_cgroups+=("$dir")
+	echo "$dir"
+}
+
+# spawn DIR COMMAND...: start COMMAND inside cgroup DIR (joins before exec);
+# sets SPAWNED to its pid
+spawn() {
+	local dir=$1; shift
+	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$dir" "$@" > "$WORK/spawn.$$.out" 2>&1 &
+	disown -h $! 2>/dev/null
+	SPAWNED=$!
+	_pids+=("$SPAWNED")
+}
+
+# wait_ready FILE: wait up to 20 s for a helper's "ready" line
+wait_ready() {
+	local i
+	for i in $(seq 200); do grep -q ready "$1" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+
+_cleanup() {
+	local p d
+	for p in "${_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for d in "${_cgroups[@]}"; do
+		[ -d "$d" ] || continue
+		echo 1 > "$d/cgroup.kill" 2>/dev/null
+		for _ in $(seq 50); do grep -q 'populated 0' "$d/cgroup.events" 2>/dev/null && break; sleep 0.05; done
+		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$WORK"
+}
+trap _cleanup EXIT
+
+# jq over JSON Lines, skipping the first sample (no CPU rate yet)
+jq_avg() { jq -s "[.[1:][] | $2] | add / length * 100 | round / 100" "$1"; }
