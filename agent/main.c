@@ -16,6 +16,7 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "sample", cmd_sample, "sample a target's usage (CPU, memory, I/O, pids, pressure, network)" },
+	{ "inject", cmd_inject, "apply one fault to a target for a while, sample it, revert it" },
 	{ "targets", cmd_targets, "list the cgroups that look like containers, with their usage" },
 };
 

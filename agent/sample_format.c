@@ -205,6 +205,8 @@ json_t *sample_to_json(const struct sample *s)
 	format_ts(&s->ts, ts, sizeof(ts));
 	json_object_set_new(o, "t", json_real(round_to(s->t, 0.001)));
 	json_object_set_new(o, "ts", json_string(ts));
+	if (s->phase)
+		json_object_set_new(o, "phase", json_string(s->phase));
 	put_obj(o, "cpu", cpu_json(s));
 	put_obj(o, "memory", memory_json(s));
 	put_obj(o, "io", io_json(s));

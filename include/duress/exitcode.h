@@ -10,6 +10,9 @@ enum duress_exit {
 	DURESS_EXIT_NO_TARGET = 3,   /* target not found, ambiguous or not a cgroup v2 */
 	DURESS_EXIT_UNSUPPORTED = 4, /* environment cannot run this: not root, no cgroup v2, ... */
 	DURESS_EXIT_INTERNAL = 5,    /* unexpected system failure */
+	DURESS_EXIT_REFUSED = 6,     /* a guard rail refused the target or value (see --force) */
+	DURESS_EXIT_NOT_REVERTED = 7, /* ran, but some change could not be reverted: see report */
+	DURESS_EXIT_INTERRUPTED = 8, /* stopped early by a signal; everything reverted */
 };
 
 #endif

@@ -41,6 +41,7 @@ struct sample {
 	double t;             /* seconds since the sampler started */
 	struct timespec ts;   /* CLOCK_REALTIME when taken */
 	uint64_t mono_ns;     /* CLOCK_MONOTONIC when taken */
+	const char *phase;    /* "before", "during", "after" around a fault; NULL: none */
 
 	struct {
 		struct opt_u64 usage_usec, user_usec, system_usec;

@@ -4,8 +4,8 @@
 set -uo pipefail
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 RESULTS=${RESULTS:-/var/tmp/duress-results}
-DURESS=${DURESS:-$TOP/build/duress}
-HELPERS=$TOP/build/tests/helpers
+DURESS=${DURESS:-$TOP/${BUILD:-build}/duress}
+HELPERS=$TOP/${BUILD:-build}/tests/helpers
 CG=/sys/fs/cgroup
 T=$(basename "$0" .sh)
 WORK=$(mktemp -d /tmp/duress-it.XXXXXX)
