@@ -18,7 +18,7 @@ PKG_CONFIG ?= pkg-config
 DEPS_BUILD := build-essential pkg-config libcgroup-dev libnl-3-dev libnl-route-3-dev \
 	libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
 DEPS_TEST := libcmocka-dev valgrind iproute2 iputils-ping util-linux procps e2fsprogs \
-	fio stress-ng jq
+	fio stress-ng jq time
 DEPS_VM := qemu-system-x86 busybox-static cpio kmod
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM)
 
@@ -78,6 +78,7 @@ deps:
 # (directly where the host has one, else in a throwaway VM).
 check: deps
 	$(MAKE) tests-build
+	$(MAKE) asan
 	scripts/run-tests all
 
 unit: tests-build
