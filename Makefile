@@ -104,8 +104,10 @@ bench: deps
 
 install: $(BUILD)/duress
 	install -D -m 0755 $(BUILD)/duress $(DESTDIR)$(PREFIX)/bin/duress
-	install -D -m 0644 docs/cli.md $(DESTDIR)$(PREFIX)/share/doc/duress/cli.md
-	install -D -m 0644 docs/samples.md $(DESTDIR)$(PREFIX)/share/doc/duress/samples.md
+	install -d $(DESTDIR)$(PREFIX)/share/doc/duress/faults
+	install -m 0644 README.md LICENSE docs/*.md $(DESTDIR)$(PREFIX)/share/doc/duress/
+	if ls docs/faults/*.md >/dev/null 2>&1; then \
+		install -m 0644 docs/faults/*.md $(DESTDIR)$(PREFIX)/share/doc/duress/faults/; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/duress
