@@ -12,6 +12,7 @@
 #include <duress/parse.h>
 #include <duress/sample.h>
 #include <duress/sandbox.h>
+#include <duress/session.h>
 #include <duress/summary.h>
 #include <duress/target.h>
 #include <duress/undo.h>
@@ -42,6 +43,8 @@ enum {
 	OPT_DRY_RUN,
 	OPT_FORCE,
 	OPT_QUIET,
+	OPT_STATE_DIR,
+	OPT_NO_RECOVER,
 	OPT_FAULT_BASE = 1000,
 };
 
@@ -56,6 +59,8 @@ struct inject_opts {
 	bool dry_run;
 	bool force;
 	bool quiet;
+	const char *state_dir;
+	bool no_recover;
 };
 
 static void print_fault_line(const struct fault_desc *d, void *data)
@@ -86,6 +91,8 @@ static void inject_usage(FILE *f, const struct fault_desc *d)
 		   "  --dry-run                  print exactly what would be written where; change nothing\n"
 		   "  --force                    lift the guard rails (root cgroup, own cgroup, PID 1)\n"
 		   "  -q, --quiet                no live table\n"
+		   "  --state-dir DIR            undo journal and locks (default /run/duress)\n"
+		   "  --no-recover               do not first revert what dead agents left\n"
 		   "Docs: docs/faults/<fault>.md, docs/cli.md (exit codes).\n");
 }
 
@@ -103,6 +110,8 @@ static int parse_inject(int argc, char **argv, struct fault *f, struct inject_op
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
 		{ "help", no_argument, NULL, 'h' },
 	};
 	size_t nc = DURESS_ARRAY_SIZE(common);
@@ -171,6 +180,12 @@ static int parse_inject(int argc, char **argv, struct fault *f, struct inject_op
 			break;
 		case 'q':
 			o->quiet = true;
+			break;
+		case OPT_STATE_DIR:
+			o->state_dir = optarg;
+			break;
+		case OPT_NO_RECOVER:
+			o->no_recover = true;
 			break;
 		case 'h':
 			inject_usage(stdout, d);
@@ -477,7 +492,7 @@ revert:
 		json_t *v;
 
 		json_object_foreach(extra, k, v) {
-			char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+			char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(6));
 
 			fprintf(stdout, "  %-26s %s\n", k, s ? s : "?");
 			free(s);
@@ -522,7 +537,9 @@ int cmd_inject(int argc, char **argv)
 	struct target t;
 	struct cg_root root;
 	struct fault f;
-	struct undo_log undo;
+	struct undo_log undo, sbx_undo;
+	struct agent_session sess = { .journal.fd = -1 };
+	bool have_sess = false;
 	const struct fault_desc *d;
 	cleanup_close int sfd = -1;
 	sigset_t oldmask;
@@ -546,6 +563,7 @@ int cmd_inject(int argc, char **argv)
 	if (fault_init(&f, d, &err) < 0)
 		return cli_fail(&err);
 	undo_log_init(&undo);
+	undo_log_init(&sbx_undo);
 	target_init(&t);
 	rc = parse_inject(argc - 1, argv + 1, &f, &o);
 	if (rc) {
@@ -577,17 +595,37 @@ int cmd_inject(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out;
 	}
-	if (spec.kind == TARGET_SANDBOX) {
-		if (o.dry_run) {
-			fprintf(stderr, "duress inject: --dry-run needs a target (-t): the sandbox "
-					"exists only while the agent runs\n");
-			rc = DURESS_EXIT_USAGE;
-			goto out_mask;
-		}
-		if (cg_root_require(&root, "cpu memory io pids", &err) < 0 ||
-		    sandbox_create(&root, &t, &err) < 0) {
+	if (spec.kind == TARGET_SANDBOX && o.dry_run) {
+		fprintf(stderr, "duress inject: --dry-run needs a target (-t): the sandbox "
+				"exists only while the agent runs\n");
+		rc = DURESS_EXIT_USAGE;
+		goto out_mask;
+	}
+	/* Before the first change: recover what dead agents left, open this
+	 * run's undo journal (every step is on disk before it is made). */
+	if (!o.dry_run) {
+		char what[128];
+
+		snprintf(what, sizeof(what), "inject %s", d->name);
+		if (session_begin(&sess, o.state_dir, o.no_recover, what, &err) < 0) {
 			rc = cli_fail(&err);
 			goto out_mask;
+		}
+		have_sess = true;
+		undo.journal = &sess.journal;
+		sbx_undo.journal = &sess.journal;
+	}
+	if (spec.kind == TARGET_SANDBOX) {
+		char sbx[PATH_MAX], name[64];
+
+		snprintf(name, sizeof(name), "duress-sandbox-%d", (int)getpid());
+		if (cg_root_require(&root, "cpu memory io pids", &err) < 0 ||
+		    session_guard(&sess, &err) < 0 ||
+		    cg_path_join(&root, name, sbx, sizeof(sbx), &err) < 0 ||
+		    undo_record(&sbx_undo, "cgroup-remove", "sandbox", sbx, "", "", &err) < 0 ||
+		    sandbox_create(&root, &t, &err) < 0) {
+			rc = cli_fail(&err);
+			goto out_target;
 		}
 	} else if (target_resolve(&root, &spec, &t, &err) < 0) {
 		rc = cli_fail(&err);
@@ -595,6 +633,12 @@ int cmd_inject(int argc, char **argv)
 	}
 	if (inject_guard(&t, o.force, &err) < 0 || (d->supported && d->supported(&f, &err) < 0) ||
 	    (d->plan && d->plan(&f, &err) < 0)) {
+		rc = cli_fail(&err);
+		goto out_target;
+	}
+	/* One agent per target and resource; the guardian inherits the lock. */
+	if (have_sess && !t.owned &&
+	    (session_lock(&sess, &t, d->name, &err) < 0 || session_guard(&sess, &err) < 0)) {
 		rc = cli_fail(&err);
 		goto out_target;
 	}
@@ -635,21 +679,37 @@ out_target:
 	if (t.owned) {
 		struct duress_err e2 = { 0 };
 
+		/* the fault's steps first: they may live inside the sandbox */
+		if (undo.n)
+			undo_revert_all(&undo, &(struct undo_report){ 0 });
 		if (sandbox_destroy(&t, &e2) < 0)
 			duress_err_print(stderr, &e2);
+		else
+			undo_forget(&sbx_undo, 0);
 	}
 out_mask:
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 out:
 	/* Nothing recorded may stay applied, whatever path got us here. */
-	if (undo.n) {
+	{
 		struct undo_report rep;
+		bool pending = false;
 
-		if (undo_revert_all(&undo, &rep) < 0 && rc == DURESS_EXIT_OK)
+		if (undo.n && undo_revert_all(&undo, &rep) < 0 && rc == DURESS_EXIT_OK)
 			rc = DURESS_EXIT_NOT_REVERTED;
+		if (sbx_undo.n && undo_revert_all(&sbx_undo, &rep) < 0 && rc == DURESS_EXIT_OK)
+			rc = DURESS_EXIT_NOT_REVERTED;
+		for (size_t i = 0; i < undo.n; i++)
+			pending |= !undo.recs[i].done;
+		for (size_t i = 0; i < sbx_undo.n; i++)
+			pending |= !sbx_undo.recs[i].done;
+		/* a journal with pending steps stays for the guardian / recover */
+		if (have_sess)
+			session_end(&sess, !pending);
 	}
 	target_release(&t);
 	fault_free(&f);
 	undo_log_free(&undo);
+	undo_log_free(&sbx_undo);
 	return rc;
 }

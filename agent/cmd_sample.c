@@ -10,6 +10,7 @@
 #include <duress/parse.h>
 #include <duress/sample.h>
 #include <duress/sandbox.h>
+#include <duress/session.h>
 #include <duress/target.h>
 
 #include <errno.h>
@@ -38,6 +39,8 @@ static void sample_usage(FILE *f)
 		"  -d, --duration DUR  stop after DUR (default: until Ctrl-C or the target exits)\n"
 		"  -f, --format FMT    jsonl, csv or table (default: table on a terminal, else jsonl)\n"
 		"  -o, --output FILE   write samples to FILE instead of standard output\n"
+		"  --state-dir DIR     sandbox only: undo journal (default /run/duress)\n"
+		"  --no-recover        sandbox only: do not first revert what dead agents left\n"
 		"  -h, --help          this text\n\n"
 		"Schema: docs/samples.md.  Exit codes: docs/cli.md.\n");
 }
@@ -49,6 +52,8 @@ struct sample_opts {
 	bool format_set;
 	enum sample_format format;
 	const char *output;
+	const char *state_dir;
+	bool no_recover;
 };
 
 static int parse_sample_opts(int argc, char **argv, struct sample_opts *o)
@@ -59,6 +64,8 @@ static int parse_sample_opts(int argc, char **argv, struct sample_opts *o)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "no-recover", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -94,6 +101,12 @@ static int parse_sample_opts(int argc, char **argv, struct sample_opts *o)
 			break;
 		case 'o':
 			o->output = optarg;
+			break;
+		case 'S':
+			o->state_dir = optarg;
+			break;
+		case 'R':
+			o->no_recover = true;
 			break;
 		case 'h':
 			sample_usage(stdout);
@@ -249,6 +262,9 @@ int cmd_sample(int argc, char **argv)
 	struct cg_root root;
 	enum sample_format format;
 	cleanup_close int sfd = -1;
+	struct agent_session sess = { .journal.fd = -1 };
+	struct undo_log sbx_undo;
+	bool have_sess = false;
 	sigset_t oldmask;
 	FILE *out = stdout;
 	int rc;
@@ -262,6 +278,7 @@ int cmd_sample(int argc, char **argv)
 		return cli_usage_error("sample", "%s", err.msg);
 
 	target_init(&t);
+	undo_log_init(&sbx_undo);
 	if (cg_root_discover(&root, &err) < 0)
 		return cli_fail(&err);
 	/* From here on, signals are read in the loop: a Ctrl-C while the
@@ -270,8 +287,22 @@ int cmd_sample(int argc, char **argv)
 	if (sfd < 0)
 		return cli_fail(&err);
 	if (spec.kind == TARGET_SANDBOX) {
+		char sbx[PATH_MAX], name[64];
+
+		/* The sandbox is journaled: if the agent is killed, its guardian
+		 * (or the next agent, or duress recover) removes it. */
+		snprintf(name, sizeof(name), "duress-sandbox-%d", (int)getpid());
 		if (cli_require_root("creating the sandbox target", &err) < 0 ||
 		    cg_root_require(&root, "cpu memory io pids", &err) < 0 ||
+		    session_begin(&sess, o.state_dir, o.no_recover, "sample (sandbox)", &err) < 0) {
+			rc = cli_fail(&err);
+			goto done;
+		}
+		have_sess = true;
+		sbx_undo.journal = &sess.journal;
+		if (session_guard(&sess, &err) < 0 ||
+		    cg_path_join(&root, name, sbx, sizeof(sbx), &err) < 0 ||
+		    undo_record(&sbx_undo, "cgroup-remove", "sandbox", sbx, "", "", &err) < 0 ||
 		    sandbox_create(&root, &t, &err) < 0) {
 			rc = cli_fail(&err);
 			goto done;
@@ -306,8 +337,18 @@ done:
 			duress_err_print(stderr, &e2);
 			if (rc == DURESS_EXIT_OK)
 				rc = DURESS_EXIT_INTERNAL;
+		} else {
+			undo_forget(&sbx_undo, 0);
 		}
 	}
+	if (sbx_undo.n && !sbx_undo.recs[0].done) {
+		struct undo_report rep;
+
+		undo_revert_all(&sbx_undo, &rep);
+	}
+	if (have_sess)
+		session_end(&sess, !sbx_undo.n || sbx_undo.recs[0].done);
+	undo_log_free(&sbx_undo);
 	target_release(&t);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	return rc;

@@ -2,6 +2,7 @@
 /* duress: put a cgroup v2 under resource duress and measure how it copes. */
 #include <duress/cli.h>
 #include <duress/exitcode.h>
+#include <duress/session.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@ static const struct {
 } commands[] = {
 	{ "sample", cmd_sample, "sample a target's usage (CPU, memory, I/O, pids, pressure, network)" },
 	{ "inject", cmd_inject, "apply one fault to a target for a while, sample it, revert it" },
+	{ "recover", cmd_recover, "revert what agents that died left behind (undo journals)" },
 	{ "targets", cmd_targets, "list the cgroups that look like containers, with their usage" },
 };
 
@@ -44,6 +46,9 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return DURESS_EXIT_OK;
 	}
+	/* internal: the crash guardian that session_guard() starts */
+	if (!strcmp(cmd, "__guardian"))
+		return guardian_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("duress %s\n", DURESS_VERSION);
 		return DURESS_EXIT_OK;

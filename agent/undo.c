@@ -3,6 +3,7 @@
 #include <duress/cgroup.h>
 #include <duress/cleanup.h>
 #include <duress/undo.h>
+#include <duress/undo_journal.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -196,17 +197,35 @@ int undo_record(struct undo_log *log, const char *kind, const char *fault, const
 	r->value = strdup(value ? value : "");
 	if (!r->value)
 		return duress_err_set(err, ENOMEM, "undo: record %s %s", kind, where);
+	/* Persisted before the caller may act: no journal line, no change. */
+	r->jid = log->journal ? log->journal->next_id++ : log->n;
+	if (log->journal && undo_journal_add(log->journal, r, err) < 0) {
+		free(r->value);
+		r->value = NULL;
+		return duress_err_wrap(err, "undo journal");
+	}
 	return (int)log->n++;
+}
+
+static void mark_done(struct undo_log *log, size_t idx)
+{
+	struct duress_err e = { 0 };
+
+	log->recs[idx].done = true;
+	/* A lost DONE line only means a harmless, idempotent second revert. */
+	if (log->journal && undo_journal_done(log->journal, log->recs[idx].jid, &e) < 0)
+		fprintf(stderr, "duress: %s\n", e.msg);
 }
 
 void undo_forget(struct undo_log *log, size_t idx)
 {
-	if (idx < log->n)
-		log->recs[idx].done = true;
+	if (idx < log->n && !log->recs[idx].done)
+		mark_done(log, idx);
 }
 
-static int revert_rec(struct undo_rec *r, bool *gone, struct duress_err *err)
+static int revert_rec(struct undo_log *log, size_t idx, bool *gone, struct duress_err *err)
 {
+	struct undo_rec *r = &log->recs[idx];
 	const struct undo_kind *k = undo_kind_find(r->kind);
 
 	*gone = false;
@@ -214,7 +233,7 @@ static int revert_rec(struct undo_rec *r, bool *gone, struct duress_err *err)
 		return duress_err_set(err, EINVAL, "undo: unknown kind '%s'", r->kind);
 	if (k->revert(r, gone, err) < 0)
 		return -1;
-	r->done = true;
+	mark_done(log, idx);
 	return 0;
 }
 
@@ -224,7 +243,7 @@ int undo_revert_one(struct undo_log *log, size_t idx, struct duress_err *err)
 
 	if (idx >= log->n || log->recs[idx].done)
 		return 0;
-	return revert_rec(&log->recs[idx], &gone, err);
+	return revert_rec(log, idx, &gone, err);
 }
 
 int undo_revert_all(struct undo_log *log, struct undo_report *report)
@@ -237,7 +256,7 @@ int undo_revert_all(struct undo_log *log, struct undo_report *report)
 
 		if (r->done)
 			continue;
-		if (revert_rec(r, &gone, &e) < 0) {
+		if (revert_rec(log, i, &gone, &e) < 0) {
 			if (report->failed < DURESS_ARRAY_SIZE(report->failures))
 				snprintf(report->failures[report->failed], sizeof(report->failures[0]), "%s",
 					 e.msg);

@@ -14,6 +14,7 @@
 int cmd_sample(int argc, char **argv);
 int cmd_targets(int argc, char **argv);
 int cmd_inject(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
 
 /* Exit code for an error: err->code if set, else DURESS_EXIT_INTERNAL. */
 int cli_exit_code(const struct duress_err *err);

@@ -32,6 +32,7 @@ struct undo_rec {
 	char what[256];        /* interface file, interface name, ... */
 	char *value;           /* original value or saved state (text, malloc'd, may be "") */
 	bool done;             /* reverted (or dropped): skip */
+	size_t jid;            /* its id in the undo journal (DONE lines name it) */
 };
 
 /*
@@ -71,9 +72,14 @@ int undo_proc_starttime(pid_t pid, unsigned long long *out);
  *                  /proc/PID/stat field 22) so a reused pid is never killed
  */
 
+struct undo_journal;
+
 struct undo_log {
 	struct undo_rec *recs;
 	size_t n, cap;
+	/* When set, every record is persisted (and fsync'd) before
+	 * undo_record() returns, and marked done once reverted. */
+	struct undo_journal *journal;
 };
 
 void undo_log_init(struct undo_log *log);

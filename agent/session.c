@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: MIT
+/* Agent sessions: recovery, journal, locks, guardian (session.h). */
+#include <duress/cleanup.h>
+#include <duress/exitcode.h>
+#include <duress/session.h>
+#include <duress/undo_journal.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+int session_begin(struct agent_session *s, const char *state_dir_opt, bool no_recover,
+		  const char *what, struct duress_err *err)
+{
+	struct recover_report rep;
+
+	memset(s, 0, sizeof(*s));
+	s->journal.fd = -1;
+	snprintf(s->state_dir, sizeof(s->state_dir), "%s", state_dir_resolve(state_dir_opt));
+	if (!no_recover) {
+		struct duress_err e = { 0 };
+
+		if (journal_recover_all(s->state_dir, NULL, false, true, stderr, &rep, &e) < 0 &&
+		    !rep.journals)
+			fprintf(stderr, "duress: recovery: %s\n", e.msg);
+		if (rep.journals)
+			fprintf(stderr,
+				"duress: recovered %zu journal(s) left by agents that died: %zu "
+				"change(s) reverted, %zu already gone, %zu failed\n",
+				rep.journals, rep.reverted, rep.gone, rep.failed);
+	}
+	if (undo_journal_open(&s->journal, s->state_dir, what, err) < 0) {
+		err->code = DURESS_EXIT_UNSUPPORTED;
+		return duress_err_wrap(err, "state directory %s (--state-dir to move it)",
+				       s->state_dir);
+	}
+	return 0;
+}
+
+/* FNV-1a, 64 bits: a short stable name for a target path. */
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+int session_lock(struct agent_session *s, const struct target *t, const char *fault,
+		 struct duress_err *err)
+{
+	char dir[4096 + 16], path[4096 + 128], owner[512] = "";
+	char info[PATH_MAX + 128];
+	int fd, n;
+
+	if (s->nlocks >= SESSION_MAX_LOCKS)
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, 0, "too many locks");
+	snprintf(dir, sizeof(dir), "%s/locks", s->state_dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, errno, "create %s", dir);
+	snprintf(path, sizeof(path), "%s/%s-%016" PRIx64 ".lock", dir, fault, fnv1a(t->dir));
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, errno, "open lock %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		n = pread(fd, owner, sizeof(owner) - 1, 0);
+		owner[n > 0 ? n : 0] = '\0';
+		owner[strcspn(owner, "\n")] = '\0';
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
+					       "a %s fault is already in force on %s (%s); one agent "
+					       "per target and resource, different resources may "
+					       "combine",
+					       fault, t->dir, owner[0] ? owner : "another agent");
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, e, "lock %s", path);
+	}
+	n = snprintf(info, sizeof(info), "held by duress pid %d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, info, n, 0) != n)
+		(void)0; /* the owner note is informative only */
+	s->lock_fds[s->nlocks++] = fd;
+	return 0;
+}
+
+static void clear_cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	if (fl >= 0)
+		fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+}
+
+int session_guard(struct agent_session *s, struct duress_err *err)
+{
+	char spid[16], sjfd[16], sready[16];
+	struct pollfd pfd;
+	int ready[2];
+	char tag = 0;
+	pid_t child;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "guardian: pipe");
+	snprintf(spid, sizeof(spid), "%d", (int)getpid());
+	snprintf(sjfd, sizeof(sjfd), "%d", s->journal.fd);
+	snprintf(sready, sizeof(sready), "%d", ready[1]);
+	child = fork();
+	if (child < 0)
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "guardian: fork");
+	if (child == 0) {
+		char *const argv[] = { "duress", "__guardian", spid, sjfd, s->journal.path, sready,
+				       NULL };
+
+		setsid();
+		clear_cloexec(s->journal.fd);
+		clear_cloexec(ready[1]);
+		for (size_t i = 0; i < s->nlocks; i++)
+			clear_cloexec(s->lock_fds[i]);
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	close(ready[1]);
+	pfd.fd = ready[0];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 5000) <= 0 || read(ready[0], &tag, 1) != 1 || tag != 'R') {
+		close(ready[0]);
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, 0,
+				       "the guardian process did not start: without it a crash of "
+				       "the agent would leave faults behind");
+	}
+	close(ready[0]);
+	s->guardian = child;
+	return 0;
+}
+
+void session_end(struct agent_session *s, bool nothing_pending)
+{
+	undo_journal_close(&s->journal, nothing_pending);
+	for (size_t i = 0; i < s->nlocks; i++)
+		close(s->lock_fds[i]);
+	s->nlocks = 0;
+	/* The guardian sees the journal gone and exits once we do; reap it
+	 * if it already has. */
+	if (s->guardian > 0)
+		waitpid(s->guardian, NULL, WNOHANG);
+}
+
+/* ---- the guardian ---- */
+
+int guardian_main(int argc, char **argv)
+{
+	struct recover_report rep = { 0 };
+	struct duress_err err = { 0 };
+	struct pollfd pfd;
+	struct stat st;
+	sigset_t none;
+	pid_t agent;
+	int jfd, ready, pidfd, fd;
+
+	if (argc != 5)
+		return DURESS_EXIT_USAGE;
+	agent = (pid_t)atoi(argv[1]);
+	jfd = atoi(argv[2]);
+	ready = atoi(argv[4]);
+	prctl(PR_SET_NAME, "duress-guard");
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "-1000", 5) < 0)
+			(void)0;
+		close(fd);
+	}
+	if (chdir("/") < 0)
+		(void)0;
+	pidfd = (int)syscall(SYS_pidfd_open, agent, 0);
+	/* Our parent is the agent: if it is not any more, it already died. */
+	if (pidfd >= 0 && getppid() != agent) {
+		close(pidfd);
+		pidfd = -1;
+	}
+	if (write(ready, "R", 1) < 0)
+		(void)0;
+	close(ready);
+	if (pidfd >= 0) {
+		pfd.fd = pidfd;
+		pfd.events = POLLIN;
+		while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+			;
+	} else if (errno != ESRCH) {
+		/* no pidfd (old kernel): watch the parent */
+		while (getppid() == agent)
+			usleep(50000);
+	}
+	/* The agent is gone.  A removed journal means it ended cleanly. */
+	if (fstat(jfd, &st) == 0 && st.st_nlink == 0)
+		return DURESS_EXIT_OK;
+	close(jfd);
+	fprintf(stderr, "duress guardian: the agent (pid %d) died with changes in force; "
+			"reverting them\n",
+		(int)agent);
+	if (journal_replay(argv[3], true, false, stderr, &rep, &err) < 0 && err.msg[0])
+		fprintf(stderr, "duress guardian: %s\n", err.msg);
+	fprintf(stderr, "duress guardian: %zu change(s) reverted, %zu already gone, %zu failed\n",
+		rep.reverted, rep.gone, rep.failed);
+	return rep.failed ? DURESS_EXIT_NOT_REVERTED : DURESS_EXIT_OK;
+}

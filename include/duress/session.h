@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An agent session: what every command that changes a target sets up
+ * before its first change, so that nothing outlives the agent.
+ *
+ *   session_begin()  replay journals that dead agents left in the state
+ *                    directory (unless no_recover), then open this run's
+ *                    undo journal (undo_journal.h);
+ *   session_lock()   one lock per target and fault kind: a second agent
+ *                    (or experiment) on the same target and resource is
+ *                    refused, different resources combine;
+ *   session_guard()  start the guardian: a process in its own session,
+ *                    protected from the OOM killer, that holds a pidfd on
+ *                    the agent and, if the agent dies in any way, replays
+ *                    the journal at once.  It inherits the journal's and
+ *                    the locks' open files, so the target stays locked and
+ *                    the journal cannot be replayed twice until both the
+ *                    agent and the guardian are gone;
+ *   session_end()    close the journal (removing it when nothing is
+ *                    pending) and release the locks.
+ *
+ * Attach the journal to an undo log with `log.journal = &s.journal`.
+ */
+#ifndef DURESS_SESSION_H
+#define DURESS_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <duress/error.h>
+#include <duress/target.h>
+#include <duress/undo_journal.h>
+
+#define SESSION_MAX_LOCKS 16
+
+struct agent_session {
+	char state_dir[4096];
+	struct undo_journal journal;
+	int lock_fds[SESSION_MAX_LOCKS];
+	size_t nlocks;
+	pid_t guardian;
+};
+
+int session_begin(struct agent_session *s, const char *state_dir_opt, bool no_recover,
+		  const char *what, struct duress_err *err);
+/* Refused (DURESS_EXIT_REFUSED) when another live agent holds it. */
+int session_lock(struct agent_session *s, const struct target *t, const char *fault,
+		 struct duress_err *err);
+int session_guard(struct agent_session *s, struct duress_err *err);
+void session_end(struct agent_session *s, bool nothing_pending);
+
+/* The hidden command the guardian runs as: duress __guardian PID FD PATH READY_FD */
+int guardian_main(int argc, char **argv);
+
+#endif
