@@ -11,6 +11,7 @@
 #include <duress/fault.h>
 #include <duress/parse.h>
 #include <duress/sample.h>
+#include <duress/runtime.h>
 #include <duress/sandbox.h>
 #include <duress/session.h>
 #include <duress/summary.h>
@@ -206,79 +207,6 @@ static int parse_inject(int argc, char **argv, struct fault *f, struct inject_op
 	return 0;
 }
 
-/* Is `anc` (rel path) equal to or an ancestor of `rel`? */
-static bool rel_covers(const char *anc, const char *rel)
-{
-	size_t n = strlen(anc);
-
-	if (!strcmp(anc, "/"))
-		return true;
-	return !strncmp(anc, rel, n) && (rel[n] == '\0' || rel[n] == '/');
-}
-
-/* Guard rails: the root cgroup, the agent's own cgroup or an ancestor, the
- * cgroup of PID 1.  Refused with DURESS_EXIT_REFUSED unless --force. */
-static int inject_guard(const struct target *t, bool force, struct duress_err *err)
-{
-	struct duress_err e = { 0 };
-	char own[PATH_MAX], init[PATH_MAX];
-
-	if (force || t->owned)
-		return 0;
-	if (!strcmp(t->rel, "/"))
-		return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
-				       "refusing to put the root cgroup under duress: that is the "
-				       "whole host (use --force if you mean it)");
-	if (cg_of_pid(getpid(), own, sizeof(own), &e) == 0 && rel_covers(t->rel, own))
-		return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
-				       "refusing: target %s holds the agent itself (its cgroup is "
-				       "%s); the agent could not revert what it breaks (use --force)",
-				       t->rel, own);
-	if (cg_of_pid(1, init, sizeof(init), &e) == 0 && rel_covers(t->rel, init))
-		return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
-				       "refusing: target %s holds PID 1 of this host (cgroup %s) "
-				       "(use --force)",
-				       t->rel, init);
-	return 0;
-}
-
-static void protect_self(void)
-{
-	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	if (write(fd, "-1000", 5) < 0)
-		fprintf(stderr, "duress: cannot protect the agent from the OOM killer: %s\n",
-			strerror(errno));
-	close(fd);
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int arm_timer(uint64_t us)
-{
-	struct itimerspec its = { 0 };
-	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-
-	if (fd < 0)
-		return -1;
-	its.it_interval.tv_sec = us / 1000000;
-	its.it_interval.tv_nsec = (us % 1000000) * 1000;
-	its.it_value = its.it_interval;
-	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 struct run {
 	struct fault *f;
 	struct target *t;
@@ -292,6 +220,7 @@ struct run {
 	double start;
 	struct phase_stats before, during;
 	bool vanished;
+	bool had_procs;       /* the target had processes of its own when applied */
 	int stop_signal;
 	double applied_at, reverted_at;
 	char title[PATH_MAX + 128];
@@ -304,7 +233,7 @@ static int take(struct run *r, const char *phase, struct phase_stats *ps)
 	struct duress_err err = { 0 };
 	struct sample s;
 
-	if (sample_take(r->t, r->have_prev ? &r->prev : NULL, mono_s() - r->start, &s, &err) < 0) {
+	if (sample_take(r->t, r->have_prev ? &r->prev : NULL, mono_seconds() - r->start, &s, &err) < 0) {
 		if (err.errnum == ENOENT) {
 			r->vanished = true;
 			return -1;
@@ -346,8 +275,8 @@ static int read_signal(int sfd)
 static int run_phase(struct run *r, const char *phase, struct phase_stats *ps, double until,
 		     bool ticking)
 {
-	cleanup_close int sample_fd = arm_timer(r->o->interval_us);
-	cleanup_close int tick_fd = ticking && r->f->desc->tick ? arm_timer(TICK_USEC) : -1;
+	cleanup_close int sample_fd = periodic_timer(r->o->interval_us);
+	cleanup_close int tick_fd = ticking && r->f->desc->tick ? periodic_timer(TICK_USEC) : -1;
 	struct duress_err err = { 0 };
 
 	if (sample_fd < 0)
@@ -358,7 +287,7 @@ static int run_phase(struct run *r, const char *phase, struct phase_stats *ps, d
 			{ .fd = r->sfd, .events = POLLIN },
 			{ .fd = tick_fd, .events = POLLIN },
 		};
-		double now = mono_s() - r->start;
+		double now = mono_seconds() - r->start;
 		int timeout = until > now ? (int)((until - now) * 1000) + 1 : 0;
 		uint64_t ticks;
 
@@ -377,7 +306,13 @@ static int run_phase(struct run *r, const char *phase, struct phase_stats *ps, d
 		if (tick_fd >= 0 && (pfd[2].revents & POLLIN)) {
 			if (read(tick_fd, &ticks, sizeof(ticks)) < 0)
 				(void)0;
-			if (r->f->desc->tick(r->f, (uint64_t)((mono_s() - r->start - r->applied_at) * 1e6),
+			/* A container whose processes all exited is gone: stop
+			 * before a fault restarts workers into it. */
+			if (r->had_procs && target_own_procs(r->t) <= 0) {
+				r->vanished = true;
+				return 1;
+			}
+			if (r->f->desc->tick(r->f, (uint64_t)((mono_seconds() - r->start - r->applied_at) * 1e6),
 					     &err) < 0) {
 				if (!target_alive(r->t)) {
 					r->vanished = true;
@@ -440,8 +375,8 @@ static int inject_run(struct run *r, struct undo_log *undo)
 	int rc = DURESS_EXIT_OK;
 	bool applied = false;
 
-	protect_self();
-	r->start = mono_s();
+	protect_agent();
+	r->start = mono_seconds();
 	phase_stats_init(&r->before);
 	phase_stats_init(&r->during);
 	if (r->o->baseline_us) {
@@ -453,7 +388,8 @@ static int inject_run(struct run *r, struct undo_log *undo)
 	if (r->vanished || r->stop_signal)
 		goto revert;
 
-	r->applied_at = mono_s() - r->start;
+	r->applied_at = mono_seconds() - r->start;
+	r->had_procs = target_own_procs(r->t) > 0;
 	if (f->desc->apply(f, &err) < 0) {
 		fprintf(stderr, "duress: %s fault could not be applied; reverting what was done\n",
 			f->desc->name);
@@ -468,10 +404,10 @@ static int inject_run(struct run *r, struct undo_log *undo)
 
 revert:
 	/* Signals stay blocked: a second Ctrl-C cannot abandon the revert. */
-	t0 = mono_s();
+	t0 = mono_seconds();
 	undo_revert_all(undo, &rep);
-	revert_ms = (mono_s() - t0) * 1e3;
-	r->reverted_at = mono_s() - r->start;
+	revert_ms = (mono_seconds() - t0) * 1e3;
+	r->reverted_at = mono_seconds() - r->start;
 	if (!applied)
 		return rc != DURESS_EXIT_OK ? rc : (r->vanished ? DURESS_EXIT_NO_TARGET : DURESS_EXIT_INTERRUPTED);
 	if (!r->vanished)
@@ -506,27 +442,14 @@ revert:
 	if (rep.failed)
 		return DURESS_EXIT_NOT_REVERTED;
 	if (r->vanished) {
-		fprintf(stderr, "duress: target %s vanished during the fault; the run ended cleanly\n",
+		fprintf(stderr, "duress: target %s vanished during the fault (its processes exited "
+				"or its cgroup was removed); the run ended cleanly\n",
 			r->title);
 		return DURESS_EXIT_OK;
 	}
 	if (r->stop_signal)
 		return DURESS_EXIT_INTERRUPTED;
 	return rc;
-}
-
-static int make_sigfd(sigset_t *old)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGPIPE);
-	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
-		return -1;
-	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 int cmd_inject(int argc, char **argv)
@@ -589,7 +512,7 @@ int cmd_inject(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out;
 	}
-	sfd = make_sigfd(&oldmask);
+	sfd = signals_to_fd(&oldmask);
 	if (sfd < 0) {
 		duress_err_setc(&err, DURESS_EXIT_INTERNAL, errno, "signalfd");
 		rc = cli_fail(&err);
@@ -631,7 +554,7 @@ int cmd_inject(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out_mask;
 	}
-	if (inject_guard(&t, o.force, &err) < 0 || (d->supported && d->supported(&f, &err) < 0) ||
+	if (target_guard(&t, o.force, &err) < 0 || (d->supported && d->supported(&f, &err) < 0) ||
 	    (d->plan && d->plan(&f, &err) < 0)) {
 		rc = cli_fail(&err);
 		goto out_target;

@@ -313,11 +313,14 @@ static int mem_limit_at(const char *d, void *data)
 	struct duress_err e = { 0 };
 	uint64_t v;
 
+	/* the effective limit is the smallest on the way up, not the nearest */
 	if (cg_read_u64(d, "memory.max", &v, &e) < 0 || v == CG_MAX)
 		return 0;
-	w->bytes = v;
-	snprintf(w->where, sizeof(w->where), "%s", d);
-	return 1;
+	if (!w->bytes || v < w->bytes) {
+		w->bytes = v;
+		snprintf(w->where, sizeof(w->where), "%s", d);
+	}
+	return 0;
 }
 
 static uint64_t host_memtotal(void)
@@ -339,7 +342,8 @@ int target_memory_capacity(const struct target *t, uint64_t *bytes, char *source
 	char mount[PATH_MAX];
 
 	mount_of(t, mount, sizeof(mount));
-	if (walk_up(t->dir, mount, mem_limit_at, &w)) {
+	walk_up(t->dir, mount, mem_limit_at, &w);
+	if (w.bytes) {
 		*bytes = w.bytes;
 		snprintf(source, len, "memory.max of %s", w.where);
 		return 0;
@@ -369,9 +373,12 @@ static int cpu_limit_at(const char *d, void *data)
 		return 0;
 	if (sscanf(buf, "%31s %llu", quota, &period) != 2 || !strcmp(quota, "max") || !period)
 		return 0;
-	w->cpus = strtod(quota, NULL) / (double)period;
-	snprintf(w->where, sizeof(w->where), "%s", d);
-	return 1;
+	/* the smallest quota on the way up is the one that binds */
+	if (!w->where[0] || strtod(quota, NULL) / (double)period < w->cpus) {
+		w->cpus = strtod(quota, NULL) / (double)period;
+		snprintf(w->where, sizeof(w->where), "%s", d);
+	}
+	return 0;
 }
 
 /* Count the CPUs in a list like "0-3,8,10-11". */
@@ -405,28 +412,40 @@ int target_cpu_capacity(const struct target *t, double *cpus, char *source, size
 {
 	struct cpu_walk w = { 0 };
 	struct duress_err e = { 0 };
-	char mount[PATH_MAX], buf[1024];
+	char mount[PATH_MAX], buf[1024], where[PATH_MAX];
 	long online = sysconf(_SC_NPROCESSORS_ONLN);
 	double set = online > 0 ? (double)online : 1;
 	bool have_set = false;
 
 	mount_of(t, mount, sizeof(mount));
-	if (cg_read_buf(t->dir, "cpuset.cpus.effective", buf, sizeof(buf), &e) >= 0) {
-		int n = cpulist_count(buf);
+	/* the nearest cgroup with the cpuset controller says which CPUs */
+	snprintf(where, sizeof(where), "%s", t->dir);
+	for (;;) {
+		char *slash;
 
-		if (n > 0) {
-			set = n;
-			have_set = true;
+		if (cg_read_buf(where, "cpuset.cpus.effective", buf, sizeof(buf), &e) >= 0) {
+			int n = cpulist_count(buf);
+
+			if (n > 0) {
+				set = n;
+				have_set = true;
+				break;
+			}
 		}
+		slash = strrchr(where, '/');
+		if (strlen(where) <= strlen(mount) || !slash || slash == where)
+			break;
+		*slash = '\0';
 	}
-	if (walk_up(t->dir, mount, cpu_limit_at, &w) && w.cpus < set) {
+	walk_up(t->dir, mount, cpu_limit_at, &w);
+	if (w.where[0] && w.cpus < set) {
 		*cpus = w.cpus;
 		snprintf(source, len, "cpu.max of %s", w.where);
 		return 0;
 	}
 	*cpus = set;
 	if (have_set)
-		snprintf(source, len, "cpuset.cpus.effective of %s", t->dir);
+		snprintf(source, len, "cpuset.cpus.effective of %s", where);
 	else
 		snprintf(source, len, "host CPUs");
 	(void)err;

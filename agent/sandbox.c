@@ -12,6 +12,7 @@
 #include <duress/cleanup.h>
 #include <duress/exitcode.h>
 #include <duress/sandbox.h>
+#include <duress/session.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -800,6 +801,7 @@ int sandbox_create(const struct cg_root *root, struct target *t, struct duress_e
 	}
 	if (child == 0) {
 		close(pipefd[0]);
+		session_child_close();
 		leader_main(dir, agent, pipefd[1]);
 	}
 	close(pipefd[1]);

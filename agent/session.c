@@ -24,6 +24,29 @@
 #define SYS_pidfd_open 434
 #endif
 
+static int private_fds[SESSION_MAX_LOCKS + 4];
+static size_t nprivate;
+
+void session_private_fd(int fd)
+{
+	if (fd >= 0 && nprivate < DURESS_ARRAY_SIZE(private_fds))
+		private_fds[nprivate++] = fd;
+}
+
+void session_child_close(void)
+{
+	for (size_t i = 0; i < nprivate; i++)
+		close(private_fds[i]);
+	nprivate = 0;
+}
+
+static void private_fd_forget(int fd)
+{
+	for (size_t i = 0; i < nprivate; i++)
+		if (private_fds[i] == fd)
+			private_fds[i] = private_fds[--nprivate];
+}
+
 int session_begin(struct agent_session *s, const char *state_dir_opt, bool no_recover,
 		  const char *what, struct duress_err *err)
 {
@@ -49,6 +72,7 @@ int session_begin(struct agent_session *s, const char *state_dir_opt, bool no_re
 		return duress_err_wrap(err, "state directory %s (--state-dir to move it)",
 				       s->state_dir);
 	}
+	session_private_fd(s->journal.fd);
 	return 0;
 }
 
@@ -99,6 +123,7 @@ int session_lock(struct agent_session *s, const struct target *t, const char *fa
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, info, n, 0) != n)
 		(void)0; /* the owner note is informative only */
 	s->lock_fds[s->nlocks++] = fd;
+	session_private_fd(fd);
 	return 0;
 }
 
@@ -156,9 +181,12 @@ int session_guard(struct agent_session *s, struct duress_err *err)
 
 void session_end(struct agent_session *s, bool nothing_pending)
 {
+	private_fd_forget(s->journal.fd);
 	undo_journal_close(&s->journal, nothing_pending);
-	for (size_t i = 0; i < s->nlocks; i++)
+	for (size_t i = 0; i < s->nlocks; i++) {
+		private_fd_forget(s->lock_fds[i]);
 		close(s->lock_fds[i]);
+	}
 	s->nlocks = 0;
 	/* The guardian sees the journal gone and exits once we do; reap it
 	 * if it already has. */

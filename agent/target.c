@@ -492,3 +492,40 @@ const char *target_describe(const struct target *t, char *buf, size_t len)
 	}
 	return buf;
 }
+
+static int count_procs(const char *dir, int depth)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	char buf[256];
+	struct duress_err e = { 0 };
+	int n = 0, r;
+
+	r = cg_read_buf(dir, "cgroup.procs", buf, sizeof(buf), &e);
+	if (r < 0)
+		return -1;
+	for (char *p = buf; *p; p++)
+		n += *p == '\n';
+	if (n || depth > 16)
+		return n;
+	d = opendir(dir);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		char sub[PATH_MAX];
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.' || !strncmp(de->d_name, "duress-", 7))
+			continue;
+		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= sizeof(sub))
+			continue;
+		r = count_procs(sub, depth + 1);
+		if (r > 0)
+			return r;
+	}
+	return 0;
+}
+
+int target_own_procs(const struct target *t)
+{
+	return count_procs(t->dir, 0);
+}

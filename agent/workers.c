@@ -4,6 +4,7 @@
 #include <duress/cleanup.h>
 #include <duress/exitcode.h>
 #include <duress/fault.h>
+#include <duress/session.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -98,6 +99,7 @@ int worker_spawn(const char *dir, const char *name, int oom_score_adj, int (*fn)
 		int fd;
 
 		close(p[0]);
+		session_child_close();
 		/* into the cgroup before anything is allocated or touched */
 		if (cg_attach(dir, 0, &e) < 0) {
 			duress_err_wrap(&e, "worker %s: join %s", name, dir);

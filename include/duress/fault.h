@@ -144,10 +144,10 @@ int fault_cg_set(struct fault *f, const char *dir, const char *file, const char 
 		 struct duress_err *err);
 
 /*
- * What the target may use, for percentages and defaults.  Nearest limit
- * walking up from the target: memory.max (else the host's MemTotal);
- * cpu.max quota/period (else the CPUs in cpuset.cpus.effective, else the
- * host's online CPUs).  `source` says where the number came from, e.g.
+ * What the target may use, for percentages and defaults: the smallest
+ * limit from the target up to the root (the one that binds): memory.max
+ * (else the host's MemTotal); cpu.max quota/period, or the CPUs in
+ * cpuset.cpus.effective when fewer (else the host's online CPUs).  `source` says where the number came from, e.g.
  * "memory.max of /sys/fs/cgroup/x" or "host RAM".
  */
 int target_memory_capacity(const struct target *t, uint64_t *bytes, char *source, size_t len,

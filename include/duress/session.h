@@ -50,6 +50,16 @@ int session_lock(struct agent_session *s, const struct target *t, const char *fa
 int session_guard(struct agent_session *s, struct duress_err *err);
 void session_end(struct agent_session *s, bool nothing_pending);
 
+/*
+ * Descriptors no forked child may keep: the journal and the locks (their
+ * flock would outlive the agent in a stray child and delay the guardian).
+ * Every child the agent forks (workers, the sandbox, probes) calls
+ * session_child_close() right after fork(); only the guardian inherits
+ * them, on purpose.
+ */
+void session_private_fd(int fd);
+void session_child_close(void);
+
 /* The hidden command the guardian runs as: duress __guardian PID FD PATH READY_FD */
 int guardian_main(int argc, char **argv);
 

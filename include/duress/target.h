@@ -71,6 +71,15 @@ void target_release(struct target *t);
 /* 1 if the target's cgroup directory still exists, 0 if gone. */
 int target_alive(const struct target *t);
 
+/*
+ * Processes of the target's own: in its cgroup and its children, except
+ * the agent's own cgroups in it (named duress-*).  Returns the count (>= 0)
+ * or < 0 if the cgroup is gone.  A target whose own processes all exited
+ * (a container stopped: the runtime kills them, then removes the cgroup)
+ * must not be kept alive by the agent's workers.
+ */
+int target_own_procs(const struct target *t);
+
 /* Human name: "cgroup /x/y", "container docker 3f2a1b9c0d1e", "sandbox ...". */
 const char *target_describe(const struct target *t, char *buf, size_t len);
 

@@ -22,7 +22,7 @@ skip() { echo "SKIP $T: $1 -- $2" >> "$RESULTS/results.txt"; echo "  skip  $1 --
 # output, e.g. jq's verdict, is not shown)
 check() {
 	local desc=$1; shift
-	if "$@" > /dev/null; then pass "$desc"; else fail "$desc" "failed: $*"; fi
+	if "$@" > /dev/null; then pass "$desc"; else fail "$desc" "failed: $*"; return 1; fi
 }
 
 # expect_exit DESCRIPTION CODE COMMAND...: pass if the command exits CODE;
@@ -63,6 +63,22 @@ spawn() {
 wait_ready() {
 	local i
 	for i in $(seq 200); do grep -q ready "$1" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+
+# remove_cgroup DIR: what a container runtime does when a container exits:
+# kill everything in it (children too), wait until empty, remove it
+# depth-first, retrying for up to 10 s; returns 1 if it is still there
+remove_cgroup() {
+	local d=$1 i
+	for i in $(seq 100); do
+		[ -d "$d" ] || return 0
+		echo 1 > "$d/cgroup.kill" 2>/dev/null
+		grep -q 'populated 0' "$d/cgroup.events" 2>/dev/null &&
+			find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+		[ -d "$d" ] || return 0
+		sleep 0.1
+	done
 	return 1
 }
 

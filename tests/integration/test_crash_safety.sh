@@ -4,12 +4,12 @@
 # fill back.  Then: agent and guardian killed together + duress recover;
 # two agents on one target and resource; a vanished target; a torn journal;
 # a second Ctrl-C while reverting.
-# timeout: 900
+# timeout: 1500
 . "$(dirname "$0")/lib.sh"
 
 STATE=$WORK/state
 export DURESS_STATE_DIR=$STATE
-RUNS=${DURESS_CRASH_RUNS:-60}
+RUNS=${DURESS_CRASH_RUNS:-50}
 
 # The target: a cgroup with a process in its own network namespace that
 # has a veth pair (so network faults have interfaces to shape).
@@ -25,14 +25,12 @@ echo "300000 100000" > "$dir/cpu.max"; echo 42 > "$dir/cpu.weight"
 dev=$(cat /sys/block/vda/dev 2>/dev/null)
 [ -n "$dev" ] && echo "$dev riops=5000" > "$dir/io.max"
 
+# few processes: under emulation each one costs tens of milliseconds
 snapshot() {
-	local f
-	for f in $(find "$dir" -maxdepth 1 -type f -perm -u+w | sort); do
-		case $(basename "$f") in
-		cgroup.procs|cgroup.threads|cgroup.kill|*.pressure|memory.reclaim) continue ;;
-		esac
-		echo "$(basename "$f"): $(tr '\n' '|' < "$f" 2>/dev/null)"
-	done
+	# every writable interface file of the target (the settings), by content
+	find "$dir" -maxdepth 1 -type f -perm -u+w ! -name cgroup.procs ! -name cgroup.threads \
+		! -name cgroup.kill ! -name '*.pressure' ! -name memory.reclaim -print0 |
+		sort -z | xargs -0 grep -H '' 2>/dev/null | sed "s|^$dir/||"
 	echo "children: $(find "$dir" -mindepth 1 -type d | sort | tr '\n' ' ')"
 	echo "procs: $(sort "$dir/cgroup.procs" | tr '\n' ' ')"
 	echo "qdiscs: $(nsenter -t "$tpid" -n tc qdisc show | sed 's/ refcnt [0-9]*//' | sort | tr '\n' '|')"
@@ -72,6 +70,7 @@ start_agent() { # FAULT ARGS...: in the background, PID appended to agents
 }
 
 left=0 runs=0 kinds_seen=""
+t_start=$(date +%s)
 for i in $(seq "$RUNS"); do
 	cfg=${configs[$((RANDOM % ${#configs[@]}))]}
 	agents=()
@@ -88,7 +87,9 @@ for i in $(seq "$RUNS"); do
 	sleep 1
 	snapshot > "$WORK/after.txt"
 	runs=$((runs + 1))
-	if ! diff -q "$WORK/before.txt" "$WORK/after.txt" > /dev/null; then
+	if diff -q "$WORK/before.txt" "$WORK/after.txt" > /dev/null; then
+		echo "  run $i ($cfg): clean after 1 s [$(( $(date +%s) - t_start ))s]"
+	else
 		# allow the guardian a moment more before calling it a leak
 		sleep 2
 		snapshot > "$WORK/after2.txt"
@@ -185,9 +186,12 @@ spawn "$vdir" "$HELPERS/spin"
 "$DURESS" inject cpu -t "cgroup:$vdir" --workers 1 --quota 0.5 --for 60s --baseline 0 -q > /dev/null 2> "$WORK/van.err" &
 a=$!
 sleep 2.5
-echo 1 > "$vdir/cgroup.kill"; sleep 0.3
-find "$vdir" -depth -type d -exec rmdir {} \; 2>/dev/null
+check "the target cgroup could be removed mid-fault" remove_cgroup "$vdir"
 wait $a; rc=$?
 check "vanished target: exit 0 (got $rc)" [ $rc = 0 ]
-check "vanished target: no error cascade (at most 3 lines on stderr)" [ "$(wc -l < "$WORK/van.err")" -le 3 ]
+check "vanished target: says so" grep -q 'vanished' "$WORK/van.err"
+if ! check "vanished target: no error cascade (no failure lines on stderr)" \
+	bash -c "! grep -iE 'cannot|failed|error|NOT REVERTED|No such' '$WORK/van.err'"; then
+	sed 's/^/      /' "$WORK/van.err"
+fi
 check "vanished target: journal folder empty" bash -c "[ -z \"\$(ls '$STATE/journal')\" ]"
