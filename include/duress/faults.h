@@ -1,3 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The registered faults, one line each (X-macro; see fault.h). */
 FAULT(fault_freeze)
+FAULT(fault_cpu)
+FAULT(fault_memory)
+FAULT(fault_io)
+FAULT(fault_disk_fill)
