@@ -22,7 +22,7 @@ DEPS_TEST := libcmocka-dev valgrind iproute2 iputils-ping util-linux procps e2fs
 DEPS_VM := qemu-system-x86 busybox-static cpio kmod
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM)
 
-PKGS := libcgroup libnl-3.0 libnl-route-3.0 jansson
+PKGS := libcgroup libnl-3.0 libnl-route-3.0 jansson yaml-0.1 libcurl
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-unused-parameter -Wvla -Wpointer-arith
 CFLAGS ?= -O2 -g

@@ -19,6 +19,8 @@ static const struct {
 	{ "sample", cmd_sample, "sample a target's usage (CPU, memory, I/O, pids, pressure, network)" },
 	{ "inject", cmd_inject, "apply one fault to a target for a while, sample it, revert it" },
 	{ "recover", cmd_recover, "revert what agents that died left behind (undo journals)" },
+	{ "run", cmd_run, "run an experiment: probes, faults, abort conditions, recovery, journal" },
+	{ "validate", cmd_validate, "check experiment manifests (every problem with its line and column)" },
 	{ "targets", cmd_targets, "list the cgroups that look like containers, with their usage" },
 };
 

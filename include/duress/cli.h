@@ -14,6 +14,8 @@
 int cmd_sample(int argc, char **argv);
 int cmd_targets(int argc, char **argv);
 int cmd_inject(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 
 /* Exit code for an error: err->code if set, else DURESS_EXIT_INTERNAL. */

@@ -13,6 +13,8 @@ enum duress_exit {
 	DURESS_EXIT_REFUSED = 6,     /* a guard rail refused the target or value (see --force) */
 	DURESS_EXIT_NOT_REVERTED = 7, /* ran, but some change could not be reverted: see report */
 	DURESS_EXIT_INTERRUPTED = 8, /* stopped early by a signal; everything reverted */
+	DURESS_EXIT_ABORTED = 9,     /* experiment aborted by an abort condition; reverted */
+	DURESS_EXIT_INVALID_MANIFEST = 10, /* experiment manifest invalid: nothing was run */
 };
 
 #endif

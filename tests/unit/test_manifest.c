@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: MIT
+/* Experiment manifests: loader, validator (positions of every problem),
+ * ${name} substitution, Chaos Toolkit format, metric expressions, JSON
+ * pointers. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <duress/exitcode.h>
+#include <duress/experiment.h>
+#include <duress/manifest.h>
+#include <duress/probe.h>
+
+/* Load text; returns the number of diagnostics (sorted) in *d. */
+static size_t load(const char *name, const char *text, struct experiment *x, struct mf_diags *d,
+		   int *code)
+{
+	struct duress_err err = { 0 };
+	FILE *null = fopen("/dev/null", "w");
+
+	mf_diags_init(d, name);
+	*code = experiment_load_text(name, text, strlen(text), x, d, &err) < 0 ? err.code : 0;
+	mf_diags_print(d, null); /* sorts */
+	fclose(null);
+	return d->n;
+}
+
+/* Exactly one problem, at line:col, whose message contains `msg`. */
+static void expect_one(const char *text, unsigned line, unsigned col, const char *msg)
+{
+	struct experiment x;
+	struct mf_diags d;
+	int code;
+
+	load("m.yaml", text, &x, &d, &code);
+	if (d.n != 1)
+		fail_msg("%zu problems, wanted 1 at %u:%u (...%s...); first %u:%u: %s", d.n, line,
+			 col, msg, d.n ? d.v[0].pos.line : 0, d.n ? d.v[0].pos.col : 0,
+			 d.n ? d.v[0].msg : "");
+	assert_int_equal(code, DURESS_EXIT_INVALID_MANIFEST);
+	if (d.v[0].pos.line != line || d.v[0].pos.col != col || !strstr(d.v[0].msg, msg))
+		fail_msg("got %u:%u: %s; wanted %u:%u: ...%s...", d.v[0].pos.line, d.v[0].pos.col,
+			 d.v[0].msg, line, col, msg);
+	experiment_free(&x);
+	mf_diags_free(&d);
+}
+
+static void test_valid_own_format(void **state)
+{
+	static const char text[] = "name: ok\n"
+				   "duration: 2s\n"
+				   "probe_interval: 500ms\n"
+				   "steady_state:\n"
+				   "  probes:\n"
+				   "    - name: alive\n"
+				   "      type: metric\n"
+				   "      check: pids.current >= 1\n"
+				   "    - name: web\n"
+				   "      type: http\n"
+				   "      url: http://127.0.0.1:8080/\n"
+				   "      status: [200, 300-399, 4xx]\n"
+				   "      headers: {Accept: application/json}\n"
+				   "method:\n"
+				   "  - type: action\n"
+				   "    name: cap\n"
+				   "    provider: memory\n"
+				   "    max: 64M\n"
+				   "    background: true\n"
+				   "  - type: pause\n"
+				   "    duration: 1s\n"
+				   "  - type: action\n"
+				   "    name: slow\n"
+				   "    provider: network\n"
+				   "    delay: 100ms\n"
+				   "    to: [10.0.0.1, 10.0.0.2]\n"
+				   "    duration: 3s\n"
+				   "abort:\n"
+				   "  probe_failures: 2\n"
+				   "  metrics: ['psi.memory.full_avg10 > 50']\n";
+	struct experiment x;
+	struct mf_diags d;
+	int code;
+
+	(void)state;
+	assert_int_equal(load("ok.yaml", text, &x, &d, &code), 0);
+	assert_int_equal(code, 0);
+	assert_false(x.ctk);
+	assert_string_equal(x.title, "ok");
+	assert_int_equal(x.nsteady, 2);
+	assert_int_equal(x.steady[1].type, PROBE_HTTP);
+	assert_int_equal(x.steady[1].nstatus, 3);
+	assert_int_equal(x.steady[1].status[2].lo, 400);
+	assert_int_equal(x.steady[1].status[2].hi, 499);
+	assert_int_equal(x.steady[1].nheaders, 1);
+	assert_string_equal(x.steady[1].headers[0], "Accept: application/json");
+	assert_int_equal(x.nmethod, 3);
+	assert_int_equal(x.method[0].type, ACT_FAULT);
+	assert_true(x.method[0].background);
+	assert_int_equal(x.method[0].duration_us, 2000000); /* the top-level default */
+	assert_int_equal(x.method[1].type, ACT_PAUSE);
+	assert_int_equal(x.method[2].nopts, 3); /* delay and two "to" */
+	assert_int_equal(x.probe_interval_us, 500000);
+	assert_int_equal(x.abort.probe_failures, 2);
+	assert_int_equal(x.abort.nmetrics, 1);
+	assert_int_equal(x.abort.metrics[0].op, METRIC_GT);
+	experiment_free(&x);
+	mf_diags_free(&d);
+}
+
+static void test_fault_built_through_table(void **state)
+{
+	static const char text[] = "name: ok\n"
+				   "method:\n"
+				   "  - type: action\n"
+				   "    name: cap\n"
+				   "    provider: memory\n"
+				   "    max: 50%\n"
+				   "    hog: 16M\n"
+				   "    hog-once: true\n"
+				   "    duration: 1s\n";
+	struct experiment x;
+	struct mf_diags d;
+	struct duress_err err = { 0 };
+	struct fault f;
+	int code;
+
+	(void)state;
+	assert_int_equal(load("ok.yaml", text, &x, &d, &code), 0);
+	assert_int_equal(action_fault_build(&x.method[0], &f, &err), 0);
+	assert_true(fault_opt(&f, "max")->set);
+	assert_true(fault_opt(&f, "max")->size.is_pct);
+	assert_true(fault_opt(&f, "hog-once")->set);
+	assert_int_equal(fault_opt(&f, "hog")->size.bytes, 16 << 20);
+	assert_int_equal(f.duration_us, 1000000);
+	fault_free(&f);
+	experiment_free(&x);
+	mf_diags_free(&d);
+}
+
+/* A dozen kinds of malformed manifests, each with its exact position. */
+static void test_malformed(void **state)
+{
+	(void)state;
+	/* 1. syntax: unclosed flow sequence */
+	expect_one("name: x\nmethod: [\n", 3, 1, "syntax:");
+	/* 2. tab indentation */
+	expect_one("name: x\nmethod:\n\t- a\n", 3, 1, "syntax:");
+	/* 3. unknown top-level key */
+	expect_one("name: x\nmethod: []\nmethd: 1\n", 3, 1, "methd: unknown key in the experiment");
+	/* 4. duplicate key */
+	expect_one("name: x\nmethod: []\nname: y\n", 3, 1, "name: given twice (first at line 1");
+	/* 5. wrong type: method is a map */
+	expect_one("name: x\nmethod: {a: 1}\n", 2, 9, "method: expected a list, got a map");
+	/* 6. missing required key */
+	expect_one("description: x\nmethod: []\n", 1, 1, "name: required key missing");
+	/* 7. unknown provider */
+	expect_one("name: x\nmethod:\n  - type: action\n    name: a\n    provider: frob\n", 5, 15,
+		   "provider: 'frob': unknown provider");
+	/* 8. out-of-range fault option (through the fault's table) */
+	expect_one("name: x\nmethod:\n  - type: action\n    name: a\n    provider: cpu\n"
+		   "    duration: 1s\n    workers: 0\n",
+		   7, 14, "workers: '0'");
+	/* 9. an option of another fault */
+	expect_one("name: x\nmethod:\n  - type: action\n    name: a\n    provider: freeze\n"
+		   "    duration: 1s\n    max: 64M\n",
+		   7, 5, "max: not an option of the freeze fault");
+	/* 10. bad duration */
+	expect_one("name: x\nmethod: []\nprobe_interval: soon\n", 3, 17, "probe_interval: 'soon'");
+	/* 11. bad metric expression */
+	expect_one("name: x\nmethod: []\nsteady_state:\n  probes:\n    - name: p\n"
+		   "      type: metric\n      check: cpu.usage_pct ~ 3\n",
+		   7, 14, "expected a comparison");
+	/* 12. the fault's own validate(): jitter without delay */
+	expect_one("name: x\nmethod:\n  - type: action\n    name: a\n    provider: network\n"
+		   "    duration: 1s\n    loss: 1\n    jitter: 10ms\n",
+		   5, 15, "--jitter needs --delay");
+	/* 13. wrong type of a flag */
+	expect_one("name: x\nmethod:\n  - type: action\n    name: a\n    provider: network\n"
+		   "    duration: 1s\n    partition: maybe\n",
+		   7, 16, "partition: expected true or false, got a string");
+	/* 14. http probe without a url, status out of range */
+	expect_one("name: x\nmethod: []\nsteady_state:\n  probes:\n    - name: p\n"
+		   "      type: http\n      url: http://a/\n      status: 99\n",
+		   8, 15, "status: 99: must be between 100 and 599");
+	/* 15. unknown ${name} */
+	expect_one("name: x\nmethod: []\ntarget: cgroup:${where}\n", 3, 9,
+		   "${where}: no such key in configuration");
+	/* 16. anchors and aliases refused */
+	expect_one("name: x\nmethod: &m []\n", 2, 9, "anchors and aliases are not supported");
+	/* 17. a fault in a rollback */
+	expect_one("name: x\nmethod: []\nrollback:\n  - type: action\n    name: r\n"
+		   "    provider: freeze\n",
+		   6, 15, "a rollback cannot inject a fault");
+	/* 18. probe_failures without probe_interval */
+	expect_one("name: x\nmethod: []\nsteady_state:\n  probes:\n    - {name: p, type: metric, "
+		   "check: pids.current > 0}\nabort:\n  probe_failures: 2\n",
+		   6, 1, "probe_failures needs probe_interval");
+}
+
+static void test_all_at_once(void **state)
+{
+	static const char text[] = "name: x\n"
+				   "frob: 1\n"
+				   "duration: 5x\n"
+				   "method:\n"
+				   "  - type: action\n"
+				   "    name: a\n"
+				   "    provider: memory\n"
+				   "    max: -1\n";
+	struct experiment x;
+	struct mf_diags d;
+	int code;
+
+	(void)state;
+	assert_int_equal(load("m.yaml", text, &x, &d, &code), 4);
+	assert_int_equal(d.v[0].pos.line, 2);
+	assert_int_equal(d.v[1].pos.line, 3);
+	assert_int_equal(d.v[2].pos.line, 5); /* duration required (5x was refused) */
+	assert_int_equal(d.v[3].pos.line, 8);
+	experiment_free(&x);
+	mf_diags_free(&d);
+}
+
+static void test_ctk_json(void **state)
+{
+	static const char text[] =
+		"{\"title\": \"t\", \"description\": \"d\",\n"
+		" \"configuration\": {\"url\": \"http://h:1\", \"n\": 3,\n"
+		"   \"e\": {\"type\": \"env\", \"key\": \"DURESS_UNIT_NOPE\", \"default\": \"/x\"}},\n"
+		" \"steady-state-hypothesis\": {\"title\": \"s\", \"probes\": [\n"
+		"   {\"type\": \"probe\", \"name\": \"p\", \"tolerance\": {\"type\": \"range\", "
+		"\"range\": [200, 204]},\n"
+		"    \"provider\": {\"type\": \"http\", \"url\": \"${url}/a\", \"timeout\": \"${n}\"}},\n"
+		"   {\"type\": \"probe\", \"name\": \"q\", \"tolerance\": 0,\n"
+		"    \"provider\": {\"type\": \"process\", \"path\": \"/bin/ls\", \"arguments\": \"-l "
+		"'${e} y'\"}}]},\n"
+		" \"method\": [{\"ref\": \"p\"},\n"
+		"   {\"type\": \"action\", \"name\": \"f\", \"pauses\": {\"after\": 2},\n"
+		"    \"provider\": {\"type\": \"duress\", \"fault\": \"cpu\", \"duration\": \"1s\", "
+		"\"arguments\": {\"workers\": 1}}}],\n"
+		" \"rollbacks\": []}\n";
+	struct experiment x;
+	struct mf_diags d;
+	int code;
+
+	(void)state;
+	assert_int_equal(load("ctk.json", text, &x, &d, &code), 0);
+	assert_true(x.ctk);
+	assert_int_equal(x.nsteady, 2);
+	assert_string_equal(x.steady[0].url, "http://h:1/a");
+	assert_int_equal(x.steady[0].timeout_us, 3000000);
+	assert_int_equal(x.steady[0].nstatus, 1);
+	assert_int_equal(x.steady[0].status[0].lo, 200);
+	assert_int_equal(x.steady[0].status[0].hi, 204);
+	assert_int_equal(x.steady[1].nargs, 2);
+	assert_string_equal(x.steady[1].args[1], "/x y");
+	assert_int_equal(x.nmethod, 2);
+	assert_int_equal(x.method[0].type, ACT_PROBE); /* the ref */
+	assert_int_equal(x.method[1].type, ACT_FAULT);
+	assert_int_equal(x.method[1].pause_after_us, 2000000);
+	experiment_free(&x);
+	mf_diags_free(&d);
+}
+
+static void test_ctk_errors(void **state)
+{
+	struct experiment x;
+	struct mf_diags d;
+	int code;
+
+	(void)state;
+	/* JSON syntax: jansson's position */
+	expect_one("{\"title\": \"t\",\n \"method\": [}\n", 2, 13, "syntax:");
+	/* python providers: unsupported (exit 4), named */
+	assert_int_equal(load("py.json",
+			      "{\"title\": \"t\", \"description\": \"d\", \"method\": [{\"type\": "
+			      "\"action\", \"name\": \"a\", \"provider\": {\"type\": \"python\", "
+			      "\"module\": \"m\", \"func\": \"f\"}}]}",
+			      &x, &d, &code),
+			 1);
+	assert_int_equal(code, DURESS_EXIT_UNSUPPORTED);
+	assert_true(d.v[0].unsupported);
+	assert_non_null(strstr(d.v[0].msg, "python (m.f)"));
+	experiment_free(&x);
+	mf_diags_free(&d);
+	/* a steady-state probe needs a tolerance */
+	expect_one("title: t\ndescription: d\nsteady-state-hypothesis:\n  title: s\n  probes:\n"
+		   "    - type: probe\n      name: p\n      provider: {type: http, url: 'http://a/'}\n"
+		   "method: []\n",
+		   6, 7, "tolerance: required");
+}
+
+static void test_metric_expressions(void **state)
+{
+	json_t *s = json_pack("{s:{s:f}, s:{s:{s:i}, s:s}, s:{s:{s:f}}}", "cpu", "usage_pct",
+			      42.5, "memory", "events", "oom_kill", 3, "max", "max", "psi",
+			      "memory", "full_avg10", 12.0);
+	json_t *first = json_pack("{s:{s:{s:i}}}", "memory", "events", "oom_kill", 1);
+	struct metric_expr m;
+	struct duress_err err = { 0 };
+	double v;
+	bool holds;
+
+	(void)state;
+	assert_int_equal(metric_parse("cpu.usage_pct < 95", &m, &err), 0);
+	assert_int_equal(metric_eval(&m, s, NULL, &v, &holds, &err), 0);
+	assert_true(holds);
+	assert_true(v == 42.5);
+	assert_int_equal(metric_parse("  memory.events.oom_kill==0 ", &m, &err), 0);
+	assert_int_equal(metric_eval(&m, s, NULL, &v, &holds, &err), 0);
+	assert_false(holds);
+	assert_int_equal(metric_parse("increase(memory.events.oom_kill) <= 2", &m, &err), 0);
+	assert_int_equal(metric_eval(&m, s, first, &v, &holds, &err), 0);
+	assert_true(holds);
+	assert_true(v == 2);
+	assert_int_equal(metric_parse("memory.max == max", &m, &err), 0);
+	assert_int_equal(metric_eval(&m, s, NULL, &v, &holds, &err), 0);
+	assert_true(holds);
+	assert_int_equal(metric_parse("psi.memory.full_avg10 >= 20", &m, &err), 0);
+	assert_int_equal(metric_eval(&m, s, NULL, &v, &holds, &err), 0);
+	assert_false(holds);
+	/* absent is not zero */
+	assert_int_equal(metric_parse("psi.io.some_avg10 < 5", &m, &err), 0);
+	assert_int_equal(metric_eval(&m, s, NULL, &v, &holds, &err), -1);
+	assert_non_null(strstr(err.msg, "not in the sample"));
+	/* malformed */
+	assert_int_equal(metric_parse("< 3", &m, &err), -1);
+	assert_int_equal(metric_parse("cpu.usage_pct 3", &m, &err), -1);
+	assert_int_equal(metric_parse("cpu.usage_pct < ", &m, &err), -1);
+	assert_int_equal(metric_parse("cpu.usage_pct < 3 4", &m, &err), -1);
+	assert_int_equal(metric_parse("increase(cpu.usage_pct < 3", &m, &err), -1);
+	json_decref(s);
+	json_decref(first);
+}
+
+static void test_json_pointer(void **state)
+{
+	json_t *doc = json_loads("{\"a\": {\"b/c\": [1, {\"d~e\": \"x\"}]}, \"\": 5}", 0, NULL);
+
+	(void)state;
+	assert_ptr_equal(json_pointer_get(doc, ""), doc);
+	assert_string_equal(json_string_value(json_pointer_get(doc, "/a/b~1c/1/d~0e")), "x");
+	assert_int_equal(json_integer_value(json_pointer_get(doc, "/a/b~1c/0")), 1);
+	assert_int_equal(json_integer_value(json_pointer_get(doc, "/")), 5);
+	assert_null(json_pointer_get(doc, "/a/b~1c/2"));
+	assert_null(json_pointer_get(doc, "/a/b~1c/01"));
+	assert_null(json_pointer_get(doc, "a"));
+	assert_null(json_pointer_get(doc, "/nope"));
+	json_decref(doc);
+}
+
+static void test_journal_time_and_check(void **state)
+{
+	char buf[64];
+	json_t *j = json_object();
+	struct duress_err err = { 0 };
+
+	(void)state;
+	journal_time(0.25, buf, sizeof(buf));
+	assert_string_equal(buf, "1970-01-01T00:00:00.250000Z");
+	assert_int_equal(journal_check(j, &err), -1);
+	assert_non_null(strstr(err.msg, "experiment: missing"));
+	json_decref(j);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_own_format),
+		cmocka_unit_test(test_fault_built_through_table),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_all_at_once),
+		cmocka_unit_test(test_ctk_json),
+		cmocka_unit_test(test_ctk_errors),
+		cmocka_unit_test(test_metric_expressions),
+		cmocka_unit_test(test_json_pointer),
+		cmocka_unit_test(test_journal_time_and_check),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
