@@ -6,6 +6,7 @@
 #   make demo       deps + build + live samples of a sandbox target
 #   make asan       build with ASan+UBSan into build-asan/
 #   make bench      benchmarks (docs/performance.md)
+#   make fuzz       libFuzzer on the manifest loader, FUZZ_SECONDS (build-fuzz/)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX ?= /usr/local
@@ -20,7 +21,8 @@ DEPS_BUILD := build-essential pkg-config libcgroup-dev libnl-3-dev libnl-route-3
 DEPS_TEST := libcmocka-dev valgrind iproute2 iputils-ping util-linux procps e2fsprogs \
 	fio stress-ng jq time
 DEPS_VM := qemu-system-x86 busybox-static cpio kmod
-DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM)
+DEPS_FUZZ := clang libclang-rt-14-dev
+DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM) $(DEPS_FUZZ)
 
 PKGS := libcgroup libnl-3.0 libnl-route-3.0 jansson yaml-0.1 libcurl
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -40,7 +42,8 @@ HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/tests/bench/%)
 
-.PHONY: all deps check unit integration demo asan valgrind bench install uninstall clean format
+.PHONY: all deps check unit integration demo asan valgrind bench fuzz install uninstall clean \
+	format
 
 all: $(BUILD)/duress
 
@@ -65,6 +68,10 @@ $(BUILD)/tests/helpers/%: tests/helpers/%.c $(BUILD)/libduress.a
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libduress.a -o $@ $(LDFLAGS) $(LDLIBS_ALL)
 
 $(BUILD)/tests/bench/%: tests/bench/%.c $(BUILD)/libduress.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libduress.a -o $@ $(LDFLAGS) $(LDLIBS_ALL)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libduress.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libduress.a -o $@ $(LDFLAGS) $(LDLIBS_ALL)
 
@@ -102,6 +109,30 @@ bench: deps
 	$(MAKE) tests-build
 	scripts/bench
 
+# libFuzzer on the manifest loader and validator (clang; not part of check).
+# The corpus in build-fuzz/corpus grows from run to run; a crash, leak or
+# broken invariant leaves its input in build-fuzz/artifacts/ and fails.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR := build-fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_DIR) CC=clang \
+		CFLAGS="-O1 -g -fno-omit-frame-pointer -Wno-format-nonliteral -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+		LDFLAGS="-fsanitize=fuzzer $(FUZZ_SAN)" $(FUZZ_DIR)/fuzz/fuzz_manifest
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+	cp manifests/*.yaml $(FUZZ_DIR)/corpus/
+	printf '%s\n' '{"name": "j", "steady_state": {"probes": [{"name": "p", "type": "metric",' \
+		'  "check": "cpu.usage_pct < 95"}]},' \
+		' "method": [{"type": "pause", "name": "w", "duration": "1s"}]}' >$(FUZZ_DIR)/corpus/seed-duress.json
+	printf '%s\n' '{"title": "t", "description": "d", "steady-state-hypothesis": {"title": "h", "probes": []},' \
+		' "method": [{"type": "action", "name": "a",' \
+		'  "provider": {"type": "process", "path": "/bin/true", "arguments": "$${x}"}}],' \
+		' "configuration": {"x": {"type": "env", "key": "HOME", "default": "/"}}}' >$(FUZZ_DIR)/corpus/seed-ctk.json
+	$(FUZZ_DIR)/fuzz/fuzz_manifest -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_DIR)/artifacts/ $(FUZZ_DIR)/corpus
+
 install: $(BUILD)/duress
 	install -D -m 0755 $(BUILD)/duress $(DESTDIR)$(PREFIX)/bin/duress
 	install -d $(DESTDIR)$(PREFIX)/share/doc/duress/faults
@@ -117,6 +148,6 @@ format:
 	clang-format -i $(AGENT_SRCS) include/duress/*.h $(UNIT_SRCS) $(HELPER_SRCS)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(FUZZ_DIR)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -77,7 +77,7 @@ int metric_parse(const char *text, struct metric_expr *m, struct duress_err *err
 		s += 9;
 	}
 	k = s;
-	while (isalnum((unsigned char)*s) || strchr("_.:-", *s))
+	while (isalnum((unsigned char)*s) || (*s && strchr("_.:-", *s)))
 		s++;
 	klen = (size_t)(s - k);
 	if (!klen || klen >= sizeof(m->key))

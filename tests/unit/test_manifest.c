@@ -340,6 +340,39 @@ static void test_metric_expressions(void **state)
 	json_decref(first);
 }
 
+/* Inputs that libFuzzer found (make fuzz, docs/performance.md). */
+static void test_fuzz_regressions(void **state)
+{
+	/* A metric check that ends right after its key: the key scan went on
+	 * past the NUL (strchr matches the terminator). */
+	static const char text[] = "name: m\n"
+				   "steady_state:\n"
+				   "  probes:\n"
+				   "    - name: alive\n"
+				   "      type: metric\n"
+				   "      check: pids.cur\n"
+				   "method:\n"
+				   "  - type: pause\n"
+				   "    duration: 1s\n";
+	char *key = strdup("pids.cur");
+	struct metric_expr m;
+	struct duress_err err = { 0 };
+	struct experiment x;
+	struct mf_diags d;
+	int code;
+
+	(void)state;
+	assert_non_null(key);
+	assert_int_equal(metric_parse(key, &m, &err), -1);
+	assert_non_null(strstr(err.msg, "expected a comparison"));
+	free(key);
+	assert_int_equal(load("fuzz.yaml", text, &x, &d, &code), 1);
+	assert_int_equal(code, DURESS_EXIT_INVALID_MANIFEST);
+	assert_non_null(strstr(d.v[0].msg, "expected a comparison"));
+	experiment_free(&x);
+	mf_diags_free(&d);
+}
+
 static void test_json_pointer(void **state)
 {
 	json_t *doc = json_loads("{\"a\": {\"b/c\": [1, {\"d~e\": \"x\"}]}, \"\": 5}", 0, NULL);
@@ -380,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_ctk_json),
 		cmocka_unit_test(test_ctk_errors),
 		cmocka_unit_test(test_metric_expressions),
+		cmocka_unit_test(test_fuzz_regressions),
 		cmocka_unit_test(test_json_pointer),
 		cmocka_unit_test(test_journal_time_and_check),
 	};
