@@ -84,8 +84,8 @@ deps:
 # Every test: unit tests here, integration tests on a real cgroup v2 kernel
 # (directly where the host has one, else in a throwaway VM).
 check: deps
-	$(MAKE) tests-build
-	$(MAKE) asan
+	$(MAKE) -j2 tests-build
+	$(MAKE) -j2 asan
 	scripts/run-tests all
 
 unit: tests-build

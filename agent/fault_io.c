@@ -652,7 +652,7 @@ static int io_tick(struct fault *f, uint64_t since_apply_us, struct duress_err *
 				snprintf(why, sizeof(why), "%.250s", line + 6);
 		if (!why[0])
 			worker_exit_text(status, why, sizeof(why));
-		snprintf(p->exit_note, sizeof(p->exit_note), "worker %d: %s", (int)w->pid, why);
+		snprintf(p->exit_note, sizeof(p->exit_note), "worker %d: %.200s", (int)w->pid, why);
 		return duress_err_setc(err, DURESS_EXIT_FAILED, 0, "io worker %d stopped: %s",
 				       (int)w->pid, why);
 	}
