@@ -346,14 +346,8 @@ int cmd_run(int argc, char **argv)
 		sbx_undo.journal = &sess.journal;
 	}
 	if (spec.kind == TARGET_SANDBOX) {
-		char sbx[PATH_MAX], name[64];
-
-		snprintf(name, sizeof(name), "duress-sandbox-%d", (int)getpid());
 		if (cg_root_require(&root, "cpu memory io pids", &err) < 0 ||
-		    session_guard(&sess, &err) < 0 ||
-		    cg_path_join(&root, name, sbx, sizeof(sbx), &err) < 0 ||
-		    undo_record(&sbx_undo, "cgroup-remove", "sandbox", sbx, "", "", &err) < 0 ||
-		    sandbox_create(&root, &t, &err) < 0) {
+		    session_sandbox(&sess, &root, &sbx_undo, &t, &err) < 0) {
 			rc = cli_fail(&err);
 			goto out_target;
 		}
@@ -416,36 +410,12 @@ int cmd_run(int argc, char **argv)
 	if (o.junit && junit_write(journal, o.junit, &err) < 0)
 		duress_err_print(stderr, &err);
 out_target:
-	if (t.owned) {
-		struct duress_err e2 = { 0 };
-
-		/* the faults' steps first: they may live inside the sandbox */
-		if (undo.n)
-			undo_revert_all(&undo, &(struct undo_report){ 0 });
-		if (sandbox_destroy(&t, &e2) < 0)
-			duress_err_print(stderr, &e2);
-		else
-			undo_forget(&sbx_undo, 0);
-	}
+	session_drop_sandbox(&t, &undo, &sbx_undo);
 out_mask:
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 out_free:
 	/* Nothing recorded may stay applied, whatever path got us here. */
-	{
-		struct undo_report rep;
-		bool pending = false;
-
-		if (undo.n && undo_revert_all(&undo, &rep) < 0 && rc == DURESS_EXIT_OK)
-			rc = DURESS_EXIT_NOT_REVERTED;
-		if (sbx_undo.n && undo_revert_all(&sbx_undo, &rep) < 0 && rc == DURESS_EXIT_OK)
-			rc = DURESS_EXIT_NOT_REVERTED;
-		for (size_t i = 0; i < undo.n; i++)
-			pending |= !undo.recs[i].done;
-		for (size_t i = 0; i < sbx_undo.n; i++)
-			pending |= !sbx_undo.recs[i].done;
-		if (have_sess)
-			session_end(&sess, !pending);
-	}
+	rc = session_finish(&sess, have_sess, &undo, &sbx_undo, rc);
 	if (curl)
 		probe_global_cleanup();
 	json_decref(journal);

@@ -287,11 +287,8 @@ int cmd_sample(int argc, char **argv)
 	if (sfd < 0)
 		return cli_fail(&err);
 	if (spec.kind == TARGET_SANDBOX) {
-		char sbx[PATH_MAX], name[64];
-
 		/* The sandbox is journaled: if the agent is killed, its guardian
 		 * (or the next agent, or duress recover) removes it. */
-		snprintf(name, sizeof(name), "duress-sandbox-%d", (int)getpid());
 		if (cli_require_root("creating the sandbox target", &err) < 0 ||
 		    cg_root_require(&root, "cpu memory io pids", &err) < 0 ||
 		    session_begin(&sess, o.state_dir, o.no_recover, "sample (sandbox)", &err) < 0) {
@@ -300,10 +297,7 @@ int cmd_sample(int argc, char **argv)
 		}
 		have_sess = true;
 		sbx_undo.journal = &sess.journal;
-		if (session_guard(&sess, &err) < 0 ||
-		    cg_path_join(&root, name, sbx, sizeof(sbx), &err) < 0 ||
-		    undo_record(&sbx_undo, "cgroup-remove", "sandbox", sbx, "", "", &err) < 0 ||
-		    sandbox_create(&root, &t, &err) < 0) {
+		if (session_sandbox(&sess, &root, &sbx_undo, &t, &err) < 0) {
 			rc = cli_fail(&err);
 			goto done;
 		}
@@ -330,24 +324,8 @@ int cmd_sample(int argc, char **argv)
 		rc = cli_fail(&err);
 	}
 done:
-	if (t.owned) {
-		struct duress_err e2 = { 0 };
-
-		if (sandbox_destroy(&t, &e2) < 0) {
-			duress_err_print(stderr, &e2);
-			if (rc == DURESS_EXIT_OK)
-				rc = DURESS_EXIT_INTERNAL;
-		} else {
-			undo_forget(&sbx_undo, 0);
-		}
-	}
-	if (sbx_undo.n && !sbx_undo.recs[0].done) {
-		struct undo_report rep;
-
-		undo_revert_all(&sbx_undo, &rep);
-	}
-	if (have_sess)
-		session_end(&sess, !sbx_undo.n || sbx_undo.recs[0].done);
+	session_drop_sandbox(&t, NULL, &sbx_undo);
+	rc = session_finish(&sess, have_sess, NULL, &sbx_undo, rc);
 	undo_log_free(&sbx_undo);
 	target_release(&t);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);

@@ -2,6 +2,7 @@
 /* Agent sessions: recovery, journal, locks, guardian (session.h). */
 #include <duress/cleanup.h>
 #include <duress/exitcode.h>
+#include <duress/sandbox.h>
 #include <duress/session.h>
 #include <duress/undo_journal.h>
 
@@ -192,6 +193,55 @@ void session_end(struct agent_session *s, bool nothing_pending)
 	 * if it already has. */
 	if (s->guardian > 0)
 		waitpid(s->guardian, NULL, WNOHANG);
+}
+
+int session_sandbox(struct agent_session *s, const struct cg_root *root, struct undo_log *sbx,
+		    struct target *t, struct duress_err *err)
+{
+	char dir[PATH_MAX], name[64];
+
+	snprintf(name, sizeof(name), "duress-sandbox-%d", (int)getpid());
+	if (session_guard(s, err) < 0 || cg_path_join(root, name, dir, sizeof(dir), err) < 0 ||
+	    undo_record(sbx, "cgroup-remove", "sandbox", dir, "", "", err) < 0)
+		return -1;
+	return sandbox_create(root, t, err);
+}
+
+void session_drop_sandbox(struct target *t, struct undo_log *faults, struct undo_log *sbx)
+{
+	struct duress_err e = { 0 };
+	struct undo_report rep;
+
+	if (!t->owned)
+		return;
+	if (faults && faults->n)
+		undo_revert_all(faults, &rep);
+	if (sandbox_destroy(t, &e) < 0)
+		duress_err_print(stderr, &e);
+	else if (sbx->n)
+		undo_forget(sbx, 0);
+}
+
+static bool log_pending(const struct undo_log *log)
+{
+	for (size_t i = 0; log && i < log->n; i++)
+		if (!log->recs[i].done)
+			return true;
+	return false;
+}
+
+int session_finish(struct agent_session *s, bool started, struct undo_log *faults,
+		   struct undo_log *sbx, int rc)
+{
+	struct undo_report rep;
+
+	if (faults && faults->n && undo_revert_all(faults, &rep) < 0 && rc == DURESS_EXIT_OK)
+		rc = DURESS_EXIT_NOT_REVERTED;
+	if (sbx && sbx->n && undo_revert_all(sbx, &rep) < 0 && rc == DURESS_EXIT_OK)
+		rc = DURESS_EXIT_NOT_REVERTED;
+	if (started)
+		session_end(s, !log_pending(faults) && !log_pending(sbx));
+	return rc;
 }
 
 /* ---- the guardian ---- */

@@ -28,8 +28,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <duress/cgroup.h>
 #include <duress/error.h>
 #include <duress/target.h>
+#include <duress/undo.h>
 #include <duress/undo_journal.h>
 
 #define SESSION_MAX_LOCKS 16
@@ -49,6 +51,27 @@ int session_lock(struct agent_session *s, const struct target *t, const char *fa
 		 struct duress_err *err);
 int session_guard(struct agent_session *s, struct duress_err *err);
 void session_end(struct agent_session *s, bool nothing_pending);
+
+/*
+ * The sandbox target of a session: start the guardian, journal the
+ * sandbox's removal, then make it (sandbox.h).  A killed agent's sandbox is
+ * removed by its guardian, the next start, or duress recover.
+ */
+int session_sandbox(struct agent_session *s, const struct cg_root *root, struct undo_log *sbx,
+		    struct target *t, struct duress_err *err);
+
+/* Remove an owned sandbox: the faults' steps first (they may live inside
+ * it), then the sandbox, marking its journal step done. */
+void session_drop_sandbox(struct target *t, struct undo_log *faults, struct undo_log *sbx);
+
+/*
+ * The end of a run, whatever path got there: revert anything still
+ * recorded in either log, then close the journal (kept for the guardian and
+ * recover when a step is still pending).  Returns rc, or
+ * DURESS_EXIT_NOT_REVERTED when rc was OK and a step failed.
+ */
+int session_finish(struct agent_session *s, bool started, struct undo_log *faults,
+		   struct undo_log *sbx, int rc);
 
 /*
  * Descriptors no forked child may keep: the journal and the locks (their
