@@ -10,43 +10,6 @@ if ! net_target netgd; then
 fi
 host0=$(host_state)
 
-# run_and_compare DESC HOW ARGS...: with the target's state as it is now,
-# run the fault (HOW: "end" lets --for run out, TERM/INT signal it while in
-# force, KILL is kill -9 with the guardian left to revert) and compare.
-run_and_compare() {
-	local desc=$1 how=$2 before after want=8
-	shift 2
-	before=$(target_state)
-	if [ "$how" = end ]; then
-		if ! inject_bg "$@" --for 8s; then
-			fail "$desc: applied" "no qdisc of ours"; stop_agent KILL; return
-		fi
-		during=$(target_state)
-		wait_agent
-		want=0
-	else
-		if ! inject_bg "$@" --for 60s; then
-			fail "$desc: applied" "no qdisc of ours"; stop_agent KILL; return
-		fi
-		during=$(target_state)
-		stop_agent "$how"
-		[ "$how" = KILL ] && want=137
-	fi
-	check "$desc: exit $want (got $RC)" [ "$RC" = "$want" ]
-	check "$desc: shaped while in force" [ "$during" != "$before" ]
-	if [ "$how" = KILL ]; then
-		# the guardian reverts within a second of the agent's death
-		for _ in $(seq 30); do [ "$(target_state)" = "$before" ] && break; sleep 0.1; done
-	fi
-	after=$(target_state)
-	if [ "$after" = "$before" ]; then
-		pass "$desc: the target's qdiscs, filters and links are back exactly"
-	else
-		fail "$desc: the target's qdiscs, filters and links are back exactly" \
-			"$(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"
-	fi
-}
-
 # ---- an ingress hook with a filter of its own: ours go beside it ----
 tns tc qdisc add dev vt0 clsact
 tns tc filter add dev vt0 ingress pref 10 protocol ip u32 match ip src 10.9.0.99/32 action drop
