@@ -8,6 +8,7 @@
 #include <duress/cli.h>
 #include <duress/exitcode.h>
 #include <duress/parse.h>
+#include <duress/runtime.h>
 #include <duress/sample.h>
 #include <duress/sandbox.h>
 #include <duress/session.h>
@@ -21,7 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,50 +122,6 @@ static int parse_sample_opts(int argc, char **argv, struct sample_opts *o)
 	return 0;
 }
 
-static int make_timer(uint64_t interval_us, struct duress_err *err)
-{
-	struct itimerspec its = { 0 };
-	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-
-	if (fd < 0)
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "timerfd_create");
-	its.it_interval.tv_sec = interval_us / 1000000;
-	its.it_interval.tv_nsec = (interval_us % 1000000) * 1000;
-	its.it_value = its.it_interval;
-	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
-		int e = errno;
-
-		close(fd);
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, e, "timerfd_settime");
-	}
-	return fd;
-}
-
-static int make_signalfd(sigset_t *old, struct duress_err *err)
-{
-	sigset_t set;
-	int fd;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "sigprocmask");
-	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (fd < 0)
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "signalfd");
-	return fd;
-}
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* The sampling loop proper; returns an exit code. */
 static int sample_loop(struct target *t, const struct sample_opts *o, FILE *out,
 		       enum sample_format format, int sfd)
@@ -180,15 +136,17 @@ static int sample_loop(struct target *t, const struct sample_opts *o, FILE *out,
 	uint64_t n = 0, missed = 0;
 	int rc = DURESS_EXIT_OK;
 
-	tfd = make_timer(o->interval_us, &err);
-	if (tfd < 0)
+	tfd = periodic_timer(o->interval_us);
+	if (tfd < 0) {
+		duress_err_setc(&err, DURESS_EXIT_INTERNAL, errno, "sampling timer (timerfd)");
 		return cli_fail(&err);
+	}
 	target_describe(t, title, sizeof(title));
 	sample_writer_init(&w, format, out, title);
-	start = mono_now();
+	start = mono_seconds();
 
 	for (;;) {
-		double t_rel = mono_now() - start;
+		double t_rel = mono_seconds() - start;
 		struct pollfd pfd[2] = {
 			{ .fd = tfd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
@@ -283,9 +241,11 @@ int cmd_sample(int argc, char **argv)
 		return cli_fail(&err);
 	/* From here on, signals are read in the loop: a Ctrl-C while the
 	 * sandbox is being made still removes it. */
-	sfd = make_signalfd(&oldmask, &err);
-	if (sfd < 0)
+	sfd = signals_to_fd(&oldmask);
+	if (sfd < 0) {
+		duress_err_setc(&err, DURESS_EXIT_INTERNAL, errno, "signals (signalfd)");
 		return cli_fail(&err);
+	}
 	if (spec.kind == TARGET_SANDBOX) {
 		/* The sandbox is journaled: if the agent is killed, its guardian
 		 * (or the next agent, or duress recover) removes it. */
