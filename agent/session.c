@@ -167,7 +167,10 @@ int session_guard(struct agent_session *s, struct duress_err *err)
 	close(ready[1]);
 	pfd.fd = ready[0];
 	pfd.events = POLLIN;
-	if (poll(&pfd, 1, 5000) <= 0 || read(ready[0], &tag, 1) != 1 || tag != 'R') {
+	/* A guardian that cannot start ends the pipe at once (exit 127); a
+	 * slow one (exec under emulation or heavy load takes seconds) is
+	 * given time rather than refused. */
+	if (poll(&pfd, 1, 30000) <= 0 || read(ready[0], &tag, 1) != 1 || tag != 'R') {
 		close(ready[0]);
 		kill(child, SIGKILL);
 		waitpid(child, NULL, 0);

@@ -8,8 +8,14 @@ vh=dbh$$
 mkdir $cg || exit 1
 sh -c "echo \$\$ > $cg/cgroup.procs; exec unshare -n sleep 3600" &
 disown
-sleep 0.5
-pid=$(head -n 1 $cg/cgroup.procs)
+# wait until the process is in the cgroup AND has its own netns (the VM can
+# be slow under load: a fixed sleep raced here)
+pid=
+for _ in $(seq 100); do
+	pid=$(head -n 1 $cg/cgroup.procs)
+	[ -n "$pid" ] && [ "$(readlink /proc/$pid/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break
+	sleep 0.1
+done
 cleanup() { ip link del $vh 2>/dev/null; echo 1 > $cg/cgroup.kill; sleep 0.3; rmdir $cg; }
 trap cleanup EXIT
 ip link add $vh type veth peer name vt0 netns $pid
