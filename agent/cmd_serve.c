@@ -104,6 +104,7 @@ struct req {
 	char *body;
 	size_t len;
 	bool too_big;
+	size_t discarded;
 	bool resumed;
 	struct job *deleting;
 };
@@ -430,9 +431,17 @@ static int job_spawn(struct job *j, char **argv, struct serve_error *e)
 	return 0;
 }
 
-static struct job *job_new(bool experiment, struct serve_error *e)
+static struct job *job_new(bool experiment, const char *id, struct serve_error *e)
 {
 	struct job *j;
+	int rc;
+
+	for (size_t i = 0; id && *id && i < S.njobs; i++)
+		if (!strcmp(S.jobs[i]->id, id)) {
+			serve_error_set(e, 409, "id", "id: '%s' is taken (by a job %s)", id,
+					S.jobs[i]->state == JOB_EXITED ? "that ended" : "in force");
+			return NULL;
+		}
 
 	if (!job_room()) {
 		serve_error_set(e, 503, "", "too many jobs (%d) running", MAX_JOBS);
@@ -445,9 +454,19 @@ static struct job *job_new(bool experiment, struct serve_error *e)
 	}
 	target_init(&j->t);
 	j->experiment = experiment;
-	snprintf(j->id, sizeof(j->id), "%s-%lu", experiment ? "exp" : "flt", ++S.seq);
+	++S.seq;
+	if (id && *id)
+		snprintf(j->id, sizeof(j->id), "%s", id);
+	else
+		snprintf(j->id, sizeof(j->id), "%s-%lu", experiment ? "exp" : "flt", S.seq);
+	/* a directory of its own, also when an earlier server used the id */
 	snprintf(j->dir, sizeof(j->dir), "%s/serve/%s", S.state_dir, j->id);
-	if (mkdir(j->dir, 0700) < 0 && errno != EEXIST) {
+	rc = mkdir(j->dir, 0700);
+	if (rc < 0 && errno == EEXIST) {
+		snprintf(j->dir, sizeof(j->dir), "%s/serve/%s.%lu", S.state_dir, j->id, S.seq);
+		rc = mkdir(j->dir, 0700);
+	}
+	if (rc < 0) {
 		serve_error_set(e, 500, "", "mkdir %s: %s", j->dir, strerror(errno));
 		free(j);
 		return NULL;
@@ -491,7 +510,7 @@ static enum MHD_Result post_fault(struct MHD_Connection *c, struct req *r)
 
 	if (serve_fault_parse(r->body ? r->body : "", r->len, &f, &fr, &e) < 0)
 		return respond_error(c, &e);
-	j = job_new(false, &e);
+	j = job_new(false, fr.id, &e);
 	if (!j)
 		goto out;
 	snprintf(j->what, sizeof(j->what), "%s", fr.desc->name);
@@ -504,8 +523,9 @@ static enum MHD_Result post_fault(struct MHD_Connection *c, struct req *r)
 	f.undo = &undo;
 	if ((fr.desc->supported && fr.desc->supported(&f, &err) < 0) ||
 	    (fr.desc->plan && fr.desc->plan(&f, &err) < 0)) {
-		serve_error_set(&e, err.code == DURESS_EXIT_USAGE ? 422 : 409, "options", "%s",
-				err.msg);
+		/* usage, refused, unsupported: the request cannot run here */
+		serve_error_set(&e, err.code == DURESS_EXIT_INTERNAL || !err.code ? 500 : 422,
+				"options", "%s", err.msg);
 		undo_log_free(&undo);
 		goto out_job;
 	}
@@ -605,7 +625,7 @@ static enum MHD_Result post_experiment(struct MHD_Connection *c, struct req *r)
 		return respond_json(c, (unsigned)status, o);
 	}
 	mf_diags_free(&d);
-	j = job_new(true, &e);
+	j = job_new(true, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id"), &e);
 	if (!j) {
 		experiment_free(&x);
 		return respond_error(c, &e);
@@ -958,7 +978,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		}
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > SERVE_BODY_MAX)
-			return fail(c, 413, "body", "body: larger than %s", "1 MiB");
+			return fail(c, 413, "body", "body: larger than %d bytes", SERVE_BODY_MAX);
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -972,13 +992,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			r->len += *upload_size;
 			r->body[r->len] = '\0';
 		} else {
+			/* a chunked body without a length: libmicrohttpd answers only
+			 * once the body is read, so discard it (413 at the end), and
+			 * drop the connection of an endless one */
 			r->too_big = true;
+			r->discarded += *upload_size;
+			if (r->discarded > 16 * (size_t)SERVE_BODY_MAX)
+				return MHD_NO;
 		}
 		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (r->too_big)
-		return fail(c, 413, "body", "body: larger than %s", "1 MiB");
+		return fail(c, 413, "body", "body: larger than %d bytes", SERVE_BODY_MAX);
 	if (r->deleting)
 		r->resumed = true;
 	return dispatch(c, r, method);

@@ -322,8 +322,8 @@ static int fault_options(json_t *opts, struct fault *f, struct serve_fault_req *
 static int fault_parse(json_t *o, struct fault *f, struct serve_fault_req *r, bool *have_f,
 		       struct serve_error *e)
 {
-	static const char *const keys[] = { "fault",	"target",   "duration", "options",
-					    "force",	"interval", "baseline", NULL };
+	static const char *const keys[] = { "fault",	"target",   "duration", "options", "force",
+					    "interval", "baseline", "id",	NULL };
 	struct duress_err err = { 0 };
 	struct target_spec spec;
 	char interval[32] = "1s", baseline[32] = "0s";
@@ -342,8 +342,21 @@ static int fault_parse(json_t *o, struct fault *f, struct serve_fault_req *r, bo
 		if (!known)
 			return serve_error_set(e, 422, k, "%s: unknown field (fields: fault, target, "
 							  "duration, options, force, interval, "
-							  "baseline)",
+							  "baseline, id)",
 					       k);
+	}
+	v = json_object_get(o, "id");
+	if (v) {
+		const char *id = json_is_string(v) ? json_string_value(v) : "";
+		size_t n = strlen(id), ok = n && n <= SERVE_ID_MAX;
+
+		for (size_t i = 0; ok && i < n; i++)
+			ok = isalnum((unsigned char)id[i]) || id[i] == '-';
+		if (!ok)
+			return serve_error_set(e, 422, "id", "id: expected 1 to %d letters, digits "
+							     "or '-'",
+					       SERVE_ID_MAX);
+		snprintf(r->id, sizeof(r->id), "%s", id);
 	}
 	v = json_object_get(o, "fault");
 	if (!v || !json_is_string(v))

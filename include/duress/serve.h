@@ -76,7 +76,8 @@ char *serve_error_json(const struct serve_error *e);
 
 /*
  * POST /v1/faults: {"fault": NAME, "target": SPEC, "duration": DUR,
- * "options": {OPT: VALUE}, "force": BOOL, "interval": DUR, "baseline": DUR}.
+ * "options": {OPT: VALUE}, "force": BOOL, "interval": DUR, "baseline": DUR,
+ * "id": ID}.
  * Parses and checks it as `duress inject` does its command line: the
  * fault's option table (fault_opt_set, bounds and types), its validate()
  * hook, the duration (>= 100ms), the target spec's syntax.  On success f
@@ -87,6 +88,7 @@ char *serve_error_json(const struct serve_error *e);
  */
 struct serve_fault_req {
 	const struct fault_desc *desc;
+	char id[SERVE_ID_MAX + 1]; /* chosen by the client, "" = make one */
 	char target[4096];
 	char duration[32];
 	uint64_t duration_us;
