@@ -97,6 +97,7 @@ struct server {
 };
 
 static struct server S;
+static char self_exe[PATH_MAX] = "duress"; /* argv[0] of jobs: the agent's path, for ps */
 
 struct req {
 	enum serve_route route;
@@ -552,7 +553,7 @@ static enum MHD_Result post_fault(struct MHD_Connection *c, struct req *r)
 		/* argv[0] is the agent's name; fr.argv starts at "inject" */
 		char *argv[SERVE_ARGV_MAX + 1];
 
-		argv[0] = "duress";
+		argv[0] = self_exe;
 		memcpy(argv + 1, fr.argv, (fr.argc + 1) * sizeof(char *));
 		if (job_spawn(j, argv, &e) < 0)
 			goto out_job;
@@ -649,7 +650,7 @@ static enum MHD_Result post_experiment(struct MHD_Connection *c, struct req *r)
 		char *argv[16];
 		size_t n = 0;
 
-		argv[n++] = "duress";
+		argv[n++] = self_exe;
 		argv[n++] = "run";
 		argv[n++] = path;
 		argv[n++] = "-q";
@@ -844,7 +845,7 @@ static enum MHD_Result get_targets(struct MHD_Connection *c)
 			dup2(fd, STDIN_FILENO);
 			dup2(fd, STDERR_FILENO);
 		}
-		execl("/proc/self/exe", "duress", "targets", "--format", "json", (char *)NULL);
+		execl("/proc/self/exe", self_exe, "targets", "--format", "json", (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -1332,6 +1333,14 @@ int cmd_serve(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
 	memset(&S, 0, sizeof(S));
+	{
+		ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+
+		if (n > 0)
+			self_exe[n] = '\0';
+		else
+			snprintf(self_exe, sizeof(self_exe), "duress");
+	}
 	tcp = strncmp(listen_at, "unix:", 5) != 0;
 	if (tcp && parse_tcp(listen_at, &ss, &sslen) < 0)
 		return cli_usage_error("serve",

@@ -299,10 +299,12 @@ static int fault_options(json_t *opts, struct fault *f, struct serve_fault_req *
 							       "%s[%zu]: expected a string or a "
 							       "number",
 							       what, i);
-				if (fault_opt_set(f, idx, text, what, &err) < 0)
-					return serve_error_set(e, 422, what, "%s", err.msg);
+				/* the fault keeps pointers to string values: give it
+				 * the copy in argv, which outlives it */
 				if (push(r, flag) < 0 || push(r, text) < 0)
 					return serve_error_set(e, 422, what, "too many options");
+				if (fault_opt_set(f, idx, r->argv[r->argc - 1], what, &err) < 0)
+					return serve_error_set(e, 422, what, "%s", err.msg);
 			}
 			continue;
 		}
@@ -311,10 +313,10 @@ static int fault_options(json_t *opts, struct fault *f, struct serve_fault_req *
 					       what,
 					       d->opts[idx].type == FOPT_LIST ? " (or a list of them)"
 									      : "");
-		if (fault_opt_set(f, idx, text, what, &err) < 0)
-			return serve_error_set(e, 422, what, "%s", err.msg);
 		if (push(r, flag) < 0 || push(r, text) < 0)
 			return serve_error_set(e, 422, what, "too many options");
+		if (fault_opt_set(f, idx, r->argv[r->argc - 1], what, &err) < 0)
+			return serve_error_set(e, 422, what, "%s", err.msg);
 	}
 	return 0;
 }

@@ -83,7 +83,7 @@ char *serve_error_json(const struct serve_error *e);
  * hook, the duration (>= 100ms), the target spec's syntax.  On success f
  * is initialised (caller: fault_free) and argv holds the inject arguments
  * from "inject" on (without --samples/--summary/--state-dir; free with
- * serve_fault_req_free).  Errors: 400 for malformed JSON, 422 for a bad
+ * serve_fault_req_free, after fault_free: f points into argv).  Errors: 400 for malformed JSON, 422 for a bad
  * field, naming it.
  */
 struct serve_fault_req {

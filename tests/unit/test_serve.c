@@ -265,6 +265,10 @@ static void test_fault_good(void **state)
 		assert_true(force);
 	}
 	assert_int_equal(fault_opt(&f, "to")->nlist, 2);
+	/* the fault's strings outlive the request's JSON */
+	assert_string_equal(fault_opt(&f, "to")->list[1], "fd00::/8");
+	assert_string_equal(fault_opt(&f, "delay")->s ? fault_opt(&f, "delay")->s : "100ms",
+			    "100ms");
 	fault_free(&f);
 	serve_fault_req_free(&r);
 }
