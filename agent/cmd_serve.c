@@ -74,6 +74,7 @@ struct job {
 	double started_mono, stop_mono;
 	char *ring[RING];
 	size_t ring_n, ring_head;
+	uint64_t total; /* samples ever taken: sample k is ring[k % RING] while k + RING >= total */
 	struct sample last;
 	bool have_last;
 	struct MHD_Connection *waiters[MAX_WAITERS];
@@ -98,6 +99,19 @@ struct server {
 
 static struct server S;
 static char self_exe[PATH_MAX] = "duress"; /* argv[0] of jobs: the agent's path, for ps */
+
+/* GET /v1/samples?follow=1: a response that waits (suspended) for the
+ * next sample of its job. */
+struct follower {
+	char id[SERVE_ID_MAX + 1];
+	uint64_t next;
+	struct MHD_Connection *c;
+	bool suspended;
+	struct follower *nextf;
+};
+
+static struct follower *followers;
+static void resume_followers(void);
 
 struct req {
 	enum serve_route route;
@@ -362,6 +376,7 @@ static void job_exited(struct job *j, int status)
 		j->signal ? "killed" : exit_name(j->exit_code), j->signal ? -1 : j->exit_code,
 		j->signal ? ", killed by a signal" : "");
 	resume_waiters(j);
+	resume_followers();
 }
 
 static void reap(void)
@@ -705,12 +720,101 @@ static enum MHD_Result delete_job(struct MHD_Connection *c, struct req *r, struc
 	return respond_json(c, j->state == JOB_EXITED ? 200 : 202, job_json(j, true));
 }
 
-/* GET /v1/samples?target=X (or ?job=ID): JSON Lines. */
+static struct job *job_by_id(const char *id)
+{
+	for (size_t i = 0; i < S.njobs; i++)
+		if (!strcmp(S.jobs[i]->id, id))
+			return S.jobs[i];
+	return NULL;
+}
+
+/* New samples (or the end of the job, or of the server): wake them all. */
+static void resume_followers(void)
+{
+	for (struct follower *f = followers; f; f = f->nextf)
+		if (f->suspended) {
+			f->suspended = false;
+			MHD_resume_connection(f->c);
+		}
+}
+
+static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct follower *f = cls;
+	struct job *j = job_by_id(f->id);
+	size_t n = 0;
+
+	if (!j || S.stopping)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (f->next + RING < j->total)
+		f->next = j->total - RING;
+	while (f->next < j->total) {
+		const char *line = j->ring[f->next % RING];
+		size_t l = strlen(line);
+
+		if (n + l + 1 > max)
+			break;
+		memcpy(buf + n, line, l);
+		buf[n + l] = '\n';
+		n += l + 1;
+		f->next++;
+	}
+	if (n)
+		return (ssize_t)n;
+	if (j->state == JOB_EXITED)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	/* nothing new: wait for the next sampling round */
+	f->suspended = true;
+	MHD_suspend_connection(f->c);
+	return 0;
+}
+
+static void follow_free(void *cls)
+{
+	struct follower *f = cls;
+
+	for (struct follower **pp = &followers; *pp; pp = &(*pp)->nextf)
+		if (*pp == f) {
+			*pp = f->nextf;
+			break;
+		}
+	free(f);
+}
+
+static enum MHD_Result follow(struct MHD_Connection *c, struct job *j, size_t want)
+{
+	struct follower *f = calloc(1, sizeof(*f));
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (!f)
+		return MHD_NO;
+	snprintf(f->id, sizeof(f->id), "%s", j->id);
+	f->next = j->total - (j->ring_n < want ? j->ring_n : want);
+	f->c = c;
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, follow_read, f,
+					      follow_free);
+	if (!r) {
+		free(f);
+		return MHD_NO;
+	}
+	f->nextf = followers;
+	followers = f;
+	MHD_add_response_header(r, "Content-Type", "application/x-ndjson");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* GET /v1/samples?target=X (or ?job=ID): JSON Lines; &follow=1 streams. */
 static enum MHD_Result get_samples(struct MHD_Connection *c)
 {
 	const char *target = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "target");
 	const char *jid = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "job");
 	const char *last = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last");
+	const char *fol = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "follow");
+	bool follow_on = false;
 	struct job *j = NULL;
 	size_t want = RING, cap = 4096, n = 0;
 	char *out;
@@ -724,6 +828,16 @@ static enum MHD_Result get_samples(struct MHD_Connection *c)
 				    last);
 		want = v;
 	}
+	if (fol) {
+		if (!strcmp(fol, "1") || !strcmp(fol, "true") || !*fol)
+			follow_on = true;
+		else if (strcmp(fol, "0") && strcmp(fol, "false"))
+			return fail(c, 422, "follow", "follow: '%s': expected 1, true, 0 or false",
+				    fol);
+	}
+	if (jid && follow_on)
+		return fail(c, 422, "follow", "%s",
+			    "follow: only with target= (the agent's own samples of it)");
 	if (jid) {
 		char path[PATH_MAX + 128];
 		size_t len = 0;
@@ -751,6 +865,8 @@ static enum MHD_Result get_samples(struct MHD_Connection *c)
 		return fail(c, 404, "target",
 			    "target: '%s': not the target of a fault or experiment of this agent",
 			    target);
+	if (follow_on)
+		return follow(c, j, want);
 	out = malloc(cap);
 	if (!out)
 		return MHD_NO;
@@ -1059,10 +1175,13 @@ static void sample_jobs(void)
 			j->ring_head = (j->ring_head + 1) % RING;
 			if (j->ring_n < RING)
 				j->ring_n++;
+			j->total++;
 		}
 		j->last = s;
 		j->have_last = true;
 	}
+	if (n)
+		resume_followers();
 	if (n) {
 		double cost = mono_seconds() - t0;
 
@@ -1453,6 +1572,7 @@ int cmd_serve(int argc, char **argv)
 	/* stop accepting, revert every job, answer the DELETEs still waiting */
 	MHD_quiesce_daemon(S.d);
 	stop_all(sfd);
+	resume_followers(); /* they end their streams: S.stopping */
 	for (int i = 0; i < 5; i++)
 		MHD_run(S.d);
 	MHD_stop_daemon(S.d);

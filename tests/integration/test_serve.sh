@@ -226,6 +226,11 @@ check "GET /v1/samples?target=: JSON Lines of the target ($(wc -l < "$WORK/body"
 	jq -e -s 'length >= 1 and (.[-1].memory.max == 67108864)' "$WORK/body"
 api GET "/v1/samples?job=$fid"
 check "GET /v1/samples?job=: the job's own samples, with phases" jq -e -s 'map(.phase) | index("during") != null' "$WORK/body"
+curl -sN --max-time 5 --unix-socket "$SOCK" "http://duress/v1/samples?target=cgroup:$mdir&follow=1&last=1" > "$WORK/follow.jsonl"
+check "GET /v1/samples?follow=1: new samples streamed as they are taken ($(wc -l < "$WORK/follow.jsonl") in 5 s)" \
+	jq -e -s 'length >= 3 and ([.[].t] | . == sort and (unique | length) == length)' "$WORK/follow.jsonl"
+curl -sN --max-time 120 --unix-socket "$SOCK" "http://duress/v1/samples?target=pid:$TPID&follow=1&last=1" > "$WORK/follow2.jsonl" &
+FOLLOWER=$!
 api GET /v1/faults
 check "GET /v1/faults lists the network fault running" jq -e --arg id "$fid" 'map(select(.id == $id and .state == "running")) | length == 1' "$WORK/body"
 api GET /v1/targets
@@ -239,6 +244,15 @@ check "DELETE the network fault: 200 once it exited ($CODE, $(jq -c '{state, exi
 	is 200 '.state == "exited" and .exit_code == 8'
 check "network: everything back on the kernel when DELETE answered ($(ms "$t_del" "$t_done") ms)" [ "$(target_state)" = "$t0" ]
 check "network: the summary says reverted" jq -e '.summary.not_reverted == [] and .summary.reverted >= 1' "$WORK/body"
+follower_gone() { ! kill -0 "$FOLLOWER" 2>/dev/null; }
+if wait_for 15 follower_gone; then
+	wait "$FOLLOWER"
+	frc=$?
+	check "the follow stream of the network target ended with its job (curl exit $frc, $(wc -l < "$WORK/follow2.jsonl") samples)" [ "$frc" = 0 ]
+else
+	fail "the follow stream ended with its job" "still streaming 15 s after the DELETE"
+	kill "$FOLLOWER" 2>/dev/null
+fi
 t_del=$(now)
 api DELETE "/v1/experiments/$xid"
 t_done=$(now)
