@@ -121,7 +121,7 @@ struct req {
 	bool too_big;
 	size_t discarded;
 	bool resumed;
-	struct job *deleting;
+	bool deleting; /* a DELETE suspended until its job exits */
 };
 
 /* ---- small helpers ---- */
@@ -452,6 +452,18 @@ static struct job *job_new(bool experiment, const char *id, struct serve_error *
 	struct job *j;
 	int rc;
 
+	if (id && *id) {
+		bool ok = strlen(id) <= SERVE_ID_MAX;
+
+		for (const char *p = id; ok && *p; p++)
+			ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			     (*p >= '0' && *p <= '9') || *p == '-';
+		if (!ok) {
+			serve_error_set(e, 422, "id", "id: expected 1 to %d letters, digits or '-'",
+					SERVE_ID_MAX);
+			return NULL;
+		}
+	}
 	for (size_t i = 0; id && *id && i < S.njobs; i++)
 		if (!strcmp(S.jobs[i]->id, id)) {
 			serve_error_set(e, 409, "id", "id: '%s' is taken (by a job %s)", id,
@@ -713,7 +725,7 @@ static enum MHD_Result delete_job(struct MHD_Connection *c, struct req *r, struc
 	if (j->state == JOB_STOPPING && !r->resumed && j->nwaiters < MAX_WAITERS) {
 		/* answer once it has reverted and exited (reap() resumes us) */
 		j->waiters[j->nwaiters++] = c;
-		r->deleting = j;
+		r->deleting = true;
 		MHD_suspend_connection(c);
 		return MHD_YES;
 	}
@@ -856,11 +868,13 @@ static enum MHD_Result get_samples(struct MHD_Connection *c)
 	}
 	if (!target)
 		return fail(c, 422, "target", "%s", "target: required (?target=SPEC or ?job=ID)");
-	for (size_t i = S.njobs; i-- > 0 && !j;)
-		if (S.jobs[i]->have_t &&
-		    serve_target_matches(target, S.jobs[i]->spec, S.jobs[i]->t.dir,
-					 S.jobs[i]->t.rel))
-			j = S.jobs[i];
+	/* the newest job on that target, a running one first */
+	for (int pass = 0; pass < 2 && !j; pass++)
+		for (size_t i = S.njobs; i-- > 0 && !j;)
+			if (S.jobs[i]->have_t && (pass || S.jobs[i]->state != JOB_EXITED) &&
+			    serve_target_matches(target, S.jobs[i]->spec, S.jobs[i]->t.dir,
+						 S.jobs[i]->t.rel))
+				j = S.jobs[i];
 	if (!j)
 		return fail(c, 404, "target",
 			    "target: '%s': not the target of a fault or experiment of this agent",
@@ -1022,7 +1036,9 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r, const c
 		return r->route == ROUTE_EXPERIMENTS ? post_experiment(c, r) : post_fault(c, r);
 	case ROUTE_EXPERIMENT:
 	case ROUTE_FAULT:
-		j = r->deleting ? r->deleting : job_find(r->id, r->route == ROUTE_EXPERIMENT);
+		/* by id again after a suspended DELETE: never a pointer kept across
+		 * event loop rounds */
+		j = job_find(r->id, r->route == ROUTE_EXPERIMENT);
 		if (!j)
 			return fail(c, 404, "id", "'%s': no such job", r->id);
 		if (get)

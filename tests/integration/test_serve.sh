@@ -176,6 +176,11 @@ method:
 baseline: 1s
 recovery_timeout: 2s
 EOF
+api POST "/v1/experiments?id=..%2Fescape" --data-binary @"$WORK/exp.yaml"
+check "an experiment id with '/' or '.': 422 naming id ($CODE)" is 422 '.field == "id"'
+check "  nothing started, no directory outside the jobs' ($(nexps) experiments)" \
+	bash -c "[ ! -e '$STATE/escape' ] && [ \"\$(cat '$mdir/memory.max')\" = 943718400 ]"
+check "  no experiment listed" [ "$(nexps)" = 0 ]
 t_post=$(now)
 api POST /v1/experiments --data-binary @"$WORK/exp.yaml"
 xid=$(jq -r .id "$WORK/body")
