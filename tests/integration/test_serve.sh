@@ -25,7 +25,7 @@ trap _serve_cleanup EXIT
 
 # start_serve ARGS...: start the server, wait up to 15 s for /healthz
 start_serve() {
-	"$DURESS" serve --state-dir "$STATE" "$@" > "$WORK/serve.log" 2>&1 &
+	"$DURESS" serve --state-dir "$STATE" "$@" >> "$WORK/serve.log" 2>&1 &
 	SERVER=$!
 	for _ in $(seq 150); do
 		if [ -S "$SOCK" ] && curl -s --max-time 2 --unix-socket "$SOCK" http://d/healthz > /dev/null; then
@@ -35,7 +35,7 @@ start_serve() {
 		kill -0 "$SERVER" 2>/dev/null || break
 		sleep 0.1
 	done
-	echo "  serve: $(cat "$WORK/serve.log")"
+	echo "  serve: $(tail -5 "$WORK/serve.log")"
 	return 1
 }
 stop_serve() {
@@ -349,3 +349,5 @@ else
 fi
 check "at the end: the target's qdiscs as before" [ "$(target_state)" = "$t0" ]
 check "at the end: memory.max as before" mem_is "$mdir" 943718400
+check "no sanitizer or libmicrohttpd error in the servers' and jobs' output" \
+	bash -c "! cat '$WORK/serve.log' '$STATE'/serve/*/log | grep -E 'AddressSanitizer|LeakSanitizer|runtime error|Application reported internal error'"
