@@ -19,12 +19,12 @@ PKG_CONFIG ?= pkg-config
 DEPS_BUILD := build-essential pkg-config libcgroup-dev libnl-3-dev libnl-route-3-dev \
 	libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
 DEPS_TEST := libcmocka-dev valgrind iproute2 iputils-ping util-linux procps e2fsprogs \
-	fio stress-ng jq time
+	fio stress-ng jq time curl
 DEPS_VM := qemu-system-x86 busybox-static cpio kmod
 DEPS_FUZZ := clang libclang-rt-14-dev
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM) $(DEPS_FUZZ)
 
-PKGS := libcgroup libnl-3.0 libnl-route-3.0 jansson yaml-0.1 libcurl
+PKGS := libcgroup libnl-3.0 libnl-route-3.0 jansson yaml-0.1 libcurl libmicrohttpd
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-unused-parameter -Wvla -Wpointer-arith
 CFLAGS ?= -O2 -g

@@ -22,6 +22,7 @@ static const struct {
 	{ "run", cmd_run, "run an experiment: probes, faults, abort conditions, recovery, journal" },
 	{ "validate", cmd_validate, "check experiment manifests (every problem with its line and column)" },
 	{ "targets", cmd_targets, "list the cgroups that look like containers, with their usage" },
+	{ "serve", cmd_serve, "serve the HTTP API: experiments, faults, /metrics (docs/api.md)" },
 };
 
 static void usage(FILE *f)

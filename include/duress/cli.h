@@ -17,6 +17,7 @@ int cmd_inject(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Exit code for an error: err->code if set, else DURESS_EXIT_INTERNAL. */
 int cli_exit_code(const struct duress_err *err);

@@ -1,0 +1,1608 @@
+// SPDX-License-Identifier: MIT
+/*
+ * duress serve: the HTTP API (docs/api.md).
+ *
+ * One thread.  libmicrohttpd runs in the agent's own event loop (its epoll
+ * fd polled beside a signalfd and a 1 Hz timerfd), so a request handler
+ * may fork without the hazards of a threaded fork, and no state needs a
+ * lock.  Every experiment or fault is a job: a child process re-executing
+ * the agent (`duress run` / `duress inject`) with its journal, samples
+ * and summary in a directory of its own under STATE/serve/, so the undo
+ * journal, the guardian, the locks and the signal handling of the command
+ * line cover it, and a crash in a job cannot take the API down.  Input is
+ * checked here first, as the command line checks it, so that bad input is
+ * a 4xx and nothing starts.  DELETE sends the job SIGTERM (it reverts and
+ * exits 8) and answers once it has exited.  The agent samples the targets
+ * of its jobs itself at 1 Hz for /metrics and /v1/samples.
+ */
+#include <duress/cgroup.h>
+#include <duress/cleanup.h>
+#include <duress/cli.h>
+#include <duress/exitcode.h>
+#include <duress/fault.h>
+#include <duress/manifest.h>
+#include <duress/runtime.h>
+#include <duress/sample.h>
+#include <duress/serve.h>
+#include <duress/target.h>
+#include <duress/undo_journal.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_LISTEN "unix:/run/duress/duress.sock"
+#define MAX_JOBS 256        /* kept, finished ones included (oldest finished dropped) */
+#define RING 120            /* samples kept per job: two minutes at 1 Hz */
+#define MAX_WAITERS 8       /* DELETE requests waiting for one job to end */
+#define STOP_WAIT_S 60      /* a DELETE answers 202 if the job is not gone by then */
+#define SHUTDOWN_WAIT_S 120 /* serve's SIGTERM: jobs get this long to revert */
+#define LOG_TAIL 8192
+
+enum job_state { JOB_RUNNING, JOB_STOPPING, JOB_EXITED };
+
+struct job {
+	char id[SERVE_ID_MAX + 1];
+	bool experiment;
+	char what[256];      /* fault name, or the experiment's title */
+	char spec[PATH_MAX]; /* target as given ("" = a sandbox) */
+	struct target t;
+	bool have_t;
+	char dir[PATH_MAX + 64];
+	pid_t pid;
+	enum job_state state;
+	int exit_code, signal;
+	struct timespec started, ended;
+	double started_mono, stop_mono;
+	char *ring[RING];
+	size_t ring_n, ring_head;
+	uint64_t total; /* samples ever taken: sample k is ring[k % RING] while k + RING >= total */
+	struct sample last;
+	bool have_last;
+	struct MHD_Connection *waiters[MAX_WAITERS];
+	size_t nwaiters;
+};
+
+struct server {
+	struct MHD_Daemon *d;
+	char token[512];
+	bool need_token;
+	char state_dir[PATH_MAX];
+	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct cg_root root;
+	bool have_root;
+	struct job *jobs[MAX_JOBS];
+	size_t njobs;
+	unsigned long seq;
+	struct prom_agent stats;
+	double mono0;
+	bool stopping;
+};
+
+static struct server S;
+static char self_exe[PATH_MAX] = "duress"; /* argv[0] of jobs: the agent's path, for ps */
+
+/* GET /v1/samples?follow=1: a response that waits (suspended) for the
+ * next sample of its job. */
+struct follower {
+	char id[SERVE_ID_MAX + 1];
+	uint64_t next;
+	struct MHD_Connection *c;
+	bool suspended;
+	struct follower *nextf;
+};
+
+static struct follower *followers;
+static void resume_followers(void);
+
+struct req {
+	enum serve_route route;
+	char id[SERVE_ID_MAX + 1];
+	char *body;
+	size_t len;
+	bool too_big;
+	size_t discarded;
+	bool resumed;
+	bool deleting; /* a DELETE suspended until its job exits */
+};
+
+/* ---- small helpers ---- */
+
+static void rfc3339(const struct timespec *ts, char *buf, size_t len)
+{
+	char date[48];
+	struct tm tm;
+
+	gmtime_r(&ts->tv_sec, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03dZ", date, (int)(ts->tv_nsec / 1000000));
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *type,
+			       char *body, size_t len)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	size_t n;
+
+	json_decref(j);
+	if (!s)
+		return MHD_NO;
+	n = strlen(s);
+	s = realloc(s, n + 2);
+	if (!s)
+		return MHD_NO;
+	s[n] = '\n';
+	s[n + 1] = '\0';
+	return respond(c, status, "application/json", s, n + 1);
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *c, const struct serve_error *e)
+{
+	char *s = serve_error_json(e);
+
+	if (!s)
+		return MHD_NO;
+	return respond(c, (unsigned)e->status, "application/json", s, strlen(s));
+}
+
+static enum MHD_Result fail(struct MHD_Connection *c, int status, const char *field,
+			    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum MHD_Result fail(struct MHD_Connection *c, int status, const char *field,
+			    const char *fmt, ...)
+{
+	struct serve_error e;
+	va_list ap;
+
+	serve_error_set(&e, status, field, "%s", "");
+	va_start(ap, fmt);
+	vsnprintf(e.reason, sizeof(e.reason), fmt, ap);
+	va_end(ap);
+	return respond_error(c, &e);
+}
+
+static const char *exit_name(int code)
+{
+	static const char *const names[] = {
+		"ok",	   "deviated", "usage",	       "no target", "unsupported",	  "internal",
+		"refused", "not reverted", "interrupted", "aborted", "invalid manifest",
+	};
+
+	return code >= 0 && code < (int)DURESS_ARRAY_SIZE(names) ? names[code] : "unknown";
+}
+
+/* Read a whole small file (at most max bytes from its end when tail). */
+static char *slurp(const char *path, size_t max, bool tail, size_t *len)
+{
+	cleanup_fclose FILE *f = fopen(path, "re");
+	char *buf;
+	long size;
+	size_t n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0)
+		return NULL;
+	if ((size_t)size > max) {
+		if (!tail)
+			return NULL;
+		fseek(f, size - (long)max, SEEK_SET);
+		size = (long)max;
+	} else {
+		rewind(f);
+	}
+	buf = malloc((size_t)size + 1);
+	if (!buf)
+		return NULL;
+	n = fread(buf, 1, (size_t)size, f);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* The phase of the last sample the job wrote ("before", "during", ...). */
+static json_t *last_phase(const struct job *j)
+{
+	char path[PATH_MAX + 128];
+	cleanup_free char *text = NULL;
+	char *line, *end;
+	json_t *o, *p = NULL;
+
+	snprintf(path, sizeof(path), "%s/samples.jsonl", j->dir);
+	text = slurp(path, 65536, true, NULL);
+	if (!text)
+		return json_null();
+	end = text + strlen(text);
+	while (end > text && end[-1] == '\n')
+		*--end = '\0';
+	line = strrchr(text, '\n');
+	line = line ? line + 1 : text;
+	o = json_loads(line, 0, NULL);
+	if (o)
+		p = json_incref(json_object_get(o, "phase"));
+	json_decref(o);
+	return p ? p : json_null();
+}
+
+static json_t *job_json(const struct job *j, bool full)
+{
+	static const char *const states[] = { "running", "stopping", "exited" };
+	json_t *o = json_object();
+	char ts[80], path[PATH_MAX + 128];
+	struct timespec now;
+
+	json_object_set_new(o, "id", json_string(j->id));
+	json_object_set_new(o, "kind", json_string(j->experiment ? "experiment" : "fault"));
+	json_object_set_new(o, j->experiment ? "title" : "fault", json_string(j->what));
+	json_object_set_new(o, "target", j->spec[0] ? json_string(j->spec) : json_null());
+	json_object_set_new(o, "target_dir", j->have_t || j->t.dir[0] ? json_string(j->t.dir)
+								       : json_null());
+	json_object_set_new(o, "state", json_string(states[j->state]));
+	json_object_set_new(o, "phase", last_phase(j));
+	json_object_set_new(o, "pid", json_integer(j->pid));
+	rfc3339(&j->started, ts, sizeof(ts));
+	json_object_set_new(o, "started", json_string(ts));
+	if (j->state == JOB_EXITED) {
+		rfc3339(&j->ended, ts, sizeof(ts));
+		json_object_set_new(o, "ended", json_string(ts));
+		json_object_set_new(o, "exit_code",
+				    j->signal ? json_null() : json_integer(j->exit_code));
+		json_object_set_new(o, "outcome", json_string(j->signal ? "killed"
+									: exit_name(j->exit_code)));
+		if (j->signal)
+			json_object_set_new(o, "signal", json_integer(j->signal));
+		now = j->ended;
+	} else {
+		json_object_set_new(o, "ended", json_null());
+		json_object_set_new(o, "exit_code", json_null());
+		clock_gettime(CLOCK_REALTIME, &now);
+	}
+	json_object_set_new(o, "elapsed_s",
+			    json_real((double)(now.tv_sec - j->started.tv_sec) +
+				      (now.tv_nsec - j->started.tv_nsec) / 1e9));
+	if (!full)
+		return o;
+	snprintf(path, sizeof(path), "%s/%s", j->dir, j->experiment ? "journal.json" : "summary.json");
+	json_object_set_new(o, j->experiment ? "journal" : "summary",
+			    json_load_file(path, 0, NULL) ?: json_null());
+	{
+		cleanup_free char *log = NULL;
+
+		snprintf(path, sizeof(path), "%s/log", j->dir);
+		log = slurp(path, LOG_TAIL, true, NULL);
+		json_object_set_new(o, "log", log ? json_string(log) ?: json_null() : json_null());
+	}
+	return o;
+}
+
+static struct job *job_find(const char *id, bool experiment)
+{
+	for (size_t i = 0; i < S.njobs; i++)
+		if (!strcmp(S.jobs[i]->id, id) && S.jobs[i]->experiment == experiment)
+			return S.jobs[i];
+	return NULL;
+}
+
+static void job_free(struct job *j)
+{
+	for (size_t i = 0; i < RING; i++)
+		free(j->ring[i]);
+	target_release(&j->t);
+	free(j);
+}
+
+/* Room for one more job: drop the oldest finished one when full. */
+static bool job_room(void)
+{
+	if (S.njobs < MAX_JOBS)
+		return true;
+	for (size_t i = 0; i < S.njobs; i++) {
+		if (S.jobs[i]->state != JOB_EXITED)
+			continue;
+		job_free(S.jobs[i]);
+		memmove(&S.jobs[i], &S.jobs[i + 1], (S.njobs - i - 1) * sizeof(S.jobs[0]));
+		S.njobs--;
+		return true;
+	}
+	return false;
+}
+
+static void resume_waiters(struct job *j)
+{
+	for (size_t i = 0; i < j->nwaiters; i++)
+		MHD_resume_connection(j->waiters[i]);
+	j->nwaiters = 0;
+}
+
+static void job_exited(struct job *j, int status)
+{
+	j->state = JOB_EXITED;
+	clock_gettime(CLOCK_REALTIME, &j->ended);
+	if (WIFSIGNALED(status)) {
+		j->signal = WTERMSIG(status);
+		S.stats.revert_failures++;
+		S.stats.jobs_failed++;
+	} else {
+		j->exit_code = WEXITSTATUS(status);
+		if (j->exit_code == DURESS_EXIT_NOT_REVERTED)
+			S.stats.revert_failures++;
+		else
+			S.stats.reverts_ok++;
+		if (j->exit_code != DURESS_EXIT_OK && j->exit_code != DURESS_EXIT_INTERRUPTED)
+			S.stats.jobs_failed++;
+	}
+	if (j->experiment)
+		S.stats.experiments_active--;
+	else
+		S.stats.faults_active--;
+	fprintf(stderr, "duress serve: %s %s ended: %s (exit %d%s)\n",
+		j->experiment ? "experiment" : "fault", j->id,
+		j->signal ? "killed" : exit_name(j->exit_code), j->signal ? -1 : j->exit_code,
+		j->signal ? ", killed by a signal" : "");
+	resume_waiters(j);
+	resume_followers();
+}
+
+static void reap(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < S.njobs; i++)
+			if (S.jobs[i]->pid == pid && S.jobs[i]->state != JOB_EXITED)
+				job_exited(S.jobs[i], status);
+	}
+}
+
+/*
+ * Start a job: fork, and re-execute the agent with argv in the child, its
+ * standard output and error into DIR/log.  The child dies (SIGTERM: it
+ * reverts) when the server dies.
+ */
+static int job_spawn(struct job *j, char **argv, struct serve_error *e)
+{
+	char log[PATH_MAX + 128];
+	pid_t ppid = getpid();
+	pid_t pid;
+
+	snprintf(log, sizeof(log), "%s/log", j->dir);
+	pid = fork();
+	if (pid < 0)
+		return serve_error_set(e, 500, "", "fork: %s", strerror(errno));
+	if (pid == 0) {
+		sigset_t none;
+		int fd;
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != ppid)
+			_exit(DURESS_EXIT_INTERRUPTED);
+		signal(SIGPIPE, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		fd = open("/dev/null", O_RDONLY);
+		if (fd >= 0) {
+			dup2(fd, STDIN_FILENO);
+			close(fd);
+		}
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	j->pid = pid;
+	j->state = JOB_RUNNING;
+	clock_gettime(CLOCK_REALTIME, &j->started);
+	j->started_mono = mono_seconds();
+	if (j->experiment) {
+		S.stats.experiments_active++;
+		S.stats.experiments_started++;
+	} else {
+		S.stats.faults_active++;
+		S.stats.faults_started++;
+	}
+	S.jobs[S.njobs++] = j;
+	fprintf(stderr, "duress serve: %s %s started (pid %d): %s on %s\n",
+		j->experiment ? "experiment" : "fault", j->id, pid, j->what,
+		j->spec[0] ? j->spec : "a sandbox");
+	return 0;
+}
+
+static struct job *job_new(bool experiment, const char *id, struct serve_error *e)
+{
+	struct job *j;
+	int rc;
+
+	if (id && *id) {
+		bool ok = strlen(id) <= SERVE_ID_MAX;
+
+		for (const char *p = id; ok && *p; p++)
+			ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			     (*p >= '0' && *p <= '9') || *p == '-';
+		if (!ok) {
+			serve_error_set(e, 422, "id", "id: expected 1 to %d letters, digits or '-'",
+					SERVE_ID_MAX);
+			return NULL;
+		}
+	}
+	for (size_t i = 0; id && *id && i < S.njobs; i++)
+		if (!strcmp(S.jobs[i]->id, id)) {
+			serve_error_set(e, 409, "id", "id: '%s' is taken (by a job %s)", id,
+					S.jobs[i]->state == JOB_EXITED ? "that ended" : "in force");
+			return NULL;
+		}
+
+	if (!job_room()) {
+		serve_error_set(e, 503, "", "too many jobs (%d) running", MAX_JOBS);
+		return NULL;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		serve_error_set(e, 500, "", "out of memory");
+		return NULL;
+	}
+	target_init(&j->t);
+	j->experiment = experiment;
+	++S.seq;
+	if (id && *id)
+		snprintf(j->id, sizeof(j->id), "%s", id);
+	else
+		snprintf(j->id, sizeof(j->id), "%s-%lu", experiment ? "exp" : "flt", S.seq);
+	/* a directory of its own, also when an earlier server used the id */
+	snprintf(j->dir, sizeof(j->dir), "%s/serve/%s", S.state_dir, j->id);
+	rc = mkdir(j->dir, 0700);
+	if (rc < 0 && errno == EEXIST) {
+		snprintf(j->dir, sizeof(j->dir), "%s/serve/%s.%lu", S.state_dir, j->id, S.seq);
+		rc = mkdir(j->dir, 0700);
+	}
+	if (rc < 0) {
+		serve_error_set(e, 500, "", "mkdir %s: %s", j->dir, strerror(errno));
+		free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Resolve the target and check what the command line checks before it
+ * changes anything (guard rails, supported, plan: plan touches nothing). */
+static int resolve_target(struct job *j, bool force, struct serve_error *e)
+{
+	struct duress_err err = { 0 };
+	struct target_spec spec;
+
+	if (target_spec_parse(j->spec, &spec, &err) < 0)
+		return serve_error_set(e, 422, "target", "target: %s", err.msg);
+	if (spec.kind == TARGET_SANDBOX)
+		return 0;
+	if (!S.have_root)
+		return serve_error_set(e, 503, "target", "no cgroup v2 hierarchy on this host");
+	if (target_resolve(&S.root, &spec, &j->t, &err) < 0)
+		return serve_error_set(e, 422, "target", "target: %s", err.msg);
+	if (target_guard(&j->t, force, &err) < 0)
+		return serve_error_set(e, 422, "target", "target: %s", err.msg);
+	j->have_t = true;
+	return 0;
+}
+
+/* ---- handlers ---- */
+
+static enum MHD_Result post_fault(struct MHD_Connection *c, struct req *r)
+{
+	struct serve_error e = { 0 };
+	struct serve_fault_req fr;
+	struct duress_err err = { 0 };
+	struct fault f;
+	struct undo_log undo;
+	struct job *j;
+	char samples[PATH_MAX + 128], summary[PATH_MAX + 128];
+	enum MHD_Result ret;
+
+	if (serve_fault_parse(r->body ? r->body : "", r->len, &f, &fr, &e) < 0)
+		return respond_error(c, &e);
+	j = job_new(false, fr.id, &e);
+	if (!j)
+		goto out;
+	snprintf(j->what, sizeof(j->what), "%s", fr.desc->name);
+	snprintf(j->spec, sizeof(j->spec), "%s", fr.target);
+	if (resolve_target(j, fr.force, &e) < 0)
+		goto out_job;
+	undo_log_init(&undo);
+	f.root = &S.root;
+	f.target = &j->t;
+	f.undo = &undo;
+	if ((fr.desc->supported && fr.desc->supported(&f, &err) < 0) ||
+	    (fr.desc->plan && fr.desc->plan(&f, &err) < 0)) {
+		/* usage, refused, unsupported: the request cannot run here */
+		serve_error_set(&e, err.code == DURESS_EXIT_INTERNAL || !err.code ? 500 : 422,
+				"options", "%s", err.msg);
+		undo_log_free(&undo);
+		goto out_job;
+	}
+	undo_log_free(&undo);
+	snprintf(samples, sizeof(samples), "%s/samples.jsonl", j->dir);
+	snprintf(summary, sizeof(summary), "%s/summary.json", j->dir);
+	if (fr.argc + 6 >= SERVE_ARGV_MAX) {
+		serve_error_set(&e, 422, "options", "too many options");
+		goto out_job;
+	}
+	fr.argv[fr.argc++] = strdup("--samples");
+	fr.argv[fr.argc++] = strdup(samples);
+	fr.argv[fr.argc++] = strdup("--summary");
+	fr.argv[fr.argc++] = strdup(summary);
+	fr.argv[fr.argc++] = strdup("--state-dir");
+	fr.argv[fr.argc++] = strdup(S.state_dir);
+	fr.argv[fr.argc] = NULL;
+	for (size_t i = 0; i < fr.argc; i++)
+		if (!fr.argv[i]) {
+			serve_error_set(&e, 500, "", "out of memory");
+			goto out_job;
+		}
+	{
+		/* argv[0] is the agent's name; fr.argv starts at "inject" */
+		char *argv[SERVE_ARGV_MAX + 1];
+
+		argv[0] = self_exe;
+		memcpy(argv + 1, fr.argv, (fr.argc + 1) * sizeof(char *));
+		if (job_spawn(j, argv, &e) < 0)
+			goto out_job;
+	}
+	fault_free(&f);
+	serve_fault_req_free(&fr);
+	ret = respond_json(c, 201, job_json(j, false));
+	return ret;
+out_job:
+	rmdir(j->dir);
+	job_free(j);
+out:
+	fault_free(&f);
+	serve_fault_req_free(&fr);
+	return respond_error(c, &e);
+}
+
+static bool looks_json(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')
+			continue;
+		return s[i] == '{';
+	}
+	return false;
+}
+
+static json_t *diags_json(struct mf_diags *d)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < d->n; i++) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "line", json_integer(d->v[i].pos.line));
+		json_object_set_new(o, "column", json_integer(d->v[i].pos.col));
+		json_object_set_new(o, "message", json_string(d->v[i].msg));
+		json_object_set_new(o, "unsupported", json_boolean(d->v[i].unsupported));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static enum MHD_Result post_experiment(struct MHD_Connection *c, struct req *r)
+{
+	struct serve_error e = { 0 };
+	struct duress_err err = { 0 };
+	struct experiment x;
+	struct mf_diags d;
+	struct job *j;
+	const char *override = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "target");
+	bool json = looks_json(r->body ? r->body : "", r->len);
+	char path[PATH_MAX + 128], journal[PATH_MAX + 128], samples[PATH_MAX + 128];
+	const char *name = json ? "manifest.json" : "manifest.yaml";
+	FILE *f;
+
+	if (!r->len)
+		return fail(c, 400, "body", "%s", "body: empty: an experiment manifest (YAML or JSON)");
+	mf_diags_init(&d, name);
+	if (experiment_load_text(name, r->body, r->len, &x, &d, &err) < 0) {
+		json_t *o = json_object();
+		int status = !x.root ? 400 : err.code == DURESS_EXIT_UNSUPPORTED ? 422 : 422;
+
+		json_object_set_new(o, "error", json_string(err.msg));
+		json_object_set_new(o, "field", json_string("body"));
+		json_object_set_new(o, "status", json_integer(status));
+		json_object_set_new(o, "problems", diags_json(&d));
+		experiment_free(&x);
+		mf_diags_free(&d);
+		return respond_json(c, (unsigned)status, o);
+	}
+	mf_diags_free(&d);
+	j = job_new(true, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id"), &e);
+	if (!j) {
+		experiment_free(&x);
+		return respond_error(c, &e);
+	}
+	snprintf(j->what, sizeof(j->what), "%s", x.title ? x.title : "");
+	snprintf(j->spec, sizeof(j->spec), "%s", override && *override ? override
+						 : x.target		 ? x.target
+									 : "");
+	experiment_free(&x);
+	if (resolve_target(j, false, &e) < 0)
+		goto out_job;
+	snprintf(path, sizeof(path), "%s/%s", j->dir, name);
+	snprintf(journal, sizeof(journal), "%s/journal.json", j->dir);
+	snprintf(samples, sizeof(samples), "%s/samples.jsonl", j->dir);
+	f = fopen(path, "wxe");
+	if (!f || fwrite(r->body, 1, r->len, f) != r->len || fclose(f) != 0) {
+		serve_error_set(&e, 500, "", "cannot write %s", path);
+		goto out_job;
+	}
+	{
+		char *argv[16];
+		size_t n = 0;
+
+		argv[n++] = self_exe;
+		argv[n++] = "run";
+		argv[n++] = path;
+		argv[n++] = "-q";
+		argv[n++] = "--journal";
+		argv[n++] = journal;
+		argv[n++] = "--samples";
+		argv[n++] = samples;
+		argv[n++] = "--state-dir";
+		argv[n++] = S.state_dir;
+		if (j->spec[0]) {
+			argv[n++] = "-t";
+			argv[n++] = j->spec;
+		}
+		argv[n] = NULL;
+		if (job_spawn(j, argv, &e) < 0)
+			goto out_job;
+	}
+	return respond_json(c, 201, job_json(j, false));
+out_job:
+	unlink(path);
+	rmdir(j->dir);
+	job_free(j);
+	return respond_error(c, &e);
+}
+
+static enum MHD_Result list_jobs(struct MHD_Connection *c, bool experiment)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < S.njobs; i++)
+		if (S.jobs[i]->experiment == experiment)
+			json_array_append_new(a, job_json(S.jobs[i], false));
+	return respond_json(c, 200, a);
+}
+
+static enum MHD_Result delete_job(struct MHD_Connection *c, struct req *r, struct job *j)
+{
+	if (j->state == JOB_RUNNING) {
+		kill(j->pid, SIGTERM);
+		j->state = JOB_STOPPING;
+		j->stop_mono = mono_seconds();
+		fprintf(stderr, "duress serve: %s %s: DELETE: stopping (SIGTERM to %d)\n",
+			j->experiment ? "experiment" : "fault", j->id, j->pid);
+	}
+	if (j->state == JOB_STOPPING && !r->resumed && j->nwaiters < MAX_WAITERS) {
+		/* answer once it has reverted and exited (reap() resumes us) */
+		j->waiters[j->nwaiters++] = c;
+		r->deleting = true;
+		MHD_suspend_connection(c);
+		return MHD_YES;
+	}
+	return respond_json(c, j->state == JOB_EXITED ? 200 : 202, job_json(j, true));
+}
+
+static struct job *job_by_id(const char *id)
+{
+	for (size_t i = 0; i < S.njobs; i++)
+		if (!strcmp(S.jobs[i]->id, id))
+			return S.jobs[i];
+	return NULL;
+}
+
+/* New samples (or the end of the job, or of the server): wake them all. */
+static void resume_followers(void)
+{
+	for (struct follower *f = followers; f; f = f->nextf)
+		if (f->suspended) {
+			f->suspended = false;
+			MHD_resume_connection(f->c);
+		}
+}
+
+static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct follower *f = cls;
+	struct job *j = job_by_id(f->id);
+	size_t n = 0;
+
+	if (!j || S.stopping)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (f->next + RING < j->total)
+		f->next = j->total - RING;
+	while (f->next < j->total) {
+		const char *line = j->ring[f->next % RING];
+		size_t l = strlen(line);
+
+		if (n + l + 1 > max)
+			break;
+		memcpy(buf + n, line, l);
+		buf[n + l] = '\n';
+		n += l + 1;
+		f->next++;
+	}
+	if (n)
+		return (ssize_t)n;
+	if (j->state == JOB_EXITED)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	/* nothing new: wait for the next sampling round */
+	f->suspended = true;
+	MHD_suspend_connection(f->c);
+	return 0;
+}
+
+static void follow_free(void *cls)
+{
+	struct follower *f = cls;
+
+	for (struct follower **pp = &followers; *pp; pp = &(*pp)->nextf)
+		if (*pp == f) {
+			*pp = f->nextf;
+			break;
+		}
+	free(f);
+}
+
+static enum MHD_Result follow(struct MHD_Connection *c, struct job *j, size_t want)
+{
+	struct follower *f = calloc(1, sizeof(*f));
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (!f)
+		return MHD_NO;
+	snprintf(f->id, sizeof(f->id), "%s", j->id);
+	f->next = j->total - (j->ring_n < want ? j->ring_n : want);
+	f->c = c;
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, follow_read, f,
+					      follow_free);
+	if (!r) {
+		free(f);
+		return MHD_NO;
+	}
+	f->nextf = followers;
+	followers = f;
+	MHD_add_response_header(r, "Content-Type", "application/x-ndjson");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* GET /v1/samples?target=X (or ?job=ID): JSON Lines; &follow=1 streams. */
+static enum MHD_Result get_samples(struct MHD_Connection *c)
+{
+	const char *target = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "target");
+	const char *jid = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "job");
+	const char *last = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last");
+	const char *fol = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "follow");
+	bool follow_on = false;
+	struct job *j = NULL;
+	size_t want = RING, cap = 4096, n = 0;
+	char *out;
+
+	if (last) {
+		char *end;
+		unsigned long v = strtoul(last, &end, 10);
+
+		if (!*last || *end || v == 0 || v > RING)
+			return fail(c, 422, "last", "last: '%s': expected a count of 1 to 120",
+				    last);
+		want = v;
+	}
+	if (fol) {
+		if (!strcmp(fol, "1") || !strcmp(fol, "true") || !*fol)
+			follow_on = true;
+		else if (strcmp(fol, "0") && strcmp(fol, "false"))
+			return fail(c, 422, "follow", "follow: '%s': expected 1, true, 0 or false",
+				    fol);
+	}
+	if (jid && follow_on)
+		return fail(c, 422, "follow", "%s",
+			    "follow: only with target= (the agent's own samples of it)");
+	if (jid) {
+		char path[PATH_MAX + 128];
+		size_t len = 0;
+		char *text;
+
+		for (size_t i = 0; i < S.njobs && !j; i++)
+			if (!strcmp(S.jobs[i]->id, jid))
+				j = S.jobs[i];
+		if (!j)
+			return fail(c, 404, "job", "job: '%s': no such job", jid);
+		snprintf(path, sizeof(path), "%s/samples.jsonl", j->dir);
+		text = slurp(path, 8 << 20, true, &len);
+		if (!text)
+			text = strdup("");
+		return respond(c, 200, "application/x-ndjson", text, text ? strlen(text) : 0);
+	}
+	if (!target)
+		return fail(c, 422, "target", "%s", "target: required (?target=SPEC or ?job=ID)");
+	/* the newest job on that target, a running one first */
+	for (int pass = 0; pass < 2 && !j; pass++)
+		for (size_t i = S.njobs; i-- > 0 && !j;)
+			if (S.jobs[i]->have_t && (pass || S.jobs[i]->state != JOB_EXITED) &&
+			    serve_target_matches(target, S.jobs[i]->spec, S.jobs[i]->t.dir,
+						 S.jobs[i]->t.rel))
+				j = S.jobs[i];
+	if (!j)
+		return fail(c, 404, "target",
+			    "target: '%s': not the target of a fault or experiment of this agent",
+			    target);
+	if (follow_on)
+		return follow(c, j, want);
+	out = malloc(cap);
+	if (!out)
+		return MHD_NO;
+	out[0] = '\0';
+	for (size_t k = j->ring_n > want ? j->ring_n - want : 0; k < j->ring_n; k++) {
+		const char *line = j->ring[(j->ring_head + RING - j->ring_n + k) % RING];
+		size_t l = strlen(line);
+
+		if (n + l + 2 > cap) {
+			char *p;
+
+			cap = (n + l + 2) * 2;
+			p = realloc(out, cap);
+			if (!p) {
+				free(out);
+				return MHD_NO;
+			}
+			out = p;
+		}
+		memcpy(out + n, line, l);
+		n += l;
+		out[n++] = '\n';
+		out[n] = '\0';
+	}
+	return respond(c, 200, "application/x-ndjson", out, n);
+}
+
+static enum MHD_Result get_metrics(struct MHD_Connection *c)
+{
+	struct prom_target tv[MAX_JOBS];
+	struct prom_fault fv[MAX_JOBS];
+	size_t nt = 0, nf = 0, len = 0;
+	char *buf = NULL;
+	FILE *out = open_memstream(&buf, &len);
+
+	if (!out)
+		return MHD_NO;
+	for (size_t i = 0; i < S.njobs; i++) {
+		struct job *j = S.jobs[i];
+		bool dup = false;
+
+		if (j->state == JOB_EXITED)
+			continue;
+		fv[nf++] = (struct prom_fault){ .id = j->id,
+						.kind = j->experiment ? "experiment" : "fault",
+						.fault = j->experiment ? "experiment" : j->what,
+						.target = j->have_t ? j->t.dir : "sandbox" };
+		if (!j->have_last)
+			continue;
+		for (size_t k = 0; k < nt; k++)
+			dup |= !strcmp(tv[k].target, j->t.dir);
+		if (!dup)
+			tv[nt++] = (struct prom_target){ .target = j->t.dir, .s = &j->last };
+	}
+	prom_agent(out, &S.stats, fv, nf);
+	prom_targets(out, tv, nt);
+	if (fclose(out) != 0) {
+		free(buf);
+		return MHD_NO;
+	}
+	return respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
+}
+
+/* GET /v1/targets: what `duress targets --format json` prints, from a
+ * child (never a shell), at most 10 s. */
+static enum MHD_Result get_targets(struct MHD_Connection *c)
+{
+	int p[2];
+	pid_t pid;
+	size_t cap = 65536, n = 0;
+	char *buf;
+	int status;
+	double t0 = mono_seconds();
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return fail(c, 500, "", "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return fail(c, 500, "", "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		sigset_t none;
+		int fd = open("/dev/null", O_RDWR);
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(p[1], STDOUT_FILENO);
+		if (fd >= 0) {
+			dup2(fd, STDIN_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execl("/proc/self/exe", self_exe, "targets", "--format", "json", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	buf = malloc(cap);
+	while (buf) {
+		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+		int left = (int)((10 - (mono_seconds() - t0)) * 1000);
+		ssize_t r;
+
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			break;
+		if (n + 4096 > cap) {
+			char *q = realloc(buf, cap * 2);
+
+			if (!q)
+				break;
+			buf = q;
+			cap *= 2;
+		}
+		r = read(p[0], buf + n, cap - n - 1);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(p[0]);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	if (!buf)
+		return MHD_NO;
+	buf[n] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !n) {
+		free(buf);
+		return fail(c, 500, "", "%s", "duress targets failed");
+	}
+	return respond(c, 200, "application/json", buf, n);
+}
+
+static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r, const char *method)
+{
+	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	struct job *j;
+
+	switch (r->route) {
+	case ROUTE_HEALTHZ:
+		return respond(c, 200, "text/plain", strdup("ok\n"), 3);
+	case ROUTE_METRICS:
+		return get_metrics(c);
+	case ROUTE_TARGETS:
+		return get_targets(c);
+	case ROUTE_SAMPLES:
+		return get_samples(c);
+	case ROUTE_EXPERIMENTS:
+	case ROUTE_FAULTS:
+		if (get)
+			return list_jobs(c, r->route == ROUTE_EXPERIMENTS);
+		if (S.stopping)
+			return fail(c, 503, "", "%s", "the agent is stopping");
+		return r->route == ROUTE_EXPERIMENTS ? post_experiment(c, r) : post_fault(c, r);
+	case ROUTE_EXPERIMENT:
+	case ROUTE_FAULT:
+		/* by id again after a suspended DELETE: never a pointer kept across
+		 * event loop rounds */
+		j = job_find(r->id, r->route == ROUTE_EXPERIMENT);
+		if (!j)
+			return fail(c, 404, "id", "'%s': no such job", r->id);
+		if (get)
+			return respond_json(c, 200, job_json(j, true));
+		return delete_job(c, r, j);
+	case ROUTE_NONE:
+		break;
+	}
+	return fail(c, 404, "", "%s", "no such resource");
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	struct req *r = *con_cls;
+
+	if (!r) {
+		const char *allow = NULL, *cl;
+		int status;
+
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		*con_cls = r;
+		r->route = serve_route(method, url, r->id, &status, &allow);
+		if (S.need_token && r->route != ROUTE_HEALTHZ &&
+		    !serve_auth_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							       MHD_HTTP_HEADER_AUTHORIZATION),
+				   S.token)) {
+			struct MHD_Response *resp;
+			struct serve_error e;
+			char *s;
+			enum MHD_Result ret;
+
+			serve_error_set(&e, 401, "Authorization",
+					"a bearer token is required (Authorization: Bearer TOKEN)");
+			s = serve_error_json(&e);
+			resp = MHD_create_response_from_buffer(s ? strlen(s) : 0, s,
+							      MHD_RESPMEM_MUST_FREE);
+			if (!resp)
+				return MHD_NO;
+			MHD_add_response_header(resp, "Content-Type", "application/json");
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+						"Bearer realm=\"duress\"");
+			ret = MHD_queue_response(c, 401, resp);
+			MHD_destroy_response(resp);
+			return ret;
+		}
+		if (r->route == ROUTE_NONE)
+			return fail(c, 404, "", "%s", "no such resource (see docs/api.md)");
+		if (status == 405) {
+			struct MHD_Response *resp;
+			struct serve_error e;
+			char *s;
+			enum MHD_Result ret;
+
+			serve_error_set(&e, 405, "", "method %s not allowed here (allowed: %s)",
+					method, allow);
+			s = serve_error_json(&e);
+			resp = MHD_create_response_from_buffer(s ? strlen(s) : 0, s,
+							      MHD_RESPMEM_MUST_FREE);
+			if (!resp)
+				return MHD_NO;
+			MHD_add_response_header(resp, "Content-Type", "application/json");
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+			ret = MHD_queue_response(c, 405, resp);
+			MHD_destroy_response(resp);
+			return ret;
+		}
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > SERVE_BODY_MAX)
+			return fail(c, 413, "body", "body: larger than %d bytes", SERVE_BODY_MAX);
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!r->too_big && r->len + *upload_size <= SERVE_BODY_MAX) {
+			char *p = realloc(r->body, r->len + *upload_size + 1);
+
+			if (!p)
+				return MHD_NO;
+			r->body = p;
+			memcpy(r->body + r->len, upload, *upload_size);
+			r->len += *upload_size;
+			r->body[r->len] = '\0';
+		} else {
+			/* a chunked body without a length: libmicrohttpd answers only
+			 * once the body is read, so discard it (413 at the end), and
+			 * drop the connection of an endless one */
+			r->too_big = true;
+			r->discarded += *upload_size;
+			if (r->discarded > 16 * (size_t)SERVE_BODY_MAX)
+				return MHD_NO;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (r->too_big)
+		return fail(c, 413, "body", "body: larger than %d bytes", SERVE_BODY_MAX);
+	if (r->deleting)
+		r->resumed = true;
+	return dispatch(c, r, method);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+
+	if (!r)
+		return;
+	free(r->body);
+	free(r);
+	*con_cls = NULL;
+}
+
+/* ---- sampling ---- */
+
+static void sample_jobs(void)
+{
+	double t0 = mono_seconds();
+	unsigned n = 0;
+
+	for (size_t i = 0; i < S.njobs; i++) {
+		struct job *j = S.jobs[i];
+		struct duress_err err = { 0 };
+		struct sample s;
+		json_t *o;
+		char *line;
+
+		if (j->state == JOB_EXITED || !j->have_t)
+			continue;
+		if (j->t.pid <= 0 || kill(j->t.pid, 0) < 0) {
+			struct duress_err e2 = { 0 };
+
+			target_refresh_pid(&j->t, &e2);
+		}
+		if (sample_take(&j->t, j->have_last ? &j->last : NULL, mono_seconds() - S.mono0, &s,
+				&err) < 0)
+			continue;
+		n++;
+		o = sample_to_json(&s);
+		json_object_set_new(o, "job", json_string(j->id));
+		json_object_set_new(o, "target", json_string(j->t.dir));
+		line = json_dumps(o, SAMPLE_JSON_FLAGS);
+		json_decref(o);
+		if (line) {
+			free(j->ring[j->ring_head]);
+			j->ring[j->ring_head] = line;
+			j->ring_head = (j->ring_head + 1) % RING;
+			if (j->ring_n < RING)
+				j->ring_n++;
+			j->total++;
+		}
+		j->last = s;
+		j->have_last = true;
+	}
+	if (n)
+		resume_followers();
+	if (n) {
+		double cost = mono_seconds() - t0;
+
+		S.stats.sample_cost_last_s = cost;
+		S.stats.sample_cost_total_s += cost;
+		S.stats.samples_total += n;
+	}
+	/* a DELETE waits at most STOP_WAIT_S; then it gets 202 */
+	for (size_t i = 0; i < S.njobs; i++)
+		if (S.jobs[i]->state == JOB_STOPPING && S.jobs[i]->nwaiters &&
+		    mono_seconds() - S.jobs[i]->stop_mono > STOP_WAIT_S)
+			resume_waiters(S.jobs[i]);
+}
+
+/* ---- listening ---- */
+
+static bool is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return false;
+}
+
+/* "127.0.0.1:8080", "[::1]:8080": numeric only, never a name lookup. */
+static int parse_tcp(const char *text, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[64];
+	const char *colon = strrchr(text, ':');
+	char *end;
+	unsigned long port;
+	size_t hl;
+
+	if (!colon)
+		return -1;
+	port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || port == 0 || port > 65535)
+		return -1;
+	hl = (size_t)(colon - text);
+	if (hl >= sizeof(host) || hl == 0)
+		return -1;
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && host[hl - 1] == ']') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		host[hl - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+			return -1;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*s6);
+		return 0;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			return -1;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*s4);
+		return 0;
+	}
+}
+
+static int mkdir_parent(const char *path, struct duress_err *err)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "mkdir %s", dir);
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "mkdir %s", dir);
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return duress_err_setc(err, DURESS_EXIT_USAGE, ENOTDIR, "--listen: %s", dir);
+	return 0;
+}
+
+static int listen_unix(const char *path, struct duress_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path) || path[0] != '/')
+		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
+				       "--listen: unix:%s: needs an absolute path of at most %zu "
+				       "characters",
+				       path, sizeof(sa.sun_path) - 1);
+	if (mkdir_parent(path, err) < 0)
+		return -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (lstat(path, &st) == 0) {
+		int probe;
+
+		if (!S_ISSOCK(st.st_mode))
+			return duress_err_setc(err, DURESS_EXIT_REFUSED, EEXIST,
+					       "--listen: %s exists and is not a socket", path);
+		/* a socket file: in use by a live server, or stale */
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			return duress_err_setc(err, DURESS_EXIT_REFUSED, EADDRINUSE,
+					       "--listen: %s: another server answers there", path);
+		}
+		if (probe >= 0)
+			close(probe);
+		fprintf(stderr, "duress serve: removing the stale socket %s\n", path);
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "socket");
+	old = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+		duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "--listen: bind %s", path);
+		close(fd);
+		return -1;
+	}
+	snprintf(S.sock_path, sizeof(S.sock_path), "%s", path);
+	return fd;
+}
+
+static int listen_tcp(const struct sockaddr_storage *ss, socklen_t len, const char *text,
+		      struct duress_err *err)
+{
+	int one = 1;
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, 64) < 0) {
+		duress_err_setc(err, DURESS_EXIT_USAGE, errno, "--listen: %s", text);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- the loop ---- */
+
+static unsigned running_jobs(void)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < S.njobs; i++)
+		n += S.jobs[i]->state != JOB_EXITED;
+	return n;
+}
+
+/* Stop every job (each reverts), wait for them. */
+static void stop_all(int sfd)
+{
+	double t0 = mono_seconds();
+	bool killed = false;
+
+	for (size_t i = 0; i < S.njobs; i++)
+		if (S.jobs[i]->state == JOB_RUNNING) {
+			kill(S.jobs[i]->pid, SIGTERM);
+			S.jobs[i]->state = JOB_STOPPING;
+			S.jobs[i]->stop_mono = t0;
+		}
+	while (running_jobs()) {
+		struct pollfd p = { .fd = sfd, .events = POLLIN };
+		struct signalfd_siginfo si;
+
+		if (!killed && mono_seconds() - t0 > SHUTDOWN_WAIT_S) {
+			/* their guardians revert what they leave */
+			fprintf(stderr, "duress serve: jobs still running after %ds: killing them\n",
+				SHUTDOWN_WAIT_S);
+			for (size_t i = 0; i < S.njobs; i++)
+				if (S.jobs[i]->state != JOB_EXITED)
+					kill(S.jobs[i]->pid, SIGKILL);
+			killed = true;
+		}
+		if (poll(&p, 1, 500) > 0 && read(sfd, &si, sizeof(si)) < 0)
+			(void)0;
+		reap();
+	}
+}
+
+static void serve_usage(FILE *f)
+{
+	fprintf(f, "usage: duress serve [--listen unix:PATH | --listen ADDR:PORT] [--token-file FILE]\n"
+		   "                    [--insecure-loopback] [--state-dir DIR]\n\n"
+		   "Serves the HTTP API (docs/api.md): experiments and faults as jobs, /metrics for\n"
+		   "Prometheus, /v1/targets, /v1/samples, /healthz.\n\n"
+		   "  --listen unix:PATH    a unix socket, mode 0600 (default " DEFAULT_LISTEN ")\n"
+		   "  --listen ADDR:PORT    TCP on a numeric address (127.0.0.1:9100, [::1]:9100);\n"
+		   "                        needs --token-file, or --insecure-loopback on loopback\n"
+		   "  --token-file FILE     bearer token (first line, >= 16 characters, file mode\n"
+		   "                        0600 or stricter); every request but /healthz needs it\n"
+		   "  --insecure-loopback   allow TCP on a loopback address without a token\n"
+		   "  --state-dir DIR       undo journals, locks and job directories (default\n"
+		   "                        /run/duress)\n"
+		   "SIGTERM or SIGINT stops every job (each reverts) and exits 0 (7 if something\n"
+		   "could not be reverted).\n");
+}
+
+enum { OPT_LISTEN = 256, OPT_TOKEN, OPT_INSECURE, OPT_STATE };
+
+int cmd_serve(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "token-file", required_argument, NULL, OPT_TOKEN },
+		{ "insecure-loopback", no_argument, NULL, OPT_INSECURE },
+		{ "state-dir", required_argument, NULL, OPT_STATE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *listen_at = DEFAULT_LISTEN, *token_file = NULL, *state = NULL;
+	bool insecure = false, tcp;
+	struct duress_err err = { 0 };
+	struct sockaddr_storage ss;
+	socklen_t sslen = 0;
+	cleanup_close int sfd = -1;
+	cleanup_close int tfd = -1;
+	int lfd, c, rc = DURESS_EXIT_OK;
+	sigset_t mask;
+	const union MHD_DaemonInfo *info;
+	char jobs_dir[PATH_MAX + 16];
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_LISTEN:
+			listen_at = optarg;
+			break;
+		case OPT_TOKEN:
+			token_file = optarg;
+			break;
+		case OPT_INSECURE:
+			insecure = true;
+			break;
+		case OPT_STATE:
+			state = optarg;
+			break;
+		case 'h':
+			serve_usage(stdout);
+			return DURESS_EXIT_OK;
+		case ':':
+			return cli_usage_error("serve", "option %s needs a value", argv[optind - 1]);
+		default:
+			return cli_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+	memset(&S, 0, sizeof(S));
+	{
+		ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+
+		if (n > 0)
+			self_exe[n] = '\0';
+		else
+			snprintf(self_exe, sizeof(self_exe), "duress");
+	}
+	tcp = strncmp(listen_at, "unix:", 5) != 0;
+	if (tcp && parse_tcp(listen_at, &ss, &sslen) < 0)
+		return cli_usage_error("serve",
+				       "--listen: '%s': expected unix:PATH or a numeric ADDR:PORT "
+				       "(127.0.0.1:9100, [::1]:9100)",
+				       listen_at);
+	if (insecure && (!tcp || !is_loopback((struct sockaddr *)&ss)))
+		return cli_usage_error("serve", "--insecure-loopback: only for a TCP listener on a "
+						"loopback address (127.0.0.0/8, ::1)");
+	if (tcp && !token_file && !insecure)
+		return cli_usage_error("serve",
+				       "--listen %s: a TCP listener needs --token-file FILE%s",
+				       listen_at,
+				       is_loopback((struct sockaddr *)&ss)
+					       ? " (or --insecure-loopback)"
+					       : ": anyone who can reach it could inject faults");
+	if (token_file) {
+		if (serve_read_token(token_file, S.token, sizeof(S.token), &err) < 0)
+			return cli_usage_error("serve", "%s", err.msg);
+		S.need_token = true;
+	}
+	if (cli_require_root("serve", &err) < 0)
+		return cli_fail(&err);
+	snprintf(S.state_dir, sizeof(S.state_dir), "%s", state_dir_resolve(state));
+	if (mkdir(S.state_dir, 0700) < 0 && errno != EEXIST) {
+		duress_err_setc(&err, DURESS_EXIT_INTERNAL, errno, "mkdir %s", S.state_dir);
+		return cli_fail(&err);
+	}
+	snprintf(jobs_dir, sizeof(jobs_dir), "%s/serve", S.state_dir);
+	if (mkdir(jobs_dir, 0700) < 0 && errno != EEXIST) {
+		duress_err_setc(&err, DURESS_EXIT_INTERNAL, errno, "mkdir %s", jobs_dir);
+		return cli_fail(&err);
+	}
+	{
+		struct duress_err e2 = { 0 };
+
+		S.have_root = cg_root_discover(&S.root, &e2) == 0;
+		if (!S.have_root)
+			fprintf(stderr, "duress serve: %s (faults and experiments on targets will be "
+					"refused)\n",
+				e2.msg);
+	}
+	/* job ids go on from the last run's, so that directories are not reused */
+	S.seq = (unsigned long)time(NULL) % 100000 * 1000;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	tfd = periodic_timer(1000000);
+	if (sfd < 0 || tfd < 0) {
+		duress_err_setc(&err, DURESS_EXIT_INTERNAL, errno, "signalfd/timerfd");
+		return cli_fail(&err);
+	}
+	lfd = tcp ? listen_tcp(&ss, sslen, listen_at, &err) : listen_unix(listen_at + 5, &err);
+	if (lfd < 0)
+		return cli_fail(&err);
+	S.mono0 = mono_seconds();
+	S.d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
+			       NULL, handle, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
+			       MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+			       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+			       MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
+	if (!S.d) {
+		close(lfd);
+		if (S.sock_path[0])
+			unlink(S.sock_path);
+		duress_err_setc(&err, DURESS_EXIT_INTERNAL, 0, "libmicrohttpd did not start");
+		return cli_fail(&err);
+	}
+	info = MHD_get_daemon_info(S.d, MHD_DAEMON_INFO_EPOLL_FD);
+	fprintf(stderr, "duress serve: listening on %s%s (state %s)\n", listen_at,
+		S.need_token ? " (bearer token required)" : "", S.state_dir);
+	while (!S.stopping) {
+		struct pollfd p[3] = {
+			{ .fd = info->epoll_fd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = tfd, .events = POLLIN },
+		};
+		MHD_UNSIGNED_LONG_LONG to;
+		int timeout = 1000;
+		struct signalfd_siginfo si;
+		uint64_t ticks;
+
+		if (MHD_get_timeout(S.d, &to) == MHD_YES)
+			timeout = to < 1000 ? (int)to : 1000;
+		if (poll(p, 3, timeout) < 0 && errno != EINTR)
+			break;
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGCHLD)
+				reap();
+			else if (si.ssi_signo != SIGPIPE) {
+				fprintf(stderr, "duress serve: %s: stopping every job\n",
+					strsignal((int)si.ssi_signo));
+				S.stopping = true;
+			}
+		}
+		reap();
+		if (p[2].revents & POLLIN) {
+			if (read(tfd, &ticks, sizeof(ticks)) < 0)
+				(void)0;
+			sample_jobs();
+		}
+		MHD_run(S.d);
+	}
+	/* stop accepting, revert every job, answer the DELETEs still waiting */
+	MHD_quiesce_daemon(S.d);
+	stop_all(sfd);
+	resume_followers(); /* they end their streams: S.stopping */
+	for (int i = 0; i < 5; i++)
+		MHD_run(S.d);
+	MHD_stop_daemon(S.d);
+	close(lfd);
+	if (S.sock_path[0])
+		unlink(S.sock_path);
+	for (size_t i = 0; i < S.njobs; i++) {
+		if (S.jobs[i]->state == JOB_EXITED && !S.jobs[i]->signal &&
+		    S.jobs[i]->exit_code == DURESS_EXIT_NOT_REVERTED)
+			rc = DURESS_EXIT_NOT_REVERTED;
+		job_free(S.jobs[i]);
+	}
+	fprintf(stderr, "duress serve: stopped; %llu job(s) ran, %llu revert failure(s)\n",
+		(unsigned long long)(S.stats.faults_started + S.stats.experiments_started),
+		(unsigned long long)S.stats.revert_failures);
+	return rc;
+}
