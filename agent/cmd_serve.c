@@ -85,6 +85,7 @@ struct server {
 	struct MHD_Daemon *d;
 	char token[512];
 	bool need_token;
+	bool allow_commands; /* --allow-commands: process probes, ${env} */
 	char state_dir[PATH_MAX];
 	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct cg_root root;
@@ -624,6 +625,60 @@ static json_t *diags_json(struct mf_diags *d)
 	return a;
 }
 
+/*
+ * What the API refuses unless the server runs with --allow-commands: a
+ * process probe or action runs a program as root on this host, and an
+ * {type: env} configuration value reads the server's environment (its
+ * secrets among it).  Over the API either would turn a fault injector into
+ * a remote shell, so they are the operator's choice, not the client's.
+ */
+static int api_policy_check(const struct experiment *x, struct serve_error *e)
+{
+	static const char why[] = "runs a program as root on this host: refused over the API "
+				  "unless the server runs with --allow-commands";
+	const struct {
+		const char *part;
+		const struct action *a;
+		size_t n;
+	} lists[] = {
+		{ "method", x->method, x->nmethod },
+		{ "rollback", x->rollback, x->nrollback },
+	};
+	json_t *config = json_object_get(x->source, "configuration"), *v;
+	const char *key;
+
+	if (S.allow_commands)
+		return 0;
+	for (size_t i = 0; i < x->nsteady; i++)
+		if (x->steady[i].type == PROBE_PROCESS)
+			return serve_error_set(e, 422, "steady_state",
+					       "steady-state probe '%s' (line %u): a process probe %s",
+					       x->steady[i].name ? x->steady[i].name : "",
+					       x->steady[i].pos.line, why);
+	for (size_t l = 0; l < DURESS_ARRAY_SIZE(lists); l++)
+		for (size_t i = 0; i < lists[l].n; i++) {
+			const struct action *a = &lists[l].a[i];
+
+			if (a->type == ACT_PROBE && a->probe.type == PROBE_PROCESS)
+				return serve_error_set(e, 422, lists[l].part,
+						       "%s activity '%s' (line %u): a process "
+						       "provider %s",
+						       lists[l].part, a->name ? a->name : "",
+						       a->pos.line, why);
+		}
+	json_object_foreach(config, key, v) {
+		const char *type = json_string_value(json_object_get(v, "type"));
+
+		if (json_is_object(v) && type && !strcmp(type, "env"))
+			return serve_error_set(e, 422, "configuration",
+					       "configuration.%s: {type: env} reads the server's "
+					       "environment: refused over the API unless the server "
+					       "runs with --allow-commands",
+					       key);
+	}
+	return 0;
+}
+
 static enum MHD_Result post_experiment(struct MHD_Connection *c, struct req *r)
 {
 	struct serve_error e = { 0 };
@@ -653,6 +708,10 @@ static enum MHD_Result post_experiment(struct MHD_Connection *c, struct req *r)
 		return respond_json(c, (unsigned)status, o);
 	}
 	mf_diags_free(&d);
+	if (api_policy_check(&x, &e) < 0) {
+		experiment_free(&x);
+		return respond_error(c, &e);
+	}
 	j = job_new(true, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id"), &e);
 	if (!j) {
 		experiment_free(&x);
@@ -1401,7 +1460,7 @@ static void stop_all(int sfd)
 static void serve_usage(FILE *f)
 {
 	fprintf(f, "usage: duress serve [--listen unix:PATH | --listen ADDR:PORT] [--token-file FILE]\n"
-		   "                    [--insecure-loopback] [--state-dir DIR]\n\n"
+		   "                    [--insecure-loopback] [--allow-commands] [--state-dir DIR]\n\n"
 		   "Serves the HTTP API (docs/api.md): experiments and faults as jobs, /metrics for\n"
 		   "Prometheus, /v1/targets, /v1/samples, /healthz.\n\n"
 		   "  --listen unix:PATH    a unix socket, mode 0600 (default " DEFAULT_LISTEN ")\n"
@@ -1410,13 +1469,16 @@ static void serve_usage(FILE *f)
 		   "  --token-file FILE     bearer token (first line, >= 16 characters, file mode\n"
 		   "                        0600 or stricter); every request but /healthz needs it\n"
 		   "  --insecure-loopback   allow TCP on a loopback address without a token\n"
+		   "  --allow-commands      accept posted experiments with process probes or\n"
+		   "                        actions and {type: env} configuration (refused by\n"
+		   "                        default: they run programs as root / read secrets)\n"
 		   "  --state-dir DIR       undo journals, locks and job directories (default\n"
 		   "                        /run/duress)\n"
 		   "SIGTERM or SIGINT stops every job (each reverts) and exits 0 (7 if something\n"
 		   "could not be reverted).\n");
 }
 
-enum { OPT_LISTEN = 256, OPT_TOKEN, OPT_INSECURE, OPT_STATE };
+enum { OPT_LISTEN = 256, OPT_TOKEN, OPT_INSECURE, OPT_STATE, OPT_ALLOW_COMMANDS };
 
 int cmd_serve(int argc, char **argv)
 {
@@ -1424,12 +1486,13 @@ int cmd_serve(int argc, char **argv)
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "token-file", required_argument, NULL, OPT_TOKEN },
 		{ "insecure-loopback", no_argument, NULL, OPT_INSECURE },
+		{ "allow-commands", no_argument, NULL, OPT_ALLOW_COMMANDS },
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen_at = DEFAULT_LISTEN, *token_file = NULL, *state = NULL;
-	bool insecure = false, tcp;
+	bool insecure = false, allow_commands = false, tcp;
 	struct duress_err err = { 0 };
 	struct sockaddr_storage ss;
 	socklen_t sslen = 0;
@@ -1453,6 +1516,9 @@ int cmd_serve(int argc, char **argv)
 		case OPT_INSECURE:
 			insecure = true;
 			break;
+		case OPT_ALLOW_COMMANDS:
+			allow_commands = true;
+			break;
 		case OPT_STATE:
 			state = optarg;
 			break;
@@ -1468,6 +1534,7 @@ int cmd_serve(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
 	memset(&S, 0, sizeof(S));
+	S.allow_commands = allow_commands;
 	{
 		ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
 

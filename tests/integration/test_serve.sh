@@ -153,6 +153,18 @@ check "malformed YAML manifest: 400 with its line ($CODE)" is 400 '.problems[0].
 api POST /v1/experiments --data-binary $'name: x\nmethod:\n  - type: action\n    name: m\n    provider: memory\n    max: 64Q\n    duration: 5s\n'
 check "invalid manifest (fault option): 422 naming the line ($CODE: $(jq -c '.problems[0]' "$WORK/body"))" \
 	is 422 '.problems[0].line == 6'
+touch "$WORK/ran-by-api"; rm -f "$WORK/ran-by-api"
+api POST /v1/experiments --data-binary "$(printf 'name: x\nsteady_state:\n  probes:\n    - name: sh\n      type: process\n      path: /usr/bin/touch\n      arguments: [%s]\nmethod:\n  - type: pause\n    name: p\n    duration: 1s\n' "$WORK/ran-by-api")"
+check "a process probe without --allow-commands: 422 naming it ($CODE: $(jq -r .error "$WORK/body"))" \
+	is 422 '.field == "steady_state" and (.error | test("--allow-commands"))'
+api POST /v1/experiments --data-binary $'{"title": "t", "description": "d", "method": [{"type": "action", "name": "p", "provider": {"type": "process", "path": "/bin/true"}}]}'
+check "a CTK process action without --allow-commands: 422 naming the method ($CODE: $(jq -r .error "$WORK/body"))" \
+	is 422 '.field == "method" and (.error | test("--allow-commands"))'
+api POST /v1/experiments --data-binary $'{"title": "t", "description": "d", "configuration": {"k": {"type": "env", "key": "HOME", "default": "/"}},\n "method": [{"type": "probe", "name": "h", "provider": {"type": "http", "url": "http://127.0.0.1:1${k}", "timeout": 1}}]}'
+check "CTK {type: env} configuration without --allow-commands: 422 naming it ($CODE: $(jq -r .error "$WORK/body"))" \
+	is 422 '.field == "configuration" and (.error | test("configuration.k"))'
+sleep 1
+check "the refused process probe never ran" [ ! -e "$WORK/ran-by-api" ]
 check "bad requests started nothing (jobs $n0 -> $(njobs), experiments $x0 -> $(nexps))" \
 	[ "$(njobs)/$(nexps)" = "$n0/$x0" ]
 check "bad requests changed nothing: memory.max still 900M" mem_is "$mdir" 943718400
