@@ -7,10 +7,15 @@
 #   make asan       build with ASan+UBSan into build-asan/
 #   make bench      benchmarks (docs/performance.md)
 #   make fuzz       libFuzzer on the manifest loader, FUZZ_SECONDS (build-fuzz/)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary, man page, bash completion,
+#                   systemd unit, docs, manifests as examples; docs/install.md)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+EXAMPLESDIR ?= $(PREFIX)/share/doc/duress/examples
 BUILD ?= build
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -139,10 +144,22 @@ install: $(BUILD)/duress
 	install -m 0644 README.md LICENSE docs/*.md $(DESTDIR)$(PREFIX)/share/doc/duress/
 	if ls docs/faults/*.md >/dev/null 2>&1; then \
 		install -m 0644 docs/faults/*.md $(DESTDIR)$(PREFIX)/share/doc/duress/faults/; fi
+	install -D -m 0644 docs/duress.1 $(DESTDIR)$(MANDIR)/man1/duress.1
+	install -D -m 0644 scripts/completion/duress.bash $(DESTDIR)$(BASHCOMPDIR)/duress
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|/usr/local/bin/duress|$(PREFIX)/bin/duress|g' manifests/systemd/duress.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/duress.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/duress.service
+	for d in $$(cd manifests && find . -type d); do \
+		install -d $(DESTDIR)$(EXAMPLESDIR)/$$d; \
+		find manifests/$$d -maxdepth 1 -type f -exec install -m 0644 {} $(DESTDIR)$(EXAMPLESDIR)/$$d/ \; ; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/duress
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/duress
+	rm -f $(DESTDIR)$(MANDIR)/man1/duress.1 $(DESTDIR)$(BASHCOMPDIR)/duress \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/duress.service
 
 format:
 	clang-format -i $(AGENT_SRCS) include/duress/*.h $(UNIT_SRCS) $(HELPER_SRCS)
