@@ -85,6 +85,8 @@ tests-build: $(BUILD)/duress $(UNIT_BINS) $(HELPER_BINS) $(BENCH_BINS)
 
 deps:
 	@scripts/install-deps $(DEPS)
+	@# the Kubernetes manifest check (docs/kubernetes.md), pinned by its lock file
+	cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error
 
 # Every test: unit tests here, integration tests on a real cgroup v2 kernel
 # (directly where the host has one, else in a throwaway VM).
