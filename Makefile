@@ -8,7 +8,7 @@
 #   make bench      benchmarks (docs/performance.md)
 #   make fuzz       libFuzzer on the manifest loader, FUZZ_SECONDS (build-fuzz/)
 #   make install    PREFIX=/usr/local DESTDIR= (binary, man page, bash completion,
-#                   systemd unit, docs, manifests as examples; docs/install.md)
+#                   systemd unit, docs, manifests as examples; README.md)
 
 PREFIX ?= /usr/local
 DESTDIR ?=

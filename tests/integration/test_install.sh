@@ -13,7 +13,7 @@ for f in usr/bin/duress usr/share/man/man1/duress.1 usr/share/bash-completion/co
 	usr/lib/systemd/system/duress.service usr/share/doc/duress/README.md \
 	usr/share/doc/duress/examples/memory-limitation.yaml usr/share/doc/duress/examples/systemd/duress.service \
 	usr/share/doc/duress/examples/k8s/sidecar.yaml usr/share/doc/duress/examples/k8s/daemonset.yaml \
-	usr/share/doc/duress/examples/ci/http-latency.yaml; do
+	usr/share/doc/duress/examples/ci/web-under-pressure.yaml; do
 	[ -f "$D/$f" ] || missing+=("$f")
 done
 check "the tree has the binary, man page, completion, unit, docs and examples" \
