@@ -7,10 +7,15 @@
 #   make asan       build with ASan+UBSan into build-asan/
 #   make bench      benchmarks (docs/performance.md)
 #   make fuzz       libFuzzer on the manifest loader, FUZZ_SECONDS (build-fuzz/)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary, man page, bash completion,
+#                   systemd unit, docs, manifests as examples; README.md)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+EXAMPLESDIR ?= $(PREFIX)/share/doc/duress/examples
 BUILD ?= build
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -19,7 +24,7 @@ PKG_CONFIG ?= pkg-config
 DEPS_BUILD := build-essential pkg-config libcgroup-dev libnl-3-dev libnl-route-3-dev \
 	libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
 DEPS_TEST := libcmocka-dev valgrind iproute2 iputils-ping util-linux procps e2fsprogs \
-	fio stress-ng jq time curl
+	fio stress-ng jq time curl groff-base man-db mandoc systemd nodejs
 DEPS_VM := qemu-system-x86 busybox-static cpio kmod
 DEPS_FUZZ := clang libclang-rt-14-dev
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM) $(DEPS_FUZZ)
@@ -80,6 +85,8 @@ tests-build: $(BUILD)/duress $(UNIT_BINS) $(HELPER_BINS) $(BENCH_BINS)
 
 deps:
 	@scripts/install-deps $(DEPS)
+	@# the Kubernetes manifest check (docs/kubernetes.md), pinned by its lock file
+	cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error
 
 # Every test: unit tests here, integration tests on a real cgroup v2 kernel
 # (directly where the host has one, else in a throwaway VM).
@@ -139,10 +146,22 @@ install: $(BUILD)/duress
 	install -m 0644 README.md LICENSE docs/*.md $(DESTDIR)$(PREFIX)/share/doc/duress/
 	if ls docs/faults/*.md >/dev/null 2>&1; then \
 		install -m 0644 docs/faults/*.md $(DESTDIR)$(PREFIX)/share/doc/duress/faults/; fi
+	install -D -m 0644 docs/duress.1 $(DESTDIR)$(MANDIR)/man1/duress.1
+	install -D -m 0644 scripts/completion/duress.bash $(DESTDIR)$(BASHCOMPDIR)/duress
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|/usr/local/bin/duress|$(PREFIX)/bin/duress|g' manifests/systemd/duress.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/duress.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/duress.service
+	for d in $$(cd manifests && find . -type d); do \
+		install -d $(DESTDIR)$(EXAMPLESDIR)/$$d; \
+		find manifests/$$d -maxdepth 1 -type f -exec install -m 0644 {} $(DESTDIR)$(EXAMPLESDIR)/$$d/ \; ; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/duress
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/duress
+	rm -f $(DESTDIR)$(MANDIR)/man1/duress.1 $(DESTDIR)$(BASHCOMPDIR)/duress \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/duress.service
 
 format:
 	clang-format -i $(AGENT_SRCS) include/duress/*.h $(UNIT_SRCS) $(HELPER_SRCS)

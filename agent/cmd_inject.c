@@ -97,25 +97,28 @@ static void inject_usage(FILE *f, const struct fault_desc *d)
 		   "Docs: docs/faults/<fault>.md, docs/cli.md (exit codes).\n");
 }
 
+/* The options of every fault (also listed by `duress __complete options inject`). */
+const struct option inject_longopts[] = {
+	{ "target", required_argument, NULL, 't' },
+	{ "for", required_argument, NULL, OPT_FOR },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "baseline", required_argument, NULL, OPT_BASELINE },
+	{ "samples", required_argument, NULL, OPT_SAMPLES },
+	{ "summary", required_argument, NULL, OPT_SUMMARY },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 /* Parse the command line against the common options and the fault's table. */
 static int parse_inject(int argc, char **argv, struct fault *f, struct inject_opts *o)
 {
 	const struct fault_desc *d = f->desc;
-	static const struct option common[] = {
-		{ "target", required_argument, NULL, 't' },
-		{ "for", required_argument, NULL, OPT_FOR },
-		{ "interval", required_argument, NULL, OPT_INTERVAL },
-		{ "baseline", required_argument, NULL, OPT_BASELINE },
-		{ "samples", required_argument, NULL, OPT_SAMPLES },
-		{ "summary", required_argument, NULL, OPT_SUMMARY },
-		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-		{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
-		{ "help", no_argument, NULL, 'h' },
-	};
-	size_t nc = DURESS_ARRAY_SIZE(common);
+	size_t nc = DURESS_ARRAY_SIZE(inject_longopts) - 1; /* without the terminator */
 	cleanup_free struct option *longopts = calloc(nc + d->nopts + 1, sizeof(*longopts));
 	struct duress_err err = { 0 };
 	char what[80];
@@ -123,7 +126,7 @@ static int parse_inject(int argc, char **argv, struct fault *f, struct inject_op
 
 	if (!longopts)
 		return DURESS_EXIT_INTERNAL;
-	memcpy(longopts, common, sizeof(common));
+	memcpy(longopts, inject_longopts, nc * sizeof(*longopts));
 	for (size_t i = 0; i < d->nopts; i++) {
 		longopts[nc + i].name = d->opts[i].name;
 		longopts[nc + i].has_arg = d->opts[i].type == FOPT_FLAG ? no_argument : required_argument;

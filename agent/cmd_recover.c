@@ -19,14 +19,16 @@ static void recover_usage(FILE *f)
 		   "  --state-dir DIR  default $DURESS_STATE_DIR, else /run/duress\n");
 }
 
+/* also listed by `duress __complete options recover` */
+const struct option recover_longopts[] = {
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "state-dir", required_argument, NULL, 's' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int cmd_recover(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct duress_err err = { 0 };
 	struct recover_report rep;
 	const char *state = NULL;
@@ -35,7 +37,7 @@ int cmd_recover(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", recover_longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			dry = true;

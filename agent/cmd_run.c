@@ -69,26 +69,34 @@ static void run_usage(FILE *f)
 		   "manifest, 4 unsupported, 5 internal (docs/cli.md, docs/manifests.md).\n");
 }
 
+/* also listed by `duress __complete options run` */
+const struct option run_longopts[] = {
+	{ "target", required_argument, NULL, 't' },
+	{ "journal", required_argument, NULL, OPT_JOURNAL },
+	{ "junit", required_argument, NULL, OPT_JUNIT },
+	{ "samples", required_argument, NULL, OPT_SAMPLES },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* validate takes only file names and --help (for `duress __complete`) */
+const struct option validate_longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int parse_run(int argc, char **argv, struct run_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "target", required_argument, NULL, 't' },
-		{ "journal", required_argument, NULL, OPT_JOURNAL },
-		{ "junit", required_argument, NULL, OPT_JUNIT },
-		{ "samples", required_argument, NULL, OPT_SAMPLES },
-		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-		{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int c;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:qh", run_longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			o->target = optarg;

@@ -56,26 +56,28 @@ struct sample_opts {
 	bool no_recover;
 };
 
+/* also listed by `duress __complete options sample` */
+const struct option sample_longopts[] = {
+	{ "target", required_argument, NULL, 't' },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "state-dir", required_argument, NULL, 'S' },
+	{ "no-recover", no_argument, NULL, 'R' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int parse_sample_opts(int argc, char **argv, struct sample_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "target", required_argument, NULL, 't' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "state-dir", required_argument, NULL, 'S' },
-		{ "no-recover", no_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct duress_err err = { 0 };
 	int c;
 
 	o->interval_us = 1000000;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:i:d:f:o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:i:d:f:o:h", sample_longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			o->target = optarg;

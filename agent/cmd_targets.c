@@ -246,14 +246,16 @@ static int print_json(const struct rows *r, struct duress_err *err)
 	return ret;
 }
 
+/* also listed by `duress __complete options targets` */
+const struct option targets_longopts[] = {
+	{ "format", required_argument, NULL, 'f' },
+	{ "all", no_argument, NULL, 'a' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int cmd_targets(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct duress_err err = { 0 };
 	struct cg_root root;
 	struct rows r = { NULL, 0, 0 };
@@ -262,7 +264,7 @@ int cmd_targets(int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":f:ah", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":f:ah", targets_longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			if (!strcmp(optarg, "json"))

@@ -52,6 +52,15 @@ int main(int argc, char **argv)
 	/* internal: the crash guardian that session_guard() starts */
 	if (!strcmp(cmd, "__guardian"))
 		return guardian_main(argc - 1, argv + 1);
+	/* internal: shell completion; the command names from the table above */
+	if (!strcmp(cmd, "__complete") && argc == 3 && !strcmp(argv[2], "commands")) {
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			puts(commands[i].name);
+		puts("version");
+		return DURESS_EXIT_OK;
+	}
+	if (!strcmp(cmd, "__complete"))
+		return cmd_complete(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("duress %s\n", DURESS_VERSION);
 		return DURESS_EXIT_OK;

@@ -7,6 +7,7 @@
 #ifndef DURESS_CLI_H
 #define DURESS_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 
 #include <duress/error.h>
@@ -18,6 +19,21 @@ int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+
+/*
+ * `duress __complete WHAT [ARGS]` for the shell completion
+ * (scripts/completion/duress.bash): faults, options CMD [FAULT], targets.
+ * The command names come from main.c's table (it answers `commands` itself).
+ */
+int cmd_complete(int argc, char **argv);
+
+/* Each command's getopt_long table (NULL-terminated), read by cmd_complete. */
+extern const struct option sample_longopts[];
+extern const struct option targets_longopts[];
+extern const struct option inject_longopts[];
+extern const struct option run_longopts[];
+extern const struct option validate_longopts[];
+extern const struct option recover_longopts[];
 
 /* Exit code for an error: err->code if set, else DURESS_EXIT_INTERNAL. */
 int cli_exit_code(const struct duress_err *err);
