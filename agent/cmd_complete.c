@@ -32,6 +32,7 @@ static const struct {
 	{ "sample", sample_longopts },   { "targets", targets_longopts },
 	{ "inject", inject_longopts },   { "run", run_longopts },
 	{ "validate", validate_longopts }, { "recover", recover_longopts },
+	{ "serve", serve_longopts },
 };
 
 /* The values of enumerated command options (their parsers accept these). */

@@ -1480,17 +1480,18 @@ static void serve_usage(FILE *f)
 
 enum { OPT_LISTEN = 256, OPT_TOKEN, OPT_INSECURE, OPT_STATE, OPT_ALLOW_COMMANDS };
 
+const struct option serve_longopts[] = {
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "token-file", required_argument, NULL, OPT_TOKEN },
+	{ "insecure-loopback", no_argument, NULL, OPT_INSECURE },
+	{ "allow-commands", no_argument, NULL, OPT_ALLOW_COMMANDS },
+	{ "state-dir", required_argument, NULL, OPT_STATE },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int cmd_serve(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, OPT_LISTEN },
-		{ "token-file", required_argument, NULL, OPT_TOKEN },
-		{ "insecure-loopback", no_argument, NULL, OPT_INSECURE },
-		{ "allow-commands", no_argument, NULL, OPT_ALLOW_COMMANDS },
-		{ "state-dir", required_argument, NULL, OPT_STATE },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *listen_at = DEFAULT_LISTEN, *token_file = NULL, *state = NULL;
 	bool insecure = false, allow_commands = false, tcp;
 	struct duress_err err = { 0 };
@@ -1505,7 +1506,7 @@ int cmd_serve(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", serve_longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN:
 			listen_at = optarg;

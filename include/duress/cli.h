@@ -34,6 +34,7 @@ extern const struct option inject_longopts[];
 extern const struct option run_longopts[];
 extern const struct option validate_longopts[];
 extern const struct option recover_longopts[];
+extern const struct option serve_longopts[];
 
 /* Exit code for an error: err->code if set, else DURESS_EXIT_INTERNAL. */
 int cli_exit_code(const struct duress_err *err);
