@@ -85,8 +85,13 @@ tests-build: $(BUILD)/duress $(UNIT_BINS) $(HELPER_BINS) $(BENCH_BINS)
 
 deps:
 	@scripts/install-deps $(DEPS)
-	@# the Kubernetes manifest check (docs/kubernetes.md), pinned by its lock file
+	@$(MAKE) --no-print-directory tests/k8s/node_modules/.installed
+
+# the Kubernetes manifest check (docs/kubernetes.md), pinned by its lock
+# file; installed again only when the lock file changes
+tests/k8s/node_modules/.installed: tests/k8s/package-lock.json tests/k8s/package.json
 	cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # Every test: unit tests here, integration tests on a real cgroup v2 kernel
 # (directly where the host has one, else in a throwaway VM).

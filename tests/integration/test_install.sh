@@ -1,3 +1,4 @@
+# needs: no kernel
 # make install / uninstall (PREFIX, DESTDIR): the tree, the unit's paths,
 # the installed man page and completion work, uninstall leaves nothing;
 # the systemd unit passes `systemd-analyze verify` without a warning (and a

@@ -1,3 +1,4 @@
+# needs: no kernel
 # manifests/k8s/*.yaml: valid YAML naming only fields that exist in the
 # Kubernetes API (tests/k8s/check.js: kubernetes-types 1.30 + the TypeScript
 # compiler, docs/kubernetes.md), shown to reject misspelled fields, wrong

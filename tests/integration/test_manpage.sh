@@ -1,3 +1,4 @@
+# needs: no kernel
 # The man page docs/duress.1: lints clean with groff, man and mandoc (each
 # shown to complain about a broken copy, so a silent linter cannot pass),
 # and names every command, fault, option, exit code and environment
