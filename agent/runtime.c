@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Shared pieces of the commands that change a target (runtime.h). */
 #include <duress/cgroup.h>
+#include <duress/cgview.h>
 #include <duress/exitcode.h>
 #include <duress/runtime.h>
 
@@ -30,6 +31,22 @@ int target_guard(const struct target *t, bool force, struct duress_err *err)
 
 	if (force || t->owned)
 		return 0;
+	if (t->view[0]) {
+		/* Seen from the agent's cgroup namespace ("/../app"): "/.."
+		 * alone (or more of them) is an ancestor of the agent itself. */
+		if (cg_rel_only_up(t->nsrel))
+			return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
+					       "refusing: target %s holds the agent itself (it is "
+					       "an ancestor of the agent's cgroup namespace) (use "
+					       "--force)",
+					       t->nsrel);
+		if (cg_of_pid(1, init, sizeof(init), &e) == 0 && cg_rel_covers(t->nsrel, init))
+			return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
+					       "refusing: target %s holds PID 1 of the agent's PID "
+					       "namespace (cgroup %s) (use --force)",
+					       t->nsrel, init);
+		return 0;
+	}
 	if (!strcmp(t->rel, "/"))
 		return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
 				       "refusing to put the root cgroup under duress: that is the "
