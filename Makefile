@@ -42,7 +42,7 @@ HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/tests/bench/%)
 
-.PHONY: all deps check unit integration demo asan valgrind bench fuzz install uninstall clean \
+.PHONY: all deps check unit integration demo asan valgrind bench fuzz install uninstall clean image \
 	format
 
 all: $(BUILD)/duress
@@ -146,6 +146,21 @@ uninstall:
 
 format:
 	clang-format -i $(AGENT_SRCS) include/duress/*.h $(UNIT_SRCS) $(HELPER_SRCS)
+
+# The sidecar image as an OCI image layout, without a registry or daemon
+# (docs/containers.md): the root filesystem of scripts/image-rootfs in one
+# layer, made with umoci.  Import: skopeo copy oci:$(BUILD)/image:latest ...
+image: $(BUILD)/duress
+	rm -rf $(BUILD)/image-rootfs $(BUILD)/image
+	DURESS_BIN=$(BUILD)/duress scripts/image-rootfs $(BUILD)/image-rootfs
+	umoci init --layout $(BUILD)/image
+	umoci new --image $(BUILD)/image:latest
+	umoci insert --image $(BUILD)/image:latest $(BUILD)/image-rootfs /
+	umoci config --image $(BUILD)/image:latest --os linux --architecture amd64 \
+		--config.user 0:0 --config.entrypoint /usr/bin/duress --config.cmd --help \
+		--config.workingdir / --author duress
+	umoci gc --layout $(BUILD)/image
+	umoci stat --image $(BUILD)/image:latest
 
 clean:
 	rm -rf build build-asan $(FUZZ_DIR)

@@ -155,6 +155,36 @@ static int list_add(struct oci_list *l, const struct container_info *ci, struct 
 	return 0;
 }
 
+/*
+ * The runtime wrote the init's pid as its own PID namespace numbers it.
+ * An agent in another PID namespace (a sidecar sharing the container's)
+ * sees the same process under another number: find it by its start time,
+ * which does not depend on the namespace.  Only a unique match counts.
+ */
+static pid_t find_by_start(unsigned long long start)
+{
+	cleanup_dir DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		unsigned long long st;
+		char *end;
+		long p = strtol(de->d_name, &end, 10);
+
+		if (*end || p <= 0)
+			continue;
+		if (undo_proc_starttime((pid_t)p, &st) < 0 || st != start)
+			continue;
+		if (found)
+			return 0; /* two processes started in the same tick */
+		found = (pid_t)p;
+	}
+	return found;
+}
+
 /* One container's state directory: added if its init process runs. */
 static int scan_one(int parent, const char *id, const char *statedir, struct oci_list *l,
 		    struct duress_err *err)
@@ -182,9 +212,13 @@ static int scan_one(int parent, const char *id, const char *statedir, struct oci
 		return 0;
 	if (oci_parse_state(text, fmt, &pid, &start, &e) < 0)
 		return 0;
-	/* Gone, or the pid now belongs to another process. */
-	if (undo_proc_starttime(pid, &now) < 0 || now != start)
-		return 0;
+	/* Gone, the pid now belongs to another process, or the runtime's
+	 * PID namespace is not ours. */
+	if (undo_proc_starttime(pid, &now) < 0 || now != start) {
+		pid = find_by_start(start);
+		if (!pid)
+			return 0;
+	}
 	memset(&ci, 0, sizeof(ci));
 	snprintf(ci.id, sizeof(ci.id), "%s", id);
 	ci.runtime = fmt == OCI_FORMAT_RUNC ? "runc" : "crun";

@@ -40,11 +40,8 @@ int target_guard(const struct target *t, bool force, struct duress_err *err)
 					       "an ancestor of the agent's cgroup namespace) (use "
 					       "--force)",
 					       t->nsrel);
-		if (cg_of_pid(1, init, sizeof(init), &e) == 0 && cg_rel_covers(t->nsrel, init))
-			return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
-					       "refusing: target %s holds PID 1 of the agent's PID "
-					       "namespace (cgroup %s) (use --force)",
-					       t->nsrel, init);
+		/* No PID 1 check: in a sidecar PID 1 is the first container
+		 * of the shared PID namespace, a legitimate target. */
 		return 0;
 	}
 	if (!strcmp(t->rel, "/"))
