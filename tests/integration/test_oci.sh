@@ -34,12 +34,14 @@ oci_cleanup() {
 }
 trap oci_cleanup EXIT
 
-# ---- container A (crun): a shell that keeps a 96 MiB holder alive ----
+# ---- container A (crun): sleep as init, and a 96 MiB holder ----
 mkdir -p "$WORK/a"
 oci_rootfs_hostusr "$WORK/a/rootfs"
 mkdir -p "$WORK/a/rootfs/h"
-oci_config '["sh","-c","while :; do /h/memhold 96 >/dev/null 2>&1; sleep 0.2; done"]' \
-	"$pname/a" "$NS_ALL" '' "$HOSTUSR" > "$WORK/a/config.json"
+# The init (oomScoreAdj -1000) must survive the OOM kill; the holder
+# raises its own score so that it is the one the kernel picks.
+oci_config '["sh","-c","sh -c '"'"'echo 1000 > /proc/self/oom_score_adj; exec /h/memhold 96'"'"' & exec sleep 100000"]' \
+	"$pname/a" "$NS_ALL" '' "$HOSTUSR" | jq '.process.oomScoreAdj = -1000' > "$WORK/a/config.json"
 crun run -d --bundle "$WORK/a" "$A" < /dev/null > "$WORK/a.log" 2>&1
 check "crun starts container $A" [ "$(crun state "$A" | jq -r .status)" = running ]
 APID=$(crun state "$A" | jq .pid)
@@ -102,7 +104,8 @@ agent=$!
 during=
 for _ in $(seq 60); do during=$(cat "$parent/a/cpu.max"); [ "$during" != "$cpu0" ] && break; sleep 0.1; done
 wait $agent
-check "cpu --quota 0.2 on pid:$APID: exit 0 ($(tail -n 2 "$WORK/cpu.out" | tr '\n' ' '))" [ $? = 0 ]
+rc=$?
+check "cpu --quota 0.2 on pid:$APID: exit 0 (got $rc: $(tail -n 2 "$WORK/cpu.out" | tr '\n' ' '))" [ $rc = 0 ]
 check "cpu.max was '20000 100000' while in force (saw '$during')" [ "$during" = "20000 100000" ]
 check "cpu.max back to '$cpu0'" [ "$(cat "$parent/a/cpu.max")" = "$cpu0" ]
 
@@ -153,7 +156,7 @@ check "sidecar: duress targets runs (exit $rc: $(head -c 200 "$WORK/side-targets
 check "sidecar: lists $A with its cgroup outside the agent's namespace" grep -q "^$A *crun .* /\.\./a\$" "$WORK/side-targets.out"
 
 # memory.max by pid:1 (A's init is PID 1 of the shared PID namespace)
-sidecar_config '["/usr/bin/duress","inject","memory","-t","pid:1","--max","48M","--for","6s","--baseline","0","-q"]'
+sidecar_config '["/usr/bin/duress","inject","memory","-t","pid:1","--max","48M","--for","6s","--baseline","0"]'
 crun run --bundle "$WORK/s" "$S-2" < /dev/null > "$WORK/side-mem.out" 2> "$WORK/side-mem.err" &
 side=$!
 during=
@@ -187,18 +190,38 @@ check "sidecar: inject cpu -t container:$A exits 0 (got $rc: $(head -c 300 "$WOR
 check "sidecar: the host saw cpu.max '30000 100000' (saw '$during')" [ "$during" = "30000 100000" ]
 check "sidecar: cpu.max back to '$cpu0'" [ "$(cat "$parent/a/cpu.max")" = "$cpu0" ]
 
-# The sidecar agent is SIGKILLed mid-fault: its guardian (same container)
-# replays the journal, mounting the view again itself.
-sidecar_config '["/usr/bin/duress","inject","memory","-t","pid:1","--max","40M","--for","60s","--baseline","0","-q"]'
+# The sidecar agent is SIGKILLed mid-fault.  Its guardian lives in the same
+# container, and the runtime kills what is left in the container's cgroup
+# when its process exits, so the journal must outlive the container: the
+# state directory is a host directory (an emptyDir in a pod).  A new
+# sidecar's `duress recover` replays it, mounting the view again itself.
+mkdir -p "$WORK/state"
+STATE='[{"destination":"/run/crun","type":"bind","source":"/run/crun","options":["rbind","ro"]},
+	{"destination":"/run/duress","type":"bind","source":"'"$WORK/state"'","options":["rbind","rw"]}]'
+sidecar_state_config() {
+	oci_config "$1" "$pname/sidecar" "$SNS" "$CAPS4" "$STATE" > "$WORK/s/config.json"
+}
+sidecar_state_config '["/usr/bin/duress","inject","memory","-t","pid:1","--max","40M","--for","60s","--baseline","0","-q"]'
 crun run --bundle "$WORK/s" "$S-4" < /dev/null > "$WORK/side-kill.out" 2> "$WORK/side-kill.err" &
 side=$!
 during=
 for _ in $(seq 150); do during=$(cat "$parent/a/memory.max"); [ "$during" != 943718400 ] && break; sleep 0.1; done
 check "sidecar (kill): memory.max 40M in force (saw $during)" [ "$during" = $((40 * MiB)) ]
+journals=$(ls "$WORK/state/journal" 2>/dev/null | tr '\n' ' ')
+check "sidecar (kill): its journal is in the state directory ($journals)" [ -n "$journals" ]
+check "sidecar (kill): it records the view path" bash -c "grep -q 'cgns/1-' '$WORK/state/journal/'*.undo"
 spid=$(crun state "$S-4" 2>/dev/null | jq -r .pid)
 kill -9 "$spid"
-back=
-for _ in $(seq 150); do back=$(cat "$parent/a/memory.max"); [ "$back" = 943718400 ] && break; sleep 0.1; done
-check "sidecar (kill): the guardian put memory.max back to 900M (now $back)" [ "$back" = 943718400 ]
 wait $side 2>/dev/null
+back=
+for _ in $(seq 50); do back=$(cat "$parent/a/memory.max"); [ "$back" = 943718400 ] && break; sleep 0.1; done
+echo "  after SIGKILL of the sidecar agent (its container gone): memory.max $back"
+sidecar_state_config '["/usr/bin/duress","recover"]'
+crun run --bundle "$WORK/s" "$S" < /dev/null > "$WORK/side-recover.out" 2> "$WORK/side-recover.err"
+rc=$?
+cat "$WORK/side-recover.out" "$WORK/side-recover.err" | head -5
+check "sidecar recover: exit 0 (got $rc)" [ $rc = 0 ]
+check "sidecar recover: memory.max back to 900M (now $(cat "$parent/a/memory.max"))" [ "$(cat "$parent/a/memory.max")" = 943718400 ]
+check "sidecar recover: no journal left" bash -c "[ -z \"\$(ls '$WORK/state/journal' 2>/dev/null)\" ]"
+check "sidecar recover: the view directory was removed" bash -c "[ -z \"\$(ls '$WORK/state/cgns' 2>/dev/null)\" ]"
 check "the first container ran through it all" [ "$(crun state "$A" | jq -r .status)" = running ]
