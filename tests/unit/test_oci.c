@@ -281,7 +281,7 @@ static void test_resolve(void **state)
 		char dir[PATH_MAX * 2];
 
 		snprintf(dir, sizeof(dir), "%s%s", base, strcmp(self_rel, "/") ? self_rel : "");
-		for (char *p = dir + strlen(base) + 1; *p; p++)
+		for (char *p = dir + strlen(base); *p; p++)
 			if (*p == '/') {
 				*p = '\0';
 				mkdir(dir, 0755);
