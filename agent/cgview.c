@@ -42,9 +42,15 @@ static struct {
 
 const char *cg_view_base(void)
 {
+	static char buf[PATH_MAX];
 	const char *env = getenv("DURESS_CGNS_DIR");
+	const char *state = getenv("DURESS_STATE_DIR");
 
-	return env && *env ? env : CGVIEW_BASE_DEFAULT;
+	if (env && *env)
+		return env;
+	if (state && *state && (size_t)snprintf(buf, sizeof(buf), "%s/cgns", state) < sizeof(buf))
+		return buf;
+	return CGVIEW_BASE_DEFAULT;
 }
 
 bool cg_rel_outside(const char *rel)

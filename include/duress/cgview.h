@@ -5,7 +5,8 @@
  * "0::/../other" and the agent's cgroup2 mount does not show it.  A view is
  * a fresh cgroup2 mounted, in a private mount namespace of the agent, while
  * in the target process's cgroup namespace, at
- * <base>/<pid>-<starttime> (base: $DURESS_CGNS_DIR, else /run/duress/cgns).
+ * <base>/<pid>-<starttime> (base: $DURESS_CGNS_DIR, else
+ * $DURESS_STATE_DIR/cgns, else /run/duress/cgns).
  * Interface files are then opened from the agent's own cgroup namespace.
  */
 #ifndef DURESS_CGVIEW_H
