@@ -190,6 +190,19 @@ check "sidecar: inject cpu -t container:$A exits 0 (got $rc: $(head -c 300 "$WOR
 check "sidecar: the host saw cpu.max '30000 100000' (saw '$during')" [ "$during" = "30000 100000" ]
 check "sidecar: cpu.max back to '$cpu0'" [ "$(cat "$parent/a/cpu.max")" = "$cpu0" ]
 
+# A documented limit: with nsdelegate, workers forked in the agent's cgroup
+# cannot be moved into a cgroup outside its namespace.  The fault must fail
+# cleanly: a message, a non-zero exit, nothing left in the target.
+sidecar_config '["/usr/bin/duress","inject","cpu","-t","pid:1","--workers","1","--for","3s","--baseline","0","-q"]'
+crun run --bundle "$WORK/s" "$S-3" < /dev/null > "$WORK/side-workers.out" 2> "$WORK/side-workers.err"
+rc=$?
+echo "  sidecar workers fault: exit $rc: $(grep -m1 'outside' "$WORK/side-workers.err")"
+check "sidecar: a workers fault fails as unsupported (exit $rc, want 4), saying why" bash -c \
+	"[ $rc = 4 ] && grep -q 'outside the agent.s cgroup namespace' '$WORK/side-workers.err'"
+check "sidecar: no workers cgroup left in the target" bash -c "[ -z \"\$(find '$parent/a' -mindepth 1 -type d)\" ]"
+check "sidecar: cpu.max untouched ('$cpu0')" [ "$(cat "$parent/a/cpu.max")" = "$cpu0" ]
+check "sidecar: no worker process left" bash -c "! pgrep -x duress-cpu"
+
 # The sidecar agent is SIGKILLed mid-fault.  Its guardian lives in the same
 # container, and the runtime kills what is left in the container's cgroup
 # when its process exits, so the journal must outlive the container: the
