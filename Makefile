@@ -24,7 +24,7 @@ PKG_CONFIG ?= pkg-config
 DEPS_BUILD := build-essential pkg-config libcgroup-dev libnl-3-dev libnl-route-3-dev \
 	libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
 DEPS_TEST := libcmocka-dev valgrind iproute2 iputils-ping util-linux procps e2fsprogs \
-	fio stress-ng jq time curl groff-base man-db mandoc systemd nodejs
+	fio stress-ng jq time curl groff-base man-db mandoc systemd nodejs crun runc umoci
 DEPS_VM := qemu-system-x86 busybox-static cpio kmod
 DEPS_FUZZ := clang libclang-rt-14-dev
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM) $(DEPS_FUZZ)
@@ -47,7 +47,7 @@ HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/tests/bench/%)
 
-.PHONY: all deps check unit integration demo asan valgrind bench fuzz install uninstall clean \
+.PHONY: all deps check unit integration demo asan valgrind bench fuzz install uninstall clean image \
 	format
 
 all: $(BUILD)/duress
@@ -170,6 +170,21 @@ uninstall:
 
 format:
 	clang-format -i $(AGENT_SRCS) include/duress/*.h $(UNIT_SRCS) $(HELPER_SRCS)
+
+# The sidecar image as an OCI image layout, without a registry or daemon
+# (docs/containers.md): the root filesystem of scripts/image-rootfs in one
+# layer, made with umoci.  Import: skopeo copy oci:$(BUILD)/image:latest ...
+image: $(BUILD)/duress
+	rm -rf $(BUILD)/image-rootfs $(BUILD)/image
+	DURESS_BIN=$(BUILD)/duress scripts/image-rootfs $(BUILD)/image-rootfs
+	umoci init --layout $(BUILD)/image
+	umoci new --image $(BUILD)/image:latest
+	umoci insert --image $(BUILD)/image:latest $(BUILD)/image-rootfs /
+	umoci config --image $(BUILD)/image:latest --os linux --architecture amd64 \
+		--config.user 0:0 --config.entrypoint /usr/bin/duress --config.cmd --help \
+		--config.workingdir / --author duress
+	umoci gc --layout $(BUILD)/image
+	umoci stat --image $(BUILD)/image:latest
 
 clean:
 	rm -rf build build-asan $(FUZZ_DIR)

@@ -4,6 +4,7 @@
  * processes) that can be given to -t, with a snapshot of their usage.
  */
 #include <duress/cgroup.h>
+#include <duress/cgview.h>
 #include <duress/cleanup.h>
 #include <duress/cli.h>
 #include <duress/exitcode.h>
@@ -52,7 +53,8 @@ static void usage(FILE *f)
 	      "  -h, --help         show this help\n"
 	      "\n"
 	      "Containers are recognised by the cgroup names that docker, containerd,\n"
-	      "CRI-O, podman and kubelet give them (docs/targets.md).\n",
+	      "CRI-O, podman and kubelet give them (docs/targets.md), and by the state\n"
+	      "of the OCI runtimes runc and crun (docs/containers.md).\n",
 	      f);
 }
 
@@ -75,7 +77,11 @@ static int rows_add(struct rows *r, const struct cg_root *root, const char *id,
 	snprintf(row->id, sizeof(row->id), "%s", id ? id : "");
 	row->runtime = runtime;
 	snprintf(row->rel, sizeof(row->rel), "%s", rel);
-	if (cg_path_join(root, rel, row->dir, sizeof(row->dir), err) < 0)
+	/* An OCI container's cgroup outside our cgroup namespace ("/../x"):
+	 * listed, not measured (docs/containers.md). */
+	if (cg_rel_outside(rel))
+		row->dir[0] = '\0';
+	else if (cg_path_join(root, rel, row->dir, sizeof(row->dir), err) < 0)
 		return -1;
 	r->n++;
 	return 0;
@@ -173,7 +179,7 @@ static void measure(struct rows *r)
 		return;
 	t0 = mono_ns();
 	for (size_t i = 0; i < r->n; i++)
-		r->v[i].has_cpu0 = read_cpu_usage(r->v[i].dir, &r->v[i].cpu0);
+		r->v[i].has_cpu0 = r->v[i].dir[0] && read_cpu_usage(r->v[i].dir, &r->v[i].cpu0);
 	while (nanosleep(&window, &window) < 0 && errno == EINTR)
 		;
 	t1 = mono_ns();
@@ -186,6 +192,8 @@ static void measure(struct rows *r)
 			row->cpu_pct = (double)(u - row->cpu0) * 1000.0 * 100.0 / (double)(t1 - t0);
 			row->has_cpu_pct = true;
 		}
+		if (!row->dir[0])
+			continue;
 		row->has_pids = cg_read_u64(row->dir, "pids.current", &row->pids, &e) == 0;
 		row->has_mem = cg_read_u64(row->dir, "memory.current", &row->mem, &e) == 0;
 	}
@@ -205,7 +213,10 @@ static void print_table(const struct rows *r)
 			format_size(row->mem, mem, sizeof(mem));
 		if (row->has_cpu_pct)
 			snprintf(cpu, sizeof(cpu), "%.1f", row->cpu_pct);
-		printf("%-12.12s  %-10s  %5s  %10s  %6s  %s\n", row->id[0] ? row->id : "-",
+		/* A 64-hex id is cut to 12 like docker does; an OCI name is whole. */
+		printf("%-12.*s  %-10s  %5s  %10s  %6s  %s\n",
+		       strlen(row->id) == CONTAINER_ID_MAX ? 12 : CONTAINER_ID_MAX,
+		       row->id[0] ? row->id : "-",
 		       row->runtime ? row->runtime : "-", pids, mem, cpu, row->rel);
 	}
 }
@@ -305,7 +316,7 @@ int cmd_targets(int argc, char **argv)
 		cleanup_free struct container_info *list = NULL;
 		size_t n = 0;
 
-		if (container_scan(&root, &list, &n, &err) < 0)
+		if (container_list_all(&root, &list, &n, &err) < 0)
 			return cli_fail(&err);
 		for (size_t i = 0; i < n; i++) {
 			if (rows_add(&r, &root, list[i].id, list[i].runtime, list[i].rel, &err) <

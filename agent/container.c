@@ -164,6 +164,7 @@ static int scan_add(struct scan_list *l, const char *id, const char *runtime, co
 		l->cap = ncap;
 	}
 	ci = &l->v[l->n++];
+	memset(ci, 0, sizeof(*ci));
 	snprintf(ci->id, sizeof(ci->id), "%s", id);
 	ci->runtime = runtime;
 	snprintf(ci->rel, sizeof(ci->rel), "%s", rel);
@@ -328,51 +329,124 @@ static size_t common_prefix(const char *a, const char *b)
 	return i;
 }
 
+static bool all_hex(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* Does ci match `want` (as given) / `lower` (lowercased) exactly, or by prefix? */
+static bool id_matches(const struct container_info *ci, const char *want, const char *lower,
+		       bool hex, bool exact)
+{
+	size_t plen = strlen(want);
+
+	if (ci->pid > 0) /* an OCI name: case-sensitive */
+		return exact ? !strcmp(ci->id, want) : !strncmp(ci->id, want, plen);
+	if (!hex)
+		return false;
+	return exact ? !strcmp(ci->id, lower) : !strncmp(ci->id, lower, plen);
+}
+
+/* Cgroup-named containers, then the OCI runtime's ones not already listed. */
+static int all_containers(const struct cg_root *root, struct container_info **out, size_t *n,
+			  struct duress_err *err)
+{
+	cleanup_free struct container_info *oci = NULL;
+	struct container_info *list = NULL, *nv;
+	size_t nc = 0, no = 0, k;
+
+	if (container_scan(root, &list, &nc, err) < 0)
+		return -1;
+	if (oci_scan(&oci, &no, err) < 0) {
+		free(list);
+		return -1;
+	}
+	nv = realloc(list, (nc + no + 1) * sizeof(*list));
+	if (!nv) {
+		free(list);
+		return duress_err_set(err, ENOMEM, "list containers");
+	}
+	list = nv;
+	k = nc;
+	for (size_t i = 0; i < no; i++) {
+		bool dup = false;
+
+		for (size_t j = 0; j < nc && !dup; j++)
+			dup = !strcmp(list[j].id, oci[i].id);
+		if (!dup)
+			list[k++] = oci[i];
+	}
+	*out = list;
+	*n = k;
+	return 0;
+}
+
+int container_list_all(const struct cg_root *root, struct container_info **list, size_t *n,
+		       struct duress_err *err)
+{
+	return all_containers(root, list, n, err);
+}
+
 int container_find(const struct cg_root *root, const char *prefix, struct container_info *out,
 		   struct duress_err *err)
 {
 	cleanup_free struct container_info *list = NULL;
 	cleanup_free size_t *hits = NULL;
-	char want[CONTAINER_ID_MAX + 1];
+	char want[CONTAINER_ID_MAX + 1], lower[CONTAINER_ID_MAX + 1];
 	char msg[LIST_LIMIT];
 	size_t n = 0, nhits = 0, plen, off = 0, shown, idw = 12;
+	bool hex;
 
 	plen = prefix ? strlen(prefix) : 0;
-	if (plen < 6 || plen > CONTAINER_ID_MAX)
+	if (plen < 1 || plen > CONTAINER_ID_MAX)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-				       "container id prefix '%s' must have 6 to 64 hex characters",
+				       "container id '%.80s' must have 1 to 64 characters",
 				       prefix ? prefix : "");
 	for (size_t i = 0; i < plen; i++) {
-		if (!isxdigit((unsigned char)prefix[i]))
+		if (!oci_id_char_ok(prefix[i]))
 			return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-					       "container id prefix '%s': '%c' is not a hex digit",
+					       "container id '%s': '%c' is not a letter, digit, '_', "
+					       "'.', '+' or '-'",
 					       prefix, prefix[i]);
-		want[i] = (char)tolower((unsigned char)prefix[i]);
+		lower[i] = (char)tolower((unsigned char)prefix[i]);
 	}
-	want[plen] = '\0';
+	memcpy(want, prefix, plen);
+	want[plen] = lower[plen] = '\0';
+	hex = plen >= 6 && all_hex(want, plen);
 
-	if (container_scan(root, &list, &n, err) < 0)
+	if (all_containers(root, &list, &n, err) < 0)
 		return -1;
 	hits = calloc(n ? n : 1, sizeof(*hits));
 	if (!hits)
 		return duress_err_set(err, ENOMEM, "find container %s", want);
+	/* An exact id wins over longer ids it is a prefix of. */
 	for (size_t i = 0; i < n; i++)
-		if (!strncmp(list[i].id, want, plen))
+		if (id_matches(&list[i], want, lower, hex, true))
 			hits[nhits++] = i;
+	if (nhits == 0)
+		for (size_t i = 0; i < n; i++)
+			if (id_matches(&list[i], want, lower, hex, false))
+				hits[nhits++] = i;
 
 	if (nhits == 1) {
 		*out = list[hits[0]];
 		return 0;
 	}
+	if (hex)
+		memcpy(want, lower, plen + 1);
 	if (nhits == 0) {
 		for (shown = 0; shown < n; shown++)
-			if (!msg_add(msg, sizeof(msg) - 32, &off, "%s%.12s (%s)", shown ? ", " : "",
-				     list[shown].id, list[shown].runtime))
+			if (!msg_add(msg, sizeof(msg) - 32, &off, "%s%.*s (%s)", shown ? ", " : "",
+				     list[shown].pid > 0 ? CONTAINER_ID_MAX : 12, list[shown].id,
+				     list[shown].runtime))
 				break;
 		if (n == 0)
 			return duress_err_setc(err, DURESS_EXIT_NO_TARGET, 0,
 					       "no container with id prefix '%s' (0 containers "
-					       "found under %s)",
+					       "found under %s or in the OCI runtimes' state)",
 					       want, root->mount);
 		return duress_err_setc(err, DURESS_EXIT_NO_TARGET, 0,
 				       "no container with id prefix '%s' (%zu container%s found: "
@@ -395,7 +469,8 @@ int container_find(const struct cg_root *root, const char *prefix, struct contai
 		const struct container_info *ci = &list[hits[shown]];
 
 		if (!msg_add(msg, sizeof(msg) - 32, &off, "%s%.*s (%s, %s)", shown ? ", " : "",
-			     (int)idw, ci->id, ci->runtime, ci->rel))
+			     ci->pid > 0 ? CONTAINER_ID_MAX : (int)idw, ci->id, ci->runtime,
+			     ci->pid > 0 && ci->state[0] ? ci->state : ci->rel))
 			break;
 	}
 	if (shown < nhits)

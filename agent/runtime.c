@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Shared pieces of the commands that change a target (runtime.h). */
 #include <duress/cgroup.h>
+#include <duress/cgview.h>
 #include <duress/exitcode.h>
 #include <duress/runtime.h>
 
@@ -30,6 +31,19 @@ int target_guard(const struct target *t, bool force, struct duress_err *err)
 
 	if (force || t->owned)
 		return 0;
+	if (t->view[0]) {
+		/* Seen from the agent's cgroup namespace ("/../app"): "/.."
+		 * alone (or more of them) is an ancestor of the agent itself. */
+		if (cg_rel_only_up(t->nsrel))
+			return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
+					       "refusing: target %s holds the agent itself (it is "
+					       "an ancestor of the agent's cgroup namespace) (use "
+					       "--force)",
+					       t->nsrel);
+		/* No PID 1 check: in a sidecar PID 1 is the first container
+		 * of the shared PID namespace, a legitimate target. */
+		return 0;
+	}
 	if (!strcmp(t->rel, "/"))
 		return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
 				       "refusing to put the root cgroup under duress: that is the "

@@ -4,6 +4,7 @@
  * process of it and handles on that process's namespaces.  The sandbox
  * kind is made by agent/sandbox.c, containers are found by container.c.
  */
+#include <duress/cgview.h>
 #include <duress/cleanup.h>
 #include <duress/exitcode.h>
 #include <duress/target.h>
@@ -19,8 +20,8 @@
 #include <unistd.h>
 
 #define TARGET_FORMS                                                                       \
-	"accepted forms: cgroup:PATH, pid:N, container:ID (6 to 64 hex chars), or no -t for " \
-	"a sandbox"
+	"accepted forms: cgroup:PATH, pid:N, container:ID (an OCI container name, or 6 to 64 " \
+	"hex chars of an id), or no -t for a sandbox"
 
 /* How deep target_refresh_pid looks below the target for a process. */
 #define PID_SEARCH_MAX_DEPTH 32
@@ -121,27 +122,20 @@ static int parse_container(const char *text, const char *id, struct target_spec 
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
 				       "target '%s': empty container id (%s)", text, TARGET_FORMS);
 	for (size_t i = 0; i < len; i++) {
-		if (isxdigit((unsigned char)id[i]))
+		if (oci_id_char_ok(id[i]))
 			continue;
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-				       "target '%.80s': container id has a non-hex character '%c' "
-				       "(%s)",
+				       "target '%.80s': container id has a character '%c' that no "
+				       "id has (letters, digits, '_', '.', '+', '-') (%s)",
 				       text, id[i], TARGET_FORMS);
 	}
-	if (len < 6)
-		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-				       "target '%s': container id is too short (%zu hex chars, at "
-				       "least 6)",
-				       text, len);
 	if (len > CONTAINER_ID_MAX)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-				       "target '%.80s...': container id is too long (%zu hex "
-				       "chars, at most %d)",
+				       "target '%.80s...': container id is too long (%zu chars, at "
+				       "most %d)",
 				       text, len, CONTAINER_ID_MAX);
 	spec->kind = TARGET_CONTAINER;
-	for (size_t i = 0; i < len; i++)
-		spec->value[i] = (char)tolower((unsigned char)id[i]);
-	spec->value[len] = '\0';
+	memcpy(spec->value, id, len + 1);
 	return 0;
 }
 
@@ -341,7 +335,21 @@ static int resolve_pid(const struct cg_root *root, pid_t pid, struct target *t,
 		err->code = DURESS_EXIT_NO_TARGET;
 		return duress_err_wrap(err, "%s", what);
 	}
-	if (cg_path_join(root, rel, t->dir, sizeof(t->dir), err) < 0) {
+	if (cg_rel_outside(rel)) {
+		/* Outside our cgroup namespace: a sidecar (docs/containers.md). */
+		char vrel[PATH_MAX];
+
+		snprintf(t->nsrel, sizeof(t->nsrel), "%s", rel);
+		if (cg_view_for_pid(pid, t->view, sizeof(t->view), vrel, sizeof(vrel), err) < 0)
+			return duress_err_wrap(err, "%s: its cgroup %s is outside the agent's cgroup "
+						    "namespace",
+					       what, rel);
+		if ((size_t)snprintf(t->dir, sizeof(t->dir), "%s%s", t->view,
+				     strcmp(vrel, "/") ? vrel : "") >= sizeof(t->dir))
+			return duress_err_setc(err, DURESS_EXIT_NO_TARGET, ENAMETOOLONG, "%s",
+					       what);
+		snprintf(t->rel, sizeof(t->rel), "%s", vrel);
+	} else if (cg_path_join(root, rel, t->dir, sizeof(t->dir), err) < 0) {
 		err->code = DURESS_EXIT_NO_TARGET;
 		return duress_err_wrap(err, "%s", what);
 	}
@@ -349,6 +357,7 @@ static int resolve_pid(const struct cg_root *root, pid_t pid, struct target *t,
 	if (check_cgroup_dir(what, t->dir, err) < 0)
 		return -1;
 	t->pid = pid;
+	t->pin_pid = true;
 	open_ns(t);
 	return 0;
 }
@@ -370,12 +379,26 @@ int target_resolve(const struct cg_root *root, const struct target_spec *spec, s
 	case TARGET_PID:
 		if (resolve_pid(root, spec->pid, t, err) < 0)
 			goto fail;
-		fill_rel(root, t);
+		if (!t->view[0])
+			fill_rel(root, t);
 		fill_container(t);
 		return 0;
 	case TARGET_CONTAINER:
 		if (container_find(root, spec->value, &ci, err) < 0)
 			goto fail;
+		if (ci.pid > 0) {
+			/* An OCI runtime's container: the cgroup of its init. */
+			if (resolve_pid(root, ci.pid, t, err) < 0) {
+				duress_err_wrap(err, "container %s (%s, init pid %d)", ci.id,
+						ci.runtime, (int)ci.pid);
+				goto fail;
+			}
+			if (!t->view[0])
+				fill_rel(root, t);
+			snprintf(t->id, sizeof(t->id), "%s", ci.id);
+			t->runtime = ci.runtime;
+			return 0;
+		}
 		if (cg_path_join(root, ci.rel, t->dir, sizeof(t->dir), err) < 0)
 			goto fail;
 		fill_rel(root, t);
@@ -445,8 +468,8 @@ int target_refresh_pid(struct target *t, struct duress_err *err)
 {
 	pid_t pid = 0;
 
-	/* pid:N stays on process N while it lives. */
-	if (t->kind == TARGET_PID && t->pid > 0 && pid_exists(t->pid)) {
+	/* pid:N (and an OCI container's init) stays on that process while it lives. */
+	if (t->pin_pid && t->pid > 0 && pid_exists(t->pid)) {
 		open_ns(t);
 		return 0;
 	}
@@ -473,11 +496,15 @@ int target_alive(const struct target *t)
 
 const char *target_describe(const struct target *t, char *buf, size_t len)
 {
-	const char *rel = t->rel[0] ? t->rel : t->dir;
+	const char *rel = t->nsrel[0] ? t->nsrel : t->rel[0] ? t->rel : t->dir;
 
 	switch (t->kind) {
 	case TARGET_CONTAINER:
-		snprintf(buf, len, "container %s %.12s", t->runtime ? t->runtime : "?", t->id);
+		if (t->runtime && (!strcmp(t->runtime, "runc") || !strcmp(t->runtime, "crun")))
+			snprintf(buf, len, "container %s %s", t->runtime, t->id);
+		else
+			snprintf(buf, len, "container %s %.12s", t->runtime ? t->runtime : "?",
+				 t->id);
 		break;
 	case TARGET_PID:
 		snprintf(buf, len, "pid %d (cgroup %s)", (int)t->pid, rel);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Undo records and the built-in kinds; see include/duress/undo.h. */
 #include <duress/cgroup.h>
+#include <duress/cgview.h>
 #include <duress/cleanup.h>
 #include <duress/undo.h>
 #include <duress/undo_journal.h>
@@ -18,9 +19,29 @@
 
 /* "max" in a file that holds "MAJ:MIN k=v ..." lines (io.max) means: lift
  * the limits of that device; every other file takes the saved text back. */
+/* A path below a cgroup-namespace view made by another process (the agent
+ * that died): mount the view again here.  1 if it cannot be: gone. */
+static int view_ensure(const char *where, bool *gone, struct duress_err *err)
+{
+	struct duress_err e = { 0 };
+
+	if (cg_view_ensure(where, &e) == 0)
+		return 0;
+	if (e.errnum == ESRCH) {
+		*gone = true;
+		return 1;
+	}
+	*err = e;
+	return -1;
+}
+
 static int revert_cg_write(const struct undo_rec *rec, bool *gone, struct duress_err *err)
 {
 	struct duress_err e2 = { 0 };
+	int v = view_ensure(rec->where, gone, err);
+
+	if (v)
+		return v < 0 ? -1 : 0;
 
 	if (access(rec->where, F_OK) != 0 && errno == ENOENT) {
 		*gone = true;
@@ -48,6 +69,10 @@ static void describe_cg_write(const struct undo_rec *rec, char *buf, size_t len)
 
 static int revert_cg_remove(const struct undo_rec *rec, bool *gone, struct duress_err *err)
 {
+	int v = view_ensure(rec->where, gone, err);
+
+	if (v)
+		return v < 0 ? -1 : 0;
 	if (access(rec->where, F_OK) != 0 && errno == ENOENT) {
 		*gone = true;
 		return 0;

@@ -137,6 +137,16 @@ int worker_spawn(const char *dir, const char *name, int oom_score_adj, int (*fn)
 	waitpid(child, NULL, 0);
 	if (n == (ssize_t)sizeof(r) && r.tag == 'E') {
 		*err = r.err;
+		/* ENOENT on cgroup.procs of a cgroup that exists: it lies outside
+		 * the agent's cgroup namespace (a sidecar, nsdelegate). */
+		if (err->errnum == ENOENT && access(dir, F_OK) == 0) {
+			err->code = DURESS_EXIT_UNSUPPORTED;
+			duress_err_wrap(err, "%s is outside the agent's cgroup namespace, where the "
+					     "kernel (nsdelegate) moves no process: run the agent in "
+					     "the host cgroup namespace for faults with workers "
+					     "(docs/containers.md)",
+					dir);
+		}
 		return -1;
 	}
 	return duress_err_setc(err, DURESS_EXIT_INTERNAL, 0, "worker %s: died before it started",

@@ -5,7 +5,9 @@
  *   cgroup:PATH      absolute cgroupfs path, or relative to the cgroup2 mount
  *   pid:N            the cgroup of process N (and handles on its net/mnt ns)
  *   container:ID     docker, containerd, CRI-O or podman container, by a
- *                    unique prefix of >= 6 hex chars of its id
+ *                    unique prefix of >= 6 hex chars of its id; or a
+ *                    container of an OCI runtime (runc, crun) by its exact
+ *                    name or a unique prefix of it (agent/oci.c)
  *   (none)           a sandbox cgroup made by the agent (see sandbox.h)
  */
 #ifndef DURESS_TARGET_H
@@ -28,7 +30,7 @@ enum target_kind {
 
 struct target_spec {
 	enum target_kind kind;
-	char value[PATH_MAX]; /* path for cgroup:, hex prefix (lowercased) for container: */
+	char value[PATH_MAX]; /* path for cgroup:, id or prefix (as given) for container: */
 	pid_t pid;            /* for pid: */
 };
 
@@ -43,8 +45,15 @@ struct target {
 	char dir[PATH_MAX];   /* absolute cgroupfs directory */
 	char rel[PATH_MAX];   /* below the cgroup2 mount, starts with '/' */
 	char id[CONTAINER_ID_MAX + 1]; /* full container id, "" if not a container */
-	const char *runtime;  /* "docker", "containerd", "crio", "podman", "kubepods" or NULL */
+	const char *runtime;  /* "docker", "containerd", "crio", "podman", "kubepods",
+			       * "runc", "crun" or NULL */
 	pid_t pid;            /* a process of the target (0 if it has none) */
+	bool pin_pid;         /* keep pid while it lives (pid:N, an OCI container's init) */
+	/* Reached through a cgroup-namespace view (cgview.h): dir and rel are
+	 * below view; nsrel is the cgroup as the agent's own namespace shows
+	 * it ("/../app").  Both "" otherwise. */
+	char view[PATH_MAX];
+	char nsrel[PATH_MAX];
 	int netns_fd;         /* open /proc/PID/ns/net, or -1 */
 	int mntns_fd;         /* open /proc/PID/ns/mnt, or -1 */
 	bool owned;           /* the agent created it (sandbox): remove at exit */
@@ -88,7 +97,10 @@ const char *target_describe(const struct target *t, char *buf, size_t len);
 struct container_info {
 	char id[CONTAINER_ID_MAX + 1];
 	const char *runtime;
-	char rel[PATH_MAX];
+	char rel[PATH_MAX];   /* for OCI ones: the init's /proc/PID/cgroup path */
+	pid_t pid;            /* OCI: the init process, 0 for cgroup-named ones */
+	unsigned long long start; /* OCI: its start time (clock ticks since boot) */
+	char state[PATH_MAX]; /* OCI: the state directory, "" otherwise */
 };
 
 /*
@@ -104,8 +116,37 @@ int container_match_name(const char *rel, char *id, size_t idlen, const char **r
 int container_scan(const struct cg_root *root, struct container_info **list, size_t *n,
 		   struct duress_err *err);
 
-/* Find by prefix (>= 6 hex chars); ambiguous prefixes list all matches. */
+/* Cgroup-named containers and the OCI runtimes' (not listed twice). */
+int container_list_all(const struct cg_root *root, struct container_info **list, size_t *n,
+		       struct duress_err *err);
+
+/*
+ * Find a container: an exact id (cgroup-named or OCI) first, else a unique
+ * prefix (cgroup-named: >= 6 hex chars, any case; OCI: as given).  Not
+ * found and ambiguous fail (code NO_TARGET), every match listed.
+ */
 int container_find(const struct cg_root *root, const char *prefix, struct container_info *out,
 		   struct duress_err *err);
+
+/* ---- containers of an OCI runtime (agent/oci.c) ---- */
+
+enum oci_format {
+	OCI_FORMAT_RUNC, /* <id>/state.json: init_process_pid, init_process_start */
+	OCI_FORMAT_CRUN, /* <id>/status: pid, process-start-time */
+};
+
+/* Pure: a character an OCI container id may hold ([A-Za-z0-9_.+-]). */
+bool oci_id_char_ok(char c);
+
+/* Pure: the init pid and start time from a state file's text. */
+int oci_parse_state(const char *text, enum oci_format fmt, pid_t *pid,
+		    unsigned long long *start, struct duress_err *err);
+
+/* The state roots: $DURESS_OCI_ROOTS (':'-separated) or the defaults. */
+size_t oci_roots(char roots[][PATH_MAX], size_t max);
+
+/* Containers whose init process runs (start time checked); *list malloc'd,
+ * sorted by id. */
+int oci_scan(struct container_info **list, size_t *n, struct duress_err *err);
 
 #endif

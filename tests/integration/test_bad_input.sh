@@ -13,7 +13,7 @@ mkdir -p "$WORK/plain"
 expect_exit "a directory that is not a cgroup -> 3" 3 "$DURESS" sample -t "cgroup:$WORK/plain" --duration 1s
 expect_exit "unknown target form -> 2 (usage)" 2 "$DURESS" sample -t foo:bar --duration 1s
 check "usage message lists the forms" grep -q 'cgroup:' "$WORK/stderr"
-expect_exit "short container prefix -> 2" 2 "$DURESS" sample -t container:abc --duration 1s
+expect_exit "container id with a bad character -> 2" 2 "$DURESS" sample -t container:a/b --duration 1s
 expect_exit "pid:0 -> 2" 2 "$DURESS" sample -t pid:0 --duration 1s
 expect_exit "interval too short -> 2" 2 "$DURESS" sample -t cgroup:/ --interval 1ms
 check "message names --interval" grep -q -- '--interval' "$WORK/stderr"

@@ -218,13 +218,19 @@ static void test_spec_parse_ok(void **state)
 	assert_int_equal(target_spec_parse("pid:2147483647", &s, &err), 0);
 	assert_int_equal(s.pid, INT_MAX);
 
+	/* The id is kept as given: OCI names are case-sensitive, hex ids are
+	 * matched in any case (container_find). */
 	assert_int_equal(target_spec_parse("container:ABCDEF", &s, &err), 0);
 	assert_int_equal(s.kind, TARGET_CONTAINER);
-	assert_string_equal(s.value, "abcdef");
+	assert_string_equal(s.value, "ABCDEF");
+	assert_int_equal(target_spec_parse("container:web", &s, &err), 0);
+	assert_string_equal(s.value, "web");
+	assert_int_equal(target_spec_parse("container:ci-job_7.x+1", &s, &err), 0);
+	assert_string_equal(s.value, "ci-job_7.x+1");
 	assert_int_equal(target_spec_parse("container:" ID_D1, &s, &err), 0);
 	assert_string_equal(s.value, ID_D1);
 	assert_int_equal(target_spec_parse("container:3F2A1B9C0D1E", &s, &err), 0);
-	assert_string_equal(s.value, "3f2a1b9c0d1e");
+	assert_string_equal(s.value, "3F2A1B9C0D1E");
 
 	/* Success leaves the error untouched. */
 	assert_int_equal(err.code, 0);
@@ -252,11 +258,11 @@ static void test_spec_parse_errors(void **state)
 		{ "pid:2147483648", "target 'pid:2147483648': pid 2147483648 is out of range" },
 		{ "pid:99999999999999999999999", "is out of range" },
 		{ "container:", "target 'container:': empty container id" },
-		{ "container:12345", "target 'container:12345': container id is too short (5 hex "
-				     "chars, at least 6)" },
-		{ "container:12345g", "container id has a non-hex character 'g'" },
-		{ "container:abc-def", "non-hex character '-'" },
-		{ "container:" ID_D1 "0", "container id is too long (65 hex chars, at most 64)" },
+		{ "container:a/b", "target 'container:a/b': container id has a character '/' that "
+				   "no id has (letters, digits, '_', '.', '+', '-')" },
+		{ "container:a b", "a character ' '" },
+		{ "container:x:y", "a character ':'" },
+		{ "container:" ID_D1 "0", "container id is too long (65 chars, at most 64)" },
 		{ "foo:bar", "unknown target 'foo:bar'" },
 		{ "Cgroup:/x", "unknown target 'Cgroup:/x'" },
 		{ "1234", "unknown target '1234'" },
@@ -285,8 +291,8 @@ static void test_spec_parse_lists_forms(void **state)
 	(void)state;
 	assert_int_equal(target_spec_parse("foo:bar", &s, &err), -1);
 	assert_string_equal(err.msg, "unknown target 'foo:bar' (accepted forms: cgroup:PATH, "
-				     "pid:N, container:ID (6 to 64 hex chars), or no -t for a "
-				     "sandbox)");
+				     "pid:N, container:ID (an OCI container name, or 6 to 64 hex "
+				     "chars of an id), or no -t for a sandbox)");
 	assert_int_equal(err.errnum, 0);
 }
 
@@ -533,14 +539,20 @@ static void test_find_not_found(void **state)
 	assert_int_equal(container_find(&f->root, "d0f631", &ci, &err), -1);
 	assert_non_null(strstr(err.msg, "no container with id prefix 'd0f631'"));
 
-	/* Bad prefixes are usage errors. */
+	/* Shorter than 6 hex chars, or not hex: could only be an OCI name,
+	 * so it matches no cgroup-named container. */
 	duress_err_clear(&err);
 	assert_int_equal(container_find(&f->root, "abc12", &ci, &err), -1);
-	assert_int_equal(err.code, DURESS_EXIT_USAGE);
+	assert_int_equal(err.code, DURESS_EXIT_NO_TARGET);
+	assert_non_null(strstr(err.msg, "no container with id prefix 'abc12'"));
 	duress_err_clear(&err);
 	assert_int_equal(container_find(&f->root, "abc12z", &ci, &err), -1);
+	assert_int_equal(err.code, DURESS_EXIT_NO_TARGET);
+	/* A character no id has is a usage error. */
+	duress_err_clear(&err);
+	assert_int_equal(container_find(&f->root, "abc/12", &ci, &err), -1);
 	assert_int_equal(err.code, DURESS_EXIT_USAGE);
-	assert_non_null(strstr(err.msg, "'z' is not a hex digit"));
+	assert_non_null(strstr(err.msg, "'/' is not a letter, digit"));
 }
 
 static void test_find_none_at_all(void **state)
@@ -553,7 +565,8 @@ static void test_find_none_at_all(void **state)
 	assert_int_equal(container_find(&f->root, "abcdef", &ci, &err), -1);
 	assert_int_equal(err.code, DURESS_EXIT_NO_TARGET);
 	snprintf(want, sizeof(want),
-		 "no container with id prefix 'abcdef' (0 containers found under %s)",
+		 "no container with id prefix 'abcdef' (0 containers found under %s or in the "
+		 "OCI runtimes' state)",
 		 f->root.mount);
 	assert_string_equal(err.msg, want);
 }
@@ -798,6 +811,8 @@ int main(void)
 	};
 	int fails = 0;
 
+	/* No OCI runtime state from the host in these tests (test_oci.c). */
+	setenv("DURESS_OCI_ROOTS", "", 1);
 	fails += cmocka_run_group_tests_name("target: pure", pure, NULL, NULL);
 	fails += cmocka_run_group_tests_name("target: fake hierarchy", tree, tree_setup,
 					     fake_teardown);

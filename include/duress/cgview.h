@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Cgroup-namespace views (docs/containers.md): when the agent sits in its
+ * own cgroup namespace (a sidecar), a target's /proc/PID/cgroup reads
+ * "0::/../other" and the agent's cgroup2 mount does not show it.  A view is
+ * a fresh cgroup2 mounted, in a private mount namespace of the agent, while
+ * in the target process's cgroup namespace, at
+ * <base>/<pid>-<starttime> (base: $DURESS_CGNS_DIR, else
+ * $DURESS_STATE_DIR/cgns, else /run/duress/cgns).
+ * Interface files are then opened from the agent's own cgroup namespace.
+ */
+#ifndef DURESS_CGVIEW_H
+#define DURESS_CGVIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <duress/error.h>
+
+#define CGVIEW_BASE_DEFAULT "/run/duress/cgns"
+
+/* The base directory of views. */
+const char *cg_view_base(void);
+
+/* Pure: true if a cgroup path (from /proc/PID/cgroup) lies outside the
+ * reader's cgroup namespace ("/..", "/../x"). */
+bool cg_rel_outside(const char *rel);
+
+/* Pure: true if rel is only ".." components ("/..", "/../.."): an
+ * ancestor of the reader's own cgroup. */
+bool cg_rel_only_up(const char *rel);
+
+/*
+ * Make (or reuse) the view for process pid: dir gets the mount point, rel
+ * the process's cgroup below it ("/" when it is its namespace's root).
+ * Errors name the step and the capability it needs (code NO_TARGET).
+ */
+int cg_view_for_pid(pid_t pid, char *dir, size_t dirlen, char *rel, size_t rellen,
+		    struct duress_err *err);
+
+/*
+ * For a path recorded earlier (undo journal): if it lies below a view
+ * directory that is not mounted in this process, mount it again from the
+ * same process's cgroup namespace.  0 if nothing to do or done; < 0 with
+ * errnum ESRCH if that process is gone (or its pid was reused).
+ */
+int cg_view_ensure(const char *path, struct duress_err *err);
+
+/* Pure: parse "<base>/<pid>-<start>[/...]"; 1 if path is a view path. */
+int cg_view_parse(const char *base, const char *path, pid_t *pid, unsigned long long *start,
+		  char *dir, size_t dirlen);
+
+#endif

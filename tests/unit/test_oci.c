@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Containers of an OCI runtime: state parsing, the scan of state roots
+ * (start time checked, created and stale ones skipped, namespace levels),
+ * container_find by exact name and prefix, and the cgroup-view helpers.
+ * The "containers" here are this test process, described by state files.
+ */
+#include <duress/cgroup.h>
+#include <duress/cgview.h>
+#include <duress/exitcode.h>
+#include <duress/target.h>
+#include <duress/undo.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char base[256];
+static unsigned long long self_start;
+static char self_rel[PATH_MAX];
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX + 64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void make_state(const char *root, const char *id, const char *file, const char *text)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/%s", root, id);
+	assert_int_equal(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
+	write_file(dir, file, text);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void test_parse_state(void **state)
+{
+	struct duress_err err = { 0 };
+	unsigned long long start = 0;
+	pid_t pid = 0;
+
+	(void)state;
+	assert_int_equal(oci_parse_state("{\"init_process_pid\": 183, \"init_process_start\": 906, "
+					 "\"created\": \"2026-11-27T00:54:25Z\"}",
+					 OCI_FORMAT_RUNC, &pid, &start, &err),
+			 0);
+	assert_int_equal(pid, 183);
+	assert_int_equal(start, 906);
+	/* crun 1.8's status file, as written by crun itself. */
+	assert_int_equal(oci_parse_state("{\n    \"pid\": 163,\n    \"process-start-time\": 745,\n"
+					 "    \"cgroup-path\": \"/ocitest/c1\",\n"
+					 "    \"detached\": true\n}\n",
+					 OCI_FORMAT_CRUN, &pid, &start, &err),
+			 0);
+	assert_int_equal(pid, 163);
+	assert_int_equal(start, 745);
+	assert_int_equal(oci_parse_state("{\"pid\": \"42\", \"process-start-time\": \"7\"}",
+					 OCI_FORMAT_CRUN, &pid, &start, &err),
+			 0);
+	assert_int_equal(pid, 42);
+
+	assert_int_equal(oci_parse_state("not json", OCI_FORMAT_RUNC, &pid, &start, &err), -1);
+	assert_non_null(strstr(err.msg, "state.json: not a JSON object"));
+	assert_int_equal(oci_parse_state("{\"pid\": 0, \"process-start-time\": 1}", OCI_FORMAT_CRUN,
+					 &pid, &start, &err),
+			 -1);
+	assert_non_null(strstr(err.msg, "status: no positive \"pid\""));
+	assert_int_equal(oci_parse_state("{\"init_process_pid\": 5}", OCI_FORMAT_RUNC, &pid, &start,
+					 &err),
+			 -1);
+	assert_non_null(strstr(err.msg, "no \"init_process_start\""));
+}
+
+static void test_rel_helpers(void **state)
+{
+	pid_t pid = 0;
+	unsigned long long start = 0;
+	char dir[PATH_MAX];
+
+	(void)state;
+	assert_true(cg_rel_outside("/.."));
+	assert_true(cg_rel_outside("/../app"));
+	assert_true(cg_rel_outside("/../../kubepods/pod1/x"));
+	assert_false(cg_rel_outside("/"));
+	assert_false(cg_rel_outside("/..x"));
+	assert_false(cg_rel_outside("/a/.."));
+	assert_true(cg_rel_only_up("/.."));
+	assert_true(cg_rel_only_up("/../.."));
+	assert_false(cg_rel_only_up("/../app"));
+	assert_false(cg_rel_only_up("/"));
+
+	assert_int_equal(cg_view_parse("/run/duress/cgns", "/run/duress/cgns/123-456/memory.max",
+				       &pid, &start, dir, sizeof(dir)),
+			 1);
+	assert_int_equal(pid, 123);
+	assert_int_equal(start, 456);
+	assert_string_equal(dir, "/run/duress/cgns/123-456");
+	assert_int_equal(cg_view_parse("/run/duress/cgns/", "/run/duress/cgns/9-1", &pid, &start,
+				       dir, sizeof(dir)),
+			 1);
+	assert_string_equal(dir, "/run/duress/cgns/9-1");
+	assert_int_equal(cg_view_parse("/run/duress/cgns", "/sys/fs/cgroup/x", NULL, NULL, NULL, 0),
+			 0);
+	assert_int_equal(cg_view_parse("/run/duress/cgns", "/run/duress/cgnsX/1-2", NULL, NULL,
+				       NULL, 0),
+			 0);
+	assert_int_equal(cg_view_parse("/run/duress/cgns", "/run/duress/cgns/abc-2", NULL, NULL,
+				       NULL, 0),
+			 0);
+	assert_int_equal(cg_view_parse("/run/duress/cgns", "/run/duress/cgns/12-", NULL, NULL,
+				       NULL, 0),
+			 0);
+	/* Not a view path: nothing to do, even with no such mount. */
+	{
+		struct duress_err err = { 0 };
+
+		assert_int_equal(cg_view_ensure("/sys/fs/cgroup/x", &err), 0);
+	}
+}
+
+/* Two roots: r1 (runc layout with a namespace level under it, as
+ * containerd's) and r2 (crun). */
+static int roots_setup(void **state)
+{
+	char r1[300], r2[300], ns[PATH_MAX], good[256], crun[256], stale[256];
+	char env[2 * PATH_MAX + 2];
+	struct duress_err err = { 0 };
+
+	(void)state;
+	snprintf(base, sizeof(base), "/tmp/duress-test-oci-XXXXXX");
+	if (!mkdtemp(base))
+		return -1;
+	if (undo_proc_starttime(getpid(), &self_start) < 0 ||
+	    cg_of_pid(getpid(), self_rel, sizeof(self_rel), &err) < 0)
+		self_rel[0] = '\0';
+	snprintf(r1, sizeof(r1), "%s/runc", base);
+	snprintf(r2, sizeof(r2), "%s/crun", base);
+	snprintf(ns, sizeof(ns), "%s/k8s.io", r1);
+	mkdir(r1, 0700);
+	mkdir(r2, 0700);
+	mkdir(ns, 0700);
+	snprintf(good, sizeof(good), "{\"init_process_pid\": %d, \"init_process_start\": %llu}",
+		 (int)getpid(), self_start);
+	snprintf(crun, sizeof(crun), "{\"pid\": %d, \"process-start-time\": %llu}", (int)getpid(),
+		 self_start);
+	snprintf(stale, sizeof(stale), "{\"init_process_pid\": %d, \"init_process_start\": %llu}",
+		 (int)getpid(), self_start + 1);
+	make_state(r1, "web", "state.json", good);
+	make_state(r1, "web2", "state.json", good);
+	make_state(ns, "ctr-db", "state.json", good);
+	make_state(r2, "Cache-1", "status", crun);
+	make_state(r1, "stale", "state.json", stale);
+	make_state(r1, "created", "state.json", good);
+	make_state(r1, "created", "exec.fifo", "");
+	make_state(r1, "broken", "state.json", "{");
+	/* A cgroup2 "mount" with no cgroup-named container. */
+	write_file(base, "cgroup.procs", "");
+	snprintf(env, sizeof(env), "%s:%s", r1, r2);
+	setenv("DURESS_OCI_ROOTS", env, 1);
+	return 0;
+}
+
+static int roots_teardown(void **state)
+{
+	(void)state;
+	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	unsetenv("DURESS_OCI_ROOTS");
+	return 0;
+}
+
+static void test_scan(void **state)
+{
+	struct container_info *list = NULL;
+	struct duress_err err = { 0 };
+	size_t n = 0;
+
+	(void)state;
+	if (!self_rel[0])
+		skip();
+	assert_int_equal(oci_scan(&list, &n, &err), 0);
+	/* stale (start time differs), created (exec.fifo) and broken are skipped. */
+	assert_int_equal(n, 4);
+	assert_string_equal(list[0].id, "Cache-1");
+	assert_string_equal(list[0].runtime, "crun");
+	assert_string_equal(list[1].id, "ctr-db");
+	assert_string_equal(list[1].runtime, "runc");
+	assert_non_null(strstr(list[1].state, "/runc/k8s.io/ctr-db"));
+	assert_string_equal(list[2].id, "web");
+	assert_string_equal(list[3].id, "web2");
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(list[i].pid, getpid());
+		assert_int_equal(list[i].start, self_start);
+		assert_string_equal(list[i].rel, self_rel);
+	}
+	free(list);
+}
+
+static void test_find(void **state)
+{
+	struct cg_root root;
+	struct container_info ci;
+	struct duress_err err = { 0 };
+
+	(void)state;
+	if (!self_rel[0])
+		skip();
+	memset(&root, 0, sizeof(root));
+	snprintf(root.mount, sizeof(root.mount), "%s", base);
+
+	/* Exact name wins over "web2" that it is a prefix of. */
+	assert_int_equal(container_find(&root, "web", &ci, &err), 0);
+	assert_string_equal(ci.id, "web");
+	assert_int_equal(ci.pid, getpid());
+	assert_int_equal(container_find(&root, "ctr", &ci, &err), 0);
+	assert_string_equal(ci.id, "ctr-db");
+	assert_int_equal(container_find(&root, "Cache", &ci, &err), 0);
+	assert_string_equal(ci.runtime, "crun");
+
+	/* Names are case-sensitive. */
+	assert_int_equal(container_find(&root, "cache", &ci, &err), -1);
+	assert_int_equal(err.code, DURESS_EXIT_NO_TARGET);
+	assert_non_null(strstr(err.msg, "no container with id prefix 'cache' (4 containers found: "
+					"Cache-1 (crun), ctr-db (runc), web (runc), web2 (runc))"));
+
+	duress_err_clear(&err);
+	assert_int_equal(container_find(&root, "we", &ci, &err), -1);
+	assert_int_equal(err.code, DURESS_EXIT_NO_TARGET);
+	assert_non_null(strstr(err.msg, "container id prefix 'we' is ambiguous: matches web (runc, "));
+	assert_non_null(strstr(err.msg, "/runc/web), web2 (runc, "));
+
+	duress_err_clear(&err);
+	assert_int_equal(container_find(&root, "stale", &ci, &err), -1);
+	assert_int_equal(err.code, DURESS_EXIT_NO_TARGET);
+	duress_err_clear(&err);
+	assert_int_equal(container_find(&root, "a/b", &ci, &err), -1);
+	assert_int_equal(err.code, DURESS_EXIT_USAGE);
+}
+
+static void test_resolve(void **state)
+{
+	struct cg_root root;
+	struct target_spec spec;
+	struct target t;
+	struct duress_err err = { 0 };
+	char buf[256];
+
+	(void)state;
+	if (!self_rel[0] || cg_rel_outside(self_rel))
+		skip();
+	memset(&root, 0, sizeof(root));
+	snprintf(root.mount, sizeof(root.mount), "%s", base);
+	/* Our own cgroup must exist in the fake mount. */
+	{
+		char dir[PATH_MAX * 2];
+
+		snprintf(dir, sizeof(dir), "%s%s", base, strcmp(self_rel, "/") ? self_rel : "");
+		for (char *p = dir + strlen(base); *p; p++)
+			if (*p == '/') {
+				*p = '\0';
+				mkdir(dir, 0755);
+				*p = '/';
+			}
+		mkdir(dir, 0755);
+		write_file(dir, "cgroup.procs", "");
+	}
+	assert_int_equal(target_spec_parse("container:ctr-db", &spec, &err), 0);
+	target_init(&t);
+	assert_int_equal(target_resolve(&root, &spec, &t, &err), 0);
+	assert_int_equal(t.kind, TARGET_CONTAINER);
+	assert_string_equal(t.id, "ctr-db");
+	assert_string_equal(t.runtime, "runc");
+	assert_int_equal(t.pid, getpid());
+	assert_true(t.pin_pid);
+	assert_string_equal(t.rel, self_rel);
+	assert_string_equal(t.view, "");
+	assert_string_equal(target_describe(&t, buf, sizeof(buf)), "container runc ctr-db");
+	/* The init stays the target's process. */
+	assert_int_equal(target_refresh_pid(&t, &err), 0);
+	assert_int_equal(t.pid, getpid());
+	target_release(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest pure[] = {
+		cmocka_unit_test(test_parse_state),
+		cmocka_unit_test(test_rel_helpers),
+	};
+	const struct CMUnitTest roots[] = {
+		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_find),
+		cmocka_unit_test(test_resolve),
+	};
+	int fails = 0;
+
+	fails += cmocka_run_group_tests_name("oci: pure", pure, NULL, NULL);
+	fails += cmocka_run_group_tests_name("oci: state roots", roots, roots_setup,
+					     roots_teardown);
+	return fails ? 1 : 0;
+}
