@@ -275,3 +275,46 @@ int cg_view_ensure(const char *path, struct duress_err *err)
 	view_note(dir);
 	return view_mount(pid, dir, NULL, 0, err);
 }
+
+int cg_ns_join_from_env(struct duress_err *err)
+{
+	const char *v = getenv("DURESS_CGROUPNS");
+	const char *path;
+	cleanup_close int fd = -1;
+	struct stat want, have;
+
+	if (!v || !*v)
+		return 0;
+	path = strcmp(v, "host") ? v : "/proc/1/ns/cgroup";
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, errno,
+				       "DURESS_CGROUPNS=%s: cannot open %s (the host's PID namespace "
+				       "and CAP_SYS_PTRACE are needed for host)",
+				       v, path);
+	if (fstat(fd, &want) < 0 || stat("/proc/self/ns/cgroup", &have) < 0)
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno,
+				       "DURESS_CGROUPNS: stat %s", path);
+	if (want.st_ino == have.st_ino && want.st_dev == have.st_dev)
+		return 0; /* there already (the host, or a child of a joined agent) */
+	if (setns(fd, CLONE_NEWCGROUP) < 0)
+		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, errno,
+				       "DURESS_CGROUPNS=%s: setns into the cgroup namespace of %s "
+				       "(needs CAP_SYS_ADMIN; seccomp/AppArmor must allow setns)",
+				       v, path);
+	if (getenv("DURESS_CGROUP_ROOT"))
+		return 0; /* the caller mounted the whole tree there (a hostPath) */
+	/* A cgroup2 mounted now has that namespace's root as its root: put it
+	 * where the container's own (narrower, often read-only) one was, in a
+	 * mount namespace of our own. */
+	if (private_mntns(err) < 0)
+		return duress_err_wrap(err, "DURESS_CGROUPNS");
+	if (umount2("/sys/fs/cgroup", MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, errno,
+				       "DURESS_CGROUPNS: umount the container's /sys/fs/cgroup");
+	if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, errno,
+				       "DURESS_CGROUPNS: mount cgroup2 at /sys/fs/cgroup (needs "
+				       "CAP_SYS_ADMIN; AppArmor must allow mounting cgroup2)");
+	return 0;
+}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* duress: put a cgroup v2 under resource duress and measure how it copes. */
+#include <duress/cgview.h>
 #include <duress/cli.h>
 #include <duress/exitcode.h>
 #include <duress/session.h>
@@ -65,9 +66,19 @@ int main(int argc, char **argv)
 		printf("duress %s\n", DURESS_VERSION);
 		return DURESS_EXIT_OK;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(cmd, commands[i].name))
-			return commands[i].run(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		struct duress_err err = { 0 };
+
+		if (strcmp(cmd, commands[i].name))
+			continue;
+		/* An agent in a container told to see the host's cgroup tree
+		 * (DaemonSet): joined before anything reads a cgroup. */
+		if (cg_ns_join_from_env(&err) < 0) {
+			duress_err_print(stderr, &err);
+			return err.code ? err.code : DURESS_EXIT_INTERNAL;
+		}
+		return commands[i].run(argc - 1, argv + 1);
+	}
 	fprintf(stderr, "duress: unknown command '%s'\n\n", cmd);
 	usage(stderr);
 	return DURESS_EXIT_USAGE;

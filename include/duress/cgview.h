@@ -51,4 +51,14 @@ int cg_view_ensure(const char *path, struct duress_err *err);
 int cg_view_parse(const char *base, const char *path, pid_t *pid, unsigned long long *start,
 		  char *dir, size_t dirlen);
 
+/*
+ * $DURESS_CGROUPNS (docs/containers.md): "host" (the cgroup namespace of
+ * PID 1, with the host's PID namespace) or a /proc/PID/ns/cgroup path.  The
+ * agent joins that namespace for good, at start-up, and (unless
+ * $DURESS_CGROUP_ROOT names the tree) mounts a cgroup2 rooted there over
+ * /sys/fs/cgroup in a private mount namespace: the agent then sees and
+ * moves processes as an agent on the host does (workers too).  Unset: 0.
+ */
+int cg_ns_join_from_env(struct duress_err *err);
+
 #endif

@@ -77,9 +77,9 @@ S=$TOP/manifests/k8s/sidecar.yaml
 DS=$TOP/manifests/k8s/daemonset.yaml
 agent='.[] | select(.kind=="Pod") | .spec.containers[] | select(.name=="duress")'
 check "sidecar: shareProcessNamespace" q "$S" '.[] | select(.kind=="Pod") | .spec.shareProcessNamespace == true'
-check "sidecar: capabilities drop ALL, add SYS_ADMIN NET_ADMIN SYS_PTRACE KILL (+DAC_OVERRIDE), not privileged" q "$S" \
+check "sidecar: capabilities drop ALL, add SYS_ADMIN NET_ADMIN SYS_PTRACE KILL not privileged" q "$S" \
 	"$agent | .securityContext | .privileged == false and .capabilities.drop == [\"ALL\"] and
-	 (.capabilities.add | sort) == [\"DAC_OVERRIDE\",\"KILL\",\"NET_ADMIN\",\"SYS_ADMIN\",\"SYS_PTRACE\"]"
+	 (.capabilities.add | sort) == [\"KILL\",\"NET_ADMIN\",\"SYS_ADMIN\",\"SYS_PTRACE\"]"
 check "sidecar: seccomp RuntimeDefault, AppArmor Unconfined" q "$S" \
 	"$agent | .securityContext | .seccompProfile.type == \"RuntimeDefault\" and .appArmorProfile.type == \"Unconfined\""
 check "sidecar: serve on loopback TCP with the token from the Secret" q "$S" \
@@ -88,7 +88,8 @@ check "sidecar: serve on loopback TCP with the token from the Secret" q "$S" \
 dagent='.[] | select(.kind=="DaemonSet") | .spec.template.spec'
 check "daemonset: hostPID, same capabilities, not privileged" q "$DS" \
 	"$dagent | .hostPID == true and (.containers[0].securityContext | .privileged == false and
-	 (.capabilities.add | sort) == [\"DAC_OVERRIDE\",\"KILL\",\"NET_ADMIN\",\"SYS_ADMIN\",\"SYS_PTRACE\"])"
-check "daemonset: node's /sys/fs/cgroup and /run/duress as hostPath, socket in /run/duress" q "$DS" \
-	"($dagent | [.volumes[].hostPath.path] | index(\"/sys/fs/cgroup\") != null and index(\"/run/duress\") != null) and
+	 (.capabilities.add | sort) == [\"KILL\",\"NET_ADMIN\",\"SYS_ADMIN\",\"SYS_PTRACE\"])"
+check "daemonset: joins the node's cgroup namespace (DURESS_CGROUPNS=host), /run/duress as hostPath, socket in /run/duress" q "$DS" \
+	"($dagent | .containers[0].env | any(.name == \"DURESS_CGROUPNS\" and .value == \"host\")) and
+	 ($dagent | [.volumes[].hostPath.path] | index(\"/run/duress\") != null) and
 	 ($dagent | .containers[0].args == [\"serve\",\"--listen\",\"unix:/run/duress/duress.sock\"])"
