@@ -38,3 +38,31 @@ int cli_require_root(const char *what, struct duress_err *err)
 			       "run it with sudo",
 			       what);
 }
+
+bool cli_session_opt(int c, const char *arg, struct cli_session_opts *o)
+{
+	switch (c) {
+	case 't':
+		o->target = arg;
+		return true;
+	case CLI_OPT_SAMPLES:
+		o->samples = arg;
+		return true;
+	case CLI_OPT_DRY_RUN:
+		o->dry_run = true;
+		return true;
+	case CLI_OPT_FORCE:
+		o->force = true;
+		return true;
+	case 'q':
+		o->quiet = true;
+		return true;
+	case CLI_OPT_STATE_DIR:
+		o->state_dir = arg;
+		return true;
+	case CLI_OPT_NO_RECOVER:
+		o->no_recover = true;
+		return true;
+	}
+	return false;
+}

@@ -39,29 +39,17 @@ enum {
 	OPT_FOR = 256,
 	OPT_INTERVAL,
 	OPT_BASELINE,
-	OPT_SAMPLES,
 	OPT_SUMMARY,
-	OPT_DRY_RUN,
-	OPT_FORCE,
-	OPT_QUIET,
-	OPT_STATE_DIR,
-	OPT_NO_RECOVER,
 	OPT_FAULT_BASE = 1000,
 };
 
 struct inject_opts {
-	const char *target;
+	struct cli_session_opts s;
 	bool for_set;
 	uint64_t for_us;
 	uint64_t interval_us;
 	uint64_t baseline_us;
-	const char *samples;
 	const char *summary;
-	bool dry_run;
-	bool force;
-	bool quiet;
-	const char *state_dir;
-	bool no_recover;
 };
 
 static void print_fault_line(const struct fault_desc *d, void *data)
@@ -99,17 +87,11 @@ static void inject_usage(FILE *f, const struct fault_desc *d)
 
 /* The options of every fault (also listed by `duress __complete options inject`). */
 const struct option inject_longopts[] = {
-	{ "target", required_argument, NULL, 't' },
+	CLI_SESSION_LONGOPTS,
 	{ "for", required_argument, NULL, OPT_FOR },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "baseline", required_argument, NULL, OPT_BASELINE },
-	{ "samples", required_argument, NULL, OPT_SAMPLES },
 	{ "summary", required_argument, NULL, OPT_SUMMARY },
-	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-	{ "force", no_argument, NULL, OPT_FORCE },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-	{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -136,7 +118,7 @@ static int parse_inject(int argc, char **argv, struct fault *f, struct inject_op
 	o->baseline_us = 2000000;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:qh", longopts, &li)) != -1) {
+	while ((c = getopt_long(argc, argv, ":" CLI_SESSION_SHORTOPTS "h", longopts, &li)) != -1) {
 		if (c >= OPT_FAULT_BASE) {
 			int idx = c - OPT_FAULT_BASE;
 
@@ -147,10 +129,9 @@ static int parse_inject(int argc, char **argv, struct fault *f, struct inject_op
 				return cli_usage_error("inject", "%s", err.msg);
 			continue;
 		}
+		if (cli_session_opt(c, optarg, &o->s))
+			continue;
 		switch (c) {
-		case 't':
-			o->target = optarg;
-			break;
 		case OPT_FOR:
 			if (parse_duration(optarg, "--for", &o->for_us, &err) < 0)
 				return cli_usage_error("inject", "%s", err.msg);
@@ -170,26 +151,8 @@ static int parse_inject(int argc, char **argv, struct fault *f, struct inject_op
 			if (parse_duration(optarg, "--baseline", &o->baseline_us, &err) < 0)
 				return cli_usage_error("inject", "%s", err.msg);
 			break;
-		case OPT_SAMPLES:
-			o->samples = optarg;
-			break;
 		case OPT_SUMMARY:
 			o->summary = optarg;
-			break;
-		case OPT_DRY_RUN:
-			o->dry_run = true;
-			break;
-		case OPT_FORCE:
-			o->force = true;
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case OPT_STATE_DIR:
-			o->state_dir = optarg;
-			break;
-		case OPT_NO_RECOVER:
-			o->no_recover = true;
 			break;
 		case 'h':
 			inject_usage(stdout, d);
@@ -497,7 +460,7 @@ int cmd_inject(int argc, char **argv)
 		goto out;
 	}
 	f.duration_us = o.for_us;
-	f.force = o.force;
+	f.force = o.s.force;
 	f.undo = &undo;
 	f.root = &root;
 	f.target = &t;
@@ -506,12 +469,12 @@ int cmd_inject(int argc, char **argv)
 						   : cli_fail(&err);
 		goto out;
 	}
-	if (target_spec_parse(o.target, &spec, &err) < 0) {
+	if (target_spec_parse(o.s.target, &spec, &err) < 0) {
 		rc = cli_usage_error("inject", "%s", err.msg);
 		goto out;
 	}
 	if (cg_root_discover(&root, &err) < 0 ||
-	    (!o.dry_run && cli_require_root("inject", &err) < 0)) {
+	    (!o.s.dry_run && cli_require_root("inject", &err) < 0)) {
 		rc = cli_fail(&err);
 		goto out;
 	}
@@ -521,7 +484,7 @@ int cmd_inject(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out;
 	}
-	if (spec.kind == TARGET_SANDBOX && o.dry_run) {
+	if (spec.kind == TARGET_SANDBOX && o.s.dry_run) {
 		fprintf(stderr, "duress inject: --dry-run needs a target (-t): the sandbox "
 				"exists only while the agent runs\n");
 		rc = DURESS_EXIT_USAGE;
@@ -529,11 +492,11 @@ int cmd_inject(int argc, char **argv)
 	}
 	/* Before the first change: recover what dead agents left, open this
 	 * run's undo journal (every step is on disk before it is made). */
-	if (!o.dry_run) {
+	if (!o.s.dry_run) {
 		char what[128];
 
 		snprintf(what, sizeof(what), "inject %s", d->name);
-		if (session_begin(&sess, o.state_dir, o.no_recover, what, &err) < 0) {
+		if (session_begin(&sess, o.s.state_dir, o.s.no_recover, what, &err) < 0) {
 			rc = cli_fail(&err);
 			goto out_mask;
 		}
@@ -551,7 +514,7 @@ int cmd_inject(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out_mask;
 	}
-	if (target_guard(&t, o.force, &err) < 0 || (d->supported && d->supported(&f, &err) < 0) ||
+	if (target_guard(&t, o.s.force, &err) < 0 || (d->supported && d->supported(&f, &err) < 0) ||
 	    (d->plan && d->plan(&f, &err) < 0)) {
 		rc = cli_fail(&err);
 		goto out_target;
@@ -569,7 +532,7 @@ int cmd_inject(int argc, char **argv)
 	r.o = &o;
 	r.sfd = sfd;
 	target_describe(&t, r.title, sizeof(r.title));
-	if (o.dry_run) {
+	if (o.s.dry_run) {
 		char dur[32];
 
 		printf("dry run: %s fault on %s for %s would:\n", d->name, r.title,
@@ -579,22 +542,22 @@ int cmd_inject(int argc, char **argv)
 		rc = DURESS_EXIT_OK;
 		goto out_target;
 	}
-	if (o.samples) {
-		r.samples = fopen(o.samples, "we");
+	if (o.s.samples) {
+		r.samples = fopen(o.s.samples, "we");
 		if (!r.samples) {
 			duress_err_setc(&err, DURESS_EXIT_USAGE, errno, "--samples: cannot open %s",
-					o.samples);
+					o.s.samples);
 			rc = cli_fail(&err);
 			goto out_target;
 		}
 	}
 	print_plan(&f, stderr);
-	r.live_on = !o.quiet && isatty(STDOUT_FILENO);
+	r.live_on = !o.s.quiet && isatty(STDOUT_FILENO);
 	if (r.live_on)
 		sample_writer_init(&r.live, SAMPLE_FORMAT_TABLE, stdout, r.title);
 	rc = inject_run(&r, &undo);
 	if (r.samples && fclose(r.samples) != 0)
-		fprintf(stderr, "duress: error writing %s\n", o.samples);
+		fprintf(stderr, "duress: error writing %s\n", o.s.samples);
 out_target:
 	session_drop_sandbox(&t, &undo, &sbx_undo);
 out_mask:

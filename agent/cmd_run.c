@@ -30,21 +30,13 @@
 enum {
 	OPT_JOURNAL = 256,
 	OPT_JUNIT,
-	OPT_SAMPLES,
-	OPT_DRY_RUN,
-	OPT_FORCE,
-	OPT_STATE_DIR,
-	OPT_NO_RECOVER,
 };
 
 struct run_opts {
+	struct cli_session_opts s;
 	const char *file;
-	const char *target;
 	const char *journal;
 	const char *junit;
-	const char *samples;
-	const char *state_dir;
-	bool dry_run, force, quiet, no_recover;
 };
 
 static void run_usage(FILE *f)
@@ -71,15 +63,9 @@ static void run_usage(FILE *f)
 
 /* also listed by `duress __complete options run` */
 const struct option run_longopts[] = {
-	{ "target", required_argument, NULL, 't' },
+	CLI_SESSION_LONGOPTS,
 	{ "journal", required_argument, NULL, OPT_JOURNAL },
 	{ "junit", required_argument, NULL, OPT_JUNIT },
-	{ "samples", required_argument, NULL, OPT_SAMPLES },
-	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-	{ "force", no_argument, NULL, OPT_FORCE },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-	{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -96,34 +82,15 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:qh", run_longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":" CLI_SESSION_SHORTOPTS "h", run_longopts, NULL)) != -1) {
+		if (cli_session_opt(c, optarg, &o->s))
+			continue;
 		switch (c) {
-		case 't':
-			o->target = optarg;
-			break;
 		case OPT_JOURNAL:
 			o->journal = optarg;
 			break;
 		case OPT_JUNIT:
 			o->junit = optarg;
-			break;
-		case OPT_SAMPLES:
-			o->samples = optarg;
-			break;
-		case OPT_DRY_RUN:
-			o->dry_run = true;
-			break;
-		case OPT_FORCE:
-			o->force = true;
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case OPT_STATE_DIR:
-			o->state_dir = optarg;
-			break;
-		case OPT_NO_RECOVER:
-			o->no_recover = true;
 			break;
 		case 'h':
 			run_usage(stdout);
@@ -298,13 +265,13 @@ int cmd_run(int argc, char **argv)
 	rc = load(o.file, &x);
 	if (rc)
 		goto out_free;
-	if (target_spec_parse(o.target ? o.target : x.target, &spec, &err) < 0) {
+	if (target_spec_parse(o.s.target ? o.s.target : x.target, &spec, &err) < 0) {
 		rc = cli_usage_error("run", "%s", err.msg);
 		goto out_free;
 	}
 	if (writable("--journal", o.journal, &err) < 0 || writable("--junit", o.junit, &err) < 0 ||
-	    writable("--samples", o.samples, &err) < 0 || cg_root_discover(&root, &err) < 0 ||
-	    (!o.dry_run && cli_require_root("run", &err) < 0)) {
+	    writable("--samples", o.s.samples, &err) < 0 || cg_root_discover(&root, &err) < 0 ||
+	    (!o.s.dry_run && cli_require_root("run", &err) < 0)) {
 		rc = cli_fail(&err);
 		goto out_free;
 	}
@@ -327,10 +294,10 @@ int cmd_run(int argc, char **argv)
 		faults[k].f.root = &root;
 		faults[k].f.target = &t;
 		faults[k].f.undo = &undo;
-		faults[k].f.force = o.force;
+		faults[k].f.force = o.s.force;
 		k++;
 	}
-	if (spec.kind == TARGET_SANDBOX && o.dry_run) {
+	if (spec.kind == TARGET_SANDBOX && o.s.dry_run) {
 		print_timeline(&x, faults, false);
 		rc = DURESS_EXIT_OK;
 		goto out_free;
@@ -341,11 +308,11 @@ int cmd_run(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out_free;
 	}
-	if (!o.dry_run) {
+	if (!o.s.dry_run) {
 		char what[160];
 
 		snprintf(what, sizeof(what), "run %s", o.file);
-		if (session_begin(&sess, o.state_dir, o.no_recover, what, &err) < 0) {
+		if (session_begin(&sess, o.s.state_dir, o.s.no_recover, what, &err) < 0) {
 			rc = cli_fail(&err);
 			goto out_mask;
 		}
@@ -363,7 +330,7 @@ int cmd_run(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out_mask;
 	}
-	if (target_guard(&t, o.force, &err) < 0) {
+	if (target_guard(&t, o.s.force, &err) < 0) {
 		rc = cli_fail(&err);
 		goto out_target;
 	}
@@ -388,7 +355,7 @@ int cmd_run(int argc, char **argv)
 			}
 		}
 	}
-	if (o.dry_run) {
+	if (o.s.dry_run) {
 		print_timeline(&x, faults, true);
 		rc = DURESS_EXIT_OK;
 		goto out_target;
@@ -403,7 +370,7 @@ int cmd_run(int argc, char **argv)
 	}
 	curl = true;
 	{
-		struct exp_opts eo = { .samples = o.samples, .quiet = o.quiet };
+		struct exp_opts eo = { .samples = o.s.samples, .quiet = o.s.quiet };
 		char title[PATH_MAX + 128];
 
 		fprintf(stderr, "duress: experiment '%s' on %s\n", x.title,

@@ -46,6 +46,39 @@ int cli_fail(const struct duress_err *err);
  * DURESS_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * The options that `inject` and `run` share: where the target is, where
+ * samples go, and how the agent session behaves (docs/cli.md).
+ */
+struct cli_session_opts {
+	const char *target;    /* -t SPEC; NULL: the sandbox (or the manifest's) */
+	const char *samples;   /* --samples FILE */
+	const char *state_dir; /* --state-dir DIR; NULL: default */
+	bool dry_run, force, quiet, no_recover;
+};
+
+enum {
+	CLI_OPT_SAMPLES = 200,
+	CLI_OPT_DRY_RUN,
+	CLI_OPT_FORCE,
+	CLI_OPT_STATE_DIR,
+	CLI_OPT_NO_RECOVER,
+};
+
+/* Their getopt_long entries (for a command's table) and short options. */
+#define CLI_SESSION_LONGOPTS                                                   \
+	{ "target", required_argument, NULL, 't' },                            \
+	{ "samples", required_argument, NULL, CLI_OPT_SAMPLES },               \
+	{ "dry-run", no_argument, NULL, CLI_OPT_DRY_RUN },                     \
+	{ "force", no_argument, NULL, CLI_OPT_FORCE },                         \
+	{ "quiet", no_argument, NULL, 'q' },                                   \
+	{ "state-dir", required_argument, NULL, CLI_OPT_STATE_DIR },           \
+	{ "no-recover", no_argument, NULL, CLI_OPT_NO_RECOVER }
+#define CLI_SESSION_SHORTOPTS "t:q"
+
+/* Take getopt's c (and optarg) if it is one of them: true if taken. */
+bool cli_session_opt(int c, const char *arg, struct cli_session_opts *o);
+
 /* Shared environment check for commands that change things: root. */
 int cli_require_root(const char *what, struct duress_err *err);
 
