@@ -220,7 +220,8 @@ static int scan_one(int parent, const char *id, const char *statedir, struct oci
 			return 0;
 	}
 	memset(&ci, 0, sizeof(ci));
-	snprintf(ci.id, sizeof(ci.id), "%s", id);
+	if ((size_t)snprintf(ci.id, sizeof(ci.id), "%s", id) >= sizeof(ci.id))
+		return 0; /* longer than an OCI id may be (oci_id_ok) */
 	ci.runtime = fmt == OCI_FORMAT_RUNC ? "runc" : "crun";
 	ci.pid = pid;
 	ci.start = start;
