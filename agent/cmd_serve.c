@@ -24,6 +24,7 @@
 #include <duress/runtime.h>
 #include <duress/sample.h>
 #include <duress/serve.h>
+#include <duress/session.h>
 #include <duress/target.h>
 #include <duress/undo_journal.h>
 
@@ -63,6 +64,7 @@ struct job {
 	char id[SERVE_ID_MAX + 1];
 	bool experiment;
 	char what[256];      /* fault name, or the experiment's title */
+	char kinds[256];     /* the faults it applies, space-separated ("memory cpu") */
 	char spec[PATH_MAX]; /* target as given ("" = a sandbox) */
 	struct target t;
 	bool have_t;
@@ -524,6 +526,43 @@ static int resolve_target(struct job *j, bool force, struct serve_error *e)
 	return 0;
 }
 
+/* Does job j's target already have one of j's kinds of fault in force:
+ * by another job of this server (not locked yet while its child starts)
+ * or by any agent (its lock)?  409 naming the target, before anything
+ * starts: the child would only be refused (exit 6) afterwards. */
+static int busy_check(const struct job *j, struct serve_error *e)
+{
+	char kinds[sizeof(j->kinds)], *save = NULL;
+
+	if (!j->have_t)
+		return 0;
+	snprintf(kinds, sizeof(kinds), "%s", j->kinds);
+	for (char *k = strtok_r(kinds, " ", &save); k; k = strtok_r(NULL, " ", &save)) {
+		struct duress_err err = { 0 };
+
+		for (size_t i = 0; i < S.njobs; i++) {
+			const struct job *o = S.jobs[i];
+			char theirs[sizeof(o->kinds) + 2], mine[64];
+
+			if (o == j || o->state == JOB_EXITED || !o->have_t || strcmp(o->t.dir, j->t.dir))
+				continue;
+			snprintf(theirs, sizeof(theirs), " %s ", o->kinds);
+			snprintf(mine, sizeof(mine), " %s ", k);
+			if (strstr(theirs, mine))
+				return serve_error_set(e, 409, "target",
+						       "a %s fault is already in force on %s (%s %s); "
+						       "one per target and resource, different "
+						       "resources may combine",
+						       k, j->t.dir, o->experiment ? "experiment" : "fault",
+						       o->id);
+		}
+		if (session_lock_probe(S.state_dir, &j->t, k, &err) < 0)
+			return serve_error_set(e, err.code == DURESS_EXIT_REFUSED ? 409 : 500, "target",
+					       "%s", err.msg);
+	}
+	return 0;
+}
+
 /* ---- handlers ---- */
 
 static enum MHD_Result post_fault(struct MHD_Connection *c, struct req *r)
@@ -543,8 +582,9 @@ static enum MHD_Result post_fault(struct MHD_Connection *c, struct req *r)
 	if (!j)
 		goto out;
 	snprintf(j->what, sizeof(j->what), "%s", fr.desc->name);
+	snprintf(j->kinds, sizeof(j->kinds), "%s", fr.desc->name);
 	snprintf(j->spec, sizeof(j->spec), "%s", fr.target);
-	if (resolve_target(j, fr.force, &e) < 0)
+	if (resolve_target(j, fr.force, &e) < 0 || busy_check(j, &e) < 0)
 		goto out_job;
 	undo_log_init(&undo);
 	f.root = &S.root;
@@ -721,8 +761,20 @@ static enum MHD_Result post_experiment(struct MHD_Connection *c, struct req *r)
 	snprintf(j->spec, sizeof(j->spec), "%s", override && *override ? override
 						 : x.target		 ? x.target
 									 : "");
+	for (size_t i = 0; i < x.nmethod; i++) {
+		const char *k = x.method[i].type == ACT_FAULT ? x.method[i].fault->name : NULL;
+		char have[sizeof(j->kinds) + 2], want[64];
+
+		if (!k)
+			continue;
+		snprintf(have, sizeof(have), " %s ", j->kinds);
+		snprintf(want, sizeof(want), " %s ", k);
+		if (!strstr(have, want))
+			snprintf(j->kinds + strlen(j->kinds), sizeof(j->kinds) - strlen(j->kinds),
+				 "%s%s", j->kinds[0] ? " " : "", k);
+	}
 	experiment_free(&x);
-	if (resolve_target(j, false, &e) < 0)
+	if (resolve_target(j, false, &e) < 0 || busy_check(j, &e) < 0)
 		goto out_job;
 	snprintf(path, sizeof(path), "%s/%s", j->dir, name);
 	snprintf(journal, sizeof(journal), "%s/journal.json", j->dir);

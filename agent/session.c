@@ -89,42 +89,74 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
+/* Open (making it if asked) the lock file of fault on t; -1 with errno. */
+static int lock_open(const char *state_dir, const struct target *t, const char *fault, bool create,
+		     char *path, size_t len)
+{
+	char dir[4096 + 16];
+
+	snprintf(dir, sizeof(dir), "%s/locks", state_dir);
+	if (create && mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	snprintf(path, len, "%s/%s-%016" PRIx64 ".lock", dir, fault, fnv1a(t->dir));
+	return open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+}
+
+/* flock fd without waiting: 0, or -1 (fd closed) with the refusal or error. */
+static int lock_take(int fd, const char *path, const struct target *t, const char *fault,
+		     struct duress_err *err)
+{
+	char owner[512] = "";
+	int n, e;
+
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	e = errno;
+	n = pread(fd, owner, sizeof(owner) - 1, 0);
+	owner[n > 0 ? n : 0] = '\0';
+	owner[strcspn(owner, "\n")] = '\0';
+	close(fd);
+	if (e == EWOULDBLOCK)
+		return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
+				       "a %s fault is already in force on %s (%s); one agent "
+				       "per target and resource, different resources may "
+				       "combine",
+				       fault, t->dir, owner[0] ? owner : "another agent");
+	return duress_err_setc(err, DURESS_EXIT_INTERNAL, e, "lock %s", path);
+}
+
 int session_lock(struct agent_session *s, const struct target *t, const char *fault,
 		 struct duress_err *err)
 {
-	char dir[4096 + 16], path[4096 + 128], owner[512] = "";
-	char info[PATH_MAX + 128];
+	char path[4096 + 128], info[PATH_MAX + 128];
 	int fd, n;
 
 	if (s->nlocks >= SESSION_MAX_LOCKS)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, 0, "too many locks");
-	snprintf(dir, sizeof(dir), "%s/locks", s->state_dir);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, errno, "create %s", dir);
-	snprintf(path, sizeof(path), "%s/%s-%016" PRIx64 ".lock", dir, fault, fnv1a(t->dir));
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = lock_open(s->state_dir, t, fault, true, path, sizeof(path));
 	if (fd < 0)
 		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, errno, "open lock %s", path);
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-
-		n = pread(fd, owner, sizeof(owner) - 1, 0);
-		owner[n > 0 ? n : 0] = '\0';
-		owner[strcspn(owner, "\n")] = '\0';
-		close(fd);
-		if (e == EWOULDBLOCK)
-			return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
-					       "a %s fault is already in force on %s (%s); one agent "
-					       "per target and resource, different resources may "
-					       "combine",
-					       fault, t->dir, owner[0] ? owner : "another agent");
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, e, "lock %s", path);
-	}
+	if (lock_take(fd, path, t, fault, err) < 0)
+		return -1;
 	n = snprintf(info, sizeof(info), "held by duress pid %d\n", (int)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, info, n, 0) != n)
 		(void)0; /* the owner note is informative only */
 	s->lock_fds[s->nlocks++] = fd;
 	session_private_fd(fd);
+	return 0;
+}
+
+int session_lock_probe(const char *state_dir, const struct target *t, const char *fault,
+		       struct duress_err *err)
+{
+	char path[4096 + 128];
+	int fd = lock_open(state_dir, t, fault, false, path, sizeof(path));
+
+	if (fd < 0)
+		return 0; /* never locked here */
+	if (lock_take(fd, path, t, fault, err) < 0)
+		return -1;
+	close(fd); /* releases it */
 	return 0;
 }
 

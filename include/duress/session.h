@@ -49,6 +49,10 @@ int session_begin(struct agent_session *s, const char *state_dir_opt, bool no_re
 /* Refused (DURESS_EXIT_REFUSED) when another live agent holds it. */
 int session_lock(struct agent_session *s, const struct target *t, const char *fault,
 		 struct duress_err *err);
+/* Would session_lock() be refused now?  0 if not (the lock is not taken),
+ * else the same refusal (`duress serve` asks before it starts a job). */
+int session_lock_probe(const char *state_dir, const struct target *t, const char *fault,
+		       struct duress_err *err);
 int session_guard(struct agent_session *s, struct duress_err *err);
 void session_end(struct agent_session *s, bool nothing_pending);
 

@@ -206,6 +206,11 @@ fi
 api GET "/v1/experiments/$xid"
 check "GET the experiment: running ($(jq -c '{state, phase, exit_code}' "$WORK/body"))" \
 	jq -e '.state == "running" and .exit_code == null and .kind == "experiment"' "$WORK/body"
+n1=$(njobs)
+api POST /v1/faults --data "{\"fault\":\"memory\",\"target\":\"cgroup:$mdir\",\"duration\":\"30s\",\"options\":{\"max\":\"32M\"}}"
+check "a second memory fault on the experiment's target: 409 naming the experiment ($CODE: $(jq -r .error "$WORK/body"))" \
+	is 409 ".field == \"target\" and (.error | test(\"$xid\"))"
+check "  nothing started: no new job, memory.max still 64M" bash -c "[ $(njobs) = $n1 ] && [ \"\$(cat '$mdir/memory.max')\" = 67108864 ]"
 
 # ---- a network fault through the API ----
 t_post=$(now)
