@@ -1323,150 +1323,6 @@ static void sample_jobs(void)
 			resume_waiters(S.jobs[i]);
 }
 
-/* ---- listening ---- */
-
-static bool is_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-	if (sa->sa_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
-	return false;
-}
-
-/* "127.0.0.1:8080", "[::1]:8080": numeric only, never a name lookup. */
-static int parse_tcp(const char *text, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[64];
-	const char *colon = strrchr(text, ':');
-	char *end;
-	unsigned long port;
-	size_t hl;
-
-	if (!colon)
-		return -1;
-	port = strtoul(colon + 1, &end, 10);
-	if (!colon[1] || *end || port == 0 || port > 65535)
-		return -1;
-	hl = (size_t)(colon - text);
-	if (hl >= sizeof(host) || hl == 0)
-		return -1;
-	memcpy(host, text, hl);
-	host[hl] = '\0';
-	memset(ss, 0, sizeof(*ss));
-	if (host[0] == '[' && host[hl - 1] == ']') {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		host[hl - 1] = '\0';
-		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
-			return -1;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*s6);
-		return 0;
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			return -1;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*s4);
-		return 0;
-	}
-}
-
-static int mkdir_parent(const char *path, struct duress_err *err)
-{
-	char dir[PATH_MAX];
-	char *slash;
-	struct stat st;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "mkdir %s", dir);
-		*p = '/';
-	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "mkdir %s", dir);
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-		return duress_err_setc(err, DURESS_EXIT_USAGE, ENOTDIR, "--listen: %s", dir);
-	return 0;
-}
-
-static int listen_unix(const char *path, struct duress_err *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	mode_t old;
-	int fd, rc;
-
-	if (strlen(path) >= sizeof(sa.sun_path) || path[0] != '/')
-		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-				       "--listen: unix:%s: needs an absolute path of at most %zu "
-				       "characters",
-				       path, sizeof(sa.sun_path) - 1);
-	if (mkdir_parent(path, err) < 0)
-		return -1;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (lstat(path, &st) == 0) {
-		int probe;
-
-		if (!S_ISSOCK(st.st_mode))
-			return duress_err_setc(err, DURESS_EXIT_REFUSED, EEXIST,
-					       "--listen: %s exists and is not a socket", path);
-		/* a socket file: in use by a live server, or stale */
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(probe);
-			return duress_err_setc(err, DURESS_EXIT_REFUSED, EADDRINUSE,
-					       "--listen: %s: another server answers there", path);
-		}
-		if (probe >= 0)
-			close(probe);
-		fprintf(stderr, "duress serve: removing the stale socket %s\n", path);
-		unlink(path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "socket");
-	old = umask(0177);
-	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
-		duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "--listen: bind %s", path);
-		close(fd);
-		return -1;
-	}
-	snprintf(S.sock_path, sizeof(S.sock_path), "%s", path);
-	return fd;
-}
-
-static int listen_tcp(const struct sockaddr_storage *ss, socklen_t len, const char *text,
-		      struct duress_err *err)
-{
-	int one = 1;
-	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-	if (fd < 0)
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "socket");
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, 64) < 0) {
-		duress_err_setc(err, DURESS_EXIT_USAGE, errno, "--listen: %s", text);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* ---- the loop ---- */
 
 static unsigned running_jobs(void)
@@ -1597,19 +1453,19 @@ int cmd_serve(int argc, char **argv)
 			snprintf(self_exe, sizeof(self_exe), "duress");
 	}
 	tcp = strncmp(listen_at, "unix:", 5) != 0;
-	if (tcp && parse_tcp(listen_at, &ss, &sslen) < 0)
+	if (tcp && serve_parse_tcp(listen_at, &ss, &sslen) < 0)
 		return cli_usage_error("serve",
 				       "--listen: '%s': expected unix:PATH or a numeric ADDR:PORT "
 				       "(127.0.0.1:9100, [::1]:9100)",
 				       listen_at);
-	if (insecure && (!tcp || !is_loopback((struct sockaddr *)&ss)))
+	if (insecure && (!tcp || !serve_is_loopback((struct sockaddr *)&ss)))
 		return cli_usage_error("serve", "--insecure-loopback: only for a TCP listener on a "
 						"loopback address (127.0.0.0/8, ::1)");
 	if (tcp && !token_file && !insecure)
 		return cli_usage_error("serve",
 				       "--listen %s: a TCP listener needs --token-file FILE%s",
 				       listen_at,
-				       is_loopback((struct sockaddr *)&ss)
+				       serve_is_loopback((struct sockaddr *)&ss)
 					       ? " (or --insecure-loopback)"
 					       : ": anyone who can reach it could inject faults");
 	if (token_file) {
@@ -1628,6 +1484,22 @@ int cmd_serve(int argc, char **argv)
 	if (mkdir(jobs_dir, 0700) < 0 && errno != EEXIST) {
 		duress_err_setc(&err, DURESS_EXIT_INTERNAL, errno, "mkdir %s", jobs_dir);
 		return cli_fail(&err);
+	}
+	{
+		/* A server restarted after a crash (a pod's container, the unit)
+		 * first reverts what its dead jobs left, guardians and all gone,
+		 * before it takes requests; live agents' journals are skipped. */
+		struct recover_report rep = { 0 };
+		struct duress_err e3 = { 0 };
+
+		if (journal_recover_all(S.state_dir, NULL, false, true, stderr, &rep, &e3) < 0 &&
+		    !rep.journals)
+			fprintf(stderr, "duress serve: recovery: %s\n", e3.msg);
+		if (rep.journals)
+			fprintf(stderr,
+				"duress serve: recovered %zu journal(s) left by agents that died: "
+				"%zu change(s) reverted, %zu already gone, %zu failed\n",
+				rep.journals, rep.reverted, rep.gone, rep.failed);
 	}
 	{
 		struct duress_err e2 = { 0 };
@@ -1654,9 +1526,12 @@ int cmd_serve(int argc, char **argv)
 		duress_err_setc(&err, DURESS_EXIT_INTERNAL, errno, "signalfd/timerfd");
 		return cli_fail(&err);
 	}
-	lfd = tcp ? listen_tcp(&ss, sslen, listen_at, &err) : listen_unix(listen_at + 5, &err);
+	lfd = tcp ? serve_listen_tcp(&ss, sslen, listen_at, &err)
+		  : serve_listen_unix(listen_at + 5, &err);
 	if (lfd < 0)
 		return cli_fail(&err);
+	if (!tcp) /* removed at exit */
+		snprintf(S.sock_path, sizeof(S.sock_path), "%s", listen_at + 5);
 	S.mono0 = mono_seconds();
 	S.d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
 			       NULL, handle, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,

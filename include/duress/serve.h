@@ -6,6 +6,7 @@
  * kernel, so that they can be unit tested: routing, the bearer token
  * check, the single-fault request (JSON) into the arguments of the
  * `duress inject` child, and the Prometheus text exposition.
+ * agent/serve_listen.c makes the listeners (unix socket, TCP).
  * agent/cmd_serve.c is the daemon: libmicrohttpd in the agent's own event
  * loop (one thread), jobs as child processes of the agent itself.
  */
@@ -16,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include <duress/error.h>
 #include <duress/fault.h>
@@ -135,5 +137,23 @@ void prom_agent(FILE *out, const struct prom_agent *a, const struct prom_fault *
 /* 1 when the query string value `v` names this target: the spec as given,
  * the cgroup directory or its path below the cgroup2 mount. */
 bool serve_target_matches(const char *v, const char *spec, const char *dir, const char *rel);
+
+/* ---- listeners (agent/serve_listen.c) ---- */
+
+/* True for 127.0.0.0/8 and ::1. */
+bool serve_is_loopback(const struct sockaddr *sa);
+
+/* Pure: "127.0.0.1:8080", "[::1]:8080" into ss/len; numeric only, never a
+ * name lookup.  -1 if the text is not that. */
+int serve_parse_tcp(const char *text, struct sockaddr_storage *ss, socklen_t *len);
+
+/* A listening unix socket at path (absolute): parent directories made,
+ * the last one 0700, the socket 0600; a stale socket (nobody answers) is
+ * replaced, a live one refused (DURESS_EXIT_REFUSED).  The fd, or < 0. */
+int serve_listen_unix(const char *path, struct duress_err *err);
+
+/* A listening TCP socket; `text` names it in errors.  The fd, or < 0. */
+int serve_listen_tcp(const struct sockaddr_storage *ss, socklen_t len, const char *text,
+		     struct duress_err *err);
 
 #endif

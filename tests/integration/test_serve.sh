@@ -321,6 +321,21 @@ check "  and answers" curl -s --unix-socket "$SOCK" http://d/healthz
 expect_exit "a second server on a live socket: refused, exit 6" 6 "$DURESS" serve --listen "unix:$SOCK" --state-dir "$STATE"
 stop_serve TERM
 
+# ---- an agent and its guardian both killed (a container killed whole):
+# the next server reverts what they left before it takes requests ----
+"$DURESS" inject memory -t "cgroup:$mdir" --max 88M --for 120s --baseline 0 -q --state-dir "$STATE" > /dev/null 2>&1 &
+ag=$!
+wait_for 30 mem_is "$mdir" 92274688
+guard=$(pgrep -f "__guardian $ag " | head -n 1)
+kill -KILL "${guard:-0}" "$ag" 2>/dev/null
+wait "$ag" 2>/dev/null
+check "agent and guardian killed: memory.max stays 88M (guardian $guard)" \
+	bash -c "[ -n '$guard' ] && [ \"\$(cat '$mdir/memory.max')\" = 92274688 ]"
+start_serve --listen "unix:$SOCK"
+check "a new server reverted the dead agent's journal before answering (memory.max $(cat "$mdir/memory.max"))" mem_is "$mdir" 943718400
+check "  and said so" grep -q "duress serve: recovered 1 journal" "$WORK/serve.log"
+stop_serve TERM
+
 # ---- TCP with a bearer token ----
 TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$TOKEN" > "$WORK/token"

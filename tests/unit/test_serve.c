@@ -14,12 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include <duress/cgroup.h>
+#include <duress/exitcode.h>
 #include <duress/serve.h>
 
 /* ---- routing ---- */
@@ -412,6 +416,86 @@ static void test_target_matches(void **state)
 	assert_false(serve_target_matches("", "", "/sys/fs/cgroup/x", "/x"));
 }
 
+/* ---- listeners: the address parser and the unix socket ---- */
+
+static void test_listen_tcp_parse(void **state)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	static const char *const bad[] = {
+		"127.0.0.1",	  "127.0.0.1:",	 "127.0.0.1:0",	   "127.0.0.1:65536",
+		"127.0.0.1:80x", ":80",		 "localhost:80",   "[::1:80",
+		"::1:80",	  "[]:80",	 "1.2.3.4.5:80",   "[127.0.0.1]:80",
+	};
+	char ip[64];
+
+	(void)state;
+	assert_int_equal(serve_parse_tcp("127.0.0.1:9100", &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(len, sizeof(struct sockaddr_in));
+	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 9100);
+	assert_true(serve_is_loopback((struct sockaddr *)&ss));
+	assert_int_equal(serve_parse_tcp("127.8.9.10:1", &ss, &len), 0);
+	assert_true(serve_is_loopback((struct sockaddr *)&ss));
+	assert_int_equal(serve_parse_tcp("10.0.0.5:65535", &ss, &len), 0);
+	assert_false(serve_is_loopback((struct sockaddr *)&ss));
+	assert_int_equal(serve_parse_tcp("[::1]:8080", &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(len, sizeof(struct sockaddr_in6));
+	assert_true(serve_is_loopback((struct sockaddr *)&ss));
+	assert_int_equal(serve_parse_tcp("[fd00::5]:80", &ss, &len), 0);
+	assert_false(serve_is_loopback((struct sockaddr *)&ss));
+	inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
+	assert_string_equal(ip, "fd00::5");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (serve_parse_tcp(bad[i], &ss, &len) == 0)
+			fail_msg("'%s' was accepted", bad[i]);
+	}
+}
+
+static void test_listen_unix(void **state)
+{
+	char dir[] = "/tmp/duress-serve-test.XXXXXX", path[128], notsock[160];
+	struct duress_err err = { 0 };
+	struct stat st;
+	int fd, fd2;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sub/api.sock", dir);
+	fd = serve_listen_unix(path, &err);
+	assert_true(fd >= 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(notsock, sizeof(notsock), "%s/sub", dir);
+	assert_int_equal(stat(notsock, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	/* a live server there: refused */
+	assert_true(serve_listen_unix(path, &err) < 0);
+	assert_int_equal(err.code, DURESS_EXIT_REFUSED);
+	assert_non_null(strstr(err.msg, "another server"));
+	/* its server gone: the stale socket is taken over */
+	close(fd);
+	fd2 = serve_listen_unix(path, &err);
+	assert_true(fd2 >= 0);
+	close(fd2);
+	unlink(path);
+	/* a file that is not a socket is never removed */
+	snprintf(notsock, sizeof(notsock), "%s/plain", dir);
+	close(open(notsock, O_CREAT | O_WRONLY, 0600));
+	assert_true(serve_listen_unix(notsock, &err) < 0);
+	assert_non_null(strstr(err.msg, "not a socket"));
+	assert_int_equal(stat(notsock, &st), 0);
+	unlink(notsock);
+	/* relative paths are usage errors */
+	assert_true(serve_listen_unix("api.sock", &err) < 0);
+	assert_int_equal(err.code, DURESS_EXIT_USAGE);
+	snprintf(notsock, sizeof(notsock), "%s/sub", dir);
+	rmdir(notsock);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -420,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_fault_bad),      cmocka_unit_test(test_fault_good),
 		cmocka_unit_test(test_prom_escape),    cmocka_unit_test(test_prom_targets),
 		cmocka_unit_test(test_prom_agent),     cmocka_unit_test(test_target_matches),
+		cmocka_unit_test(test_listen_tcp_parse), cmocka_unit_test(test_listen_unix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
