@@ -183,6 +183,24 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, const struct serv
 	return respond(c, (unsigned)e->status, "application/json", s, strlen(s));
 }
 
+/* An error answer with one more header (WWW-Authenticate, Allow). */
+static enum MHD_Result respond_error_hdr(struct MHD_Connection *c, const struct serve_error *e,
+					 const char *header, const char *value)
+{
+	char *s = serve_error_json(e);
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(s ? strlen(s) : 0, s, MHD_RESPMEM_MUST_FREE);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, header, value);
+	ret = MHD_queue_response(c, (unsigned)e->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result fail(struct MHD_Connection *c, int status, const char *field,
 			    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -1180,45 +1198,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		    !serve_auth_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							       MHD_HTTP_HEADER_AUTHORIZATION),
 				   S.token)) {
-			struct MHD_Response *resp;
 			struct serve_error e;
-			char *s;
-			enum MHD_Result ret;
 
 			serve_error_set(&e, 401, "Authorization",
 					"a bearer token is required (Authorization: Bearer TOKEN)");
-			s = serve_error_json(&e);
-			resp = MHD_create_response_from_buffer(s ? strlen(s) : 0, s,
-							      MHD_RESPMEM_MUST_FREE);
-			if (!resp)
-				return MHD_NO;
-			MHD_add_response_header(resp, "Content-Type", "application/json");
-			MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-						"Bearer realm=\"duress\"");
-			ret = MHD_queue_response(c, 401, resp);
-			MHD_destroy_response(resp);
-			return ret;
+			return respond_error_hdr(c, &e, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+						 "Bearer realm=\"duress\"");
 		}
 		if (r->route == ROUTE_NONE)
 			return fail(c, 404, "", "%s", "no such resource (see docs/api.md)");
 		if (status == 405) {
-			struct MHD_Response *resp;
 			struct serve_error e;
-			char *s;
-			enum MHD_Result ret;
 
 			serve_error_set(&e, 405, "", "method %s not allowed here (allowed: %s)",
 					method, allow);
-			s = serve_error_json(&e);
-			resp = MHD_create_response_from_buffer(s ? strlen(s) : 0, s,
-							      MHD_RESPMEM_MUST_FREE);
-			if (!resp)
-				return MHD_NO;
-			MHD_add_response_header(resp, "Content-Type", "application/json");
-			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-			ret = MHD_queue_response(c, 405, resp);
-			MHD_destroy_response(resp);
-			return ret;
+			return respond_error_hdr(c, &e, MHD_HTTP_HEADER_ALLOW, allow);
 		}
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > SERVE_BODY_MAX)
@@ -1485,22 +1479,10 @@ int cmd_serve(int argc, char **argv)
 		duress_err_setc(&err, DURESS_EXIT_INTERNAL, errno, "mkdir %s", jobs_dir);
 		return cli_fail(&err);
 	}
-	{
-		/* A server restarted after a crash (a pod's container, the unit)
-		 * first reverts what its dead jobs left, guardians and all gone,
-		 * before it takes requests; live agents' journals are skipped. */
-		struct recover_report rep = { 0 };
-		struct duress_err e3 = { 0 };
-
-		if (journal_recover_all(S.state_dir, NULL, false, true, stderr, &rep, &e3) < 0 &&
-		    !rep.journals)
-			fprintf(stderr, "duress serve: recovery: %s\n", e3.msg);
-		if (rep.journals)
-			fprintf(stderr,
-				"duress serve: recovered %zu journal(s) left by agents that died: "
-				"%zu change(s) reverted, %zu already gone, %zu failed\n",
-				rep.journals, rep.reverted, rep.gone, rep.failed);
-	}
+	/* A server restarted after a crash (a pod's container, the unit) first
+	 * reverts what its dead jobs left, guardians and all gone, before it
+	 * takes requests; live agents' journals are skipped. */
+	session_recover_dead(S.state_dir, "duress serve");
 	{
 		struct duress_err e2 = { 0 };
 

@@ -48,26 +48,29 @@ static void private_fd_forget(int fd)
 			private_fds[i] = private_fds[--nprivate];
 }
 
+void session_recover_dead(const char *state_dir, const char *who)
+{
+	struct recover_report rep = { 0 };
+	struct duress_err e = { 0 };
+
+	if (journal_recover_all(state_dir, NULL, false, true, stderr, &rep, &e) < 0 && !rep.journals)
+		fprintf(stderr, "%s: recovery: %s\n", who, e.msg);
+	if (rep.journals)
+		fprintf(stderr,
+			"%s: recovered %zu journal(s) left by agents that died: %zu change(s) "
+			"reverted, %zu already gone, %zu failed\n",
+			who, rep.journals, rep.reverted, rep.gone, rep.failed);
+}
+
 int session_begin(struct agent_session *s, const char *state_dir_opt, bool no_recover,
 		  const char *what, struct duress_err *err)
 {
-	struct recover_report rep;
 
 	memset(s, 0, sizeof(*s));
 	s->journal.fd = -1;
 	snprintf(s->state_dir, sizeof(s->state_dir), "%s", state_dir_resolve(state_dir_opt));
-	if (!no_recover) {
-		struct duress_err e = { 0 };
-
-		if (journal_recover_all(s->state_dir, NULL, false, true, stderr, &rep, &e) < 0 &&
-		    !rep.journals)
-			fprintf(stderr, "duress: recovery: %s\n", e.msg);
-		if (rep.journals)
-			fprintf(stderr,
-				"duress: recovered %zu journal(s) left by agents that died: %zu "
-				"change(s) reverted, %zu already gone, %zu failed\n",
-				rep.journals, rep.reverted, rep.gone, rep.failed);
-	}
+	if (!no_recover)
+		session_recover_dead(s->state_dir, "duress");
 	if (undo_journal_open(&s->journal, s->state_dir, what, err) < 0) {
 		err->code = DURESS_EXIT_UNSUPPORTED;
 		return duress_err_wrap(err, "state directory %s (--state-dir to move it)",

@@ -44,6 +44,9 @@ struct agent_session {
 	pid_t guardian;
 };
 
+/* Replay the undo journals that dead agents left in state_dir (live ones
+ * are skipped), saying what was done on stderr as `who`. */
+void session_recover_dead(const char *state_dir, const char *who);
 int session_begin(struct agent_session *s, const char *state_dir_opt, bool no_recover,
 		  const char *what, struct duress_err *err);
 /* Refused (DURESS_EXIT_REFUSED) when another live agent holds it. */
