@@ -14,9 +14,16 @@ mkdir -p "$RESULTS"
 _cgroups=()
 _pids=()
 
-pass() { echo "PASS $T: $1" >> "$RESULTS/results.txt"; echo "  ok    $1"; }
-fail() { echo "FAIL $T: $1 -- ${2:-}" >> "$RESULTS/results.txt"; echo "  FAIL  $1 -- ${2:-}"; }
-skip() { echo "SKIP $T: $1 -- $2" >> "$RESULTS/results.txt"; echo "  skip  $1 -- $2"; }
+# record LINE: one result line; a result that cannot be written (say the
+# results folder's disk is full) ends the test loudly rather than vanish
+record() {
+	echo "$1" >> "$RESULTS/results.txt" && return 0
+	echo "  cannot write to $RESULTS/results.txt: $1" >&2
+	exit 97
+}
+pass() { record "PASS $T: $1"; echo "  ok    $1"; }
+fail() { record "FAIL $T: $1 -- ${2:-}"; echo "  FAIL  $1 -- ${2:-}"; }
+skip() { record "SKIP $T: $1 -- $2"; echo "  skip  $1 -- $2"; }
 
 # check DESCRIPTION COMMAND...: pass if the command succeeds (its standard
 # output, e.g. jq's verdict, is not shown)
