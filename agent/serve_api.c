@@ -468,12 +468,13 @@ static void prom_value(FILE *out, double v)
 }
 
 /* A metric of a target: sub-series i (0..) of sample s, with an optional
- * extra label.  Returns 1 with *v set, 0 when absent, -1 past the last. */
-typedef int (*prom_get)(const struct sample *s, int i, double *v, const char **lname,
+ * extra label; arg is the table entry's (which variant of the getter).
+ * Returns 1 with *v set, 0 when absent, -1 past the last. */
+typedef int (*prom_get)(const struct sample *s, int i, int arg, double *v, const char **lname,
 			const char **lval);
 
 #define OPT_GET(fnname, field)                                                                    \
-	static int fnname(const struct sample *s, int i, double *v, const char **ln,              \
+	static int fnname(const struct sample *s, int i, int arg, double *v, const char **ln,     \
 			  const char **lv)                                                        \
 	{                                                                                         \
 		if (i)                                                                            \
@@ -497,7 +498,7 @@ OPT_GET(get_pids, pids.current)
 OPT_GET(get_pids_max, pids.max)
 OPT_GET(get_throttled, cpu.nr_throttled)
 
-static int get_cpu_seconds(const struct sample *s, int i, double *v, const char **ln,
+static int get_cpu_seconds(const struct sample *s, int i, int arg, double *v, const char **ln,
 			   const char **lv)
 {
 	if (i)
@@ -506,7 +507,8 @@ static int get_cpu_seconds(const struct sample *s, int i, double *v, const char 
 	return s->cpu.usage_usec.set;
 }
 
-static int get_cpu_pct(const struct sample *s, int i, double *v, const char **ln, const char **lv)
+static int get_cpu_pct(const struct sample *s, int i, int arg, double *v, const char **ln,
+		       const char **lv)
 {
 	if (i)
 		return -1;
@@ -514,7 +516,7 @@ static int get_cpu_pct(const struct sample *s, int i, double *v, const char **ln
 	return s->cpu.has_usage_pct;
 }
 
-static int get_throttled_s(const struct sample *s, int i, double *v, const char **ln,
+static int get_throttled_s(const struct sample *s, int i, int arg, double *v, const char **ln,
 			   const char **lv)
 {
 	if (i)
@@ -533,8 +535,12 @@ static const struct psi *psi_of(const struct sample *s, int i, const char **name
 	return present[i] ? p[i] : NULL;
 }
 
-static int get_psi(const struct sample *s, int i, double *v, const char **ln, const char **lv,
-		   bool full, bool total)
+enum { PSI_FULL = 1, PSI_TOTAL = 2 };
+
+/* PSI by resource; arg: PSI_FULL for the full line, PSI_TOTAL for the
+ * stall time in seconds instead of avg10 */
+static int get_psi(const struct sample *s, int i, int arg, double *v, const char **ln,
+		   const char **lv)
 {
 	const struct psi *p;
 	const struct psi_line *l;
@@ -545,114 +551,89 @@ static int get_psi(const struct sample *s, int i, double *v, const char **ln, co
 	*ln = "resource";
 	if (!p)
 		return 0;
-	l = full ? &p->full : &p->some;
-	*v = total ? l->total / 1e6 : l->avg10;
+	l = (arg & PSI_FULL) ? &p->full : &p->some;
+	*v = (arg & PSI_TOTAL) ? l->total / 1e6 : l->avg10;
 	return l->present;
 }
 
-static int get_psi_some10(const struct sample *s, int i, double *v, const char **ln,
-			  const char **lv)
-{
-	return get_psi(s, i, v, ln, lv, false, false);
-}
+enum { DIR_IO, DIR_NET_BYTES, DIR_NET_DROPS };
 
-static int get_psi_full10(const struct sample *s, int i, double *v, const char **ln,
-			  const char **lv)
+/* A counter with a direction label; arg says which */
+static int get_dir(const struct sample *s, int i, int arg, double *v, const char **ln,
+		   const char **lv)
 {
-	return get_psi(s, i, v, ln, lv, true, false);
-}
+	uint64_t pair[2];
+	bool present;
 
-static int get_psi_some_total(const struct sample *s, int i, double *v, const char **ln,
-			      const char **lv)
-{
-	return get_psi(s, i, v, ln, lv, false, true);
-}
-
-static int get_psi_full_total(const struct sample *s, int i, double *v, const char **ln,
-			      const char **lv)
-{
-	return get_psi(s, i, v, ln, lv, true, true);
-}
-
-static int get_io(const struct sample *s, int i, double *v, const char **ln, const char **lv)
-{
 	if (i >= 2)
 		return -1;
 	*ln = "direction";
-	*lv = i ? "write" : "read";
-	*v = (double)(i ? s->io.wbytes : s->io.rbytes);
-	return s->io.present;
-}
-
-static int get_net(const struct sample *s, int i, double *v, const char **ln, const char **lv)
-{
-	if (i >= 2)
-		return -1;
-	*ln = "direction";
-	*lv = i ? "transmit" : "receive";
-	*v = (double)(i ? s->net.tx_bytes : s->net.rx_bytes);
-	return s->net.present;
-}
-
-static int get_net_drops(const struct sample *s, int i, double *v, const char **ln,
-			 const char **lv)
-{
-	if (i >= 2)
-		return -1;
-	*ln = "direction";
-	*lv = i ? "transmit" : "receive";
-	*v = (double)(i ? s->net.tx_drops : s->net.rx_drops);
-	return s->net.present;
+	if (arg == DIR_IO) {
+		*lv = i ? "write" : "read";
+		pair[0] = s->io.rbytes, pair[1] = s->io.wbytes;
+		present = s->io.present;
+	} else {
+		*lv = i ? "transmit" : "receive";
+		if (arg == DIR_NET_BYTES)
+			pair[0] = s->net.rx_bytes, pair[1] = s->net.tx_bytes;
+		else
+			pair[0] = s->net.rx_drops, pair[1] = s->net.tx_drops;
+		present = s->net.present;
+	}
+	*v = (double)pair[i];
+	return present;
 }
 
 static const struct {
 	const char *name, *type, *help;
 	prom_get get;
+	int arg;
 } target_metrics[] = {
 	{ "duress_target_memory_current_bytes", "gauge", "memory.current of the target cgroup",
-	  get_mem_current },
+	  get_mem_current, 0 },
 	{ "duress_target_memory_max_bytes", "gauge", "memory.max of the target cgroup (+Inf: max)",
-	  get_mem_max },
+	  get_mem_max, 0 },
 	{ "duress_target_memory_high_bytes", "gauge", "memory.high of the target cgroup (+Inf: max)",
-	  get_mem_high },
+	  get_mem_high, 0 },
 	{ "duress_target_memory_peak_bytes", "gauge", "memory.peak of the target cgroup",
-	  get_mem_peak },
+	  get_mem_peak, 0 },
 	{ "duress_target_memory_swap_current_bytes", "gauge", "memory.swap.current of the target",
-	  get_swap_current },
+	  get_swap_current, 0 },
 	{ "duress_target_memory_events_max_total", "counter",
-	  "memory.events max: times usage hit memory.max", get_ev_max },
+	  "memory.events max: times usage hit memory.max", get_ev_max, 0 },
 	{ "duress_target_memory_events_high_total", "counter",
-	  "memory.events high: times usage went over memory.high", get_ev_high },
+	  "memory.events high: times usage went over memory.high", get_ev_high, 0 },
 	{ "duress_target_oom_total", "counter", "memory.events oom: OOM situations in the target",
-	  get_oom },
+	  get_oom, 0 },
 	{ "duress_target_oom_kills_total", "counter",
-	  "memory.events oom_kill: processes of the target killed by the OOM killer", get_oom_kill },
+	  "memory.events oom_kill: processes of the target killed by the OOM killer", get_oom_kill, 0 },
 	{ "duress_target_cpu_usage_seconds_total", "counter", "cpu.stat usage_usec, in seconds",
-	  get_cpu_seconds },
+	  get_cpu_seconds, 0 },
 	{ "duress_target_cpu_usage_percent", "gauge",
-	  "CPU used over the last sampling interval, percent of one CPU", get_cpu_pct },
+	  "CPU used over the last sampling interval, percent of one CPU", get_cpu_pct, 0 },
 	{ "duress_target_cpu_throttled_periods_total", "counter", "cpu.stat nr_throttled",
-	  get_throttled },
+	  get_throttled, 0 },
 	{ "duress_target_cpu_throttled_seconds_total", "counter", "cpu.stat throttled_usec, in seconds",
-	  get_throttled_s },
+	  get_throttled_s, 0 },
 	{ "duress_target_pressure_some_avg10", "gauge",
-	  "PSI some avg10: percent of time some tasks stalled on the resource", get_psi_some10 },
+	  "PSI some avg10: percent of time some tasks stalled on the resource", get_psi, 0 },
 	{ "duress_target_pressure_full_avg10", "gauge",
-	  "PSI full avg10: percent of time all tasks stalled on the resource", get_psi_full10 },
+	  "PSI full avg10: percent of time all tasks stalled on the resource", get_psi, PSI_FULL },
 	{ "duress_target_pressure_some_seconds_total", "counter",
-	  "PSI some total: time some tasks stalled on the resource", get_psi_some_total },
+	  "PSI some total: time some tasks stalled on the resource", get_psi, PSI_TOTAL },
 	{ "duress_target_pressure_full_seconds_total", "counter",
-	  "PSI full total: time all tasks stalled on the resource", get_psi_full_total },
+	  "PSI full total: time all tasks stalled on the resource", get_psi, PSI_FULL | PSI_TOTAL },
 	{ "duress_target_io_bytes_total", "counter", "io.stat rbytes/wbytes summed over devices",
-	  get_io },
+	  get_dir, DIR_IO },
 	{ "duress_target_network_bytes_total", "counter",
-	  "bytes through the target's network namespace interfaces (lo excluded)", get_net },
+	  "bytes through the target's network namespace interfaces (lo excluded)",
+	  get_dir, DIR_NET_BYTES },
 	{ "duress_target_network_drops_total", "counter",
 	  "packets dropped on the target's network namespace interfaces (lo excluded)",
-	  get_net_drops },
-	{ "duress_target_pids_current", "gauge", "pids.current of the target cgroup", get_pids },
+	  get_dir, DIR_NET_DROPS },
+	{ "duress_target_pids_current", "gauge", "pids.current of the target cgroup", get_pids, 0 },
 	{ "duress_target_pids_max", "gauge", "pids.max of the target cgroup (+Inf: max)",
-	  get_pids_max },
+	  get_pids_max, 0 },
 };
 
 static void prom_head(FILE *out, const char *name, const char *type, const char *help)
@@ -670,7 +651,8 @@ void prom_targets(FILE *out, const struct prom_target *v, size_t n)
 			for (int i = 0;; i++) {
 				const char *ln = NULL, *lv = NULL;
 				double val = 0;
-				int r = target_metrics[m].get(v[t].s, i, &val, &ln, &lv);
+				int r = target_metrics[m].get(v[t].s, i, target_metrics[m].arg, &val,
+							      &ln, &lv);
 
 				if (r < 0)
 					break;

@@ -338,6 +338,7 @@ static void test_prom_targets(void **state)
 	a.cpu.usage_usec = (struct opt_u64){ true, 1500000 };
 	a.psi.memory_present = true;
 	a.psi.memory.some = (struct psi_line){ true, 12.5, 0, 0, 3000000 };
+	a.psi.memory.full = (struct psi_line){ true, 4.25, 0, 0, 1500000 };
 	a.io.present = true;
 	a.io.rbytes = 4096;
 	a.io.wbytes = 8192;
@@ -346,6 +347,7 @@ static void test_prom_targets(void **state)
 	b.net.present = true;
 	b.net.rx_bytes = 77;
 	b.net.tx_bytes = 88;
+	b.net.rx_drops = 5;
 	s = capture(targets_cb, &t);
 	assert_int_equal(count(s, "# HELP duress_target_memory_current_bytes "), 1);
 	assert_int_equal(count(s, "# TYPE duress_target_memory_current_bytes gauge\n"), 1);
@@ -365,8 +367,16 @@ static void test_prom_targets(void **state)
 				  "resource=\"memory\"} 12.5\n"));
 	assert_non_null(strstr(s, "duress_target_pressure_some_seconds_total{target=\"/sys/fs/"
 				  "cgroup/a\",resource=\"memory\"} 3\n"));
+	assert_non_null(strstr(s, "duress_target_pressure_full_avg10{target=\"/sys/fs/cgroup/a\","
+				  "resource=\"memory\"} 4.25\n"));
+	assert_non_null(strstr(s, "duress_target_pressure_full_seconds_total{target=\"/sys/fs/"
+				  "cgroup/a\",resource=\"memory\"} 1.5\n"));
+	assert_non_null(strstr(s, "duress_target_io_bytes_total{target=\"/sys/fs/cgroup/a\","
+				  "direction=\"read\"} 4096\n"));
 	assert_non_null(strstr(s, "duress_target_io_bytes_total{target=\"/sys/fs/cgroup/a\","
 				  "direction=\"write\"} 8192\n"));
+	assert_non_null(strstr(s, "duress_target_network_drops_total{target=\"/sys/fs/cgroup/"
+				  "q\\\"uote\",direction=\"receive\"} 5\n"));
 	assert_non_null(strstr(s, "duress_target_network_bytes_total{target=\"/sys/fs/cgroup/"
 				  "q\\\"uote\",direction=\"transmit\"} 88\n"));
 	/* absent is not zero: no cpu percent, no pids, no cpu pressure lines */
