@@ -45,14 +45,26 @@ expect_exit() {
 	fi
 }
 
+# timed COMMAND...: run COMMAND; its exit status in $rc, its seconds (two
+# decimals) in $took
+timed() {
+	local start
+	start=$(date +%s.%N)
+	"$@"
+	rc=$?
+	took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+}
+
 # in_range VALUE LO HI (floats)
 in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }
 
-# new_cgroup NAME: makes $CG/duress-it-NAME-<pid>, prints its path
+# new_cgroup NAME: makes $CG/duress-it-NAME-<pid>, prints its path.  It
+# is called as $(new_cgroup ...), in a subshell: the path is kept for the
+# EXIT trap in a file, not in a variable that the subshell would lose.
 new_cgroup() {
 	local dir=$CG/duress-it-$1-$$
 	mkdir "$dir" || return 1
-	_cgroups+=("$dir")
+	echo "$dir" >> "$WORK/.cgroups"
 	echo "$dir"
 }
 
@@ -66,12 +78,25 @@ spawn() {
 	_pids+=("$SPAWNED")
 }
 
-# wait_ready FILE: wait up to 20 s for a helper's "ready" line
-wait_ready() {
-	local i
-	for i in $(seq 200); do grep -q ready "$1" 2>/dev/null && return 0; sleep 0.1; done
-	return 1
+# wait_until SECONDS [--while PID] COMMAND...: run COMMAND (quietly) every
+# 50 ms until it succeeds; 1 once SECONDS have passed or, with --while,
+# as soon as process PID is gone (after one last try)
+wait_until() {
+	local end=$((SECONDS + $1)) alive=
+	shift
+	if [ "$1" = --while ]; then alive=$2; shift 2; fi
+	until "$@" > /dev/null 2>&1; do
+		if [ -n "$alive" ] && ! kill -0 "$alive" 2>/dev/null; then
+			"$@" > /dev/null 2>&1
+			return
+		fi
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.05
+	done
 }
+
+# wait_ready FILE: wait up to 20 s for a helper's "ready" line
+wait_ready() { wait_until 20 grep -q ready "$1"; }
 
 # remove_cgroup DIR: what a container runtime does when a container exits:
 # kill everything in it (children too), wait until empty, remove it
@@ -92,6 +117,7 @@ remove_cgroup() {
 _cleanup() {
 	local p d
 	for p in "${_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	[ -f "$WORK/.cgroups" ] && mapfile -t -O "${#_cgroups[@]}" _cgroups < "$WORK/.cgroups"
 	for d in "${_cgroups[@]}"; do
 		[ -d "$d" ] || continue
 		echo 1 > "$d/cgroup.kill" 2>/dev/null

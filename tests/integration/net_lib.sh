@@ -42,14 +42,11 @@ net_target() {
 # inject_bg ARGS...: duress inject network on the target in the background
 # (pid in AGENT, output in $WORK/agent.out/.err); returns once a qdisc of
 # ours (handle d5a0:) is in the target's namespace, 1 if it never shows.
+ours_in_ns() { tns tc qdisc show | grep -q ' d5a0: '; }
 inject_bg() {
 	"$DURESS" inject network -t "pid:$TPID" --baseline 0 -q "$@" > "$WORK/agent.out" 2> "$WORK/agent.err" &
 	AGENT=$!
-	for _ in $(seq 150); do
-		tns tc qdisc show 2>/dev/null | grep -q ' d5a0: ' && return 0
-		kill -0 "$AGENT" 2>/dev/null || break
-		sleep 0.1
-	done
+	wait_until 15 --while "$AGENT" ours_in_ns && return 0
 	echo "  agent: $(cat "$WORK/agent.err")"
 	return 1
 }

@@ -3,6 +3,18 @@
 # bind-mounted read-only (bin, lib, sbin, lib64 are symlinks into it, as
 # on the host), so the workload can use the host's tools.
 
+# every namespace of its own but the user namespace
+NS_ALL='[{"type":"pid"},{"type":"mount"},{"type":"network"},{"type":"cgroup"},{"type":"ipc"},{"type":"uts"}]'
+
+# oci_parent NAME: a test cgroup (new_cgroup NAME) that gives its children
+# cpu, memory and pids, for the containers' cgroups; sets parent (its path)
+# and pname (the same below /sys/fs/cgroup, for cgroupsPath)
+oci_parent() {
+	parent=$(new_cgroup "$1") || return 1
+	pname=${parent#"$CG"}
+	echo "+cpu +memory +pids" > "$parent/cgroup.subtree_control"
+}
+
 # oci_config ARGS_JSON CGROUPS_PATH NAMESPACES_JSON [CAPS_JSON] [EXTRA_MOUNTS_JSON]
 oci_config() {
 	local args=$1 cgpath=$2 ns=$3

@@ -40,11 +40,8 @@ abort:
   probe_failures: 1
 YAML
 expect_exit "validate: the partition experiment is valid" 0 "$DURESS" validate "$WORK/partition.yaml"
-start=$(date +%s.%N)
-"$DURESS" run "$WORK/partition.yaml" -t "cgroup:$dir" --journal "$WORK/j.json" --junit "$WORK/j.xml" \
+timed "$DURESS" run "$WORK/partition.yaml" -t "cgroup:$dir" --journal "$WORK/j.json" --junit "$WORK/j.xml" \
 	--samples "$WORK/s.jsonl" > "$WORK/run.out" 2> "$WORK/run.err"
-rc=$?
-took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 echo "  partition run: exit $rc in ${took}s; $(grep -m1 ABORT "$WORK/run.err")"
 check "partition run: exit 9 (aborted; got $rc)" [ $rc = 9 ]
 check "partition run: ended long before the fault's 20s (took ${took}s)" in_range "$took" 0 19

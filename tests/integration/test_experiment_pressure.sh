@@ -30,10 +30,7 @@ abort:
       window: 1s
 YAML
 expect_exit "validate: the pressure experiment is valid" 0 "$DURESS" validate "$WORK/psi.yaml"
-start=$(date +%s.%N)
-"$DURESS" run "$WORK/psi.yaml" -t "cgroup:$dir" --journal "$WORK/j.json" > "$WORK/run.out" 2> "$WORK/run.err"
-rc=$?
-took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+timed "$DURESS" run "$WORK/psi.yaml" -t "cgroup:$dir" --journal "$WORK/j.json" > "$WORK/run.out" 2> "$WORK/run.err"
 echo "  run: exit $rc in ${took}s; $(grep -m1 -i abort "$WORK/run.err")"
 check "run: exit 9 (aborted; got $rc)" [ $rc = 9 ]
 check "run: ended long before the fault's 60s (took ${took}s)" in_range "$took" 0 45

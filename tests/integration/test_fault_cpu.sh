@@ -37,13 +37,11 @@ no_leftovers() {
 }
 
 # wait_for GLOB: up to 20 s for a path to appear; prints it
+exists() { local p; for p in $1; do [ -e "$p" ] && return 0; done; return 1; }
 wait_for() {
-	local i p
-	for i in $(seq 200); do
-		for p in $1; do [ -e "$p" ] && { echo "$p"; return 0; }; done
-		sleep 0.1
-	done
-	return 1
+	local p
+	wait_until 20 exists "$1" || return 1
+	for p in $1; do [ -e "$p" ] && { echo "$p"; return 0; }; done
 }
 
 # ---- --load 50 with one worker, inside an idle target ----

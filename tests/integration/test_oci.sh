@@ -14,12 +14,9 @@
 . "$(dirname "$0")/oci_lib.sh"
 
 MiB=1048576
-parent=$(new_cgroup oci)
-pname=${parent#"$CG"}
-echo "+cpu +memory +pids" > "$parent/cgroup.subtree_control"
+oci_parent oci
 A=ocia$$ B=ocib$$ S=duress-sidecar-$$
 VH=voh$$
-NS_ALL='[{"type":"pid"},{"type":"mount"},{"type":"network"},{"type":"cgroup"},{"type":"ipc"},{"type":"uts"}]'
 HOSTUSR='[{"destination":"/usr","type":"bind","source":"/usr","options":["rbind","ro"]},
 	{"destination":"/h","type":"bind","source":"'"$HELPERS"'","options":["rbind","ro"]}]'
 

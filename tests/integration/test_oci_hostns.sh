@@ -10,11 +10,8 @@
 . "$(dirname "$0")/oci_lib.sh"
 
 MiB=1048576
-parent=$(new_cgroup ocih)
-pname=${parent#"$CG"}
-echo "+cpu +memory +pids" > "$parent/cgroup.subtree_control"
+oci_parent ocih
 A=ocih-a$$ D=ocih-d$$
-NS_ALL='[{"type":"pid"},{"type":"mount"},{"type":"network"},{"type":"cgroup"},{"type":"ipc"},{"type":"uts"}]'
 HOSTUSR='[{"destination":"/usr","type":"bind","source":"/usr","options":["rbind","ro"]}]'
 CAPS4='["CAP_SYS_ADMIN","CAP_SYS_PTRACE","CAP_NET_ADMIN","CAP_KILL"]'
 # no "pid" entry: the host's PID namespace (hostPID)

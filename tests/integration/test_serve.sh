@@ -24,17 +24,14 @@ _serve_cleanup() {
 trap _serve_cleanup EXIT
 
 # start_serve ARGS...: start the server, wait up to 15 s for /healthz
+serve_up() {
+	{ [ -S "$SOCK" ] && curl -s --max-time 2 --unix-socket "$SOCK" http://d/healthz; } ||
+		curl -s --max-time 2 "http://127.0.0.1:$PORT/healthz"
+}
 start_serve() {
 	"$DURESS" serve --state-dir "$STATE" "$@" >> "$WORK/serve.log" 2>&1 &
 	SERVER=$!
-	for _ in $(seq 150); do
-		if [ -S "$SOCK" ] && curl -s --max-time 2 --unix-socket "$SOCK" http://d/healthz > /dev/null; then
-			return 0
-		fi
-		curl -s --max-time 2 "http://127.0.0.1:$PORT/healthz" > /dev/null 2>&1 && return 0
-		kill -0 "$SERVER" 2>/dev/null || break
-		sleep 0.1
-	done
+	wait_until 15 --while "$SERVER" serve_up && return 0
 	echo "  serve: $(tail -5 "$WORK/serve.log")"
 	return 1
 }
@@ -71,14 +68,6 @@ families_ok() {
 }
 now() { date +%s.%N; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
-# wait_for SECONDS COMMAND...: poll every 20 ms until COMMAND succeeds
-wait_for() {
-	local end=$(($(date +%s) + $1)); shift
-	until "$@" > /dev/null 2>&1; do
-		[ "$(date +%s)" -ge "$end" ] && return 1
-		sleep 0.02
-	done
-}
 metric() { curl -s --unix-socket "$SOCK" http://duress/metrics | grep -F "$1"; }
 qdisc_ours() { tns tc qdisc show dev vt0 | grep -q ' d5a0: '; }
 mem_is() { [ "$(cat "$1/memory.max")" = "$2" ]; }
@@ -197,7 +186,7 @@ t_post=$(now)
 api POST /v1/experiments --data-binary @"$WORK/exp.yaml"
 xid=$(jq -r .id "$WORK/body")
 check "POST /v1/experiments: 201 with an id ($CODE, $xid)" is 201 '.id | length > 0'
-if wait_for 30 mem_is "$mdir" 67108864; then
+if wait_until 30 mem_is "$mdir" 67108864; then
 	t_force=$(now)
 	pass "experiment: memory.max 64M in force on the kernel, $(ms "$t_post" "$t_force") ms after the POST (baseline 1s included)"
 else
@@ -217,7 +206,7 @@ t_post=$(now)
 api POST /v1/faults --data "{\"fault\":\"network\",\"target\":\"pid:$TPID\",\"duration\":\"120s\",\"options\":{\"delay\":\"100ms\",\"device\":\"vt0\"}}"
 fid=$(jq -r .id "$WORK/body")
 check "POST /v1/faults network: 201 with an id ($CODE, $fid)" is 201 '.id | length > 0'
-if wait_for 30 qdisc_ours; then
+if wait_until 30 qdisc_ours; then
 	t_force=$(now)
 	pass "network: our qdisc d5a0: on vt0, $(ms "$t_post" "$t_force") ms after the POST"
 	read -r avg tmean med _ <<< "$(rtts -c 10 -i 0.1 10.9.0.1)"
@@ -228,7 +217,7 @@ fi
 check "network: the agent's own namespace untouched" [ "$(host_state)" = "$host0" ]
 
 # ---- /metrics, /v1/samples, listings ----
-wait_for 10 metric "duress_target_memory_current_bytes{target=\"$mdir\"}"
+wait_until 10 metric "duress_target_memory_current_bytes{target=\"$mdir\"}"
 m=$(curl -s --unix-socket "$SOCK" http://duress/metrics)
 cur=$(grep -F "duress_target_memory_current_bytes{target=\"$mdir\"}" <<< "$m" | awk '{ print $2 }')
 check "/metrics: memory.current of the experiment's target ($cur bytes, memhold holds 24 MiB)" \
@@ -267,7 +256,7 @@ check "DELETE the network fault: 200 once it exited ($CODE, $(jq -c '{state, exi
 check "network: everything back on the kernel when DELETE answered ($(ms "$t_del" "$t_done") ms)" [ "$(target_state)" = "$t0" ]
 check "network: the summary says reverted" jq -e '.summary.not_reverted == [] and .summary.reverted >= 1' "$WORK/body"
 follower_gone() { ! kill -0 "$FOLLOWER" 2>/dev/null; }
-if wait_for 15 follower_gone; then
+if wait_until 15 follower_gone; then
 	wait "$FOLLOWER"
 	frc=$?
 	check "the follow stream of the network target ended with its job (curl exit $frc, $(wc -l < "$WORK/follow2.jsonl") samples)" [ "$frc" = 0 ]
@@ -295,7 +284,7 @@ check "/metrics after: no revert failure" has_line "duress_revert_failures_total
 api POST /v1/faults --data "{\"fault\":\"memory\",\"target\":\"cgroup:$mdir\",\"duration\":\"120s\",\"options\":{\"max\":\"80M\"}}"
 check "another memory fault: 201" [ "$CODE" = 201 ]
 api POST /v1/faults --data "{\"fault\":\"network\",\"target\":\"pid:$TPID\",\"duration\":\"120s\",\"options\":{\"loss\":\"10%\",\"device\":\"vt0\"}}"
-wait_for 30 mem_is "$mdir" 83886080 && wait_for 30 qdisc_ours
+wait_until 30 mem_is "$mdir" 83886080 && wait_until 30 qdisc_ours
 check "memory 80M in force before the SIGTERM" mem_is "$mdir" 83886080
 check "network loss in force before the SIGTERM" qdisc_ours
 t_term=$(now)
@@ -311,10 +300,10 @@ check "serve SIGTERM: no undo journal left ($(ls "$STATE/journal" 2>/dev/null | 
 # ---- a stale socket (a killed server) is taken over; jobs die with it ----
 start_serve --listen "unix:$SOCK" || fail "serve restarted" "no answer"
 api POST /v1/faults --data "{\"fault\":\"memory\",\"target\":\"cgroup:$mdir\",\"duration\":\"120s\",\"options\":{\"max\":\"72M\"}}"
-wait_for 30 mem_is "$mdir" 75497472
+wait_until 30 mem_is "$mdir" 75497472
 stop_serve KILL
 check "serve SIGKILL: the socket file stays behind" [ -S "$SOCK" ]
-check "serve SIGKILL: its job reverts by itself (parent death signal)" wait_for 20 mem_is "$mdir" 943718400
+check "serve SIGKILL: its job reverts by itself (parent death signal)" wait_until 20 mem_is "$mdir" 943718400
 start_serve --listen "unix:$SOCK"
 check "a new server takes over the stale socket" grep -q "removing the stale socket" "$WORK/serve.log"
 check "  and answers" curl -s --unix-socket "$SOCK" http://d/healthz
@@ -325,7 +314,7 @@ stop_serve TERM
 # the next server reverts what they left before it takes requests ----
 "$DURESS" inject memory -t "cgroup:$mdir" --max 88M --for 120s --baseline 0 -q --state-dir "$STATE" > /dev/null 2>&1 &
 ag=$!
-wait_for 30 mem_is "$mdir" 92274688
+wait_until 30 mem_is "$mdir" 92274688
 guard=$(pgrep -f "__guardian $ag " | head -n 1)
 kill -KILL "${guard:-0}" "$ag" 2>/dev/null
 wait "$ag" 2>/dev/null
