@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <duress/cli.h>
 #include <duress/exitcode.h>
+#include <duress/runtime.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,4 +66,26 @@ bool cli_session_opt(int c, const char *arg, struct cli_session_opts *o)
 		return true;
 	}
 	return false;
+}
+
+int cli_open_target(const struct cli_session_opts *o, const char *what,
+		    const struct cg_root *root, const struct target_spec *spec,
+		    struct agent_session *sess, bool *have_sess, struct undo_log *undo,
+		    struct undo_log *sbx_undo, struct target *t, struct duress_err *err)
+{
+	if (!o->dry_run) {
+		if (session_begin(sess, o->state_dir, o->no_recover, what, err) < 0)
+			return -1;
+		*have_sess = true;
+		undo->journal = &sess->journal;
+		sbx_undo->journal = &sess->journal;
+	}
+	if (spec->kind == TARGET_SANDBOX) {
+		if (cg_root_require(root, "cpu memory io pids", err) < 0 ||
+		    session_sandbox(sess, root, sbx_undo, t, err) < 0)
+			return -1;
+	} else if (target_resolve(root, spec, t, err) < 0) {
+		return -1;
+	}
+	return target_guard(t, o->force, err);
 }

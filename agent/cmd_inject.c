@@ -429,6 +429,7 @@ int cmd_inject(int argc, char **argv)
 	struct undo_log undo, sbx_undo;
 	struct agent_session sess = { .journal.fd = -1 };
 	bool have_sess = false;
+	char what[128];
 	const struct fault_desc *d;
 	cleanup_close int sfd = -1;
 	sigset_t oldmask;
@@ -492,30 +493,10 @@ int cmd_inject(int argc, char **argv)
 	}
 	/* Before the first change: recover what dead agents left, open this
 	 * run's undo journal (every step is on disk before it is made). */
-	if (!o.s.dry_run) {
-		char what[128];
-
-		snprintf(what, sizeof(what), "inject %s", d->name);
-		if (session_begin(&sess, o.s.state_dir, o.s.no_recover, what, &err) < 0) {
-			rc = cli_fail(&err);
-			goto out_mask;
-		}
-		have_sess = true;
-		undo.journal = &sess.journal;
-		sbx_undo.journal = &sess.journal;
-	}
-	if (spec.kind == TARGET_SANDBOX) {
-		if (cg_root_require(&root, "cpu memory io pids", &err) < 0 ||
-		    session_sandbox(&sess, &root, &sbx_undo, &t, &err) < 0) {
-			rc = cli_fail(&err);
-			goto out_target;
-		}
-	} else if (target_resolve(&root, &spec, &t, &err) < 0) {
-		rc = cli_fail(&err);
-		goto out_mask;
-	}
-	if (target_guard(&t, o.s.force, &err) < 0 || (d->supported && d->supported(&f, &err) < 0) ||
-	    (d->plan && d->plan(&f, &err) < 0)) {
+	snprintf(what, sizeof(what), "inject %s", d->name);
+	if (cli_open_target(&o.s, what, &root, &spec, &sess, &have_sess, &undo, &sbx_undo, &t,
+			    &err) < 0 ||
+	    (d->supported && d->supported(&f, &err) < 0) || (d->plan && d->plan(&f, &err) < 0)) {
 		rc = cli_fail(&err);
 		goto out_target;
 	}

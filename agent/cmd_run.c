@@ -251,6 +251,7 @@ int cmd_run(int argc, char **argv)
 	struct fault_run *faults = NULL;
 	size_t nfaults = 0;
 	bool have_sess = false, curl = false;
+	char what[160];
 	cleanup_close int sfd = -1;
 	sigset_t oldmask;
 	json_t *journal = NULL;
@@ -308,29 +309,9 @@ int cmd_run(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out_free;
 	}
-	if (!o.s.dry_run) {
-		char what[160];
-
-		snprintf(what, sizeof(what), "run %s", o.file);
-		if (session_begin(&sess, o.s.state_dir, o.s.no_recover, what, &err) < 0) {
-			rc = cli_fail(&err);
-			goto out_mask;
-		}
-		have_sess = true;
-		undo.journal = &sess.journal;
-		sbx_undo.journal = &sess.journal;
-	}
-	if (spec.kind == TARGET_SANDBOX) {
-		if (cg_root_require(&root, "cpu memory io pids", &err) < 0 ||
-		    session_sandbox(&sess, &root, &sbx_undo, &t, &err) < 0) {
-			rc = cli_fail(&err);
-			goto out_target;
-		}
-	} else if (target_resolve(&root, &spec, &t, &err) < 0) {
-		rc = cli_fail(&err);
-		goto out_mask;
-	}
-	if (target_guard(&t, o.s.force, &err) < 0) {
+	snprintf(what, sizeof(what), "run %s", o.file);
+	if (cli_open_target(&o.s, what, &root, &spec, &sess, &have_sess, &undo, &sbx_undo, &t,
+			    &err) < 0) {
 		rc = cli_fail(&err);
 		goto out_target;
 	}
@@ -386,7 +367,6 @@ int cmd_run(int argc, char **argv)
 		duress_err_print(stderr, &err);
 out_target:
 	session_drop_sandbox(&t, &undo, &sbx_undo);
-out_mask:
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 out_free:
 	/* Nothing recorded may stay applied, whatever path got us here. */

@@ -10,7 +10,11 @@
 #include <getopt.h>
 #include <stdbool.h>
 
+#include <duress/cgroup.h>
 #include <duress/error.h>
+#include <duress/session.h>
+#include <duress/target.h>
+#include <duress/undo.h>
 
 int cmd_sample(int argc, char **argv);
 int cmd_targets(int argc, char **argv);
@@ -78,6 +82,21 @@ enum {
 
 /* Take getopt's c (and optarg) if it is one of them: true if taken. */
 bool cli_session_opt(int c, const char *arg, struct cli_session_opts *o);
+
+/*
+ * The start that `inject` and `run` share, once their options and faults
+ * are checked: unless --dry-run, the agent session (session_begin: dead
+ * agents' journals replayed, this run's journal opened and given to both
+ * undo logs; *have_sess set), described as `what`; then the target: a
+ * sandbox made inside the session (spec kind TARGET_SANDBOX) or the one
+ * spec names; then its guard rails (target_guard).  On failure the caller
+ * still drops a sandbox that was made (session_drop_sandbox, a no-op
+ * otherwise) and ends the session as on every other path.
+ */
+int cli_open_target(const struct cli_session_opts *o, const char *what,
+		    const struct cg_root *root, const struct target_spec *spec,
+		    struct agent_session *sess, bool *have_sess, struct undo_log *undo,
+		    struct undo_log *sbx_undo, struct target *t, struct duress_err *err);
 
 /* Shared environment check for commands that change things: root. */
 int cli_require_root(const char *what, struct duress_err *err);
