@@ -473,21 +473,12 @@ static int poll_worker(struct fault *f, int timeout_ms, bool until_open, struct 
 static int fill_apply(struct fault *f, struct duress_err *err)
 {
 	struct fill_priv *p = f->priv;
-	int rep[2];
 
 	if (workers_cgroup(f, false, p->workers_dir, sizeof(p->workers_dir), err) < 0)
 		return -1;
-	if (pipe2(rep, O_CLOEXEC) < 0)
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "disk-fill: pipe");
-	p->job.report_rd = rep[0];
-	p->job.report_wr = rep[1];
-	if (worker_spawn(p->workers_dir, "duress-fill", 1000, fill_worker_main, &p->job, &p->pid,
-			 err) < 0)
+	if (worker_spawn_reporting(p->workers_dir, "duress-fill", 1000, fill_worker_main, &p->job,
+				   &p->job.report_rd, &p->job.report_wr, &p->msg, &p->pid, err) < 0)
 		return duress_err_wrap(err, "disk-fill");
-	close(p->job.report_wr);
-	p->job.report_wr = -1;
-	wmsg_init(&p->msg, p->job.report_rd);
-	p->job.report_rd = -1;
 	if (poll_worker(f, FILL_OPEN_TIMEOUT_MS, true, err) < 0)
 		return -1;
 	if (!p->opened && !p->filled)

@@ -559,28 +559,16 @@ static int start_workers(struct fault *f, struct duress_err *err)
 	p->job.go_wr = go[1];
 	for (unsigned int i = 0; i < p->nworkers; i++) {
 		struct io_worker *w = &p->workers[i];
-		int rep[2];
 
-		if (pipe2(rep, O_CLOEXEC) < 0)
-			return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "io workers: pipe");
-		p->job.report_rd = rep[0];
-		p->job.report_wr = rep[1];
 		p->job.index = i;
 		if (p->base[0] && p->nworkers > 1)
 			snprintf(p->job.name, sizeof(p->job.name), "%.240s.%u", p->base, i);
 		else
 			snprintf(p->job.name, sizeof(p->job.name), "%s", p->base);
-		if (worker_spawn(p->workers_dir, "duress-io", 1000, io_worker_main, &p->job, &w->pid,
-				 err) < 0) {
-			close(rep[0]);
-			close(rep[1]);
-			p->job.report_rd = p->job.report_wr = -1;
+		if (worker_spawn_reporting(p->workers_dir, "duress-io", 1000, io_worker_main, &p->job,
+					   &p->job.report_rd, &p->job.report_wr, &w->msg, &w->pid,
+					   err) < 0)
 			return duress_err_wrap(err, "io worker %u", i);
-		}
-		close(rep[1]);
-		p->job.report_wr = -1;
-		p->job.report_rd = -1;
-		wmsg_init(&w->msg, rep[0]);
 	}
 	return 0;
 }

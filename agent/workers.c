@@ -5,6 +5,7 @@
 #include <duress/exitcode.h>
 #include <duress/fault.h>
 #include <duress/session.h>
+#include <duress/storage.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -151,6 +152,27 @@ int worker_spawn(const char *dir, const char *name, int oom_score_adj, int (*fn)
 	}
 	return duress_err_setc(err, DURESS_EXIT_INTERNAL, 0, "worker %s: died before it started",
 			       name);
+}
+
+int worker_spawn_reporting(const char *dir, const char *name, int oom_score_adj,
+			   int (*fn)(void *arg), void *arg, int *job_rd, int *job_wr,
+			   struct wmsg *msg, pid_t *pid, struct duress_err *err)
+{
+	int rep[2], r;
+
+	if (pipe2(rep, O_CLOEXEC) < 0)
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "worker %s: pipe", name);
+	*job_rd = rep[0];
+	*job_wr = rep[1];
+	r = worker_spawn(dir, name, oom_score_adj, fn, arg, pid, err);
+	close(rep[1]);
+	*job_rd = *job_wr = -1;
+	if (r < 0) {
+		close(rep[0]);
+		return r;
+	}
+	wmsg_init(msg, rep[0]);
+	return 0;
 }
 
 int worker_reap(pid_t pid, int *status)

@@ -174,6 +174,18 @@ int workers_cgroup(struct fault *f, bool beside, char *dir, size_t len, struct d
 int worker_spawn(const char *dir, const char *name, int oom_score_adj, int (*fn)(void *arg),
 		 void *arg, pid_t *pid, struct duress_err *err);
 
+/*
+ * worker_spawn() for a worker that reports over a pipe (disk-fill, io): the
+ * pipe's ends are put in *job_rd and *job_wr, the fields of arg that the
+ * child reads (it writes to *job_wr and closes *job_rd); after the fork
+ * both are closed here and set to -1, and the read end becomes *msg
+ * (wmsg_init).  On failure nothing is left open.
+ */
+struct wmsg;
+int worker_spawn_reporting(const char *dir, const char *name, int oom_score_adj,
+			   int (*fn)(void *arg), void *arg, int *job_rd, int *job_wr,
+			   struct wmsg *msg, pid_t *pid, struct duress_err *err);
+
 /* Reap one worker without blocking: 1 if it exited (wait status in
  * *status), 0 if still running, < 0 if it is not our child.  Only ever reap
  * your own pids: other faults and the sandbox have children too. */
