@@ -12,6 +12,7 @@
 #include <duress/cgview.h>
 #include <duress/cleanup.h>
 #include <duress/exitcode.h>
+#include <duress/parse.h>
 #include <duress/undo.h>
 
 #include <errno.h>
@@ -64,18 +65,9 @@ bool cg_rel_only_up(const char *rel)
 
 	if (!cg_rel_outside(rel))
 		return false;
-	while (*p) {
-		size_t len;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		len = strcspn(p, "/");
+	for (size_t len; path_next(&p, &len); p += len)
 		if (len != 2 || p[0] != '.' || p[1] != '.')
 			return false;
-		p += len;
-	}
 	return true;
 }
 

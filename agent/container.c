@@ -6,6 +6,7 @@
  */
 #include <duress/cleanup.h>
 #include <duress/exitcode.h>
+#include <duress/parse.h>
 #include <duress/target.h>
 
 #include <ctype.h>
@@ -101,23 +102,16 @@ int container_match_name(const char *rel, char *id, size_t idlen, const char **r
 	struct comp last = { NULL, 0 }, parent = { NULL, 0 };
 	bool under_kubepods = false;
 	const char *rt, *idp = NULL;
+	size_t len;
 
 	if (!rel)
 		return 0;
-	for (const char *p = rel; *p;) {
-		size_t len;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		len = strcspn(p, "/");
+	for (const char *p = rel; path_next(&p, &len); p += len) {
 		if (last.s && comp_starts(&last, "kubepods"))
 			under_kubepods = true;
 		parent = last;
 		last.s = p;
 		last.len = len;
-		p += len;
 	}
 	if (!last.s)
 		return 0;

@@ -7,6 +7,7 @@
 #include <duress/cgview.h>
 #include <duress/cleanup.h>
 #include <duress/exitcode.h>
+#include <duress/parse.h>
 #include <duress/target.h>
 
 #include <ctype.h>
@@ -48,15 +49,11 @@ void target_release(struct target *t)
 
 static bool has_dotdot(const char *path)
 {
-	for (const char *p = path; *p;) {
-		size_t len = strcspn(p, "/");
+	size_t len;
 
+	for (const char *p = path; path_next(&p, &len); p += len)
 		if (len == 2 && p[0] == '.' && p[1] == '.')
 			return true;
-		p += len;
-		while (*p == '/')
-			p++;
-	}
 	return false;
 }
 
@@ -182,18 +179,9 @@ static int normalise_path(const char *in, char *out, size_t len)
 		return -1;
 	if (*p == '/')
 		out[o++] = '/';
-	while (*p) {
-		size_t cl;
-
-		while (*p == '/')
-			p++;
-		cl = strcspn(p, "/");
-		if (cl == 0)
-			break;
-		if (cl == 1 && p[0] == '.') {
-			p += cl;
+	for (size_t cl; path_next(&p, &cl); p += cl) {
+		if (cl == 1 && p[0] == '.')
 			continue;
-		}
 		if (cl == 2 && p[0] == '.' && p[1] == '.')
 			return -1;
 		if (o + (o && out[o - 1] != '/') + cl + 1 > len)
@@ -202,7 +190,6 @@ static int normalise_path(const char *in, char *out, size_t len)
 			out[o++] = '/';
 		memcpy(out + o, p, cl);
 		o += cl;
-		p += cl;
 	}
 	out[o] = '\0';
 	return 0;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <duress/error.h>
 
@@ -45,6 +46,21 @@ int parse_percent(const char *s, const char *what, double *out, struct duress_er
 /* Unsigned integer in [min, max]. */
 int parse_uint(const char *s, const char *what, uint64_t min, uint64_t max,
 	       uint64_t *out, struct duress_err *err);
+
+/*
+ * The components of a slash-separated path, slashes skipped:
+ *     for (const char *p = path; path_next(&p, &len); p += len)
+ * sees each one at p, len bytes long.
+ */
+static inline bool path_next(const char **p, size_t *len)
+{
+	while (**p == '/')
+		(*p)++;
+	if (!**p)
+		return false;
+	*len = strcspn(*p, "/");
+	return true;
+}
 
 /* "1.5 GiB", "512 KiB", "100 B".  Returns buf. */
 char *format_size(uint64_t bytes, char *buf, size_t len);
