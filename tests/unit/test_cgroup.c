@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include <duress/cgroup.h>
 
 static const char cpu_stat[] = "usage_usec 9150734\n"
@@ -154,23 +156,9 @@ static int make_tree(void **state)
 
 static int drop_tree(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void put(const char *file, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, file);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	fx_rm_tree(tmpdir);
+	return 0;
 }
 
 static void test_files(void **state)
@@ -183,11 +171,11 @@ static void test_files(void **state)
 	size_t n;
 
 	(void)state;
-	put("memory.max", "max\n");
-	put("memory.current", "104857600\n");
-	put("cgroup.procs", "12\n345\n6789\n");
-	put("cgroup.events", "populated 1\nfrozen 0\n");
-	put("memory.bad", "lots\n");
+	fx_put(tmpdir, "memory.max", "max\n");
+	fx_put(tmpdir, "memory.current", "104857600\n");
+	fx_put(tmpdir, "cgroup.procs", "12\n345\n6789\n");
+	fx_put(tmpdir, "cgroup.events", "populated 1\nfrozen 0\n");
+	fx_put(tmpdir, "memory.bad", "lots\n");
 	assert_int_equal(cg_read_u64(tmpdir, "memory.max", &v, &err), 0);
 	assert_true(v == CG_MAX);
 	assert_int_equal(cg_read_u64(tmpdir, "memory.current", &v, &err), 0);

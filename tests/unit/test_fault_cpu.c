@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #define MS 1000000ULL
 
 /* ---- cpu.max ---- */
@@ -327,18 +329,6 @@ struct fake {
 	struct fault f;
 };
 
-static void put(const char *dir, const char *file, const char *text)
-{
-	char path[2 * PATH_MAX];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	fputs(text, fp);
-	fclose(fp);
-}
-
 static void get(const char *dir, const char *file, char *buf, size_t len)
 {
 	char path[2 * PATH_MAX];
@@ -353,14 +343,6 @@ static void get(const char *dir, const char *file, char *buf, size_t len)
 	fclose(fp);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* The fake hierarchy of a test that failed (cmocka leaves the test at the
  * failed assertion): removed by the group teardown. */
 static char fake_live[64];
@@ -369,7 +351,7 @@ static int remove_fake_live(void **state)
 {
 	(void)state;
 	if (fake_live[0])
-		nftw(fake_live, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		fx_rm_tree(fake_live);
 	fake_live[0] = '\0';
 	return 0;
 }
@@ -386,13 +368,13 @@ static void fake_setup(struct fake *k, const char *cpu_max, const char *cpuset)
 	snprintf(fake_live, sizeof(fake_live), "%s", k->mount);
 	snprintf(k->dir, sizeof(k->dir), "%s/x", k->mount);
 	assert_int_equal(mkdir(k->dir, 0755), 0);
-	put(k->dir, "cgroup.procs", "");
-	put(k->mount, "cpuset.cpus.effective", "0-3\n");
-	put(k->dir, "cpu.weight", "42\n");
+	fx_put(k->dir, "cgroup.procs", "");
+	fx_put(k->mount, "cpuset.cpus.effective", "0-3\n");
+	fx_put(k->dir, "cpu.weight", "42\n");
 	if (cpu_max)
-		put(k->dir, "cpu.max", cpu_max);
+		fx_put(k->dir, "cpu.max", cpu_max);
 	if (cpuset)
-		put(k->dir, "cpuset.cpus.effective", cpuset);
+		fx_put(k->dir, "cpuset.cpus.effective", cpuset);
 	snprintf(k->root.mount, sizeof(k->root.mount), "%s", k->mount);
 	target_init(&k->t);
 	k->t.kind = TARGET_CGROUP;

@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include <duress/exitcode.h>
 #include <duress/fault.h>
 #include <duress/parse.h>
@@ -284,18 +286,6 @@ struct fake {
 	struct fault f;
 };
 
-static void put(const char *dir, const char *file, const char *text)
-{
-	char path[PATH_MAX + 64];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	fputs(text, fp);
-	fclose(fp);
-}
-
 /* A target "/app" below a fake mount, with memory files when `memcg`. */
 static void fake_setup(struct fake *k, bool memcg, bool swap, const char *max, const char *current)
 {
@@ -304,14 +294,14 @@ static void fake_setup(struct fake *k, bool memcg, bool swap, const char *max, c
 	assert_non_null(mkdtemp(k->mount));
 	snprintf(k->dir, sizeof(k->dir), "%s/app", k->mount);
 	assert_int_equal(mkdir(k->dir, 0755), 0);
-	put(k->dir, "cgroup.procs", "");
+	fx_put(k->dir, "cgroup.procs", "");
 	if (memcg) {
-		put(k->dir, "memory.max", max);
-		put(k->dir, "memory.high", "max\n");
-		put(k->dir, "memory.current", current);
+		fx_put(k->dir, "memory.max", max);
+		fx_put(k->dir, "memory.high", "max\n");
+		fx_put(k->dir, "memory.current", current);
 	}
 	if (swap)
-		put(k->dir, "memory.swap.max", "max\n");
+		fx_put(k->dir, "memory.swap.max", "max\n");
 	target_init(&k->t);
 	k->t.kind = TARGET_CGROUP;
 	snprintf(k->t.dir, sizeof(k->t.dir), "%s", k->dir);
@@ -323,21 +313,13 @@ static void fake_setup(struct fake *k, bool memcg, bool swap, const char *max, c
 	k->f.duration_us = 60000000;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void fake_teardown(struct fake *k)
 {
 	fault_free(&k->f);
 	/* plan() changes nothing: the undo log stays empty */
 	assert_int_equal(k->undo.n, 0);
 	undo_log_free(&k->undo);
-	nftw(k->mount, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fx_rm_tree(k->mount);
 }
 
 /* The plan line that contains every needle, or fail. */

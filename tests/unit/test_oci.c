@@ -26,21 +26,11 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 static char base[256];
 static unsigned long long self_start;
 static char self_rel[PATH_MAX];
-
-static void write_file(const char *dir, const char *name, const char *text)
-{
-	char path[PATH_MAX + 64];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 static void make_state(const char *root, const char *id, const char *file, const char *text)
 {
@@ -48,16 +38,7 @@ static void make_state(const char *root, const char *id, const char *file, const
 
 	snprintf(dir, sizeof(dir), "%s/%s", root, id);
 	assert_int_equal(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
-	write_file(dir, file, text);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
+	fx_put(dir, file, text);
 }
 
 static void test_parse_state(void **state)
@@ -181,7 +162,7 @@ static int roots_setup(void **state)
 	make_state(r1, "created", "exec.fifo", "");
 	make_state(r1, "broken", "state.json", "{");
 	/* A cgroup2 "mount" with no cgroup-named container. */
-	write_file(base, "cgroup.procs", "");
+	fx_put(base, "cgroup.procs", "");
 	snprintf(env, sizeof(env), "%s:%s", r1, r2);
 	setenv("DURESS_OCI_ROOTS", env, 1);
 	return 0;
@@ -190,7 +171,7 @@ static int roots_setup(void **state)
 static int roots_teardown(void **state)
 {
 	(void)state;
-	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fx_rm_tree(base);
 	unsetenv("DURESS_OCI_ROOTS");
 	return 0;
 }
@@ -288,7 +269,7 @@ static void test_resolve(void **state)
 				*p = '/';
 			}
 		mkdir(dir, 0755);
-		write_file(dir, "cgroup.procs", "");
+		fx_put(dir, "cgroup.procs", "");
 	}
 	assert_int_equal(target_spec_parse("container:ctr-db", &spec, &err), 0);
 	target_init(&t);

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -104,36 +106,6 @@ struct fixture {
 	char dir[64];
 };
 
-static void put_file(const char *dir, const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
-}
-
-static int rm_tree(const char *dir)
-{
-	cleanup_dir DIR *d = opendir(dir);
-	struct dirent *de;
-
-	if (!d)
-		return errno == ENOENT ? 0 : -1;
-	while ((de = readdir(d))) {
-		char path[512];
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	return rmdir(dir);
-}
-
 static int fixture_setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
@@ -145,32 +117,32 @@ static int fixture_setup(void **state)
 		free(fx);
 		return -1;
 	}
-	put_file(fx->dir, "cgroup.procs", "4242\n");
-	put_file(fx->dir, "cpu.stat",
+	fx_put(fx->dir, "cgroup.procs", "4242\n");
+	fx_put(fx->dir, "cpu.stat",
 		 "usage_usec 8000000\nuser_usec 6000000\nsystem_usec 2000000\n"
 		 "core_sched.force_idle_usec 0\nnr_periods 500\nnr_throttled 120\n"
 		 "throttled_usec 1234567\nnr_bursts 0\nburst_usec 0\n");
-	put_file(fx->dir, "cpu.max", "20000 100000\n");
-	put_file(fx->dir, "cpu.weight", "100\n");
-	put_file(fx->dir, "memory.current", "33554432\n");
-	put_file(fx->dir, "memory.max", "max\n");
-	put_file(fx->dir, "memory.high", "67108864\n");
-	put_file(fx->dir, "memory.low", "0\n");
-	put_file(fx->dir, "memory.min", "0\n");
-	put_file(fx->dir, "memory.events", "low 0\nhigh 12\nmax 3\noom 1\noom_kill 1\n"
+	fx_put(fx->dir, "cpu.max", "20000 100000\n");
+	fx_put(fx->dir, "cpu.weight", "100\n");
+	fx_put(fx->dir, "memory.current", "33554432\n");
+	fx_put(fx->dir, "memory.max", "max\n");
+	fx_put(fx->dir, "memory.high", "67108864\n");
+	fx_put(fx->dir, "memory.low", "0\n");
+	fx_put(fx->dir, "memory.min", "0\n");
+	fx_put(fx->dir, "memory.events", "low 0\nhigh 12\nmax 3\noom 1\noom_kill 1\n"
 					   "oom_group_kill 0\n");
 	/* No "kernel" line (kernels < 5.18); file_mapped precedes file. */
-	put_file(fx->dir, "memory.stat",
+	fx_put(fx->dir, "memory.stat",
 		 "anon 31457280\nfile_mapped 4096\nfile 1048576\nkernel_stack 65536\n"
 		 "pagetables 4096\nshmem 8192\nfile_dirty 0\n");
-	put_file(fx->dir, "io.stat",
+	fx_put(fx->dir, "io.stat",
 		 "8:0 rbytes=1048576 wbytes=2097152 rios=10 wios=20 dbytes=0 dios=0\n"
 		 "253:1 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=512 dios=1\n");
-	put_file(fx->dir, "pids.current", "5\n");
-	put_file(fx->dir, "pids.max", "max\n");
+	fx_put(fx->dir, "pids.current", "5\n");
+	fx_put(fx->dir, "pids.max", "max\n");
 	/* cpu.pressure without "full" (kernels < 5.13). */
-	put_file(fx->dir, "cpu.pressure", "some avg10=1.20 avg60=0.50 avg300=0.10 total=123456\n");
-	put_file(fx->dir, "memory.pressure",
+	fx_put(fx->dir, "cpu.pressure", "some avg10=1.20 avg60=0.50 avg300=0.10 total=123456\n");
+	fx_put(fx->dir, "memory.pressure",
 		 "some avg10=75.50 avg60=40.00 avg300=10.00 total=9000000\n"
 		 "full avg10=70.25 avg60=35.00 avg300=8.00 total=8000000\n");
 	/* Absent: memory.peak, memory.swap.*, io.pressure. */
@@ -182,7 +154,7 @@ static int fixture_teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	rm_tree(fx->dir);
+	fx_rm_tree(fx->dir);
 	free(fx);
 	return 0;
 }
@@ -332,7 +304,7 @@ static void test_sample_take_long_io_stat(void **state)
 		off += snprintf(text + off, 200 * 80 - off,
 				"7:%u rbytes=1000 wbytes=2000 rios=1 wios=2 dbytes=0 dios=0\n", i);
 	assert_true(off > 8192);
-	put_file(fx->dir, "io.stat", text);
+	fx_put(fx->dir, "io.stat", text);
 	free(text);
 	fixture_target(fx, &t);
 	assert_int_equal(sample_take(&t, NULL, 0, &s, &err), 0);
@@ -351,7 +323,7 @@ static void test_sample_take_malformed(void **state)
 	struct target t;
 	struct sample s;
 
-	put_file(fx->dir, "memory.current", "lots\n");
+	fx_put(fx->dir, "memory.current", "lots\n");
 	fixture_target(fx, &t);
 	assert_int_equal(sample_take(&t, NULL, 0, &s, &err), -1);
 	assert_int_equal(err.errnum, EINVAL);
@@ -367,7 +339,7 @@ static void test_sample_take_vanished(void **state)
 	struct sample s;
 
 	fixture_target(fx, &t);
-	assert_int_equal(rm_tree(fx->dir), 0);
+	fx_rm_tree(fx->dir);
 	assert_int_equal(sample_take(&t, NULL, 0, &s, &err), -1);
 	assert_int_equal(err.errnum, ENOENT);
 	snprintf(expect, sizeof(expect), "target %s vanished", fx->dir);

@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #define MiB (1024ULL * 1024)
 
 /* ---- io.max ---- */
@@ -136,25 +138,6 @@ struct fixture {
 	char sysfs[PATH_MAX + 8];
 };
 
-static void put(const char *base, const char *rel, const char *content)
-{
-	char path[2 * PATH_MAX];
-	FILE *f;
-
-	assert_true((size_t)snprintf(path, sizeof(path), "%s/%s", base, rel) < sizeof(path));
-	for (char *p = path + strlen(base) + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
-		*p = '/';
-	}
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(content, f);
-	fclose(f);
-}
-
 static void link_dev(const char *sysfs, const char *majmin, const char *target)
 {
 	char path[2 * PATH_MAX];
@@ -177,17 +160,17 @@ static int setup_sysfs(void **state)
 	snprintf(fx->sysfs, sizeof(fx->sysfs), "%s/sys", fx->dir);
 	assert_int_equal(mkdir(fx->sysfs, 0755), 0);
 	/* virtio disk with a partition */
-	put(fx->sysfs, "devices/pci0000:00/virtio1/block/vda/dev", "254:0\n");
-	put(fx->sysfs, "devices/pci0000:00/virtio1/block/vda/vda1/dev", "254:1\n");
-	put(fx->sysfs, "devices/pci0000:00/virtio1/block/vda/vda1/partition", "1\n");
+	fx_put(fx->sysfs, "devices/pci0000:00/virtio1/block/vda/dev", "254:0\n");
+	fx_put(fx->sysfs, "devices/pci0000:00/virtio1/block/vda/vda1/dev", "254:1\n");
+	fx_put(fx->sysfs, "devices/pci0000:00/virtio1/block/vda/vda1/partition", "1\n");
 	/* nvme: partitions on the extended major */
-	put(fx->sysfs, "devices/pci0000:00/nvme/nvme0/nvme0n1/dev", "259:0\n");
-	put(fx->sysfs, "devices/pci0000:00/nvme/nvme0/nvme0n1/nvme0n1p2/dev", "259:2\n");
-	put(fx->sysfs, "devices/pci0000:00/nvme/nvme0/nvme0n1/nvme0n1p2/partition", "2\n");
+	fx_put(fx->sysfs, "devices/pci0000:00/nvme/nvme0/nvme0n1/dev", "259:0\n");
+	fx_put(fx->sysfs, "devices/pci0000:00/nvme/nvme0/nvme0n1/nvme0n1p2/dev", "259:2\n");
+	fx_put(fx->sysfs, "devices/pci0000:00/nvme/nvme0/nvme0n1/nvme0n1p2/partition", "2\n");
 	/* a loop device: a whole disk */
-	put(fx->sysfs, "devices/virtual/block/loop0/dev", "7:0\n");
+	fx_put(fx->sysfs, "devices/virtual/block/loop0/dev", "7:0\n");
 	/* a broken one: dev holds garbage */
-	put(fx->sysfs, "devices/virtual/block/bad0/dev", "garbage\n");
+	fx_put(fx->sysfs, "devices/virtual/block/bad0/dev", "garbage\n");
 	link_dev(fx->sysfs, "254:0", "../../devices/pci0000:00/virtio1/block/vda");
 	link_dev(fx->sysfs, "254:1", "../../devices/pci0000:00/virtio1/block/vda/vda1");
 	link_dev(fx->sysfs, "259:0", "../../devices/pci0000:00/nvme/nvme0/nvme0n1");
@@ -198,19 +181,11 @@ static int setup_sysfs(void **state)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown_sysfs(void **state)
 {
 	struct fixture *fx = *state;
 
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fx_rm_tree(fx->dir);
 	free(fx);
 	return 0;
 }

@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #define ID_D1 "abc1234f152c8fc6ef30802fde462ba0be9cf085f7580dc69efd72e002abbb35"
 #define ID_D2 "abc123fee15318fcd2af9b73b4ebbb33a903b020de7b307d71f5fed0f433e548"
 #define ID_P1 "f64551fcd6f07823cb87971cfb91446425da18286b3ab1ef935e0cbd7a69f68a"
@@ -66,18 +68,6 @@ static void mkdir_p(const char *base, const char *rel)
 	assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
 }
 
-static void write_file(const char *base, const char *rel, const char *text)
-{
-	char path[PATH_MAX];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s%s", base, rel);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-}
-
 /* A cgroup directory with cgroup.procs holding `procs`. */
 static void make_cgroup(const char *base, const char *rel, const char *procs)
 {
@@ -85,21 +75,7 @@ static void make_cgroup(const char *base, const char *rel, const char *procs)
 
 	mkdir_p(base, rel);
 	snprintf(file, sizeof(file), "%s/cgroup.procs", rel);
-	write_file(base, file, procs);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void rm_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fx_put(base, file, procs);
 }
 
 struct fake {
@@ -126,7 +102,7 @@ static int fake_teardown(void **state)
 	struct fake *f = *state;
 
 	if (f) {
-		rm_tree(f->root.mount);
+		fx_rm_tree(f->root.mount);
 		free(f);
 	}
 	return 0;
