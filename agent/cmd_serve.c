@@ -5,15 +5,16 @@
  * One thread.  libmicrohttpd runs in the agent's own event loop (its epoll
  * fd polled beside a signalfd and a 1 Hz timerfd), so a request handler
  * may fork without the hazards of a threaded fork, and no state needs a
- * lock.  Every experiment or fault is a job: a child process re-executing
- * the agent (`duress run` / `duress inject`) with its journal, samples
- * and summary in a directory of its own under STATE/serve/, so the undo
- * journal, the guardian, the locks and the signal handling of the command
- * line cover it, and a crash in a job cannot take the API down.  Input is
- * checked here first, as the command line checks it, so that bad input is
- * a 4xx and nothing starts.  DELETE sends the job SIGTERM (it reverts and
- * exits 8) and answers once it has exited.  The agent samples the targets
- * of its jobs itself at 1 Hz for /metrics and /v1/samples.
+ * lock.  Every experiment or fault is a job (serve_jobs.c): a child
+ * process re-executing the agent (`duress run` / `duress inject`) with its
+ * journal, samples and summary in a directory of its own under
+ * STATE/serve/, so the undo journal, the guardian, the locks and the
+ * signal handling of the command line cover it, and a crash in a job
+ * cannot take the API down.  Input is checked here first, as the command
+ * line checks it, so that bad input is a 4xx and nothing starts.  DELETE
+ * sends the job SIGTERM (it reverts and exits 8) and answers once it has
+ * exited.  The agent samples the targets of its jobs itself at 1 Hz for
+ * /metrics and /v1/samples.
  */
 #include <duress/cgroup.h>
 #include <duress/cleanup.h>
@@ -51,37 +52,7 @@
 #include <unistd.h>
 
 #define DEFAULT_LISTEN "unix:/run/duress/duress.sock"
-#define MAX_JOBS 256        /* kept, finished ones included (oldest finished dropped) */
-#define RING 120            /* samples kept per job: two minutes at 1 Hz */
-#define MAX_WAITERS 8       /* DELETE requests waiting for one job to end */
-#define STOP_WAIT_S 60      /* a DELETE answers 202 if the job is not gone by then */
-#define SHUTDOWN_WAIT_S 120 /* serve's SIGTERM: jobs get this long to revert */
-#define LOG_TAIL 8192
-
-enum job_state { JOB_RUNNING, JOB_STOPPING, JOB_EXITED };
-
-struct job {
-	char id[SERVE_ID_MAX + 1];
-	bool experiment;
-	char what[256];      /* fault name, or the experiment's title */
-	char kinds[256];     /* the faults it applies, space-separated ("memory cpu") */
-	char spec[PATH_MAX]; /* target as given ("" = a sandbox) */
-	struct target t;
-	bool have_t;
-	char dir[PATH_MAX + 64];
-	pid_t pid;
-	enum job_state state;
-	int exit_code, signal;
-	struct timespec started, ended;
-	double started_mono, stop_mono;
-	char *ring[RING];
-	size_t ring_n, ring_head;
-	uint64_t total; /* samples ever taken: sample k is ring[k % RING] while k + RING >= total */
-	struct sample last;
-	bool have_last;
-	struct MHD_Connection *waiters[MAX_WAITERS];
-	size_t nwaiters;
-};
+#define STOP_WAIT_S 60 /* a DELETE answers 202 if the job is not gone by then */
 
 struct server {
 	struct MHD_Daemon *d;
@@ -92,11 +63,7 @@ struct server {
 	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct cg_root root;
 	bool have_root;
-	struct job *jobs[MAX_JOBS];
-	size_t njobs;
-	unsigned long seq;
-	struct prom_agent stats;
-	double mono0;
+	struct job_table tab;
 	bool stopping;
 };
 
@@ -104,10 +71,14 @@ static struct server S;
 static char self_exe[PATH_MAX] = "duress"; /* argv[0] of jobs: the agent's path, for ps */
 
 /* GET /v1/samples?follow=1: a response that waits (suspended) for the
- * next sample of its job. */
+ * next sample of its job: the server's own (target=, from the job's ring)
+ * or the job's file (job=, read from an offset, whole lines only). */
 struct follower {
 	char id[SERVE_ID_MAX + 1];
-	uint64_t next;
+	uint64_t next;          /* ring: the next sample's number */
+	bool file;              /* job=: DIR/samples.jsonl */
+	char path[PATH_MAX + 128];
+	uint64_t off;           /* file: bytes already sent */
 	struct MHD_Connection *c;
 	bool suspended;
 	struct follower *nextf;
@@ -126,18 +97,6 @@ struct req {
 	bool resumed;
 	bool deleting; /* a DELETE suspended until its job exits */
 };
-
-/* ---- small helpers ---- */
-
-static void rfc3339(const struct timespec *ts, char *buf, size_t len)
-{
-	char date[48];
-	struct tm tm;
-
-	gmtime_r(&ts->tv_sec, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%03dZ", date, (int)(ts->tv_nsec / 1000000));
-}
 
 static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *type,
 			       char *body, size_t len)
@@ -217,368 +176,11 @@ static enum MHD_Result fail(struct MHD_Connection *c, int status, const char *fi
 	return respond_error(c, &e);
 }
 
-static const char *exit_name(int code)
-{
-	static const char *const names[] = {
-		"ok",	   "deviated", "usage",	       "no target", "unsupported",	  "internal",
-		"refused", "not reverted", "interrupted", "aborted", "invalid manifest",
-	};
-
-	return code >= 0 && code < (int)DURESS_ARRAY_SIZE(names) ? names[code] : "unknown";
-}
-
-/* Read a whole small file (at most max bytes from its end when tail). */
-static char *slurp(const char *path, size_t max, bool tail, size_t *len)
-{
-	cleanup_fclose FILE *f = fopen(path, "re");
-	char *buf;
-	long size;
-	size_t n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0)
-		return NULL;
-	if ((size_t)size > max) {
-		if (!tail)
-			return NULL;
-		fseek(f, size - (long)max, SEEK_SET);
-		size = (long)max;
-	} else {
-		rewind(f);
-	}
-	buf = malloc((size_t)size + 1);
-	if (!buf)
-		return NULL;
-	n = fread(buf, 1, (size_t)size, f);
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-}
-
-/* The phase of the last sample the job wrote ("before", "during", ...). */
-static json_t *last_phase(const struct job *j)
-{
-	char path[PATH_MAX + 128];
-	cleanup_free char *text = NULL;
-	char *line, *end;
-	json_t *o, *p = NULL;
-
-	snprintf(path, sizeof(path), "%s/samples.jsonl", j->dir);
-	text = slurp(path, 65536, true, NULL);
-	if (!text)
-		return json_null();
-	end = text + strlen(text);
-	while (end > text && end[-1] == '\n')
-		*--end = '\0';
-	line = strrchr(text, '\n');
-	line = line ? line + 1 : text;
-	o = json_loads(line, 0, NULL);
-	if (o)
-		p = json_incref(json_object_get(o, "phase"));
-	json_decref(o);
-	return p ? p : json_null();
-}
-
-static json_t *job_json(const struct job *j, bool full)
-{
-	static const char *const states[] = { "running", "stopping", "exited" };
-	json_t *o = json_object();
-	char ts[80], path[PATH_MAX + 128];
-	struct timespec now;
-
-	json_object_set_new(o, "id", json_string(j->id));
-	json_object_set_new(o, "kind", json_string(j->experiment ? "experiment" : "fault"));
-	json_object_set_new(o, j->experiment ? "title" : "fault", json_string(j->what));
-	json_object_set_new(o, "target", j->spec[0] ? json_string(j->spec) : json_null());
-	json_object_set_new(o, "target_dir", j->have_t || j->t.dir[0] ? json_string(j->t.dir)
-								       : json_null());
-	json_object_set_new(o, "state", json_string(states[j->state]));
-	json_object_set_new(o, "phase", last_phase(j));
-	json_object_set_new(o, "pid", json_integer(j->pid));
-	rfc3339(&j->started, ts, sizeof(ts));
-	json_object_set_new(o, "started", json_string(ts));
-	if (j->state == JOB_EXITED) {
-		rfc3339(&j->ended, ts, sizeof(ts));
-		json_object_set_new(o, "ended", json_string(ts));
-		json_object_set_new(o, "exit_code",
-				    j->signal ? json_null() : json_integer(j->exit_code));
-		json_object_set_new(o, "outcome", json_string(j->signal ? "killed"
-									: exit_name(j->exit_code)));
-		if (j->signal)
-			json_object_set_new(o, "signal", json_integer(j->signal));
-		now = j->ended;
-	} else {
-		json_object_set_new(o, "ended", json_null());
-		json_object_set_new(o, "exit_code", json_null());
-		clock_gettime(CLOCK_REALTIME, &now);
-	}
-	json_object_set_new(o, "elapsed_s",
-			    json_real((double)(now.tv_sec - j->started.tv_sec) +
-				      (now.tv_nsec - j->started.tv_nsec) / 1e9));
-	if (!full)
-		return o;
-	snprintf(path, sizeof(path), "%s/%s", j->dir, j->experiment ? "journal.json" : "summary.json");
-	json_object_set_new(o, j->experiment ? "journal" : "summary",
-			    json_load_file(path, 0, NULL) ?: json_null());
-	{
-		cleanup_free char *log = NULL;
-
-		snprintf(path, sizeof(path), "%s/log", j->dir);
-		log = slurp(path, LOG_TAIL, true, NULL);
-		json_object_set_new(o, "log", log ? json_string(log) ?: json_null() : json_null());
-	}
-	return o;
-}
-
-static struct job *job_find(const char *id, bool experiment)
-{
-	for (size_t i = 0; i < S.njobs; i++)
-		if (!strcmp(S.jobs[i]->id, id) && S.jobs[i]->experiment == experiment)
-			return S.jobs[i];
-	return NULL;
-}
-
-static void job_free(struct job *j)
-{
-	for (size_t i = 0; i < RING; i++)
-		free(j->ring[i]);
-	target_release(&j->t);
-	free(j);
-}
-
-/* Room for one more job: drop the oldest finished one when full. */
-static bool job_room(void)
-{
-	if (S.njobs < MAX_JOBS)
-		return true;
-	for (size_t i = 0; i < S.njobs; i++) {
-		if (S.jobs[i]->state != JOB_EXITED)
-			continue;
-		job_free(S.jobs[i]);
-		memmove(&S.jobs[i], &S.jobs[i + 1], (S.njobs - i - 1) * sizeof(S.jobs[0]));
-		S.njobs--;
-		return true;
-	}
-	return false;
-}
-
 static void resume_waiters(struct job *j)
 {
 	for (size_t i = 0; i < j->nwaiters; i++)
 		MHD_resume_connection(j->waiters[i]);
 	j->nwaiters = 0;
-}
-
-static void job_exited(struct job *j, int status)
-{
-	j->state = JOB_EXITED;
-	clock_gettime(CLOCK_REALTIME, &j->ended);
-	if (WIFSIGNALED(status)) {
-		j->signal = WTERMSIG(status);
-		S.stats.revert_failures++;
-		S.stats.jobs_failed++;
-	} else {
-		j->exit_code = WEXITSTATUS(status);
-		if (j->exit_code == DURESS_EXIT_NOT_REVERTED)
-			S.stats.revert_failures++;
-		else
-			S.stats.reverts_ok++;
-		if (j->exit_code != DURESS_EXIT_OK && j->exit_code != DURESS_EXIT_INTERRUPTED)
-			S.stats.jobs_failed++;
-	}
-	if (j->experiment)
-		S.stats.experiments_active--;
-	else
-		S.stats.faults_active--;
-	fprintf(stderr, "duress serve: %s %s ended: %s (exit %d%s)\n",
-		j->experiment ? "experiment" : "fault", j->id,
-		j->signal ? "killed" : exit_name(j->exit_code), j->signal ? -1 : j->exit_code,
-		j->signal ? ", killed by a signal" : "");
-	resume_waiters(j);
-	resume_followers();
-}
-
-static void reap(void)
-{
-	int status;
-	pid_t pid;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (size_t i = 0; i < S.njobs; i++)
-			if (S.jobs[i]->pid == pid && S.jobs[i]->state != JOB_EXITED)
-				job_exited(S.jobs[i], status);
-	}
-}
-
-/*
- * Start a job: fork, and re-execute the agent with argv in the child, its
- * standard output and error into DIR/log.  The child dies (SIGTERM: it
- * reverts) when the server dies.
- */
-static int job_spawn(struct job *j, char **argv, struct serve_error *e)
-{
-	char log[PATH_MAX + 128];
-	pid_t ppid = getpid();
-	pid_t pid;
-
-	snprintf(log, sizeof(log), "%s/log", j->dir);
-	pid = fork();
-	if (pid < 0)
-		return serve_error_set(e, 500, "", "fork: %s", strerror(errno));
-	if (pid == 0) {
-		sigset_t none;
-		int fd;
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != ppid)
-			_exit(DURESS_EXIT_INTERRUPTED);
-		signal(SIGPIPE, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		fd = open("/dev/null", O_RDONLY);
-		if (fd >= 0) {
-			dup2(fd, STDIN_FILENO);
-			close(fd);
-		}
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		execv("/proc/self/exe", argv);
-		_exit(127);
-	}
-	j->pid = pid;
-	j->state = JOB_RUNNING;
-	clock_gettime(CLOCK_REALTIME, &j->started);
-	j->started_mono = mono_seconds();
-	if (j->experiment) {
-		S.stats.experiments_active++;
-		S.stats.experiments_started++;
-	} else {
-		S.stats.faults_active++;
-		S.stats.faults_started++;
-	}
-	S.jobs[S.njobs++] = j;
-	fprintf(stderr, "duress serve: %s %s started (pid %d): %s on %s\n",
-		j->experiment ? "experiment" : "fault", j->id, pid, j->what,
-		j->spec[0] ? j->spec : "a sandbox");
-	return 0;
-}
-
-static struct job *job_new(bool experiment, const char *id, struct serve_error *e)
-{
-	struct job *j;
-	int rc;
-
-	if (id && *id) {
-		bool ok = strlen(id) <= SERVE_ID_MAX;
-
-		for (const char *p = id; ok && *p; p++)
-			ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			     (*p >= '0' && *p <= '9') || *p == '-';
-		if (!ok) {
-			serve_error_set(e, 422, "id", "id: expected 1 to %d letters, digits or '-'",
-					SERVE_ID_MAX);
-			return NULL;
-		}
-	}
-	for (size_t i = 0; id && *id && i < S.njobs; i++)
-		if (!strcmp(S.jobs[i]->id, id)) {
-			serve_error_set(e, 409, "id", "id: '%s' is taken (by a job %s)", id,
-					S.jobs[i]->state == JOB_EXITED ? "that ended" : "in force");
-			return NULL;
-		}
-
-	if (!job_room()) {
-		serve_error_set(e, 503, "", "too many jobs (%d) running", MAX_JOBS);
-		return NULL;
-	}
-	j = calloc(1, sizeof(*j));
-	if (!j) {
-		serve_error_set(e, 500, "", "out of memory");
-		return NULL;
-	}
-	target_init(&j->t);
-	j->experiment = experiment;
-	++S.seq;
-	if (id && *id)
-		snprintf(j->id, sizeof(j->id), "%s", id);
-	else
-		snprintf(j->id, sizeof(j->id), "%s-%lu", experiment ? "exp" : "flt", S.seq);
-	/* a directory of its own, also when an earlier server used the id */
-	snprintf(j->dir, sizeof(j->dir), "%s/serve/%s", S.state_dir, j->id);
-	rc = mkdir(j->dir, 0700);
-	if (rc < 0 && errno == EEXIST) {
-		snprintf(j->dir, sizeof(j->dir), "%s/serve/%s.%lu", S.state_dir, j->id, S.seq);
-		rc = mkdir(j->dir, 0700);
-	}
-	if (rc < 0) {
-		serve_error_set(e, 500, "", "mkdir %s: %s", j->dir, strerror(errno));
-		free(j);
-		return NULL;
-	}
-	return j;
-}
-
-/* Resolve the target and check what the command line checks before it
- * changes anything (guard rails, supported, plan: plan touches nothing). */
-static int resolve_target(struct job *j, bool force, struct serve_error *e)
-{
-	struct duress_err err = { 0 };
-	struct target_spec spec;
-
-	if (target_spec_parse(j->spec, &spec, &err) < 0)
-		return serve_error_set(e, 422, "target", "target: %s", err.msg);
-	if (spec.kind == TARGET_SANDBOX)
-		return 0;
-	if (!S.have_root)
-		return serve_error_set(e, 503, "target", "no cgroup v2 hierarchy on this host");
-	if (target_resolve(&S.root, &spec, &j->t, &err) < 0)
-		return serve_error_set(e, 422, "target", "target: %s", err.msg);
-	if (target_guard(&j->t, force, &err) < 0)
-		return serve_error_set(e, 422, "target", "target: %s", err.msg);
-	j->have_t = true;
-	return 0;
-}
-
-/* Does job j's target already have one of j's kinds of fault in force:
- * by another job of this server (not locked yet while its child starts)
- * or by any agent (its lock)?  409 naming the target, before anything
- * starts: the child would only be refused (exit 6) afterwards. */
-static int busy_check(const struct job *j, struct serve_error *e)
-{
-	char kinds[sizeof(j->kinds)], *save = NULL;
-
-	if (!j->have_t)
-		return 0;
-	snprintf(kinds, sizeof(kinds), "%s", j->kinds);
-	for (char *k = strtok_r(kinds, " ", &save); k; k = strtok_r(NULL, " ", &save)) {
-		struct duress_err err = { 0 };
-
-		for (size_t i = 0; i < S.njobs; i++) {
-			const struct job *o = S.jobs[i];
-			char theirs[sizeof(o->kinds) + 2], mine[64];
-
-			if (o == j || o->state == JOB_EXITED || !o->have_t || strcmp(o->t.dir, j->t.dir))
-				continue;
-			snprintf(theirs, sizeof(theirs), " %s ", o->kinds);
-			snprintf(mine, sizeof(mine), " %s ", k);
-			if (strstr(theirs, mine))
-				return serve_error_set(e, 409, "target",
-						       "a %s fault is already in force on %s (%s %s); "
-						       "one per target and resource, different "
-						       "resources may combine",
-						       k, j->t.dir, o->experiment ? "experiment" : "fault",
-						       o->id);
-		}
-		if (session_lock_probe(S.state_dir, &j->t, k, &err) < 0)
-			return serve_error_set(e, err.code == DURESS_EXIT_REFUSED ? 409 : 500, "target",
-					       "%s", err.msg);
-	}
-	return 0;
 }
 
 /* ---- handlers ---- */
@@ -596,13 +198,13 @@ static enum MHD_Result post_fault(struct MHD_Connection *c, struct req *r)
 
 	if (serve_fault_parse(r->body ? r->body : "", r->len, &f, &fr, &e) < 0)
 		return respond_error(c, &e);
-	j = job_new(false, fr.id, &e);
+	j = job_new(&S.tab, false, fr.id, &e);
 	if (!j)
 		goto out;
 	snprintf(j->what, sizeof(j->what), "%s", fr.desc->name);
 	snprintf(j->kinds, sizeof(j->kinds), "%s", fr.desc->name);
 	snprintf(j->spec, sizeof(j->spec), "%s", fr.target);
-	if (resolve_target(j, fr.force, &e) < 0 || busy_check(j, &e) < 0)
+	if (job_resolve_target(&S.tab, j, fr.force, &e) < 0 || job_busy_check(&S.tab, j, &e) < 0)
 		goto out_job;
 	undo_log_init(&undo);
 	f.root = &S.root;
@@ -641,7 +243,7 @@ static enum MHD_Result post_fault(struct MHD_Connection *c, struct req *r)
 
 		argv[0] = self_exe;
 		memcpy(argv + 1, fr.argv, (fr.argc + 1) * sizeof(char *));
-		if (job_spawn(j, argv, &e) < 0)
+		if (job_spawn(&S.tab, j, argv, &e) < 0)
 			goto out_job;
 	}
 	fault_free(&f);
@@ -649,8 +251,7 @@ static enum MHD_Result post_fault(struct MHD_Connection *c, struct req *r)
 	ret = respond_json(c, 201, job_json(j, false));
 	return ret;
 out_job:
-	rmdir(j->dir);
-	job_free(j);
+	job_discard(j);
 out:
 	fault_free(&f);
 	serve_fault_req_free(&fr);
@@ -770,7 +371,7 @@ static enum MHD_Result post_experiment(struct MHD_Connection *c, struct req *r)
 		experiment_free(&x);
 		return respond_error(c, &e);
 	}
-	j = job_new(true, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id"), &e);
+	j = job_new(&S.tab, true, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id"), &e);
 	if (!j) {
 		experiment_free(&x);
 		return respond_error(c, &e);
@@ -792,7 +393,7 @@ static enum MHD_Result post_experiment(struct MHD_Connection *c, struct req *r)
 				 "%s%s", j->kinds[0] ? " " : "", k);
 	}
 	experiment_free(&x);
-	if (resolve_target(j, false, &e) < 0 || busy_check(j, &e) < 0)
+	if (job_resolve_target(&S.tab, j, false, &e) < 0 || job_busy_check(&S.tab, j, &e) < 0)
 		goto out_job;
 	snprintf(path, sizeof(path), "%s/%s", j->dir, name);
 	snprintf(journal, sizeof(journal), "%s/journal.json", j->dir);
@@ -821,14 +422,13 @@ static enum MHD_Result post_experiment(struct MHD_Connection *c, struct req *r)
 			argv[n++] = j->spec;
 		}
 		argv[n] = NULL;
-		if (job_spawn(j, argv, &e) < 0)
+		if (job_spawn(&S.tab, j, argv, &e) < 0)
 			goto out_job;
 	}
 	return respond_json(c, 201, job_json(j, false));
 out_job:
 	unlink(path);
-	rmdir(j->dir);
-	job_free(j);
+	job_discard(j);
 	return respond_error(c, &e);
 }
 
@@ -836,22 +436,20 @@ static enum MHD_Result list_jobs(struct MHD_Connection *c, bool experiment)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; i < S.njobs; i++)
-		if (S.jobs[i]->experiment == experiment)
-			json_array_append_new(a, job_json(S.jobs[i], false));
+	for (size_t i = 0; i < S.tab.njobs; i++)
+		if (S.tab.jobs[i]->experiment == experiment)
+			json_array_append_new(a, job_json(S.tab.jobs[i], false));
 	return respond_json(c, 200, a);
 }
 
 static enum MHD_Result delete_job(struct MHD_Connection *c, struct req *r, struct job *j)
 {
 	if (j->state == JOB_RUNNING) {
-		kill(j->pid, SIGTERM);
-		j->state = JOB_STOPPING;
-		j->stop_mono = mono_seconds();
+		job_stop(j);
 		fprintf(stderr, "duress serve: %s %s: DELETE: stopping (SIGTERM to %d)\n",
 			j->experiment ? "experiment" : "fault", j->id, j->pid);
 	}
-	if (j->state == JOB_STOPPING && !r->resumed && j->nwaiters < MAX_WAITERS) {
+	if (j->state == JOB_STOPPING && !r->resumed && j->nwaiters < SERVE_MAX_WAITERS) {
 		/* answer once it has reverted and exited (reap() resumes us) */
 		j->waiters[j->nwaiters++] = c;
 		r->deleting = true;
@@ -859,14 +457,6 @@ static enum MHD_Result delete_job(struct MHD_Connection *c, struct req *r, struc
 		return MHD_YES;
 	}
 	return respond_json(c, j->state == JOB_EXITED ? 200 : 202, job_json(j, true));
-}
-
-static struct job *job_by_id(const char *id)
-{
-	for (size_t i = 0; i < S.njobs; i++)
-		if (!strcmp(S.jobs[i]->id, id))
-			return S.jobs[i];
-	return NULL;
 }
 
 /* New samples (or the end of the job, or of the server): wake them all. */
@@ -879,18 +469,49 @@ static void resume_followers(void)
 		}
 }
 
+/* The whole lines of f's file from f->off that fit in max bytes (a line
+ * longer than max goes in pieces); 0 when nothing new. */
+static size_t follow_file(struct follower *f, char *buf, size_t max)
+{
+	cleanup_close int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? 0 : pread(fd, buf, max, (off_t)f->off);
+	char *nl;
+
+	if (n <= 0)
+		return 0;
+	nl = memrchr(buf, '\n', (size_t)n);
+	if (nl)
+		n = nl - buf + 1;
+	else if ((size_t)n < max)
+		return 0; /* a line still being written */
+	f->off += (uint64_t)n;
+	return (size_t)n;
+}
+
 static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct follower *f = cls;
-	struct job *j = job_by_id(f->id);
+	struct job *j = job_by_id(&S.tab, f->id);
 	size_t n = 0;
 
 	if (!j || S.stopping)
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	if (f->next + RING < j->total)
-		f->next = j->total - RING;
+	if (f->file) {
+		bool ended = j->state == JOB_EXITED; /* before the read: no last line lost */
+
+		n = follow_file(f, buf, max);
+		if (n)
+			return (ssize_t)n;
+		if (ended)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		f->suspended = true;
+		MHD_suspend_connection(f->c);
+		return 0;
+	}
+	if (f->next + SERVE_RING < j->total)
+		f->next = j->total - SERVE_RING;
 	while (f->next < j->total) {
-		const char *line = j->ring[f->next % RING];
+		const char *line = j->ring[f->next % SERVE_RING];
 		size_t l = strlen(line);
 
 		if (n + l + 1 > max)
@@ -922,7 +543,35 @@ static void follow_free(void *cls)
 	free(f);
 }
 
-static enum MHD_Result follow(struct MHD_Connection *c, struct job *j, size_t want)
+/* Where the last `want` lines of a file begin (0: all of it when want is 0). */
+static uint64_t last_lines_offset(const char *path, size_t want)
+{
+	size_t len = 0, lines = 0;
+	cleanup_free char *tail = NULL;
+	struct stat st;
+	char *p;
+
+	if (!want || stat(path, &st) < 0)
+		return 0;
+	tail = serve_slurp(path, 8 << 20, true, &len);
+	if (!tail)
+		return 0;
+	p = tail + len;
+	while (p > tail && p[-1] == '\n')
+		p--; /* the end of the last line */
+	while (p > tail) {
+		if (p[-1] == '\n' && ++lines == want)
+			break;
+		p--;
+	}
+	/* the tail was read from (size - len): p - tail bytes into it */
+	return (uint64_t)st.st_size - len + (uint64_t)(p - tail);
+}
+
+/* Stream job j's samples: the server's own of its target (from the ring,
+ * the last `want`), or with file set the job's own file (the last `want`
+ * lines; 0: all). */
+static enum MHD_Result follow(struct MHD_Connection *c, struct job *j, size_t want, bool file)
 {
 	struct follower *f = calloc(1, sizeof(*f));
 	struct MHD_Response *r;
@@ -931,7 +580,13 @@ static enum MHD_Result follow(struct MHD_Connection *c, struct job *j, size_t wa
 	if (!f)
 		return MHD_NO;
 	snprintf(f->id, sizeof(f->id), "%s", j->id);
-	f->next = j->total - (j->ring_n < want ? j->ring_n : want);
+	if (file) {
+		f->file = true;
+		snprintf(f->path, sizeof(f->path), "%s/samples.jsonl", j->dir);
+		f->off = last_lines_offset(f->path, want);
+	} else {
+		f->next = j->total - (j->ring_n < want ? j->ring_n : want);
+	}
 	f->c = c;
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, follow_read, f,
 					      follow_free);
@@ -957,14 +612,14 @@ static enum MHD_Result get_samples(struct MHD_Connection *c)
 	const char *fol = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "follow");
 	bool follow_on = false;
 	struct job *j = NULL;
-	size_t want = RING, cap = 4096, n = 0;
+	size_t want = SERVE_RING, cap = 4096, n = 0;
 	char *out;
 
 	if (last) {
 		char *end;
 		unsigned long v = strtoul(last, &end, 10);
 
-		if (!*last || *end || v == 0 || v > RING)
+		if (!*last || *end || v == 0 || v > SERVE_RING)
 			return fail(c, 422, "last", "last: '%s': expected a count of 1 to 120",
 				    last);
 		want = v;
@@ -976,21 +631,18 @@ static enum MHD_Result get_samples(struct MHD_Connection *c)
 			return fail(c, 422, "follow", "follow: '%s': expected 1, true, 0 or false",
 				    fol);
 	}
-	if (jid && follow_on)
-		return fail(c, 422, "follow", "%s",
-			    "follow: only with target= (the agent's own samples of it)");
 	if (jid) {
 		char path[PATH_MAX + 128];
 		size_t len = 0;
 		char *text;
 
-		for (size_t i = 0; i < S.njobs && !j; i++)
-			if (!strcmp(S.jobs[i]->id, jid))
-				j = S.jobs[i];
+		j = job_by_id(&S.tab, jid);
 		if (!j)
 			return fail(c, 404, "job", "job: '%s': no such job", jid);
+		if (follow_on)
+			return follow(c, j, last ? want : 0, true);
 		snprintf(path, sizeof(path), "%s/samples.jsonl", j->dir);
-		text = slurp(path, 8 << 20, true, &len);
+		text = serve_slurp(path, 8 << 20, true, &len);
 		if (!text)
 			text = strdup("");
 		return respond(c, 200, "application/x-ndjson", text, text ? strlen(text) : 0);
@@ -999,23 +651,23 @@ static enum MHD_Result get_samples(struct MHD_Connection *c)
 		return fail(c, 422, "target", "%s", "target: required (?target=SPEC or ?job=ID)");
 	/* the newest job on that target, a running one first */
 	for (int pass = 0; pass < 2 && !j; pass++)
-		for (size_t i = S.njobs; i-- > 0 && !j;)
-			if (S.jobs[i]->have_t && (pass || S.jobs[i]->state != JOB_EXITED) &&
-			    serve_target_matches(target, S.jobs[i]->spec, S.jobs[i]->t.dir,
-						 S.jobs[i]->t.rel))
-				j = S.jobs[i];
+		for (size_t i = S.tab.njobs; i-- > 0 && !j;)
+			if (S.tab.jobs[i]->have_t && (pass || S.tab.jobs[i]->state != JOB_EXITED) &&
+			    serve_target_matches(target, S.tab.jobs[i]->spec, S.tab.jobs[i]->t.dir,
+						 S.tab.jobs[i]->t.rel))
+				j = S.tab.jobs[i];
 	if (!j)
 		return fail(c, 404, "target",
 			    "target: '%s': not the target of a fault or experiment of this agent",
 			    target);
 	if (follow_on)
-		return follow(c, j, want);
+		return follow(c, j, want, false);
 	out = malloc(cap);
 	if (!out)
 		return MHD_NO;
 	out[0] = '\0';
 	for (size_t k = j->ring_n > want ? j->ring_n - want : 0; k < j->ring_n; k++) {
-		const char *line = j->ring[(j->ring_head + RING - j->ring_n + k) % RING];
+		const char *line = j->ring[(j->ring_head + SERVE_RING - j->ring_n + k) % SERVE_RING];
 		size_t l = strlen(line);
 
 		if (n + l + 2 > cap) {
@@ -1039,16 +691,16 @@ static enum MHD_Result get_samples(struct MHD_Connection *c)
 
 static enum MHD_Result get_metrics(struct MHD_Connection *c)
 {
-	struct prom_target tv[MAX_JOBS];
-	struct prom_fault fv[MAX_JOBS];
+	struct prom_target tv[SERVE_MAX_JOBS];
+	struct prom_fault fv[SERVE_MAX_JOBS];
 	size_t nt = 0, nf = 0, len = 0;
 	char *buf = NULL;
 	FILE *out = open_memstream(&buf, &len);
 
 	if (!out)
 		return MHD_NO;
-	for (size_t i = 0; i < S.njobs; i++) {
-		struct job *j = S.jobs[i];
+	for (size_t i = 0; i < S.tab.njobs; i++) {
+		struct job *j = S.tab.jobs[i];
 		bool dup = false;
 
 		if (j->state == JOB_EXITED)
@@ -1064,7 +716,7 @@ static enum MHD_Result get_metrics(struct MHD_Connection *c)
 		if (!dup)
 			tv[nt++] = (struct prom_target){ .target = j->t.dir, .s = &j->last };
 	}
-	prom_agent(out, &S.stats, fv, nf);
+	prom_agent(out, &S.tab.stats, fv, nf);
 	prom_targets(out, tv, nt);
 	if (fclose(out) != 0) {
 		free(buf);
@@ -1167,7 +819,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r, const c
 	case ROUTE_FAULT:
 		/* by id again after a suspended DELETE: never a pointer kept across
 		 * event loop rounds */
-		j = job_find(r->id, r->route == ROUTE_EXPERIMENT);
+		j = job_find(&S.tab, r->id, r->route == ROUTE_EXPERIMENT);
 		if (!j)
 			return fail(c, 404, "id", "'%s': no such job", r->id);
 		if (get)
@@ -1260,103 +912,24 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
-/* ---- sampling ---- */
-
-static void sample_jobs(void)
+/* A job has ended: answer the DELETEs that wait for it, end the streams
+ * of its samples. */
+static void job_ended(struct job *j)
 {
-	double t0 = mono_seconds();
-	unsigned n = 0;
-
-	for (size_t i = 0; i < S.njobs; i++) {
-		struct job *j = S.jobs[i];
-		struct duress_err err = { 0 };
-		struct sample s;
-		json_t *o;
-		char *line;
-
-		if (j->state == JOB_EXITED || !j->have_t)
-			continue;
-		if (j->t.pid <= 0 || kill(j->t.pid, 0) < 0) {
-			struct duress_err e2 = { 0 };
-
-			target_refresh_pid(&j->t, &e2);
-		}
-		if (sample_take(&j->t, j->have_last ? &j->last : NULL, mono_seconds() - S.mono0, &s,
-				&err) < 0)
-			continue;
-		n++;
-		o = sample_to_json(&s);
-		json_object_set_new(o, "job", json_string(j->id));
-		json_object_set_new(o, "target", json_string(j->t.dir));
-		line = json_dumps(o, SAMPLE_JSON_FLAGS);
-		json_decref(o);
-		if (line) {
-			free(j->ring[j->ring_head]);
-			j->ring[j->ring_head] = line;
-			j->ring_head = (j->ring_head + 1) % RING;
-			if (j->ring_n < RING)
-				j->ring_n++;
-			j->total++;
-		}
-		j->last = s;
-		j->have_last = true;
-	}
-	if (n)
-		resume_followers();
-	if (n) {
-		double cost = mono_seconds() - t0;
-
-		S.stats.sample_cost_last_s = cost;
-		S.stats.sample_cost_total_s += cost;
-		S.stats.samples_total += n;
-	}
-	/* a DELETE waits at most STOP_WAIT_S; then it gets 202 */
-	for (size_t i = 0; i < S.njobs; i++)
-		if (S.jobs[i]->state == JOB_STOPPING && S.jobs[i]->nwaiters &&
-		    mono_seconds() - S.jobs[i]->stop_mono > STOP_WAIT_S)
-			resume_waiters(S.jobs[i]);
+	resume_waiters(j);
+	resume_followers();
 }
 
-/* ---- the loop ---- */
-
-static unsigned running_jobs(void)
+/* The 1 Hz round: samples of every job's target, streams woken; a DELETE
+ * waits at most STOP_WAIT_S for its job to end, then gets 202. */
+static void tick(void)
 {
-	unsigned n = 0;
-
-	for (size_t i = 0; i < S.njobs; i++)
-		n += S.jobs[i]->state != JOB_EXITED;
-	return n;
-}
-
-/* Stop every job (each reverts), wait for them. */
-static void stop_all(int sfd)
-{
-	double t0 = mono_seconds();
-	bool killed = false;
-
-	for (size_t i = 0; i < S.njobs; i++)
-		if (S.jobs[i]->state == JOB_RUNNING) {
-			kill(S.jobs[i]->pid, SIGTERM);
-			S.jobs[i]->state = JOB_STOPPING;
-			S.jobs[i]->stop_mono = t0;
-		}
-	while (running_jobs()) {
-		struct pollfd p = { .fd = sfd, .events = POLLIN };
-		struct signalfd_siginfo si;
-
-		if (!killed && mono_seconds() - t0 > SHUTDOWN_WAIT_S) {
-			/* their guardians revert what they leave */
-			fprintf(stderr, "duress serve: jobs still running after %ds: killing them\n",
-				SHUTDOWN_WAIT_S);
-			for (size_t i = 0; i < S.njobs; i++)
-				if (S.jobs[i]->state != JOB_EXITED)
-					kill(S.jobs[i]->pid, SIGKILL);
-			killed = true;
-		}
-		if (poll(&p, 1, 500) > 0 && read(sfd, &si, sizeof(si)) < 0)
-			(void)0;
-		reap();
-	}
+	jobs_sample(&S.tab);
+	resume_followers(); /* new samples in the rings, new lines in the jobs' files */
+	for (size_t i = 0; i < S.tab.njobs; i++)
+		if (S.tab.jobs[i]->state == JOB_STOPPING && S.tab.jobs[i]->nwaiters &&
+		    mono_seconds() - S.tab.jobs[i]->stop_mono > STOP_WAIT_S)
+			resume_waiters(S.tab.jobs[i]);
 }
 
 static void serve_usage(FILE *f)
@@ -1493,7 +1066,10 @@ int cmd_serve(int argc, char **argv)
 				e2.msg);
 	}
 	/* job ids go on from the last run's, so that directories are not reused */
-	S.seq = (unsigned long)time(NULL) % 100000 * 1000;
+	S.tab.seq = (unsigned long)time(NULL) % 100000 * 1000;
+	S.tab.state_dir = S.state_dir;
+	S.tab.root = S.have_root ? &S.root : NULL;
+	S.tab.on_exit = job_ended;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -1514,7 +1090,7 @@ int cmd_serve(int argc, char **argv)
 		return cli_fail(&err);
 	if (!tcp) /* removed at exit */
 		snprintf(S.sock_path, sizeof(S.sock_path), "%s", listen_at + 5);
-	S.mono0 = mono_seconds();
+	S.tab.mono0 = mono_seconds();
 	S.d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
 			       NULL, handle, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
 			       MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
@@ -1547,24 +1123,24 @@ int cmd_serve(int argc, char **argv)
 			break;
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGCHLD)
-				reap();
+				jobs_reap(&S.tab);
 			else if (si.ssi_signo != SIGPIPE) {
 				fprintf(stderr, "duress serve: %s: stopping every job\n",
 					strsignal((int)si.ssi_signo));
 				S.stopping = true;
 			}
 		}
-		reap();
+		jobs_reap(&S.tab);
 		if (p[2].revents & POLLIN) {
 			if (read(tfd, &ticks, sizeof(ticks)) < 0)
 				(void)0;
-			sample_jobs();
+			tick();
 		}
 		MHD_run(S.d);
 	}
 	/* stop accepting, revert every job, answer the DELETEs still waiting */
 	MHD_quiesce_daemon(S.d);
-	stop_all(sfd);
+	jobs_stop_all(&S.tab, sfd);
 	resume_followers(); /* they end their streams: S.stopping */
 	for (int i = 0; i < 5; i++)
 		MHD_run(S.d);
@@ -1572,14 +1148,14 @@ int cmd_serve(int argc, char **argv)
 	close(lfd);
 	if (S.sock_path[0])
 		unlink(S.sock_path);
-	for (size_t i = 0; i < S.njobs; i++) {
-		if (S.jobs[i]->state == JOB_EXITED && !S.jobs[i]->signal &&
-		    S.jobs[i]->exit_code == DURESS_EXIT_NOT_REVERTED)
+	for (size_t i = 0; i < S.tab.njobs; i++) {
+		if (S.tab.jobs[i]->state == JOB_EXITED && !S.tab.jobs[i]->signal &&
+		    S.tab.jobs[i]->exit_code == DURESS_EXIT_NOT_REVERTED)
 			rc = DURESS_EXIT_NOT_REVERTED;
-		job_free(S.jobs[i]);
+		job_free(S.tab.jobs[i]);
 	}
 	fprintf(stderr, "duress serve: stopped; %llu job(s) ran, %llu revert failure(s)\n",
-		(unsigned long long)(S.stats.faults_started + S.stats.experiments_started),
-		(unsigned long long)S.stats.revert_failures);
+		(unsigned long long)(S.tab.stats.faults_started + S.tab.stats.experiments_started),
+		(unsigned long long)S.tab.stats.revert_failures);
 	return rc;
 }

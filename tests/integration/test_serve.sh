@@ -240,8 +240,13 @@ check "GET /v1/samples?job=: the job's own samples, with phases" jq -e -s 'map(.
 curl -sN --max-time 5 --unix-socket "$SOCK" "http://duress/v1/samples?target=cgroup:$mdir&follow=1&last=1" > "$WORK/follow.jsonl"
 check "GET /v1/samples?follow=1: new samples streamed as they are taken ($(wc -l < "$WORK/follow.jsonl") in 5 s)" \
 	jq -e -s 'length >= 3 and ([.[].t] | . == sort and (unique | length) == length)' "$WORK/follow.jsonl"
+curl -sN --max-time 5 --unix-socket "$SOCK" "http://duress/v1/samples?job=$xid&follow=1&last=2" > "$WORK/follow-job.jsonl"
+check "GET /v1/samples?job=&follow=1&last=2: the job's own samples, then new ones as it writes them ($(wc -l < "$WORK/follow-job.jsonl") in 5 s)" \
+	jq -e -s 'length >= 3 and all(.[]; .phase != null) and ([.[].t] | . == sort and (unique | length) == length)' "$WORK/follow-job.jsonl"
 curl -sN --max-time 120 --unix-socket "$SOCK" "http://duress/v1/samples?target=pid:$TPID&follow=1&last=1" > "$WORK/follow2.jsonl" &
 FOLLOWER=$!
+curl -sN --max-time 120 --unix-socket "$SOCK" "http://duress/v1/samples?job=$fid&follow=1" > "$WORK/follow3.jsonl" &
+FOLLOWER3=$!
 api GET /v1/faults
 check "GET /v1/faults lists the network fault running" jq -e --arg id "$fid" 'map(select(.id == $id and .state == "running")) | length == 1' "$WORK/body"
 api GET /v1/targets
@@ -263,6 +268,17 @@ if wait_until 15 follower_gone; then
 else
 	fail "the follow stream ended with its job" "still streaming 15 s after the DELETE"
 	kill "$FOLLOWER" 2>/dev/null
+fi
+follower3_gone() { ! kill -0 "$FOLLOWER3" 2>/dev/null; }
+if wait_until 15 follower3_gone; then
+	wait "$FOLLOWER3"
+	frc=$?
+	api GET "/v1/samples?job=$fid"
+	check "the job= follow stream ended with its job (curl exit $frc) and holds every sample of its file ($(wc -l < "$WORK/follow3.jsonl") lines)" \
+		bash -c '[ "$1" = 0 ] && cmp -s "$2" "$3"' _ "$frc" "$WORK/follow3.jsonl" "$WORK/body"
+else
+	fail "the job= follow stream ended with its job" "still streaming 15 s after the DELETE"
+	kill "$FOLLOWER3" 2>/dev/null
 fi
 t_del=$(now)
 api DELETE "/v1/experiments/$xid"
