@@ -117,14 +117,26 @@ static bool is_cgroup2_mount(const char *dir)
 	return statfs(dir, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-static void views_cleanup(void)
+size_t cg_views_mark(void)
 {
-	for (size_t i = 0; i < nviews; i++) {
+	return nviews;
+}
+
+void cg_views_release(size_t from)
+{
+	for (size_t i = from; i < nviews; i++) {
 		if (views[i].maker != getpid())
 			continue;
 		umount2(views[i].dir, MNT_DETACH);
 		rmdir(views[i].dir);
 	}
+	if (from < nviews)
+		nviews = from;
+}
+
+static void views_cleanup(void)
+{
+	cg_views_release(0);
 }
 
 static void view_note(const char *dir)

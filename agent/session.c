@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Agent sessions: recovery, journal, locks, guardian (session.h). */
+#include <duress/cgview.h>
 #include <duress/cleanup.h>
 #include <duress/exitcode.h>
 #include <duress/sandbox.h>
@@ -221,6 +222,8 @@ int session_guard(struct agent_session *s, struct duress_err *err)
 void session_end(struct agent_session *s, bool nothing_pending)
 {
 	private_fd_forget(s->journal.fd);
+	if (nothing_pending)
+		cg_views_release(0); /* before the journal that names them goes */
 	undo_journal_close(&s->journal, nothing_pending);
 	for (size_t i = 0; i < s->nlocks; i++) {
 		private_fd_forget(s->lock_fds[i]);

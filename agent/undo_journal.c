@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The persisted undo journal; format and locking in undo_journal.h. */
+#include <duress/cgview.h>
 #include <duress/cleanup.h>
 #include <duress/exitcode.h>
 #include <duress/undo.h>
@@ -380,7 +381,7 @@ static int replay(const char *path, bool wait, bool dry_run, bool quiet_busy, FI
 	struct undo_log pending;
 	struct undo_report rep;
 	unsigned long long start;
-	size_t torn;
+	size_t torn, views;
 	pid_t pid;
 	struct stat st;
 
@@ -430,6 +431,7 @@ static int replay(const char *path, bool wait, bool dry_run, bool quiet_busy, FI
 	snprintf(j.path, sizeof(j.path), "%s", path);
 	j.seq = 1000000000;
 	pending.journal = &j;
+	views = cg_views_mark();
 	undo_revert_all(&pending, &rep);
 	pending.journal = NULL;
 	undo_log_free(&pending);
@@ -438,8 +440,10 @@ static int replay(const char *path, bool wait, bool dry_run, bool quiet_busy, FI
 	report->failed += rep.failed;
 	for (size_t i = 0; i < rep.failed && i < DURESS_ARRAY_SIZE(rep.failures); i++)
 		fprintf(out, "NOT REVERTED: %s\n", rep.failures[i]);
-	if (!rep.failed)
+	if (!rep.failed) {
+		cg_views_release(views); /* the views its replay mounted, then the journal */
 		unlink(path);
+	}
 	return rep.failed ? -1 : 0;
 }
 

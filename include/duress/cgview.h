@@ -47,6 +47,16 @@ int cg_view_for_pid(pid_t pid, char *dir, size_t dirlen, char *rel, size_t relle
  */
 int cg_view_ensure(const char *path, struct duress_err *err);
 
+/*
+ * The views this process mounted are unmounted and their directories
+ * removed when it exits.  Whoever removes an undo journal does it first,
+ * for the views it made since cg_views_mark(): killed in between, the
+ * journal is still there and its replay removes them; never the other
+ * way round, an empty directory that no journal names.
+ */
+size_t cg_views_mark(void);
+void cg_views_release(size_t from);
+
 /* Pure: parse "<base>/<pid>-<start>[/...]"; 1 if path is a view path. */
 int cg_view_parse(const char *base, const char *path, pid_t *pid, unsigned long long *start,
 		  char *dir, size_t dirlen);
