@@ -117,26 +117,39 @@ static bool is_cgroup2_mount(const char *dir)
 	return statfs(dir, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-size_t cg_views_mark(void)
+void cg_views_release(void)
 {
-	return nviews;
-}
+	size_t kept = 0;
 
-void cg_views_release(size_t from)
-{
-	for (size_t i = from; i < nviews; i++) {
-		if (views[i].maker != getpid())
+	for (size_t i = 0; i < nviews; i++) {
+		if (views[i].maker != getpid()) {
+			views[kept++] = views[i];
 			continue;
+		}
 		umount2(views[i].dir, MNT_DETACH);
 		rmdir(views[i].dir);
 	}
-	if (from < nviews)
-		nviews = from;
+	nviews = kept;
+}
+
+void cg_view_remove(const char *path)
+{
+	char dir[PATH_MAX];
+	size_t kept = 0;
+
+	if (!cg_view_parse(cg_view_base(), path, NULL, NULL, dir, sizeof(dir)))
+		return;
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+	for (size_t i = 0; i < nviews; i++)
+		if (strcmp(views[i].dir, dir))
+			views[kept++] = views[i];
+	nviews = kept;
 }
 
 static void views_cleanup(void)
 {
-	cg_views_release(0);
+	cg_views_release();
 }
 
 static void view_note(const char *dir)

@@ -223,7 +223,7 @@ void session_end(struct agent_session *s, bool nothing_pending)
 {
 	private_fd_forget(s->journal.fd);
 	if (nothing_pending)
-		cg_views_release(0); /* before the journal that names them goes */
+		cg_views_release(); /* before the journal that names them goes */
 	undo_journal_close(&s->journal, nothing_pending);
 	for (size_t i = 0; i < s->nlocks; i++) {
 		private_fd_forget(s->lock_fds[i]);

@@ -381,7 +381,7 @@ static int replay(const char *path, bool wait, bool dry_run, bool quiet_busy, FI
 	struct undo_log pending;
 	struct undo_report rep;
 	unsigned long long start;
-	size_t torn, views;
+	size_t torn;
 	pid_t pid;
 	struct stat st;
 
@@ -431,19 +431,19 @@ static int replay(const char *path, bool wait, bool dry_run, bool quiet_busy, FI
 	snprintf(j.path, sizeof(j.path), "%s", path);
 	j.seq = 1000000000;
 	pending.journal = &j;
-	views = cg_views_mark();
 	undo_revert_all(&pending, &rep);
 	pending.journal = NULL;
+	/* the views its steps went through go before the journal that names them */
+	for (size_t i = 0; !rep.failed && i < pending.n; i++)
+		cg_view_remove(pending.recs[i].where);
 	undo_log_free(&pending);
 	report->reverted += rep.reverted;
 	report->gone += rep.gone;
 	report->failed += rep.failed;
 	for (size_t i = 0; i < rep.failed && i < DURESS_ARRAY_SIZE(rep.failures); i++)
 		fprintf(out, "NOT REVERTED: %s\n", rep.failures[i]);
-	if (!rep.failed) {
-		cg_views_release(views); /* the views its replay mounted, then the journal */
+	if (!rep.failed)
 		unlink(path);
-	}
 	return rep.failed ? -1 : 0;
 }
 

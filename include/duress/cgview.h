@@ -49,13 +49,17 @@ int cg_view_ensure(const char *path, struct duress_err *err);
 
 /*
  * The views this process mounted are unmounted and their directories
- * removed when it exits.  Whoever removes an undo journal does it first,
- * for the views it made since cg_views_mark(): killed in between, the
- * journal is still there and its replay removes them; never the other
- * way round, an empty directory that no journal names.
+ * removed when it exits.  Whoever removes an undo journal does it first:
+ * an agent at the end of its session (cg_views_release: the views it
+ * mounted), a replay for every view its steps name (cg_view_remove: also
+ * those a dead agent mounted in a namespace that died with it).  Killed in
+ * between, the journal is still there and its replay removes them; never
+ * the other way round, an empty directory that no journal names.
  */
-size_t cg_views_mark(void);
-void cg_views_release(size_t from);
+void cg_views_release(void);
+/* If path lies below a view: unmount it here (if it is) and remove its
+ * directory. */
+void cg_view_remove(const char *path);
 
 /* Pure: parse "<base>/<pid>-<start>[/...]"; 1 if path is a view path. */
 int cg_view_parse(const char *base, const char *path, pid_t *pid, unsigned long long *start,

@@ -126,6 +126,33 @@ static void test_rel_helpers(void **state)
 	}
 }
 
+/* A view a dead agent mounted in a namespace that died with it is an empty
+ * directory here: a replay removes it, and nothing that is not a view. */
+static void test_view_remove(void **state)
+{
+	char dir[] = "/tmp/duress-test-cgns-XXXXXX", view[PATH_MAX], other[PATH_MAX];
+	char path[PATH_MAX + 32];
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	setenv("DURESS_CGNS_DIR", dir, 1);
+	snprintf(view, sizeof(view), "%s/4242-99", dir);
+	snprintf(other, sizeof(other), "%s/not-a-view", dir);
+	assert_int_equal(mkdir(view, 0700), 0);
+	assert_int_equal(mkdir(other, 0700), 0);
+	snprintf(path, sizeof(path), "%s/app/memory.max", view);
+	cg_view_remove(path);
+	assert_int_equal(stat(view, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	snprintf(path, sizeof(path), "%s/memory.max", other);
+	cg_view_remove(path);
+	cg_view_remove("/sys/fs/cgroup/app/memory.max");
+	assert_int_equal(stat(other, &st), 0);
+	unsetenv("DURESS_CGNS_DIR");
+	fx_rm_tree(dir);
+}
+
 /* Two roots: r1 (runc layout with a namespace level under it, as
  * containerd's) and r2 (crun). */
 static int roots_setup(void **state)
@@ -293,6 +320,7 @@ int main(void)
 	const struct CMUnitTest pure[] = {
 		cmocka_unit_test(test_parse_state),
 		cmocka_unit_test(test_rel_helpers),
+		cmocka_unit_test(test_view_remove),
 	};
 	const struct CMUnitTest roots[] = {
 		cmocka_unit_test(test_scan),
