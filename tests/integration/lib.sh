@@ -95,6 +95,29 @@ wait_until() {
 	done
 }
 
+# bg_start VAR SECONDS READY OUT ERR COMMAND...: start COMMAND in the
+# background (standard output appended to OUT, errors to ERR), its pid in
+# $VAR; wait up to SECONDS for the command READY to succeed while it
+# runs; 1, with the end of ERR shown, if it does not
+bg_start() {
+	local var=$1 secs=$2 ready=$3 out=$4 err=$5
+	shift 5
+	"$@" >> "$out" 2>> "$err" &
+	printf -v "$var" %s $!
+	wait_until "$secs" --while "${!var}" "$ready" && return 0
+	echo "  $(basename "$1"): $(tail -n 5 "$err")"
+	return 1
+}
+
+# bg_stop VAR [SIGNAL]: signal the process in $VAR (TERM by default) and
+# wait for it; its exit status in $BG_RC, $VAR emptied
+bg_stop() {
+	kill -"${2:-TERM}" "${!1}" 2>/dev/null
+	wait "${!1}" 2>/dev/null
+	BG_RC=$?
+	printf -v "$1" %s ""
+}
+
 # wait_ready FILE: wait up to 20 s for a helper's "ready" line
 wait_ready() { wait_until 20 grep -q ready "$1"; }
 

@@ -44,20 +44,14 @@ net_target() {
 # ours (handle d5a0:) is in the target's namespace, 1 if it never shows.
 ours_in_ns() { tns tc qdisc show | grep -q ' d5a0: '; }
 inject_bg() {
-	"$DURESS" inject network -t "pid:$TPID" --baseline 0 -q "$@" > "$WORK/agent.out" 2> "$WORK/agent.err" &
-	AGENT=$!
-	wait_until 15 --while "$AGENT" ours_in_ns && return 0
-	echo "  agent: $(cat "$WORK/agent.err")"
-	return 1
+	: > "$WORK/agent.out"
+	: > "$WORK/agent.err"
+	bg_start AGENT 15 ours_in_ns "$WORK/agent.out" "$WORK/agent.err" \
+		"$DURESS" inject network -t "pid:$TPID" --baseline 0 -q "$@"
 }
 
 # stop_agent [SIGNAL]: signal the agent (TERM by default), wait, sets RC
-stop_agent() {
-	kill -"${1:-TERM}" "$AGENT" 2>/dev/null
-	wait "$AGENT" 2>/dev/null
-	RC=$?
-	AGENT=
-}
+stop_agent() { bg_stop AGENT "${1:-TERM}"; RC=$BG_RC; }
 
 # wait_agent: wait for the agent to end by itself, sets RC
 wait_agent() {

@@ -29,18 +29,10 @@ serve_up() {
 		curl -s --max-time 2 "http://127.0.0.1:$PORT/healthz"
 }
 start_serve() {
-	"$DURESS" serve --state-dir "$STATE" "$@" >> "$WORK/serve.log" 2>&1 &
-	SERVER=$!
-	wait_until 15 --while "$SERVER" serve_up && return 0
-	echo "  serve: $(tail -5 "$WORK/serve.log")"
-	return 1
+	bg_start SERVER 15 serve_up "$WORK/serve.log" "$WORK/serve.log" \
+		"$DURESS" serve --state-dir "$STATE" "$@"
 }
-stop_serve() {
-	kill -"${1:-TERM}" "$SERVER" 2>/dev/null
-	wait "$SERVER" 2>/dev/null
-	SRC=$?
-	SERVER=
-}
+stop_serve() { bg_stop SERVER "${1:-TERM}"; SRC=$BG_RC; }
 
 # api METHOD PATH [CURL-ARGS...]: over the unix socket; CODE = HTTP status,
 # the body in $WORK/body
