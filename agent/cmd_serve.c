@@ -96,6 +96,7 @@ struct req {
 	size_t discarded;
 	bool resumed;
 	bool deleting; /* a DELETE suspended until its job exits */
+	unsigned long targets_gen; /* GET /v1/targets: waits for this listing */
 };
 
 static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *type,
@@ -727,22 +728,45 @@ static enum MHD_Result get_metrics(struct MHD_Connection *c)
 
 /* GET /v1/targets: what `duress targets --format json` prints, from a
  * child (never a shell), at most 10 s. */
-static enum MHD_Result get_targets(struct MHD_Connection *c)
+/*
+ * GET /v1/targets: `duress targets --format json` in a child, read by the
+ * event loop (never waited for in a handler: it measures CPU use for a
+ * moment, and a host with many containers takes longer).  Requests that
+ * come meanwhile wait (suspended) for the same listing; its end (or the
+ * TARGETS_WAIT_S limit) answers them all.
+ */
+#define TARGETS_WAIT_S 10
+#define TARGETS_MAX_WAITERS 32
+#define TARGETS_MAX_BYTES (16 << 20)
+
+static struct {
+	pid_t pid; /* > 0 while a listing runs */
+	int fd;    /* its standard output */
+	double started;
+	char *buf;
+	size_t n, cap;
+	unsigned long gen; /* listings started */
+	struct MHD_Connection *waiters[TARGETS_MAX_WAITERS];
+	size_t nwaiters;
+	/* the last listing that ended: what its waiters are answered */
+	char *answer;
+	size_t answer_len;
+	bool answer_ok;
+	unsigned long answer_gen;
+} L = { .fd = -1 };
+
+static int targets_start(void)
 {
 	int p[2];
 	pid_t pid;
-	size_t cap = 65536, n = 0;
-	char *buf;
-	int status;
-	double t0 = mono_seconds();
 
 	if (pipe2(p, O_CLOEXEC) < 0)
-		return fail(c, 500, "", "pipe: %s", strerror(errno));
+		return -1;
 	pid = fork();
 	if (pid < 0) {
 		close(p[0]);
 		close(p[1]);
-		return fail(c, 500, "", "fork: %s", strerror(errno));
+		return -1;
 	}
 	if (pid == 0) {
 		sigset_t none;
@@ -760,38 +784,91 @@ static enum MHD_Result get_targets(struct MHD_Connection *c)
 		_exit(127);
 	}
 	close(p[1]);
-	buf = malloc(cap);
-	while (buf) {
-		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-		int left = (int)((10 - (mono_seconds() - t0)) * 1000);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	L.pid = pid;
+	L.fd = p[0];
+	L.started = mono_seconds();
+	L.n = 0;
+	L.gen++;
+	return 0;
+}
+
+/* The listing ended (EOF), or was stopped (why: too slow, too big, the
+ * server stops): keep its answer, wake its waiters. */
+static void targets_finish(const char *why)
+{
+	int status = 0;
+
+	kill(L.pid, SIGKILL);
+	if (waitpid(L.pid, &status, 0) < 0)
+		status = -1;
+	close(L.fd);
+	L.fd = -1;
+	L.pid = 0;
+	free(L.answer);
+	L.answer = L.buf;
+	L.answer_len = L.n;
+	L.answer_ok = !why && status == 0 && L.n > 0;
+	L.answer_gen = L.gen;
+	L.buf = NULL;
+	L.n = L.cap = 0;
+	if (why)
+		fprintf(stderr, "duress serve: duress targets stopped: %s\n", why);
+	for (size_t i = 0; i < L.nwaiters; i++)
+		MHD_resume_connection(L.waiters[i]);
+	L.nwaiters = 0;
+}
+
+/* Read what the listing wrote (the loop saw its fd ready). */
+static void targets_read(void)
+{
+	for (;;) {
 		ssize_t r;
 
-		if (left <= 0 || poll(&pfd, 1, left) <= 0)
-			break;
-		if (n + 4096 > cap) {
-			char *q = realloc(buf, cap * 2);
+		if (L.n + 4096 > L.cap) {
+			size_t cap = L.cap ? L.cap * 2 : 65536;
+			char *q = cap <= TARGETS_MAX_BYTES ? realloc(L.buf, cap + 1) : NULL;
 
-			if (!q)
-				break;
-			buf = q;
-			cap *= 2;
+			if (!q) {
+				targets_finish("its output is too big");
+				return;
+			}
+			L.buf = q;
+			L.cap = cap;
 		}
-		r = read(p[0], buf + n, cap - n - 1);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
+		r = read(L.fd, L.buf + L.n, L.cap - L.n);
+		if (r > 0) {
+			L.n += (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EAGAIN)
+			return;
+		L.buf[L.n] = '\0';
+		targets_finish(NULL);
+		return;
 	}
-	close(p[0]);
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	if (!buf)
-		return MHD_NO;
-	buf[n] = '\0';
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !n) {
-		free(buf);
-		return fail(c, 500, "", "%s", "duress targets failed");
+}
+
+static enum MHD_Result get_targets(struct MHD_Connection *c, struct req *r)
+{
+	if (r->targets_gen && r->targets_gen <= L.answer_gen) {
+		if (!L.answer_ok)
+			return fail(c, 500, "", "%s", "duress targets failed");
+		char *copy = malloc(L.answer_len + 1);
+
+		if (!copy)
+			return MHD_NO;
+		memcpy(copy, L.answer, L.answer_len);
+		return respond(c, 200, "application/json", copy, L.answer_len);
 	}
-	return respond(c, 200, "application/json", buf, n);
+	if (!L.pid && targets_start() < 0)
+		return fail(c, 500, "", "duress targets: %s", strerror(errno));
+	if (L.nwaiters == TARGETS_MAX_WAITERS)
+		return fail(c, 503, "", "%s", "too many requests wait for the target list");
+	L.waiters[L.nwaiters++] = c;
+	r->targets_gen = L.gen;
+	MHD_suspend_connection(c);
+	return MHD_YES;
 }
 
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r, const char *method)
@@ -805,7 +882,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r, const c
 	case ROUTE_METRICS:
 		return get_metrics(c);
 	case ROUTE_TARGETS:
-		return get_targets(c);
+		return get_targets(c, r);
 	case ROUTE_SAMPLES:
 		return get_samples(c);
 	case ROUTE_EXPERIMENTS:
@@ -924,6 +1001,8 @@ static void job_ended(struct job *j)
  * waits at most STOP_WAIT_S for its job to end, then gets 202. */
 static void tick(void)
 {
+	if (L.pid && mono_seconds() - L.started > TARGETS_WAIT_S)
+		targets_finish("it took over 10 s");
 	jobs_sample(&S.tab);
 	resume_followers(); /* new samples in the rings, new lines in the jobs' files */
 	for (size_t i = 0; i < S.tab.njobs; i++)
@@ -1107,10 +1186,11 @@ int cmd_serve(int argc, char **argv)
 	fprintf(stderr, "duress serve: listening on %s%s (state %s)\n", listen_at,
 		S.need_token ? " (bearer token required)" : "", S.state_dir);
 	while (!S.stopping) {
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{ .fd = info->epoll_fd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = tfd, .events = POLLIN },
+			{ .fd = L.fd, .events = POLLIN }, /* -1: none */
 		};
 		MHD_UNSIGNED_LONG_LONG to;
 		int timeout = 1000;
@@ -1119,8 +1199,10 @@ int cmd_serve(int argc, char **argv)
 
 		if (MHD_get_timeout(S.d, &to) == MHD_YES)
 			timeout = to < 1000 ? (int)to : 1000;
-		if (poll(p, 3, timeout) < 0 && errno != EINTR)
+		if (poll(p, 4, timeout) < 0 && errno != EINTR)
 			break;
+		if (L.pid && (p[3].revents & (POLLIN | POLLHUP | POLLERR)))
+			targets_read();
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGCHLD)
 				jobs_reap(&S.tab);
@@ -1140,6 +1222,8 @@ int cmd_serve(int argc, char **argv)
 	}
 	/* stop accepting, revert every job, answer the DELETEs still waiting */
 	MHD_quiesce_daemon(S.d);
+	if (L.pid)
+		targets_finish("the server stops");
 	jobs_stop_all(&S.tab, sfd);
 	resume_followers(); /* they end their streams: S.stopping */
 	for (int i = 0; i < 5; i++)
@@ -1148,6 +1232,8 @@ int cmd_serve(int argc, char **argv)
 	close(lfd);
 	if (S.sock_path[0])
 		unlink(S.sock_path);
+	free(L.answer);
+	free(L.buf);
 	for (size_t i = 0; i < S.tab.njobs; i++) {
 		if (S.tab.jobs[i]->state == JOB_EXITED && !S.tab.jobs[i]->signal &&
 		    S.tab.jobs[i]->exit_code == DURESS_EXIT_NOT_REVERTED)

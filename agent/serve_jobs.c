@@ -418,10 +418,12 @@ void jobs_reap(struct job_table *tab)
 	int status;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (size_t i = 0; i < tab->njobs; i++)
-			if (tab->jobs[i]->pid == pid && tab->jobs[i]->state != JOB_EXITED)
-				job_exited(tab, tab->jobs[i], status);
+	/* its own children only: the daemon waits for the others it starts */
+	for (size_t i = 0; i < tab->njobs; i++) {
+		struct job *j = tab->jobs[i];
+
+		if (j->state != JOB_EXITED && (pid = waitpid(j->pid, &status, WNOHANG)) == j->pid)
+			job_exited(tab, j, status);
 	}
 }
 
