@@ -245,11 +245,13 @@ api GET /v1/targets
 check "GET /v1/targets: JSON like duress targets --format json ($CODE)" is 200 'type == "array"'
 # the listing runs in a child read by the event loop: requests that come
 # meanwhile share it, and the rest of the API keeps answering
+lists=()
 for k in 1 2 3; do
 	curl -s --max-time 60 -o "$WORK/targets.$k" -w '%{http_code}' --unix-socket "$SOCK" http://duress/v1/targets > "$WORK/targets.$k.code" &
+	lists+=($!)
 done
 hz=$(curl -s --max-time 60 -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" http://duress/healthz)
-wait
+wait "${lists[@]}" # not the follow streams, which end with their jobs
 check "three GET /v1/targets at once: all 200 with a list, /healthz answered meanwhile ($hz)" bash -c \
 	'[ "$1" = 200 ] && for k in 1 2 3; do [ "$(cat "$2/targets.$k.code")" = 200 ] && jq -e "type == \"array\"" "$2/targets.$k" > /dev/null || exit 1; done' _ "$hz" "$WORK"
 
