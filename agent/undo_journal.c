@@ -145,6 +145,51 @@ static int mkdir_p(const char *path, mode_t mode, struct duress_err *err)
 	return 0;
 }
 
+/* make a new directory entry durable too */
+static void sync_dir_of(const char *path)
+{
+	char dir[4096];
+	char *slash;
+	int dfd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+}
+
+/* Give an O_TMPFILE journal its name (replacing a stale file of a dead
+ * process with our pid, as O_TRUNC did).  Relative to the directory opened
+ * with it: the agent may have moved to a private mount namespace since
+ * (views), where the path is another mount and a link across mounts fails
+ * (EXDEV). */
+static int journal_name(struct undo_journal *j, struct duress_err *err)
+{
+	const char *name = strrchr(j->path, '/') + 1;
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", j->fd);
+	for (int tries = 0; tries < 2; tries++) {
+		if (linkat(AT_FDCWD, proc, j->dirfd, name, AT_SYMLINK_FOLLOW) == 0 ||
+		    linkat(j->fd, "", j->dirfd, name, AT_EMPTY_PATH) == 0) {
+			j->unnamed = false;
+			fsync(j->dirfd);
+			close(j->dirfd);
+			j->dirfd = -1;
+			return 0;
+		}
+		if (errno != EEXIST || unlinkat(j->dirfd, name, 0) < 0)
+			break;
+	}
+	return duress_err_set(err, errno, "create journal %s", j->path);
+}
+
 int undo_journal_add(struct undo_journal *j, const struct undo_rec *rec, struct duress_err *err)
 {
 	size_t vlen = strlen(rec->value) * 3 + 2;
@@ -161,7 +206,10 @@ int undo_journal_add(struct undo_journal *j, const struct undo_rec *rec, struct 
 		return duress_err_set(err, ENAMETOOLONG, "journal %s: field too long", j->path);
 	sprintf(body, "%" PRIu64 " ADD %zu %s %s %s %s %s", ++j->seq, rec->jid, rec->kind, fault,
 		where, what, val);
-	return append_line(j, body, err);
+	if (append_line(j, body, err) < 0)
+		return -1;
+	/* named once it holds a step: a replay reads the file by its name */
+	return j->unnamed ? journal_name(j, err) : 0;
 }
 
 int undo_journal_done(struct undo_journal *j, size_t id, struct duress_err *err)
@@ -180,6 +228,7 @@ int undo_journal_open(struct undo_journal *j, const char *state_dir, const char 
 
 	memset(j, 0, sizeof(*j));
 	j->fd = -1;
+	j->dirfd = -1;
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/journal", state_dir) >= sizeof(dir))
 		return duress_err_set(err, ENAMETOOLONG, "%s", state_dir);
 	if (mkdir_p(dir, 0700, err) < 0)
@@ -187,7 +236,19 @@ int undo_journal_open(struct undo_journal *j, const char *state_dir, const char 
 	if ((size_t)snprintf(j->path, sizeof(j->path), "%.4000s/%d.undo", dir, (int)getpid()) >=
 	    sizeof(j->path))
 		return duress_err_set(err, ENAMETOOLONG, "%s", dir);
-	j->fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	/* Without a name until its first step (undo_journal_add): an agent
+	 * killed before it changed anything leaves no file.  Filesystems
+	 * without O_TMPFILE get the name at once. */
+	j->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (j->dirfd >= 0)
+		j->fd = openat(j->dirfd, ".", O_TMPFILE | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
+	j->unnamed = j->fd >= 0;
+	if (!j->unnamed && j->dirfd >= 0) {
+		close(j->dirfd);
+		j->dirfd = -1;
+	}
+	if (j->fd < 0)
+		j->fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
 	if (j->fd < 0)
 		return duress_err_set(err, errno, "create journal %s", j->path);
 	if (flock(j->fd, LOCK_SH | LOCK_NB) < 0) {
@@ -205,13 +266,8 @@ int undo_journal_open(struct undo_journal *j, const char *state_dir, const char 
 		undo_journal_close(j, true);
 		return -1;
 	}
-	/* make the new directory entry durable too */
-	{
-		cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (dfd >= 0)
-			fsync(dfd);
-	}
+	if (!j->unnamed)
+		sync_dir_of(j->path);
 	return 0;
 }
 
@@ -219,8 +275,12 @@ void undo_journal_close(struct undo_journal *j, bool remove)
 {
 	if (j->fd < 0)
 		return;
-	if (remove)
+	if (remove && !j->unnamed)
 		unlink(j->path);
+	if (j->dirfd >= 0) {
+		close(j->dirfd);
+		j->dirfd = -1;
+	}
 	close(j->fd);
 	j->fd = -1;
 }
@@ -377,7 +437,7 @@ static int replay(const char *path, bool wait, bool dry_run, bool quiet_busy, FI
 {
 	cleanup_close int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
 	cleanup_free char *text = NULL;
-	struct undo_journal j = { .fd = -1 };
+	struct undo_journal j = { .fd = -1, .dirfd = -1 };
 	struct undo_log pending;
 	struct undo_report rep;
 	unsigned long long start;

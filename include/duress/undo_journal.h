@@ -37,6 +37,8 @@
 struct undo_journal {
 	int fd;               /* open, O_APPEND, flock'd shared */
 	char path[4096];
+	bool unnamed;         /* made O_TMPFILE: named at path with its first step */
+	int dirfd;            /* while unnamed: its directory, in the mount it was made in */
 	uint64_t seq;
 	size_t next_id;       /* ids of ADD lines, unique across the logs sharing it */
 };
