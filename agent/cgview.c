@@ -132,19 +132,22 @@ void cg_views_release(void)
 	nviews = kept;
 }
 
-void cg_view_remove(const char *path)
+int cg_view_remove(const char *path)
 {
 	char dir[PATH_MAX];
 	size_t kept = 0;
+	int rc = 0;
 
 	if (!cg_view_parse(cg_view_base(), path, NULL, NULL, dir, sizeof(dir)))
-		return;
+		return 0;
 	umount2(dir, MNT_DETACH);
-	rmdir(dir);
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		rc = -1;
 	for (size_t i = 0; i < nviews; i++)
 		if (strcmp(views[i].dir, dir))
 			views[kept++] = views[i];
 	nviews = kept;
+	return rc;
 }
 
 static void views_cleanup(void)

@@ -296,7 +296,7 @@ static int split(char *line, char **f, int max)
 	return n;
 }
 
-int journal_parse(const char *text, struct undo_log *pending, pid_t *pid,
+int journal_parse(const char *text, struct undo_log *steps, pid_t *pid,
 		  unsigned long long *start, size_t *torn, struct duress_err *err)
 {
 	struct undo_log all;
@@ -377,18 +377,20 @@ int journal_parse(const char *text, struct undo_log *pending, pid_t *pid,
 		}
 	}
 out:
+	/* Done steps stay in, marked: a replay skips them, but the views they
+	 * went through must still be removed before the journal (a guardian
+	 * killed after its last DONE and before the unlink). */
 	for (size_t i = 0; i < all.n; i++) {
 		struct undo_rec *r = &all.recs[i];
 		struct duress_err e = { 0 };
 
-		if (r->done)
-			continue;
-		if (undo_record(pending, r->kind, r->fault, r->where, r->what, r->value, &e) < 0) {
+		if (undo_record(steps, r->kind, r->fault, r->where, r->what, r->value, &e) < 0) {
 			undo_log_free(&all);
 			*err = e;
 			return -1;
 		}
-		pending->recs[pending->n - 1].jid = ids[i];
+		steps->recs[steps->n - 1].jid = ids[i];
+		steps->recs[steps->n - 1].done = r->done;
 	}
 	undo_log_free(&all);
 	return 0;
@@ -438,10 +440,10 @@ static int replay(const char *path, bool wait, bool dry_run, bool quiet_busy, FI
 	cleanup_close int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
 	cleanup_free char *text = NULL;
 	struct undo_journal j = { .fd = -1, .dirfd = -1 };
-	struct undo_log pending;
+	struct undo_log steps;
 	struct undo_report rep;
 	unsigned long long start;
-	size_t torn;
+	size_t torn, pending = 0, views_left = 0;
 	pid_t pid;
 	struct stat st;
 
@@ -464,25 +466,29 @@ static int replay(const char *path, bool wait, bool dry_run, bool quiet_busy, FI
 		return 0;
 	if (read_file(fd, &text, err, path) < 0)
 		return -1;
-	undo_log_init(&pending);
-	if (journal_parse(text, &pending, &pid, &start, &torn, err) < 0)
+	undo_log_init(&steps);
+	if (journal_parse(text, &steps, &pid, &start, &torn, err) < 0)
 		return duress_err_wrap(err, "journal %s", path);
 	report->journals++;
+	for (size_t i = 0; i < steps.n; i++)
+		pending += !steps.recs[i].done;
 	if (torn)
 		fprintf(out, "%s: its last record was torn (the agent died while writing it); "
 			     "replaying the %zu complete ones\n",
-			path, pending.n);
-	for (size_t i = pending.n; i-- > 0;) {
-		const struct undo_kind *k = undo_kind_find(pending.recs[i].kind);
+			path, steps.n);
+	for (size_t i = steps.n; i-- > 0;) {
+		const struct undo_kind *k = undo_kind_find(steps.recs[i].kind);
 		char desc[1024];
 
-		k->describe(&pending.recs[i], desc, sizeof(desc));
+		if (steps.recs[i].done)
+			continue;
+		k->describe(&steps.recs[i], desc, sizeof(desc));
 		fprintf(out, "%s %s (%s fault of agent %d)\n", dry_run ? "would revert:" : "revert:",
-			desc, pending.recs[i].fault, (int)pid);
+			desc, steps.recs[i].fault, (int)pid);
 	}
 	if (dry_run) {
-		report->reverted += pending.n;
-		undo_log_free(&pending);
+		report->reverted += pending;
+		undo_log_free(&steps);
 		return 0;
 	}
 	/* Each step replayed is marked DONE (by its original id) in this same
@@ -490,19 +496,24 @@ static int replay(const char *path, bool wait, bool dry_run, bool quiet_busy, FI
 	j.fd = fd;
 	snprintf(j.path, sizeof(j.path), "%s", path);
 	j.seq = 1000000000;
-	pending.journal = &j;
-	undo_revert_all(&pending, &rep);
-	pending.journal = NULL;
-	/* the views its steps went through go before the journal that names them */
-	for (size_t i = 0; !rep.failed && i < pending.n; i++)
-		cg_view_remove(pending.recs[i].where);
-	undo_log_free(&pending);
+	steps.journal = &j;
+	undo_revert_all(&steps, &rep);
+	steps.journal = NULL;
+	/* The views its steps went through, done ones too, go before the
+	 * journal that names them; one that cannot be removed keeps it. */
+	for (size_t i = 0; !rep.failed && i < steps.n; i++)
+		if (cg_view_remove(steps.recs[i].where) < 0)
+			views_left++;
+	undo_log_free(&steps);
 	report->reverted += rep.reverted;
 	report->gone += rep.gone;
 	report->failed += rep.failed;
 	for (size_t i = 0; i < rep.failed && i < DURESS_ARRAY_SIZE(rep.failures); i++)
 		fprintf(out, "NOT REVERTED: %s\n", rep.failures[i]);
-	if (!rep.failed)
+	if (views_left)
+		fprintf(out, "%s: kept: %zu view director%s it names could not be removed\n", path,
+			views_left, views_left == 1 ? "y" : "ies");
+	if (!rep.failed && !views_left)
 		unlink(path);
 	return rep.failed ? -1 : 0;
 }

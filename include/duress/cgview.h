@@ -58,8 +58,9 @@ int cg_view_ensure(const char *path, struct duress_err *err);
  */
 void cg_views_release(void);
 /* If path lies below a view: unmount it here (if it is) and remove its
- * directory. */
-void cg_view_remove(const char *path);
+ * directory.  0 when no view directory is left (or path is not below a
+ * view), < 0 when it could not be removed. */
+int cg_view_remove(const char *path);
 
 /* Pure: parse "<base>/<pid>-<start>[/...]"; 1 if path is a view path. */
 int cg_view_parse(const char *base, const char *path, pid_t *pid, unsigned long long *start,

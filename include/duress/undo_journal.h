@@ -67,11 +67,12 @@ int journal_unescape(char *s);
 uint32_t journal_crc32(const void *buf, size_t len);
 
 /*
- * Pure: parse journal text into a log of the steps still pending (ADD
- * without DONE), in order.  Stops at the first torn or corrupt line and
+ * Pure: parse journal text into a log of its steps, in order; those with a
+ * DONE line are marked done (undo_revert_all skips them; a replay still
+ * removes the views they name).  Stops at the first torn or corrupt line and
  * counts it in *torn.  Fills *pid and *start from BEGIN (0 if missing).
  */
-int journal_parse(const char *text, struct undo_log *pending, pid_t *pid,
+int journal_parse(const char *text, struct undo_log *steps, pid_t *pid,
 		  unsigned long long *start, size_t *torn, struct duress_err *err);
 
 struct recover_report {

@@ -211,27 +211,40 @@ STATE='[{"destination":"/run/crun","type":"bind","source":"/run/crun","options":
 sidecar_state_config() {
 	oci_config "$1" "$pname/sidecar" "$SNS" "$CAPS4" "$STATE" > "$WORK/s/config.json"
 }
-sidecar_state_config '["/usr/bin/duress","inject","memory","-t","pid:1","--max","40M","--for","60s","--baseline","0","-q"]'
-crun run --bundle "$WORK/s" "$S-4" < /dev/null > "$WORK/side-kill.out" 2> "$WORK/side-kill.err" &
-side=$!
-during=
-for _ in $(seq 150); do during=$(cat "$parent/a/memory.max"); [ "$during" != 943718400 ] && break; sleep 0.1; done
-check "sidecar (kill): memory.max 40M in force (saw $during)" [ "$during" = $((40 * MiB)) ]
-journals=$(ls "$WORK/state/journal" 2>/dev/null | tr '\n' ' ')
-check "sidecar (kill): its journal is in the state directory ($journals)" [ -n "$journals" ]
-check "sidecar (kill): it records the view path" bash -c "grep -q 'cgns/1-' '$WORK/state/journal/'*.undo"
-spid=$(crun state "$S-4" 2>/dev/null | jq -r .pid)
-kill -9 "$spid"
-wait $side 2>/dev/null
-back=
-for _ in $(seq 50); do back=$(cat "$parent/a/memory.max"); [ "$back" = 943718400 ] && break; sleep 0.1; done
-echo "  after SIGKILL of the sidecar agent (its container gone): memory.max $back"
-sidecar_state_config '["/usr/bin/duress","recover"]'
-crun run --bundle "$WORK/s" "$S" < /dev/null > "$WORK/side-recover.out" 2> "$WORK/side-recover.err"
-rc=$?
-cat "$WORK/side-recover.out" "$WORK/side-recover.err" | head -5
-check "sidecar recover: exit 0 (got $rc)" [ $rc = 0 ]
-check "sidecar recover: memory.max back to 900M (now $(cat "$parent/a/memory.max"))" [ "$(cat "$parent/a/memory.max")" = 943718400 ]
-check "sidecar recover: no journal left" bash -c "[ -z \"\$(ls '$WORK/state/journal' 2>/dev/null)\" ]"
-check "sidecar recover: the view directory was removed" bash -c "[ -z \"\$(ls '$WORK/state/cgns' 2>/dev/null)\" ]"
+# DURESS_OCI_KILL_RUNS=N repeats this case N times (default 1), to hunt its
+# races (docs/testing.md).
+kill_case() {
+	local tag=$1
+	sidecar_state_config '["/usr/bin/duress","inject","memory","-t","pid:1","--max","40M","--for","60s","--baseline","0","-q"]'
+	crun run --bundle "$WORK/s" "$S-4" < /dev/null > "$WORK/side-kill.out" 2> "$WORK/side-kill.err" &
+	side=$!
+	during=
+	for _ in $(seq 150); do during=$(cat "$parent/a/memory.max"); [ "$during" != 943718400 ] && break; sleep 0.1; done
+	check "sidecar (kill)$tag: memory.max 40M in force (saw $during)" [ "$during" = $((40 * MiB)) ]
+	journals=$(ls "$WORK/state/journal" 2>/dev/null | tr '\n' ' ')
+	check "sidecar (kill)$tag: its journal is in the state directory ($journals)" [ -n "$journals" ]
+	check "sidecar (kill)$tag: it records the view path" bash -c "grep -q 'cgns/1-' '$WORK/state/journal/'*.undo"
+	spid=$(crun state "$S-4" 2>/dev/null | jq -r .pid)
+	kill -9 "$spid"
+	wait $side 2>/dev/null
+	back=
+	for _ in $(seq 50); do back=$(cat "$parent/a/memory.max"); [ "$back" = 943718400 ] && break; sleep 0.1; done
+	echo "  after SIGKILL of the sidecar agent (its container gone): memory.max $back"
+	sidecar_state_config '["/usr/bin/duress","recover"]'
+	crun run --bundle "$WORK/s" "$S" < /dev/null > "$WORK/side-recover.out" 2> "$WORK/side-recover.err"
+	rc=$?
+	cat "$WORK/side-recover.out" "$WORK/side-recover.err" | head -5
+	check "sidecar recover$tag: exit 0 (got $rc)" [ $rc = 0 ]
+	check "sidecar recover$tag: memory.max back to 900M (now $(cat "$parent/a/memory.max"))" [ "$(cat "$parent/a/memory.max")" = 943718400 ]
+	check "sidecar recover$tag: no journal left" bash -c "[ -z \"\$(ls '$WORK/state/journal' 2>/dev/null)\" ]"
+	check "sidecar recover$tag: the view directory was removed" bash -c "[ -z \"\$(ls '$WORK/state/cgns' 2>/dev/null)\" ]"
+}
+runs=${DURESS_OCI_KILL_RUNS:-1}
+for run in $(seq "$runs"); do
+	if [ "$runs" = 1 ]; then kill_case ""; else kill_case " [run $run/$runs]"; fi
+	# a run that left something must not fail the next ones
+	echo 943718400 > "$parent/a/memory.max"
+	rm -rf "$WORK/state/journal"/* 2>/dev/null
+	for v in "$WORK/state/cgns"/*; do [ -d "$v" ] && { umount -l "$v" 2>/dev/null; rmdir "$v"; }; done
+done
 check "the first container ran through it all" [ "$(crun state "$A" | jq -r .status)" = running ]

@@ -10,6 +10,7 @@
 #include <duress/exitcode.h>
 #include <duress/target.h>
 #include <duress/undo.h>
+#include <duress/undo_journal.h>
 
 #include <errno.h>
 #include <ftw.h>
@@ -153,6 +154,56 @@ static void test_view_remove(void **state)
 	fx_rm_tree(dir);
 }
 
+/* One journal line as the agent writes it: "<crc32> <body>\n". */
+static void journal_line(FILE *f, const char *body)
+{
+	fprintf(f, "%08x %s\n", (unsigned)journal_crc32(body, strlen(body)), body);
+}
+
+/* The guardian of a sidecar agent reverted every step (each marked DONE)
+ * and was killed before it removed the view and the journal: the next
+ * replay reverts nothing, and still removes the view before the journal. */
+static void test_replay_done_journal_removes_view(void **state)
+{
+	char dir[] = "/tmp/duress-test-replay-XXXXXX", cgns[PATH_MAX], view[PATH_MAX + 16];
+	char jdir[PATH_MAX], jpath[PATH_MAX + 16], body[2 * PATH_MAX];
+	struct recover_report rep = { 0 };
+	struct duress_err err = { 0 };
+	struct stat st;
+	FILE *f, *out;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cgns, sizeof(cgns), "%s/cgns", dir);
+	snprintf(view, sizeof(view), "%s/1-4242", cgns);
+	snprintf(jdir, sizeof(jdir), "%s/journal", dir);
+	snprintf(jpath, sizeof(jpath), "%s/77.undo", jdir);
+	assert_int_equal(mkdir(cgns, 0700), 0);
+	assert_int_equal(mkdir(view, 0700), 0);
+	assert_int_equal(mkdir(jdir, 0700), 0);
+	setenv("DURESS_CGNS_DIR", cgns, 1);
+	f = fopen(jpath, "w");
+	assert_non_null(f);
+	journal_line(f, "0 BEGIN pid=77 start=1 cmd=inject%20memory");
+	snprintf(body, sizeof(body), "1 ADD 0 cgroup-write memory %s memory.max 943718400", view);
+	journal_line(f, body);
+	journal_line(f, "1000000001 DONE 0");
+	assert_int_equal(fclose(f), 0);
+
+	out = fopen("/dev/null", "w");
+	assert_non_null(out);
+	assert_int_equal(journal_recover_all(dir, NULL, false, false, out, &rep, &err), 0);
+	fclose(out);
+	assert_int_equal(rep.journals, 1);
+	assert_int_equal(rep.reverted, 0);
+	assert_int_equal(stat(view, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(stat(jpath, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	unsetenv("DURESS_CGNS_DIR");
+	fx_rm_tree(dir);
+}
+
 /* Two roots: r1 (runc layout with a namespace level under it, as
  * containerd's) and r2 (crun). */
 static int roots_setup(void **state)
@@ -178,8 +229,11 @@ static int roots_setup(void **state)
 		 (int)getpid(), self_start);
 	snprintf(crun, sizeof(crun), "{\"pid\": %d, \"process-start-time\": %llu}", (int)getpid(),
 		 self_start);
+	/* A start time no process has: self_start + 1 was the next tick, when
+	 * a process started right after this one (a pipe's reader) matched
+	 * it by start time (find_by_start) and the stale entry counted. */
 	snprintf(stale, sizeof(stale), "{\"init_process_pid\": %d, \"init_process_start\": %llu}",
-		 (int)getpid(), self_start + 1);
+		 (int)getpid(), self_start + (1ULL << 50));
 	make_state(r1, "web", "state.json", good);
 	make_state(r1, "web2", "state.json", good);
 	make_state(ns, "ctr-db", "state.json", good);
@@ -321,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_parse_state),
 		cmocka_unit_test(test_rel_helpers),
 		cmocka_unit_test(test_view_remove),
+		cmocka_unit_test(test_replay_done_journal_removes_view),
 	};
 	const struct CMUnitTest roots[] = {
 		cmocka_unit_test(test_scan),
