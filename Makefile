@@ -37,8 +37,8 @@ ALL_CFLAGS = -std=gnu17 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Iinclude \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) -MMD -MP
 LDLIBS_ALL = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -lpthread
 
-AGENT_SRCS := $(sort $(wildcard agent/*.c))
-LIB_SRCS := $(filter-out agent/main.c,$(AGENT_SRCS))
+AGENT_SRCS := $(sort $(wildcard agent/*/*.c))
+LIB_SRCS := $(filter-out agent/cmd/main.c,$(AGENT_SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -60,7 +60,7 @@ $(BUILD)/libduress.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/duress: $(BUILD)/agent/main.o $(BUILD)/libduress.a
+$(BUILD)/duress: $(BUILD)/agent/cmd/main.o $(BUILD)/libduress.a
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS_ALL)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libduress.a
@@ -169,7 +169,7 @@ uninstall:
 		$(DESTDIR)$(SYSTEMDUNITDIR)/duress.service
 
 format:
-	clang-format -i $(AGENT_SRCS) include/duress/*.h $(UNIT_SRCS) $(HELPER_SRCS)
+	clang-format -i $(AGENT_SRCS) include/duress/*/*.h $(UNIT_SRCS) $(HELPER_SRCS)
 
 # The sidecar image as an OCI image layout, without a registry or daemon
 # (docs/containers.md): the root filesystem of scripts/image-rootfs in one

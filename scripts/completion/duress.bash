@@ -2,7 +2,7 @@
 #
 # Installed by `make install` as share/bash-completion/completions/duress.
 # It carries no list of commands, faults or options: it asks the binary being
-# completed (`duress __complete ...`, agent/cmd_complete.c), which prints them
+# completed (`duress __complete ...`, agent/cmd/cmd_complete.c), which prints them
 # from the tables its parsers use, so a new option completes without an edit
 # here.  Completes: commands; the fault after `inject`; each command's and
 # fault's options (`--opt VALUE` and `--opt=VALUE`); enumerated values;

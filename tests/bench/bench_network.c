@@ -13,8 +13,8 @@
  * PID is a process in the network namespace to shape, IFACE an interface
  * there whose root qdisc is the kernel's default.
  */
-#include <duress/netshape.h>
-#include <duress/undo.h>
+#include <duress/net/netshape.h>
+#include <duress/core/undo.h>
 
 #include <fcntl.h>
 #include <stdio.h>

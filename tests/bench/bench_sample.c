@@ -8,9 +8,9 @@
  *
  *   bench_sample TARGETS HZ SECONDS
  */
-#include <duress/cgroup.h>
-#include <duress/sample.h>
-#include <duress/target.h>
+#include <duress/core/cgroup.h>
+#include <duress/samples/sample.h>
+#include <duress/targets/target.h>
 
 #include <signal.h>
 #include <stdio.h>

@@ -22,9 +22,9 @@
 
 #include <jansson.h>
 
-#include <duress/error.h>
-#include <duress/exitcode.h>
-#include <duress/manifest.h>
+#include <duress/core/error.h>
+#include <duress/core/exitcode.h>
+#include <duress/experiment/manifest.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

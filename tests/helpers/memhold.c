@@ -6,8 +6,8 @@
  * them: "30", "1m30s"), or until it is killed.  Exit 0; 1 if the memory
  * cannot be had, 2 on a usage error.
  */
-#include <duress/error.h>
-#include <duress/parse.h>
+#include <duress/core/error.h>
+#include <duress/core/parse.h>
 
 #include <errno.h>
 #include <stdint.h>

@@ -6,8 +6,8 @@
  * every ~1M iterations, so nearly all the time is user-space spinning.
  * Exit 0; 2 on a usage error.
  */
-#include <duress/error.h>
-#include <duress/parse.h>
+#include <duress/core/error.h>
+#include <duress/core/parse.h>
 
 #include <stdint.h>
 #include <stdio.h>

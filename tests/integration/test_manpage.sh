@@ -54,7 +54,7 @@ done
 check "every command, fault and option of the binary is in the man page" \
 	bash -c '[ $# = 0 ] || { printf "missing: %s\n" "$@" >&2; exit 1; }' _ "${missing[@]}"
 
-codes=$(sed -n 's/.*DURESS_EXIT_[A-Z_]* = \([0-9]*\),.*/\1/p' "$TOP/include/duress/exitcode.h")
+codes=$(sed -n 's/.*DURESS_EXIT_[A-Z_]* = \([0-9]*\),.*/\1/p' "$TOP/include/duress/core/exitcode.h")
 check "every exit code of exitcode.h ($(echo $codes | tr -d "\n")) has an entry under EXIT STATUS" \
 	bash -c 'for c in $1; do sed -n "/^EXIT STATUS/,/^ENVIRONMENT/p" "$2" | grep -qE "^       $c( |$)" || exit 1; done' \
 	_ "$codes" "$WORK/man.txt"

@@ -16,7 +16,7 @@
 
 #include "fixture.h"
 
-#include <duress/cgroup.h>
+#include <duress/core/cgroup.h>
 
 static const char cpu_stat[] = "usage_usec 9150734\n"
 			       "user_usec 6201932\n"

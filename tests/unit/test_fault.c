@@ -13,10 +13,10 @@
 
 #include <cmocka.h>
 
-#include <duress/exitcode.h>
-#include <duress/fault.h>
-#include <duress/summary.h>
-#include <duress/undo.h>
+#include <duress/core/exitcode.h>
+#include <duress/faults/fault.h>
+#include <duress/samples/summary.h>
+#include <duress/core/undo.h>
 
 static const char *const modes[] = { "read", "write", NULL };
 

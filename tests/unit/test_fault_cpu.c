@@ -4,9 +4,9 @@
  * the duty cycle's carry, the option table's bounds, and plans (defaults,
  * what gets written) against a fake cgroup hierarchy in a temporary dir.
  */
-#include <duress/exitcode.h>
-#include <duress/fault.h>
-#include <duress/fault_cpu.h>
+#include <duress/core/exitcode.h>
+#include <duress/faults/fault.h>
+#include <duress/faults/fault_cpu.h>
 
 #include <errno.h>
 #include <ftw.h>

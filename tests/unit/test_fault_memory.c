@@ -22,13 +22,13 @@
 
 #include "fixture.h"
 
-#include <duress/exitcode.h>
-#include <duress/fault.h>
-#include <duress/parse.h>
-#include <duress/target.h>
-#include <duress/undo.h>
+#include <duress/core/exitcode.h>
+#include <duress/faults/fault.h>
+#include <duress/core/parse.h>
+#include <duress/targets/target.h>
+#include <duress/core/undo.h>
 
-/* The pure functions of agent/fault_memory.c. */
+/* The pure functions of agent/faults/fault_memory.c. */
 int memory_resolve(const struct size_spec *spec, uint64_t base, uint64_t page, const char *what,
 		   uint64_t *out, struct duress_err *err);
 uint64_t memory_ramp_bytes(uint64_t total, uint64_t elapsed_us, uint64_t ramp_us, uint64_t page);

@@ -13,10 +13,10 @@
 
 #include <cmocka.h>
 
-#include <duress/exitcode.h>
-#include <duress/experiment.h>
-#include <duress/manifest.h>
-#include <duress/probe.h>
+#include <duress/core/exitcode.h>
+#include <duress/experiment/experiment.h>
+#include <duress/experiment/manifest.h>
+#include <duress/experiment/probe.h>
 
 /* Load text; returns the number of diagnostics (sorted) in *d. */
 static size_t load(const char *name, const char *text, struct experiment *x, struct mf_diags *d,

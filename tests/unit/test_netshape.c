@@ -25,8 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <duress/exitcode.h>
-#include <duress/netshape.h>
+#include <duress/core/exitcode.h>
+#include <duress/net/netshape.h>
 
 /* ---- rates ---- */
 

@@ -5,12 +5,12 @@
  * container_find by exact name and prefix, and the cgroup-view helpers.
  * The "containers" here are this test process, described by state files.
  */
-#include <duress/cgroup.h>
-#include <duress/cgview.h>
-#include <duress/exitcode.h>
-#include <duress/target.h>
-#include <duress/undo.h>
-#include <duress/undo_journal.h>
+#include <duress/core/cgroup.h>
+#include <duress/targets/cgview.h>
+#include <duress/core/exitcode.h>
+#include <duress/targets/target.h>
+#include <duress/core/undo.h>
+#include <duress/core/undo_journal.h>
 
 #include <errno.h>
 #include <ftw.h>

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include <duress/parse.h>
+#include <duress/core/parse.h>
 
 #define MiB (1024ULL * 1024)
 #define GiB (1024ULL * MiB)

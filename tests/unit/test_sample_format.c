@@ -20,9 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <duress/cleanup.h>
-#include <duress/exitcode.h>
-#include <duress/sample.h>
+#include <duress/core/cleanup.h>
+#include <duress/core/exitcode.h>
+#include <duress/samples/sample.h>
 
 /* ---- /proc/net/dev ---- */
 

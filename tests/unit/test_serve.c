@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The HTTP API's pure parts (agent/serve_api.c): routing (404, 405 and
+ * The HTTP API's pure parts (agent/serve/serve_api.c): routing (404, 405 and
  * Allow), the bearer token (constant-time compare, token file checks),
  * single-fault requests (400 for malformed JSON, 422 naming the field, the
  * fault's own option table and validate hook, the inject arguments made),
@@ -22,9 +22,9 @@
 
 #include <cmocka.h>
 
-#include <duress/cgroup.h>
-#include <duress/exitcode.h>
-#include <duress/serve.h>
+#include <duress/core/cgroup.h>
+#include <duress/core/exitcode.h>
+#include <duress/serve/serve.h>
 
 /* ---- routing ---- */
 

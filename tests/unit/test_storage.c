@@ -4,8 +4,8 @@
  * whole-disk resolution on a fake sysfs, mountinfo lookups, device-less
  * filesystems, fill sizes, and worker report lines over a pipe.
  */
-#include <duress/cgroup.h>
-#include <duress/storage.h>
+#include <duress/core/cgroup.h>
+#include <duress/faults/storage.h>
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,9 +3,9 @@
  * Targets and containers: spec parsing, container naming rules, and scan,
  * find and resolve against a fake cgroup hierarchy in a temporary dir.
  */
-#include <duress/cgroup.h>
-#include <duress/exitcode.h>
-#include <duress/target.h>
+#include <duress/core/cgroup.h>
+#include <duress/core/exitcode.h>
+#include <duress/targets/target.h>
 
 #include <errno.h>
 #include <ftw.h>

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: MIT
+/* Undo records and the built-in kinds; see include/duress/undo.h. */
+#include <duress/core/cgroup.h>
+#include <duress/targets/cgview.h>
+#include <duress/core/cleanup.h>
+#include <duress/core/undo.h>
+#include <duress/core/undo_journal.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- cgroup-write ---- */
+
+/* "max" in a file that holds "MAJ:MIN k=v ..." lines (io.max) means: lift
+ * the limits of that device; every other file takes the saved text back. */
+/* A path below a cgroup-namespace view made by another process (the agent
+ * that died): mount the view again here.  1 if it cannot be: gone. */
+static int view_ensure(const char *where, bool *gone, struct duress_err *err)
+{
+	struct duress_err e = { 0 };
+
+	if (cg_view_ensure(where, &e) == 0)
+		return 0;
+	if (e.errnum == ESRCH) {
+		*gone = true;
+		return 1;
+	}
+	*err = e;
+	return -1;
+}
+
+static int revert_cg_write(const struct undo_rec *rec, bool *gone, struct duress_err *err)
+{
+	struct duress_err e2 = { 0 };
+	int v = view_ensure(rec->where, gone, err);
+
+	if (v)
+		return v < 0 ? -1 : 0;
+
+	if (access(rec->where, F_OK) != 0 && errno == ENOENT) {
+		*gone = true;
+		return 0;
+	}
+	if (cg_write(rec->where, rec->what, rec->value, &e2) == 0)
+		return 0;
+	if (e2.errnum == ENOENT || e2.errnum == ENODEV) {
+		/* the cgroup (or the device) went away meanwhile */
+		if (access(rec->where, F_OK) != 0) {
+			*gone = true;
+			return 0;
+		}
+	}
+	*err = e2;
+	return -1;
+}
+
+static void describe_cg_write(const struct undo_rec *rec, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s of %s back to '%.200s'", rec->what, rec->where, rec->value);
+}
+
+/* ---- cgroup-remove ---- */
+
+static int revert_cg_remove(const struct undo_rec *rec, bool *gone, struct duress_err *err)
+{
+	int v = view_ensure(rec->where, gone, err);
+
+	if (v)
+		return v < 0 ? -1 : 0;
+	if (access(rec->where, F_OK) != 0 && errno == ENOENT) {
+		*gone = true;
+		return 0;
+	}
+	return cg_destroy(rec->where, 5000, err);
+}
+
+static void describe_cg_remove(const struct undo_rec *rec, char *buf, size_t len)
+{
+	snprintf(buf, len, "kill the processes of %s and remove it", rec->where);
+}
+
+/* ---- unlink ---- */
+
+static int revert_unlink(const struct undo_rec *rec, bool *gone, struct duress_err *err)
+{
+	if (unlink(rec->where) == 0)
+		return 0;
+	if (errno == ENOENT) {
+		*gone = true;
+		return 0;
+	}
+	return duress_err_set(err, errno, "remove %s", rec->where);
+}
+
+static void describe_unlink(const struct undo_rec *rec, char *buf, size_t len)
+{
+	snprintf(buf, len, "remove %s", rec->where);
+}
+
+/* ---- kill ---- */
+
+/* Field 22 of /proc/PID/stat: start time in clock ticks since boot. */
+static int proc_starttime(pid_t pid, unsigned long long *out)
+{
+	char path[64], buf[1024];
+	cleanup_close int fd = -1;
+	ssize_t r;
+	char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = read(fd, buf, sizeof(buf) - 1);
+	if (r <= 0)
+		return -1;
+	buf[r] = '\0';
+	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+	if (!p)
+		return -1;
+	/* after ") " come fields 3..: state is field 3, starttime field 22 */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		   out) != 1)
+		return -1;
+	return 0;
+}
+
+static int revert_kill(const struct undo_rec *rec, bool *gone, struct duress_err *err)
+{
+	long pid = strtol(rec->where, NULL, 10);
+	unsigned long long want = strtoull(rec->what, NULL, 10), now;
+
+	if (pid <= 0)
+		return duress_err_set(err, EINVAL, "kill: bad pid '%s'", rec->where);
+	if (proc_starttime((pid_t)pid, &now) < 0 || now != want) {
+		*gone = true; /* exited, or the pid was reused: not ours */
+		return 0;
+	}
+	if (kill((pid_t)pid, SIGKILL) < 0 && errno != ESRCH)
+		return duress_err_set(err, errno, "kill process %ld", pid);
+	return 0;
+}
+
+static void describe_kill(const struct undo_rec *rec, char *buf, size_t len)
+{
+	snprintf(buf, len, "kill process %s", rec->where);
+}
+
+int undo_proc_starttime(pid_t pid, unsigned long long *out)
+{
+	return proc_starttime(pid, out);
+}
+
+/* ---- the registry ---- */
+
+const struct undo_kind undo_kind_cgroup_write = { "cgroup-write", revert_cg_write, describe_cg_write };
+const struct undo_kind undo_kind_cgroup_remove = { "cgroup-remove", revert_cg_remove,
+						   describe_cg_remove };
+const struct undo_kind undo_kind_unlink = { "unlink", revert_unlink, describe_unlink };
+const struct undo_kind undo_kind_kill = { "kill", revert_kill, describe_kill };
+
+static const struct undo_kind *const undo_kinds[] = {
+#define UNDO_KIND(sym) &sym,
+#include <duress/core/undo_kinds.h>
+#undef UNDO_KIND
+};
+
+const struct undo_kind *undo_kind_find(const char *name)
+{
+	for (size_t i = 0; i < DURESS_ARRAY_SIZE(undo_kinds); i++)
+		if (!strcmp(undo_kinds[i]->name, name))
+			return undo_kinds[i];
+	return NULL;
+}
+
+/* ---- the log ---- */
+
+void undo_log_init(struct undo_log *log)
+{
+	memset(log, 0, sizeof(*log));
+}
+
+void undo_log_free(struct undo_log *log)
+{
+	for (size_t i = 0; i < log->n; i++)
+		free(log->recs[i].value);
+	free(log->recs);
+	memset(log, 0, sizeof(*log));
+}
+
+int undo_record(struct undo_log *log, const char *kind, const char *fault, const char *where,
+		const char *what, const char *value, struct duress_err *err)
+{
+	const struct undo_kind *k = undo_kind_find(kind);
+	struct undo_rec *r;
+
+	if (!k)
+		return duress_err_set(err, EINVAL, "undo: unknown kind '%s'", kind);
+	if (log->n == log->cap) {
+		size_t ncap = log->cap ? log->cap * 2 : 8;
+		struct undo_rec *nr = realloc(log->recs, ncap * sizeof(*nr));
+
+		if (!nr)
+			return duress_err_set(err, ENOMEM, "undo: record %s %s", kind, where);
+		log->recs = nr;
+		log->cap = ncap;
+	}
+	r = &log->recs[log->n];
+	memset(r, 0, sizeof(*r));
+	r->kind = k->name;
+	snprintf(r->fault, sizeof(r->fault), "%s", fault ? fault : "");
+	if ((size_t)snprintf(r->where, sizeof(r->where), "%s", where ? where : "") >= sizeof(r->where))
+		return duress_err_set(err, ENAMETOOLONG, "undo: record %s: '%s'", kind, where);
+	if ((size_t)snprintf(r->what, sizeof(r->what), "%s", what ? what : "") >= sizeof(r->what))
+		return duress_err_set(err, ENAMETOOLONG, "undo: record %s: '%s'", kind, what);
+	r->value = strdup(value ? value : "");
+	if (!r->value)
+		return duress_err_set(err, ENOMEM, "undo: record %s %s", kind, where);
+	/* Persisted before the caller may act: no journal line, no change. */
+	r->jid = log->journal ? log->journal->next_id++ : log->n;
+	if (log->journal && undo_journal_add(log->journal, r, err) < 0) {
+		free(r->value);
+		r->value = NULL;
+		return duress_err_wrap(err, "undo journal");
+	}
+	return (int)log->n++;
+}
+
+static void mark_done(struct undo_log *log, size_t idx)
+{
+	struct duress_err e = { 0 };
+
+	log->recs[idx].done = true;
+	/* A lost DONE line only means a harmless, idempotent second revert. */
+	if (log->journal && undo_journal_done(log->journal, log->recs[idx].jid, &e) < 0)
+		fprintf(stderr, "duress: %s\n", e.msg);
+}
+
+void undo_forget(struct undo_log *log, size_t idx)
+{
+	if (idx < log->n && !log->recs[idx].done)
+		mark_done(log, idx);
+}
+
+static int revert_rec(struct undo_log *log, size_t idx, bool *gone, struct duress_err *err)
+{
+	struct undo_rec *r = &log->recs[idx];
+	const struct undo_kind *k = undo_kind_find(r->kind);
+
+	*gone = false;
+	if (!k)
+		return duress_err_set(err, EINVAL, "undo: unknown kind '%s'", r->kind);
+	if (k->revert(r, gone, err) < 0)
+		return -1;
+	mark_done(log, idx);
+	return 0;
+}
+
+int undo_revert_one(struct undo_log *log, size_t idx, struct duress_err *err)
+{
+	bool gone;
+
+	if (idx >= log->n || log->recs[idx].done)
+		return 0;
+	return revert_rec(log, idx, &gone, err);
+}
+
+int undo_revert_all(struct undo_log *log, struct undo_report *report)
+{
+	memset(report, 0, sizeof(*report));
+	for (size_t i = log->n; i-- > 0;) {
+		struct undo_rec *r = &log->recs[i];
+		struct duress_err e = { 0 };
+		bool gone = false;
+
+		if (r->done)
+			continue;
+		if (revert_rec(log, i, &gone, &e) < 0) {
+			if (report->failed < DURESS_ARRAY_SIZE(report->failures))
+				snprintf(report->failures[report->failed], sizeof(report->failures[0]), "%s",
+					 e.msg);
+			report->failed++;
+			continue;
+		}
+		if (gone)
+			report->gone++;
+		else
+			report->reverted++;
+	}
+	return report->failed ? -1 : 0;
+}
+
+void undo_log_print(const struct undo_log *log, FILE *f, const char *prefix)
+{
+	for (size_t i = 0; i < log->n; i++) {
+		const struct undo_rec *r = &log->recs[i];
+		const struct undo_kind *k = undo_kind_find(r->kind);
+		char buf[1024];
+
+		if (r->done || !k)
+			continue;
+		k->describe(r, buf, sizeof(buf));
+		fprintf(f, "%s%s\n", prefix, buf);
+	}
+}

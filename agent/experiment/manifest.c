@@ -1,0 +1,597 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Manifest loader: YAML (libyaml events) or JSON into a tree of nodes that
+ * know their line and column, diagnostics, and ${name} substitution.
+ */
+#include <duress/core/cleanup.h>
+#include <duress/experiment/manifest.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+/* Deeper nesting than any experiment needs; bounds the recursion. */
+#define MF_MAX_DEPTH 64
+
+/* ---- diagnostics ---- */
+
+void mf_diags_init(struct mf_diags *d, const char *file)
+{
+	memset(d, 0, sizeof(*d));
+	d->file = file;
+}
+
+void mf_diags_free(struct mf_diags *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->v[i].msg);
+	free(d->v);
+	d->v = NULL;
+	d->n = d->cap = 0;
+}
+
+void mf_diag_add(struct mf_diags *d, struct mf_pos pos, bool unsupported, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+	int r;
+
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 8;
+		struct mf_diag *v = realloc(d->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		d->v = v;
+		d->cap = cap;
+	}
+	va_start(ap, fmt);
+	r = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return;
+	d->v[d->n].pos = pos;
+	d->v[d->n].msg = msg;
+	d->v[d->n].unsupported = unsupported;
+	d->n++;
+}
+
+static int diag_cmp(const void *a, const void *b)
+{
+	const struct mf_diag *x = a, *y = b;
+
+	if (x->pos.line != y->pos.line)
+		return x->pos.line < y->pos.line ? -1 : 1;
+	if (x->pos.col != y->pos.col)
+		return x->pos.col < y->pos.col ? -1 : 1;
+	return 0;
+}
+
+void mf_diags_print(struct mf_diags *d, FILE *out)
+{
+	if (d->n > 1)
+		qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->v[i].pos.line)
+			fprintf(out, "%s:%u:%u: %s\n", d->file, d->v[i].pos.line, d->v[i].pos.col,
+				d->v[i].msg);
+		else
+			fprintf(out, "%s: %s\n", d->file, d->v[i].msg);
+	}
+}
+
+bool mf_diags_only_unsupported(const struct mf_diags *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (!d->v[i].unsupported)
+			return false;
+	return d->n > 0;
+}
+
+/* ---- the tree ---- */
+
+void mf_node_free(struct mf_node *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->n; i++) {
+		mf_node_free(n->kids[i]);
+		if (n->keys)
+			free(n->keys[i]);
+	}
+	free(n->kids);
+	free(n->keys);
+	free(n->kpos);
+	free(n->text);
+	free(n);
+}
+
+int mf_find(const struct mf_node *map, const char *key)
+{
+	if (!map || map->type != MF_MAP)
+		return -1;
+	for (size_t i = 0; i < map->n; i++)
+		if (!strcmp(map->keys[i], key))
+			return (int)i;
+	return -1;
+}
+
+struct mf_node *mf_get(const struct mf_node *map, const char *key)
+{
+	int i = mf_find(map, key);
+
+	return i < 0 ? NULL : map->kids[i];
+}
+
+bool mf_is_null(const struct mf_node *n)
+{
+	return n && n->type == MF_SCALAR && n->plain &&
+	       (!n->text[0] || !strcmp(n->text, "~") || !strcmp(n->text, "null") ||
+		!strcmp(n->text, "Null") || !strcmp(n->text, "NULL"));
+}
+
+static int plain_bool(const struct mf_node *n)
+{
+	static const char *const t[] = { "true", "True", "TRUE" };
+	static const char *const f[] = { "false", "False", "FALSE" };
+
+	if (!n || n->type != MF_SCALAR || !n->plain)
+		return -1;
+	for (size_t i = 0; i < 3; i++) {
+		if (!strcmp(n->text, t[i]))
+			return 1;
+		if (!strcmp(n->text, f[i]))
+			return 0;
+	}
+	return -1;
+}
+
+/* 1 integer, 2 real, 0 not a number */
+static int plain_number(const struct mf_node *n, long long *iv, double *dv)
+{
+	char *end;
+
+	if (!n || n->type != MF_SCALAR || !n->plain || !n->text[0])
+		return 0;
+	errno = 0;
+	*iv = strtoll(n->text, &end, 10);
+	if (!*end && !errno)
+		return 1;
+	errno = 0;
+	*dv = strtod(n->text, &end);
+	if (!*end && !errno && strpbrk(n->text, "0123456789") && !strpbrk(n->text, "xXnN"))
+		return 2;
+	return 0;
+}
+
+const char *mf_type_name(const struct mf_node *n)
+{
+	long long iv;
+	double dv;
+	int b;
+
+	if (!n)
+		return "nothing";
+	if (n->type == MF_SEQ)
+		return "a list";
+	if (n->type == MF_MAP)
+		return "a map";
+	if (mf_is_null(n))
+		return "null";
+	b = plain_bool(n);
+	if (b >= 0)
+		return b ? "true" : "false";
+	if (plain_number(n, &iv, &dv))
+		return "a number";
+	return "a string";
+}
+
+json_t *mf_to_json(const struct mf_node *n)
+{
+	json_t *j;
+	long long iv;
+	double dv;
+	int b, k;
+
+	if (!n)
+		return json_null();
+	switch (n->type) {
+	case MF_SEQ:
+		j = json_array();
+		for (size_t i = 0; i < n->n; i++)
+			json_array_append_new(j, mf_to_json(n->kids[i]));
+		return j;
+	case MF_MAP:
+		j = json_object();
+		for (size_t i = 0; i < n->n; i++)
+			json_object_set_new(j, n->keys[i], mf_to_json(n->kids[i]));
+		return j;
+	case MF_SCALAR:
+		break;
+	}
+	if (mf_is_null(n))
+		return json_null();
+	b = plain_bool(n);
+	if (b >= 0)
+		return json_boolean(b);
+	k = plain_number(n, &iv, &dv);
+	if (k == 1)
+		return json_integer(iv);
+	if (k == 2)
+		return json_real(dv);
+	return json_string(n->text);
+}
+
+/* ---- parsing (libyaml events) ---- */
+
+static struct mf_pos mark_pos(const yaml_mark_t *m)
+{
+	struct mf_pos p = { .line = (unsigned)m->line + 1, .col = (unsigned)m->column + 1 };
+
+	return p;
+}
+
+static struct mf_node *node_new(enum mf_type type, const yaml_mark_t *m)
+{
+	struct mf_node *n = calloc(1, sizeof(*n));
+
+	if (n) {
+		n->type = type;
+		n->pos = mark_pos(m);
+	}
+	return n;
+}
+
+static int parse_error(yaml_parser_t *p, struct mf_diags *d)
+{
+	struct mf_pos pos = mark_pos(&p->problem_mark);
+
+	if (p->context)
+		mf_diag_add(d, pos, false, "syntax: %s %s (from line %zu)", p->problem, p->context,
+			    p->context_mark.line + 1);
+	else
+		mf_diag_add(d, pos, false, "syntax: %s", p->problem ? p->problem : "malformed YAML");
+	return -1;
+}
+
+static int next_event(yaml_parser_t *p, yaml_event_t *ev, struct mf_diags *d)
+{
+	if (!yaml_parser_parse(p, ev))
+		return parse_error(p, d);
+	return 0;
+}
+
+static int push_kid(struct mf_node *n, struct mf_node *kid, char *key, struct mf_pos kpos)
+{
+	struct mf_node **kids = realloc(n->kids, (n->n + 1) * sizeof(*kids));
+
+	if (!kids)
+		return -1;
+	n->kids = kids;
+	if (n->type == MF_MAP) {
+		char **keys = realloc(n->keys, (n->n + 1) * sizeof(*keys));
+		struct mf_pos *kp;
+
+		if (!keys)
+			return -1;
+		n->keys = keys;
+		kp = realloc(n->kpos, (n->n + 1) * sizeof(*kp));
+		if (!kp)
+			return -1;
+		n->kpos = kp;
+		n->keys[n->n] = key;
+		n->kpos[n->n] = kpos;
+	}
+	n->kids[n->n++] = kid;
+	return 0;
+}
+
+static int parse_node(yaml_parser_t *p, yaml_event_t *ev, struct mf_node **out,
+		      struct mf_diags *d, int depth);
+
+/* Parse the content of a sequence or mapping until its end event. */
+static int parse_children(yaml_parser_t *p, struct mf_node *n, struct mf_diags *d, int depth)
+{
+	for (;;) {
+		yaml_event_t ev;
+		struct mf_node *kid = NULL;
+		char *key = NULL;
+		struct mf_pos kpos = { 0, 0 };
+		int dup;
+
+		if (next_event(p, &ev, d) < 0)
+			return -1;
+		if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&ev);
+			return 0;
+		}
+		if (n->type == MF_MAP) {
+			kpos = mark_pos(&ev.start_mark);
+			if (ev.type != YAML_SCALAR_EVENT) {
+				mf_diag_add(d, kpos, false, "syntax: a key must be plain text, not %s",
+					    ev.type == YAML_ALIAS_EVENT ? "an alias"
+									: "a list or a map");
+				yaml_event_delete(&ev);
+				return -1;
+			}
+			key = strndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
+			yaml_event_delete(&ev);
+			if (!key)
+				return -1;
+			if (next_event(p, &ev, d) < 0) {
+				free(key);
+				return -1;
+			}
+		}
+		if (parse_node(p, &ev, &kid, d, depth + 1) < 0) {
+			free(key);
+			return -1;
+		}
+		dup = key ? mf_find(n, key) : -1;
+		if (dup >= 0) {
+			mf_diag_add(d, kpos, false, "%s: given twice (first at line %u, column %u)",
+				    key, n->kpos[dup].line, n->kpos[dup].col);
+			free(key);
+			mf_node_free(kid);
+			continue;
+		}
+		if (push_kid(n, kid, key, kpos) < 0) {
+			free(key);
+			mf_node_free(kid);
+			mf_diag_add(d, kpos, false, "out of memory");
+			return -1;
+		}
+	}
+}
+
+/* ev is the node's first event; it is consumed (deleted) here. */
+static int parse_node(yaml_parser_t *p, yaml_event_t *ev, struct mf_node **out,
+		      struct mf_diags *d, int depth)
+{
+	struct mf_node *n = NULL;
+	int r = 0;
+
+	if (depth > MF_MAX_DEPTH) {
+		mf_diag_add(d, mark_pos(&ev->start_mark), false,
+			    "syntax: nested more than %d levels deep", MF_MAX_DEPTH);
+		yaml_event_delete(ev);
+		return -1;
+	}
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		n = node_new(MF_SCALAR, &ev->start_mark);
+		if (!n)
+			break;
+		n->text = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+			   !ev->data.scalar.tag;
+		if (!n->text) {
+			mf_node_free(n);
+			n = NULL;
+		}
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		if ((ev->type == YAML_SEQUENCE_START_EVENT && ev->data.sequence_start.anchor) ||
+		    (ev->type == YAML_MAPPING_START_EVENT && ev->data.mapping_start.anchor)) {
+			mf_diag_add(d, mark_pos(&ev->start_mark), false,
+				    "syntax: anchors and aliases are not supported");
+			r = -1;
+			break;
+		}
+		n = node_new(ev->type == YAML_SEQUENCE_START_EVENT ? MF_SEQ : MF_MAP,
+			     &ev->start_mark);
+		if (n && parse_children(p, n, d, depth) < 0) {
+			mf_node_free(n);
+			yaml_event_delete(ev);
+			return -1;
+		}
+		break;
+	case YAML_ALIAS_EVENT:
+		mf_diag_add(d, mark_pos(&ev->start_mark), false,
+			    "syntax: anchors and aliases are not supported");
+		r = -1;
+		break;
+	default:
+		mf_diag_add(d, mark_pos(&ev->start_mark), false, "syntax: unexpected YAML event");
+		r = -1;
+		break;
+	}
+	if (ev->type == YAML_SCALAR_EVENT && ev->data.scalar.anchor) {
+		mf_diag_add(d, mark_pos(&ev->start_mark), false,
+			    "syntax: anchors and aliases are not supported");
+		mf_node_free(n);
+		n = NULL;
+		r = -1;
+	}
+	yaml_event_delete(ev);
+	if (r < 0)
+		return -1;
+	if (!n) {
+		mf_diag_add(d, (struct mf_pos){ 0, 0 }, false, "out of memory");
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static int parse_yaml(const char *text, size_t len, struct mf_node **root, struct mf_diags *d)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	struct mf_node *n = NULL;
+	int r = -1;
+
+	if (!yaml_parser_initialize(&p)) {
+		mf_diag_add(d, (struct mf_pos){ 0, 0 }, false, "cannot initialise libyaml");
+		return -1;
+	}
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	/* stream start, then a document start (or the stream's end: empty) */
+	if (next_event(&p, &ev, d) < 0)
+		goto out;
+	yaml_event_delete(&ev);
+	if (next_event(&p, &ev, d) < 0)
+		goto out;
+	if (ev.type == YAML_STREAM_END_EVENT) {
+		yaml_event_delete(&ev);
+		mf_diag_add(d, (struct mf_pos){ 1, 1 }, false, "the file is empty");
+		goto out;
+	}
+	yaml_event_delete(&ev);
+	if (next_event(&p, &ev, d) < 0 || parse_node(&p, &ev, &n, d, 0) < 0)
+		goto out;
+	if (next_event(&p, &ev, d) < 0) /* document end */
+		goto out;
+	yaml_event_delete(&ev);
+	if (next_event(&p, &ev, d) < 0)
+		goto out;
+	if (ev.type != YAML_STREAM_END_EVENT) {
+		mf_diag_add(d, mark_pos(&ev.start_mark), false,
+			    "syntax: a second document: an experiment is one document");
+		yaml_event_delete(&ev);
+		goto out;
+	}
+	yaml_event_delete(&ev);
+	*root = n;
+	n = NULL;
+	r = 0;
+out:
+	mf_node_free(n);
+	yaml_parser_delete(&p);
+	return r;
+}
+
+int mf_parse(const char *text, size_t len, bool json, struct mf_node **root, struct mf_diags *d)
+{
+	size_t before = d->n;
+
+	if (json) {
+		json_error_t je;
+		json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+
+		if (!j) {
+			mf_diag_add(d, (struct mf_pos){ (unsigned)(je.line > 0 ? je.line : 1),
+							(unsigned)(je.column > 0 ? je.column : 1) },
+				    false, "syntax: %s", je.text);
+			return -1;
+		}
+		json_decref(j);
+	}
+	if (parse_yaml(text, len, root, d) < 0)
+		return -1;
+	if (d->n > before) { /* duplicate keys */
+		mf_node_free(*root);
+		*root = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- ${name} substitution ---- */
+
+/* The value of configuration entry `name`: NULL (diagnostic added) if none. */
+static const char *config_value(const struct mf_node *config, const char *name,
+				const struct mf_node *at, bool *plain, struct mf_diags *d)
+{
+	struct mf_node *v = mf_get(config, name);
+	struct mf_node *type, *key, *def;
+	const char *env;
+
+	if (!v) {
+		mf_diag_add(d, at->pos, false, "${%s}: no such key in configuration", name);
+		return NULL;
+	}
+	if (v->type == MF_SCALAR) {
+		*plain = v->plain;
+		return v->text;
+	}
+	type = mf_get(v, "type");
+	key = mf_get(v, "key");
+	def = mf_get(v, "default");
+	if (v->type != MF_MAP || !type || type->type != MF_SCALAR || strcmp(type->text, "env") ||
+	    !key || key->type != MF_SCALAR) {
+		mf_diag_add(d, at->pos, false,
+			    "${%s}: configuration value must be a scalar or {type: env, key: "
+			    "VARIABLE, default: VALUE}",
+			    name);
+		return NULL;
+	}
+	env = getenv(key->text);
+	*plain = true; /* untyped text from the environment */
+	if (env)
+		return env;
+	if (def && def->type == MF_SCALAR) {
+		*plain = def->plain;
+		return def->text;
+	}
+	mf_diag_add(d, at->pos, false,
+		    "${%s}: environment variable %s is not set and has no default", name,
+		    key->text);
+	return NULL;
+}
+
+static void substitute_scalar(struct mf_node *n, const struct mf_node *config,
+			      struct mf_diags *d)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m;
+	const char *s = n->text;
+	bool whole = false, plain = n->plain;
+	int subs = 0;
+
+	if (!strstr(s, "${"))
+		return;
+	m = open_memstream(&out, &len);
+	if (!m)
+		return;
+	while (*s) {
+		const char *end;
+		char name[128];
+		const char *val;
+
+		if (s[0] != '$' || s[1] != '{' || !(end = strchr(s + 2, '}')) ||
+		    (size_t)(end - s - 2) >= sizeof(name)) {
+			fputc(*s++, m);
+			continue;
+		}
+		memcpy(name, s + 2, end - s - 2);
+		name[end - s - 2] = '\0';
+		whole = s == n->text && !end[1];
+		val = config_value(config, name, n, &plain, d);
+		fputs(val ? val : "", m);
+		subs++;
+		s = end + 1;
+	}
+	if (fclose(m) != 0) {
+		free(out);
+		return;
+	}
+	free(n->text);
+	n->text = out;
+	/* a value that is the whole scalar keeps its type (number, boolean) */
+	n->plain = subs == 1 && whole ? plain : false;
+}
+
+static void substitute(struct mf_node *n, const struct mf_node *config, struct mf_diags *d,
+		       bool top)
+{
+	if (n->type == MF_SCALAR) {
+		substitute_scalar(n, config, d);
+		return;
+	}
+	for (size_t i = 0; i < n->n; i++) {
+		if (top && n->keys && !strcmp(n->keys[i], "configuration"))
+			continue;
+		substitute(n->kids[i], config, d, false);
+	}
+}
+
+void mf_substitute(struct mf_node *root, const struct mf_node *config, struct mf_diags *d)
+{
+	substitute(root, config, d, true);
+}

@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: MIT
+/* The fault registry, option tables, and what every fault shares. */
+#include <duress/core/cgroup.h>
+#include <duress/core/cleanup.h>
+#include <duress/core/exitcode.h>
+#include <duress/faults/fault.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+volatile int duress_stopping;
+
+static const struct fault_desc *const faults[] = {
+#define FAULT(sym) &sym,
+#include <duress/faults/faults.h>
+#undef FAULT
+};
+
+const struct fault_desc *fault_find(const char *name)
+{
+	for (size_t i = 0; i < DURESS_ARRAY_SIZE(faults); i++)
+		if (!strcmp(faults[i]->name, name))
+			return faults[i];
+	return NULL;
+}
+
+void fault_for_each(void (*fn)(const struct fault_desc *d, void *data), void *data)
+{
+	for (size_t i = 0; i < DURESS_ARRAY_SIZE(faults); i++)
+		fn(faults[i], data);
+}
+
+int fault_init(struct fault *f, const struct fault_desc *desc, struct duress_err *err)
+{
+	memset(f, 0, sizeof(*f));
+	f->desc = desc;
+	f->vals = calloc(desc->nopts ? desc->nopts : 1, sizeof(*f->vals));
+	f->priv = calloc(1, desc->priv_size ? desc->priv_size : 1);
+	if (!f->vals || !f->priv) {
+		fault_free(f);
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "fault %s", desc->name);
+	}
+	return 0;
+}
+
+void fault_free(struct fault *f)
+{
+	if (f->desc && f->desc->release && f->priv)
+		f->desc->release(f);
+	if (f->vals)
+		for (size_t i = 0; i < f->desc->nopts; i++)
+			free(f->vals[i].list);
+	free(f->vals);
+	free(f->priv);
+	for (size_t i = 0; i < f->nplan; i++)
+		free(f->plan[i]);
+	memset(f, 0, sizeof(*f));
+}
+
+int fault_opt_index(const struct fault_desc *d, const char *name)
+{
+	for (size_t i = 0; i < d->nopts; i++)
+		if (!strcmp(d->opts[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+const struct fault_val *fault_opt(const struct fault *f, const char *name)
+{
+	static const struct fault_val unset;
+	int i = fault_opt_index(f->desc, name);
+
+	return i < 0 ? &unset : &f->vals[i];
+}
+
+static int check_bounds(const struct fault_opt *o, double v, const char *text, const char *what,
+			struct duress_err *err)
+{
+	if (v < o->min)
+		return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: '%s': must be at least %g",
+				       what, text, o->min);
+	if (o->max > 0 && v > o->max)
+		return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: '%s': must be at most %g", what,
+				       text, o->max);
+	return 0;
+}
+
+int fault_opt_set(struct fault *f, int idx, const char *text, const char *what,
+		  struct duress_err *err)
+{
+	const struct fault_opt *o = &f->desc->opts[idx];
+	struct fault_val *v = &f->vals[idx];
+	struct duress_err e = { 0 };
+	char *end;
+
+	if (o->type != FOPT_FLAG && (!text || !*text))
+		return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: needs a value (%s)", what,
+				       o->metavar ? o->metavar : "value");
+	switch (o->type) {
+	case FOPT_FLAG:
+		v->u = 1;
+		break;
+	case FOPT_UINT:
+		if (parse_uint(text, what, (uint64_t)o->min, o->max > 0 ? (uint64_t)o->max : UINT64_MAX,
+			       &v->u, &e) < 0)
+			goto usage;
+		break;
+	case FOPT_DOUBLE:
+		errno = 0;
+		v->d = strtod(text, &end);
+		if (errno || end == text || *end || v->d != v->d)
+			return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: '%s': expected a number",
+					       what, text);
+		if (check_bounds(o, v->d, text, what, err) < 0)
+			return -1;
+		break;
+	case FOPT_PERCENT:
+		if (parse_percent(text, what, &v->d, &e) < 0)
+			goto usage;
+		if (check_bounds(o, v->d, text, what, err) < 0)
+			return -1;
+		break;
+	case FOPT_SIZE:
+		if (parse_size(text, what, &v->u, &e) < 0)
+			goto usage;
+		v->size.bytes = v->u;
+		if (check_bounds(o, (double)v->u, text, what, err) < 0)
+			return -1;
+		break;
+	case FOPT_SIZE_PCT:
+		if (parse_size_spec(text, what, &v->size, &e) < 0)
+			goto usage;
+		if (!v->size.is_pct && check_bounds(o, (double)v->size.bytes, text, what, err) < 0)
+			return -1;
+		if (v->size.is_pct && v->size.pct <= 0)
+			return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
+					       "%s: '%s': a percentage must be more than 0", what, text);
+		break;
+	case FOPT_DURATION:
+		if (parse_duration(text, what, &v->u, &e) < 0)
+			goto usage;
+		if (check_bounds(o, (double)v->u, text, what, err) < 0)
+			return -1;
+		break;
+	case FOPT_ENUM: {
+		int found = -1;
+		char choices[256] = "";
+
+		for (int i = 0; o->choices && o->choices[i]; i++) {
+			size_t n = strlen(choices);
+
+			snprintf(choices + n, sizeof(choices) - n, "%s%s", n ? ", " : "", o->choices[i]);
+			if (!strcmp(o->choices[i], text))
+				found = i;
+		}
+		if (found < 0)
+			return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: '%s': must be one of %s",
+					       what, text, choices);
+		v->choice = found;
+		v->s = text;
+		break;
+	}
+	case FOPT_STRING:
+		v->s = text;
+		break;
+	case FOPT_LIST: {
+		const char **nl = realloc(v->list, (v->nlist + 1) * sizeof(*nl));
+
+		if (!nl)
+			return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "%s", what);
+		nl[v->nlist++] = text;
+		v->list = nl;
+		v->s = text;
+		break;
+	}
+	}
+	v->set = true;
+	return 0;
+usage:
+	*err = e;
+	err->code = DURESS_EXIT_USAGE;
+	return -1;
+}
+
+int fault_plan_add(struct fault *f, const char *fmt, ...)
+{
+	va_list ap;
+	char *line = NULL;
+	int r;
+
+	if (f->nplan >= FAULT_PLAN_MAX)
+		return -1;
+	va_start(ap, fmt);
+	r = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -1;
+	f->plan[f->nplan++] = line;
+	return 0;
+}
+
+static const char *type_metavar(enum fopt_type t)
+{
+	switch (t) {
+	case FOPT_FLAG:
+		return "";
+	case FOPT_UINT:
+		return "N";
+	case FOPT_DOUBLE:
+		return "X";
+	case FOPT_PERCENT:
+		return "PCT";
+	case FOPT_SIZE:
+		return "SIZE";
+	case FOPT_SIZE_PCT:
+		return "SIZE|PCT";
+	case FOPT_DURATION:
+		return "DUR";
+	case FOPT_ENUM:
+	case FOPT_STRING:
+	case FOPT_LIST:
+		return "VALUE";
+	}
+	return "";
+}
+
+void fault_print_options(const struct fault_desc *d, FILE *out)
+{
+	for (size_t i = 0; i < d->nopts; i++) {
+		const struct fault_opt *o = &d->opts[i];
+		char left[64];
+
+		snprintf(left, sizeof(left), "--%s %s", o->name,
+			 o->metavar ? o->metavar : type_metavar(o->type));
+		fprintf(out, "  %-26s %s\n", left, o->help ? o->help : "");
+	}
+}
+
+/* Read a whole cgroup file, without the trailing newline. */
+static int read_trimmed(const char *dir, const char *file, char **out, struct duress_err *err)
+{
+	char *text = NULL;
+	int n = cg_read(dir, file, &text, err);
+
+	if (n < 0)
+		return -1;
+	while (n > 0 && text[n - 1] == '\n')
+		text[--n] = '\0';
+	*out = text;
+	return n;
+}
+
+int fault_cg_set(struct fault *f, const char *dir, const char *file, const char *value,
+		 struct duress_err *err)
+{
+	cleanup_free char *orig = NULL;
+
+	if (read_trimmed(dir, file, &orig, err) < 0)
+		return duress_err_wrap(err, "%s fault: save %s before changing it", f->desc->name, file);
+	if (undo_record(f->undo, "cgroup-write", f->desc->name, dir, file, orig, err) < 0)
+		return -1;
+	return cg_write(dir, file, value, err);
+}
+
+/* ---- capacity of the target ---- */
+
+/* The cgroup2 mount: t->dir with t->rel cut off its end. */
+static void mount_of(const struct target *t, char *out, size_t len)
+{
+	size_t dl = strlen(t->dir), rl = strcmp(t->rel, "/") ? strlen(t->rel) : 0;
+
+	if (rl <= dl && !strcmp(t->dir + dl - rl, rl ? t->rel : ""))
+		snprintf(out, len, "%.*s", (int)(dl - rl), t->dir);
+	else
+		snprintf(out, len, "%s", t->dir);
+}
+
+/* Walk from dir up to (and including) mount, calling fn on each; stops when fn returns 1. */
+static int walk_up(const char *dir, const char *mount, int (*fn)(const char *d, void *data),
+		   void *data)
+{
+	char cur[PATH_MAX];
+
+	snprintf(cur, sizeof(cur), "%s", dir);
+	for (;;) {
+		char *slash;
+		int r = fn(cur, data);
+
+		if (r)
+			return r;
+		if (!strcmp(cur, mount) || strlen(cur) <= strlen(mount))
+			return 0;
+		slash = strrchr(cur, '/');
+		if (!slash || slash == cur)
+			return 0;
+		*slash = '\0';
+	}
+}
+
+struct mem_walk {
+	uint64_t bytes;
+	char where[PATH_MAX];
+};
+
+static int mem_limit_at(const char *d, void *data)
+{
+	struct mem_walk *w = data;
+	struct duress_err e = { 0 };
+	uint64_t v;
+
+	/* the effective limit is the smallest on the way up, not the nearest */
+	if (cg_read_u64(d, "memory.max", &v, &e) < 0 || v == CG_MAX)
+		return 0;
+	if (!w->bytes || v < w->bytes) {
+		w->bytes = v;
+		snprintf(w->where, sizeof(w->where), "%s", d);
+	}
+	return 0;
+}
+
+static uint64_t host_memtotal(void)
+{
+	cleanup_fclose FILE *f = fopen("/proc/meminfo", "re");
+	char line[256];
+	unsigned long long kb;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
+			return (uint64_t)kb * 1024;
+	return 0;
+}
+
+int target_memory_capacity(const struct target *t, uint64_t *bytes, char *source, size_t len,
+			   struct duress_err *err)
+{
+	struct mem_walk w = { 0 };
+	char mount[PATH_MAX];
+
+	mount_of(t, mount, sizeof(mount));
+	walk_up(t->dir, mount, mem_limit_at, &w);
+	if (w.bytes) {
+		*bytes = w.bytes;
+		snprintf(source, len, "memory.max of %s", w.where);
+		return 0;
+	}
+	*bytes = host_memtotal();
+	if (!*bytes)
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, EIO,
+				       "cannot read MemTotal from /proc/meminfo");
+	snprintf(source, len, "host RAM (no memory.max on %s or above)", t->rel);
+	return 0;
+}
+
+struct cpu_walk {
+	double cpus;
+	char where[PATH_MAX];
+};
+
+static int cpu_limit_at(const char *d, void *data)
+{
+	struct cpu_walk *w = data;
+	struct duress_err e = { 0 };
+	char buf[64];
+	char quota[32];
+	unsigned long long period;
+
+	if (cg_read_buf(d, "cpu.max", buf, sizeof(buf), &e) < 0)
+		return 0;
+	if (sscanf(buf, "%31s %llu", quota, &period) != 2 || !strcmp(quota, "max") || !period)
+		return 0;
+	/* the smallest quota on the way up is the one that binds */
+	if (!w->where[0] || strtod(quota, NULL) / (double)period < w->cpus) {
+		w->cpus = strtod(quota, NULL) / (double)period;
+		snprintf(w->where, sizeof(w->where), "%s", d);
+	}
+	return 0;
+}
+
+/* Count the CPUs in a list like "0-3,8,10-11". */
+static int cpulist_count(const char *s)
+{
+	int n = 0;
+
+	while (*s && !isspace((unsigned char)*s)) {
+		char *end;
+		long a = strtol(s, &end, 10), b;
+
+		if (end == s)
+			return -1;
+		b = a;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtol(s, &end, 10);
+			if (end == s || b < a)
+				return -1;
+		}
+		n += (int)(b - a + 1);
+		s = end;
+		if (*s == ',')
+			s++;
+	}
+	return n;
+}
+
+int target_cpu_capacity(const struct target *t, double *cpus, char *source, size_t len,
+			struct duress_err *err)
+{
+	struct cpu_walk w = { 0 };
+	struct duress_err e = { 0 };
+	char mount[PATH_MAX], buf[1024], where[PATH_MAX];
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	double set = online > 0 ? (double)online : 1;
+	bool have_set = false;
+
+	mount_of(t, mount, sizeof(mount));
+	/* the nearest cgroup with the cpuset controller says which CPUs */
+	snprintf(where, sizeof(where), "%s", t->dir);
+	for (;;) {
+		char *slash;
+
+		if (cg_read_buf(where, "cpuset.cpus.effective", buf, sizeof(buf), &e) >= 0) {
+			int n = cpulist_count(buf);
+
+			if (n > 0) {
+				set = n;
+				have_set = true;
+				break;
+			}
+		}
+		slash = strrchr(where, '/');
+		if (strlen(where) <= strlen(mount) || !slash || slash == where)
+			break;
+		*slash = '\0';
+	}
+	walk_up(t->dir, mount, cpu_limit_at, &w);
+	if (w.where[0] && w.cpus < set) {
+		*cpus = w.cpus;
+		snprintf(source, len, "cpu.max of %s", w.where);
+		return 0;
+	}
+	*cpus = set;
+	if (have_set)
+		snprintf(source, len, "cpuset.cpus.effective of %s", where);
+	else
+		snprintf(source, len, "host CPUs");
+	(void)err;
+	return 0;
+}

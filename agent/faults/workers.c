@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+/* Worker processes of faults, in a cgroup of their own. */
+#include <duress/core/cgroup.h>
+#include <duress/core/cleanup.h>
+#include <duress/core/exitcode.h>
+#include <duress/faults/fault.h>
+#include <duress/session/session.h>
+#include <duress/faults/storage.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int workers_cgroup(struct fault *f, bool beside, char *dir, size_t len, struct duress_err *err)
+{
+	char parent[PATH_MAX];
+
+	snprintf(parent, sizeof(parent), "%s", f->target->dir);
+	if (beside) {
+		char *slash = strrchr(parent, '/');
+
+		if (!slash || slash == parent || !strcmp(f->target->rel, "/"))
+			return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
+					       "%s fault: the root cgroup has no parent to put a "
+					       "neighbour in",
+					       f->desc->name);
+		*slash = '\0';
+	}
+	if ((size_t)snprintf(dir, len, "%s/duress-%s-%d", parent, f->desc->name, (int)getpid()) >= len)
+		return duress_err_set(err, ENAMETOOLONG, "%s/duress-%s-%d", parent, f->desc->name,
+				      (int)getpid());
+	if (undo_record(f->undo, "cgroup-remove", f->desc->name, dir, "", "", err) < 0)
+		return -1;
+	if (cg_create(dir, false, err) < 0)
+		return duress_err_wrap(err, "%s fault: workers cgroup", f->desc->name);
+	return 0;
+}
+
+/* Sent over the pipe when the child fails before running fn. */
+struct spawn_report {
+	char tag; /* 'R' ready, 'E' error */
+	struct duress_err err;
+};
+
+static void write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		len -= w;
+	}
+}
+
+static void child_fail(int fd, struct duress_err *e)
+{
+	struct spawn_report r = { .tag = 'E', .err = *e };
+
+	write_full(fd, &r, sizeof(r));
+	_exit(DURESS_EXIT_INTERNAL);
+}
+
+int worker_spawn(const char *dir, const char *name, int oom_score_adj, int (*fn)(void *arg),
+		 void *arg, pid_t *pid, struct duress_err *err)
+{
+	pid_t parent = getpid();
+	struct spawn_report r = { 0 };
+	int p[2];
+	pid_t child;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "worker %s: pipe", name);
+	child = fork();
+	if (child < 0) {
+		int e = errno;
+
+		close(p[0]);
+		close(p[1]);
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, e, "worker %s: fork", name);
+	}
+	if (child == 0) {
+		struct duress_err e = { 0 };
+		sigset_t none;
+		char adj[16];
+		int fd;
+
+		close(p[0]);
+		session_child_close();
+		/* into the cgroup before anything is allocated or touched */
+		if (cg_attach(dir, 0, &e) < 0) {
+			duress_err_wrap(&e, "worker %s: join %s", name, dir);
+			child_fail(p[1], &e);
+		}
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(DURESS_EXIT_INTERNAL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		for (int s = 1; s < NSIG; s++)
+			if (s != SIGKILL && s != SIGSTOP)
+				signal(s, SIG_DFL);
+		prctl(PR_SET_NAME, name);
+		fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			snprintf(adj, sizeof(adj), "%d", oom_score_adj);
+			if (write(fd, adj, strlen(adj)) < 0)
+				(void)0; /* not fatal: the hog still runs */
+			close(fd);
+		}
+		r.tag = 'R';
+		write_full(p[1], &r.tag, 1);
+		close(p[1]);
+		_exit(fn(arg));
+	}
+	close(p[1]);
+	do
+		n = read(p[0], &r, sizeof(r));
+	while (n < 0 && errno == EINTR);
+	close(p[0]);
+	if (n >= 1 && r.tag == 'R') {
+		*pid = child;
+		return 0;
+	}
+	waitpid(child, NULL, 0);
+	if (n == (ssize_t)sizeof(r) && r.tag == 'E') {
+		*err = r.err;
+		/* ENOENT on cgroup.procs of a cgroup that exists: it lies outside
+		 * the agent's cgroup namespace (a sidecar, nsdelegate). */
+		if (err->errnum == ENOENT && access(dir, F_OK) == 0) {
+			err->code = DURESS_EXIT_UNSUPPORTED;
+			duress_err_wrap(err, "%s is outside the agent's cgroup namespace, where the "
+					     "kernel (nsdelegate) moves no process: run the agent in "
+					     "the host cgroup namespace for faults with workers "
+					     "(docs/containers.md)",
+					dir);
+		}
+		return -1;
+	}
+	return duress_err_setc(err, DURESS_EXIT_INTERNAL, 0, "worker %s: died before it started",
+			       name);
+}
+
+int worker_spawn_reporting(const char *dir, const char *name, int oom_score_adj,
+			   int (*fn)(void *arg), void *arg, int *job_rd, int *job_wr,
+			   struct wmsg *msg, pid_t *pid, struct duress_err *err)
+{
+	int rep[2], r;
+
+	if (pipe2(rep, O_CLOEXEC) < 0)
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "worker %s: pipe", name);
+	*job_rd = rep[0];
+	*job_wr = rep[1];
+	r = worker_spawn(dir, name, oom_score_adj, fn, arg, pid, err);
+	close(rep[1]);
+	*job_rd = *job_wr = -1;
+	if (r < 0) {
+		close(rep[0]);
+		return r;
+	}
+	wmsg_init(msg, rep[0]);
+	return 0;
+}
+
+int worker_reap(pid_t pid, int *status)
+{
+	pid_t r;
+
+	do
+		r = waitpid(pid, status, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -1;
+	return r == pid ? 1 : 0;
+}

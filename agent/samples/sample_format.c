@@ -1,0 +1,695 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Sample output: the nested JSON object of docs/samples.md, and the three
+ * writers built on it (JSONL, CSV, a live table for terminals).
+ */
+#include <duress/samples/sample.h>
+#include <duress/core/cleanup.h>
+#include <duress/core/exitcode.h>
+#include <duress/core/parse.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- JSON ---- */
+
+static json_t *u64_json(uint64_t v)
+{
+	if (v == CG_MAX)
+		return json_string("max");
+	if (v > (uint64_t)INT64_MAX)
+		return json_real((double)v);
+	return json_integer((json_int_t)v);
+}
+
+static void put_u64(json_t *obj, const char *key, uint64_t v)
+{
+	json_object_set_new(obj, key, u64_json(v));
+}
+
+static void put_opt(json_t *obj, const char *key, const struct opt_u64 *v)
+{
+	if (v->set)
+		put_u64(obj, key, v->v);
+}
+
+/* Attach child under key, or drop it when it has no fields. */
+static void put_obj(json_t *parent, const char *key, json_t *child)
+{
+	if (child && json_object_size(child) > 0)
+		json_object_set_new(parent, key, child);
+	else
+		json_decref(child);
+}
+
+static double round_to(double v, double unit)
+{
+	return round(v / unit) * unit;
+}
+
+/* RFC 3339, UTC, milliseconds: "2026-11-26T21:50:49.123Z". */
+static void format_ts(const struct timespec *ts, char *buf, size_t len)
+{
+	time_t sec = ts->tv_sec;
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&sec, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03ldZ", (long)(ts->tv_nsec / 1000000));
+}
+
+static json_t *cpu_json(const struct sample *s)
+{
+	json_t *o = json_object(), *max = json_object();
+
+	if (s->cpu.has_usage_pct)
+		json_object_set_new(o, "usage_pct", json_real(round_to(s->cpu.usage_pct, 0.01)));
+	put_opt(o, "usage_usec", &s->cpu.usage_usec);
+	put_opt(o, "user_usec", &s->cpu.user_usec);
+	put_opt(o, "system_usec", &s->cpu.system_usec);
+	put_opt(o, "nr_periods", &s->cpu.nr_periods);
+	put_opt(o, "nr_throttled", &s->cpu.nr_throttled);
+	put_opt(o, "throttled_usec", &s->cpu.throttled_usec);
+	put_opt(max, "quota", &s->cpu.max_quota);
+	put_opt(max, "period", &s->cpu.max_period);
+	put_obj(o, "max", max);
+	put_opt(o, "weight", &s->cpu.weight);
+	return o;
+}
+
+static json_t *memory_json(const struct sample *s)
+{
+	json_t *o = json_object(), *ev = json_object(), *st = json_object();
+
+	put_opt(o, "current", &s->memory.current);
+	put_opt(o, "peak", &s->memory.peak);
+	put_opt(o, "max", &s->memory.max);
+	put_opt(o, "high", &s->memory.high);
+	put_opt(o, "low", &s->memory.low);
+	put_opt(o, "min", &s->memory.min);
+	put_opt(o, "swap_current", &s->memory.swap_current);
+	put_opt(o, "swap_max", &s->memory.swap_max);
+	put_opt(ev, "low", &s->memory.ev_low);
+	put_opt(ev, "high", &s->memory.ev_high);
+	put_opt(ev, "max", &s->memory.ev_max);
+	put_opt(ev, "oom", &s->memory.ev_oom);
+	put_opt(ev, "oom_kill", &s->memory.ev_oom_kill);
+	put_obj(o, "events", ev);
+	put_opt(st, "anon", &s->memory.anon);
+	put_opt(st, "file", &s->memory.file);
+	put_opt(st, "shmem", &s->memory.shmem);
+	put_opt(st, "kernel", &s->memory.kernel);
+	put_obj(o, "stat", st);
+	return o;
+}
+
+static json_t *io_json(const struct sample *s)
+{
+	json_t *o = json_object(), *devs = json_object();
+
+	if (!s->io.present)
+		goto out;
+	put_u64(o, "rbytes", s->io.rbytes);
+	put_u64(o, "wbytes", s->io.wbytes);
+	put_u64(o, "rios", s->io.rios);
+	put_u64(o, "wios", s->io.wios);
+	for (size_t i = 0; i < s->io.ndevs && i < SAMPLE_MAX_IO_DEVS; i++) {
+		const struct io_dev_stat *d = &s->io.devs[i];
+		json_t *dj = json_object();
+		char name[32];
+
+		snprintf(name, sizeof(name), "%u:%u", d->major, d->minor);
+		put_u64(dj, "rbytes", d->rbytes);
+		put_u64(dj, "wbytes", d->wbytes);
+		put_u64(dj, "rios", d->rios);
+		put_u64(dj, "wios", d->wios);
+		put_u64(dj, "dbytes", d->dbytes);
+		put_u64(dj, "dios", d->dios);
+		put_obj(devs, name, dj);
+	}
+out:
+	put_obj(o, "devices", devs);
+	return o;
+}
+
+static void psi_line_json(json_t *o, const char *kind, const struct psi_line *l)
+{
+	char key[32];
+
+	if (!l->present)
+		return;
+	snprintf(key, sizeof(key), "%s_avg10", kind);
+	json_object_set_new(o, key, json_real(l->avg10));
+	snprintf(key, sizeof(key), "%s_avg60", kind);
+	json_object_set_new(o, key, json_real(l->avg60));
+	snprintf(key, sizeof(key), "%s_avg300", kind);
+	json_object_set_new(o, key, json_real(l->avg300));
+	snprintf(key, sizeof(key), "%s_total", kind);
+	put_u64(o, key, l->total);
+}
+
+static json_t *psi_json(bool present, const struct psi *p)
+{
+	json_t *o = json_object();
+
+	if (present) {
+		psi_line_json(o, "some", &p->some);
+		psi_line_json(o, "full", &p->full);
+	}
+	return o;
+}
+
+static json_t *net_json(const struct sample *s)
+{
+	json_t *o = json_object(), *ifs = json_object();
+
+	if (!s->net.present)
+		goto out;
+	put_u64(o, "rx_bytes", s->net.rx_bytes);
+	put_u64(o, "rx_packets", s->net.rx_packets);
+	put_u64(o, "rx_drops", s->net.rx_drops);
+	put_u64(o, "tx_bytes", s->net.tx_bytes);
+	put_u64(o, "tx_packets", s->net.tx_packets);
+	put_u64(o, "tx_drops", s->net.tx_drops);
+	for (size_t i = 0; i < s->net.nifs && i < SAMPLE_MAX_NET_IFS; i++) {
+		const struct net_if_stat *n = &s->net.ifs[i];
+		json_t *ij = json_object();
+
+		put_u64(ij, "rx_bytes", n->rx_bytes);
+		put_u64(ij, "rx_packets", n->rx_packets);
+		put_u64(ij, "rx_drops", n->rx_drops);
+		put_u64(ij, "rx_errors", n->rx_errors);
+		put_u64(ij, "tx_bytes", n->tx_bytes);
+		put_u64(ij, "tx_packets", n->tx_packets);
+		put_u64(ij, "tx_drops", n->tx_drops);
+		put_u64(ij, "tx_errors", n->tx_errors);
+		put_obj(ifs, n->name, ij);
+	}
+out:
+	put_obj(o, "interfaces", ifs);
+	return o;
+}
+
+json_t *sample_to_json(const struct sample *s)
+{
+	json_t *o = json_object(), *psi;
+	char ts[48];
+
+	if (!o)
+		return NULL;
+	format_ts(&s->ts, ts, sizeof(ts));
+	json_object_set_new(o, "t", json_real(round_to(s->t, 0.001)));
+	json_object_set_new(o, "ts", json_string(ts));
+	if (s->phase)
+		json_object_set_new(o, "phase", json_string(s->phase));
+	put_obj(o, "cpu", cpu_json(s));
+	put_obj(o, "memory", memory_json(s));
+	put_obj(o, "io", io_json(s));
+	psi = json_object();
+	put_obj(psi, "cpu", psi_json(s->psi.cpu_present, &s->psi.cpu));
+	put_obj(psi, "memory", psi_json(s->psi.memory_present, &s->psi.memory));
+	put_obj(psi, "io", psi_json(s->psi.io_present, &s->psi.io));
+	{
+		json_t *pids = json_object();
+
+		put_opt(pids, "current", &s->pids.current);
+		put_opt(pids, "max", &s->pids.max);
+		put_obj(o, "pids", pids);
+	}
+	put_obj(o, "psi", psi);
+	put_obj(o, "net", net_json(s));
+	return o;
+}
+
+static void flatten(json_t *obj, char *key, size_t len, size_t cap, json_flat_cb cb, void *data)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(obj, k, v) {
+		int n = snprintf(key + len, cap - len, "%s%s", len ? "." : "", k);
+
+		if (n < 0 || (size_t)n >= cap - len)
+			continue; /* deeper than any key of the schema */
+		if (json_is_object(v))
+			flatten(v, key, len + n, cap, cb, data);
+		else
+			cb(key, v, data);
+	}
+	key[len] = '\0';
+}
+
+void json_flatten(json_t *obj, json_flat_cb cb, void *data)
+{
+	char key[512] = "";
+
+	if (json_is_object(obj))
+		flatten(obj, key, 0, sizeof(key), cb, data);
+}
+
+/* ---- writers ---- */
+
+int sample_format_parse(const char *text, enum sample_format *out, struct duress_err *err)
+{
+	static const struct {
+		const char *name;
+		enum sample_format format;
+	} formats[] = {
+		{ "jsonl", SAMPLE_FORMAT_JSONL },
+		{ "csv", SAMPLE_FORMAT_CSV },
+		{ "table", SAMPLE_FORMAT_TABLE },
+	};
+
+	for (size_t i = 0; text && i < DURESS_ARRAY_SIZE(formats); i++) {
+		if (!strcmp(text, formats[i].name)) {
+			*out = formats[i].format;
+			return 0;
+		}
+	}
+	return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
+			       "unknown output format '%s' (expected jsonl, csv or table)",
+			       text ? text : "");
+}
+
+void sample_writer_init(struct sample_writer *w, enum sample_format format, FILE *out,
+			const char *title)
+{
+	memset(w, 0, sizeof(*w));
+	w->format = format;
+	w->out = out;
+	w->title = title;
+}
+
+void sample_writer_close(struct sample_writer *w)
+{
+	for (size_t i = 0; i < w->ncsv_columns; i++)
+		free(w->csv_columns[i]);
+	free(w->csv_columns);
+	w->csv_columns = NULL;
+	w->ncsv_columns = 0;
+	w->header_done = false;
+	w->have_prev = false;
+}
+
+static const char *format_name(enum sample_format f)
+{
+	switch (f) {
+	case SAMPLE_FORMAT_JSONL:
+		return "jsonl";
+	case SAMPLE_FORMAT_CSV:
+		return "csv";
+	case SAMPLE_FORMAT_TABLE:
+		return "table";
+	}
+	return "?";
+}
+
+static int write_jsonl(struct sample_writer *w, const struct sample *s, struct duress_err *err)
+{
+	json_t *j = sample_to_json(s);
+	int ret;
+
+	if (!j)
+		return duress_err_set(err, ENOMEM, "format sample as JSON");
+	ret = json_dumpf(j, w->out, SAMPLE_JSON_FLAGS);
+	json_decref(j);
+	if (ret < 0)
+		return duress_err_set(err, errno ? errno : EIO, "write jsonl sample");
+	fputc('\n', w->out);
+	return 0;
+}
+
+/*
+ * CSV: the columns are the flattened keys of the first sample, fixed for
+ * the whole stream.  A later sample leaves an empty cell where it lacks a
+ * value, and a key that only appears later (a new io device or interface)
+ * is dropped: CSV cannot grow columns after the header.
+ */
+struct csv_keys {
+	char **keys;
+	size_t n, cap;
+	bool failed;
+};
+
+static void collect_key(const char *key, json_t *value, void *data)
+{
+	struct csv_keys *c = data;
+
+	if (c->failed)
+		return;
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 64;
+		char **nk = realloc(c->keys, ncap * sizeof(*nk));
+
+		if (!nk) {
+			c->failed = true;
+			return;
+		}
+		c->keys = nk;
+		c->cap = ncap;
+	}
+	c->keys[c->n] = strdup(key);
+	if (!c->keys[c->n]) {
+		c->failed = true;
+		return;
+	}
+	c->n++;
+}
+
+static void collect_value(const char *key, json_t *value, void *data)
+{
+	json_object_set(data, key, value);
+}
+
+/* RFC 4180: quote a field holding a comma, a quote or a line break. */
+static void csv_text(FILE *f, const char *s)
+{
+	if (!s[strcspn(s, ",\"\r\n")]) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void csv_value(FILE *f, json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_INTEGER:
+		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		fprintf(f, "%.12g", json_real_value(v));
+		break;
+	case JSON_STRING:
+		csv_text(f, json_string_value(v));
+		break;
+	case JSON_TRUE:
+		fputs("true", f);
+		break;
+	case JSON_FALSE:
+		fputs("false", f);
+		break;
+	default:
+		break;
+	}
+}
+
+static int csv_header(struct sample_writer *w, json_t *j, struct duress_err *err)
+{
+	struct csv_keys c = { 0 };
+
+	json_flatten(j, collect_key, &c);
+	if (c.failed) {
+		for (size_t i = 0; i < c.n; i++)
+			free(c.keys[i]);
+		free(c.keys);
+		return duress_err_set(err, ENOMEM, "csv header");
+	}
+	w->csv_columns = c.keys;
+	w->ncsv_columns = c.n;
+	for (size_t i = 0; i < c.n; i++) {
+		if (i)
+			fputc(',', w->out);
+		csv_text(w->out, c.keys[i]);
+	}
+	fputc('\n', w->out);
+	w->header_done = true;
+	return 0;
+}
+
+static int write_csv(struct sample_writer *w, const struct sample *s, struct duress_err *err)
+{
+	json_t *j = sample_to_json(s), *flat = json_object();
+	int ret = -1;
+
+	if (!j || !flat) {
+		duress_err_set(err, ENOMEM, "format sample as CSV");
+		goto out;
+	}
+	if (!w->header_done && csv_header(w, j, err) < 0)
+		goto out;
+	json_flatten(j, collect_value, flat);
+	for (size_t i = 0; i < w->ncsv_columns; i++) {
+		json_t *v = json_object_get(flat, w->csv_columns[i]);
+
+		if (i)
+			fputc(',', w->out);
+		if (v)
+			csv_value(w->out, v);
+	}
+	fputc('\n', w->out);
+	ret = 0;
+out:
+	json_decref(flat);
+	json_decref(j);
+	return ret;
+}
+
+/* ---- table ---- */
+
+#define TABLE_COLS 80
+
+struct screen {
+	char buf[4096];
+	size_t len;
+};
+
+/* Append one line, cut to TABLE_COLS columns. */
+static void __attribute__((format(printf, 2, 3))) line(struct screen *sc, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(tmp))
+		n = sizeof(tmp) - 1;
+	while (n > 0 && tmp[n - 1] == ' ')
+		n--;
+	if (n > TABLE_COLS)
+		n = TABLE_COLS;
+	if (sc->len + (size_t)n + 1 >= sizeof(sc->buf))
+		return;
+	memcpy(sc->buf + sc->len, tmp, (size_t)n);
+	sc->len += (size_t)n;
+	sc->buf[sc->len++] = '\n';
+}
+
+struct field {
+	char s[32];
+};
+
+/* Human size, "max" or "-" (absent). */
+static const char *hsize(const struct opt_u64 *v, struct field *f)
+{
+	if (!v->set)
+		return "-";
+	if (v->v == CG_MAX)
+		return "max";
+	return format_size(v->v, f->s, sizeof(f->s));
+}
+
+static const char *hnum(const struct opt_u64 *v, struct field *f)
+{
+	if (!v->set)
+		return "-";
+	if (v->v == CG_MAX)
+		return "max";
+	snprintf(f->s, sizeof(f->s), "%" PRIu64, v->v);
+	return f->s;
+}
+
+/* Bytes per second from the previous sample, or "-". */
+static const char *hrate(const struct sample_writer *w, const struct sample *s, bool present,
+			 bool prev_present, uint64_t cur, uint64_t prev, struct field *f)
+{
+	char sz[24];
+	double dt;
+
+	if (!present || !w->have_prev || !prev_present || cur < prev ||
+	    s->mono_ns <= w->prev.mono_ns)
+		return "-";
+	dt = (double)(s->mono_ns - w->prev.mono_ns) / 1e9;
+	format_size((uint64_t)llround((double)(cur - prev) / dt), sz, sizeof(sz));
+	snprintf(f->s, sizeof(f->s), "%s/s", sz);
+	return f->s;
+}
+
+static void table_cpu(struct screen *sc, const struct sample *s)
+{
+	struct field a, b, c;
+	char pct[32] = "-", limit[384] = "-", thr[32] = "-";
+
+	if (s->cpu.has_usage_pct)
+		snprintf(pct, sizeof(pct), "%.1f%%", s->cpu.usage_pct);
+	if (s->cpu.max_quota.set && s->cpu.max_quota.v == CG_MAX)
+		snprintf(limit, sizeof(limit), "none");
+	else if (s->cpu.max_quota.set && s->cpu.max_period.v)
+		snprintf(limit, sizeof(limit), "%.1f%% (%" PRIu64 "/%" PRIu64 " us)",
+			 (double)s->cpu.max_quota.v * 100.0 / (double)s->cpu.max_period.v,
+			 s->cpu.max_quota.v, s->cpu.max_period.v);
+	line(sc, "CPU      %6s of one CPU   limit %-26s weight %s", pct, limit,
+	     hnum(&s->cpu.weight, &a));
+	if (s->cpu.throttled_usec.set)
+		format_duration(s->cpu.throttled_usec.v / 1000 * 1000, thr, sizeof(thr));
+	line(sc, "         throttled %s of %s periods, %s in all", hnum(&s->cpu.nr_throttled, &b),
+	     hnum(&s->cpu.nr_periods, &c), thr);
+}
+
+static void table_memory(struct screen *sc, const struct sample *s)
+{
+	struct field a, b, c, d, e;
+	char pct[16] = "";
+	const struct opt_u64 *cur = &s->memory.current, *max = &s->memory.max;
+
+	if (cur->set && max->set && max->v != CG_MAX && max->v)
+		snprintf(pct, sizeof(pct), " (%.0f%%)", (double)cur->v * 100.0 / (double)max->v);
+	line(sc, "MEMORY   current %s / max %s%s   peak %s", hsize(cur, &a), hsize(max, &b), pct,
+	     hsize(&s->memory.peak, &c));
+	line(sc, "         high %s   low %s   min %s   swap %s / %s", hsize(&s->memory.high, &a),
+	     hsize(&s->memory.low, &b), hsize(&s->memory.min, &c),
+	     hsize(&s->memory.swap_current, &d), hsize(&s->memory.swap_max, &e));
+	line(sc, "         events: low %s  high %s  max %s  oom %s  oom_kill %s",
+	     hnum(&s->memory.ev_low, &a), hnum(&s->memory.ev_high, &b), hnum(&s->memory.ev_max, &c),
+	     hnum(&s->memory.ev_oom, &d), hnum(&s->memory.ev_oom_kill, &e));
+	line(sc, "         anon %s   file %s   shmem %s   kernel %s", hsize(&s->memory.anon, &a),
+	     hsize(&s->memory.file, &b), hsize(&s->memory.shmem, &c),
+	     hsize(&s->memory.kernel, &d));
+}
+
+static void table_io(struct screen *sc, const struct sample_writer *w, const struct sample *s)
+{
+	struct field a, b;
+	bool p = s->io.present, pp = w->prev.io.present;
+
+	if (!p) {
+		line(sc, "IO       -");
+		return;
+	}
+	line(sc, "IO       read  %-12s total %s, %" PRIu64 " ops",
+	     hrate(w, s, p, pp, s->io.rbytes, w->prev.io.rbytes, &a),
+	     hsize(&(struct opt_u64){ true, s->io.rbytes }, &b), s->io.rios);
+	line(sc, "         write %-12s total %s, %" PRIu64 " ops",
+	     hrate(w, s, p, pp, s->io.wbytes, w->prev.io.wbytes, &a),
+	     hsize(&(struct opt_u64){ true, s->io.wbytes }, &b), s->io.wios);
+}
+
+static void psi_cell(char *buf, size_t len, bool present, const struct psi_line *l)
+{
+	if (present && l->present)
+		snprintf(buf, len, "%.2f%%", l->avg10);
+	else
+		snprintf(buf, len, "-");
+}
+
+static void table_psi(struct screen *sc, const struct sample *s)
+{
+	const struct {
+		const char *name;
+		bool present;
+		const struct psi *p;
+	} res[] = {
+		{ "cpu", s->psi.cpu_present, &s->psi.cpu },
+		{ "memory", s->psi.memory_present, &s->psi.memory },
+		{ "io", s->psi.io_present, &s->psi.io },
+	};
+
+	line(sc, "PSI      %-8s %8s   %8s", "avg10", "some", "full");
+	for (size_t i = 0; i < DURESS_ARRAY_SIZE(res); i++) {
+		char some[16], full[16];
+
+		psi_cell(some, sizeof(some), res[i].present, &res[i].p->some);
+		psi_cell(full, sizeof(full), res[i].present, &res[i].p->full);
+		line(sc, "         %-8s %8s   %8s", res[i].name, some, full);
+	}
+}
+
+static void table_net(struct screen *sc, const struct sample_writer *w, const struct sample *s)
+{
+	struct field a, b;
+	bool p = s->net.present, pp = w->prev.net.present;
+
+	if (!p) {
+		line(sc, "NET      -");
+		return;
+	}
+	line(sc, "NET      rx %-12s total %s, %" PRIu64 " packets, %" PRIu64 " drops",
+	     hrate(w, s, p, pp, s->net.rx_bytes, w->prev.net.rx_bytes, &a),
+	     hsize(&(struct opt_u64){ true, s->net.rx_bytes }, &b), s->net.rx_packets,
+	     s->net.rx_drops);
+	line(sc, "         tx %-12s total %s, %" PRIu64 " packets, %" PRIu64 " drops",
+	     hrate(w, s, p, pp, s->net.tx_bytes, w->prev.net.tx_bytes, &a),
+	     hsize(&(struct opt_u64){ true, s->net.tx_bytes }, &b), s->net.tx_packets,
+	     s->net.tx_drops);
+}
+
+static int write_table(struct sample_writer *w, const struct sample *s, struct duress_err *err)
+{
+	struct screen sc = { .len = 0 };
+	struct field a, b;
+	char elapsed[32], right[48], title[TABLE_COLS + 1];
+	int room;
+
+	format_duration((uint64_t)(s->t > 0 ? s->t : 0) * 1000000, elapsed, sizeof(elapsed));
+	snprintf(right, sizeof(right), "elapsed %s", elapsed);
+	/* "duress  <title> <right>" in TABLE_COLS; a long title ends in "..." */
+	room = TABLE_COLS - 8 - 1 - (int)strlen(right);
+	snprintf(title, sizeof(title), "%s", w->title ? w->title : "");
+	if ((int)strlen(title) > room)
+		snprintf(title + room - 3, sizeof(title) - (size_t)(room - 3), "...");
+	line(&sc, "duress  %-*s %s", room, title, right);
+	line(&sc, "%.*s", TABLE_COLS,
+	     "--------------------------------------------------------------------------------");
+	table_cpu(&sc, s);
+	table_memory(&sc, s);
+	table_io(&sc, w, s);
+	line(&sc, "PIDS     %s / %s", hnum(&s->pids.current, &a), hnum(&s->pids.max, &b));
+	table_psi(&sc, s);
+	table_net(&sc, w, s);
+	fputs("\033[H\033[J", w->out);
+	fwrite(sc.buf, 1, sc.len, w->out);
+	return 0;
+}
+
+int sample_writer_write(struct sample_writer *w, const struct sample *s, struct duress_err *err)
+{
+	int ret;
+
+	errno = 0;
+	switch (w->format) {
+	case SAMPLE_FORMAT_JSONL:
+		ret = write_jsonl(w, s, err);
+		break;
+	case SAMPLE_FORMAT_CSV:
+		ret = write_csv(w, s, err);
+		break;
+	case SAMPLE_FORMAT_TABLE:
+		ret = write_table(w, s, err);
+		break;
+	default:
+		return duress_err_set(err, EINVAL, "unknown sample format %d", (int)w->format);
+	}
+	if (ret < 0)
+		return -1;
+	if (fflush(w->out) != 0 || ferror(w->out))
+		return duress_err_set(err, errno ? errno : EIO, "write %s samples",
+				      format_name(w->format));
+	w->prev = *s;
+	w->have_prev = true;
+	return 0;
+}

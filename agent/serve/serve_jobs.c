@@ -1,0 +1,512 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The jobs of `duress serve` (serve.h): every posted experiment or fault
+ * runs as a child process that re-executes the agent (`duress run` /
+ * `duress inject`) in a directory of its own, STATE/serve/ID, so that the
+ * undo journal, the guardian, the locks and the signal handling of the
+ * command line cover it.  Here: the table of jobs, the checks before one
+ * starts (its target, a kind of fault already in force there), its start
+ * and end, the agent's own 1 Hz samples of its target (a ring of the last
+ * SERVE_RING), and the job as JSON.  Nothing here touches HTTP: the daemon
+ * (cmd_serve.c) is told through on_exit.
+ */
+#include <duress/core/cleanup.h>
+#include <duress/core/exitcode.h>
+#include <duress/session/runtime.h>
+#include <duress/samples/sample.h>
+#include <duress/serve/serve.h>
+#include <duress/session/session.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LOG_TAIL 8192 /* bytes of a job's log in its full JSON */
+
+/* ---- small helpers ---- */
+
+static void rfc3339(const struct timespec *ts, char *buf, size_t len)
+{
+	char date[48];
+	struct tm tm;
+
+	gmtime_r(&ts->tv_sec, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03dZ", date, (int)(ts->tv_nsec / 1000000));
+}
+
+static const char *exit_name(int code)
+{
+	static const char *const names[] = {
+		"ok",	   "deviated", "usage",	       "no target", "unsupported",	  "internal",
+		"refused", "not reverted", "interrupted", "aborted", "invalid manifest",
+	};
+
+	return code >= 0 && code < (int)DURESS_ARRAY_SIZE(names) ? names[code] : "unknown";
+}
+
+/* Read a whole small file (at most max bytes from its end when tail). */
+char *serve_slurp(const char *path, size_t max, bool tail, size_t *len)
+{
+	cleanup_fclose FILE *f = fopen(path, "re");
+	char *buf;
+	long size;
+	size_t n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0)
+		return NULL;
+	if ((size_t)size > max) {
+		if (!tail)
+			return NULL;
+		fseek(f, size - (long)max, SEEK_SET);
+		size = (long)max;
+	} else {
+		rewind(f);
+	}
+	buf = malloc((size_t)size + 1);
+	if (!buf)
+		return NULL;
+	n = fread(buf, 1, (size_t)size, f);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* The phase of the last sample the job wrote ("before", "during", ...). */
+static json_t *last_phase(const struct job *j)
+{
+	char path[PATH_MAX + 128];
+	cleanup_free char *text = NULL;
+	char *line, *end;
+	json_t *o, *p = NULL;
+
+	snprintf(path, sizeof(path), "%s/samples.jsonl", j->dir);
+	text = serve_slurp(path, 65536, true, NULL);
+	if (!text)
+		return json_null();
+	end = text + strlen(text);
+	while (end > text && end[-1] == '\n')
+		*--end = '\0';
+	line = strrchr(text, '\n');
+	line = line ? line + 1 : text;
+	o = json_loads(line, 0, NULL);
+	if (o)
+		p = json_incref(json_object_get(o, "phase"));
+	json_decref(o);
+	return p ? p : json_null();
+}
+
+json_t *job_json(const struct job *j, bool full)
+{
+	static const char *const states[] = { "running", "stopping", "exited" };
+	json_t *o = json_object();
+	char ts[80], path[PATH_MAX + 128];
+	struct timespec now;
+
+	json_object_set_new(o, "id", json_string(j->id));
+	json_object_set_new(o, "kind", json_string(j->experiment ? "experiment" : "fault"));
+	json_object_set_new(o, j->experiment ? "title" : "fault", json_string(j->what));
+	json_object_set_new(o, "target", j->spec[0] ? json_string(j->spec) : json_null());
+	json_object_set_new(o, "target_dir", j->have_t || j->t.dir[0] ? json_string(j->t.dir)
+								       : json_null());
+	json_object_set_new(o, "state", json_string(states[j->state]));
+	json_object_set_new(o, "phase", last_phase(j));
+	json_object_set_new(o, "pid", json_integer(j->pid));
+	rfc3339(&j->started, ts, sizeof(ts));
+	json_object_set_new(o, "started", json_string(ts));
+	if (j->state == JOB_EXITED) {
+		rfc3339(&j->ended, ts, sizeof(ts));
+		json_object_set_new(o, "ended", json_string(ts));
+		json_object_set_new(o, "exit_code",
+				    j->signal ? json_null() : json_integer(j->exit_code));
+		json_object_set_new(o, "outcome", json_string(j->signal ? "killed"
+									: exit_name(j->exit_code)));
+		if (j->signal)
+			json_object_set_new(o, "signal", json_integer(j->signal));
+		now = j->ended;
+	} else {
+		json_object_set_new(o, "ended", json_null());
+		json_object_set_new(o, "exit_code", json_null());
+		clock_gettime(CLOCK_REALTIME, &now);
+	}
+	json_object_set_new(o, "elapsed_s",
+			    json_real((double)(now.tv_sec - j->started.tv_sec) +
+				      (now.tv_nsec - j->started.tv_nsec) / 1e9));
+	if (!full)
+		return o;
+	snprintf(path, sizeof(path), "%s/%s", j->dir, j->experiment ? "journal.json" : "summary.json");
+	json_object_set_new(o, j->experiment ? "journal" : "summary",
+			    json_load_file(path, 0, NULL) ?: json_null());
+	{
+		cleanup_free char *log = NULL;
+
+		snprintf(path, sizeof(path), "%s/log", j->dir);
+		log = serve_slurp(path, LOG_TAIL, true, NULL);
+		json_object_set_new(o, "log", log ? json_string(log) ?: json_null() : json_null());
+	}
+	return o;
+}
+
+struct job *job_find(const struct job_table *tab, const char *id, bool experiment)
+{
+	for (size_t i = 0; i < tab->njobs; i++)
+		if (!strcmp(tab->jobs[i]->id, id) && tab->jobs[i]->experiment == experiment)
+			return tab->jobs[i];
+	return NULL;
+}
+
+struct job *job_by_id(const struct job_table *tab, const char *id)
+{
+	for (size_t i = 0; i < tab->njobs; i++)
+		if (!strcmp(tab->jobs[i]->id, id))
+			return tab->jobs[i];
+	return NULL;
+}
+
+void job_free(struct job *j)
+{
+	for (size_t i = 0; i < SERVE_RING; i++)
+		free(j->ring[i]);
+	target_release(&j->t);
+	free(j);
+}
+
+void job_discard(struct job *j)
+{
+	rmdir(j->dir);
+	job_free(j);
+}
+
+/* Room for one more job: drop the oldest finished one when full. */
+static bool job_room(struct job_table *tab)
+{
+	if (tab->njobs < SERVE_MAX_JOBS)
+		return true;
+	for (size_t i = 0; i < tab->njobs; i++) {
+		if (tab->jobs[i]->state != JOB_EXITED)
+			continue;
+		job_free(tab->jobs[i]);
+		memmove(&tab->jobs[i], &tab->jobs[i + 1], (tab->njobs - i - 1) * sizeof(tab->jobs[0]));
+		tab->njobs--;
+		return true;
+	}
+	return false;
+}
+
+struct job *job_new(struct job_table *tab, bool experiment, const char *id,
+		    struct serve_error *e)
+{
+	struct job *j;
+	int rc;
+
+	if (id && *id) {
+		bool ok = strlen(id) <= SERVE_ID_MAX;
+
+		for (const char *p = id; ok && *p; p++)
+			ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			     (*p >= '0' && *p <= '9') || *p == '-';
+		if (!ok) {
+			serve_error_set(e, 422, "id", "id: expected 1 to %d letters, digits or '-'",
+					SERVE_ID_MAX);
+			return NULL;
+		}
+	}
+	for (size_t i = 0; id && *id && i < tab->njobs; i++)
+		if (!strcmp(tab->jobs[i]->id, id)) {
+			serve_error_set(e, 409, "id", "id: '%s' is taken (by a job %s)", id,
+					tab->jobs[i]->state == JOB_EXITED ? "that ended" : "in force");
+			return NULL;
+		}
+
+	if (!job_room(tab)) {
+		serve_error_set(e, 503, "", "too many jobs (%d) running", SERVE_MAX_JOBS);
+		return NULL;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		serve_error_set(e, 500, "", "out of memory");
+		return NULL;
+	}
+	target_init(&j->t);
+	j->experiment = experiment;
+	++tab->seq;
+	if (id && *id)
+		snprintf(j->id, sizeof(j->id), "%s", id);
+	else
+		snprintf(j->id, sizeof(j->id), "%s-%lu", experiment ? "exp" : "flt", tab->seq);
+	/* a directory of its own, also when an earlier server used the id */
+	snprintf(j->dir, sizeof(j->dir), "%s/serve/%s", tab->state_dir, j->id);
+	rc = mkdir(j->dir, 0700);
+	if (rc < 0 && errno == EEXIST) {
+		snprintf(j->dir, sizeof(j->dir), "%s/serve/%s.%lu", tab->state_dir, j->id, tab->seq);
+		rc = mkdir(j->dir, 0700);
+	}
+	if (rc < 0) {
+		serve_error_set(e, 500, "", "mkdir %s: %s", j->dir, strerror(errno));
+		free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Resolve the target and check what the command line checks before it
+ * changes anything (guard rails, supported, plan: plan touches nothing). */
+int job_resolve_target(struct job_table *tab, struct job *j, bool force, struct serve_error *e)
+{
+	struct duress_err err = { 0 };
+	struct target_spec spec;
+
+	if (target_spec_parse(j->spec, &spec, &err) < 0)
+		return serve_error_set(e, 422, "target", "target: %s", err.msg);
+	if (spec.kind == TARGET_SANDBOX)
+		return 0;
+	if (!tab->root)
+		return serve_error_set(e, 503, "target", "no cgroup v2 hierarchy on this host");
+	if (target_resolve(tab->root, &spec, &j->t, &err) < 0)
+		return serve_error_set(e, 422, "target", "target: %s", err.msg);
+	if (target_guard(&j->t, force, &err) < 0)
+		return serve_error_set(e, 422, "target", "target: %s", err.msg);
+	j->have_t = true;
+	return 0;
+}
+
+/* Does job j's target already have one of j's kinds of fault in force:
+ * by another job of this server (not locked yet while its child starts)
+ * or by any agent (its lock)?  409 naming the target, before anything
+ * starts: the child would only be refused (exit 6) afterwards. */
+int job_busy_check(const struct job_table *tab, const struct job *j, struct serve_error *e)
+{
+	char kinds[sizeof(j->kinds)], *save = NULL;
+
+	if (!j->have_t)
+		return 0;
+	snprintf(kinds, sizeof(kinds), "%s", j->kinds);
+	for (char *k = strtok_r(kinds, " ", &save); k; k = strtok_r(NULL, " ", &save)) {
+		struct duress_err err = { 0 };
+
+		for (size_t i = 0; i < tab->njobs; i++) {
+			const struct job *o = tab->jobs[i];
+			char theirs[sizeof(o->kinds) + 2], mine[64];
+
+			if (o == j || o->state == JOB_EXITED || !o->have_t || strcmp(o->t.dir, j->t.dir))
+				continue;
+			snprintf(theirs, sizeof(theirs), " %s ", o->kinds);
+			snprintf(mine, sizeof(mine), " %s ", k);
+			if (strstr(theirs, mine))
+				return serve_error_set(e, 409, "target",
+						       "a %s fault is already in force on %s (%s %s); "
+						       "one per target and resource, different "
+						       "resources may combine",
+						       k, j->t.dir, o->experiment ? "experiment" : "fault",
+						       o->id);
+		}
+		if (session_lock_probe(tab->state_dir, &j->t, k, &err) < 0)
+			return serve_error_set(e, err.code == DURESS_EXIT_REFUSED ? 409 : 500, "target",
+					       "%s", err.msg);
+	}
+	return 0;
+}
+
+/*
+ * Start a job: fork, and re-execute the agent with argv in the child, its
+ * standard output and error into DIR/log.  The child dies (SIGTERM: it
+ * reverts) when the server dies.
+ */
+int job_spawn(struct job_table *tab, struct job *j, char **argv, struct serve_error *e)
+{
+	char log[PATH_MAX + 128];
+	pid_t ppid = getpid();
+	pid_t pid;
+
+	snprintf(log, sizeof(log), "%s/log", j->dir);
+	pid = fork();
+	if (pid < 0)
+		return serve_error_set(e, 500, "", "fork: %s", strerror(errno));
+	if (pid == 0) {
+		sigset_t none;
+		int fd;
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != ppid)
+			_exit(DURESS_EXIT_INTERRUPTED);
+		signal(SIGPIPE, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		fd = open("/dev/null", O_RDONLY);
+		if (fd >= 0) {
+			dup2(fd, STDIN_FILENO);
+			close(fd);
+		}
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	j->pid = pid;
+	j->state = JOB_RUNNING;
+	clock_gettime(CLOCK_REALTIME, &j->started);
+	j->started_mono = mono_seconds();
+	if (j->experiment) {
+		tab->stats.experiments_active++;
+		tab->stats.experiments_started++;
+	} else {
+		tab->stats.faults_active++;
+		tab->stats.faults_started++;
+	}
+	tab->jobs[tab->njobs++] = j;
+	fprintf(stderr, "duress serve: %s %s started (pid %d): %s on %s\n",
+		j->experiment ? "experiment" : "fault", j->id, pid, j->what,
+		j->spec[0] ? j->spec : "a sandbox");
+	return 0;
+}
+
+void job_stop(struct job *j)
+{
+	if (j->state != JOB_RUNNING)
+		return;
+	kill(j->pid, SIGTERM);
+	j->state = JOB_STOPPING;
+	j->stop_mono = mono_seconds();
+}
+
+static void job_exited(struct job_table *tab, struct job *j, int status)
+{
+	j->state = JOB_EXITED;
+	clock_gettime(CLOCK_REALTIME, &j->ended);
+	if (WIFSIGNALED(status)) {
+		j->signal = WTERMSIG(status);
+		tab->stats.revert_failures++;
+		tab->stats.jobs_failed++;
+	} else {
+		j->exit_code = WEXITSTATUS(status);
+		if (j->exit_code == DURESS_EXIT_NOT_REVERTED)
+			tab->stats.revert_failures++;
+		else
+			tab->stats.reverts_ok++;
+		if (j->exit_code != DURESS_EXIT_OK && j->exit_code != DURESS_EXIT_INTERRUPTED)
+			tab->stats.jobs_failed++;
+	}
+	if (j->experiment)
+		tab->stats.experiments_active--;
+	else
+		tab->stats.faults_active--;
+	fprintf(stderr, "duress serve: %s %s ended: %s (exit %d%s)\n",
+		j->experiment ? "experiment" : "fault", j->id,
+		j->signal ? "killed" : exit_name(j->exit_code), j->signal ? -1 : j->exit_code,
+		j->signal ? ", killed by a signal" : "");
+	if (tab->on_exit)
+		tab->on_exit(j);
+}
+
+void jobs_reap(struct job_table *tab)
+{
+	int status;
+	pid_t pid;
+
+	/* its own children only: the daemon waits for the others it starts */
+	for (size_t i = 0; i < tab->njobs; i++) {
+		struct job *j = tab->jobs[i];
+
+		if (j->state != JOB_EXITED && (pid = waitpid(j->pid, &status, WNOHANG)) == j->pid)
+			job_exited(tab, j, status);
+	}
+}
+
+void jobs_sample(struct job_table *tab)
+{
+	double t0 = mono_seconds();
+	unsigned n = 0;
+
+	for (size_t i = 0; i < tab->njobs; i++) {
+		struct job *j = tab->jobs[i];
+		struct duress_err err = { 0 };
+		struct sample s;
+		json_t *o;
+		char *line;
+
+		if (j->state == JOB_EXITED || !j->have_t)
+			continue;
+		if (j->t.pid <= 0 || kill(j->t.pid, 0) < 0) {
+			struct duress_err e2 = { 0 };
+
+			target_refresh_pid(&j->t, &e2);
+		}
+		if (sample_take(&j->t, j->have_last ? &j->last : NULL, mono_seconds() - tab->mono0, &s,
+				&err) < 0)
+			continue;
+		n++;
+		o = sample_to_json(&s);
+		json_object_set_new(o, "job", json_string(j->id));
+		json_object_set_new(o, "target", json_string(j->t.dir));
+		line = json_dumps(o, SAMPLE_JSON_FLAGS);
+		json_decref(o);
+		if (line) {
+			free(j->ring[j->ring_head]);
+			j->ring[j->ring_head] = line;
+			j->ring_head = (j->ring_head + 1) % SERVE_RING;
+			if (j->ring_n < SERVE_RING)
+				j->ring_n++;
+			j->total++;
+		}
+		j->last = s;
+		j->have_last = true;
+	}
+	if (n) {
+		double cost = mono_seconds() - t0;
+
+		tab->stats.sample_cost_last_s = cost;
+		tab->stats.sample_cost_total_s += cost;
+		tab->stats.samples_total += n;
+	}
+}
+
+unsigned jobs_running(const struct job_table *tab)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < tab->njobs; i++)
+		n += tab->jobs[i]->state != JOB_EXITED;
+	return n;
+}
+
+/* Stop every job (each reverts), wait for them. */
+void jobs_stop_all(struct job_table *tab, int sfd)
+{
+	double t0 = mono_seconds();
+	bool killed = false;
+
+	for (size_t i = 0; i < tab->njobs; i++)
+		job_stop(tab->jobs[i]);
+	while (jobs_running(tab)) {
+		struct pollfd p = { .fd = sfd, .events = POLLIN };
+		struct signalfd_siginfo si;
+
+		if (!killed && mono_seconds() - t0 > SERVE_SHUTDOWN_WAIT_S) {
+			/* their guardians revert what they leave */
+			fprintf(stderr, "duress serve: jobs still running after %ds: killing them\n",
+				SERVE_SHUTDOWN_WAIT_S);
+			for (size_t i = 0; i < tab->njobs; i++)
+				if (tab->jobs[i]->state != JOB_EXITED)
+					kill(tab->jobs[i]->pid, SIGKILL);
+			killed = true;
+		}
+		if (poll(&p, 1, 500) > 0 && read(sfd, &si, sizeof(si)) < 0)
+			(void)0;
+		jobs_reap(tab);
+	}
+}

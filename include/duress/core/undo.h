@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Undo records: how to put back what a fault changes.
+ *
+ * A fault records an undo step BEFORE it changes anything (the original
+ * value, where it lives, which fault).  Reverting runs the steps in reverse
+ * order; each step is idempotent and bounded in time, and one failing step
+ * does not stop the others: the report lists what could not be reverted.
+ *
+ * Every step is plain text (kind, fault, where, what, value), so that the
+ * crash-safety journal can persist it as one line and a process that knows
+ * nothing of the fault (the guardian, `duress recover`) can replay it.
+ * Kinds are registered in one table (agent/core/undo.c); modules that own a
+ * kind (cgroup files, qdiscs, links) provide its revert function.
+ */
+#ifndef DURESS_UNDO_H
+#define DURESS_UNDO_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <duress/core/error.h>
+
+struct undo_rec {
+	const char *kind;      /* registered kind, e.g. "cgroup-write" (static string) */
+	char fault[32];        /* fault that recorded it ("memory") */
+	char where[PATH_MAX];  /* cgroup dir, file path, or network namespace reference */
+	char what[256];        /* interface file, interface name, ... */
+	char *value;           /* original value or saved state (text, malloc'd, may be "") */
+	bool done;             /* reverted (or dropped): skip */
+	size_t jid;            /* its id in the undo journal (DONE lines name it) */
+};
+
+/*
+ * A kind of undo step.  revert() puts `value` back; it must be idempotent
+ * (running it twice, or after the thing is already back, succeeds) and
+ * treat "the object is gone" (target exited) as success, setting *gone so
+ * the report can say so.
+ */
+struct undo_kind {
+	const char *name;
+	int (*revert)(const struct undo_rec *rec, bool *gone, struct duress_err *err);
+	/* One line for --dry-run and reports: "memory.max on /x: back to 'max'". */
+	void (*describe)(const struct undo_rec *rec, char *buf, size_t len);
+};
+
+/* Look up a registered kind by name; NULL if unknown. */
+const struct undo_kind *undo_kind_find(const char *name);
+
+/* Every registered kind is a global declared here and listed once in
+ * include/duress/undo_kinds.h; the module that owns it defines it. */
+#define UNDO_KIND(sym) extern const struct undo_kind sym;
+#include <duress/core/undo_kinds.h>
+#undef UNDO_KIND
+
+/* Start time of a process (field 22 of /proc/PID/stat), for "kill" steps
+ * that must never hit a reused pid. */
+int undo_proc_starttime(pid_t pid, unsigned long long *out);
+
+/* The built-in kinds (agent/core/undo.c):
+ *   cgroup-write   where = cgroup dir, what = file, value = original content
+ *                  (for io.max: the original line of one device, or
+ *                  "MAJ:MIN rbps=max wbps=max riops=max wiops=max")
+ *   cgroup-remove  where = cgroup dir made by the agent: kill its processes
+ *                  and remove it (workers)
+ *   unlink         where = file path made by the agent
+ *   kill           where = pid, what = process start time (from
+ *                  /proc/PID/stat field 22) so a reused pid is never killed
+ */
+
+struct undo_journal;
+
+struct undo_log {
+	struct undo_rec *recs;
+	size_t n, cap;
+	/* When set, every record is persisted (and fsync'd) before
+	 * undo_record() returns, and marked done once reverted. */
+	struct undo_journal *journal;
+};
+
+void undo_log_init(struct undo_log *log);
+void undo_log_free(struct undo_log *log);
+
+/*
+ * Record a step before acting.  Returns its index (>= 0) or < 0.
+ * kind must be a registered name.
+ */
+int undo_record(struct undo_log *log, const char *kind, const char *fault, const char *where,
+		const char *what, const char *value, struct duress_err *err);
+
+/* The step at idx is no longer needed (reverted early by its fault). */
+void undo_forget(struct undo_log *log, size_t idx);
+
+/* Revert one step now (e.g. a fault that ends early); marks it done on success. */
+int undo_revert_one(struct undo_log *log, size_t idx, struct duress_err *err);
+
+struct undo_report {
+	size_t reverted, gone, failed;
+	char failures[8][DURESS_ERR_MSG_MAX]; /* the first failures, verbatim */
+};
+
+/*
+ * Revert every step not yet done, newest first.  Never stops at a failure.
+ * Returns 0 if all succeeded, < 0 if any failed (see report).
+ */
+int undo_revert_all(struct undo_log *log, struct undo_report *report);
+
+/* Print each pending step's description (for --dry-run and reports). */
+void undo_log_print(const struct undo_log *log, FILE *f, const char *prefix);
+
+#endif
