@@ -8,6 +8,7 @@
 #include <duress/core/cleanup.h>
 #include <duress/cmd/cli.h>
 #include <duress/core/exitcode.h>
+#include <duress/experiment/experiment.h>
 #include <duress/faults/fault.h>
 #include <duress/core/parse.h>
 #include <duress/samples/sample.h>
@@ -19,21 +20,13 @@
 #include <duress/core/undo.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
-
-#define TICK_USEC 100000
 
 enum {
 	OPT_FOR = 256,
@@ -173,128 +166,39 @@ static int parse_inject(int argc, char **argv, struct fault *f, struct inject_op
 	return 0;
 }
 
-struct run {
-	struct fault *f;
-	struct target *t;
+/* What inject shows while its one-action experiment runs. */
+struct inject_ui {
 	const struct inject_opts *o;
-	int sfd;
-	FILE *samples;
+	const char *title;
 	struct sample_writer live;
 	bool live_on;
-	struct sample prev;
-	bool have_prev;
-	double start;
-	struct phase_stats before, during;
-	bool vanished;
-	bool had_procs;       /* the target had processes of its own when applied */
-	int stop_signal;
-	double applied_at, reverted_at;
-	char title[PATH_MAX + 128];
+	int rc; /* the exit code of a fault that could not be applied */
 };
 
-/* Take one sample, tag it with its phase, write it out; < 0 when the target
- * vanished (r->vanished) or on error. */
-static int take(struct run *r, const char *phase, struct phase_stats *ps)
+static void ui_sample(void *ctx, const struct sample *s)
 {
-	struct duress_err err = { 0 };
-	struct sample s;
-
-	if (sample_take(r->t, r->have_prev ? &r->prev : NULL, mono_seconds() - r->start, &s, &err) < 0) {
-		if (err.errnum == ENOENT) {
-			r->vanished = true;
-			return -1;
-		}
-		duress_err_print(stderr, &err);
-		return -1;
-	}
-	s.phase = phase;
-	if (ps)
-		phase_stats_add(ps, &s);
-	if (r->samples) {
-		struct sample_writer w;
-
-		sample_writer_init(&w, SAMPLE_FORMAT_JSONL, r->samples, NULL);
-		sample_writer_write(&w, &s, &err);
-		sample_writer_close(&w);
-	}
-	if (r->live_on)
-		sample_writer_write(&r->live, &s, &err);
-	r->prev = s;
-	r->have_prev = true;
-	return 0;
-}
-
-/* Drain a signalfd; returns the signal number or 0. */
-static int read_signal(int sfd)
-{
-	struct signalfd_siginfo si;
-
-	if (read(sfd, &si, sizeof(si)) == sizeof(si))
-		return (int)si.ssi_signo;
-	return 0;
-}
-
-/*
- * Sample (and tick) until `until` (seconds since start), a signal, or the
- * target vanishing.  Returns 0 on reaching `until`, 1 when stopped early.
- */
-static int run_phase(struct run *r, const char *phase, struct phase_stats *ps, double until,
-		     bool ticking)
-{
-	cleanup_close int sample_fd = periodic_timer(r->o->interval_us);
-	cleanup_close int tick_fd = ticking && r->f->desc->tick ? periodic_timer(TICK_USEC) : -1;
+	struct inject_ui *ui = ctx;
 	struct duress_err err = { 0 };
 
-	if (sample_fd < 0)
-		return 1;
-	for (;;) {
-		struct pollfd pfd[3] = {
-			{ .fd = sample_fd, .events = POLLIN },
-			{ .fd = r->sfd, .events = POLLIN },
-			{ .fd = tick_fd, .events = POLLIN },
-		};
-		double now = mono_seconds() - r->start;
-		int timeout = until > now ? (int)((until - now) * 1000) + 1 : 0;
-		uint64_t ticks;
+	if (ui->live_on)
+		sample_writer_write(&ui->live, s, &err);
+}
 
-		if (now >= until)
-			return 0;
-		if (poll(pfd, tick_fd >= 0 ? 3 : 2, timeout) < 0) {
-			if (errno == EINTR)
-				continue;
-			return 1;
-		}
-		if (pfd[1].revents & POLLIN) {
-			r->stop_signal = read_signal(r->sfd);
-			if (r->stop_signal)
-				return 1;
-		}
-		if (tick_fd >= 0 && (pfd[2].revents & POLLIN)) {
-			if (read(tick_fd, &ticks, sizeof(ticks)) < 0)
-				(void)0;
-			/* A container whose processes all exited is gone: stop
-			 * before a fault restarts workers into it. */
-			if (r->had_procs && target_own_procs(r->t) <= 0) {
-				r->vanished = true;
-				return 1;
-			}
-			if (r->f->desc->tick(r->f, (uint64_t)((mono_seconds() - r->start - r->applied_at) * 1e6),
-					     &err) < 0) {
-				if (!target_alive(r->t)) {
-					r->vanished = true;
-					return 1;
-				}
-				duress_err_print(stderr, &err);
-				duress_err_clear(&err);
-			}
-		}
-		if (pfd[0].revents & POLLIN) {
-			if (read(sample_fd, &ticks, sizeof(ticks)) < 0)
-				(void)0;
-			if (take(r, phase, ps) < 0 && r->vanished)
-				return 1;
-		}
-	}
+static void ui_started(void *ctx, const struct fault_run *fr)
+{
+	struct inject_ui *ui = ctx;
+
+	fprintf(stderr, "duress: %s fault in force on %s for %.1fs\n", fr->f.desc->name, ui->title,
+		ui->o->for_us / 1e6);
+}
+
+static void ui_failed(void *ctx, const struct fault_run *fr, const struct duress_err *e)
+{
+	struct inject_ui *ui = ctx;
+
+	fprintf(stderr, "duress: %s fault could not be applied; reverting what was done\n",
+		fr->f.desc->name);
+	ui->rc = cli_fail(e);
 }
 
 static void print_plan(const struct fault *f, FILE *out)
@@ -303,119 +207,109 @@ static void print_plan(const struct fault *f, FILE *out)
 		fprintf(out, "  %s\n", f->plan[i]);
 }
 
-static json_t *summary_json(struct run *r, const struct undo_report *rep, double revert_ms)
+static const char *ended_by(const struct exp_result *res, bool human)
+{
+	if (res->vanished)
+		return human ? "the target vanishing" : "target vanished";
+	if (res->stop_signal)
+		return strsignal(res->stop_signal);
+	return human ? "--for" : "duration";
+}
+
+static json_t *summary_json(struct fault *f, const struct inject_ui *ui,
+			    const struct exp_result *res, const struct undo_report *rep,
+			    double revert_ms)
 {
 	json_t *o = json_object(), *fails = json_array(), *extra = json_object();
 	char dur[32];
 
-	json_object_set_new(o, "fault", json_string(r->f->desc->name));
-	json_object_set_new(o, "target", json_string(r->t->dir));
-	json_object_set_new(o, "for", json_string(format_duration(r->o->for_us, dur, sizeof(dur))));
+	json_object_set_new(o, "fault", json_string(f->desc->name));
+	json_object_set_new(o, "target", json_string(f->target->dir));
+	json_object_set_new(o, "for", json_string(format_duration(ui->o->for_us, dur, sizeof(dur))));
 	json_object_set_new(o, "in_force_s",
-			    json_real(round((r->reverted_at - r->applied_at) * 100) / 100));
+			    json_real(round((f->ended_at - f->started_at) * 100) / 100));
 	json_object_set_new(o, "revert_ms", json_real(round(revert_ms * 10) / 10));
 	json_object_set_new(o, "reverted", json_integer((json_int_t)rep->reverted));
 	json_object_set_new(o, "already_gone", json_integer((json_int_t)rep->gone));
 	for (size_t i = 0; i < rep->failed && i < DURESS_ARRAY_SIZE(rep->failures); i++)
 		json_array_append_new(fails, json_string(rep->failures[i]));
 	json_object_set_new(o, "not_reverted", fails);
-	json_object_set_new(o, "ended_by",
-			    json_string(r->vanished      ? "target vanished"
-					: r->stop_signal ? strsignal(r->stop_signal)
-							 : "duration"));
-	json_object_set_new(o, "before", phase_stats_json(&r->before, NULL));
-	json_object_set_new(o, "during", phase_stats_json(&r->during, &r->before));
-	if (r->f->desc->report)
-		r->f->desc->report(r->f, extra);
+	json_object_set_new(o, "ended_by", json_string(ended_by(res, false)));
+	json_object_set_new(o, "before", phase_stats_json(&res->before, NULL));
+	json_object_set_new(o, "during", phase_stats_json(&res->during, &res->before));
+	fault_report(f, extra);
 	json_object_set_new(o, "fault_report", extra);
 	return o;
 }
 
-static int inject_run(struct run *r, struct undo_log *undo)
+/* Run the fault as a one-action experiment; print what the target went
+ * through.  Returns the exit code. */
+static int inject_run(struct fault_run *fr, struct inject_ui *ui, FILE *samples,
+		      struct undo_log *undo, int sfd)
 {
-	struct fault *f = r->f;
-	struct duress_err err = { 0 };
-	struct undo_report rep;
-	double t0, revert_ms;
-	json_t *sum;
-	int rc = DURESS_EXIT_OK;
-	bool applied = false;
+	struct fault *f = &fr->f;
+	const struct inject_opts *o = ui->o;
+	struct exp_opts eo = {
+		.samples = samples,
+		.quiet = true,
+		.own_messages = true,
+		.hooks = { .ctx = ui, .sample = ui_sample, .fault_started = ui_started,
+			   .fault_failed = ui_failed },
+	};
+	struct experiment x;
+	struct action a;
+	struct exp_result res;
+	struct undo_report rep = { 0 };
+	json_t *journal = NULL, *sum;
+	double revert_ms;
 
-	protect_agent();
-	r->start = mono_seconds();
-	phase_stats_init(&r->before);
-	phase_stats_init(&r->during);
-	if (r->o->baseline_us) {
-		if (take(r, "before", &r->before) == 0)
-			run_phase(r, "before", &r->before, r->o->baseline_us / 1e6, false);
-	}
-	if (!r->vanished && !r->stop_signal && r->before.n == 0)
-		take(r, "before", &r->before);
-	if (r->vanished || r->stop_signal)
-		goto revert;
+	experiment_one(&x, &a, fr, o->for_us, o->baseline_us, o->interval_us);
+	experiment_run(&x, f->target, fr, 1, undo, sfd, &eo, &journal, &res);
+	json_decref(journal);
+	if (ui->live_on)
+		sample_writer_close(&ui->live);
+	if (!fr->ok)
+		return ui->rc ? ui->rc
+			      : (res.vanished ? DURESS_EXIT_NO_TARGET : DURESS_EXIT_INTERRUPTED);
 
-	r->applied_at = mono_seconds() - r->start;
-	r->had_procs = target_own_procs(r->t) > 0;
-	if (f->desc->apply(f, &err) < 0) {
-		fprintf(stderr, "duress: %s fault could not be applied; reverting what was done\n",
-			f->desc->name);
-		rc = cli_fail(&err);
-		goto revert;
-	}
-	applied = true;
-	fprintf(stderr, "duress: %s fault in force on %s for %.1fs\n", f->desc->name, r->title,
-		r->o->for_us / 1e6);
-	if (take(r, "during", &r->during) == 0)
-		run_phase(r, "during", &r->during, r->applied_at + r->o->for_us / 1e6, true);
-
-revert:
-	/* Signals stay blocked: a second Ctrl-C cannot abandon the revert. */
-	t0 = mono_seconds();
-	undo_revert_all(undo, &rep);
-	revert_ms = (mono_seconds() - t0) * 1e3;
-	r->reverted_at = mono_seconds() - r->start;
-	if (!applied)
-		return rc != DURESS_EXIT_OK ? rc : (r->vanished ? DURESS_EXIT_NO_TARGET : DURESS_EXIT_INTERRUPTED);
-	if (!r->vanished)
-		take(r, "after", NULL);
-	if (r->live_on)
-		sample_writer_close(&r->live);
-
+	/* ended by its own --for (fault_stop), or by the revert of everything */
+	undo_report_add(&rep, &f->stop_rep);
+	undo_report_add(&rep, &res.revert);
+	revert_ms = f->stop_ms + res.revert_ms;
 	fprintf(stdout, "\n%s fault on %s: in force %.1fs, ended by %s; reverted in %.1f ms "
 			"(%zu undone, %zu already gone, %zu failed)\n",
-		f->desc->name, r->title, r->reverted_at - r->applied_at,
-		r->vanished ? "the target vanishing" : r->stop_signal ? strsignal(r->stop_signal) : "--for",
+		f->desc->name, ui->title, f->ended_at - f->started_at, ended_by(&res, true),
 		revert_ms, rep.reverted, rep.gone, rep.failed);
-	phase_stats_print(stdout, &r->before, &r->during);
-	sum = summary_json(r, &rep, revert_ms);
+	phase_stats_print(stdout, &res.before, &res.during);
+	sum = summary_json(f, ui, &res, &rep, revert_ms);
 	{
 		json_t *extra = json_object_get(sum, "fault_report");
 		const char *k;
 		json_t *v;
 
 		json_object_foreach(extra, k, v) {
-			char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(6));
+			char *txt = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(6));
 
-			fprintf(stdout, "  %-26s %s\n", k, s ? s : "?");
-			free(s);
+			fprintf(stdout, "  %-26s %s\n", k, txt ? txt : "?");
+			free(txt);
 		}
 	}
 	for (size_t i = 0; i < rep.failed && i < DURESS_ARRAY_SIZE(rep.failures); i++)
 		fprintf(stderr, "duress: NOT REVERTED: %s\n", rep.failures[i]);
-	if (r->o->summary && json_dump_file(sum, r->o->summary, JSON_INDENT(2)) < 0)
-		fprintf(stderr, "duress: cannot write the summary to %s\n", r->o->summary);
+	if (o->summary && json_dump_file(sum, o->summary, JSON_INDENT(2)) < 0)
+		fprintf(stderr, "duress: cannot write the summary to %s\n", o->summary);
 	json_decref(sum);
 	if (rep.failed)
 		return DURESS_EXIT_NOT_REVERTED;
-	if (r->vanished) {
+	if (res.vanished) {
 		fprintf(stderr, "duress: target %s vanished during the fault (its processes exited "
 				"or its cgroup was removed); the run ended cleanly\n",
-			r->title);
+			ui->title);
 		return DURESS_EXIT_OK;
 	}
-	if (r->stop_signal)
+	if (res.stop_signal)
 		return DURESS_EXIT_INTERRUPTED;
-	return rc;
+	return DURESS_EXIT_OK;
 }
 
 int cmd_inject(int argc, char **argv)
@@ -425,7 +319,8 @@ int cmd_inject(int argc, char **argv)
 	struct target_spec spec;
 	struct target t;
 	struct cg_root root;
-	struct fault f;
+	struct fault_run fr = { 0 };
+	struct fault *f = &fr.f;
 	struct undo_log undo, sbx_undo;
 	struct agent_session sess = { .journal.fd = -1 };
 	bool have_sess = false;
@@ -433,7 +328,9 @@ int cmd_inject(int argc, char **argv)
 	const struct fault_desc *d;
 	cleanup_close int sfd = -1;
 	sigset_t oldmask;
-	struct run r;
+	struct inject_ui ui = { .o = &o };
+	char title[PATH_MAX + 128];
+	FILE *samples = NULL;
 	int rc;
 
 	if (argc < 2 || argv[1][0] == '-') {
@@ -450,22 +347,22 @@ int cmd_inject(int argc, char **argv)
 		inject_usage(stderr, NULL);
 		return DURESS_EXIT_USAGE;
 	}
-	if (fault_init(&f, d, &err) < 0)
+	if (fault_init(f, d, &err) < 0)
 		return cli_fail(&err);
 	undo_log_init(&undo);
 	undo_log_init(&sbx_undo);
 	target_init(&t);
-	rc = parse_inject(argc - 1, argv + 1, &f, &o);
+	rc = parse_inject(argc - 1, argv + 1, f, &o);
 	if (rc) {
 		rc = rc < 0 ? DURESS_EXIT_OK : rc;
 		goto out;
 	}
-	f.duration_us = o.for_us;
-	f.force = o.s.force;
-	f.undo = &undo;
-	f.root = &root;
-	f.target = &t;
-	if (d->validate && d->validate(&f, &err) < 0) {
+	f->duration_us = o.for_us;
+	f->force = o.s.force;
+	f->undo = &undo;
+	f->root = &root;
+	f->target = &t;
+	if (fault_check(f, &err) < 0) {
 		rc = err.code == DURESS_EXIT_USAGE ? cli_usage_error("inject", "%s", err.msg)
 						   : cli_fail(&err);
 		goto out;
@@ -496,7 +393,7 @@ int cmd_inject(int argc, char **argv)
 	snprintf(what, sizeof(what), "inject %s", d->name);
 	if (cli_open_target(&o.s, what, &root, &spec, &sess, &have_sess, &undo, &sbx_undo, &t,
 			    &err) < 0 ||
-	    (d->supported && d->supported(&f, &err) < 0) || (d->plan && d->plan(&f, &err) < 0)) {
+	    fault_prepare(f, &err) < 0) {
 		rc = cli_fail(&err);
 		goto out_target;
 	}
@@ -507,37 +404,33 @@ int cmd_inject(int argc, char **argv)
 		goto out_target;
 	}
 
-	memset(&r, 0, sizeof(r));
-	r.f = &f;
-	r.t = &t;
-	r.o = &o;
-	r.sfd = sfd;
-	target_describe(&t, r.title, sizeof(r.title));
+	target_describe(&t, title, sizeof(title));
+	ui.title = title;
 	if (o.s.dry_run) {
 		char dur[32];
 
-		printf("dry run: %s fault on %s for %s would:\n", d->name, r.title,
+		printf("dry run: %s fault on %s for %s would:\n", d->name, title,
 		       format_duration(o.for_us, dur, sizeof(dur)));
-		print_plan(&f, stdout);
+		print_plan(f, stdout);
 		printf("nothing was changed\n");
 		rc = DURESS_EXIT_OK;
 		goto out_target;
 	}
 	if (o.s.samples) {
-		r.samples = fopen(o.s.samples, "we");
-		if (!r.samples) {
+		samples = fopen(o.s.samples, "we");
+		if (!samples) {
 			duress_err_setc(&err, DURESS_EXIT_USAGE, errno, "--samples: cannot open %s",
 					o.s.samples);
 			rc = cli_fail(&err);
 			goto out_target;
 		}
 	}
-	print_plan(&f, stderr);
-	r.live_on = !o.s.quiet && isatty(STDOUT_FILENO);
-	if (r.live_on)
-		sample_writer_init(&r.live, SAMPLE_FORMAT_TABLE, stdout, r.title);
-	rc = inject_run(&r, &undo);
-	if (r.samples && fclose(r.samples) != 0)
+	print_plan(f, stderr);
+	ui.live_on = !o.s.quiet && isatty(STDOUT_FILENO);
+	if (ui.live_on)
+		sample_writer_init(&ui.live, SAMPLE_FORMAT_TABLE, stdout, title);
+	rc = inject_run(&fr, &ui, samples, &undo, sfd);
+	if (samples && fclose(samples) != 0)
 		fprintf(stderr, "duress: error writing %s\n", o.s.samples);
 out_target:
 	session_drop_sandbox(&t, &undo, &sbx_undo);
@@ -547,7 +440,7 @@ out:
 	/* Nothing recorded may stay applied, whatever path got us here. */
 	rc = session_finish(&sess, have_sess, &undo, &sbx_undo, rc);
 	target_release(&t);
-	fault_free(&f);
+	fault_free(f);
 	undo_log_free(&undo);
 	undo_log_free(&sbx_undo);
 	return rc;

@@ -255,6 +255,7 @@ int cmd_run(int argc, char **argv)
 	cleanup_close int sfd = -1;
 	sigset_t oldmask;
 	json_t *journal = NULL;
+	FILE *samples = NULL;
 	int rc;
 
 	undo_log_init(&undo);
@@ -319,8 +320,7 @@ int cmd_run(int argc, char **argv)
 	for (size_t k = 0; k < nfaults; k++) {
 		const struct fault_desc *d = faults[k].f.desc;
 
-		if ((d->supported && d->supported(&faults[k].f, &err) < 0) ||
-		    (d->plan && d->plan(&faults[k].f, &err) < 0)) {
+		if (fault_prepare(&faults[k].f, &err) < 0) {
 			duress_err_wrap(&err, "%s: action '%s'", o.file, faults[k].a->name);
 			rc = cli_fail(&err);
 			goto out_target;
@@ -350,14 +350,22 @@ int cmd_run(int argc, char **argv)
 		goto out_target;
 	}
 	curl = true;
+	if (o.s.samples && !(samples = fopen(o.s.samples, "we"))) {
+		duress_err_setc(&err, DURESS_EXIT_USAGE, errno, "--samples: cannot open %s",
+				o.s.samples);
+		rc = cli_fail(&err);
+		goto out_target;
+	}
 	{
-		struct exp_opts eo = { .samples = o.s.samples, .quiet = o.s.quiet };
+		struct exp_opts eo = { .samples = samples, .quiet = o.s.quiet };
 		char title[PATH_MAX + 128];
 
 		fprintf(stderr, "duress: experiment '%s' on %s\n", x.title,
 			target_describe(&t, title, sizeof(title)));
-		rc = experiment_run(&x, &t, faults, nfaults, &undo, sfd, &eo, &journal);
+		rc = experiment_run(&x, &t, faults, nfaults, &undo, sfd, &eo, &journal, NULL);
 	}
+	if (samples && fclose(samples) != 0)
+		fprintf(stderr, "duress: error writing %s\n", o.s.samples);
 	print_outcome(journal);
 	if (o.journal && journal_write(journal, o.journal, &err) < 0) {
 		duress_err_print(stderr, &err);
@@ -377,7 +385,6 @@ out_free:
 	for (size_t k = 0; faults && k < nfaults; k++) {
 		if (faults[k].built)
 			fault_free(&faults[k].f);
-		free(faults[k].steps);
 	}
 	free(faults);
 	target_release(&t);

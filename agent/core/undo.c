@@ -271,29 +271,53 @@ int undo_revert_one(struct undo_log *log, size_t idx, struct duress_err *err)
 	return revert_rec(log, idx, &gone, err);
 }
 
+/* Revert step i into the report (skipped when done). */
+static void revert_into(struct undo_log *log, size_t i, struct undo_report *report)
+{
+	struct duress_err e = { 0 };
+	bool gone = false;
+
+	if (i >= log->n || log->recs[i].done)
+		return;
+	if (revert_rec(log, i, &gone, &e) < 0) {
+		if (report->failed < DURESS_ARRAY_SIZE(report->failures))
+			snprintf(report->failures[report->failed], sizeof(report->failures[0]), "%s",
+				 e.msg);
+		report->failed++;
+		return;
+	}
+	if (gone)
+		report->gone++;
+	else
+		report->reverted++;
+}
+
 int undo_revert_all(struct undo_log *log, struct undo_report *report)
 {
 	memset(report, 0, sizeof(*report));
-	for (size_t i = log->n; i-- > 0;) {
-		struct undo_rec *r = &log->recs[i];
-		struct duress_err e = { 0 };
-		bool gone = false;
-
-		if (r->done)
-			continue;
-		if (revert_rec(log, i, &gone, &e) < 0) {
-			if (report->failed < DURESS_ARRAY_SIZE(report->failures))
-				snprintf(report->failures[report->failed], sizeof(report->failures[0]), "%s",
-					 e.msg);
-			report->failed++;
-			continue;
-		}
-		if (gone)
-			report->gone++;
-		else
-			report->reverted++;
-	}
+	for (size_t i = log->n; i-- > 0;)
+		revert_into(log, i, report);
 	return report->failed ? -1 : 0;
+}
+
+int undo_revert_steps(struct undo_log *log, const size_t *idx, size_t n,
+		      struct undo_report *report)
+{
+	memset(report, 0, sizeof(*report));
+	for (size_t k = n; k-- > 0;)
+		revert_into(log, idx[k], report);
+	return report->failed ? -1 : 0;
+}
+
+void undo_report_add(struct undo_report *to, const struct undo_report *from)
+{
+	for (size_t i = 0; i < from->failed && i < DURESS_ARRAY_SIZE(from->failures); i++)
+		if (to->failed + i < DURESS_ARRAY_SIZE(to->failures))
+			snprintf(to->failures[to->failed + i], sizeof(to->failures[0]), "%s",
+				 from->failures[i]);
+	to->reverted += from->reverted;
+	to->gone += from->gone;
+	to->failed += from->failed;
 }
 
 void undo_log_print(const struct undo_log *log, FILE *f, const char *prefix)

@@ -76,8 +76,7 @@ struct run {
 	int fail_code;
 	double method_start, revert_at, revert_ms;
 	struct undo_report rep;
-	size_t early_failed, early_reverted; /* faults ended by their own duration */
-	char early_failures[4][DURESS_ERR_MSG_MAX];
+	struct undo_report early; /* faults ended by their own duration */
 	double recovery_s, pressure_recovery_s;
 	bool recovered, pressure_back;
 };
@@ -130,7 +129,9 @@ static void do_abort(struct run *r, const char *kind, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->abort_reason, sizeof(r->abort_reason), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "duress: ABORT (%s): %s; reverting everything\n", kind, r->abort_reason);
+	if (!r->o->own_messages)
+		fprintf(stderr, "duress: ABORT (%s): %s; reverting everything\n", kind,
+			r->abort_reason);
 }
 
 static bool stopping(const struct run *r)
@@ -229,7 +230,8 @@ static int take(struct run *r, enum loop_mode mode)
 	if (sample_take(r->t, r->have_prev ? &r->prev : NULL, now(r), &s, &err) < 0) {
 		if (err.errnum == ENOENT) {
 			r->vanished = true;
-			fprintf(stderr, "duress: the target vanished; ending the run\n");
+			if (!r->o->own_messages)
+				fprintf(stderr, "duress: the target vanished; ending the run\n");
 		} else {
 			duress_err_print(stderr, &err);
 		}
@@ -244,17 +246,16 @@ static int take(struct run *r, enum loop_mode mode)
 		phase_stats_add(&r->after, &s);
 	j = sample_to_json(&s);
 	if (r->o->samples) {
-		FILE *f = fopen(r->o->samples, "ae");
+		struct sample_writer w;
 
-		if (f) {
-			struct sample_writer w;
-
-			sample_writer_init(&w, SAMPLE_FORMAT_JSONL, f, NULL);
-			sample_writer_write(&w, &s, &err);
-			sample_writer_close(&w);
-			fclose(f);
-		}
+		/* flushed: a run killed outright keeps every sample taken */
+		sample_writer_init(&w, SAMPLE_FORMAT_JSONL, r->o->samples, NULL);
+		sample_writer_write(&w, &s, &err);
+		sample_writer_close(&w);
+		fflush(r->o->samples);
 	}
+	if (r->o->hooks.sample)
+		r->o->hooks.sample(r->o->hooks.ctx, &s);
 	if (!r->first)
 		r->first = json_incref(j);
 	json_decref(r->last);
@@ -384,41 +385,15 @@ static void recovery_probes(struct run *r)
 
 /* ---- faults ---- */
 
-static void capture_steps(struct fault_run *fr, size_t from, size_t to)
-{
-	for (size_t i = from; i < to; i++) {
-		size_t *v = realloc(fr->steps, (fr->nsteps + 1) * sizeof(*v));
-
-		if (!v)
-			return;
-		fr->steps = v;
-		fr->steps[fr->nsteps++] = i;
-	}
-}
-
 /* A fault whose own duration is over: revert its steps, newest first. */
 static void end_fault(struct run *r, struct fault_run *fr)
 {
-	if (!fr->applied || fr->ended)
+	if (!fault_in_force(&fr->f))
 		return;
-	for (size_t k = fr->nsteps; k-- > 0;) {
-		struct duress_err e = { 0 };
-
-		if (fr->steps[k] >= r->undo->n || r->undo->recs[fr->steps[k]].done)
-			continue;
-		if (undo_revert_one(r->undo, fr->steps[k], &e) == 0) {
-			r->early_reverted++;
-			continue;
-		}
-		if (r->early_failed < DURESS_ARRAY_SIZE(r->early_failures))
-			snprintf(r->early_failures[r->early_failed], DURESS_ERR_MSG_MAX, "%s",
-				 e.msg);
-		r->early_failed++;
-	}
-	fr->ended = true;
-	fr->ended_at = now(r);
+	fault_stop(&fr->f, now(r));
+	undo_report_add(&r->early, &fr->f.stop_rep);
 	say(r, "%s fault '%s' ended (in force %.2fs), reverted", fr->f.desc->name, fr->a->name,
-	    fr->ended_at - fr->applied_at);
+	    fr->f.ended_at - fr->f.started_at);
 }
 
 static void tick_faults(struct run *r)
@@ -432,49 +407,48 @@ static void tick_faults(struct run *r)
 	for (size_t i = 0; i < r->nfaults; i++) {
 		struct fault_run *fr = &r->faults[i];
 		struct duress_err e = { 0 };
-		size_t n0 = r->undo->n;
 
-		if (!fr->applied || fr->ended)
+		if (!fault_in_force(&fr->f))
 			continue;
-		if (fr->ends_at > 0 && now(r) >= fr->ends_at) {
+		if (now(r) >= fr->ends_at) {
 			end_fault(r, fr);
 			continue;
 		}
-		if (fr->f.desc->tick &&
-		    fr->f.desc->tick(&fr->f, (uint64_t)((now(r) - fr->applied_at) * 1e6), &e) < 0) {
+		if (fault_tick(&fr->f, now(r), &e) < 0) {
 			if (!target_alive(r->t))
 				r->vanished = true;
 			else
 				duress_err_print(stderr, &e);
 		}
-		capture_steps(fr, n0, r->undo->n);
 	}
 }
 
 static int apply_fault(struct run *r, struct fault_run *fr)
 {
 	struct duress_err e = { 0 };
-	size_t n0 = r->undo->n;
-	int rc;
 
-	fr->applied_at = now(r);
 	if (!r->applied_any)
 		r->had_procs = target_own_procs(r->t) > 0;
-	rc = fr->f.desc->apply(&fr->f, &e);
-	capture_steps(fr, n0, r->undo->n);
-	fr->applied = true; /* what it did record is reverted either way */
 	r->applied_any = true;
-	if (rc < 0) {
-		fprintf(stderr, "duress: %s fault '%s' could not be applied: %s\n",
-			fr->f.desc->name, fr->a->name, e.msg);
+	if (fault_start(&fr->f, now(r), &e) < 0) {
+		if (!r->o->own_messages)
+			fprintf(stderr, "duress: %s fault '%s' could not be applied: %s\n",
+				fr->f.desc->name, fr->a->name, e.msg);
+		if (r->o->hooks.fault_failed)
+			r->o->hooks.fault_failed(r->o->hooks.ctx, fr, &e);
 		r->fail_code = e.code ? e.code : DURESS_EXIT_INTERNAL;
 		do_abort(r, "fault", "the %s fault '%s' could not be applied: %s", fr->f.desc->name,
 			 fr->a->name, e.msg);
 		return -1;
 	}
-	fr->ends_at = fr->applied_at + (double)fr->a->duration_us / 1e6;
+	fr->ok = true;
+	fr->ends_at = fr->f.started_at + (double)fr->a->duration_us / 1e6;
 	say(r, "%s fault '%s' in force for %.1fs%s", fr->f.desc->name, fr->a->name,
 	    (double)fr->a->duration_us / 1e6, fr->a->background ? " (background)" : "");
+	if (r->o->hooks.fault_started)
+		r->o->hooks.fault_started(r->o->hooks.ctx, fr);
+	/* what the target looks like the moment it is in force */
+	take(r, LOOP_METHOD);
 	return 0;
 }
 
@@ -483,7 +457,7 @@ static int apply_fault(struct run *r, struct fault_run *fr)
 static bool faults_active(const struct run *r)
 {
 	for (size_t i = 0; i < r->nfaults; i++)
-		if (r->faults[i].applied && !r->faults[i].ended)
+		if (fault_in_force(&r->faults[i].f))
 			return true;
 	return false;
 }
@@ -558,8 +532,9 @@ static void loop(struct run *r, double until, enum loop_mode mode)
 
 			if (read(r->sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGPIPE) {
 				r->stop_signal = (int)si.ssi_signo;
-				fprintf(stderr, "duress: %s: stopping; reverting everything\n",
-					strsignal(r->stop_signal));
+				if (!r->o->own_messages)
+					fprintf(stderr, "duress: %s: stopping; reverting everything\n",
+						strsignal(r->stop_signal));
 				return;
 			}
 		}
@@ -667,22 +642,21 @@ static void run_action(struct run *r, const struct action *a, json_t *recs,
 
 static json_t *fault_record(struct run *r, struct fault_run *fr)
 {
-	double start = r->t0_real + fr->applied_at;
-	double end = r->t0_real + (fr->ended ? fr->ended_at : r->revert_at);
-	json_t *rec = activity_record(fr->a, start, end, fr->applied ? "succeeded" : "failed");
+	const struct fault *f = &fr->f;
+	double start = r->t0_real + f->started_at;
+	double end = r->t0_real + (f->ended ? f->ended_at : r->revert_at);
+	json_t *rec = activity_record(fr->a, start, end, f->started ? "succeeded" : "failed");
 	json_t *out = json_object(), *plan = json_array(), *rep = json_object();
 
-	for (size_t i = 0; i < fr->f.nplan; i++)
-		json_array_append_new(plan, json_string(fr->f.plan[i]));
-	if (fr->f.desc->report && fr->applied)
-		fr->f.desc->report(&fr->f, rep);
-	json_object_set_new(out, "fault", json_string(fr->f.desc->name));
+	for (size_t i = 0; i < f->nplan; i++)
+		json_array_append_new(plan, json_string(f->plan[i]));
+	fault_report(&fr->f, rep);
+	json_object_set_new(out, "fault", json_string(f->desc->name));
 	json_object_set_new(out, "plan", plan);
-	json_object_set_new(out, "applied_at_s", json_real(round3(fr->applied_at - r->method_start)));
+	json_object_set_new(out, "applied_at_s", json_real(round3(f->started_at - r->method_start)));
 	json_object_set_new(out, "in_force_s",
-			    json_real(round3((fr->ended ? fr->ended_at : r->revert_at) -
-					     fr->applied_at)));
-	json_object_set_new(out, "undo_steps", json_integer((json_int_t)fr->nsteps));
+			    json_real(round3((f->ended ? f->ended_at : r->revert_at) - f->started_at)));
+	json_object_set_new(out, "undo_steps", json_integer((json_int_t)f->nsteps));
 	json_object_set_new(out, "background", json_boolean(fr->a->background));
 	json_object_set_new(out, "fault_report", rep);
 	json_object_set_new(rec, "output", out);
@@ -866,13 +840,13 @@ static json_t *build_journal(struct run *r, int code, double end_real)
 	json_object_set_new(d, "phases", phases);
 	json_object_set_new(rev, "ms", json_real(round(r->revert_ms * 10) / 10));
 	json_object_set_new(rev, "reverted",
-			    json_integer((json_int_t)(r->rep.reverted + r->early_reverted)));
+			    json_integer((json_int_t)(r->rep.reverted + r->early.reverted)));
 	json_object_set_new(rev, "at_end", json_integer((json_int_t)r->rep.reverted));
 	json_object_set_new(rev, "already_gone", json_integer((json_int_t)r->rep.gone));
 	for (i = 0; i < r->rep.failed && i < DURESS_ARRAY_SIZE(r->rep.failures); i++)
 		json_array_append_new(fails, json_string(r->rep.failures[i]));
-	for (i = 0; i < r->early_failed && i < DURESS_ARRAY_SIZE(r->early_failures); i++)
-		json_array_append_new(fails, json_string(r->early_failures[i]));
+	for (i = 0; i < r->early.failed && i < DURESS_ARRAY_SIZE(r->early.failures); i++)
+		json_array_append_new(fails, json_string(r->early.failures[i]));
 	json_object_set_new(rev, "not_reverted", fails);
 	json_object_set_new(rev, "at_s", r->applied_any ? json_real(round3(r->revert_at -
 									    r->method_start))
@@ -895,7 +869,7 @@ static json_t *build_journal(struct run *r, int code, double end_real)
 			json_array_append(silent, ev);
 	json_object_set_new(d, "silent_failures", silent);
 	for (i = 0; i < r->nfaults; i++)
-		if (r->faults[i].applied)
+		if (r->faults[i].f.started)
 			json_array_append_new(faults,
 					      json_pack("{s:s, s:s}", "name", r->faults[i].a->name,
 							"fault", r->faults[i].f.desc->name));
@@ -906,7 +880,7 @@ static json_t *build_journal(struct run *r, int code, double end_real)
 
 int experiment_run(const struct experiment *x, struct target *t, struct fault_run *faults,
 		   size_t nfaults, struct undo_log *undo, int sfd, const struct exp_opts *o,
-		   json_t **journal)
+		   json_t **journal, struct exp_result *res)
 {
 	struct run rr = { .x = x, .o = o, .t = t, .undo = undo, .faults = faults,
 			  .nfaults = nfaults, .sfd = sfd };
@@ -965,7 +939,7 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 			double until = 0;
 
 			for (size_t i = 0; i < nfaults; i++)
-				if (faults[i].applied && !faults[i].ended && faults[i].ends_at > until)
+				if (fault_in_force(&faults[i].f) && faults[i].ends_at > until)
 					until = faults[i].ends_at;
 			loop(r, until + 0.001, LOOP_METHOD);
 			tick_faults(r);
@@ -978,10 +952,7 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 	r->revert_ms = (mono_seconds() - t0) * 1e3;
 	r->revert_at = now(r);
 	for (size_t i = 0; i < nfaults; i++)
-		if (faults[i].applied && !faults[i].ended) {
-			faults[i].ended = true;
-			faults[i].ended_at = r->revert_at;
-		}
+		fault_ended(&faults[i].f, r->revert_at);
 	for (size_t i = 0; i < ABORT_MAX_TRIGGERS; i++)
 		if (r->trig_fd[i] >= 0)
 			close(r->trig_fd[i]);
@@ -989,7 +960,7 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 		say(r, "reverted everything in %.1f ms (%zu undone, %zu already gone, %zu failed)",
 		    r->revert_ms, r->rep.reverted, r->rep.gone, r->rep.failed);
 	for (size_t i = 0; i < nfaults; i++)
-		if (faults[i].applied)
+		if (faults[i].f.started)
 			json_array_append_new(r->run_recs, fault_record(r, &faults[i]));
 	r->phase = "after";
 
@@ -1000,7 +971,8 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 		r->aborted = false; /* the rollbacks and the recovery run after an abort too */
 		for (size_t i = 0; i < x->nrollback && !stopping(r); i++)
 			run_action(r, &x->rollback[i], r->rollback_recs, &next_fault);
-		if (r->applied_any && !stopping(r)) {
+		/* nothing to wait for without probes or time (inject) */
+		if (r->applied_any && !stopping(r) && (x->nsteady || x->recovery_timeout_us)) {
 			take(r, LOOP_RECOVERY);
 			recovery_probes(r);
 			loop(r, r->revert_at + (double)x->recovery_timeout_us / 1e6, LOOP_RECOVERY);
@@ -1014,11 +986,15 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 			say(r, "steady state after: %s", r->after_met ? "met" : "NOT met (deviated)");
 		}
 		r->aborted = was_aborted || r->aborted;
+	} else if (r->stop_signal && !r->vanished) {
+		take(r, LOOP_PLAIN); /* what the target looks like once reverted */
 	}
 	kernel_events(r);
 
-	if (r->rep.failed || r->early_failed) {
-		for (size_t i = 0; i < r->rep.failed && i < DURESS_ARRAY_SIZE(r->rep.failures); i++)
+	if (r->rep.failed || r->early.failed) {
+		for (size_t i = 0; !o->own_messages && i < r->rep.failed &&
+				   i < DURESS_ARRAY_SIZE(r->rep.failures);
+		     i++)
 			fprintf(stderr, "duress: NOT REVERTED: %s\n", r->rep.failures[i]);
 		code = DURESS_EXIT_NOT_REVERTED;
 	} else if (r->stop_signal) {
@@ -1035,6 +1011,17 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 		code = DURESS_EXIT_OK;
 	}
 	*journal = build_journal(r, code, real_s());
+	if (res) {
+		res->stop_signal = r->stop_signal;
+		res->vanished = r->vanished;
+		res->aborted = r->aborted;
+		res->revert = r->rep;
+		res->revert_ms = r->revert_ms;
+		res->revert_at = r->revert_at;
+		res->before = r->before;
+		res->during = r->during;
+		res->after = r->after;
+	}
 
 	json_decref(r->first);
 	json_decref(r->last);
@@ -1051,4 +1038,22 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 	free(r->ps);
 	free(r->pids_before);
 	return code;
+}
+
+void experiment_one(struct experiment *x, struct action *a, struct fault_run *fr,
+		    uint64_t duration_us, uint64_t baseline_us, uint64_t interval_us)
+{
+	memset(x, 0, sizeof(*x));
+	memset(a, 0, sizeof(*a));
+	a->type = ACT_FAULT;
+	a->fault = fr->f.desc;
+	a->name = fr->f.desc->name;
+	a->duration_us = duration_us;
+	x->title = fr->f.desc->name;
+	x->duration_us = duration_us;
+	x->sample_interval_us = interval_us;
+	x->baseline_us = baseline_us;
+	x->method = a;
+	x->nmethod = 1;
+	fr->a = a;
 }

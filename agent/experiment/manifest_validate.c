@@ -636,7 +636,7 @@ static void check_fault(struct bctx *c, struct action *a)
 		}
 	}
 	duress_err_clear(&e);
-	if (a->fault->validate && a->fault->validate(&f, &e) < 0) {
+	if (fault_check(&f, &e) < 0) {
 		size_t n = strlen(a->fault->name);
 		bool named = !strncmp(e.msg, a->fault->name, n) && e.msg[n] == ':';
 
@@ -658,7 +658,7 @@ int action_fault_build(const struct action *a, struct fault *f, struct duress_er
 		if (idx < 0 || fault_opt_set(f, idx, a->opts[i].value, a->opts[i].name, err) < 0)
 			goto fail;
 	}
-	if (a->fault->validate && a->fault->validate(f, err) < 0)
+	if (fault_check(f, err) < 0)
 		goto fail;
 	return 0;
 fail:

@@ -11,9 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
-
-volatile int duress_stopping;
 
 static const struct fault_desc *const faults[] = {
 #define FAULT(sym) &sym,
@@ -52,6 +51,7 @@ void fault_free(struct fault *f)
 {
 	if (f->desc && f->desc->release && f->priv)
 		f->desc->release(f);
+	free(f->steps);
 	if (f->vals)
 		for (size_t i = 0; i < f->desc->nopts; i++)
 			free(f->vals[i].list);
@@ -185,6 +185,99 @@ usage:
 	*err = e;
 	err->code = DURESS_EXIT_USAGE;
 	return -1;
+}
+
+/* ---- the lifecycle ---- */
+
+int fault_check(struct fault *f, struct duress_err *err)
+{
+	if (f->checked)
+		return 0;
+	if (f->desc->validate && f->desc->validate(f, err) < 0)
+		return -1;
+	f->checked = true;
+	return 0;
+}
+
+int fault_prepare(struct fault *f, struct duress_err *err)
+{
+	if (f->prepared)
+		return 0;
+	if (fault_check(f, err) < 0 || (f->desc->supported && f->desc->supported(f, err) < 0) ||
+	    (f->desc->plan && f->desc->plan(f, err) < 0))
+		return -1;
+	f->prepared = true;
+	return 0;
+}
+
+/* The undo steps recorded since `from` are the fault's own. */
+static void keep_steps(struct fault *f, size_t from)
+{
+	for (size_t i = from; f->undo && i < f->undo->n; i++) {
+		size_t *v = realloc(f->steps, (f->nsteps + 1) * sizeof(*v));
+
+		if (!v)
+			return; /* still reverted by the revert of the whole log */
+		f->steps = v;
+		f->steps[f->nsteps++] = i;
+	}
+}
+
+int fault_start(struct fault *f, double now, struct duress_err *err)
+{
+	size_t n0 = f->undo ? f->undo->n : 0;
+	int rc;
+
+	f->started = true; /* what it did record is reverted either way */
+	f->started_at = now;
+	rc = f->desc->apply(f, err);
+	keep_steps(f, n0);
+	return rc;
+}
+
+int fault_tick(struct fault *f, double now, struct duress_err *err)
+{
+	size_t n0 = f->undo ? f->undo->n : 0;
+	int rc = 0;
+
+	if (!fault_in_force(f) || !f->desc->tick)
+		return 0;
+	rc = f->desc->tick(f, (uint64_t)((now - f->started_at) * 1e6), err);
+	keep_steps(f, n0);
+	return rc;
+}
+
+bool fault_in_force(const struct fault *f)
+{
+	return f->started && !f->ended;
+}
+
+int fault_stop(struct fault *f, double now)
+{
+	struct timespec t0, t1;
+
+	if (!fault_in_force(f))
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	undo_revert_steps(f->undo, f->steps, f->nsteps, &f->stop_rep);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	f->stop_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	fault_ended(f, now);
+	return f->stop_rep.failed ? -1 : 0;
+}
+
+void fault_ended(struct fault *f, double now)
+{
+	if (!fault_in_force(f))
+		return;
+	f->ended = true;
+	f->ended_at = now;
+}
+
+void fault_report(struct fault *f, json_t *out)
+{
+	if (f->started && f->desc->report)
+		f->desc->report(f, out);
 }
 
 int fault_plan_add(struct fault *f, const char *fmt, ...)

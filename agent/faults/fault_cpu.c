@@ -555,7 +555,7 @@ static int cpu_tick(struct fault *f, uint64_t since_apply_us, struct duress_err 
 		if (p->pids[i] <= 0 || worker_reap(p->pids[i], &status) <= 0)
 			continue;
 		p->pids[i] = 0;
-		if (duress_stopping || !cg_exists(p->wdir, "cgroup.procs"))
+		if (!cg_exists(p->wdir, "cgroup.procs"))
 			continue;
 		if (start_worker(f, p, i, err) < 0)
 			return -1;

@@ -560,7 +560,7 @@ static int memory_tick(struct fault *f, uint64_t now_us, struct duress_err *err)
 		hog_ended(p, r > 0 ? st : -1, now_us);
 		return 0;
 	}
-	if (p->hog_done || duress_stopping || now_us < p->restart_at_us)
+	if (p->hog_done || now_us < p->restart_at_us)
 		return 0;
 	if (hog_start(f, now_us, err) < 0)
 		return -1;

@@ -211,8 +211,7 @@ static enum MHD_Result post_fault(struct MHD_Connection *c, struct req *r)
 	f.root = &S.root;
 	f.target = &j->t;
 	f.undo = &undo;
-	if ((fr.desc->supported && fr.desc->supported(&f, &err) < 0) ||
-	    (fr.desc->plan && fr.desc->plan(&f, &err) < 0)) {
+	if (fault_prepare(&f, &err) < 0) {
 		/* usage, refused, unsupported: the request cannot run here */
 		serve_error_set(&e, err.code == DURESS_EXIT_INTERNAL || !err.code ? 500 : 422,
 				"options", "%s", err.msg);
@@ -357,7 +356,7 @@ static enum MHD_Result post_experiment(struct MHD_Connection *c, struct req *r)
 	mf_diags_init(&d, name);
 	if (experiment_load_text(name, r->body, r->len, &x, &d, &err) < 0) {
 		json_t *o = json_object();
-		int status = !x.root ? 400 : err.code == DURESS_EXIT_UNSUPPORTED ? 422 : 422;
+		int status = !x.root ? 400 : 422; /* a syntax error, else invalid or unsupported */
 
 		json_object_set_new(o, "error", json_string(err.msg));
 		json_object_set_new(o, "field", json_string("body"));

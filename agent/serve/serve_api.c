@@ -411,7 +411,7 @@ static int fault_parse(json_t *o, struct fault *f, struct serve_fault_req *r, bo
 		return serve_error_set(e, 500, "", "out of memory");
 	if (fault_options(json_object_get(o, "options"), f, r, e) < 0)
 		return -1;
-	if (r->desc->validate && r->desc->validate(f, &err) < 0)
+	if (fault_check(f, &err) < 0)
 		return serve_error_set(e, 422, "options", "options: %s", err.msg);
 	return 0;
 }

@@ -109,6 +109,13 @@ struct undo_report {
  */
 int undo_revert_all(struct undo_log *log, struct undo_report *report);
 
+/* The same for the steps at idx[0..n) (one fault's), last listed first. */
+int undo_revert_steps(struct undo_log *log, const size_t *idx, size_t n,
+		      struct undo_report *report);
+
+/* Add one report's counts and first failures to another's. */
+void undo_report_add(struct undo_report *to, const struct undo_report *from);
+
 /* Print each pending step's description (for --dry-run and reports). */
 void undo_log_print(const struct undo_log *log, FILE *f, const char *prefix);
 

@@ -23,6 +23,7 @@
 
 #include <duress/core/cgroup.h>
 #include <duress/faults/fault.h>
+#include <duress/samples/summary.h>
 #include <duress/experiment/manifest.h>
 #include <duress/targets/target.h>
 #include <duress/core/undo.h>
@@ -30,29 +31,61 @@
 /* One fault action of the method, set up before anything runs. */
 struct fault_run {
 	const struct action *a;
-	struct fault f;
-	bool built, applied, ended;
-	double applied_at, ends_at; /* run clock (s); ends_at 0: with the method */
-	double ended_at;
-	size_t *steps;              /* its undo steps (indices in the shared log) */
-	size_t nsteps;
-	json_t *record;             /* its journal activity */
+	struct fault f;             /* its lifecycle state: f.started, f.ended, ... */
+	bool built;
+	bool ok;                    /* applied without an error */
+	double ends_at;             /* run clock (s) */
+};
+
+/* What a command shows while an experiment runs; every member optional. */
+struct exp_hooks {
+	void *ctx;
+	/* every sample, its phase set ("before", "during", "after") */
+	void (*sample)(void *ctx, const struct sample *s);
+	/* a fault action is in force, or could not be applied (what it did
+	 * record is reverted with the rest) */
+	void (*fault_started)(void *ctx, const struct fault_run *fr);
+	void (*fault_failed)(void *ctx, const struct fault_run *fr, const struct duress_err *e);
 };
 
 struct exp_opts {
-	const char *samples; /* JSON Lines of every sample, with a phase */
-	bool quiet;
+	FILE *samples;      /* JSON Lines of every sample, with a phase; NULL: none */
+	bool quiet;         /* no progress lines */
+	bool own_messages;  /* the command reports failures, signals and a vanished
+			     * target itself (inject); the runner prints none */
+	struct exp_hooks hooks;
+};
+
+/* The outcome of a run, for a command's own summary. */
+struct exp_result {
+	int stop_signal;            /* the signal that stopped it, 0 if none */
+	bool vanished;              /* the target's processes or cgroup went away */
+	bool aborted;
+	struct undo_report revert;  /* the one revert at the end */
+	double revert_ms;
+	double revert_at;           /* run clock (s) */
+	struct phase_stats before, during, after;
 };
 
 /*
  * Run an experiment whose fault actions are built, supported and planned
  * (faults[i] for the i-th ACT_FAULT of the method, in order).  The target
  * is resolved, the undo log attached to the session journal by the caller;
- * signals arrive on sfd.  Returns the exit code; *journal gets the journal.
+ * signals arrive on sfd.  Returns the exit code; *journal gets the journal,
+ * *res (if not NULL) the outcome.  `duress inject` runs a one-action
+ * experiment through it (experiment_one).
  */
 int experiment_run(const struct experiment *x, struct target *t, struct fault_run *faults,
 		   size_t nfaults, struct undo_log *undo, int sfd, const struct exp_opts *o,
-		   json_t **journal);
+		   json_t **journal, struct exp_result *res);
+
+/*
+ * A one-action experiment: `fault` in force for duration_us after
+ * baseline_us of samples every interval_us, no probes, no recovery wait.
+ * Its strings point into static storage; fr->a is set to its action.
+ */
+void experiment_one(struct experiment *x, struct action *a, struct fault_run *fr,
+		    uint64_t duration_us, uint64_t baseline_us, uint64_t interval_us);
 
 /* ---- reports (agent/experiment/journal.c) ---- */
 

@@ -1,21 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Faults: one kind = one file (agent/fault_<name>.c) exporting one const
- * `struct fault_desc`, listed once in include/duress/faults.h.
+ * Faults: one kind = one file (agent/faults/fault_<name>.c) exporting one
+ * const `struct fault_desc`, listed once in include/duress/faults/faults.h.
  *
- * Life of a fault (driven by agent/cmd/cmd_inject.c, later by experiments):
+ * One driver (agent/faults/fault.c) runs the hooks; nothing else calls them.
  *   1. options parsed from the descriptor's table   (usage errors, exit 2)
- *   2. validate(): cross-option checks on values    (usage errors, exit 2)
- *   3. supported(): can it run on this host/target  (exit 4 with a reason)
- *   4. plan(): resolve against the target (percentages, devices), compute
- *      every value to write, add one plan line per change; touches nothing.
- *      --dry-run prints the plan and stops here.
- *   5. apply(): for each change, FIRST undo_record() the original, THEN
- *      change it.  Workers go in a cgroup recorded as "cgroup-remove".
- *   6. tick() about every 100 ms while in force (ramps, restarts, cycles).
- *   7. revert: the undo log, newest first (agent/core/undo.c) -- the same path
- *      a crash recovery takes, so nothing reverts only in memory.
- *   8. report() adds fault-specific lines to the summary; release() frees.
+ *   2. fault_check(): validate(), cross-option checks on values (exit 2)
+ *   3. fault_prepare(): supported(), can it run on this host and target
+ *      (exit 4 with a reason); plan(), resolve against the target
+ *      (percentages, devices), compute every value to write, one plan line
+ *      per change; touches nothing.  --dry-run prints the plan and stops.
+ *   4. fault_start(): apply(): for each change, FIRST undo_record() the
+ *      original, THEN change it.  Workers go in a cgroup recorded as
+ *      "cgroup-remove"; a long-running helper process is recorded before
+ *      it runs.  The driver keeps the steps it recorded.
+ *   5. fault_tick() about every 100 ms while in force (ramps, restarts,
+ *      cycles, helpers watched).
+ *   6. fault_stop(): its own steps reverted, newest first, when it ends
+ *      before the others; otherwise the one revert of the whole undo log
+ *      (agent/core/undo.c) -- the same path a crash recovery takes, so
+ *      nothing reverts only in memory.
+ *   7. fault_report() adds fault-specific lines to the summary; release()
+ *      frees (fault_free).
+ * The runner (agent/experiment/experiment.c) drives these for `run` and,
+ * as a one-action experiment, for `inject`.
  */
 #ifndef DURESS_FAULT_H
 #define DURESS_FAULT_H
@@ -97,6 +105,14 @@ struct fault {
 	void *priv;
 	char *plan[FAULT_PLAN_MAX];  /* human-readable changes, in order */
 	size_t nplan;
+	/* the driver's state (fault.c): read, never written, elsewhere */
+	bool checked, prepared;
+	bool started, ended;         /* started: apply() ran (even if it failed) */
+	double started_at, ended_at; /* seconds, on the runner's clock */
+	size_t *steps;               /* its undo steps: indices in *undo */
+	size_t nsteps;
+	struct undo_report stop_rep; /* what fault_stop() reverted */
+	double stop_ms;              /* and how long it took */
 };
 
 /* ---- registry (agent/faults/fault.c) ---- */
@@ -127,6 +143,28 @@ const struct fault_val *fault_opt(const struct fault *f, const char *name);
  */
 int fault_opt_set(struct fault *f, int idx, const char *text, const char *what,
 		  struct duress_err *err);
+
+/* ---- the lifecycle: the one driver of the hooks ---- */
+
+/* validate(): the option values only (no target needed).  Once. */
+int fault_check(struct fault *f, struct duress_err *err);
+/* fault_check(), then supported() and plan() against f->target: touches
+ * nothing.  Once. */
+int fault_prepare(struct fault *f, struct duress_err *err);
+/* apply() at `now` (runner clock, s); every undo step it records is the
+ * fault's own.  On failure what it did record stays in the log. */
+int fault_start(struct fault *f, double now, struct duress_err *err);
+/* tick() while in force (no-op without one); `now` as above. */
+int fault_tick(struct fault *f, double now, struct duress_err *err);
+/* True while started and not ended. */
+bool fault_in_force(const struct fault *f);
+/* End it now: revert its own steps, newest first (f->stop_rep, stop_ms).
+ * Returns < 0 when a step could not be reverted.  No-op unless in force. */
+int fault_stop(struct fault *f, double now);
+/* The log was reverted whole at `now`: it ended then. */
+void fault_ended(struct fault *f, double now);
+/* report(): its own lines for the summary and the journal, into out. */
+void fault_report(struct fault *f, json_t *out);
 
 /* Add a plan line ("write '64M' to /sys/fs/cgroup/x/memory.max (now 'max')"). */
 int fault_plan_add(struct fault *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -190,8 +228,5 @@ int worker_spawn_reporting(const char *dir, const char *name, int oom_score_adj,
  * *status), 0 if still running, < 0 if it is not our child.  Only ever reap
  * your own pids: other faults and the sandbox have children too. */
 int worker_reap(pid_t pid, int *status);
-
-/* True if the agent has been asked to stop (set by the inject loop). */
-extern volatile int duress_stopping;
 
 #endif
