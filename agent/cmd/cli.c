@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <duress/cmd/cli.h>
 #include <duress/core/exitcode.h>
-#include <duress/session/runtime.h>
+
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -12,7 +12,8 @@
 #include <duress/faults/fault.h>
 #include <duress/core/parse.h>
 #include <duress/samples/sample.h>
-#include <duress/session/runtime.h>
+#include <duress/core/proc.h>
+
 #include <duress/targets/sandbox.h>
 #include <duress/session/session.h>
 #include <duress/samples/summary.h>
@@ -376,7 +377,7 @@ int cmd_inject(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out;
 	}
-	sfd = signals_to_fd(&oldmask);
+	sfd = proc_signals_to_fd(&oldmask);
 	if (sfd < 0) {
 		duress_err_setc(&err, DURESS_EXIT_INTERNAL, errno, "signalfd");
 		rc = cli_fail(&err);

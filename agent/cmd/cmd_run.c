@@ -12,7 +12,8 @@
 #include <duress/experiment/experiment.h>
 #include <duress/experiment/manifest.h>
 #include <duress/experiment/probe.h>
-#include <duress/session/runtime.h>
+#include <duress/core/proc.h>
+
 #include <duress/targets/sandbox.h>
 #include <duress/session/session.h>
 #include <duress/targets/target.h>
@@ -304,7 +305,7 @@ int cmd_run(int argc, char **argv)
 		rc = DURESS_EXIT_OK;
 		goto out_free;
 	}
-	sfd = signals_to_fd(&oldmask);
+	sfd = proc_signals_to_fd(&oldmask);
 	if (sfd < 0) {
 		duress_err_setc(&err, DURESS_EXIT_INTERNAL, errno, "signalfd");
 		rc = cli_fail(&err);

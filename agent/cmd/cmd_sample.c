@@ -8,7 +8,9 @@
 #include <duress/cmd/cli.h>
 #include <duress/core/exitcode.h>
 #include <duress/core/parse.h>
-#include <duress/session/runtime.h>
+#include <duress/core/timing.h>
+#include <duress/core/proc.h>
+
 #include <duress/samples/sample.h>
 #include <duress/targets/sandbox.h>
 #include <duress/session/session.h>
@@ -138,17 +140,17 @@ static int sample_loop(struct target *t, const struct sample_opts *o, FILE *out,
 	uint64_t n = 0, missed = 0;
 	int rc = DURESS_EXIT_OK;
 
-	tfd = periodic_timer(o->interval_us);
+	tfd = timing_periodic_fd(o->interval_us);
 	if (tfd < 0) {
 		duress_err_setc(&err, DURESS_EXIT_INTERNAL, errno, "sampling timer (timerfd)");
 		return cli_fail(&err);
 	}
 	target_describe(t, title, sizeof(title));
 	sample_writer_init(&w, format, out, title);
-	start = mono_seconds();
+	start = timing_now();
 
 	for (;;) {
-		double t_rel = mono_seconds() - start;
+		double t_rel = timing_now() - start;
 		struct pollfd pfd[2] = {
 			{ .fd = tfd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
@@ -243,7 +245,7 @@ int cmd_sample(int argc, char **argv)
 		return cli_fail(&err);
 	/* From here on, signals are read in the loop: a Ctrl-C while the
 	 * sandbox is being made still removes it. */
-	sfd = signals_to_fd(&oldmask);
+	sfd = proc_signals_to_fd(&oldmask);
 	if (sfd < 0) {
 		duress_err_setc(&err, DURESS_EXIT_INTERNAL, errno, "signals (signalfd)");
 		return cli_fail(&err);

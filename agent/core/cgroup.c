@@ -733,3 +733,12 @@ int cg_destroy(const char *dir, int timeout_ms, struct duress_err *err)
 	}
 	return rmdir_tree(dir, deadline, err);
 }
+
+bool cg_rel_covers(const char *anc, const char *rel)
+{
+	size_t n = strlen(anc);
+
+	if (!strcmp(anc, "/"))
+		return true;
+	return !strncmp(anc, rel, n) && (rel[n] == '\0' || rel[n] == '/');
+}

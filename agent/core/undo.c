@@ -3,6 +3,7 @@
 #include <duress/core/cgroup.h>
 #include <duress/targets/cgview.h>
 #include <duress/core/cleanup.h>
+#include <duress/core/proc.h>
 #include <duress/core/undo.h>
 #include <duress/core/undo_journal.h>
 
@@ -105,32 +106,6 @@ static void describe_unlink(const struct undo_rec *rec, char *buf, size_t len)
 
 /* ---- kill ---- */
 
-/* Field 22 of /proc/PID/stat: start time in clock ticks since boot. */
-static int proc_starttime(pid_t pid, unsigned long long *out)
-{
-	char path[64], buf[1024];
-	cleanup_close int fd = -1;
-	ssize_t r;
-	char *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = read(fd, buf, sizeof(buf) - 1);
-	if (r <= 0)
-		return -1;
-	buf[r] = '\0';
-	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
-	if (!p)
-		return -1;
-	/* after ") " come fields 3..: state is field 3, starttime field 22 */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		   out) != 1)
-		return -1;
-	return 0;
-}
-
 static int revert_kill(const struct undo_rec *rec, bool *gone, struct duress_err *err)
 {
 	long pid = strtol(rec->where, NULL, 10);
@@ -150,11 +125,6 @@ static int revert_kill(const struct undo_rec *rec, bool *gone, struct duress_err
 static void describe_kill(const struct undo_rec *rec, char *buf, size_t len)
 {
 	snprintf(buf, len, "kill process %s", rec->where);
-}
-
-int undo_proc_starttime(pid_t pid, unsigned long long *out)
-{
-	return proc_starttime(pid, out);
 }
 
 /* ---- the registry ---- */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The persisted undo journal; format and locking in undo_journal.h. */
+#include <duress/core/proc.h>
 #include <duress/targets/cgview.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
@@ -258,7 +259,7 @@ int undo_journal_open(struct undo_journal *j, const char *state_dir, const char 
 		j->fd = -1;
 		return duress_err_set(err, e, "lock journal %s", j->path);
 	}
-	undo_proc_starttime(getpid(), &start);
+	proc_starttime(getpid(), &start);
 	if (journal_escape(cmd, ecmd, sizeof(ecmd)) < 0)
 		snprintf(ecmd, sizeof(ecmd), "?");
 	snprintf(body, sizeof(body), "0 BEGIN pid=%d start=%llu cmd=%s", (int)getpid(), start, ecmd);

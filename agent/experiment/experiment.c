@@ -3,7 +3,9 @@
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/experiment/experiment.h>
-#include <duress/session/runtime.h>
+#include <duress/core/timing.h>
+#include <duress/core/proc.h>
+
 #include <duress/experiment/probe.h>
 #include <duress/samples/sample.h>
 #include <duress/samples/summary.h>
@@ -91,7 +93,7 @@ static double real_s(void)
 
 static double now(const struct run *r)
 {
-	return mono_seconds() - r->t0;
+	return timing_now() - r->t0;
 }
 
 static double round3(double v)
@@ -496,9 +498,9 @@ static void loop(struct run *r, double until, enum loop_mode mode)
 					       : DEFAULT_PROBE_INTERVAL_US;
 	bool probing = r->x->nsteady &&
 		       ((mode == LOOP_METHOD && r->x->probe_interval_us) || mode == LOOP_RECOVERY);
-	cleanup_close int sample_fd = periodic_timer(r->x->sample_interval_us);
-	cleanup_close int tick_fd = mode == LOOP_METHOD ? periodic_timer(TICK_USEC) : -1;
-	cleanup_close int probe_fd = probing ? periodic_timer(piv) : -1;
+	cleanup_close int sample_fd = timing_periodic_fd(r->x->sample_interval_us);
+	cleanup_close int tick_fd = mode == LOOP_METHOD ? timing_periodic_fd(TICK_USEC) : -1;
+	cleanup_close int probe_fd = probing ? timing_periodic_fd(piv) : -1;
 
 	while (!stopping(r)) {
 		struct pollfd pfd[4 + ABORT_MAX_TRIGGERS];
@@ -889,8 +891,8 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 	double t0;
 	int code;
 
-	protect_agent();
-	r->t0 = mono_seconds();
+	proc_protect_self();
+	r->t0 = timing_now();
 	r->t0_real = real_s();
 	r->phase = "before";
 	r->run_recs = json_array();
@@ -947,9 +949,9 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 	}
 
 	/* one revert covers every fault */
-	t0 = mono_seconds();
+	t0 = timing_now();
 	undo_revert_all(undo, &r->rep);
-	r->revert_ms = (mono_seconds() - t0) * 1e3;
+	r->revert_ms = (timing_now() - t0) * 1e3;
 	r->revert_at = now(r);
 	for (size_t i = 0; i < nfaults; i++)
 		fault_ended(&faults[i].f, r->revert_at);

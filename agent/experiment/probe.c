@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Probes (http with libcurl, process with fork/exec, metric on samples). */
+#include <duress/core/proc.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/experiment/probe.h>
@@ -472,7 +473,7 @@ static void run_process(const struct probe *p, const struct probe_ctx *ctx,
 	struct buf o = { 0 }, e = { 0 };
 	bool oo = true, eo = true, timed_out = false;
 	double t0 = mono_ms(), deadline = t0 + (double)p->timeout_us / 1e3;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	if (!argv || pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -488,11 +489,12 @@ static void run_process(const struct probe *p, const struct probe_ctx *ctx,
 		goto out;
 	}
 	if (pid == 0) {
-		sigset_t none;
-		int devnull = open("/dev/null", O_RDONLY);
+		/* a probe the agent no longer waits for must not outlive it */
+		const struct proc_child setup = { .deathsig = SIGKILL, .parent = parent };
+		int devnull;
 
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		(void)proc_child_setup(&setup, 127);
+		devnull = open("/dev/null", O_RDONLY);
 		setpgid(0, 0);
 		if (p->in_target_netns &&
 		    (!ctx->target || ctx->target->netns_fd < 0 ||

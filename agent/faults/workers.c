@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Worker processes of faults, in a cgroup of their own. */
+#include <duress/core/proc.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
@@ -95,32 +96,19 @@ int worker_spawn(const char *dir, const char *name, int oom_score_adj, int (*fn)
 	}
 	if (child == 0) {
 		struct duress_err e = { 0 };
-		sigset_t none;
-		char adj[16];
-		int fd;
+		const struct proc_child setup = {
+			.name = name, .deathsig = SIGKILL, .parent = parent,
+			.default_handlers = true, .set_oom = true, .oom_score_adj = oom_score_adj,
+		};
 
 		close(p[0]);
-		session_child_close();
 		/* into the cgroup before anything is allocated or touched */
 		if (cg_attach(dir, 0, &e) < 0) {
 			duress_err_wrap(&e, "worker %s: join %s", name, dir);
 			child_fail(p[1], &e);
 		}
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-			_exit(DURESS_EXIT_INTERNAL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		for (int s = 1; s < NSIG; s++)
-			if (s != SIGKILL && s != SIGSTOP)
-				signal(s, SIG_DFL);
-		prctl(PR_SET_NAME, name);
-		fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			snprintf(adj, sizeof(adj), "%d", oom_score_adj);
-			if (write(fd, adj, strlen(adj)) < 0)
-				(void)0; /* not fatal: the hog still runs */
-			close(fd);
-		}
+		/* an OOM score not set is not fatal: the hog still runs */
+		(void)proc_child_setup(&setup, DURESS_EXIT_INTERNAL);
 		r.tag = 'R';
 		write_full(p[1], &r.tag, 1);
 		close(p[1]);

@@ -16,13 +16,15 @@
  * exited.  The agent samples the targets of its jobs itself at 1 Hz for
  * /metrics and /v1/samples.
  */
+#include <duress/core/proc.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
 #include <duress/cmd/cli.h>
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
 #include <duress/experiment/manifest.h>
-#include <duress/session/runtime.h>
+#include <duress/core/timing.h>
+
 #include <duress/samples/sample.h>
 #include <duress/serve/serve.h>
 #include <duress/session/session.h>
@@ -756,8 +758,8 @@ static struct {
 
 static int targets_start(void)
 {
+	pid_t pid, parent = getpid();
 	int p[2];
-	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -1;
@@ -768,12 +770,11 @@ static int targets_start(void)
 		return -1;
 	}
 	if (pid == 0) {
-		sigset_t none;
-		int fd = open("/dev/null", O_RDWR);
+		const struct proc_child setup = { .deathsig = SIGKILL, .parent = parent };
+		int fd;
 
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		(void)proc_child_setup(&setup, 127);
+		fd = open("/dev/null", O_RDWR);
 		dup2(p[1], STDOUT_FILENO);
 		if (fd >= 0) {
 			dup2(fd, STDIN_FILENO);
@@ -786,7 +787,7 @@ static int targets_start(void)
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	L.pid = pid;
 	L.fd = p[0];
-	L.started = mono_seconds();
+	L.started = timing_now();
 	L.n = 0;
 	L.gen++;
 	return 0;
@@ -1000,13 +1001,13 @@ static void job_ended(struct job *j)
  * waits at most STOP_WAIT_S for its job to end, then gets 202. */
 static void tick(void)
 {
-	if (L.pid && mono_seconds() - L.started > TARGETS_WAIT_S)
+	if (L.pid && timing_now() - L.started > TARGETS_WAIT_S)
 		targets_finish("it took over 10 s");
 	jobs_sample(&S.tab);
 	resume_followers(); /* new samples in the rings, new lines in the jobs' files */
 	for (size_t i = 0; i < S.tab.njobs; i++)
 		if (S.tab.jobs[i]->state == JOB_STOPPING && S.tab.jobs[i]->nwaiters &&
-		    mono_seconds() - S.tab.jobs[i]->stop_mono > STOP_WAIT_S)
+		    timing_now() - S.tab.jobs[i]->stop_mono > STOP_WAIT_S)
 			resume_waiters(S.tab.jobs[i]);
 }
 
@@ -1157,7 +1158,7 @@ int cmd_serve(int argc, char **argv)
 	sigaddset(&mask, SIGPIPE);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	tfd = periodic_timer(1000000);
+	tfd = timing_periodic_fd(1000000);
 	if (sfd < 0 || tfd < 0) {
 		duress_err_setc(&err, DURESS_EXIT_INTERNAL, errno, "signalfd/timerfd");
 		return cli_fail(&err);
@@ -1168,7 +1169,7 @@ int cmd_serve(int argc, char **argv)
 		return cli_fail(&err);
 	if (!tcp) /* removed at exit */
 		snprintf(S.sock_path, sizeof(S.sock_path), "%s", listen_at + 5);
-	S.tab.mono0 = mono_seconds();
+	S.tab.mono0 = timing_now();
 	S.d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
 			       NULL, handle, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
 			       MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,

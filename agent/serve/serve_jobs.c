@@ -10,9 +10,11 @@
  * SERVE_RING), and the job as JSON.  Nothing here touches HTTP: the daemon
  * (cmd_serve.c) is told through on_exit.
  */
+#include <duress/core/proc.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
-#include <duress/session/runtime.h>
+#include <duress/core/timing.h>
+
 #include <duress/samples/sample.h>
 #include <duress/serve/serve.h>
 #include <duress/session/session.h>
@@ -335,15 +337,12 @@ int job_spawn(struct job_table *tab, struct job *j, char **argv, struct serve_er
 	if (pid < 0)
 		return serve_error_set(e, 500, "", "fork: %s", strerror(errno));
 	if (pid == 0) {
-		sigset_t none;
+		/* SIGTERM: the job reverts and exits when the server dies */
+		const struct proc_child setup = { .deathsig = SIGTERM, .parent = ppid,
+						  .default_handlers = true };
 		int fd;
 
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != ppid)
-			_exit(DURESS_EXIT_INTERRUPTED);
-		signal(SIGPIPE, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		(void)proc_child_setup(&setup, DURESS_EXIT_INTERRUPTED);
 		fd = open("/dev/null", O_RDONLY);
 		if (fd >= 0) {
 			dup2(fd, STDIN_FILENO);
@@ -360,7 +359,7 @@ int job_spawn(struct job_table *tab, struct job *j, char **argv, struct serve_er
 	j->pid = pid;
 	j->state = JOB_RUNNING;
 	clock_gettime(CLOCK_REALTIME, &j->started);
-	j->started_mono = mono_seconds();
+	j->started_mono = timing_now();
 	if (j->experiment) {
 		tab->stats.experiments_active++;
 		tab->stats.experiments_started++;
@@ -381,7 +380,7 @@ void job_stop(struct job *j)
 		return;
 	kill(j->pid, SIGTERM);
 	j->state = JOB_STOPPING;
-	j->stop_mono = mono_seconds();
+	j->stop_mono = timing_now();
 }
 
 static void job_exited(struct job_table *tab, struct job *j, int status)
@@ -429,7 +428,7 @@ void jobs_reap(struct job_table *tab)
 
 void jobs_sample(struct job_table *tab)
 {
-	double t0 = mono_seconds();
+	double t0 = timing_now();
 	unsigned n = 0;
 
 	for (size_t i = 0; i < tab->njobs; i++) {
@@ -446,7 +445,7 @@ void jobs_sample(struct job_table *tab)
 
 			target_refresh_pid(&j->t, &e2);
 		}
-		if (sample_take(&j->t, j->have_last ? &j->last : NULL, mono_seconds() - tab->mono0, &s,
+		if (sample_take(&j->t, j->have_last ? &j->last : NULL, timing_now() - tab->mono0, &s,
 				&err) < 0)
 			continue;
 		n++;
@@ -467,7 +466,7 @@ void jobs_sample(struct job_table *tab)
 		j->have_last = true;
 	}
 	if (n) {
-		double cost = mono_seconds() - t0;
+		double cost = timing_now() - t0;
 
 		tab->stats.sample_cost_last_s = cost;
 		tab->stats.sample_cost_total_s += cost;
@@ -487,7 +486,7 @@ unsigned jobs_running(const struct job_table *tab)
 /* Stop every job (each reverts), wait for them. */
 void jobs_stop_all(struct job_table *tab, int sfd)
 {
-	double t0 = mono_seconds();
+	double t0 = timing_now();
 	bool killed = false;
 
 	for (size_t i = 0; i < tab->njobs; i++)
@@ -496,7 +495,7 @@ void jobs_stop_all(struct job_table *tab, int sfd)
 		struct pollfd p = { .fd = sfd, .events = POLLIN };
 		struct signalfd_siginfo si;
 
-		if (!killed && mono_seconds() - t0 > SERVE_SHUTDOWN_WAIT_S) {
+		if (!killed && timing_now() - t0 > SERVE_SHUTDOWN_WAIT_S) {
 			/* their guardians revert what they leave */
 			fprintf(stderr, "duress serve: jobs still running after %ds: killing them\n",
 				SERVE_SHUTDOWN_WAIT_S);

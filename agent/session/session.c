@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Agent sessions: recovery, journal, locks, guardian (session.h). */
+#include <duress/core/proc.h>
 #include <duress/targets/cgview.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
@@ -26,28 +27,6 @@
 #define SYS_pidfd_open 434
 #endif
 
-static int private_fds[SESSION_MAX_LOCKS + 4];
-static size_t nprivate;
-
-void session_private_fd(int fd)
-{
-	if (fd >= 0 && nprivate < DURESS_ARRAY_SIZE(private_fds))
-		private_fds[nprivate++] = fd;
-}
-
-void session_child_close(void)
-{
-	for (size_t i = 0; i < nprivate; i++)
-		close(private_fds[i]);
-	nprivate = 0;
-}
-
-static void private_fd_forget(int fd)
-{
-	for (size_t i = 0; i < nprivate; i++)
-		if (private_fds[i] == fd)
-			private_fds[i] = private_fds[--nprivate];
-}
 
 void session_recover_dead(const char *state_dir, const char *who)
 {
@@ -77,7 +56,7 @@ int session_begin(struct agent_session *s, const char *state_dir_opt, bool no_re
 		return duress_err_wrap(err, "state directory %s (--state-dir to move it)",
 				       s->state_dir);
 	}
-	session_private_fd(s->journal.fd);
+	proc_private_fd(s->journal.fd);
 	return 0;
 }
 
@@ -146,7 +125,7 @@ int session_lock(struct agent_session *s, const struct target *t, const char *fa
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, info, n, 0) != n)
 		(void)0; /* the owner note is informative only */
 	s->lock_fds[s->nlocks++] = fd;
-	session_private_fd(fd);
+	proc_private_fd(fd);
 	return 0;
 }
 
@@ -191,7 +170,10 @@ int session_guard(struct agent_session *s, struct duress_err *err)
 	if (child == 0) {
 		char *const argv[] = { "duress", "__guardian", spid, sjfd, s->journal.path, sready,
 				       NULL };
+		/* it must outlive the agent and keep the journal and the locks */
+		const struct proc_child setup = { .keep_private = true };
 
+		(void)proc_child_setup(&setup, 127);
 		setsid();
 		clear_cloexec(s->journal.fd);
 		clear_cloexec(ready[1]);
@@ -221,12 +203,12 @@ int session_guard(struct agent_session *s, struct duress_err *err)
 
 void session_end(struct agent_session *s, bool nothing_pending)
 {
-	private_fd_forget(s->journal.fd);
+	proc_private_forget(s->journal.fd);
 	if (nothing_pending)
 		cg_views_release(); /* before the journal that names them goes */
 	undo_journal_close(&s->journal, nothing_pending);
 	for (size_t i = 0; i < s->nlocks; i++) {
-		private_fd_forget(s->lock_fds[i]);
+		proc_private_forget(s->lock_fds[i]);
 		close(s->lock_fds[i]);
 	}
 	s->nlocks = 0;
@@ -295,7 +277,7 @@ int guardian_main(int argc, char **argv)
 	struct stat st;
 	sigset_t none;
 	pid_t agent;
-	int jfd, ready, pidfd, fd;
+	int jfd, ready, pidfd;
 
 	if (argc != 5)
 		return DURESS_EXIT_USAGE;
@@ -309,12 +291,8 @@ int guardian_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (write(fd, "-1000", 5) < 0)
-			(void)0;
-		close(fd);
-	}
+	/* the OOM killer takes the hogs, never the one who reverts */
+	(void)proc_oom_score_adj(-1000);
 	if (chdir("/") < 0)
 		(void)0;
 	pidfd = (int)syscall(SYS_pidfd_open, agent, 0);

@@ -8,6 +8,7 @@
  * going back to the agent's own namespace, because with nsdelegate the
  * kernel refuses writes to a namespace root's files from inside it.
  */
+#include <duress/core/proc.h>
 #include <duress/core/cgroup.h>
 #include <duress/targets/cgview.h>
 #include <duress/core/cleanup.h>
@@ -257,7 +258,7 @@ int cg_view_for_pid(pid_t pid, char *dir, size_t dirlen, char *rel, size_t relle
 {
 	unsigned long long start;
 
-	if (undo_proc_starttime(pid, &start) < 0)
+	if (proc_starttime(pid, &start) < 0)
 		return duress_err_setc(err, DURESS_EXIT_NO_TARGET, ESRCH,
 				       "cgroup view: no process %d", (int)pid);
 	if ((size_t)snprintf(dir, dirlen, "%s/%d-%llu", cg_view_base(), (int)pid, start) >= dirlen)
@@ -285,7 +286,7 @@ int cg_view_ensure(const char *path, struct duress_err *err)
 		return 0;
 	if (is_cgroup2_mount(dir))
 		return 0;
-	if (undo_proc_starttime(pid, &now) < 0 || now != start)
+	if (proc_starttime(pid, &now) < 0 || now != start)
 		return duress_err_set(err, ESRCH,
 				      "cgroup view %s: process %d (start %llu) is gone, its cgroup "
 				      "went with it",

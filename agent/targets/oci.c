@@ -4,6 +4,7 @@
  * state directories: the init process's pid and start time (the cgroup is
  * then that process's).  Roots and formats: docs/containers.md.
  */
+#include <duress/core/proc.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
@@ -176,7 +177,7 @@ static pid_t find_by_start(unsigned long long start)
 
 		if (*end || p <= 0)
 			continue;
-		if (undo_proc_starttime((pid_t)p, &st) < 0 || st != start)
+		if (proc_starttime((pid_t)p, &st) < 0 || st != start)
 			continue;
 		if (found)
 			return 0; /* two processes started in the same tick */
@@ -214,7 +215,7 @@ static int scan_one(int parent, const char *id, const char *statedir, struct oci
 		return 0;
 	/* Gone, the pid now belongs to another process, or the runtime's
 	 * PID namespace is not ours. */
-	if (undo_proc_starttime(pid, &now) < 0 || now != start) {
+	if (proc_starttime(pid, &now) < 0 || now != start) {
 		pid = find_by_start(start);
 		if (!pid)
 			return 0;

@@ -9,6 +9,7 @@
  * and starts the workload.  It reports over a pipe: one READY_TAG byte, or
  * an ERROR_TAG record carrying a struct duress_err.
  */
+#include <duress/core/proc.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/targets/sandbox.h>
@@ -44,7 +45,7 @@
 #define SANDBOX_READY_TIMEOUT_MS 5000
 #define SANDBOX_DESTROY_TIMEOUT_MS 5000
 #define SANDBOX_REAP_TIMEOUT_MS 2000
-#define SANDBOX_OOM_SCORE_ADJ "500"
+#define SANDBOX_OOM_SCORE_ADJ 500
 
 #define READY_TAG 'R'
 #define ERROR_TAG 'E'
@@ -550,20 +551,6 @@ static int leader_fds(int ready_fd, struct duress_err *err)
 	return fd;
 }
 
-/* The agent may block or catch signals; the workload starts with defaults. */
-static void leader_reset_signals(void)
-{
-	struct sigaction sa;
-	sigset_t none;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL); /* fails harmlessly for SIGKILL, SIGSTOP, libc's own */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 static int leader_lo_up(struct duress_err *err)
 {
 	cleanup_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -581,26 +568,17 @@ static int leader_lo_up(struct duress_err *err)
 	return 0;
 }
 
-static int leader_oom_score_adj(struct duress_err *err)
-{
-	static const char path[] = "/proc/self/oom_score_adj";
-	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return duress_err_set(err, errno, "open %s", path);
-	n = write(fd, SANDBOX_OOM_SCORE_ADJ, strlen(SANDBOX_OOM_SCORE_ADJ));
-	if (n < 0)
-		return duress_err_set(err, errno, "write %s to %s", SANDBOX_OOM_SCORE_ADJ, path);
-	return 0;
-}
-
 /*
  * The forked child.  It joins the sandbox first, so that every page and
  * every CPU cycle it uses from then on is charged to the sandbox.
  */
 static __attribute__((noreturn)) void leader_main(const char *dir, pid_t agent, int ready_fd)
 {
+	/* The agent may block or catch signals; the workload starts with defaults. */
+	const struct proc_child setup = {
+		.name = "duress-sandbox", .deathsig = SIGKILL, .parent = agent,
+		.default_handlers = true, .set_oom = true, .oom_score_adj = SANDBOX_OOM_SCORE_ADJ,
+	};
 	struct duress_err err = { 0 };
 	int fd;
 
@@ -608,15 +586,11 @@ static __attribute__((noreturn)) void leader_main(const char *dir, pid_t agent, 
 		duress_err_wrap(&err, "cannot join cgroup %s", dir);
 		leader_fail(ready_fd, &err);
 	}
-	leader_reset_signals();
-	prctl(PR_SET_NAME, "duress-sandbox"); /* for ps and top; cosmetic */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
-		duress_err_set(&err, errno, "set PR_SET_PDEATHSIG");
+	if (proc_child_setup(&setup, DURESS_EXIT_INTERNAL) < 0) {
+		duress_err_set(&err, errno, "write %d to /proc/self/oom_score_adj",
+			       SANDBOX_OOM_SCORE_ADJ);
 		leader_fail(ready_fd, &err);
 	}
-	/* The agent may have died before the prctl: then nobody would kill us. */
-	if (getppid() != agent)
-		_exit(DURESS_EXIT_INTERNAL);
 	fd = leader_fds(ready_fd, &err);
 	if (fd < 0)
 		leader_fail(ready_fd, &err);
@@ -626,7 +600,7 @@ static __attribute__((noreturn)) void leader_main(const char *dir, pid_t agent, 
 				"unshare a network namespace (needs CAP_SYS_ADMIN)");
 		leader_fail(ready_fd, &err);
 	}
-	if (leader_lo_up(&err) < 0 || leader_oom_score_adj(&err) < 0)
+	if (leader_lo_up(&err) < 0)
 		leader_fail(ready_fd, &err);
 	sandbox_workload_main(ready_fd, &err);
 	leader_fail(ready_fd, &err);
@@ -801,7 +775,6 @@ int sandbox_create(const struct cg_root *root, struct target *t, struct duress_e
 	}
 	if (child == 0) {
 		close(pipefd[0]);
-		session_child_close();
 		leader_main(dir, agent, pipefd[1]);
 	}
 	close(pipefd[1]);

@@ -543,3 +543,40 @@ int target_own_procs(const struct target *t)
 {
 	return count_procs(t->dir, 0);
 }
+
+int target_guard(const struct target *t, bool force, struct duress_err *err)
+{
+	struct duress_err e = { 0 };
+	char own[PATH_MAX], init[PATH_MAX];
+
+	if (force || t->owned)
+		return 0;
+	if (t->view[0]) {
+		/* Seen from the agent's cgroup namespace ("/../app"): "/.."
+		 * alone (or more of them) is an ancestor of the agent itself. */
+		if (cg_rel_only_up(t->nsrel))
+			return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
+					       "refusing: target %s holds the agent itself (it is "
+					       "an ancestor of the agent's cgroup namespace) (use "
+					       "--force)",
+					       t->nsrel);
+		/* No PID 1 check: in a sidecar PID 1 is the first container
+		 * of the shared PID namespace, a legitimate target. */
+		return 0;
+	}
+	if (!strcmp(t->rel, "/"))
+		return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
+				       "refusing to put the root cgroup under duress: that is the "
+				       "whole host (use --force if you mean it)");
+	if (cg_of_pid(getpid(), own, sizeof(own), &e) == 0 && cg_rel_covers(t->rel, own))
+		return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
+				       "refusing: target %s holds the agent itself (its cgroup is "
+				       "%s); the agent could not revert what it breaks (use --force)",
+				       t->rel, own);
+	if (cg_of_pid(1, init, sizeof(init), &e) == 0 && cg_rel_covers(t->rel, init))
+		return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
+				       "refusing: target %s holds PID 1 of this host (cgroup %s) "
+				       "(use --force)",
+				       t->rel, init);
+	return 0;
+}

@@ -5,6 +5,7 @@
  * container_find by exact name and prefix, and the cgroup-view helpers.
  * The "containers" here are this test process, described by state files.
  */
+#include <duress/core/proc.h>
 #include <duress/core/cgroup.h>
 #include <duress/targets/cgview.h>
 #include <duress/core/exitcode.h>
@@ -216,7 +217,7 @@ static int roots_setup(void **state)
 	snprintf(base, sizeof(base), "/tmp/duress-test-oci-XXXXXX");
 	if (!mkdtemp(base))
 		return -1;
-	if (undo_proc_starttime(getpid(), &self_start) < 0 ||
+	if (proc_starttime(getpid(), &self_start) < 0 ||
 	    cg_of_pid(getpid(), self_rel, sizeof(self_rel), &err) < 0)
 		self_rel[0] = '\0';
 	snprintf(r1, sizeof(r1), "%s/runc", base);

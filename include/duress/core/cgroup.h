@@ -128,4 +128,7 @@ int cg_kill(const char *dir, struct duress_err *err);
  */
 int cg_destroy(const char *dir, int timeout_ms, struct duress_err *err);
 
+/* Pure: is `anc` (a path below the cgroup2 mount) equal to or above `rel`? */
+bool cg_rel_covers(const char *anc, const char *rel);
+
 #endif

@@ -57,10 +57,6 @@ const struct undo_kind *undo_kind_find(const char *name);
 #include <duress/core/undo_kinds.h>
 #undef UNDO_KIND
 
-/* Start time of a process (field 22 of /proc/PID/stat), for "kill" steps
- * that must never hit a reused pid. */
-int undo_proc_starttime(pid_t pid, unsigned long long *out);
-
 /* The built-in kinds (agent/core/undo.c):
  *   cgroup-write   where = cgroup dir, what = file, value = original content
  *                  (for io.max: the original line of one device, or

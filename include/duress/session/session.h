@@ -80,16 +80,6 @@ void session_drop_sandbox(struct target *t, struct undo_log *faults, struct undo
 int session_finish(struct agent_session *s, bool started, struct undo_log *faults,
 		   struct undo_log *sbx, int rc);
 
-/*
- * Descriptors no forked child may keep: the journal and the locks (their
- * flock would outlive the agent in a stray child and delay the guardian).
- * Every child the agent forks (workers, the sandbox, probes) calls
- * session_child_close() right after fork(); only the guardian inherits
- * them, on purpose.
- */
-void session_private_fd(int fd);
-void session_child_close(void);
-
 /* The hidden command the guardian runs as: duress __guardian PID FD PATH READY_FD */
 int guardian_main(int argc, char **argv);
 

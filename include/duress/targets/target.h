@@ -149,4 +149,12 @@ size_t oci_roots(char roots[][PATH_MAX], size_t max);
  * sorted by id. */
 int oci_scan(struct container_info **list, size_t *n, struct duress_err *err);
 
+/*
+ * Guard rails, refused with DURESS_EXIT_REFUSED unless force: the root
+ * cgroup (the whole host), the agent's own cgroup or an ancestor of it (the
+ * agent could not revert what it breaks), the cgroup that holds PID 1.
+ * A sandbox the agent made is always allowed.
+ */
+int target_guard(const struct target *t, bool force, struct duress_err *err);
+
 #endif
