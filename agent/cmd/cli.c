@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <duress/core/undo_journal.h>
 #include <duress/cmd/cli.h>
 #include <duress/core/exitcode.h>
 
@@ -77,8 +78,8 @@ int cli_open_target(const struct cli_session_opts *o, const char *what,
 		if (session_begin(sess, o->state_dir, o->no_recover, what, err) < 0)
 			return -1;
 		*have_sess = true;
-		undo->journal = &sess->journal;
-		sbx_undo->journal = &sess->journal;
+		undo_journal_attach(&sess->journal, undo);
+		undo_journal_attach(&sess->journal, sbx_undo);
 	}
 	if (spec->kind == TARGET_SANDBOX) {
 		if (cg_root_require(root, "cpu memory io pids", err) < 0 ||

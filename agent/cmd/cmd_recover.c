@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* duress recover: revert whatever journals of dead agents still hold. */
+#include <duress/session/recover.h>
 #include <duress/cmd/cli.h>
 #include <duress/core/exitcode.h>
 #include <duress/core/undo_journal.h>
@@ -59,7 +60,7 @@ int cmd_recover(int argc, char **argv)
 	if (!dry && cli_require_root("recover", &err) < 0)
 		return cli_fail(&err);
 	state = state_dir_resolve(state);
-	rc = journal_recover_all(state, NULL, dry, false, stdout, &rep, &err);
+	rc = recover_all(state, NULL, dry, false, stdout, &rep, &err);
 	printf("%s: %zu journal(s)%s: %zu change(s) %s, %zu already gone, %zu failed, %zu in use "
 	       "by live agents\n",
 	       state, rep.journals, dry ? " (dry run)" : "", rep.reverted,

@@ -3,6 +3,7 @@
  * duress sample: sample a target's usage at a fixed cadence (timerfd,
  * drift-free) until --duration, a signal, or the target vanishes.
  */
+#include <duress/core/undo_journal.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
 #include <duress/cmd/cli.h>
@@ -260,7 +261,7 @@ int cmd_sample(int argc, char **argv)
 			goto done;
 		}
 		have_sess = true;
-		sbx_undo.journal = &sess.journal;
+		undo_journal_attach(&sess.journal, &sbx_undo);
 		if (session_sandbox(&sess, &root, &sbx_undo, &t, &err) < 0) {
 			rc = cli_fail(&err);
 			goto done;

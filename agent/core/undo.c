@@ -1,11 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* Undo records and the built-in kinds; see include/duress/undo.h. */
-#include <duress/core/cgroup.h>
-#include <duress/targets/cgview.h>
+/* Undo records, the log and its revert, the "kill" kind (undo.h). */
 #include <duress/core/cleanup.h>
 #include <duress/core/proc.h>
 #include <duress/core/undo.h>
-#include <duress/core/undo_journal.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,94 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* ---- cgroup-write ---- */
-
-/* "max" in a file that holds "MAJ:MIN k=v ..." lines (io.max) means: lift
- * the limits of that device; every other file takes the saved text back. */
-/* A path below a cgroup-namespace view made by another process (the agent
- * that died): mount the view again here.  1 if it cannot be: gone. */
-static int view_ensure(const char *where, bool *gone, struct duress_err *err)
-{
-	struct duress_err e = { 0 };
-
-	if (cg_view_ensure(where, &e) == 0)
-		return 0;
-	if (e.errnum == ESRCH) {
-		*gone = true;
-		return 1;
-	}
-	*err = e;
-	return -1;
-}
-
-static int revert_cg_write(const struct undo_rec *rec, bool *gone, struct duress_err *err)
-{
-	struct duress_err e2 = { 0 };
-	int v = view_ensure(rec->where, gone, err);
-
-	if (v)
-		return v < 0 ? -1 : 0;
-
-	if (access(rec->where, F_OK) != 0 && errno == ENOENT) {
-		*gone = true;
-		return 0;
-	}
-	if (cg_write(rec->where, rec->what, rec->value, &e2) == 0)
-		return 0;
-	if (e2.errnum == ENOENT || e2.errnum == ENODEV) {
-		/* the cgroup (or the device) went away meanwhile */
-		if (access(rec->where, F_OK) != 0) {
-			*gone = true;
-			return 0;
-		}
-	}
-	*err = e2;
-	return -1;
-}
-
-static void describe_cg_write(const struct undo_rec *rec, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s of %s back to '%.200s'", rec->what, rec->where, rec->value);
-}
-
-/* ---- cgroup-remove ---- */
-
-static int revert_cg_remove(const struct undo_rec *rec, bool *gone, struct duress_err *err)
-{
-	int v = view_ensure(rec->where, gone, err);
-
-	if (v)
-		return v < 0 ? -1 : 0;
-	if (access(rec->where, F_OK) != 0 && errno == ENOENT) {
-		*gone = true;
-		return 0;
-	}
-	return cg_destroy(rec->where, 5000, err);
-}
-
-static void describe_cg_remove(const struct undo_rec *rec, char *buf, size_t len)
-{
-	snprintf(buf, len, "kill the processes of %s and remove it", rec->where);
-}
-
-/* ---- unlink ---- */
-
-static int revert_unlink(const struct undo_rec *rec, bool *gone, struct duress_err *err)
-{
-	if (unlink(rec->where) == 0)
-		return 0;
-	if (errno == ENOENT) {
-		*gone = true;
-		return 0;
-	}
-	return duress_err_set(err, errno, "remove %s", rec->where);
-}
-
-static void describe_unlink(const struct undo_rec *rec, char *buf, size_t len)
-{
-	snprintf(buf, len, "remove %s", rec->where);
-}
 
 /* ---- kill ---- */
 
@@ -127,27 +36,7 @@ static void describe_kill(const struct undo_rec *rec, char *buf, size_t len)
 	snprintf(buf, len, "kill process %s", rec->where);
 }
 
-/* ---- the registry ---- */
-
-const struct undo_kind undo_kind_cgroup_write = { "cgroup-write", revert_cg_write, describe_cg_write };
-const struct undo_kind undo_kind_cgroup_remove = { "cgroup-remove", revert_cg_remove,
-						   describe_cg_remove };
-const struct undo_kind undo_kind_unlink = { "unlink", revert_unlink, describe_unlink };
 const struct undo_kind undo_kind_kill = { "kill", revert_kill, describe_kill };
-
-static const struct undo_kind *const undo_kinds[] = {
-#define UNDO_KIND(sym) &sym,
-#include <duress/core/undo_kinds.h>
-#undef UNDO_KIND
-};
-
-const struct undo_kind *undo_kind_find(const char *name)
-{
-	for (size_t i = 0; i < DURESS_ARRAY_SIZE(undo_kinds); i++)
-		if (!strcmp(undo_kinds[i]->name, name))
-			return undo_kinds[i];
-	return NULL;
-}
 
 /* ---- the log ---- */
 
@@ -164,37 +53,34 @@ void undo_log_free(struct undo_log *log)
 	memset(log, 0, sizeof(*log));
 }
 
-int undo_record(struct undo_log *log, const char *kind, const char *fault, const char *where,
-		const char *what, const char *value, struct duress_err *err)
+int undo_record(struct undo_log *log, const struct undo_kind *kind, const char *fault,
+		const char *where, const char *what, const char *value, struct duress_err *err)
 {
-	const struct undo_kind *k = undo_kind_find(kind);
 	struct undo_rec *r;
 
-	if (!k)
-		return duress_err_set(err, EINVAL, "undo: unknown kind '%s'", kind);
 	if (log->n == log->cap) {
 		size_t ncap = log->cap ? log->cap * 2 : 8;
 		struct undo_rec *nr = realloc(log->recs, ncap * sizeof(*nr));
 
 		if (!nr)
-			return duress_err_set(err, ENOMEM, "undo: record %s %s", kind, where);
+			return duress_err_set(err, ENOMEM, "undo: record %s %s", kind->name, where);
 		log->recs = nr;
 		log->cap = ncap;
 	}
 	r = &log->recs[log->n];
 	memset(r, 0, sizeof(*r));
-	r->kind = k->name;
+	r->kind = kind;
 	snprintf(r->fault, sizeof(r->fault), "%s", fault ? fault : "");
 	if ((size_t)snprintf(r->where, sizeof(r->where), "%s", where ? where : "") >= sizeof(r->where))
-		return duress_err_set(err, ENAMETOOLONG, "undo: record %s: '%s'", kind, where);
+		return duress_err_set(err, ENAMETOOLONG, "undo: record %s: '%s'", kind->name, where);
 	if ((size_t)snprintf(r->what, sizeof(r->what), "%s", what ? what : "") >= sizeof(r->what))
-		return duress_err_set(err, ENAMETOOLONG, "undo: record %s: '%s'", kind, what);
+		return duress_err_set(err, ENAMETOOLONG, "undo: record %s: '%s'", kind->name, what);
 	r->value = strdup(value ? value : "");
 	if (!r->value)
-		return duress_err_set(err, ENOMEM, "undo: record %s %s", kind, where);
+		return duress_err_set(err, ENOMEM, "undo: record %s %s", kind->name, where);
+	r->jid = log->n;
 	/* Persisted before the caller may act: no journal line, no change. */
-	r->jid = log->journal ? log->journal->next_id++ : log->n;
-	if (log->journal && undo_journal_add(log->journal, r, err) < 0) {
+	if (log->sink && log->sink->add(log->sink_ctx, r, err) < 0) {
 		free(r->value);
 		r->value = NULL;
 		return duress_err_wrap(err, "undo journal");
@@ -208,7 +94,7 @@ static void mark_done(struct undo_log *log, size_t idx)
 
 	log->recs[idx].done = true;
 	/* A lost DONE line only means a harmless, idempotent second revert. */
-	if (log->journal && undo_journal_done(log->journal, log->recs[idx].jid, &e) < 0)
+	if (log->sink && log->sink->done(log->sink_ctx, &log->recs[idx], &e) < 0)
 		fprintf(stderr, "duress: %s\n", e.msg);
 }
 
@@ -221,24 +107,12 @@ void undo_forget(struct undo_log *log, size_t idx)
 static int revert_rec(struct undo_log *log, size_t idx, bool *gone, struct duress_err *err)
 {
 	struct undo_rec *r = &log->recs[idx];
-	const struct undo_kind *k = undo_kind_find(r->kind);
 
 	*gone = false;
-	if (!k)
-		return duress_err_set(err, EINVAL, "undo: unknown kind '%s'", r->kind);
-	if (k->revert(r, gone, err) < 0)
+	if (r->kind->revert(r, gone, err) < 0)
 		return -1;
 	mark_done(log, idx);
 	return 0;
-}
-
-int undo_revert_one(struct undo_log *log, size_t idx, struct duress_err *err)
-{
-	bool gone;
-
-	if (idx >= log->n || log->recs[idx].done)
-		return 0;
-	return revert_rec(log, idx, &gone, err);
 }
 
 /* Revert step i into the report (skipped when done). */
@@ -294,12 +168,11 @@ void undo_log_print(const struct undo_log *log, FILE *f, const char *prefix)
 {
 	for (size_t i = 0; i < log->n; i++) {
 		const struct undo_rec *r = &log->recs[i];
-		const struct undo_kind *k = undo_kind_find(r->kind);
 		char buf[1024];
 
-		if (r->done || !k)
+		if (r->done)
 			continue;
-		k->describe(r, buf, sizeof(buf));
+		r->kind->describe(r, buf, sizeof(buf));
 		fprintf(f, "%s%s\n", prefix, buf);
 	}
 }

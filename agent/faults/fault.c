@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The fault registry, option tables, and what every fault shares. */
+#include <duress/targets/cgview.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
@@ -355,7 +356,7 @@ int fault_cg_set(struct fault *f, const char *dir, const char *file, const char 
 
 	if (read_trimmed(dir, file, &orig, err) < 0)
 		return duress_err_wrap(err, "%s fault: save %s before changing it", f->desc->name, file);
-	if (undo_record(f->undo, "cgroup-write", f->desc->name, dir, file, orig, err) < 0)
+	if (undo_record(f->undo, &undo_kind_cgroup_write, f->desc->name, dir, file, orig, err) < 0)
 		return -1;
 	return cg_write(dir, file, value, err);
 }

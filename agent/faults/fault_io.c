@@ -5,6 +5,7 @@
  * target (--workers N --mode ... --block ... [--direct]) on scratch files
  * that have no name, so that they never outlive their worker.
  */
+#include <duress/targets/cgview.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
@@ -605,7 +606,7 @@ static int io_apply(struct fault *f, struct duress_err *err)
 	if (p->nworkers && (start_workers(f, err) < 0 || wait_ready(f, err) < 0))
 		return -1;
 	if (p->limits) {
-		if (undo_record(f->undo, "cgroup-write", f->desc->name, f->target->dir, "io.max",
+		if (undo_record(f->undo, &undo_kind_cgroup_write, f->desc->name, f->target->dir, "io.max",
 				p->orig, err) < 0)
 			return -1;
 		if (cg_write(f->target->dir, "io.max", p->line, err) < 0)

@@ -600,7 +600,7 @@ static int apply_egress(struct fault *f, struct net_priv *p, struct net_dev *d,
 	rc = ns_saved_format(&now, &text, err);
 	if (rc == 0) {
 		snprintf(what, sizeof(what), "%s root", d->link.name);
-		rc = undo_record(f->undo, "qdisc", f->desc->name, p->ref, what, text, err);
+		rc = undo_record(f->undo, &undo_kind_qdisc, f->desc->name, p->ref, what, text, err);
 	}
 	if (rc >= 0)
 		rc = netshape_install(p->ns, d->link.ifindex, &p->netem, p->filtered ? p->eg_rules : NULL,
@@ -617,7 +617,7 @@ static int apply_ingress(struct fault *f, struct net_priv *p, struct net_dev *d,
 {
 	char what[IF_NAMESIZE + 40], h[16];
 
-	if (undo_record(f->undo, "link", f->desc->name, p->ref, d->ifb, "ifb", err) < 0 ||
+	if (undo_record(f->undo, &undo_kind_link, f->desc->name, p->ref, d->ifb, "ifb", err) < 0 ||
 	    netshape_add_ifb(p->ns, d->ifb, &d->ifb_ifindex, err) < 0 ||
 	    netshape_install(p->ns, d->ifb_ifindex, &p->netem, NULL, 0, NULL, err) < 0)
 		goto fail;
@@ -625,14 +625,14 @@ static int apply_ingress(struct fault *f, struct net_priv *p, struct net_dev *d,
 		goto fail;
 	if (d->ing == NS_INGRESS_NONE) {
 		snprintf(what, sizeof(what), "%s ingress", d->link.name);
-		if (undo_record(f->undo, "qdisc", f->desc->name, p->ref, what, "none", err) < 0 ||
+		if (undo_record(f->undo, &undo_kind_qdisc, f->desc->name, p->ref, what, "none", err) < 0 ||
 		    netshape_add_ingress(p->ns, d->link.ifindex, err) < 0)
 			goto fail;
 	} else {
 		for (unsigned pref = NS_PREF_BASE; pref <= NS_PREF_BASE + 2; pref++) {
 			snprintf(what, sizeof(what), "%s %s %u", d->link.name,
 				 ns_handle_str(d->ing_parent, h, sizeof(h)), pref);
-			if (undo_record(f->undo, "tc-filter", f->desc->name, p->ref, what, "", err) < 0)
+			if (undo_record(f->undo, &undo_kind_tc_filter, f->desc->name, p->ref, what, "", err) < 0)
 				goto fail;
 		}
 	}

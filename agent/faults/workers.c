@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Worker processes of faults, in a cgroup of their own. */
+#include <duress/targets/cgview.h>
 #include <duress/core/proc.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
@@ -38,7 +39,7 @@ int workers_cgroup(struct fault *f, bool beside, char *dir, size_t len, struct d
 	if ((size_t)snprintf(dir, len, "%s/duress-%s-%d", parent, f->desc->name, (int)getpid()) >= len)
 		return duress_err_set(err, ENAMETOOLONG, "%s/duress-%s-%d", parent, f->desc->name,
 				      (int)getpid());
-	if (undo_record(f->undo, "cgroup-remove", f->desc->name, dir, "", "", err) < 0)
+	if (undo_record(f->undo, &undo_kind_cgroup_remove, f->desc->name, dir, "", "", err) < 0)
 		return -1;
 	if (cg_create(dir, false, err) < 0)
 		return duress_err_wrap(err, "%s fault: workers cgroup", f->desc->name);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Agent sessions: recovery, journal, locks, guardian (session.h). */
+#include <duress/session/recover.h>
 #include <duress/core/proc.h>
 #include <duress/targets/cgview.h>
 #include <duress/core/cleanup.h>
@@ -33,7 +34,7 @@ void session_recover_dead(const char *state_dir, const char *who)
 	struct recover_report rep = { 0 };
 	struct duress_err e = { 0 };
 
-	if (journal_recover_all(state_dir, NULL, false, true, stderr, &rep, &e) < 0 && !rep.journals)
+	if (recover_all(state_dir, NULL, false, true, stderr, &rep, &e) < 0 && !rep.journals)
 		fprintf(stderr, "%s: recovery: %s\n", who, e.msg);
 	if (rep.journals)
 		fprintf(stderr,
@@ -225,7 +226,7 @@ int session_sandbox(struct agent_session *s, const struct cg_root *root, struct 
 
 	snprintf(name, sizeof(name), "duress-sandbox-%d", (int)getpid());
 	if (session_guard(s, err) < 0 || cg_path_join(root, name, dir, sizeof(dir), err) < 0 ||
-	    undo_record(sbx, "cgroup-remove", "sandbox", dir, "", "", err) < 0)
+	    undo_record(sbx, &undo_kind_cgroup_remove, "sandbox", dir, "", "", err) < 0)
 		return -1;
 	return sandbox_create(root, t, err);
 }
@@ -321,7 +322,7 @@ int guardian_main(int argc, char **argv)
 	fprintf(stderr, "duress guardian: the agent (pid %d) died with changes in force; "
 			"reverting them\n",
 		(int)agent);
-	if (journal_replay(argv[3], true, false, stderr, &rep, &err) < 0 && err.msg[0])
+	if (recover_journal(argv[3], true, false, stderr, &rep, &err) < 0 && err.msg[0])
 		fprintf(stderr, "duress guardian: %s\n", err.msg);
 	fprintf(stderr, "duress guardian: %zu change(s) reverted, %zu already gone, %zu failed\n",
 		rep.reverted, rep.gone, rep.failed);

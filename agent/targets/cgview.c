@@ -339,3 +339,75 @@ int cg_ns_join_from_env(struct duress_err *err)
 				       "CAP_SYS_ADMIN; AppArmor must allow mounting cgroup2)");
 	return 0;
 }
+
+/* ---- undo kinds: cgroup files and cgroups, through a view if need be ---- */
+
+/* A path below a cgroup-namespace view made by another process (the agent
+ * that died): mount the view again here.  1 if it cannot be: gone. */
+static int view_ensure(const char *where, bool *gone, struct duress_err *err)
+{
+	struct duress_err e = { 0 };
+
+	if (cg_view_ensure(where, &e) == 0)
+		return 0;
+	if (e.errnum == ESRCH) {
+		*gone = true;
+		return 1;
+	}
+	*err = e;
+	return -1;
+}
+
+static int revert_cg_write(const struct undo_rec *rec, bool *gone, struct duress_err *err)
+{
+	struct duress_err e2 = { 0 };
+	int v = view_ensure(rec->where, gone, err);
+
+	if (v)
+		return v < 0 ? -1 : 0;
+
+	if (access(rec->where, F_OK) != 0 && errno == ENOENT) {
+		*gone = true;
+		return 0;
+	}
+	if (cg_write(rec->where, rec->what, rec->value, &e2) == 0)
+		return 0;
+	if (e2.errnum == ENOENT || e2.errnum == ENODEV) {
+		/* the cgroup (or the device) went away meanwhile */
+		if (access(rec->where, F_OK) != 0) {
+			*gone = true;
+			return 0;
+		}
+	}
+	*err = e2;
+	return -1;
+}
+
+static void describe_cg_write(const struct undo_rec *rec, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s of %s back to '%.200s'", rec->what, rec->where, rec->value);
+}
+
+/* ---- cgroup-remove ---- */
+
+static int revert_cg_remove(const struct undo_rec *rec, bool *gone, struct duress_err *err)
+{
+	int v = view_ensure(rec->where, gone, err);
+
+	if (v)
+		return v < 0 ? -1 : 0;
+	if (access(rec->where, F_OK) != 0 && errno == ENOENT) {
+		*gone = true;
+		return 0;
+	}
+	return cg_destroy(rec->where, 5000, err);
+}
+
+static void describe_cg_remove(const struct undo_rec *rec, char *buf, size_t len)
+{
+	snprintf(buf, len, "kill the processes of %s and remove it", rec->where);
+}
+
+const struct undo_kind undo_kind_cgroup_write = { "cgroup-write", revert_cg_write, describe_cg_write };
+const struct undo_kind undo_kind_cgroup_remove = { "cgroup-remove", revert_cg_remove,
+						   describe_cg_remove };

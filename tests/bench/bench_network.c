@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 	struct ns_netem netem = { .delay_us = 100000 };
 	struct ns_match m = { .ncidrs = 1 };
 	struct ns_u32_rule *rules = NULL;
-	const struct undo_kind *k = undo_kind_find("qdisc");
+	const struct undo_kind *k = &undo_kind_qdisc;
 	char path[64], pidtxt[16], batch[] = "/tmp/bench-network-XXXXXX";
 	double *t[6];
 	int n, fd, bfd;
@@ -122,7 +122,7 @@ int main(int argc, char **argv)
 		ifname, ifname, ifname);
 	close(bfd);
 	for (int i = 0; i < n; i++) {
-		struct undo_rec rec = { .kind = "qdisc" };
+		struct undo_rec rec = { .kind = &undo_kind_qdisc };
 		char *saved = NULL;
 		bool gone;
 		double a;

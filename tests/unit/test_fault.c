@@ -15,6 +15,9 @@
 
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
+#include <duress/net/netshape.h>
+#include <duress/session/recover.h>
+#include <duress/targets/cgview.h>
 #include <duress/samples/summary.h>
 #include <duress/core/undo.h>
 
@@ -148,19 +151,22 @@ static void test_undo_log(void **state)
 	fputs("64M", fp);
 	fclose(fp);
 	undo_log_init(&log);
-	assert_int_equal(undo_record(&log, "nonsense", "t", dir, "", "", &err), -1);
-	assert_int_equal(undo_record(&log, "cgroup-write", "memory", dir, "memory.max", "max", &err), 0);
-	snprintf(path, sizeof(path), "%s/fill", dir);
-	fclose(fopen(path, "w"));
-	assert_int_equal(undo_record(&log, "unlink", "disk-fill", path, "", "", &err), 1);
-	assert_int_equal(undo_record(&log, "unlink", "disk-fill", "/nonexistent/x", "", "", &err), 2);
+	/* the replay knows every kind by its name, and no other */
+	assert_null(recover_kind_find("nonsense"));
+	assert_ptr_equal(recover_kind_find("cgroup-write"), &undo_kind_cgroup_write);
+	assert_ptr_equal(recover_kind_find("qdisc"), &undo_kind_qdisc);
+	assert_int_equal(undo_record(&log, &undo_kind_cgroup_write, "memory", dir, "memory.max",
+				     "max", &err),
+			 0);
+	assert_int_equal(undo_record(&log, &undo_kind_cgroup_remove, "cpu", "/nonexistent/x", "",
+				     "", &err),
+			 1);
 	/* a kill step for a pid that is not the recorded process must not kill */
-	assert_int_equal(undo_record(&log, "kill", "cpu", "1", "12345", "", &err), 3);
+	assert_int_equal(undo_record(&log, &undo_kind_kill, "cpu", "1", "12345", "", &err), 2);
 	assert_int_equal(undo_revert_all(&log, &rep), 0);
-	assert_int_equal(rep.reverted, 2);
+	assert_int_equal(rep.reverted, 1);
 	assert_int_equal(rep.gone, 2);
 	assert_int_equal(rep.failed, 0);
-	assert_int_equal(access(path, F_OK), -1);
 	snprintf(path, sizeof(path), "%s/memory.max", dir);
 	fp = fopen(path, "r");
 	assert_non_null(fgets(buf, sizeof(buf), fp));
@@ -170,8 +176,12 @@ static void test_undo_log(void **state)
 	assert_int_equal(undo_revert_all(&log, &rep), 0);
 	assert_int_equal(rep.reverted + rep.gone + rep.failed, 0);
 	/* a failing step is reported and the others still run */
-	assert_int_equal(undo_record(&log, "cgroup-write", "memory", dir, "memory.max", "1G", &err), 4);
-	assert_int_equal(undo_record(&log, "cgroup-write", "memory", dir, "sub/x", "v", &err), 5);
+	assert_int_equal(undo_record(&log, &undo_kind_cgroup_write, "memory", dir, "memory.max", "1G",
+				     &err),
+			 3);
+	assert_int_equal(undo_record(&log, &undo_kind_cgroup_write, "memory", dir, "sub/x", "v",
+				     &err),
+			 4);
 	chmod(path, 0); /* root ignores modes: make it a directory to force a failure */
 	unlink(path);
 	mkdir(path, 0700);

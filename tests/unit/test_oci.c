@@ -5,6 +5,7 @@
  * container_find by exact name and prefix, and the cgroup-view helpers.
  * The "containers" here are this test process, described by state files.
  */
+#include <duress/session/recover.h>
 #include <duress/core/proc.h>
 #include <duress/core/cgroup.h>
 #include <duress/targets/cgview.h>
@@ -158,7 +159,7 @@ static void test_view_remove(void **state)
 /* One journal line as the agent writes it: "<crc32> <body>\n". */
 static void journal_line(FILE *f, const char *body)
 {
-	fprintf(f, "%08x %s\n", (unsigned)journal_crc32(body, strlen(body)), body);
+	fprintf(f, "%08x %s\n", (unsigned)undo_journal_crc32(body, strlen(body)), body);
 }
 
 /* The guardian of a sidecar agent reverted every step (each marked DONE)
@@ -193,7 +194,7 @@ static void test_replay_done_journal_removes_view(void **state)
 
 	out = fopen("/dev/null", "w");
 	assert_non_null(out);
-	assert_int_equal(journal_recover_all(dir, NULL, false, false, out, &rep, &err), 0);
+	assert_int_equal(recover_all(dir, NULL, false, false, out, &rep, &err), 0);
 	fclose(out);
 	assert_int_equal(rep.journals, 1);
 	assert_int_equal(rep.reverted, 0);

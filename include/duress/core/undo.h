@@ -10,8 +10,11 @@
  * Every step is plain text (kind, fault, where, what, value), so that the
  * crash-safety journal can persist it as one line and a process that knows
  * nothing of the fault (the guardian, `duress recover`) can replay it.
- * Kinds are registered in one table (agent/core/undo.c); modules that own a
- * kind (cgroup files, qdiscs, links) provide its revert function.
+ * The module that owns a kind (cgroup files, qdiscs, links) defines it and
+ * declares it in its header; the one table of every kind, by name, is the
+ * replay's (include/duress/session/undo_kinds.h).  The log persists each
+ * step through a sink the session attaches (the undo journal), never by
+ * calling up into it.
  */
 #ifndef DURESS_UNDO_H
 #define DURESS_UNDO_H
@@ -25,8 +28,10 @@
 
 #include <duress/core/error.h>
 
+struct undo_kind;
+
 struct undo_rec {
-	const char *kind;      /* registered kind, e.g. "cgroup-write" (static string) */
+	const struct undo_kind *kind;
 	char fault[32];        /* fault that recorded it ("memory") */
 	char where[PATH_MAX];  /* cgroup dir, file path, or network namespace reference */
 	char what[256];        /* interface file, interface name, ... */
@@ -48,51 +53,37 @@ struct undo_kind {
 	void (*describe)(const struct undo_rec *rec, char *buf, size_t len);
 };
 
-/* Look up a registered kind by name; NULL if unknown. */
-const struct undo_kind *undo_kind_find(const char *name);
+/* kill: where = pid, what = process start time (proc_starttime) so that
+ * a reused pid is never killed.  For the agent's own helper processes. */
+extern const struct undo_kind undo_kind_kill;
 
-/* Every registered kind is a global declared here and listed once in
- * include/duress/undo_kinds.h; the module that owns it defines it. */
-#define UNDO_KIND(sym) extern const struct undo_kind sym;
-#include <duress/core/undo_kinds.h>
-#undef UNDO_KIND
-
-/* The built-in kinds (agent/core/undo.c):
- *   cgroup-write   where = cgroup dir, what = file, value = original content
- *                  (for io.max: the original line of one device, or
- *                  "MAJ:MIN rbps=max wbps=max riops=max wiops=max")
- *   cgroup-remove  where = cgroup dir made by the agent: kill its processes
- *                  and remove it (workers)
- *   unlink         where = file path made by the agent
- *   kill           where = pid, what = process start time (from
- *                  /proc/PID/stat field 22) so a reused pid is never killed
- */
-
-struct undo_journal;
+/* Where a log persists its steps (the undo journal: undo_journal_attach).
+ * add() runs before undo_record() returns and may renumber rec->jid; done()
+ * once the step is reverted. */
+struct undo_sink {
+	int (*add)(void *ctx, struct undo_rec *rec, struct duress_err *err);
+	int (*done)(void *ctx, const struct undo_rec *rec, struct duress_err *err);
+};
 
 struct undo_log {
 	struct undo_rec *recs;
 	size_t n, cap;
-	/* When set, every record is persisted (and fsync'd) before
-	 * undo_record() returns, and marked done once reverted. */
-	struct undo_journal *journal;
+	const struct undo_sink *sink; /* NULL: in memory only */
+	void *sink_ctx;
 };
 
 void undo_log_init(struct undo_log *log);
 void undo_log_free(struct undo_log *log);
 
 /*
- * Record a step before acting.  Returns its index (>= 0) or < 0.
- * kind must be a registered name.
+ * Record a step before acting.  Returns its index (>= 0) or < 0 (then
+ * nothing is recorded and the caller must not act).
  */
-int undo_record(struct undo_log *log, const char *kind, const char *fault, const char *where,
-		const char *what, const char *value, struct duress_err *err);
+int undo_record(struct undo_log *log, const struct undo_kind *kind, const char *fault,
+		const char *where, const char *what, const char *value, struct duress_err *err);
 
 /* The step at idx is no longer needed (reverted early by its fault). */
 void undo_forget(struct undo_log *log, size_t idx);
-
-/* Revert one step now (e.g. a fault that ends early); marks it done on success. */
-int undo_revert_one(struct undo_log *log, size_t idx, struct duress_err *err);
 
 struct undo_report {
 	size_t reverted, gone, failed;

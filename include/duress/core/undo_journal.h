@@ -52,19 +52,27 @@ const char *state_dir_resolve(const char *opt);
 int undo_journal_open(struct undo_journal *j, const char *state_dir, const char *cmd,
 		      struct duress_err *err);
 
-/* Append a line and fdatasync it (ADD names rec->jid). */
-int undo_journal_add(struct undo_journal *j, const struct undo_rec *rec, struct duress_err *err);
+/* Append a line and fdatasync it: ADD gives rec->jid its id in the
+ * journal; DONE names one. */
+int undo_journal_add(struct undo_journal *j, struct undo_rec *rec, struct duress_err *err);
 int undo_journal_done(struct undo_journal *j, size_t id, struct duress_err *err);
+
+/* Make j the sink of log: each step is on disk before undo_record()
+ * returns, and marked DONE once reverted.  NULL detaches. */
+void undo_journal_attach(struct undo_journal *j, struct undo_log *log);
 
 /* Close; remove the file if `remove` (nothing pending). */
 void undo_journal_close(struct undo_journal *j, bool remove);
 
 /* Pure: escape a field into out (len); returns -1 if it does not fit. */
-int journal_escape(const char *in, char *out, size_t len);
+int undo_journal_escape(const char *in, char *out, size_t len);
 /* Pure: unescape in place; returns -1 on a malformed escape. */
-int journal_unescape(char *s);
+int undo_journal_unescape(char *s);
 /* Pure: CRC-32 (IEEE) of a buffer. */
-uint32_t journal_crc32(const void *buf, size_t len);
+uint32_t undo_journal_crc32(const void *buf, size_t len);
+
+/* The kind of an ADD line by its name; NULL if this binary has none. */
+typedef const struct undo_kind *(*undo_kind_lookup)(const char *name);
 
 /*
  * Pure: parse journal text into a log of its steps, in order; those with a
@@ -72,29 +80,7 @@ uint32_t journal_crc32(const void *buf, size_t len);
  * removes the views they name).  Stops at the first torn or corrupt line and
  * counts it in *torn.  Fills *pid and *start from BEGIN (0 if missing).
  */
-int journal_parse(const char *text, struct undo_log *steps, pid_t *pid,
-		  unsigned long long *start, size_t *torn, struct duress_err *err);
-
-struct recover_report {
-	size_t journals, busy, reverted, gone, failed;
-};
-
-/*
- * Replay one journal file: lock it exclusive (non-blocking unless wait),
- * revert every pending step newest first, mark each DONE, remove the file
- * when nothing is left.  A journal locked by a live agent is skipped
- * (report->busy).  `dry_run` lists the steps without touching anything.
- * Messages go to `out` (one line per step).
- */
-int journal_replay(const char *path, bool wait, bool dry_run, FILE *out,
-		   struct recover_report *report, struct duress_err *err);
-
-/* Journals of live agents are counted in report->busy; with quiet_busy
- * they are not mentioned on `out` (an agent starting up). */
-
-/* Replay every journal in the state dir's journal folder (skipping
- * `except`, the caller's own).  Returns < 0 if a step failed. */
-int journal_recover_all(const char *state_dir, const char *except, bool dry_run, bool quiet_busy,
-			FILE *out, struct recover_report *report, struct duress_err *err);
+int undo_journal_parse(const char *text, undo_kind_lookup find, struct undo_log *steps,
+		       pid_t *pid, unsigned long long *start, size_t *torn, struct duress_err *err);
 
 #endif

@@ -374,4 +374,11 @@ int netshape_probe(bool filtered, bool ingress, struct duress_err *err);
 /* ifb name for (agent pid, ifindex): "drs1a2b.3". */
 void ns_ifb_name(pid_t pid, int ifindex, char *buf, size_t len);
 
+/* The undo kinds of the network fault (agent/net/netshape.c); where =
+ * the namespace reference (ns_ref_*): qdisc (a link's saved qdisc tree),
+ * link (an ifb device the agent made), tc-filter (a filter it added). */
+extern const struct undo_kind undo_kind_qdisc;
+extern const struct undo_kind undo_kind_link;
+extern const struct undo_kind undo_kind_tc_filter;
+
 #endif

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include <duress/core/error.h>
+#include <duress/core/undo.h>
 
 #define CGVIEW_BASE_DEFAULT "/run/duress/cgns"
 
@@ -75,5 +76,17 @@ int cg_view_parse(const char *base, const char *path, pid_t *pid, unsigned long 
  * moves processes as an agent on the host does (workers too).  Unset: 0.
  */
 int cg_ns_join_from_env(struct duress_err *err);
+
+/*
+ * The undo kinds of cgroups (agent/targets/cgview.c), replayed through a
+ * view mounted again when the agent that recorded them used one:
+ *   cgroup-write   where = cgroup dir, what = file, value = original content
+ *                  (for io.max: the original line of one device, or
+ *                  "MAJ:MIN rbps=max wbps=max riops=max wiops=max")
+ *   cgroup-remove  where = cgroup dir made by the agent: kill its processes
+ *                  and remove it (workers, the sandbox)
+ */
+extern const struct undo_kind undo_kind_cgroup_write;
+extern const struct undo_kind undo_kind_cgroup_remove;
 
 #endif
