@@ -419,7 +419,7 @@ static int lockout_guard(struct fault *f, struct net_priv *p, struct duress_err 
 
 	if (f->force)
 		return 0;
-	ns_self_ino(&self);
+	netshape_self_ino(&self);
 	if (stat("/proc/1/ns/net", &st) == 0)
 		init = (unsigned long long)st.st_ino;
 	if (target != self && target != init)
@@ -547,7 +547,7 @@ static int net_plan(struct fault *f, struct duress_err *err)
 
 	if (!p->ns && netshape_open(t->netns_fd, &p->ns, err) < 0)
 		return -1;
-	if (ns_ref_make(t->pid, t->netns_fd, p->ref, sizeof(p->ref), err) < 0)
+	if (netshape_ref_make(t->pid, t->netns_fd, p->ref, sizeof(p->ref), err) < 0)
 		return -1;
 	if (lockout_guard(f, p, err) < 0 || pick_devices(f, p, err) < 0)
 		return -1;

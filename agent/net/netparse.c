@@ -6,7 +6,7 @@
  */
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
-#include <duress/net/netshape.h>
+#include <duress/net/netparse.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>

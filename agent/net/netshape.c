@@ -120,7 +120,7 @@ static int nle_errno(int nle)
 
 /* ---- namespaces ---- */
 
-int ns_fd_ino(int fd, unsigned long long *ino)
+int netshape_fd_ino(int fd, unsigned long long *ino)
 {
 	struct stat st;
 
@@ -130,7 +130,7 @@ int ns_fd_ino(int fd, unsigned long long *ino)
 	return 0;
 }
 
-int ns_self_ino(unsigned long long *ino)
+int netshape_self_ino(unsigned long long *ino)
 {
 	struct stat st;
 
@@ -140,7 +140,7 @@ int ns_self_ino(unsigned long long *ino)
 	return 0;
 }
 
-int ns_ref_make(pid_t pid, int netns_fd, char *buf, size_t len, struct duress_err *err)
+int netshape_ref_make(pid_t pid, int netns_fd, char *buf, size_t len, struct duress_err *err)
 {
 	unsigned long long ino;
 
@@ -148,7 +148,7 @@ int ns_ref_make(pid_t pid, int netns_fd, char *buf, size_t len, struct duress_er
 		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
 				       "network: the target has no process, hence no network "
 				       "namespace to shape");
-	if (ns_fd_ino(netns_fd, &ino) < 0)
+	if (netshape_fd_ino(netns_fd, &ino) < 0)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno,
 				       "network: the target's network namespace");
 	snprintf(buf, len, "/proc/%d/ns/net@%llu", (int)pid, ino);
@@ -173,7 +173,7 @@ static int open_if_ino(const char *path, unsigned long long ino)
 	return fd;
 }
 
-int ns_ref_open(const char *ref, int *fd, bool *gone, struct duress_err *err)
+int netshape_ref_open(const char *ref, int *fd, bool *gone, struct duress_err *err)
 {
 	unsigned long long ino;
 	char path[PATH_MAX];
@@ -296,7 +296,7 @@ static int run_open_thread(struct open_job *j, struct duress_err *err)
 	pthread_t th;
 	int r;
 
-	if (ns_self_ino(&before) < 0)
+	if (netshape_self_ino(&before) < 0)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno,
 				       "network: read the agent's own network namespace");
 	r = pthread_create(&th, NULL, open_thread, j);
@@ -304,7 +304,7 @@ static int run_open_thread(struct open_job *j, struct duress_err *err)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, r,
 				       "network: start the namespace thread");
 	pthread_join(th, NULL);
-	if (ns_self_ino(&after) < 0 || after != before) {
+	if (netshape_self_ino(&after) < 0 || after != before) {
 		if (j->sk)
 			nl_socket_free(j->sk);
 		j->sk = NULL;
@@ -332,14 +332,14 @@ int netshape_open(int netns_fd, struct netshape **out, struct duress_err *err)
 		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
 				       "network: the target has no network namespace handle (no "
 				       "process)");
-	if (ns_fd_ino(netns_fd, &want) < 0)
+	if (netshape_fd_ino(netns_fd, &want) < 0)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno,
 				       "network: the target's network namespace");
 	if (run_open_thread(&j, err) < 0)
 		return -1;
 	/* the socket must live in the target's namespace, never in ours */
 	skns = ioctl(nl_socket_get_fd(j.sk), SIOCGSKNS);
-	if (skns < 0 || ns_fd_ino(skns, &got) < 0 || got != want) {
+	if (skns < 0 || netshape_fd_ino(skns, &got) < 0 || got != want) {
 		int e = errno;
 
 		if (skns >= 0)
@@ -367,7 +367,7 @@ int netshape_open_ref(const char *ref, struct netshape **out, bool *gone, struct
 	cleanup_close int fd = -1;
 
 	*out = NULL;
-	if (ns_ref_open(ref, &fd, gone, err) < 0)
+	if (netshape_ref_open(ref, &fd, gone, err) < 0)
 		return -1;
 	if (*gone)
 		return 0;
@@ -692,7 +692,7 @@ static int qdisc_cb(struct nlmsghdr *h, void *arg)
 	return 0;
 }
 
-void ns_qdiscs_free(struct ns_qdisc *q, size_t n)
+void netshape_qdiscs_free(struct ns_qdisc *q, size_t n)
 {
 	for (size_t i = 0; q && i < n; i++)
 		free(q[i].attrs);
@@ -709,7 +709,7 @@ int netshape_qdiscs(struct netshape *ns, int ifindex, struct ns_qdisc **out, siz
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "network: qdisc dump");
 	if (talk_err(ns, m, qdisc_cb, &d, err, "network: list the qdiscs of ifindex %d", ifindex) <
 	    0) {
-		ns_qdiscs_free(d.v, d.n);
+		netshape_qdiscs_free(d.v, d.n);
 		return -1;
 	}
 	*out = d.v;
@@ -917,7 +917,7 @@ int netshape_save_root(struct netshape *ns, const struct ns_link *link, struct n
 	rc = 0;
 out:
 	free(taken);
-	ns_qdiscs_free(qs, n);
+	netshape_qdiscs_free(qs, n);
 	if (rc < 0)
 		ns_saved_free(out);
 	return rc;
@@ -947,7 +947,7 @@ int netshape_ingress_state(struct netshape *ns, const struct ns_link *link,
 			*filter_parent = NS_H(0xffff, 0);
 		}
 	}
-	ns_qdiscs_free(qs, n);
+	netshape_qdiscs_free(qs, n);
 	if (*st == NS_INGRESS_NONE)
 		return 0;
 	if (filter_scan(ns, link->ifindex, *filter_parent, &p, err) < 0)
@@ -1359,7 +1359,7 @@ int netshape_qdisc_stats(struct netshape *ns, int ifindex, uint32_t handle, stru
 			rc = 0;
 		}
 	}
-	ns_qdiscs_free(qs, n);
+	netshape_qdiscs_free(qs, n);
 	return rc;
 }
 
@@ -1403,7 +1403,7 @@ static int restore_ingress(struct netshape *ns, const struct ns_link *l, const s
 	for (size_t i = 0; i < n && !rc; i++)
 		if (qs[i].parent == NS_H_INGRESS && !strcmp(qs[i].kind, "ingress"))
 			rc = del_qdisc(ns, l->ifindex, NS_H_INGRESS, qs[i].handle, err);
-	ns_qdiscs_free(qs, n);
+	netshape_qdiscs_free(qs, n);
 	return rc;
 }
 
@@ -1486,7 +1486,7 @@ static int restore_root(struct netshape *ns, const struct ns_link *l, const stru
 			goto out;
 	}
 	/* check: the kernel must report exactly what was saved */
-	ns_qdiscs_free(qs, n);
+	netshape_qdiscs_free(qs, n);
 	qs = NULL;
 	if (netshape_qdiscs(ns, l->ifindex, &qs, &n, err) < 0)
 		goto out;
@@ -1499,7 +1499,7 @@ static int restore_root(struct netshape *ns, const struct ns_link *l, const stru
 	}
 	rc = 0;
 out:
-	ns_qdiscs_free(qs, n);
+	netshape_qdiscs_free(qs, n);
 	return rc;
 }
 

@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		t[0][i] = now_ms() - a;
-		if (ns_ref_make(pid, fd, rec.where, sizeof(rec.where), &err) < 0)
+		if (netshape_ref_make(pid, fd, rec.where, sizeof(rec.where), &err) < 0)
 			return 1;
 		snprintf(rec.what, sizeof(rec.what), "%s root", ifname);
 		rec.value = saved;

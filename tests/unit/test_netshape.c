@@ -656,13 +656,13 @@ static void test_confinement(void **state)
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)child);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_int_equal(ns_fd_ino(fd, &child_ino), 0);
-	assert_int_equal(ns_self_ino(&self_before), 0);
+	assert_int_equal(netshape_fd_ino(fd, &child_ino), 0);
+	assert_int_equal(netshape_self_ino(&self_before), 0);
 	assert_true(child_ino != self_before);
 
 	if (netshape_open(fd, &ns, &err) < 0)
 		fail_msg("%s", err.msg);
-	assert_int_equal(ns_self_ino(&self_after), 0);
+	assert_int_equal(netshape_self_ino(&self_after), 0);
 	assert_true(self_after == self_before); /* we never left our namespace */
 	assert_true(netshape_ino(ns) == child_ino);
 	assert_int_equal(netshape_links(ns, &links, &n, &err), 0);
@@ -685,7 +685,7 @@ static void test_confinement(void **state)
 	netshape_close(ns);
 
 	/* references: the right inode opens, a wrong one is gone, never ours */
-	assert_int_equal(ns_ref_make(child, fd, ref, sizeof(ref), &err), 0);
+	assert_int_equal(netshape_ref_make(child, fd, ref, sizeof(ref), &err), 0);
 	assert_int_equal(netshape_open_ref(ref, &ns, &gone, &err), 0);
 	assert_false(gone);
 	assert_true(netshape_ino(ns) == child_ino);
