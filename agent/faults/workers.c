@@ -6,7 +6,6 @@
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
-#include <duress/session/session.h>
 #include <duress/faults/storage.h>
 
 #include <errno.h>

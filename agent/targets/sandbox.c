@@ -13,7 +13,6 @@
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/targets/sandbox.h>
-#include <duress/session/session.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
