@@ -3,6 +3,7 @@
 #include <duress/core/proc.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
+#include <duress/core/fileio.h>
 #include <duress/core/undo.h>
 #include <duress/core/undo_journal.h>
 
@@ -125,25 +126,6 @@ static int append_line(struct undo_journal *j, const char *body, struct duress_e
 	return 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode, struct duress_err *err)
-{
-	char buf[4096];
-
-	if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
-		return duress_err_set(err, ENAMETOOLONG, "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return duress_err_set(err, errno, "create state directory %s", buf);
-		*p = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return duress_err_set(err, errno, "create state directory %s", buf);
-	return 0;
-}
-
 /* make a new directory entry durable too */
 static void sync_dir_of(const char *path)
 {
@@ -241,7 +223,7 @@ int undo_journal_done(struct undo_journal *j, size_t id, struct duress_err *err)
 int undo_journal_open(struct undo_journal *j, const char *state_dir, const char *cmd,
 		      struct duress_err *err)
 {
-	char dir[4096], body[4096 + 128], ecmd[1024];
+	char dir[4096], body[4096 + 128], ecmd[1024], failed[PATH_MAX];
 	unsigned long long start = 0;
 
 	memset(j, 0, sizeof(*j));
@@ -249,8 +231,8 @@ int undo_journal_open(struct undo_journal *j, const char *state_dir, const char 
 	j->dirfd = -1;
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/journal", state_dir) >= sizeof(dir))
 		return duress_err_set(err, ENAMETOOLONG, "%s", state_dir);
-	if (mkdir_p(dir, 0700, err) < 0)
-		return -1;
+	if (fileio_mkdir_p(dir, 0700, failed) < 0)
+		return duress_err_set(err, errno, "create state directory %s", failed);
 	if ((size_t)snprintf(j->path, sizeof(j->path), "%.4000s/%d.undo", dir, (int)getpid()) >=
 	    sizeof(j->path))
 		return duress_err_set(err, ENAMETOOLONG, "%s", dir);

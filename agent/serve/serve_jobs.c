@@ -10,13 +10,14 @@
  * SERVE_RING), and the job as JSON.  Nothing here touches HTTP: the daemon
  * (cmd_serve.c) is told through on_exit.
  */
+#include <duress/core/fileio.h>
 #include <duress/core/proc.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/core/timing.h>
 
 #include <duress/samples/sample.h>
-#include <duress/serve/serve.h>
+#include <duress/serve/serve_jobs.h>
 #include <duress/session/session.h>
 
 #include <errno.h>
@@ -56,36 +57,6 @@ static const char *exit_name(int code)
 	return code >= 0 && code < (int)DURESS_ARRAY_SIZE(names) ? names[code] : "unknown";
 }
 
-/* Read a whole small file (at most max bytes from its end when tail). */
-char *serve_slurp(const char *path, size_t max, bool tail, size_t *len)
-{
-	cleanup_fclose FILE *f = fopen(path, "re");
-	char *buf;
-	long size;
-	size_t n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0)
-		return NULL;
-	if ((size_t)size > max) {
-		if (!tail)
-			return NULL;
-		fseek(f, size - (long)max, SEEK_SET);
-		size = (long)max;
-	} else {
-		rewind(f);
-	}
-	buf = malloc((size_t)size + 1);
-	if (!buf)
-		return NULL;
-	n = fread(buf, 1, (size_t)size, f);
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-}
-
 /* The phase of the last sample the job wrote ("before", "during", ...). */
 static json_t *last_phase(const struct job *j)
 {
@@ -95,7 +66,7 @@ static json_t *last_phase(const struct job *j)
 	json_t *o, *p = NULL;
 
 	snprintf(path, sizeof(path), "%s/samples.jsonl", j->dir);
-	text = serve_slurp(path, 65536, true, NULL);
+	text = fileio_slurp(path, 65536, true, NULL);
 	if (!text)
 		return json_null();
 	end = text + strlen(text);
@@ -155,7 +126,7 @@ json_t *job_json(const struct job *j, bool full)
 		cleanup_free char *log = NULL;
 
 		snprintf(path, sizeof(path), "%s/log", j->dir);
-		log = serve_slurp(path, LOG_TAIL, true, NULL);
+		log = fileio_slurp(path, LOG_TAIL, true, NULL);
 		json_object_set_new(o, "log", log ? json_string(log) ?: json_null() : json_null());
 	}
 	return o;

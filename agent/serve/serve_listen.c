@@ -5,7 +5,7 @@
  * refused) or TCP on a numeric address.
  */
 #include <duress/core/exitcode.h>
-#include <duress/serve/serve.h>
+#include <duress/serve/serve_listen.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,7 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-bool serve_is_loopback(const struct sockaddr *sa)
+bool listen_is_loopback(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
 		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
@@ -28,7 +28,7 @@ bool serve_is_loopback(const struct sockaddr *sa)
 	return false;
 }
 
-int serve_parse_tcp(const char *text, struct sockaddr_storage *ss, socklen_t *len)
+int listen_parse_tcp(const char *text, struct sockaddr_storage *ss, socklen_t *len)
 {
 	char host[64];
 	const char *colon = strrchr(text, ':');
@@ -95,7 +95,7 @@ static int mkdir_parent(const char *path, struct duress_err *err)
 	return 0;
 }
 
-int serve_listen_unix(const char *path, struct duress_err *err)
+int listen_unix(const char *path, struct duress_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
@@ -142,7 +142,7 @@ int serve_listen_unix(const char *path, struct duress_err *err)
 	return fd;
 }
 
-int serve_listen_tcp(const struct sockaddr_storage *ss, socklen_t len, const char *text,
+int listen_tcp(const struct sockaddr_storage *ss, socklen_t len, const char *text,
 		     struct duress_err *err)
 {
 	int one = 1;

@@ -13,6 +13,7 @@
 #include <duress/targets/cgview.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
+#include <duress/core/fileio.h>
 #include <duress/core/parse.h>
 #include <duress/core/undo.h>
 
@@ -172,27 +173,14 @@ static void view_note(const char *dir)
 	}
 }
 
-static int mkdir_p(const char *path, struct duress_err *err)
+static int view_mkdir(const char *path, struct duress_err *err)
 {
-	char buf[PATH_MAX];
+	char failed[PATH_MAX] = "";
 
-	if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
-		return duress_err_set(err, ENAMETOOLONG, "cgroup view: %s", path);
-	for (char *p = buf + 1;; p++) {
-		char c = *p;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return duress_err_setc(err, DURESS_EXIT_NO_TARGET, errno,
-					       "cgroup view: mkdir %s (the state directory must be "
-					       "writable)",
-					       buf);
-		if (!c)
-			break;
-		*p = c;
-	}
+	if (fileio_mkdir_p(path, 0700, failed) < 0)
+		return duress_err_setc(err, DURESS_EXIT_NO_TARGET, errno,
+				       "cgroup view: mkdir %s (the state directory must be writable)",
+				       failed[0] ? failed : path);
 	return 0;
 }
 
@@ -263,7 +251,7 @@ int cg_view_for_pid(pid_t pid, char *dir, size_t dirlen, char *rel, size_t relle
 				       "cgroup view: no process %d", (int)pid);
 	if ((size_t)snprintf(dir, dirlen, "%s/%d-%llu", cg_view_base(), (int)pid, start) >= dirlen)
 		return duress_err_set(err, ENAMETOOLONG, "cgroup view: %s", cg_view_base());
-	if (private_mntns(err) < 0 || mkdir_p(dir, err) < 0)
+	if (private_mntns(err) < 0 || view_mkdir(dir, err) < 0)
 		return -1;
 	view_note(dir);
 	if (view_mount(pid, dir, rel, rellen, err) < 0)
@@ -291,7 +279,7 @@ int cg_view_ensure(const char *path, struct duress_err *err)
 				      "cgroup view %s: process %d (start %llu) is gone, its cgroup "
 				      "went with it",
 				      dir, (int)pid, start);
-	if (private_mntns(err) < 0 || mkdir_p(dir, err) < 0)
+	if (private_mntns(err) < 0 || view_mkdir(dir, err) < 0)
 		return -1;
 	view_note(dir);
 	return view_mount(pid, dir, NULL, 0, err);

@@ -24,7 +24,9 @@
 
 #include <duress/core/cgroup.h>
 #include <duress/core/exitcode.h>
-#include <duress/serve/serve.h>
+#include <duress/serve/serve_api.h>
+#include <duress/serve/serve_listen.h>
+#include <duress/serve/serve_prom.h>
 
 /* ---- routing ---- */
 
@@ -440,25 +442,25 @@ static void test_listen_tcp_parse(void **state)
 	char ip[64];
 
 	(void)state;
-	assert_int_equal(serve_parse_tcp("127.0.0.1:9100", &ss, &len), 0);
+	assert_int_equal(listen_parse_tcp("127.0.0.1:9100", &ss, &len), 0);
 	assert_int_equal(ss.ss_family, AF_INET);
 	assert_int_equal(len, sizeof(struct sockaddr_in));
 	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 9100);
-	assert_true(serve_is_loopback((struct sockaddr *)&ss));
-	assert_int_equal(serve_parse_tcp("127.8.9.10:1", &ss, &len), 0);
-	assert_true(serve_is_loopback((struct sockaddr *)&ss));
-	assert_int_equal(serve_parse_tcp("10.0.0.5:65535", &ss, &len), 0);
-	assert_false(serve_is_loopback((struct sockaddr *)&ss));
-	assert_int_equal(serve_parse_tcp("[::1]:8080", &ss, &len), 0);
+	assert_true(listen_is_loopback((struct sockaddr *)&ss));
+	assert_int_equal(listen_parse_tcp("127.8.9.10:1", &ss, &len), 0);
+	assert_true(listen_is_loopback((struct sockaddr *)&ss));
+	assert_int_equal(listen_parse_tcp("10.0.0.5:65535", &ss, &len), 0);
+	assert_false(listen_is_loopback((struct sockaddr *)&ss));
+	assert_int_equal(listen_parse_tcp("[::1]:8080", &ss, &len), 0);
 	assert_int_equal(ss.ss_family, AF_INET6);
 	assert_int_equal(len, sizeof(struct sockaddr_in6));
-	assert_true(serve_is_loopback((struct sockaddr *)&ss));
-	assert_int_equal(serve_parse_tcp("[fd00::5]:80", &ss, &len), 0);
-	assert_false(serve_is_loopback((struct sockaddr *)&ss));
+	assert_true(listen_is_loopback((struct sockaddr *)&ss));
+	assert_int_equal(listen_parse_tcp("[fd00::5]:80", &ss, &len), 0);
+	assert_false(listen_is_loopback((struct sockaddr *)&ss));
 	inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
 	assert_string_equal(ip, "fd00::5");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (serve_parse_tcp(bad[i], &ss, &len) == 0)
+		if (listen_parse_tcp(bad[i], &ss, &len) == 0)
 			fail_msg("'%s' was accepted", bad[i]);
 	}
 }
@@ -473,7 +475,7 @@ static void test_listen_unix(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/sub/api.sock", dir);
-	fd = serve_listen_unix(path, &err);
+	fd = listen_unix(path, &err);
 	assert_true(fd >= 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
@@ -482,24 +484,24 @@ static void test_listen_unix(void **state)
 	assert_int_equal(stat(notsock, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 	/* a live server there: refused */
-	assert_true(serve_listen_unix(path, &err) < 0);
+	assert_true(listen_unix(path, &err) < 0);
 	assert_int_equal(err.code, DURESS_EXIT_REFUSED);
 	assert_non_null(strstr(err.msg, "another server"));
 	/* its server gone: the stale socket is taken over */
 	close(fd);
-	fd2 = serve_listen_unix(path, &err);
+	fd2 = listen_unix(path, &err);
 	assert_true(fd2 >= 0);
 	close(fd2);
 	unlink(path);
 	/* a file that is not a socket is never removed */
 	snprintf(notsock, sizeof(notsock), "%s/plain", dir);
 	close(open(notsock, O_CREAT | O_WRONLY, 0600));
-	assert_true(serve_listen_unix(notsock, &err) < 0);
+	assert_true(listen_unix(notsock, &err) < 0);
 	assert_non_null(strstr(err.msg, "not a socket"));
 	assert_int_equal(stat(notsock, &st), 0);
 	unlink(notsock);
 	/* relative paths are usage errors */
-	assert_true(serve_listen_unix("api.sock", &err) < 0);
+	assert_true(listen_unix("api.sock", &err) < 0);
 	assert_int_equal(err.code, DURESS_EXIT_USAGE);
 	snprintf(notsock, sizeof(notsock), "%s/sub", dir);
 	rmdir(notsock);

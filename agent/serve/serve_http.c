@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: MIT
+/*
+ * duress serve's requests (serve_http.h): answers, routing, the bearer
+ * token, the job handlers (POST and DELETE of faults and experiments,
+ * their listings) and /metrics.  Samples streams are serve_stream.c's, the
+ * target listing serve_listing.c's, the loop serve_daemon.c's.
+ */
+#include <duress/core/cleanup.h>
+#include <duress/core/exitcode.h>
+#include <duress/core/undo.h>
+#include <duress/experiment/manifest.h>
+#include <duress/faults/fault.h>
+#include <duress/serve/serve_http.h>
+#include <duress/serve/serve_listing.h>
+#include <duress/serve/serve_prom.h>
+#include <duress/serve/serve_stream.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum MHD_Result http_respond(struct MHD_Connection *c, unsigned status, const char *type,
+			       char *body, size_t len)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+enum MHD_Result http_respond_json(struct MHD_Connection *c, unsigned status, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	size_t n;
+
+	json_decref(j);
+	if (!s)
+		return MHD_NO;
+	n = strlen(s);
+	s = realloc(s, n + 2);
+	if (!s)
+		return MHD_NO;
+	s[n] = '\n';
+	s[n + 1] = '\0';
+	return http_respond(c, status, "application/json", s, n + 1);
+}
+
+enum MHD_Result http_respond_error(struct MHD_Connection *c, const struct serve_error *e)
+{
+	char *s = serve_error_json(e);
+
+	if (!s)
+		return MHD_NO;
+	return http_respond(c, (unsigned)e->status, "application/json", s, strlen(s));
+}
+
+/* An error answer with one more header (WWW-Authenticate, Allow). */
+enum MHD_Result http_respond_error_hdr(struct MHD_Connection *c, const struct serve_error *e,
+					 const char *header, const char *value)
+{
+	char *s = serve_error_json(e);
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(s ? strlen(s) : 0, s, MHD_RESPMEM_MUST_FREE);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, header, value);
+	ret = MHD_queue_response(c, (unsigned)e->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result http_fail(struct MHD_Connection *c, int status, const char *field,
+			    const char *fmt, ...)
+{
+	struct serve_error e;
+	va_list ap;
+
+	serve_error_set(&e, status, field, "%s", "");
+	va_start(ap, fmt);
+	vsnprintf(e.reason, sizeof(e.reason), fmt, ap);
+	va_end(ap);
+	return http_respond_error(c, &e);
+}
+
+void http_resume_waiters(struct job *j)
+{
+	for (size_t i = 0; i < j->nwaiters; i++)
+		MHD_resume_connection(j->waiters[i]);
+	j->nwaiters = 0;
+}
+
+/* ---- handlers ---- */
+
+static enum MHD_Result post_fault(struct serve_server *srv, struct MHD_Connection *c,
+				   struct serve_req *r)
+{
+	struct serve_error e = { 0 };
+	struct serve_fault_req fr;
+	struct duress_err err = { 0 };
+	struct fault f;
+	struct undo_log undo;
+	struct job *j;
+	char samples[PATH_MAX + 128], summary[PATH_MAX + 128];
+	enum MHD_Result ret;
+
+	if (serve_fault_parse(r->body ? r->body : "", r->len, &f, &fr, &e) < 0)
+		return http_respond_error(c, &e);
+	j = job_new(&srv->tab, false, fr.id, &e);
+	if (!j)
+		goto out;
+	snprintf(j->what, sizeof(j->what), "%s", fr.desc->name);
+	snprintf(j->kinds, sizeof(j->kinds), "%s", fr.desc->name);
+	snprintf(j->spec, sizeof(j->spec), "%s", fr.target);
+	if (job_resolve_target(&srv->tab, j, fr.force, &e) < 0 || job_busy_check(&srv->tab, j, &e) < 0)
+		goto out_job;
+	undo_log_init(&undo);
+	f.root = &srv->root;
+	f.target = &j->t;
+	f.undo = &undo;
+	if (fault_prepare(&f, &err) < 0) {
+		/* usage, refused, unsupported: the request cannot run here */
+		serve_error_set(&e, err.code == DURESS_EXIT_INTERNAL || !err.code ? 500 : 422,
+				"options", "%s", err.msg);
+		undo_log_free(&undo);
+		goto out_job;
+	}
+	undo_log_free(&undo);
+	snprintf(samples, sizeof(samples), "%s/samples.jsonl", j->dir);
+	snprintf(summary, sizeof(summary), "%s/summary.json", j->dir);
+	if (fr.argc + 6 >= SERVE_ARGV_MAX) {
+		serve_error_set(&e, 422, "options", "too many options");
+		goto out_job;
+	}
+	fr.argv[fr.argc++] = strdup("--samples");
+	fr.argv[fr.argc++] = strdup(samples);
+	fr.argv[fr.argc++] = strdup("--summary");
+	fr.argv[fr.argc++] = strdup(summary);
+	fr.argv[fr.argc++] = strdup("--state-dir");
+	fr.argv[fr.argc++] = strdup(srv->state_dir);
+	fr.argv[fr.argc] = NULL;
+	for (size_t i = 0; i < fr.argc; i++)
+		if (!fr.argv[i]) {
+			serve_error_set(&e, 500, "", "out of memory");
+			goto out_job;
+		}
+	{
+		/* argv[0] is the agent's name; fr.argv starts at "inject" */
+		char *argv[SERVE_ARGV_MAX + 1];
+
+		argv[0] = srv->self_exe;
+		memcpy(argv + 1, fr.argv, (fr.argc + 1) * sizeof(char *));
+		if (job_spawn(&srv->tab, j, argv, &e) < 0)
+			goto out_job;
+	}
+	fault_free(&f);
+	serve_fault_req_free(&fr);
+	ret = http_respond_json(c, 201, job_json(j, false));
+	return ret;
+out_job:
+	job_discard(j);
+out:
+	fault_free(&f);
+	serve_fault_req_free(&fr);
+	return http_respond_error(c, &e);
+}
+
+static bool looks_json(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')
+			continue;
+		return s[i] == '{';
+	}
+	return false;
+}
+
+static json_t *diags_json(struct mf_diags *d)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < d->n; i++) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "line", json_integer(d->v[i].pos.line));
+		json_object_set_new(o, "column", json_integer(d->v[i].pos.col));
+		json_object_set_new(o, "message", json_string(d->v[i].msg));
+		json_object_set_new(o, "unsupported", json_boolean(d->v[i].unsupported));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+/*
+ * What the API refuses unless the server runs with --allow-commands: a
+ * process probe or action runs a program as root on this host, and an
+ * {type: env} configuration value reads the server's environment (its
+ * secrets among it).  Over the API either would turn a fault injector into
+ * a remote shell, so they are the operator's choice, not the client's.
+ */
+static int api_policy_check(const struct serve_server *srv, const struct experiment *x,
+			    struct serve_error *e)
+{
+	static const char why[] = "runs a program as root on this host: refused over the API "
+				  "unless the server runs with --allow-commands";
+	const struct {
+		const char *part;
+		const struct action *a;
+		size_t n;
+	} lists[] = {
+		{ "method", x->method, x->nmethod },
+		{ "rollback", x->rollback, x->nrollback },
+	};
+	json_t *config = json_object_get(x->source, "configuration"), *v;
+	const char *key;
+
+	if (srv->allow_commands)
+		return 0;
+	for (size_t i = 0; i < x->nsteady; i++)
+		if (x->steady[i].type == PROBE_PROCESS)
+			return serve_error_set(e, 422, "steady_state",
+					       "steady-state probe '%s' (line %u): a process probe %s",
+					       x->steady[i].name ? x->steady[i].name : "",
+					       x->steady[i].pos.line, why);
+	for (size_t l = 0; l < DURESS_ARRAY_SIZE(lists); l++)
+		for (size_t i = 0; i < lists[l].n; i++) {
+			const struct action *a = &lists[l].a[i];
+
+			if (a->type == ACT_PROBE && a->probe.type == PROBE_PROCESS)
+				return serve_error_set(e, 422, lists[l].part,
+						       "%s activity '%s' (line %u): a process "
+						       "provider %s",
+						       lists[l].part, a->name ? a->name : "",
+						       a->pos.line, why);
+		}
+	json_object_foreach(config, key, v) {
+		const char *type = json_string_value(json_object_get(v, "type"));
+
+		if (json_is_object(v) && type && !strcmp(type, "env"))
+			return serve_error_set(e, 422, "configuration",
+					       "configuration.%s: {type: env} reads the server's "
+					       "environment: refused over the API unless the server "
+					       "runs with --allow-commands",
+					       key);
+	}
+	return 0;
+}
+
+static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Connection *c,
+				       struct serve_req *r)
+{
+	struct serve_error e = { 0 };
+	struct duress_err err = { 0 };
+	struct experiment x;
+	struct mf_diags d;
+	struct job *j;
+	const char *override = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "target");
+	bool json = looks_json(r->body ? r->body : "", r->len);
+	char path[PATH_MAX + 128], journal[PATH_MAX + 128], samples[PATH_MAX + 128];
+	const char *name = json ? "manifest.json" : "manifest.yaml";
+	FILE *f;
+
+	if (!r->len)
+		return http_fail(c, 400, "body", "%s", "body: empty: an experiment manifest (YAML or JSON)");
+	mf_diags_init(&d, name);
+	if (experiment_load_text(name, r->body, r->len, &x, &d, &err) < 0) {
+		json_t *o = json_object();
+		int status = !x.root ? 400 : 422; /* a syntax error, else invalid or unsupported */
+
+		json_object_set_new(o, "error", json_string(err.msg));
+		json_object_set_new(o, "field", json_string("body"));
+		json_object_set_new(o, "status", json_integer(status));
+		json_object_set_new(o, "problems", diags_json(&d));
+		experiment_free(&x);
+		mf_diags_free(&d);
+		return http_respond_json(c, (unsigned)status, o);
+	}
+	mf_diags_free(&d);
+	if (api_policy_check(srv, &x, &e) < 0) {
+		experiment_free(&x);
+		return http_respond_error(c, &e);
+	}
+	j = job_new(&srv->tab, true, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id"), &e);
+	if (!j) {
+		experiment_free(&x);
+		return http_respond_error(c, &e);
+	}
+	snprintf(j->what, sizeof(j->what), "%s", x.title ? x.title : "");
+	snprintf(j->spec, sizeof(j->spec), "%s", override && *override ? override
+						 : x.target		 ? x.target
+									 : "");
+	for (size_t i = 0; i < x.nmethod; i++) {
+		const char *k = x.method[i].type == ACT_FAULT ? x.method[i].fault->name : NULL;
+		char have[sizeof(j->kinds) + 2], want[64];
+
+		if (!k)
+			continue;
+		snprintf(have, sizeof(have), " %s ", j->kinds);
+		snprintf(want, sizeof(want), " %s ", k);
+		if (!strstr(have, want))
+			snprintf(j->kinds + strlen(j->kinds), sizeof(j->kinds) - strlen(j->kinds),
+				 "%s%s", j->kinds[0] ? " " : "", k);
+	}
+	experiment_free(&x);
+	if (job_resolve_target(&srv->tab, j, false, &e) < 0 || job_busy_check(&srv->tab, j, &e) < 0)
+		goto out_job;
+	snprintf(path, sizeof(path), "%s/%s", j->dir, name);
+	snprintf(journal, sizeof(journal), "%s/journal.json", j->dir);
+	snprintf(samples, sizeof(samples), "%s/samples.jsonl", j->dir);
+	f = fopen(path, "wxe");
+	if (!f || fwrite(r->body, 1, r->len, f) != r->len || fclose(f) != 0) {
+		serve_error_set(&e, 500, "", "cannot write %s", path);
+		goto out_job;
+	}
+	{
+		char *argv[16];
+		size_t n = 0;
+
+		argv[n++] = srv->self_exe;
+		argv[n++] = "run";
+		argv[n++] = path;
+		argv[n++] = "-q";
+		argv[n++] = "--journal";
+		argv[n++] = journal;
+		argv[n++] = "--samples";
+		argv[n++] = samples;
+		argv[n++] = "--state-dir";
+		argv[n++] = srv->state_dir;
+		if (j->spec[0]) {
+			argv[n++] = "-t";
+			argv[n++] = j->spec;
+		}
+		argv[n] = NULL;
+		if (job_spawn(&srv->tab, j, argv, &e) < 0)
+			goto out_job;
+	}
+	return http_respond_json(c, 201, job_json(j, false));
+out_job:
+	unlink(path);
+	job_discard(j);
+	return http_respond_error(c, &e);
+}
+
+static enum MHD_Result list_jobs(struct serve_server *srv, struct MHD_Connection *c,
+				 bool experiment)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < srv->tab.njobs; i++)
+		if (srv->tab.jobs[i]->experiment == experiment)
+			json_array_append_new(a, job_json(srv->tab.jobs[i], false));
+	return http_respond_json(c, 200, a);
+}
+
+static enum MHD_Result delete_job(struct MHD_Connection *c, struct serve_req *r, struct job *j)
+{
+	if (j->state == JOB_RUNNING) {
+		job_stop(j);
+		fprintf(stderr, "duress serve: %s %s: DELETE: stopping (SIGTERM to %d)\n",
+			j->experiment ? "experiment" : "fault", j->id, j->pid);
+	}
+	if (j->state == JOB_STOPPING && !r->resumed && j->nwaiters < SERVE_MAX_WAITERS) {
+		/* answer once it has reverted and exited (reap() resumes us) */
+		j->waiters[j->nwaiters++] = c;
+		r->deleting = true;
+		MHD_suspend_connection(c);
+		return MHD_YES;
+	}
+	return http_respond_json(c, j->state == JOB_EXITED ? 200 : 202, job_json(j, true));
+}
+
+static enum MHD_Result get_metrics(struct serve_server *srv, struct MHD_Connection *c)
+{
+	struct prom_target tv[SERVE_MAX_JOBS];
+	struct prom_fault fv[SERVE_MAX_JOBS];
+	size_t nt = 0, nf = 0, len = 0;
+	char *buf = NULL;
+	FILE *out = open_memstream(&buf, &len);
+
+	if (!out)
+		return MHD_NO;
+	for (size_t i = 0; i < srv->tab.njobs; i++) {
+		struct job *j = srv->tab.jobs[i];
+		bool dup = false;
+
+		if (j->state == JOB_EXITED)
+			continue;
+		fv[nf++] = (struct prom_fault){ .id = j->id,
+						.kind = j->experiment ? "experiment" : "fault",
+						.fault = j->experiment ? "experiment" : j->what,
+						.target = j->have_t ? j->t.dir : "sandbox" };
+		if (!j->have_last)
+			continue;
+		for (size_t k = 0; k < nt; k++)
+			dup |= !strcmp(tv[k].target, j->t.dir);
+		if (!dup)
+			tv[nt++] = (struct prom_target){ .target = j->t.dir, .s = &j->last };
+	}
+	prom_agent(out, &srv->tab.stats, fv, nf);
+	prom_targets(out, tv, nt);
+	if (fclose(out) != 0) {
+		free(buf);
+		return MHD_NO;
+	}
+	return http_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
+}
+
+static enum MHD_Result dispatch(struct serve_server *srv, struct MHD_Connection *c,
+			       struct serve_req *r, const char *method)
+{
+	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	struct job *j;
+
+	switch (r->route) {
+	case ROUTE_HEALTHZ:
+		return http_respond(c, 200, "text/plain", strdup("ok\n"), 3);
+	case ROUTE_METRICS:
+		return get_metrics(srv, c);
+	case ROUTE_TARGETS:
+		return listing_get(c, r, srv->self_exe);
+	case ROUTE_SAMPLES:
+		return stream_get_samples(srv, c);
+	case ROUTE_EXPERIMENTS:
+	case ROUTE_FAULTS:
+		if (get)
+			return list_jobs(srv, c, r->route == ROUTE_EXPERIMENTS);
+		if (srv->stopping)
+			return http_fail(c, 503, "", "%s", "the agent is stopping");
+		return r->route == ROUTE_EXPERIMENTS ? post_experiment(srv, c, r) : post_fault(srv, c, r);
+	case ROUTE_EXPERIMENT:
+	case ROUTE_FAULT:
+		/* by id again after a suspended DELETE: never a pointer kept across
+		 * event loop rounds */
+		j = job_find(&srv->tab, r->id, r->route == ROUTE_EXPERIMENT);
+		if (!j)
+			return http_fail(c, 404, "id", "'%s': no such job", r->id);
+		if (get)
+			return http_respond_json(c, 200, job_json(j, true));
+		return delete_job(c, r, j);
+	case ROUTE_NONE:
+		break;
+	}
+	return http_fail(c, 404, "", "%s", "no such resource");
+}
+
+enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	struct serve_server *srv = cls;
+	struct serve_req *r = *con_cls;
+
+	if (!r) {
+		const char *allow = NULL, *cl;
+		int status;
+
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		*con_cls = r;
+		r->route = serve_route(method, url, r->id, &status, &allow);
+		if (srv->need_token && r->route != ROUTE_HEALTHZ &&
+		    !serve_auth_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							       MHD_HTTP_HEADER_AUTHORIZATION),
+				   srv->token)) {
+			struct serve_error e;
+
+			serve_error_set(&e, 401, "Authorization",
+					"a bearer token is required (Authorization: Bearer TOKEN)");
+			return http_respond_error_hdr(c, &e, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+						 "Bearer realm=\"duress\"");
+		}
+		if (r->route == ROUTE_NONE)
+			return http_fail(c, 404, "", "%s", "no such resource (see docs/api.md)");
+		if (status == 405) {
+			struct serve_error e;
+
+			serve_error_set(&e, 405, "", "method %s not allowed here (allowed: %s)",
+					method, allow);
+			return http_respond_error_hdr(c, &e, MHD_HTTP_HEADER_ALLOW, allow);
+		}
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > SERVE_BODY_MAX)
+			return http_fail(c, 413, "body", "body: larger than %d bytes", SERVE_BODY_MAX);
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!r->too_big && r->len + *upload_size <= SERVE_BODY_MAX) {
+			char *p = realloc(r->body, r->len + *upload_size + 1);
+
+			if (!p)
+				return MHD_NO;
+			r->body = p;
+			memcpy(r->body + r->len, upload, *upload_size);
+			r->len += *upload_size;
+			r->body[r->len] = '\0';
+		} else {
+			/* a chunked body without a length: libmicrohttpd answers only
+			 * once the body is read, so discard it (413 at the end), and
+			 * drop the connection of an endless one */
+			r->too_big = true;
+			r->discarded += *upload_size;
+			if (r->discarded > 16 * (size_t)SERVE_BODY_MAX)
+				return MHD_NO;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (r->too_big)
+		return http_fail(c, 413, "body", "body: larger than %d bytes", SERVE_BODY_MAX);
+	if (r->deleting)
+		r->resumed = true;
+	return dispatch(srv, c, r, method);
+}
+
+void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct serve_req *r = *con_cls;
+
+	if (!r)
+		return;
+	free(r->body);
+	free(r);
+	*con_cls = NULL;
+}
+
