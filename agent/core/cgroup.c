@@ -6,6 +6,7 @@
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
+#include <duress/core/fileio.h>
 
 #include <ctype.h>
 #include <dirent.h>
@@ -23,6 +24,9 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
+
+/* cgroup files are small; cgroup.procs of a huge cgroup is the largest */
+#define CG_READ_MAX (64 << 20)
 #include <unistd.h>
 
 /* libcgroup logs to stdout by default: keep it quiet. */
@@ -252,37 +256,14 @@ int cg_read(const char *dir, const char *file, char **out, struct duress_err *er
 {
 	char path[PATH_MAX];
 	cleanup_close int fd = open_at(dir, file, O_RDONLY, path, sizeof(path), err);
-	cleanup_free char *buf = NULL;
-	size_t cap = 4096, off = 0;
+	ssize_t n;
 
 	if (fd < 0)
 		return -1;
-	buf = malloc(cap);
-	if (!buf)
-		return duress_err_set(err, ENOMEM, "read %s", path);
-	for (;;) {
-		ssize_t r;
-
-		if (off + 1 >= cap) {
-			char *nb = realloc(buf, cap * 2);
-
-			if (!nb)
-				return duress_err_set(err, ENOMEM, "read %s", path);
-			buf = nb;
-			cap *= 2;
-		}
-		r = read(fd, buf + off, cap - 1 - off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return duress_err_set(err, errno, "read %s", path);
-		if (r == 0)
-			break;
-		off += r;
-	}
-	buf[off] = '\0';
-	*out = steal_pointer(&buf);
-	return (int)off;
+	n = fileio_read_fd(fd, CG_READ_MAX, out);
+	if (n < 0)
+		return duress_err_set(err, errno, "read %s", path);
+	return (int)n;
 }
 
 int cg_parse_u64(const char *text, uint64_t *out)
@@ -638,6 +619,41 @@ static int kill_all(const char *dir, struct duress_err *err)
 	return 0;
 }
 
+int cg_for_each_child(const char *dir, int (*fn)(const char *sub, void *data), void *data)
+{
+	cleanup_dir DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		char sub[PATH_MAX];
+		struct stat st;
+		int r;
+
+		if (de->d_name[0] == '.' &&
+		    (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+			continue;
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		if (de->d_type == DT_UNKNOWN && (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+						 !S_ISDIR(st.st_mode)))
+			continue;
+		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= sizeof(sub))
+			continue;
+		r = fn(sub, data);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int kill_child(const char *sub, void *err)
+{
+	cg_kill(sub, err);
+	return 0;
+}
+
 int cg_kill(const char *dir, struct duress_err *err)
 {
 	struct duress_err e2 = { 0 };
@@ -649,22 +665,8 @@ int cg_kill(const char *dir, struct duress_err *err)
 		return -1;
 	}
 	/* Kernel before 5.14: no cgroup.kill.  Kill what is there (children too). */
-	{
-		cleanup_dir DIR *d = opendir(dir);
-		struct dirent *de;
-
-		if (!d)
-			return duress_err_set(err, errno, "open cgroup %s", dir);
-		while ((de = readdir(d))) {
-			char sub[PATH_MAX];
-
-			if (de->d_type != DT_DIR || de->d_name[0] == '.')
-				continue;
-			if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= sizeof(sub))
-				continue;
-			cg_kill(sub, err);
-		}
-	}
+	if (cg_for_each_child(dir, kill_child, err) < 0)
+		return duress_err_set(err, errno, "open cgroup %s", dir);
 	return kill_all(dir, err);
 }
 
@@ -676,28 +678,31 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct rm_ctx {
+	uint64_t deadline;
+	struct duress_err *err;
+};
+
+static int rmdir_tree(const char *dir, uint64_t deadline, struct duress_err *err);
+
+static int rm_child(const char *sub, void *data)
+{
+	struct rm_ctx *c = data;
+
+	return rmdir_tree(sub, c->deadline, c->err) < 0 ? 1 : 0;
+}
+
 static int rmdir_tree(const char *dir, uint64_t deadline, struct duress_err *err)
 {
-	{
-		cleanup_dir DIR *d = opendir(dir);
-		struct dirent *de;
+	struct rm_ctx c = { deadline, err };
+	int r = cg_for_each_child(dir, rm_child, &c);
 
-		if (!d) {
-			if (errno == ENOENT)
-				return 0;
-			return duress_err_set(err, errno, "open cgroup %s", dir);
-		}
-		while ((de = readdir(d))) {
-			char sub[PATH_MAX];
-
-			if (de->d_type != DT_DIR || de->d_name[0] == '.')
-				continue;
-			if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= sizeof(sub))
-				return duress_err_set(err, ENAMETOOLONG, "%s/%s", dir, de->d_name);
-			if (rmdir_tree(sub, deadline, err) < 0)
-				return -1;
-		}
-	}
+	if (r < 0 && errno == ENOENT)
+		return 0;
+	if (r < 0)
+		return duress_err_set(err, errno, "open cgroup %s", dir);
+	if (r > 0)
+		return -1;
 	for (;;) {
 		if (rmdir(dir) == 0 || errno == ENOENT)
 			return 0;

@@ -38,7 +38,7 @@ ssize_t fileio_read_fd(int fd, size_t max, char **out)
 			buf = nb;
 			cap *= 2;
 		}
-		r = pread(fd, buf + off, cap - 1 - off, (off_t)off);
+		r = read(fd, buf + off, cap - 1 - off);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {

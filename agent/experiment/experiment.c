@@ -56,8 +56,8 @@ struct run {
 	json_t *first, *last;
 	const char *phase;
 	struct phase_stats before, during, after;
-	double psi_before[3];
-	bool psi_known[3];
+	double psi_before[SAMPLE_PSI_N];
+	bool psi_known[SAMPLE_PSI_N];
 	pid_t *pids_before;
 	size_t npids_before;
 	/* probes */
@@ -197,14 +197,14 @@ static json_t *probe_record(const struct probe *p, const struct probe_result *pr
 
 /* ---- samples ---- */
 
-static void psi_avg(const struct sample *s, double out[3], bool have[3])
+static void psi_avg(const struct sample *s, double out[SAMPLE_PSI_N], bool have[SAMPLE_PSI_N])
 {
-	have[0] = s->psi.cpu_present && s->psi.cpu.some.present;
-	have[1] = s->psi.memory_present && s->psi.memory.some.present;
-	have[2] = s->psi.io_present && s->psi.io.some.present;
-	out[0] = s->psi.cpu.some.avg10;
-	out[1] = s->psi.memory.some.avg10;
-	out[2] = s->psi.io.some.avg10;
+	for (int k = 0; k < SAMPLE_PSI_N; k++) {
+		const struct psi *p = sample_psi(s, k);
+
+		have[k] = p && p->some.present;
+		out[k] = have[k] ? p->some.avg10 : 0;
+	}
 }
 
 static void check_abort_metrics(struct run *r)
@@ -752,8 +752,8 @@ static void kernel_events(struct run *r)
 		add_event(r->events, "cpu_throttled", (double)d,
 			  "CPU throttled in %llu periods (%.3f s; cpu.stat)", (unsigned long long)d,
 			  (double)phase_delta(&b->cpu.throttled_usec, &e->cpu.throttled_usec) / 1e6);
-	for (int k = 0; k < 3; k++) {
-		static const char *const res[] = { "cpu", "memory", "io" };
+	for (int k = 0; k < SAMPLE_PSI_N; k++) {
+		const char *const *res = sample_psi_names;
 
 		if (r->during.has_psi[k] && r->during.psi_some_peak[k] > r->x->silent_pressure_pct)
 			add_event(r->events, "pressure", r->during.psi_some_peak[k],

@@ -131,39 +131,6 @@ int metric_parse(const char *text, struct metric_expr *m, struct duress_err *err
 	return 0;
 }
 
-struct lookup {
-	const char *key;
-	json_t *found;
-};
-
-static void lookup_cb(const char *key, json_t *value, void *data)
-{
-	struct lookup *l = data;
-
-	if (!l->found && !strcmp(key, l->key))
-		l->found = value;
-}
-
-int sample_lookup(json_t *sample, const char *key, double *out)
-{
-	struct lookup l = { .key = key };
-
-	if (!sample)
-		return -1;
-	json_flatten(sample, lookup_cb, &l);
-	if (!l.found)
-		return -1;
-	if (json_is_number(l.found)) {
-		*out = json_number_value(l.found);
-		return 0;
-	}
-	if (json_is_string(l.found) && !strcmp(json_string_value(l.found), "max")) {
-		*out = INFINITY;
-		return 0;
-	}
-	return -1;
-}
-
 int metric_eval(const struct metric_expr *m, json_t *sample, json_t *first, double *value,
 		bool *holds, struct duress_err *err)
 {

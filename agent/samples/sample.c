@@ -413,3 +413,18 @@ bad:
 	errno = EINVAL;
 	return -1;
 }
+
+const char *const sample_psi_names[SAMPLE_PSI_N] = { "cpu", "memory", "io" };
+
+const struct psi *sample_psi(const struct sample *s, int i)
+{
+	switch (i) {
+	case 0:
+		return s->psi.cpu_present ? &s->psi.cpu : NULL;
+	case 1:
+		return s->psi.memory_present ? &s->psi.memory : NULL;
+	case 2:
+		return s->psi.io_present ? &s->psi.io : NULL;
+	}
+	return NULL;
+}

@@ -693,3 +693,36 @@ int sample_writer_write(struct sample_writer *w, const struct sample *s, struct 
 	w->have_prev = true;
 	return 0;
 }
+
+struct lookup {
+	const char *key;
+	json_t *found;
+};
+
+static void lookup_cb(const char *key, json_t *value, void *data)
+{
+	struct lookup *l = data;
+
+	if (!l->found && !strcmp(key, l->key))
+		l->found = value;
+}
+
+int sample_lookup(json_t *sample, const char *key, double *out)
+{
+	struct lookup l = { .key = key };
+
+	if (!sample)
+		return -1;
+	json_flatten(sample, lookup_cb, &l);
+	if (!l.found)
+		return -1;
+	if (json_is_number(l.found)) {
+		*out = json_number_value(l.found);
+		return 0;
+	}
+	if (json_is_string(l.found) && !strcmp(json_string_value(l.found), "max")) {
+		*out = INFINITY;
+		return 0;
+	}
+	return -1;
+}

@@ -11,9 +11,9 @@ void phase_stats_init(struct phase_stats *ps)
 	memset(ps, 0, sizeof(*ps));
 }
 
-static void psi_peak(struct phase_stats *ps, int i, bool present, const struct psi *p)
+static void psi_peak(struct phase_stats *ps, int i, const struct psi *p)
 {
-	if (!present)
+	if (!p)
 		return;
 	ps->has_psi[i] = true;
 	if (p->some.present && p->some.avg10 > ps->psi_some_peak[i])
@@ -39,9 +39,8 @@ void phase_stats_add(struct phase_stats *ps, const struct sample *s)
 		if (s->memory.current.v > ps->mem_peak)
 			ps->mem_peak = s->memory.current.v;
 	}
-	psi_peak(ps, 0, s->psi.cpu_present, &s->psi.cpu);
-	psi_peak(ps, 1, s->psi.memory_present, &s->psi.memory);
-	psi_peak(ps, 2, s->psi.io_present, &s->psi.io);
+	for (int i = 0; i < SAMPLE_PSI_N; i++)
+		psi_peak(ps, i, sample_psi(s, i));
 }
 
 uint64_t phase_delta(const struct opt_u64 *first, const struct opt_u64 *last)
@@ -64,7 +63,7 @@ static void put_delta(json_t *o, const char *key, const struct opt_u64 *a, const
 
 json_t *phase_stats_json(const struct phase_stats *ps, const struct phase_stats *prev)
 {
-	static const char *const res[3] = { "cpu", "memory", "io" };
+	const char *const *res = sample_psi_names;
 	const struct sample *a = prev && prev->n ? &prev->last : &ps->first;
 	const struct sample *b = &ps->last;
 	json_t *o = json_object(), *cpu, *mem, *ev, *io, *psi;
@@ -135,7 +134,7 @@ static void pct_cell(char *buf, size_t len, double v, bool present)
 
 void phase_stats_print(FILE *f, const struct phase_stats *before, const struct phase_stats *during)
 {
-	static const char *const res[3] = { "cpu", "memory", "io" };
+	const char *const *res = sample_psi_names;
 	const struct sample *a = before->n ? &before->last : &during->first;
 	const struct sample *b = &during->last;
 	char c1[48], c2[64];

@@ -96,16 +96,6 @@ static int get_throttled_s(const struct sample *s, int i, int arg, double *v, co
 	return s->cpu.throttled_usec.set;
 }
 
-static const struct psi *psi_of(const struct sample *s, int i, const char **name)
-{
-	static const char *const names[] = { "cpu", "memory", "io" };
-	const struct psi *p[] = { &s->psi.cpu, &s->psi.memory, &s->psi.io };
-	bool present[] = { s->psi.cpu_present, s->psi.memory_present, s->psi.io_present };
-
-	*name = names[i];
-	return present[i] ? p[i] : NULL;
-}
-
 enum { PSI_FULL = 1, PSI_TOTAL = 2 };
 
 /* PSI by resource; arg: PSI_FULL for the full line, PSI_TOTAL for the
@@ -116,9 +106,10 @@ static int get_psi(const struct sample *s, int i, int arg, double *v, const char
 	const struct psi *p;
 	const struct psi_line *l;
 
-	if (i >= 3)
+	if (i >= SAMPLE_PSI_N)
 		return -1;
-	p = psi_of(s, i, lv);
+	p = sample_psi(s, i);
+	*lv = sample_psi_names[i];
 	*ln = "resource";
 	if (!p)
 		return 0;

@@ -5,6 +5,7 @@
  */
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
+#include <duress/core/fileio.h>
 #include <duress/core/undo.h>
 #include <duress/core/undo_journal.h>
 #include <duress/net/netshape.h>
@@ -21,6 +22,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A journal larger than this is not one the agent wrote (a step is a few
+ * hundred bytes; a saved qdisc tree a few KiB). */
+#define RECOVER_JOURNAL_MAX (64 << 20)
+
 /* Every kind a journal may name, once: its owner module declares it. */
 static const struct undo_kind *const kinds[] = {
 #define UNDO_KIND(sym) &sym,
@@ -34,44 +39,6 @@ const struct undo_kind *recover_kind_find(const char *name)
 		if (!strcmp(kinds[i]->name, name))
 			return kinds[i];
 	return NULL;
-}
-
-static int read_file(int fd, char **out, struct duress_err *err, const char *path)
-{
-	size_t cap = 8192, off = 0;
-	char *buf = malloc(cap);
-
-	if (!buf)
-		return duress_err_set(err, ENOMEM, "read %s", path);
-	for (;;) {
-		ssize_t r;
-
-		if (off + 1 >= cap) {
-			char *nb = realloc(buf, cap * 2);
-
-			if (!nb) {
-				free(buf);
-				return duress_err_set(err, ENOMEM, "read %s", path);
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		r = pread(fd, buf + off, cap - 1 - off, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-
-			free(buf);
-			return duress_err_set(err, e, "read %s", path);
-		}
-		if (r == 0)
-			break;
-		off += r;
-	}
-	buf[off] = '\0';
-	*out = buf;
-	return 0;
 }
 
 static int replay(const char *path, bool wait, bool dry_run, bool quiet_busy, FILE *out,
@@ -104,8 +71,8 @@ static int replay(const char *path, bool wait, bool dry_run, bool quiet_busy, FI
 	/* unlinked while we waited for the lock: already replayed */
 	if (fstat(fd, &st) == 0 && st.st_nlink == 0)
 		return 0;
-	if (read_file(fd, &text, err, path) < 0)
-		return -1;
+	if (fileio_read_fd(fd, RECOVER_JOURNAL_MAX, &text) < 0)
+		return duress_err_set(err, errno, "read journal %s", path);
 	undo_log_init(&steps);
 	if (undo_journal_parse(text, recover_kind_find, &steps, &pid, &start, &torn, err) < 0)
 		return duress_err_wrap(err, "journal %s", path);

@@ -8,6 +8,7 @@
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
+#include <duress/core/fileio.h>
 #include <duress/targets/target.h>
 #include <duress/core/undo.h>
 
@@ -93,47 +94,8 @@ int oci_parse_state(const char *text, enum oci_format fmt, pid_t *pid,
 static int read_small(int dirfd_, const char *name, char **out)
 {
 	cleanup_close int fd = openat(dirfd_, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	char *buf;
-	size_t len = 0, cap = 4096;
 
-	if (fd < 0)
-		return -1;
-	buf = malloc(cap);
-	if (!buf)
-		return -1;
-	for (;;) {
-		ssize_t r;
-
-		if (len + 1 >= cap) {
-			char *nb;
-
-			if (cap >= STATE_MAX) {
-				free(buf);
-				errno = EFBIG;
-				return -1;
-			}
-			nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				return -1;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		r = read(fd, buf + len, cap - len - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			free(buf);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	return 0;
+	return fd < 0 || fileio_read_fd(fd, STATE_MAX, out) < 0 ? -1 : 0;
 }
 
 struct oci_list {

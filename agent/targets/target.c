@@ -405,6 +405,21 @@ fail:
 	return -1;
 }
 
+struct pid_search {
+	int depth;
+	pid_t *pid;
+};
+
+static int find_first_pid(const char *dir, int depth, pid_t *pid, struct duress_err *err);
+
+static int search_child(const char *sub, void *data)
+{
+	struct pid_search *ps = data;
+
+	find_first_pid(sub, ps->depth + 1, ps->pid, NULL);
+	return *ps->pid != 0;
+}
+
 /*
  * The first process in dir's cgroup.procs, else the first found in its
  * descendants, depth first.  *pid stays 0 if there is none.  Errors only
@@ -414,6 +429,7 @@ static int find_first_pid(const char *dir, int depth, pid_t *pid, struct duress_
 {
 	cleanup_free pid_t *pids = NULL;
 	struct duress_err local = { 0 };
+	struct pid_search ps = { depth, pid };
 	size_t n = 0;
 
 	if (cg_procs(dir, &pids, &n, depth ? &local : err) < 0)
@@ -422,32 +438,8 @@ static int find_first_pid(const char *dir, int depth, pid_t *pid, struct duress_
 		*pid = pids[0];
 		return 0;
 	}
-	if (depth + 1 >= PID_SEARCH_MAX_DEPTH)
-		return 0;
-	{
-		cleanup_dir DIR *d = opendir(dir);
-		struct dirent *de;
-
-		if (!d)
-			return 0;
-		while ((de = readdir(d)) && *pid == 0) {
-			char sub[PATH_MAX];
-			struct stat st;
-
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
-				continue;
-			if (de->d_type == DT_UNKNOWN &&
-			    (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-			     !S_ISDIR(st.st_mode)))
-				continue;
-			if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >=
-			    sizeof(sub))
-				continue;
-			find_first_pid(sub, depth + 1, pid, NULL);
-		}
-	}
+	if (depth + 1 < PID_SEARCH_MAX_DEPTH)
+		cg_for_each_child(dir, search_child, &ps);
 	return 0;
 }
 

@@ -131,4 +131,9 @@ int cg_destroy(const char *dir, int timeout_ms, struct duress_err *err);
 /* Pure: is `anc` (a path below the cgroup2 mount) equal to or above `rel`? */
 bool cg_rel_covers(const char *anc, const char *rel);
 
+/* Call fn(path) for each child cgroup (directory) of dir, until fn
+ * returns non-zero (then that value).  -1 with errno if dir cannot be
+ * opened. */
+int cg_for_each_child(const char *dir, int (*fn)(const char *sub, void *data), void *data);
+
 #endif

@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Everything fd holds from offset 0 (pread), NUL-terminated in a malloc'd
- * *out; at most max bytes (EFBIG beyond).  Returns the length, or -1 with
- * errno. */
+/* What fd holds from its offset to the end (a fresh fd: all of it),
+ * NUL-terminated in a malloc'd *out; at most max bytes (EFBIG beyond).
+ * Returns the length, or -1 with errno. */
 ssize_t fileio_read_fd(int fd, size_t max, char **out);
 
 /* A whole small file (at most max bytes from its end when tail, else

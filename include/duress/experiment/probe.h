@@ -45,10 +45,6 @@ struct probe_result {
 void probe_run(const struct probe *p, const struct probe_ctx *ctx, struct probe_result *r);
 void probe_result_free(struct probe_result *r);
 
-/* A number from a sample by flattened key ("psi.memory.full_avg10");
- * "max" is +infinity.  Returns 0, or -1 when the key is absent. */
-int sample_lookup(json_t *sample, const char *key, double *out);
-
 /*
  * Evaluate on a sample (first: for increase()).  *holds says whether the
  * comparison is true; *value gets the left-hand side.  Fails when the key

@@ -139,4 +139,15 @@ void sample_writer_close(struct sample_writer *w);
 typedef void (*json_flat_cb)(const char *key, json_t *value, void *data);
 void json_flatten(json_t *obj, json_flat_cb cb, void *data);
 
+/* Pressure (PSI) by resource index: 0 cpu, 1 memory, 2 io, the order of
+ * every PSI array (phase_stats, reports, /metrics). */
+#define SAMPLE_PSI_N 3
+extern const char *const sample_psi_names[SAMPLE_PSI_N];
+/* The pressure of resource i in s, or NULL when the kernel gave none. */
+const struct psi *sample_psi(const struct sample *s, int i);
+
+/* A number from a sample's JSON (sample_to_json) by flattened key
+ * ("psi.memory.full_avg10"); "max" is +infinity.  0, or -1 when absent. */
+int sample_lookup(json_t *sample, const char *key, double *out);
+
 #endif

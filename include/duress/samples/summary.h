@@ -24,9 +24,9 @@ struct phase_stats {
 	double cpu_pct_max;
 	bool has_mem;
 	uint64_t mem_peak;          /* max memory.current */
-	double psi_some_peak[3];    /* avg10 peaks: cpu, memory, io */
-	double psi_full_peak[3];
-	bool has_psi[3];
+	double psi_some_peak[SAMPLE_PSI_N];    /* avg10 peaks: cpu, memory, io */
+	double psi_full_peak[SAMPLE_PSI_N];
+	bool has_psi[SAMPLE_PSI_N];
 };
 
 void phase_stats_init(struct phase_stats *ps);
