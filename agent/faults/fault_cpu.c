@@ -10,6 +10,7 @@
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
+#include <duress/faults/workers.h>
 #include <duress/faults/fault_cpu.h>
 
 #include <ctype.h>

@@ -12,7 +12,9 @@
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
 #include <duress/core/parse.h>
-#include <duress/faults/storage.h>
+#include <duress/faults/fault_disk_fill.h>
+#include <duress/faults/workers.h>
+#include <duress/targets/fsinfo.h>
 #include <duress/core/undo_journal.h>
 
 #include <errno.h>
@@ -27,6 +29,39 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* ---- disk fills ---- */
+
+int64_t fill_needed(const struct fill_goal *g, const struct fs_space *s, uint64_t held)
+{
+	uint64_t block = s->block ? s->block : 1;
+
+	switch (g->mode) {
+	case FILL_SIZE:
+		return (int64_t)g->bytes - (int64_t)held;
+	case FILL_LEAVE:
+		return (int64_t)s->avail - (int64_t)g->bytes;
+	case FILL_PERCENT: {
+		uint64_t inuse = s->total > s->free ? s->total - s->free : 0;
+		double base = (double)(inuse + s->avail);
+		uint64_t goal = (uint64_t)(base * g->pct / 100.0);
+
+		goal -= goal % block;
+		return (int64_t)goal - (int64_t)inuse;
+	}
+	}
+	return 0;
+}
+
+uint64_t fill_avail_after(const struct fs_space *s, uint64_t fill)
+{
+	return s->avail > fill ? s->avail - fill : 0;
+}
+
+bool fill_leaves_too_little(const struct fs_space *s, uint64_t fill, double pct)
+{
+	return (double)fill_avail_after(s, fill) < (double)s->total * pct / 100.0;
+}
 
 #define FILL_OPEN_TIMEOUT_MS 10000
 #define FILL_WAIT_MS 2000          /* apply waits this long for the fill itself */
@@ -319,16 +354,16 @@ static int plan_open(struct fault *f, struct duress_err *err)
 	const char *name;
 	int fd;
 
-	root_view(f->target->pid, p->view, sizeof(p->view));
+	fs_root_view(f->target->pid, p->view, sizeof(p->view));
 	snprintf(p->path, sizeof(p->path), "%s", path->set ? path->s : "/");
-	fd = open_in_root(f->target->pid, p->path, O_RDONLY | O_DIRECTORY, err);
+	fd = fs_open_in_root(f->target->pid, p->path, O_RDONLY | O_DIRECTORY, err);
 	if (fd < 0 && err->errnum == ESRCH && f->target->pid > 0) {
 		struct duress_err e2 = { 0 };
 
 		/* the target's process went away: take another */
 		if (target_refresh_pid(f->target, &e2) == 0) {
-			root_view(f->target->pid, p->view, sizeof(p->view));
-			fd = open_in_root(f->target->pid, p->path, O_RDONLY | O_DIRECTORY, err);
+			fs_root_view(f->target->pid, p->view, sizeof(p->view));
+			fd = fs_open_in_root(f->target->pid, p->path, O_RDONLY | O_DIRECTORY, err);
 		}
 	}
 	if (fd < 0) {

@@ -11,12 +11,16 @@
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
 #include <duress/core/parse.h>
-#include <duress/faults/storage.h>
+#include <duress/faults/fault_io.h>
+#include <duress/faults/workers.h>
+#include <duress/targets/fsinfo.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,94 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* ---- io.max ---- */
+
+static int append(char *buf, size_t len, size_t *off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int append(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len - *off) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	*off += n;
+	return 0;
+}
+
+static int append_limit(char *buf, size_t len, size_t *off, const char *key, uint64_t v)
+{
+	if (v == IO_LIMIT_KEEP)
+		return 0;
+	if (v == CG_MAX)
+		return append(buf, len, off, " %s=max", key);
+	return append(buf, len, off, " %s=%llu", key, (unsigned long long)v);
+}
+
+int io_max_format(unsigned int major, unsigned int minor, const struct io_limits *l, char *buf,
+		  size_t len)
+{
+	size_t off = 0, head;
+
+	if (append(buf, len, &off, "%u:%u", major, minor) < 0)
+		return -1;
+	head = off;
+	if (append_limit(buf, len, &off, "rbps", l->rbps) < 0 ||
+	    append_limit(buf, len, &off, "wbps", l->wbps) < 0 ||
+	    append_limit(buf, len, &off, "riops", l->riops) < 0 ||
+	    append_limit(buf, len, &off, "wiops", l->wiops) < 0)
+		return -1;
+	if (off == head) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+int io_max_find(const char *text, unsigned int major, unsigned int minor, char *buf, size_t len)
+{
+	for (const char *line = text; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t ll = nl ? (size_t)(nl - line) : strlen(line);
+		unsigned int ma, mi;
+		int off = 0;
+
+		while (ll && isspace((unsigned char)*line)) {
+			line++;
+			ll--;
+		}
+		while (ll && isspace((unsigned char)line[ll - 1]))
+			ll--;
+		if (ll && sscanf(line, "%u:%u%n", &ma, &mi, &off) == 2 && ma == major &&
+		    mi == minor && ((size_t)off == ll || isspace((unsigned char)line[off]))) {
+			if (ll >= len) {
+				errno = ENAMETOOLONG;
+				return -1;
+			}
+			memcpy(buf, line, ll);
+			buf[ll] = '\0';
+			return 1;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	if ((size_t)snprintf(buf, len, "%u:%u rbps=max wbps=max riops=max wiops=max", major,
+			     minor) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
 
 #define IO_WORKERS_MAX 64
 #define IO_DEFAULT_FILE_SIZE (64ULL << 20)
@@ -86,7 +178,7 @@ struct io_priv {
 	bool limits;              /* any of rbps/wbps/riops/wiops */
 	struct io_limits lim;
 	bool device_given;
-	struct blk_disk disk;
+	struct fs_disk disk;
 	char line[128];           /* io.max line to write */
 	char orig[256];           /* the device's original line */
 	bool orig_found;          /* the device had a line of its own */
@@ -257,12 +349,12 @@ static int io_worker_main(void *arg)
 
 /* ---- validate ---- */
 
-static int resolve_device(const char *text, struct blk_disk *disk, struct duress_err *err)
+static int resolve_device(const char *text, struct fs_disk *disk, struct duress_err *err)
 {
 	unsigned int ma, mi;
 
-	if (blk_parse_majmin(text, &ma, &mi) == 0) {
-		if (blk_whole_disk("/sys", ma, mi, disk, err) < 0)
+	if (fs_parse_majmin(text, &ma, &mi) == 0) {
+		if (fs_whole_disk("/sys", ma, mi, disk, err) < 0)
 			goto usage;
 		return 0;
 	}
@@ -271,7 +363,7 @@ static int resolve_device(const char *text, struct blk_disk *disk, struct duress
 				       "--device '%s': expected a path or MAJ:MIN (two decimal "
 				       "numbers, e.g. 8:0)",
 				       text);
-	if (blk_disk_of_path(text, disk, err) < 0)
+	if (fs_disk_of_path(text, disk, err) < 0)
 		goto usage;
 	return 0;
 usage:
@@ -361,7 +453,7 @@ static int io_supported(struct fault *f, struct duress_err *err)
 /* Open the target's `path` as a directory; ENOTDIR and ENOENT are left to the caller. */
 static int open_dir(struct fault *f, const char *path, struct duress_err *err)
 {
-	return open_in_root(f->target->pid, path, O_RDONLY | O_DIRECTORY, err);
+	return fs_open_in_root(f->target->pid, path, O_RDONLY | O_DIRECTORY, err);
 }
 
 static int plan_scratch(struct fault *f, struct duress_err *err)
@@ -373,14 +465,14 @@ static int plan_scratch(struct fault *f, struct duress_err *err)
 	const char *fsname;
 	int fd;
 
-	root_view(f->target->pid, view, sizeof(view));
+	fs_root_view(f->target->pid, view, sizeof(view));
 	if (path->set) {
 		struct duress_err e = { 0 };
 
 		fd = open_dir(f, path->s, &e);
 		if (fd < 0 && e.errnum == ENOTDIR) {
 			struct stat st;
-			cleanup_close int fd2 = open_in_root(f->target->pid, path->s, O_PATH, err);
+			cleanup_close int fd2 = fs_open_in_root(f->target->pid, path->s, O_PATH, err);
 
 			if (fd2 >= 0 && fstat(fd2, &st) == 0 && !S_ISDIR(st.st_mode))
 				return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
@@ -456,9 +548,9 @@ static int plan_default_device(struct fault *f, struct duress_err *err)
 	struct stat st;
 	int fd = p->job.dirfd;
 
-	root_view(pid, view, sizeof(view));
+	fs_root_view(pid, view, sizeof(view));
 	if (fd < 0) {
-		rootfd = open_in_root(pid, "/", O_RDONLY | O_DIRECTORY, err);
+		rootfd = fs_open_in_root(pid, "/", O_RDONLY | O_DIRECTORY, err);
 		if (rootfd < 0)
 			return -1;
 		fd = rootfd;
@@ -475,7 +567,7 @@ static int plan_default_device(struct fault *f, struct duress_err *err)
 		snprintf(procdir, sizeof(procdir), "/proc/self");
 	if (cg_read(procdir, "mountinfo", &mountinfo, err) < 0)
 		return -1;
-	if (blk_disk_of_dev("/sys", mountinfo, st.st_dev, what, &p->disk, err) < 0) {
+	if (fs_disk_of_dev("/sys", mountinfo, st.st_dev, what, &p->disk, err) < 0) {
 		err->code = DURESS_EXIT_UNSUPPORTED;
 		return -1;
 	}
@@ -488,7 +580,7 @@ static int io_plan(struct fault *f, struct duress_err *err)
 	const char *dir = f->target->dir;
 	char view[64], sz[32], fs[32];
 
-	root_view(f->target->pid, view, sizeof(view));
+	fs_root_view(f->target->pid, view, sizeof(view));
 	if (p->nworkers && plan_scratch(f, err) < 0)
 		return -1;
 	if (p->limits) {

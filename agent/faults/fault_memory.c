@@ -14,6 +14,7 @@
 #include <duress/core/cgroup.h>
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
+#include <duress/faults/workers.h>
 #include <duress/core/parse.h>
 
 #include <errno.h>

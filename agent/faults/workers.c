@@ -6,18 +6,20 @@
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
-#include <duress/faults/storage.h>
+#include <duress/faults/workers.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int workers_cgroup(struct fault *f, bool beside, char *dir, size_t len, struct duress_err *err)
@@ -173,4 +175,95 @@ int worker_reap(pid_t pid, int *status)
 	if (r < 0)
 		return -1;
 	return r == pid ? 1 : 0;
+}
+
+/* ---- worker reports ---- */
+
+void wmsg_send(int fd, const char *fmt, ...)
+{
+	char buf[PIPE_BUF];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	while (write(fd, buf, n) < 0 && errno == EINTR)
+		;
+}
+
+void wmsg_init(struct wmsg *m, int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	memset(m, 0, sizeof(*m));
+	m->fd = fd;
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static int take_line(struct wmsg *m, char *line, size_t len)
+{
+	char *nl = memchr(m->buf, '\n', m->len);
+	size_t ll;
+
+	/* a partial line at the end, or one too long for buf, goes out as it is */
+	if (!nl && !(m->len && (m->eof || m->len == sizeof(m->buf))))
+		return 0;
+	ll = nl ? (size_t)(nl - m->buf) : m->len;
+	snprintf(line, len, "%.*s", (int)ll, m->buf);
+	if (nl)
+		ll++;
+	memmove(m->buf, m->buf + ll, m->len - ll);
+	m->len -= ll;
+	return 1;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int wmsg_recv(struct wmsg *m, int timeout_ms, char *line, size_t len)
+{
+	int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+
+	for (;;) {
+		struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
+		int64_t left;
+		ssize_t r;
+
+		if (take_line(m, line, len))
+			return 1;
+		if (m->eof || m->fd < 0)
+			return -1;
+		r = read(m->fd, m->buf + m->len, sizeof(m->buf) - m->len);
+		if (r > 0) {
+			m->len += (size_t)r;
+			continue;
+		}
+		if (r == 0) {
+			m->eof = true;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			m->eof = true;
+			continue;
+		}
+		left = deadline - mono_ms();
+		if (left <= 0)
+			return 0;
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			return 0;
+	}
 }

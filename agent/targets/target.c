@@ -572,3 +572,187 @@ int target_guard(const struct target *t, bool force, struct duress_err *err)
 				       t->rel, init);
 	return 0;
 }
+
+/* ---- what the target may use (percentages, defaults) ---- */
+
+static void mount_of(const struct target *t, char *out, size_t len)
+{
+	size_t dl = strlen(t->dir), rl = strcmp(t->rel, "/") ? strlen(t->rel) : 0;
+
+	if (rl <= dl && !strcmp(t->dir + dl - rl, rl ? t->rel : ""))
+		snprintf(out, len, "%.*s", (int)(dl - rl), t->dir);
+	else
+		snprintf(out, len, "%s", t->dir);
+}
+
+/* Walk from dir up to (and including) mount, calling fn on each; stops when fn returns 1. */
+static int walk_up(const char *dir, const char *mount, int (*fn)(const char *d, void *data),
+		   void *data)
+{
+	char cur[PATH_MAX];
+
+	snprintf(cur, sizeof(cur), "%s", dir);
+	for (;;) {
+		char *slash;
+		int r = fn(cur, data);
+
+		if (r)
+			return r;
+		if (!strcmp(cur, mount) || strlen(cur) <= strlen(mount))
+			return 0;
+		slash = strrchr(cur, '/');
+		if (!slash || slash == cur)
+			return 0;
+		*slash = '\0';
+	}
+}
+
+struct mem_walk {
+	uint64_t bytes;
+	char where[PATH_MAX];
+};
+
+static int mem_limit_at(const char *d, void *data)
+{
+	struct mem_walk *w = data;
+	struct duress_err e = { 0 };
+	uint64_t v;
+
+	/* the effective limit is the smallest on the way up, not the nearest */
+	if (cg_read_u64(d, "memory.max", &v, &e) < 0 || v == CG_MAX)
+		return 0;
+	if (!w->bytes || v < w->bytes) {
+		w->bytes = v;
+		snprintf(w->where, sizeof(w->where), "%s", d);
+	}
+	return 0;
+}
+
+static uint64_t host_memtotal(void)
+{
+	cleanup_fclose FILE *f = fopen("/proc/meminfo", "re");
+	char line[256];
+	unsigned long long kb;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
+			return (uint64_t)kb * 1024;
+	return 0;
+}
+
+int target_memory_capacity(const struct target *t, uint64_t *bytes, char *source, size_t len,
+			   struct duress_err *err)
+{
+	struct mem_walk w = { 0 };
+	char mount[PATH_MAX];
+
+	mount_of(t, mount, sizeof(mount));
+	walk_up(t->dir, mount, mem_limit_at, &w);
+	if (w.bytes) {
+		*bytes = w.bytes;
+		snprintf(source, len, "memory.max of %s", w.where);
+		return 0;
+	}
+	*bytes = host_memtotal();
+	if (!*bytes)
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, EIO,
+				       "cannot read MemTotal from /proc/meminfo");
+	snprintf(source, len, "host RAM (no memory.max on %s or above)", t->rel);
+	return 0;
+}
+
+struct cpu_walk {
+	double cpus;
+	char where[PATH_MAX];
+};
+
+static int cpu_limit_at(const char *d, void *data)
+{
+	struct cpu_walk *w = data;
+	struct duress_err e = { 0 };
+	char buf[64];
+	char quota[32];
+	unsigned long long period;
+
+	if (cg_read_buf(d, "cpu.max", buf, sizeof(buf), &e) < 0)
+		return 0;
+	if (sscanf(buf, "%31s %llu", quota, &period) != 2 || !strcmp(quota, "max") || !period)
+		return 0;
+	/* the smallest quota on the way up is the one that binds */
+	if (!w->where[0] || strtod(quota, NULL) / (double)period < w->cpus) {
+		w->cpus = strtod(quota, NULL) / (double)period;
+		snprintf(w->where, sizeof(w->where), "%s", d);
+	}
+	return 0;
+}
+
+/* Count the CPUs in a list like "0-3,8,10-11". */
+static int cpulist_count(const char *s)
+{
+	int n = 0;
+
+	while (*s && !isspace((unsigned char)*s)) {
+		char *end;
+		long a = strtol(s, &end, 10), b;
+
+		if (end == s)
+			return -1;
+		b = a;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtol(s, &end, 10);
+			if (end == s || b < a)
+				return -1;
+		}
+		n += (int)(b - a + 1);
+		s = end;
+		if (*s == ',')
+			s++;
+	}
+	return n;
+}
+
+int target_cpu_capacity(const struct target *t, double *cpus, char *source, size_t len,
+			struct duress_err *err)
+{
+	struct cpu_walk w = { 0 };
+	struct duress_err e = { 0 };
+	char mount[PATH_MAX], buf[1024], where[PATH_MAX];
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	double set = online > 0 ? (double)online : 1;
+	bool have_set = false;
+
+	mount_of(t, mount, sizeof(mount));
+	/* the nearest cgroup with the cpuset controller says which CPUs */
+	snprintf(where, sizeof(where), "%s", t->dir);
+	for (;;) {
+		char *slash;
+
+		if (cg_read_buf(where, "cpuset.cpus.effective", buf, sizeof(buf), &e) >= 0) {
+			int n = cpulist_count(buf);
+
+			if (n > 0) {
+				set = n;
+				have_set = true;
+				break;
+			}
+		}
+		slash = strrchr(where, '/');
+		if (strlen(where) <= strlen(mount) || !slash || slash == where)
+			break;
+		*slash = '\0';
+	}
+	walk_up(t->dir, mount, cpu_limit_at, &w);
+	if (w.where[0] && w.cpus < set) {
+		*cpus = w.cpus;
+		snprintf(source, len, "cpu.max of %s", w.where);
+		return 0;
+	}
+	*cpus = set;
+	if (have_set)
+		snprintf(source, len, "cpuset.cpus.effective of %s", where);
+	else
+		snprintf(source, len, "host CPUs");
+	(void)err;
+	return 0;
+}

@@ -5,7 +5,10 @@
  * filesystems, fill sizes, and worker report lines over a pipe.
  */
 #include <duress/core/cgroup.h>
-#include <duress/faults/storage.h>
+#include <duress/faults/fault_disk_fill.h>
+#include <duress/faults/fault_io.h>
+#include <duress/faults/workers.h>
+#include <duress/targets/fsinfo.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -110,23 +113,23 @@ static void test_majmin(void **state)
 	unsigned int ma = 1, mi = 1;
 
 	(void)state;
-	assert_int_equal(blk_parse_majmin("8:0", &ma, &mi), 0);
+	assert_int_equal(fs_parse_majmin("8:0", &ma, &mi), 0);
 	assert_int_equal(ma, 8);
 	assert_int_equal(mi, 0);
-	assert_int_equal(blk_parse_majmin("259:1048575", &ma, &mi), 0);
+	assert_int_equal(fs_parse_majmin("259:1048575", &ma, &mi), 0);
 	assert_int_equal(ma, 259);
 	assert_int_equal(mi, 1048575);
 	ma = mi = 42;
-	assert_int_equal(blk_parse_majmin("8", &ma, &mi), -1);
-	assert_int_equal(blk_parse_majmin("8:", &ma, &mi), -1);
-	assert_int_equal(blk_parse_majmin(":0", &ma, &mi), -1);
-	assert_int_equal(blk_parse_majmin("8:0x", &ma, &mi), -1);
-	assert_int_equal(blk_parse_majmin("a:b", &ma, &mi), -1);
-	assert_int_equal(blk_parse_majmin("-1:0", &ma, &mi), -1);
-	assert_int_equal(blk_parse_majmin(" 8:0", &ma, &mi), -1);
-	assert_int_equal(blk_parse_majmin("8:0 ", &ma, &mi), -1);
-	assert_int_equal(blk_parse_majmin("99999999999:0", &ma, &mi), -1);
-	assert_int_equal(blk_parse_majmin("", &ma, &mi), -1);
+	assert_int_equal(fs_parse_majmin("8", &ma, &mi), -1);
+	assert_int_equal(fs_parse_majmin("8:", &ma, &mi), -1);
+	assert_int_equal(fs_parse_majmin(":0", &ma, &mi), -1);
+	assert_int_equal(fs_parse_majmin("8:0x", &ma, &mi), -1);
+	assert_int_equal(fs_parse_majmin("a:b", &ma, &mi), -1);
+	assert_int_equal(fs_parse_majmin("-1:0", &ma, &mi), -1);
+	assert_int_equal(fs_parse_majmin(" 8:0", &ma, &mi), -1);
+	assert_int_equal(fs_parse_majmin("8:0 ", &ma, &mi), -1);
+	assert_int_equal(fs_parse_majmin("99999999999:0", &ma, &mi), -1);
+	assert_int_equal(fs_parse_majmin("", &ma, &mi), -1);
 	assert_int_equal(ma, 42); /* untouched on failure */
 	assert_int_equal(mi, 42);
 }
@@ -194,15 +197,15 @@ static void test_whole_disk(void **state)
 {
 	struct fixture *fx = *state;
 	struct duress_err err = { 0 };
-	struct blk_disk d;
+	struct fs_disk d;
 
-	assert_int_equal(blk_whole_disk(fx->sysfs, 254, 0, &d, &err), 0);
+	assert_int_equal(fs_whole_disk(fx->sysfs, 254, 0, &d, &err), 0);
 	assert_int_equal(d.major, 254);
 	assert_int_equal(d.minor, 0);
 	assert_false(d.is_partition);
 	assert_string_equal(d.name, "vda");
 
-	assert_int_equal(blk_whole_disk(fx->sysfs, 254, 1, &d, &err), 0);
+	assert_int_equal(fs_whole_disk(fx->sysfs, 254, 1, &d, &err), 0);
 	assert_int_equal(d.major, 254);
 	assert_int_equal(d.minor, 0);
 	assert_int_equal(d.part_major, 254);
@@ -210,13 +213,13 @@ static void test_whole_disk(void **state)
 	assert_true(d.is_partition);
 	assert_string_equal(d.name, "vda");
 
-	assert_int_equal(blk_whole_disk(fx->sysfs, 259, 2, &d, &err), 0);
+	assert_int_equal(fs_whole_disk(fx->sysfs, 259, 2, &d, &err), 0);
 	assert_int_equal(d.major, 259);
 	assert_int_equal(d.minor, 0);
 	assert_true(d.is_partition);
 	assert_string_equal(d.name, "nvme0n1");
 
-	assert_int_equal(blk_whole_disk(fx->sysfs, 7, 0, &d, &err), 0);
+	assert_int_equal(fs_whole_disk(fx->sysfs, 7, 0, &d, &err), 0);
 	assert_int_equal(d.major, 7);
 	assert_false(d.is_partition);
 	assert_string_equal(d.name, "loop0");
@@ -226,14 +229,14 @@ static void test_whole_disk_errors(void **state)
 {
 	struct fixture *fx = *state;
 	struct duress_err err = { 0 };
-	struct blk_disk d = { .major = 77 };
+	struct fs_disk d = { .major = 77 };
 
-	assert_int_equal(blk_whole_disk(fx->sysfs, 8, 99, &d, &err), -1);
+	assert_int_equal(fs_whole_disk(fx->sysfs, 8, 99, &d, &err), -1);
 	assert_int_equal(err.errnum, ENODEV);
 	assert_non_null(strstr(err.msg, "no block device 8:99"));
 	assert_int_equal(d.major, 77); /* untouched */
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(blk_whole_disk(fx->sysfs, 250, 0, &d, &err), -1);
+	assert_int_equal(fs_whole_disk(fx->sysfs, 250, 0, &d, &err), -1);
 	assert_non_null(strstr(err.msg, "garbage"));
 }
 
@@ -249,49 +252,49 @@ static const char mountinfo[] =
 
 static void test_mountinfo(void **state)
 {
-	struct mount_entry me;
+	struct fs_mount me;
 
 	(void)state;
-	assert_int_equal(mountinfo_find_dev(mountinfo, 254, 1, &me), 0);
+	assert_int_equal(fs_mountinfo_find(mountinfo, 254, 1, &me), 0);
 	assert_string_equal(me.mountpoint, "/");
 	assert_string_equal(me.fstype, "ext4");
 	assert_string_equal(me.source, "/dev/vda1");
 	assert_string_equal(me.upperdir, "");
 
-	assert_int_equal(mountinfo_find_dev(mountinfo, 0, 25, &me), 0);
+	assert_int_equal(fs_mountinfo_find(mountinfo, 0, 25, &me), 0);
 	assert_string_equal(me.mountpoint, "/dev/shm");
 	assert_string_equal(me.fstype, "tmpfs");
 
-	assert_int_equal(mountinfo_find_dev(mountinfo, 0, 40, &me), 0);
+	assert_int_equal(fs_mountinfo_find(mountinfo, 0, 40, &me), 0);
 	assert_string_equal(me.fstype, "overlay");
 	assert_string_equal(me.upperdir, "/var/lib/docker/overlay2/abc/diff");
 
-	assert_int_equal(mountinfo_find_dev(mountinfo, 0, 41, &me), 0);
+	assert_int_equal(fs_mountinfo_find(mountinfo, 0, 41, &me), 0);
 	assert_string_equal(me.mountpoint, "/mnt/with space");
 	assert_string_equal(me.fstype, "9p");
 	assert_string_equal(me.source, "hostroot");
 
-	assert_int_equal(mountinfo_find_dev(mountinfo, 259, 2, &me), 0);
+	assert_int_equal(fs_mountinfo_find(mountinfo, 259, 2, &me), 0);
 	assert_string_equal(me.mountpoint, "/srv/data");
 
-	assert_int_equal(mountinfo_find_dev(mountinfo, 0, 99, &me), -1);
-	assert_int_equal(mountinfo_find_dev("", 8, 1, &me), -1);
+	assert_int_equal(fs_mountinfo_find(mountinfo, 0, 99, &me), -1);
+	assert_int_equal(fs_mountinfo_find("", 8, 1, &me), -1);
 }
 
 static void test_disk_of_dev(void **state)
 {
 	struct fixture *fx = *state;
 	struct duress_err err = { 0 };
-	struct blk_disk d;
+	struct fs_disk d;
 
 	/* a partition's filesystem: its whole disk */
-	assert_int_equal(blk_disk_of_dev(fx->sysfs, mountinfo, makedev(254, 1), "/x", &d, &err), 0);
+	assert_int_equal(fs_disk_of_dev(fx->sysfs, mountinfo, makedev(254, 1), "/x", &d, &err), 0);
 	assert_int_equal(d.major, 254);
 	assert_int_equal(d.minor, 0);
 	assert_true(d.is_partition);
 
 	/* device-less filesystems: a clear error naming the type and --device */
-	assert_int_equal(blk_disk_of_dev(fx->sysfs, mountinfo, makedev(0, 25), "/dev/shm/x", &d,
+	assert_int_equal(fs_disk_of_dev(fx->sysfs, mountinfo, makedev(0, 25), "/dev/shm/x", &d,
 					 &err),
 			 -1);
 	assert_int_equal(err.errnum, ENODEV);
@@ -301,22 +304,22 @@ static void test_disk_of_dev(void **state)
 	assert_null(strstr(err.msg, "No such device"));
 
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(blk_disk_of_dev(fx->sysfs, mountinfo, makedev(0, 40), "/", &d, &err), -1);
+	assert_int_equal(fs_disk_of_dev(fx->sysfs, mountinfo, makedev(0, 40), "/", &d, &err), -1);
 	assert_non_null(strstr(err.msg, "overlay filesystem"));
 	assert_non_null(strstr(err.msg, "/var/lib/docker/overlay2/abc/diff"));
 
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(blk_disk_of_dev(fx->sysfs, mountinfo, makedev(0, 41), "/", &d, &err), -1);
+	assert_int_equal(fs_disk_of_dev(fx->sysfs, mountinfo, makedev(0, 41), "/", &d, &err), -1);
 	assert_non_null(strstr(err.msg, "9p filesystem"));
 
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(blk_disk_of_dev(fx->sysfs, mountinfo, makedev(0, 99), "/y", &d, &err), -1);
+	assert_int_equal(fs_disk_of_dev(fx->sysfs, mountinfo, makedev(0, 99), "/y", &d, &err), -1);
 	assert_int_equal(err.errnum, ENODEV);
 	assert_non_null(strstr(err.msg, "no block device"));
 
 	/* a real device number sysfs does not know */
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(blk_disk_of_dev(fx->sysfs, mountinfo, makedev(8, 3), "/z", &d, &err), -1);
+	assert_int_equal(fs_disk_of_dev(fx->sysfs, mountinfo, makedev(8, 3), "/z", &d, &err), -1);
 	assert_non_null(strstr(err.msg, "/z"));
 	assert_non_null(strstr(err.msg, "8:3"));
 }
@@ -416,19 +419,19 @@ static void test_open_in_root(void **state)
 	char path[PATH_MAX + 32], view[64];
 	int fd;
 
-	fd = open_in_root(0, fx->sysfs, O_RDONLY | O_DIRECTORY, &err);
+	fd = fs_open_in_root(0, fx->sysfs, O_RDONLY | O_DIRECTORY, &err);
 	assert_true(fd >= 0);
 	close(fd);
 	snprintf(path, sizeof(path), "%s/nope", fx->dir);
-	assert_int_equal(open_in_root(0, path, O_RDONLY | O_DIRECTORY, &err), -1);
+	assert_int_equal(fs_open_in_root(0, path, O_RDONLY | O_DIRECTORY, &err), -1);
 	assert_int_equal(err.errnum, ENOENT);
 	assert_non_null(strstr(err.msg, path));
 	/* a process's root: our own, seen through /proc/self's pid */
-	fd = open_in_root(getpid(), fx->sysfs, O_RDONLY | O_DIRECTORY, &err);
+	fd = fs_open_in_root(getpid(), fx->sysfs, O_RDONLY | O_DIRECTORY, &err);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_string_equal(root_view(0, view, sizeof(view)), "/");
-	assert_string_equal(root_view(42, view, sizeof(view)), "/proc/42/root");
+	assert_string_equal(fs_root_view(0, view, sizeof(view)), "/");
+	assert_string_equal(fs_root_view(42, view, sizeof(view)), "/proc/42/root");
 }
 
 static void test_fs_type_name(void **state)

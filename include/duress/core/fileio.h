@@ -15,8 +15,9 @@
  * Returns the length, or -1 with errno. */
 ssize_t fileio_read_fd(int fd, size_t max, char **out);
 
-/* A whole small file (at most max bytes from its end when tail, else
- * NULL beyond), NUL-terminated; NULL if it cannot be read. */
+/* A whole small regular file (at most max bytes from its end when tail,
+ * else NULL beyond), NUL-terminated; NULL if it cannot be read.  Not for
+ * /proc or sysfs files, which have no size: fileio_read_fd. */
 char *fileio_slurp(const char *path, size_t max, bool tail, size_t *len);
 
 /* mkdir -p with mode for the directories it makes.  -1 with errno; *failed

@@ -181,52 +181,5 @@ void fault_print_options(const struct fault_desc *d, FILE *out);
 int fault_cg_set(struct fault *f, const char *dir, const char *file, const char *value,
 		 struct duress_err *err);
 
-/*
- * What the target may use, for percentages and defaults: the smallest
- * limit from the target up to the root (the one that binds): memory.max
- * (else the host's MemTotal); cpu.max quota/period, or the CPUs in
- * cpuset.cpus.effective when fewer (else the host's online CPUs).  `source` says where the number came from, e.g.
- * "memory.max of /sys/fs/cgroup/x" or "host RAM".
- */
-int target_memory_capacity(const struct target *t, uint64_t *bytes, char *source, size_t len,
-			   struct duress_err *err);
-int target_cpu_capacity(const struct target *t, double *cpus, char *source, size_t len,
-			struct duress_err *err);
-
-/* ---- workers (agent/faults/workers.c) ---- */
-
-/*
- * Make a cgroup for a fault's workers: inside the target
- * (<target>/duress-<fault>-<agent pid>, plain mkdir, no controllers: their
- * usage is charged to the target) or beside it (same name under the
- * target's parent: a noisy neighbour).  Records "cgroup-remove" first.
- */
-int workers_cgroup(struct fault *f, bool beside, char *dir, size_t len, struct duress_err *err);
-
-/*
- * Fork a worker process into dir.  The child joins the cgroup before
- * anything else, dies with the agent (PR_SET_PDEATHSIG SIGKILL), resets
- * the signal mask, sets oom_score_adj, names itself `name` (comm), runs
- * fn(arg) and _exit()s with its result.  The agent must be single-threaded.
- */
-int worker_spawn(const char *dir, const char *name, int oom_score_adj, int (*fn)(void *arg),
-		 void *arg, pid_t *pid, struct duress_err *err);
-
-/*
- * worker_spawn() for a worker that reports over a pipe (disk-fill, io): the
- * pipe's ends are put in *job_rd and *job_wr, the fields of arg that the
- * child reads (it writes to *job_wr and closes *job_rd); after the fork
- * both are closed here and set to -1, and the read end becomes *msg
- * (wmsg_init).  On failure nothing is left open.
- */
-struct wmsg;
-int worker_spawn_reporting(const char *dir, const char *name, int oom_score_adj,
-			   int (*fn)(void *arg), void *arg, int *job_rd, int *job_wr,
-			   struct wmsg *msg, pid_t *pid, struct duress_err *err);
-
-/* Reap one worker without blocking: 1 if it exited (wait status in
- * *status), 0 if still running, < 0 if it is not our child.  Only ever reap
- * your own pids: other faults and the sandbox have children too. */
-int worker_reap(pid_t pid, int *status);
 
 #endif

@@ -157,4 +157,16 @@ int oci_scan(struct container_info **list, size_t *n, struct duress_err *err);
  */
 int target_guard(const struct target *t, bool force, struct duress_err *err);
 
+/*
+ * What the target may use, for percentages and defaults: the smallest
+ * limit from the target up to the root (the one that binds): memory.max
+ * (else the host's MemTotal); cpu.max quota/period, or the CPUs in
+ * cpuset.cpus.effective when fewer (else the host's online CPUs).  `source` says where the number came from, e.g.
+ * "memory.max of /sys/fs/cgroup/x" or "host RAM".
+ */
+int target_memory_capacity(const struct target *t, uint64_t *bytes, char *source, size_t len,
+			   struct duress_err *err);
+int target_cpu_capacity(const struct target *t, double *cpus, char *source, size_t len,
+			struct duress_err *err);
+
 #endif

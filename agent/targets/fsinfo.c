@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * Storage helpers of the io and disk-fill faults: io.max lines, block
- * device resolution through sysfs and mountinfo, fill sizes, and worker
- * report lines.  See include/duress/storage.h.
+ * A target's filesystems and disks (fsinfo.h): which whole disk holds a
+ * path (sysfs, mountinfo), and paths opened as the target sees them.
  */
-#include <duress/core/cgroup.h>
+#include <duress/core/fileio.h>
 #include <duress/core/cleanup.h>
-#include <duress/faults/storage.h>
+#include <duress/core/exitcode.h>
+#include <duress/targets/fsinfo.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,7 +14,6 @@
 #include <limits.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,96 +21,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
-
-/* ---- io.max ---- */
-
-static int append(char *buf, size_t len, size_t *off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int append(char *buf, size_t len, size_t *off, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*off >= len) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *off, len - *off, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= len - *off) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	*off += n;
-	return 0;
-}
-
-static int append_limit(char *buf, size_t len, size_t *off, const char *key, uint64_t v)
-{
-	if (v == IO_LIMIT_KEEP)
-		return 0;
-	if (v == CG_MAX)
-		return append(buf, len, off, " %s=max", key);
-	return append(buf, len, off, " %s=%llu", key, (unsigned long long)v);
-}
-
-int io_max_format(unsigned int major, unsigned int minor, const struct io_limits *l, char *buf,
-		  size_t len)
-{
-	size_t off = 0, head;
-
-	if (append(buf, len, &off, "%u:%u", major, minor) < 0)
-		return -1;
-	head = off;
-	if (append_limit(buf, len, &off, "rbps", l->rbps) < 0 ||
-	    append_limit(buf, len, &off, "wbps", l->wbps) < 0 ||
-	    append_limit(buf, len, &off, "riops", l->riops) < 0 ||
-	    append_limit(buf, len, &off, "wiops", l->wiops) < 0)
-		return -1;
-	if (off == head) {
-		errno = EINVAL;
-		return -1;
-	}
-	return 0;
-}
-
-int io_max_find(const char *text, unsigned int major, unsigned int minor, char *buf, size_t len)
-{
-	for (const char *line = text; line && *line;) {
-		const char *nl = strchr(line, '\n');
-		size_t ll = nl ? (size_t)(nl - line) : strlen(line);
-		unsigned int ma, mi;
-		int off = 0;
-
-		while (ll && isspace((unsigned char)*line)) {
-			line++;
-			ll--;
-		}
-		while (ll && isspace((unsigned char)line[ll - 1]))
-			ll--;
-		if (ll && sscanf(line, "%u:%u%n", &ma, &mi, &off) == 2 && ma == major &&
-		    mi == minor && ((size_t)off == ll || isspace((unsigned char)line[off]))) {
-			if (ll >= len) {
-				errno = ENAMETOOLONG;
-				return -1;
-			}
-			memcpy(buf, line, ll);
-			buf[ll] = '\0';
-			return 1;
-		}
-		line = nl ? nl + 1 : NULL;
-	}
-	if ((size_t)snprintf(buf, len, "%u:%u rbps=max wbps=max riops=max wiops=max", major,
-			     minor) >= len) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
 
 /* ---- block devices ---- */
 
@@ -132,7 +42,7 @@ static int parse_uint_part(const char *s, const char **end, unsigned int *out)
 	return 0;
 }
 
-int blk_parse_majmin(const char *s, unsigned int *major, unsigned int *minor)
+int fs_parse_majmin(const char *s, unsigned int *major, unsigned int *minor)
 {
 	unsigned int ma, mi;
 	const char *p;
@@ -172,11 +82,11 @@ static void base_name(const char *path, char *out, size_t len)
 	out[n] = '\0';
 }
 
-int blk_whole_disk(const char *sysfs, unsigned int major, unsigned int minor,
-		   struct blk_disk *out, struct duress_err *err)
+int fs_whole_disk(const char *sysfs, unsigned int major, unsigned int minor,
+		   struct fs_disk *out, struct duress_err *err)
 {
 	char link[PATH_MAX], real[PATH_MAX], attr[PATH_MAX + 16], val[64];
-	struct blk_disk d = { 0 };
+	struct fs_disk d = { 0 };
 	struct stat st;
 
 	if ((size_t)snprintf(link, sizeof(link), "%s/dev/block/%u:%u", sysfs, major, minor) >=
@@ -206,7 +116,7 @@ int blk_whole_disk(const char *sysfs, unsigned int major, unsigned int minor,
 	snprintf(attr, sizeof(attr), "%s/dev", real);
 	if (read_attr(attr, val, sizeof(val)) < 0)
 		return duress_err_set(err, errno, "block device %u:%u: read %s", major, minor, attr);
-	if (blk_parse_majmin(val, &d.major, &d.minor) < 0)
+	if (fs_parse_majmin(val, &d.major, &d.minor) < 0)
 		return duress_err_set(err, EINVAL, "block device %u:%u: %s holds '%s', not MAJ:MIN",
 				      major, minor, attr, val);
 	base_name(real, d.name, sizeof(d.name));
@@ -253,8 +163,8 @@ static void opt_value(const char *opts, const char *key, char *out, size_t len)
 
 #define MI_FIELDS 64
 
-int mountinfo_find_dev(const char *text, unsigned int major, unsigned int minor,
-		       struct mount_entry *out)
+int fs_mountinfo_find(const char *text, unsigned int major, unsigned int minor,
+		       struct fs_mount *out)
 {
 	for (const char *line = text; line && *line;) {
 		const char *start = line, *nl = strchr(line, '\n');
@@ -324,25 +234,25 @@ static int no_disk(struct duress_err *err, const char *fmt, ...)
 	return -1;
 }
 
-int blk_disk_of_dev(const char *sysfs, const char *mountinfo, dev_t dev, const char *what,
-		    struct blk_disk *out, struct duress_err *err)
+int fs_disk_of_dev(const char *sysfs, const char *mountinfo, dev_t dev, const char *what,
+		    struct fs_disk *out, struct duress_err *err)
 {
-	struct mount_entry me;
+	struct fs_mount me;
 	struct stat st;
 
 	if (major(dev) != 0) {
-		if (blk_whole_disk(sysfs, major(dev), minor(dev), out, err) < 0)
+		if (fs_whole_disk(sysfs, major(dev), minor(dev), out, err) < 0)
 			return duress_err_wrap(err, "%s", what);
 		return 0;
 	}
-	if (mountinfo_find_dev(mountinfo, 0, minor(dev), &me) < 0)
+	if (fs_mountinfo_find(mountinfo, 0, minor(dev), &me) < 0)
 		return no_disk(err, "%s is on a filesystem with no block device (device 0:%u, not in "
 				    "mountinfo): io.max needs a disk; name one with --device "
 				    "PATH|MAJ:MIN",
 			       what, minor(dev));
 	/* btrfs and a few others show an anonymous device but sit on a disk */
 	if (me.source[0] == '/' && stat(me.source, &st) == 0 && S_ISBLK(st.st_mode)) {
-		if (blk_whole_disk(sysfs, major(st.st_rdev), minor(st.st_rdev), out, err) < 0)
+		if (fs_whole_disk(sysfs, major(st.st_rdev), minor(st.st_rdev), out, err) < 0)
 			return duress_err_wrap(err, "%s (%s on %s)", what, me.fstype, me.source);
 		return 0;
 	}
@@ -356,7 +266,7 @@ int blk_disk_of_dev(const char *sysfs, const char *mountinfo, dev_t dev, const c
 		       what, me.fstype, me.source, me.mountpoint);
 }
 
-int blk_disk_of_path(const char *path, struct blk_disk *out, struct duress_err *err)
+int fs_disk_of_path(const char *path, struct fs_disk *out, struct duress_err *err)
 {
 	cleanup_free char *mountinfo = NULL;
 	struct stat st;
@@ -364,18 +274,23 @@ int blk_disk_of_path(const char *path, struct blk_disk *out, struct duress_err *
 	if (stat(path, &st) < 0)
 		return duress_err_set(err, errno, "%s", path);
 	if (S_ISBLK(st.st_mode)) {
-		if (blk_whole_disk("/sys", major(st.st_rdev), minor(st.st_rdev), out, err) < 0)
+		if (fs_whole_disk("/sys", major(st.st_rdev), minor(st.st_rdev), out, err) < 0)
 			return duress_err_wrap(err, "%s", path);
 		return 0;
 	}
-	if (major(st.st_dev) == 0 && cg_read("/proc/self", "mountinfo", &mountinfo, err) < 0)
-		return -1;
-	return blk_disk_of_dev("/sys", mountinfo ? mountinfo : "", st.st_dev, path, out, err);
+	if (major(st.st_dev) == 0) {
+		/* a proc file has no size: read it to its end */
+		cleanup_close int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || fileio_read_fd(fd, 64 << 20, &mountinfo) < 0)
+			return duress_err_set(err, errno, "read /proc/self/mountinfo");
+	}
+	return fs_disk_of_dev("/sys", mountinfo ? mountinfo : "", st.st_dev, path, out, err);
 }
 
 /* ---- paths seen from inside a target ---- */
 
-const char *root_view(pid_t pid, char *buf, size_t len)
+const char *fs_root_view(pid_t pid, char *buf, size_t len)
 {
 	if (pid > 0)
 		snprintf(buf, len, "/proc/%d/root", (int)pid);
@@ -384,7 +299,7 @@ const char *root_view(pid_t pid, char *buf, size_t len)
 	return buf;
 }
 
-int open_in_root(pid_t pid, const char *path, int flags, struct duress_err *err)
+int fs_open_in_root(pid_t pid, const char *path, int flags, struct duress_err *err)
 {
 	struct open_how how = { 0 };
 	cleanup_close int rootfd = -1;
@@ -392,7 +307,7 @@ int open_in_root(pid_t pid, const char *path, int flags, struct duress_err *err)
 	const char *rel = path;
 	int fd;
 
-	root_view(pid, root, sizeof(root));
+	fs_root_view(pid, root, sizeof(root));
 	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0) {
 		if (pid > 0 && errno == ENOENT)
@@ -449,126 +364,3 @@ const char *fs_type_name(long f_type)
 	return NULL;
 }
 
-/* ---- disk fills ---- */
-
-int64_t fill_needed(const struct fill_goal *g, const struct fs_space *s, uint64_t held)
-{
-	uint64_t block = s->block ? s->block : 1;
-
-	switch (g->mode) {
-	case FILL_SIZE:
-		return (int64_t)g->bytes - (int64_t)held;
-	case FILL_LEAVE:
-		return (int64_t)s->avail - (int64_t)g->bytes;
-	case FILL_PERCENT: {
-		uint64_t inuse = s->total > s->free ? s->total - s->free : 0;
-		double base = (double)(inuse + s->avail);
-		uint64_t goal = (uint64_t)(base * g->pct / 100.0);
-
-		goal -= goal % block;
-		return (int64_t)goal - (int64_t)inuse;
-	}
-	}
-	return 0;
-}
-
-uint64_t fill_avail_after(const struct fs_space *s, uint64_t fill)
-{
-	return s->avail > fill ? s->avail - fill : 0;
-}
-
-bool fill_leaves_too_little(const struct fs_space *s, uint64_t fill, double pct)
-{
-	return (double)fill_avail_after(s, fill) < (double)s->total * pct / 100.0;
-}
-
-/* ---- worker reports ---- */
-
-void wmsg_send(int fd, const char *fmt, ...)
-{
-	char buf[PIPE_BUF];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(buf) - 2)
-		n = sizeof(buf) - 2;
-	buf[n++] = '\n';
-	while (write(fd, buf, n) < 0 && errno == EINTR)
-		;
-}
-
-void wmsg_init(struct wmsg *m, int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	memset(m, 0, sizeof(*m));
-	m->fd = fd;
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
-static int take_line(struct wmsg *m, char *line, size_t len)
-{
-	char *nl = memchr(m->buf, '\n', m->len);
-	size_t ll;
-
-	/* a partial line at the end, or one too long for buf, goes out as it is */
-	if (!nl && !(m->len && (m->eof || m->len == sizeof(m->buf))))
-		return 0;
-	ll = nl ? (size_t)(nl - m->buf) : m->len;
-	snprintf(line, len, "%.*s", (int)ll, m->buf);
-	if (nl)
-		ll++;
-	memmove(m->buf, m->buf + ll, m->len - ll);
-	m->len -= ll;
-	return 1;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int wmsg_recv(struct wmsg *m, int timeout_ms, char *line, size_t len)
-{
-	int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-
-	for (;;) {
-		struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
-		int64_t left;
-		ssize_t r;
-
-		if (take_line(m, line, len))
-			return 1;
-		if (m->eof || m->fd < 0)
-			return -1;
-		r = read(m->fd, m->buf + m->len, sizeof(m->buf) - m->len);
-		if (r > 0) {
-			m->len += (size_t)r;
-			continue;
-		}
-		if (r == 0) {
-			m->eof = true;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN) {
-			m->eof = true;
-			continue;
-		}
-		left = deadline - mono_ms();
-		if (left <= 0)
-			return 0;
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
-			return 0;
-	}
-}
