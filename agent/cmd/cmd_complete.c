@@ -132,16 +132,15 @@ static int complete_targets(void)
 	for (size_t i = 0; i < n; i++)
 		printf("container:%s\n", list[i].id);
 	for (size_t i = 0; i < n; i++) {
-		char dir[PATH_MAX], procs[PATH_MAX + 16], line[32];
+		cleanup_free pid_t *pids = NULL;
+		char dir[PATH_MAX];
+		size_t np = 0;
 
-		if (cg_path_join(&root, list[i].rel, dir, sizeof(dir), &err) < 0)
+		if (cg_path_join(&root, list[i].rel, dir, sizeof(dir), &err) < 0 ||
+		    cg_procs(dir, &pids, &np, &err) < 0)
 			continue;
-		snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
-		cleanup_fclose FILE *f = fopen(procs, "re");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f))
-			printf("pid:%s", line);
+		for (size_t k = 0; k < np; k++)
+			printf("pid:%d\n", (int)pids[k]);
 	}
 	return DURESS_EXIT_OK;
 }

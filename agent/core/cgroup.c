@@ -747,3 +747,24 @@ bool cg_rel_covers(const char *anc, const char *rel)
 		return true;
 	return !strncmp(anc, rel, n) && (rel[n] == '\0' || rel[n] == '/');
 }
+
+int cg_psi_trigger(const char *dir, const char *resource, bool full, uint64_t stall_us,
+		   uint64_t window_us, struct duress_err *err)
+{
+	char file[32], spec[96], path[PATH_MAX];
+	int fd;
+
+	snprintf(file, sizeof(file), "%s.pressure", resource);
+	snprintf(spec, sizeof(spec), "%s %llu %llu", full ? "full" : "some",
+		 (unsigned long long)stall_us, (unsigned long long)window_us);
+	fd = open_at(dir, file, O_RDWR | O_NONBLOCK, path, sizeof(path), err);
+	if (fd < 0)
+		return duress_err_wrap(err, "no PSI trigger");
+	if (write(fd, spec, strlen(spec) + 1) < 0) {
+		int e = errno;
+
+		close(fd);
+		return duress_err_set(err, e, "PSI trigger '%s' on %s refused", spec, path);
+	}
+	return fd;
+}

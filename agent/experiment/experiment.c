@@ -468,23 +468,12 @@ static void open_triggers(struct run *r)
 {
 	for (size_t i = 0; i < r->x->abort.ntriggers; i++) {
 		const struct psi_trigger *pt = &r->x->abort.triggers[i];
-		char path[PATH_MAX + 32], spec[96];
-		int fd;
+		struct duress_err e = { 0 };
 
-		snprintf(path, sizeof(path), "%s/%s.pressure", r->t->dir, pt->resource);
-		snprintf(spec, sizeof(spec), "%s %llu %llu", pt->full ? "full" : "some",
-			 (unsigned long long)pt->stall_us, (unsigned long long)pt->window_us);
-		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-		if (fd >= 0 && write(fd, spec, strlen(spec) + 1) < 0) {
-			fprintf(stderr, "duress: PSI trigger '%s' on %s refused (%s); the abort "
-					"metrics still apply\n",
-				spec, path, strerror(errno));
-			close(fd);
-			fd = -1;
-		} else if (fd < 0) {
-			fprintf(stderr, "duress: no PSI trigger on %s (%s)\n", path, strerror(errno));
-		}
-		r->trig_fd[i] = fd;
+		r->trig_fd[i] = cg_psi_trigger(r->t->dir, pt->resource, pt->full, pt->stall_us,
+					       pt->window_us, &e);
+		if (r->trig_fd[i] < 0)
+			fprintf(stderr, "duress: %s; the abort metrics still apply\n", e.msg);
 	}
 }
 

@@ -136,4 +136,10 @@ bool cg_rel_covers(const char *anc, const char *rel);
  * opened. */
 int cg_for_each_child(const char *dir, int (*fn)(const char *sub, void *data), void *data);
 
+/* A PSI trigger on dir/<resource>.pressure ("cpu", "memory", "io"): the
+ * fd becomes ready (POLLPRI) when tasks stall `stall_us` within any
+ * `window_us` (some, or full).  The fd, or < 0. */
+int cg_psi_trigger(const char *dir, const char *resource, bool full, uint64_t stall_us,
+		   uint64_t window_us, struct duress_err *err);
+
 #endif
