@@ -30,8 +30,7 @@ static const struct fault_opt freeze_opts[] = {
 };
 
 /* Pure: "2s/8s" -> on/off in microseconds; both must be > 0. */
-int freeze_parse_cycle(const char *text, uint64_t *on_us, uint64_t *off_us, struct duress_err *err);
-int freeze_parse_cycle(const char *text, uint64_t *on_us, uint64_t *off_us, struct duress_err *err)
+static int freeze_parse_cycle(const char *text, uint64_t *on_us, uint64_t *off_us, struct duress_err *err)
 {
 	char on[64];
 	const char *slash = strchr(text, '/');

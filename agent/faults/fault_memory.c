@@ -14,6 +14,7 @@
 #include <duress/core/cgroup.h>
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
+#include <duress/faults/fault_memory.h>
 #include <duress/faults/workers.h>
 #include <duress/core/parse.h>
 
@@ -122,8 +123,6 @@ static const struct fault_opt memory_opts[] = {
  * page is a usage error naming the option.
  */
 int memory_resolve(const struct size_spec *spec, uint64_t base, uint64_t page, const char *what,
-		   uint64_t *out, struct duress_err *err);
-int memory_resolve(const struct size_spec *spec, uint64_t base, uint64_t page, const char *what,
 		   uint64_t *out, struct duress_err *err)
 {
 	uint64_t v = size_spec_resolve(spec, base);
@@ -147,7 +146,6 @@ int memory_resolve(const struct size_spec *spec, uint64_t base, uint64_t page, c
 
 /* How much of the hog should be resident elapsed_us into a ramp of ramp_us
  * (0: all at once), in whole pages; never more than total. */
-uint64_t memory_ramp_bytes(uint64_t total, uint64_t elapsed_us, uint64_t ramp_us, uint64_t page);
 uint64_t memory_ramp_bytes(uint64_t total, uint64_t elapsed_us, uint64_t ramp_us, uint64_t page)
 {
 	uint64_t v;
@@ -160,7 +158,6 @@ uint64_t memory_ramp_bytes(uint64_t total, uint64_t elapsed_us, uint64_t ramp_us
 }
 
 /* Delay before restarting a hog killed `streak` times in a row (>= 1). */
-uint64_t memory_backoff_us(unsigned int streak);
 uint64_t memory_backoff_us(unsigned int streak)
 {
 	uint64_t d = HOG_BACKOFF_FIRST_US;

@@ -24,15 +24,11 @@
 
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
+#include <duress/faults/fault_memory.h>
 #include <duress/core/parse.h>
 #include <duress/targets/target.h>
 #include <duress/core/undo.h>
 
-/* The pure functions of agent/faults/fault_memory.c. */
-int memory_resolve(const struct size_spec *spec, uint64_t base, uint64_t page, const char *what,
-		   uint64_t *out, struct duress_err *err);
-uint64_t memory_ramp_bytes(uint64_t total, uint64_t elapsed_us, uint64_t ramp_us, uint64_t page);
-uint64_t memory_backoff_us(unsigned int streak);
 
 #define MiB (1ULL << 20)
 #define PAGE 4096ULL
