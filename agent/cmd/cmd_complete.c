@@ -14,6 +14,7 @@
  * "file", "dir", "iface", "choice:A,B,C", or "value" (anything else).
  * Not a user interface: undocumented in --help, stable only for the script.
  */
+#include <duress/targets/container.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
 #include <duress/cmd/cli.h>

@@ -3,6 +3,7 @@
  * duress targets: list the containers (or, with --all, every cgroup with
  * processes) that can be given to -t, with a snapshot of their usage.
  */
+#include <duress/targets/container.h>
 #include <duress/core/cgroup.h>
 #include <duress/targets/cgview.h>
 #include <duress/core/cleanup.h>

@@ -3,6 +3,7 @@
  * The cgroup module: libcgroup for discovery, direct cgroupfs I/O for the
  * rest.  See include/duress/cgroup.h and docs/design.md for why.
  */
+#include <duress/core/timing.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
@@ -670,14 +671,6 @@ int cg_kill(const char *dir, struct duress_err *err)
 	return kill_all(dir, err);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct rm_ctx {
 	uint64_t deadline;
 	struct duress_err *err;
@@ -706,7 +699,7 @@ static int rmdir_tree(const char *dir, uint64_t deadline, struct duress_err *err
 	for (;;) {
 		if (rmdir(dir) == 0 || errno == ENOENT)
 			return 0;
-		if (errno != EBUSY || now_ms() >= deadline)
+		if (errno != EBUSY || (uint64_t)(timing_now() * 1e3) >= deadline)
 			return duress_err_set(err, errno, "remove cgroup %s", dir);
 		usleep(10000);
 	}
@@ -714,7 +707,7 @@ static int rmdir_tree(const char *dir, uint64_t deadline, struct duress_err *err
 
 int cg_destroy(const char *dir, int timeout_ms, struct duress_err *err)
 {
-	uint64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t deadline = (uint64_t)(timing_now() * 1e3) + (timeout_ms > 0 ? timeout_ms : 0);
 	struct duress_err e2 = { 0 };
 	int pop;
 
@@ -730,7 +723,7 @@ int cg_destroy(const char *dir, int timeout_ms, struct duress_err *err)
 			return 0;
 		if (pop <= 0)
 			break;
-		if (now_ms() >= deadline)
+		if ((uint64_t)(timing_now() * 1e3) >= deadline)
 			return duress_err_set(err, EBUSY,
 					      "cgroup %s still has processes %d ms after kill", dir,
 					      timeout_ms);

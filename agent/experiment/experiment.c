@@ -83,14 +83,6 @@ struct run {
 	bool recovered, pressure_back;
 };
 
-static double real_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static double now(const struct run *r)
 {
 	return timing_now() - r->t0;
@@ -581,7 +573,7 @@ static bool has_pid(const pid_t *v, size_t n, pid_t p)
 static void run_action(struct run *r, const struct action *a, json_t *recs,
 		       struct fault_run **next_fault)
 {
-	double start = real_s();
+	double start = timing_real();
 	json_t *rec;
 
 	if (a->pause_before_us)
@@ -605,7 +597,7 @@ static void run_action(struct run *r, const struct action *a, json_t *recs,
 		say(r, "pause '%s' for %.1fs", a->name, (double)a->duration_us / 1e6);
 		loop(r, now(r) + (double)a->duration_us / 1e6,
 		     recs == r->run_recs ? LOOP_METHOD : LOOP_PLAIN);
-		rec = activity_record(a, start, real_s(), "succeeded");
+		rec = activity_record(a, start, timing_real(), "succeeded");
 		json_object_set_new(rec, "output", json_null());
 		json_array_append_new(recs, rec);
 		break;
@@ -882,7 +874,7 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 
 	proc_protect_self();
 	r->t0 = timing_now();
-	r->t0_real = real_s();
+	r->t0_real = timing_real();
 	r->phase = "before";
 	r->run_recs = json_array();
 	r->rollback_recs = json_array();
@@ -1001,7 +993,7 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 	} else {
 		code = DURESS_EXIT_OK;
 	}
-	*journal = build_journal(r, code, real_s());
+	*journal = build_journal(r, code, timing_real());
 	if (res) {
 		res->stop_signal = r->stop_signal;
 		res->vanished = r->vanished;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Probes (http with libcurl, process with fork/exec, metric on samples). */
+#include <duress/core/timing.h>
 #include <duress/core/proc.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
@@ -24,22 +25,6 @@
 
 #define PROBE_OUTPUT_MAX (1 << 20) /* bytes of a body or stdout kept for checks */
 #define PROBE_JOURNAL_MAX 4096     /* bytes of it kept in the journal */
-
-static double real_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void fail(struct probe_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -395,11 +380,11 @@ static void run_http(const struct probe *p, const struct probe_ctx *ctx, struct 
 	if (p->body)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, p->body);
 
-	t0 = mono_ms();
+	t0 = (timing_now() * 1e3);
 	if (enter_netns(p, ctx, &saved, r) == 0) {
 		cr = curl_easy_perform(c);
 		leave_netns(saved);
-		r->latency_ms = mono_ms() - t0;
+		r->latency_ms = (timing_now() * 1e3) - t0;
 		if (cr != CURLE_OK) {
 			fail(r, "%s %s: %s", p->method, p->url, errbuf[0] ? errbuf
 								 : curl_easy_strerror(cr));
@@ -439,7 +424,7 @@ static void run_process(const struct probe *p, const struct probe_ctx *ctx,
 	cleanup_free const char **argv = calloc(p->nargs + 2, sizeof(*argv));
 	struct buf o = { 0 }, e = { 0 };
 	bool oo = true, eo = true, timed_out = false;
-	double t0 = mono_ms(), deadline = t0 + (double)p->timeout_us / 1e3;
+	double t0 = (timing_now() * 1e3), deadline = t0 + (double)p->timeout_us / 1e3;
 	pid_t pid, parent = getpid();
 
 	if (!argv || pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0 ||
@@ -483,7 +468,7 @@ static void run_process(const struct probe *p, const struct probe_ctx *ctx,
 	while (oo || eo) {
 		struct pollfd pfd[2] = { { .fd = oo ? out[0] : -1, .events = POLLIN },
 					 { .fd = eo ? errp[0] : -1, .events = POLLIN } };
-		double left = deadline - mono_ms();
+		double left = deadline - (timing_now() * 1e3);
 
 		if (left <= 0) {
 			timed_out = true;
@@ -502,7 +487,7 @@ static void run_process(const struct probe *p, const struct probe_ctx *ctx,
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	r->latency_ms = mono_ms() - t0;
+	r->latency_ms = (timing_now() * 1e3) - t0;
 	if (o.p)
 		sanitize(o.p, o.n);
 	if (e.p)
@@ -555,7 +540,7 @@ void probe_run(const struct probe *p, const struct probe_ctx *ctx, struct probe_
 {
 	memset(r, 0, sizeof(*r));
 	r->ok = true;
-	r->start = real_s();
+	r->start = timing_real();
 	switch (p->type) {
 	case PROBE_HTTP:
 		run_http(p, ctx, r);
@@ -570,7 +555,7 @@ void probe_run(const struct probe *p, const struct probe_ctx *ctx, struct probe_
 	if (r->ok && p->max_latency_us && r->latency_ms > (double)p->max_latency_us / 1e3)
 		fail(r, "latency %.1f ms above max_latency %.1f ms", r->latency_ms,
 		     (double)p->max_latency_us / 1e3);
-	r->end = real_s();
+	r->end = timing_real();
 }
 
 void probe_result_free(struct probe_result *r)

@@ -7,6 +7,7 @@
  * unlinked right after it is made), so the space returns as soon as the
  * worker dies: at revert, or with the agent (PR_SET_PDEATHSIG).
  */
+#include <duress/core/timing.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
@@ -112,14 +113,6 @@ struct fill_priv {
 };
 
 /* ---- the worker (runs in the child) ---- */
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int fill_open(int dirfd, char *desc, size_t len)
 {
@@ -234,7 +227,7 @@ static int fill_worker_main(void *arg)
 		return fill_fail(j, "create the fill file", errno);
 	close(j->dirfd);
 	wmsg_send(j->report_wr, "open %s", desc);
-	t0 = mono_s();
+	t0 = timing_now();
 	if (space_of(fd, &s) < 0)
 		return fill_fail(j, "statfs", errno);
 	need = fill_needed(&j->goal, &s, 0);
@@ -261,7 +254,7 @@ static int fill_worker_main(void *arg)
 	if (fstat(fd, &st) < 0 || space_of(fd, &s) < 0)
 		return fill_fail(j, "statfs", errno);
 	wmsg_send(j->report_wr, "filled %llu %s %.6f %llu%s",
-		  (unsigned long long)st.st_blocks * 512, method, mono_s() - t0,
+		  (unsigned long long)st.st_blocks * 512, method, timing_now() - t0,
 		  (unsigned long long)s.avail, full ? " full" : "");
 	close(j->report_wr);
 	/* hold the space until killed */

@@ -4,6 +4,7 @@
  * fault, or alternately frozen and running (--cycle ON/OFF).  A service
  * interruption that keeps all state: connections, memory, files.
  */
+#include <duress/core/timing.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
@@ -86,20 +87,12 @@ static int freeze_plan(struct fault *f, struct duress_err *err)
 	return 0;
 }
 
-static double mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* Wait (bounded) until cgroup.events reports the frozen state. */
 static double wait_frozen(const char *dir, int want, int timeout_ms)
 {
-	double start = mono_ms();
+	double start = (timing_now() * 1e3);
 
-	while (mono_ms() - start < timeout_ms) {
+	while ((timing_now() * 1e3) - start < timeout_ms) {
 		struct duress_err e = { 0 };
 		char buf[128];
 		uint64_t v;
@@ -107,7 +100,7 @@ static double wait_frozen(const char *dir, int want, int timeout_ms)
 		if (cg_read_buf(dir, "cgroup.events", buf, sizeof(buf), &e) < 0)
 			return -1;
 		if (cg_parse_keyed(buf, "frozen", &v) == 0 && (int)v == want)
-			return mono_ms() - start;
+			return (timing_now() * 1e3) - start;
 		usleep(2000);
 	}
 	return -1;

@@ -8,6 +8,7 @@
  * (agent/net/netshape.c), never by running tc; what was there is saved and
  * put back exactly.  See docs/faults/network.md.
  */
+#include <duress/core/timing.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
@@ -106,14 +107,6 @@ struct net_priv {
 	bool stats_started;
 	char last_error[256];
 };
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- validate: options alone ---- */
 
@@ -280,7 +273,7 @@ static int read_counters(struct net_priv *p, struct duress_err *err, int which)
 {
 	cleanup_free struct ns_link *links = NULL;
 	size_t n;
-	double now = mono_s();
+	double now = timing_now();
 
 	if (netshape_links(p->ns, &links, &n, err) < 0)
 		return -1;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Worker processes of faults, in a cgroup of their own. */
+#include <duress/core/timing.h>
 #include <duress/targets/cgview.h>
 #include <duress/core/proc.h>
 #include <duress/core/cgroup.h>
@@ -224,17 +225,9 @@ static int take_line(struct wmsg *m, char *line, size_t len)
 	return 1;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int wmsg_recv(struct wmsg *m, int timeout_ms, char *line, size_t len)
 {
-	int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int64_t deadline = (int64_t)(timing_now() * 1e3) + (timeout_ms > 0 ? timeout_ms : 0);
 
 	for (;;) {
 		struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
@@ -260,7 +253,7 @@ int wmsg_recv(struct wmsg *m, int timeout_ms, char *line, size_t len)
 			m->eof = true;
 			continue;
 		}
-		left = deadline - mono_ms();
+		left = deadline - (int64_t)(timing_now() * 1e3);
 		if (left <= 0)
 			return 0;
 		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)

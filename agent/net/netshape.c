@@ -230,11 +230,11 @@ struct open_job {
 	struct nl_sock *sk;
 	int errnum;
 	const char *step;
-	/* a probe runs its checks on the thread, in the private namespace */
-	int (*probe)(struct netshape *ns, void *arg, struct duress_err *err);
-	void *probe_arg;
-	struct duress_err probe_err;
-	int probe_rc;
+	/* a check runs on the thread, in the private namespace */
+	int (*check)(struct netshape *ns, void *arg, struct duress_err *err);
+	void *check_arg;
+	struct duress_err check_err;
+	int check_rc;
 };
 
 static struct nl_sock *socket_here(int *errnum, const char **step)
@@ -279,10 +279,10 @@ static void *open_thread(void *arg)
 		return NULL;
 	}
 	j->sk = socket_here(&j->errnum, &j->step);
-	if (j->sk && j->probe) {
+	if (j->sk && j->check) {
 		struct netshape ns = { .sk = j->sk };
 
-		j->probe_rc = j->probe(&ns, j->probe_arg, &j->probe_err);
+		j->check_rc = j->check(&ns, j->check_arg, &j->check_err);
 		nl_socket_free(j->sk);
 		j->sk = NULL;
 	}
@@ -1527,12 +1527,12 @@ int netshape_restore(struct netshape *ns, const char *ifname, bool ingress, cons
 
 /* ---- probe ---- */
 
-struct probe_arg {
+struct ns_check_arg {
 	bool filtered, ingress;
 };
 
 /* Rewrite err as "network: the kernel cannot <what> (<cause>); load <module>". */
-static int probe_fail(struct duress_err *err, const char *what, const char *module)
+static int check_fail(struct duress_err *err, const char *what, const char *module)
 {
 	char cause[DURESS_ERR_MSG_MAX];
 
@@ -1542,9 +1542,9 @@ static int probe_fail(struct duress_err *err, const char *what, const char *modu
 			       cause, module);
 }
 
-static int probe_run(struct netshape *ns, void *arg, struct duress_err *err)
+static int ns_probe_step(struct netshape *ns, void *arg, struct duress_err *err)
 {
-	const struct probe_arg *p = arg;
+	const struct ns_check_arg *p = arg;
 	struct ns_netem n = { .delay_us = 1000 };
 	struct ns_u32_rule rule = { .family = AF_INET, .pref = NS_PREF_BASE, .nkeys = 1 };
 	int ifb = 0;
@@ -1552,33 +1552,33 @@ static int probe_run(struct netshape *ns, void *arg, struct duress_err *err)
 	snprintf(rule.desc, sizeof(rule.desc), "probe");
 	/* lo (ifindex 1) of a namespace of our own */
 	if (add_netem(ns, 1, NLM_F_CREATE | NLM_F_EXCL, NS_H_ROOT, NS_H(NS_MAJ_INNER, 0), &n, err) < 0)
-		return probe_fail(err, "add a netem qdisc", "sch_netem");
+		return check_fail(err, "add a netem qdisc", "sch_netem");
 	if (p->filtered) {
 		if (add_prio(ns, 1, err) < 0)
-			return probe_fail(err, "add a prio qdisc", "sch_prio");
+			return check_fail(err, "add a prio qdisc", "sch_prio");
 		if (add_u32(ns, 1, NS_H(NS_MAJ_ROOT, 0), &rule, NS_H(NS_MAJ_ROOT, 2), 0, err) < 0)
-			return probe_fail(err, "add a u32 filter", "cls_u32");
+			return check_fail(err, "add a u32 filter", "cls_u32");
 	}
 	if (p->ingress) {
 		if (netshape_add_ingress(ns, 1, err) < 0)
-			return probe_fail(err, "add an ingress qdisc", "sch_ingress");
+			return check_fail(err, "add an ingress qdisc", "sch_ingress");
 		if (netshape_add_ifb(ns, "drsprobe", &ifb, err) < 0)
-			return probe_fail(err, "make an ifb device", "ifb");
+			return check_fail(err, "make an ifb device", "ifb");
 		if (add_u32(ns, 1, NS_H(0xffff, 0), &rule, 0, ifb, err) < 0)
-			return probe_fail(err, "redirect packets with mirred", "act_mirred");
+			return check_fail(err, "redirect packets with mirred", "act_mirred");
 	}
 	return 0;
 }
 
 int netshape_probe(bool filtered, bool ingress, struct duress_err *err)
 {
-	struct probe_arg a = { .filtered = filtered, .ingress = ingress };
-	struct open_job j = { .netns_fd = -1, .probe = probe_run, .probe_arg = &a };
+	struct ns_check_arg a = { .filtered = filtered, .ingress = ingress };
+	struct open_job j = { .netns_fd = -1, .check = ns_probe_step, .check_arg = &a };
 
 	if (run_open_thread(&j, err) < 0)
 		return -1;
-	if (j.probe_rc < 0) {
-		*err = j.probe_err;
+	if (j.check_rc < 0) {
+		*err = j.check_err;
 		return -1;
 	}
 	return 0;

@@ -12,6 +12,7 @@
 #include <duress/faults/fault.h>
 #include <duress/serve/serve_http.h>
 #include <duress/serve/serve_listing.h>
+#include <duress/serve/serve_reply.h>
 #include <duress/serve/serve_prom.h>
 #include <duress/serve/serve_stream.h>
 
@@ -21,81 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-enum MHD_Result http_respond(struct MHD_Connection *c, unsigned status, const char *type,
-			       char *body, size_t len)
-{
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-
-	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", type);
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-enum MHD_Result http_respond_json(struct MHD_Connection *c, unsigned status, json_t *j)
-{
-	char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
-	size_t n;
-
-	json_decref(j);
-	if (!s)
-		return MHD_NO;
-	n = strlen(s);
-	s = realloc(s, n + 2);
-	if (!s)
-		return MHD_NO;
-	s[n] = '\n';
-	s[n + 1] = '\0';
-	return http_respond(c, status, "application/json", s, n + 1);
-}
-
-enum MHD_Result http_respond_error(struct MHD_Connection *c, const struct serve_error *e)
-{
-	char *s = serve_error_json(e);
-
-	if (!s)
-		return MHD_NO;
-	return http_respond(c, (unsigned)e->status, "application/json", s, strlen(s));
-}
-
-/* An error answer with one more header (WWW-Authenticate, Allow). */
-enum MHD_Result http_respond_error_hdr(struct MHD_Connection *c, const struct serve_error *e,
-					 const char *header, const char *value)
-{
-	char *s = serve_error_json(e);
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-
-	resp = MHD_create_response_from_buffer(s ? strlen(s) : 0, s, MHD_RESPMEM_MUST_FREE);
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Content-Type", "application/json");
-	MHD_add_response_header(resp, header, value);
-	ret = MHD_queue_response(c, (unsigned)e->status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-enum MHD_Result http_fail(struct MHD_Connection *c, int status, const char *field,
-			    const char *fmt, ...)
-{
-	struct serve_error e;
-	va_list ap;
-
-	serve_error_set(&e, status, field, "%s", "");
-	va_start(ap, fmt);
-	vsnprintf(e.reason, sizeof(e.reason), fmt, ap);
-	va_end(ap);
-	return http_respond_error(c, &e);
-}
 
 void http_resume_waiters(struct job *j)
 {
@@ -119,7 +45,7 @@ static enum MHD_Result post_fault(struct serve_server *srv, struct MHD_Connectio
 	enum MHD_Result ret;
 
 	if (serve_fault_parse(r->body ? r->body : "", r->len, &f, &fr, &e) < 0)
-		return http_respond_error(c, &e);
+		return reply_error(c, &e);
 	j = job_new(&srv->tab, false, fr.id, &e);
 	if (!j)
 		goto out;
@@ -169,14 +95,14 @@ static enum MHD_Result post_fault(struct serve_server *srv, struct MHD_Connectio
 	}
 	fault_free(&f);
 	serve_fault_req_free(&fr);
-	ret = http_respond_json(c, 201, job_json(j, false));
+	ret = reply_json(c, 201, job_json(j, false));
 	return ret;
 out_job:
 	job_discard(j);
 out:
 	fault_free(&f);
 	serve_fault_req_free(&fr);
-	return http_respond_error(c, &e);
+	return reply_error(c, &e);
 }
 
 static bool looks_json(const char *s, size_t n)
@@ -275,7 +201,7 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 	FILE *f;
 
 	if (!r->len)
-		return http_fail(c, 400, "body", "%s", "body: empty: an experiment manifest (YAML or JSON)");
+		return reply_fail(c, 400, "body", "%s", "body: empty: an experiment manifest (YAML or JSON)");
 	mf_diags_init(&d, name);
 	if (experiment_load_text(name, r->body, r->len, &x, &d, &err) < 0) {
 		json_t *o = json_object();
@@ -287,17 +213,17 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 		json_object_set_new(o, "problems", diags_json(&d));
 		experiment_free(&x);
 		mf_diags_free(&d);
-		return http_respond_json(c, (unsigned)status, o);
+		return reply_json(c, (unsigned)status, o);
 	}
 	mf_diags_free(&d);
 	if (api_policy_check(srv, &x, &e) < 0) {
 		experiment_free(&x);
-		return http_respond_error(c, &e);
+		return reply_error(c, &e);
 	}
 	j = job_new(&srv->tab, true, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id"), &e);
 	if (!j) {
 		experiment_free(&x);
-		return http_respond_error(c, &e);
+		return reply_error(c, &e);
 	}
 	snprintf(j->what, sizeof(j->what), "%s", x.title ? x.title : "");
 	snprintf(j->spec, sizeof(j->spec), "%s", override && *override ? override
@@ -348,11 +274,11 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 		if (job_spawn(&srv->tab, j, argv, &e) < 0)
 			goto out_job;
 	}
-	return http_respond_json(c, 201, job_json(j, false));
+	return reply_json(c, 201, job_json(j, false));
 out_job:
 	unlink(path);
 	job_discard(j);
-	return http_respond_error(c, &e);
+	return reply_error(c, &e);
 }
 
 static enum MHD_Result list_jobs(struct serve_server *srv, struct MHD_Connection *c,
@@ -363,7 +289,7 @@ static enum MHD_Result list_jobs(struct serve_server *srv, struct MHD_Connection
 	for (size_t i = 0; i < srv->tab.njobs; i++)
 		if (srv->tab.jobs[i]->experiment == experiment)
 			json_array_append_new(a, job_json(srv->tab.jobs[i], false));
-	return http_respond_json(c, 200, a);
+	return reply_json(c, 200, a);
 }
 
 static enum MHD_Result delete_job(struct MHD_Connection *c, struct serve_req *r, struct job *j)
@@ -380,7 +306,7 @@ static enum MHD_Result delete_job(struct MHD_Connection *c, struct serve_req *r,
 		MHD_suspend_connection(c);
 		return MHD_YES;
 	}
-	return http_respond_json(c, j->state == JOB_EXITED ? 200 : 202, job_json(j, true));
+	return reply_json(c, j->state == JOB_EXITED ? 200 : 202, job_json(j, true));
 }
 
 static enum MHD_Result get_metrics(struct serve_server *srv, struct MHD_Connection *c)
@@ -416,7 +342,7 @@ static enum MHD_Result get_metrics(struct serve_server *srv, struct MHD_Connecti
 		free(buf);
 		return MHD_NO;
 	}
-	return http_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
+	return reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
 }
 
 static enum MHD_Result dispatch(struct serve_server *srv, struct MHD_Connection *c,
@@ -427,7 +353,7 @@ static enum MHD_Result dispatch(struct serve_server *srv, struct MHD_Connection 
 
 	switch (r->route) {
 	case ROUTE_HEALTHZ:
-		return http_respond(c, 200, "text/plain", strdup("ok\n"), 3);
+		return reply(c, 200, "text/plain", strdup("ok\n"), 3);
 	case ROUTE_METRICS:
 		return get_metrics(srv, c);
 	case ROUTE_TARGETS:
@@ -439,7 +365,7 @@ static enum MHD_Result dispatch(struct serve_server *srv, struct MHD_Connection 
 		if (get)
 			return list_jobs(srv, c, r->route == ROUTE_EXPERIMENTS);
 		if (srv->stopping)
-			return http_fail(c, 503, "", "%s", "the agent is stopping");
+			return reply_fail(c, 503, "", "%s", "the agent is stopping");
 		return r->route == ROUTE_EXPERIMENTS ? post_experiment(srv, c, r) : post_fault(srv, c, r);
 	case ROUTE_EXPERIMENT:
 	case ROUTE_FAULT:
@@ -447,14 +373,14 @@ static enum MHD_Result dispatch(struct serve_server *srv, struct MHD_Connection 
 		 * event loop rounds */
 		j = job_find(&srv->tab, r->id, r->route == ROUTE_EXPERIMENT);
 		if (!j)
-			return http_fail(c, 404, "id", "'%s': no such job", r->id);
+			return reply_fail(c, 404, "id", "'%s': no such job", r->id);
 		if (get)
-			return http_respond_json(c, 200, job_json(j, true));
+			return reply_json(c, 200, job_json(j, true));
 		return delete_job(c, r, j);
 	case ROUTE_NONE:
 		break;
 	}
-	return http_fail(c, 404, "", "%s", "no such resource");
+	return reply_fail(c, 404, "", "%s", "no such resource");
 }
 
 enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -481,21 +407,21 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url
 
 			serve_error_set(&e, 401, "Authorization",
 					"a bearer token is required (Authorization: Bearer TOKEN)");
-			return http_respond_error_hdr(c, &e, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+			return reply_error_hdr(c, &e, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 						 "Bearer realm=\"duress\"");
 		}
 		if (r->route == ROUTE_NONE)
-			return http_fail(c, 404, "", "%s", "no such resource (see docs/api.md)");
+			return reply_fail(c, 404, "", "%s", "no such resource (see docs/api.md)");
 		if (status == 405) {
 			struct serve_error e;
 
 			serve_error_set(&e, 405, "", "method %s not allowed here (allowed: %s)",
 					method, allow);
-			return http_respond_error_hdr(c, &e, MHD_HTTP_HEADER_ALLOW, allow);
+			return reply_error_hdr(c, &e, MHD_HTTP_HEADER_ALLOW, allow);
 		}
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > SERVE_BODY_MAX)
-			return http_fail(c, 413, "body", "body: larger than %d bytes", SERVE_BODY_MAX);
+			return reply_fail(c, 413, "body", "body: larger than %d bytes", SERVE_BODY_MAX);
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -521,7 +447,7 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url
 		return MHD_YES;
 	}
 	if (r->too_big)
-		return http_fail(c, 413, "body", "body: larger than %d bytes", SERVE_BODY_MAX);
+		return reply_fail(c, 413, "body", "body: larger than %d bytes", SERVE_BODY_MAX);
 	if (r->deleting)
 		r->resumed = true;
 	return dispatch(srv, c, r, method);

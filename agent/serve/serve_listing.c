@@ -2,7 +2,7 @@
 /* GET /v1/targets: the listing child (serve_listing.h). */
 #include <duress/core/proc.h>
 #include <duress/core/timing.h>
-#include <duress/serve/serve_http.h>
+#include <duress/serve/serve_reply.h>
 #include <duress/serve/serve_listing.h>
 
 #include <errno.h>
@@ -138,18 +138,18 @@ enum MHD_Result listing_get(struct MHD_Connection *c, struct serve_req *r, const
 {
 	if (r->targets_gen && r->targets_gen <= L.answer_gen) {
 		if (!L.answer_ok)
-			return http_fail(c, 500, "", "%s", "duress targets failed");
+			return reply_fail(c, 500, "", "%s", "duress targets failed");
 		char *copy = malloc(L.answer_len + 1);
 
 		if (!copy)
 			return MHD_NO;
 		memcpy(copy, L.answer, L.answer_len);
-		return http_respond(c, 200, "application/json", copy, L.answer_len);
+		return reply(c, 200, "application/json", copy, L.answer_len);
 	}
 	if (!L.pid && targets_start(self_exe) < 0)
-		return http_fail(c, 500, "", "duress targets: %s", strerror(errno));
+		return reply_fail(c, 500, "", "duress targets: %s", strerror(errno));
 	if (L.nwaiters == TARGETS_MAX_WAITERS)
-		return http_fail(c, 503, "", "%s", "too many requests wait for the target list");
+		return reply_fail(c, 503, "", "%s", "too many requests wait for the target list");
 	L.waiters[L.nwaiters++] = c;
 	r->targets_gen = L.gen;
 	MHD_suspend_connection(c);

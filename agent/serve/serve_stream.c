@@ -2,7 +2,7 @@
 /* GET /v1/samples, plain and followed (serve_stream.h). */
 #include <duress/core/cleanup.h>
 #include <duress/core/fileio.h>
-#include <duress/serve/serve_http.h>
+#include <duress/serve/serve_reply.h>
 #include <duress/serve/serve_stream.h>
 
 #include <fcntl.h>
@@ -192,7 +192,7 @@ enum MHD_Result stream_get_samples(struct serve_server *srv, struct MHD_Connecti
 		unsigned long v = strtoul(last, &end, 10);
 
 		if (!*last || *end || v == 0 || v > SERVE_RING)
-			return http_fail(c, 422, "last", "last: '%s': expected a count of 1 to 120",
+			return reply_fail(c, 422, "last", "last: '%s': expected a count of 1 to 120",
 				    last);
 		want = v;
 	}
@@ -200,7 +200,7 @@ enum MHD_Result stream_get_samples(struct serve_server *srv, struct MHD_Connecti
 		if (!strcmp(fol, "1") || !strcmp(fol, "true") || !*fol)
 			follow_on = true;
 		else if (strcmp(fol, "0") && strcmp(fol, "false"))
-			return http_fail(c, 422, "follow", "follow: '%s': expected 1, true, 0 or false",
+			return reply_fail(c, 422, "follow", "follow: '%s': expected 1, true, 0 or false",
 				    fol);
 	}
 	if (jid) {
@@ -210,17 +210,17 @@ enum MHD_Result stream_get_samples(struct serve_server *srv, struct MHD_Connecti
 
 		j = job_by_id(&srv->tab, jid);
 		if (!j)
-			return http_fail(c, 404, "job", "job: '%s': no such job", jid);
+			return reply_fail(c, 404, "job", "job: '%s': no such job", jid);
 		if (follow_on)
 			return follow(srv, c, j, last ? want : 0, true);
 		snprintf(path, sizeof(path), "%s/samples.jsonl", j->dir);
 		text = fileio_slurp(path, 8 << 20, true, &len);
 		if (!text)
 			text = strdup("");
-		return http_respond(c, 200, "application/x-ndjson", text, text ? strlen(text) : 0);
+		return reply(c, 200, "application/x-ndjson", text, text ? strlen(text) : 0);
 	}
 	if (!target)
-		return http_fail(c, 422, "target", "%s", "target: required (?target=SPEC or ?job=ID)");
+		return reply_fail(c, 422, "target", "%s", "target: required (?target=SPEC or ?job=ID)");
 	/* the newest job on that target, a running one first */
 	for (int pass = 0; pass < 2 && !j; pass++)
 		for (size_t i = srv->tab.njobs; i-- > 0 && !j;)
@@ -229,7 +229,7 @@ enum MHD_Result stream_get_samples(struct serve_server *srv, struct MHD_Connecti
 						 srv->tab.jobs[i]->t.rel))
 				j = srv->tab.jobs[i];
 	if (!j)
-		return http_fail(c, 404, "target",
+		return reply_fail(c, 404, "target",
 			    "target: '%s': not the target of a fault or experiment of this agent",
 			    target);
 	if (follow_on)
@@ -258,6 +258,6 @@ enum MHD_Result stream_get_samples(struct serve_server *srv, struct MHD_Connecti
 		out[n++] = '\n';
 		out[n] = '\0';
 	}
-	return http_respond(c, 200, "application/x-ndjson", out, n);
+	return reply(c, 200, "application/x-ndjson", out, n);
 }
 

@@ -4,6 +4,8 @@
  * the cgroup2 hierarchy for them, and find one by a prefix of its id.
  * The naming rules per runtime are listed in docs/targets.md.
  */
+#include <duress/targets/container.h>
+#include <duress/targets/oci.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/core/parse.h>

@@ -4,6 +4,8 @@
  * state directories: the init process's pid and start time (the cgroup is
  * then that process's).  Roots and formats: docs/containers.md.
  */
+#include <duress/targets/container.h>
+#include <duress/targets/oci.h>
 #include <duress/core/proc.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>

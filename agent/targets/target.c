@@ -4,6 +4,8 @@
  * process of it and handles on that process's namespaces.  The sandbox
  * kind is made by agent/targets/sandbox.c, containers are found by container.c.
  */
+#include <duress/targets/container.h>
+#include <duress/targets/oci.h>
 #include <duress/targets/cgview.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>

@@ -5,6 +5,8 @@
  * container_find by exact name and prefix, and the cgroup-view helpers.
  * The "containers" here are this test process, described by state files.
  */
+#include <duress/targets/container.h>
+#include <duress/targets/oci.h>
 #include <duress/session/recover.h>
 #include <duress/core/proc.h>
 #include <duress/core/cgroup.h>

@@ -3,6 +3,7 @@
  * Targets and containers: spec parsing, container naming rules, and scan,
  * find and resolve against a fake cgroup hierarchy in a temporary dir.
  */
+#include <duress/targets/container.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/exitcode.h>
 #include <duress/targets/target.h>

@@ -92,63 +92,6 @@ int target_own_procs(const struct target *t);
 /* Human name: "cgroup /x/y", "container docker 3f2a1b9c0d1e", "sandbox ...". */
 const char *target_describe(const struct target *t, char *buf, size_t len);
 
-/* ---- containers (agent/targets/container.c) ---- */
-
-struct container_info {
-	char id[CONTAINER_ID_MAX + 1];
-	const char *runtime;
-	char rel[PATH_MAX];   /* for OCI ones: the init's /proc/PID/cgroup path */
-	pid_t pid;            /* OCI: the init process, 0 for cgroup-named ones */
-	unsigned long long start; /* OCI: its start time (clock ticks since boot) */
-	char state[PATH_MAX]; /* OCI: the state directory, "" otherwise */
-};
-
-/*
- * Pure: recognise a container cgroup by its directory name and parent:
- * docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>.scope,
- * libpod-<id>.scope, a bare <64 hex> below /docker/ or /kubepods..., or
- * libpod-<id>.scope/container; crio-conmon-... excluded.  Returns 1 and fills
- * id/runtime if it is one, else 0.
- */
-int container_match_name(const char *rel, char *id, size_t idlen, const char **runtime);
-
-/* Walk the hierarchy; *list is malloc'd. */
-int container_scan(const struct cg_root *root, struct container_info **list, size_t *n,
-		   struct duress_err *err);
-
-/* Cgroup-named containers and the OCI runtimes' (not listed twice). */
-int container_list_all(const struct cg_root *root, struct container_info **list, size_t *n,
-		       struct duress_err *err);
-
-/*
- * Find a container: an exact id (cgroup-named or OCI) first, else a unique
- * prefix (cgroup-named: >= 6 hex chars, any case; OCI: as given).  Not
- * found and ambiguous fail (code NO_TARGET), every match listed.
- */
-int container_find(const struct cg_root *root, const char *prefix, struct container_info *out,
-		   struct duress_err *err);
-
-/* ---- containers of an OCI runtime (agent/targets/oci.c) ---- */
-
-enum oci_format {
-	OCI_FORMAT_RUNC, /* <id>/state.json: init_process_pid, init_process_start */
-	OCI_FORMAT_CRUN, /* <id>/status: pid, process-start-time */
-};
-
-/* Pure: a character an OCI container id may hold ([A-Za-z0-9_.+-]). */
-bool oci_id_char_ok(char c);
-
-/* Pure: the init pid and start time from a state file's text. */
-int oci_parse_state(const char *text, enum oci_format fmt, pid_t *pid,
-		    unsigned long long *start, struct duress_err *err);
-
-/* The state roots: $DURESS_OCI_ROOTS (':'-separated) or the defaults. */
-size_t oci_roots(char roots[][PATH_MAX], size_t max);
-
-/* Containers whose init process runs (start time checked); *list malloc'd,
- * sorted by id. */
-int oci_scan(struct container_info **list, size_t *n, struct duress_err *err);
-
 /*
  * Guard rails, refused with DURESS_EXIT_REFUSED unless force: the root
  * cgroup (the whole host), the agent's own cgroup or an ancestor of it (the
