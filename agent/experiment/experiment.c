@@ -392,9 +392,10 @@ static void end_fault(struct run *r, struct fault_run *fr)
 
 static void tick_faults(struct run *r)
 {
-	/* A container whose processes all exited is gone: stop before a
-	 * fault restarts workers into it (and keeps its cgroup alive). */
-	if (r->had_procs && target_own_procs(r->t) <= 0) {
+	/* A container whose processes all exited is gone, and so is a
+	 * cgroup removed: stop before a fault restarts workers into it (and
+	 * keeps its cgroup alive). */
+	if ((r->had_procs && target_own_procs(r->t) <= 0) || !target_alive(r->t)) {
 		r->vanished = true;
 		return;
 	}

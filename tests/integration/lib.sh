@@ -76,6 +76,9 @@ spawn() {
 	disown -h $! 2>/dev/null
 	SPAWNED=$!
 	_pids+=("$SPAWNED")
+	# in the cgroup before the caller goes on: an agent started right
+	# after would otherwise find the target empty
+	wait_until 10 --while "$SPAWNED" grep -qx "$SPAWNED" "$dir/cgroup.procs"
 }
 
 # wait_until SECONDS [--while PID] COMMAND...: run COMMAND (quietly) every
