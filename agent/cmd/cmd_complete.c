@@ -18,6 +18,7 @@
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
 #include <duress/cmd/cli.h>
+#include <duress/cmd/cmd.h>
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
 #include <duress/targets/target.h>

@@ -7,6 +7,7 @@
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
 #include <duress/cmd/cli.h>
+#include <duress/cmd/cmd.h>
 #include <duress/core/exitcode.h>
 #include <duress/experiment/experiment.h>
 #include <duress/faults/fault.h>

@@ -2,6 +2,7 @@
 /* duress recover: revert whatever journals of dead agents still hold. */
 #include <duress/session/recover.h>
 #include <duress/cmd/cli.h>
+#include <duress/cmd/cmd.h>
 #include <duress/core/exitcode.h>
 #include <duress/core/undo_journal.h>
 

@@ -5,12 +5,15 @@
  * experiment, write the journal (and JUnit).  duress validate EXPERIMENT:
  * only the checks.
  */
+#include <duress/experiment/journal.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
 #include <duress/cmd/cli.h>
+#include <duress/cmd/cmd.h>
 #include <duress/core/exitcode.h>
 #include <duress/experiment/experiment.h>
 #include <duress/experiment/manifest.h>
+#include <duress/experiment/manifest_validate.h>
 #include <duress/experiment/probe.h>
 #include <duress/core/proc.h>
 
@@ -118,7 +121,7 @@ static int load(const char *file, struct experiment *x)
 	int rc = 0;
 
 	mf_diags_init(&d, file);
-	if (experiment_load(file, x, &d, &err) < 0) {
+	if (manifest_load(file, x, &d, &err) < 0) {
 		mf_diags_print(&d, stderr);
 		rc = cli_fail(&err);
 	}
@@ -149,7 +152,7 @@ int cmd_validate(int argc, char **argv)
 			       x.nsteady == 1 ? "" : "s", x.nmethod, x.nmethod == 1 ? "" : "s", nf,
 			       nf == 1 ? "" : "s", x.nrollback, x.nrollback == 1 ? "" : "s");
 		}
-		experiment_free(&x);
+		manifest_free(&x);
 		if (r && (!rc || r == DURESS_EXIT_INVALID_MANIFEST))
 			rc = r;
 	}
@@ -289,7 +292,7 @@ int cmd_run(int argc, char **argv)
 		if (x.method[i].type != ACT_FAULT)
 			continue;
 		faults[k].a = &x.method[i];
-		if (action_fault_build(&x.method[i], &faults[k].f, &err) < 0) {
+		if (manifest_fault_build(&x.method[i], &faults[k].f, &err) < 0) {
 			rc = cli_fail(&err);
 			goto out_free;
 		}
@@ -372,7 +375,7 @@ int cmd_run(int argc, char **argv)
 		duress_err_print(stderr, &err);
 		duress_err_clear(&err);
 	}
-	if (o.junit && junit_write(journal, o.junit, &err) < 0)
+	if (o.junit && journal_junit_write(journal, o.junit, &err) < 0)
 		duress_err_print(stderr, &err);
 out_target:
 	session_drop_sandbox(&t, &undo, &sbx_undo);
@@ -389,7 +392,7 @@ out_free:
 	}
 	free(faults);
 	target_release(&t);
-	experiment_free(&x);
+	manifest_free(&x);
 	undo_log_free(&undo);
 	undo_log_free(&sbx_undo);
 	return rc;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* duress serve: the command line of the daemon (serve_daemon.h; docs/api.md). */
 #include <duress/cmd/cli.h>
+#include <duress/cmd/cmd.h>
 #include <duress/core/exitcode.h>
 #include <duress/core/undo_journal.h>
 #include <duress/serve/serve_api.h>

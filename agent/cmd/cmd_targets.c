@@ -8,6 +8,7 @@
 #include <duress/targets/cgview.h>
 #include <duress/core/cleanup.h>
 #include <duress/cmd/cli.h>
+#include <duress/cmd/cmd.h>
 #include <duress/core/exitcode.h>
 #include <duress/core/parse.h>
 #include <duress/targets/target.h>

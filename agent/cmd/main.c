@@ -2,6 +2,7 @@
 /* duress: put a cgroup v2 under resource duress and measure how it copes. */
 #include <duress/targets/cgview.h>
 #include <duress/cmd/cli.h>
+#include <duress/cmd/cmd.h>
 #include <duress/core/exitcode.h>
 #include <duress/session/session.h>
 

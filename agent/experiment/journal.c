@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Experiment reports: the journal (Chaos Toolkit's journal.json plus a
  * `duress` section) and JUnit XML derived from it. */
+#include <duress/experiment/journal.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/experiment/experiment.h>
@@ -212,7 +213,7 @@ static void steady_cases(struct suite *s, json_t *state, const char *cls)
 			 rec_failure(rec, true), NULL);
 }
 
-int junit_write(json_t *journal, const char *path, struct duress_err *err)
+int journal_junit_write(json_t *journal, const char *path, struct duress_err *err)
 {
 	cleanup_fclose FILE *f = fopen(path, "we");
 	struct suite s = { 0 };

@@ -8,6 +8,7 @@
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/experiment/manifest.h>
+#include <duress/experiment/manifest_validate.h>
 #include <duress/core/parse.h>
 
 #include <errno.h>
@@ -647,7 +648,7 @@ out:
 	fault_free(&f);
 }
 
-int action_fault_build(const struct action *a, struct fault *f, struct duress_err *err)
+int manifest_fault_build(const struct action *a, struct fault *f, struct duress_err *err)
 {
 	if (fault_init(f, a->fault, err) < 0)
 		return -1;
@@ -1182,7 +1183,7 @@ static void build(struct bctx *c, struct mf_node *root)
 			    "abort: probe_failures needs steady-state probes");
 }
 
-int experiment_load_text(const char *name, const char *text, size_t len, struct experiment *x,
+int manifest_load_text(const char *name, const char *text, size_t len, struct experiment *x,
 			 struct mf_diags *d, struct duress_err *err)
 {
 	struct bctx c = { .x = x, .d = d };
@@ -1217,7 +1218,7 @@ invalid:
 			       d->n == 1 ? "" : "s");
 }
 
-int experiment_load(const char *path, struct experiment *x, struct mf_diags *d,
+int manifest_load(const char *path, struct experiment *x, struct mf_diags *d,
 		    struct duress_err *err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1248,7 +1249,7 @@ int experiment_load(const char *path, struct experiment *x, struct mf_diags *d,
 		got += (size_t)r;
 	}
 	buf[got] = '\0';
-	return experiment_load_text(path, buf, got, x, d, err);
+	return manifest_load_text(path, buf, got, x, d, err);
 }
 
 static void probe_free(struct probe *p)
@@ -1270,7 +1271,7 @@ static void actions_free(struct action *v, size_t n)
 	free(v);
 }
 
-void experiment_free(struct experiment *x)
+void manifest_free(struct experiment *x)
 {
 	for (size_t i = 0; i < x->nsteady; i++)
 		probe_free(&x->steady[i]);

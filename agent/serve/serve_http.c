@@ -9,6 +9,7 @@
 #include <duress/core/exitcode.h>
 #include <duress/core/undo.h>
 #include <duress/experiment/manifest.h>
+#include <duress/experiment/manifest_validate.h>
 #include <duress/faults/fault.h>
 #include <duress/serve/serve_http.h>
 #include <duress/serve/serve_listing.h>
@@ -203,7 +204,7 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 	if (!r->len)
 		return reply_fail(c, 400, "body", "%s", "body: empty: an experiment manifest (YAML or JSON)");
 	mf_diags_init(&d, name);
-	if (experiment_load_text(name, r->body, r->len, &x, &d, &err) < 0) {
+	if (manifest_load_text(name, r->body, r->len, &x, &d, &err) < 0) {
 		json_t *o = json_object();
 		int status = !x.root ? 400 : 422; /* a syntax error, else invalid or unsupported */
 
@@ -211,18 +212,18 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 		json_object_set_new(o, "field", json_string("body"));
 		json_object_set_new(o, "status", json_integer(status));
 		json_object_set_new(o, "problems", diags_json(&d));
-		experiment_free(&x);
+		manifest_free(&x);
 		mf_diags_free(&d);
 		return reply_json(c, (unsigned)status, o);
 	}
 	mf_diags_free(&d);
 	if (api_policy_check(srv, &x, &e) < 0) {
-		experiment_free(&x);
+		manifest_free(&x);
 		return reply_error(c, &e);
 	}
 	j = job_new(&srv->tab, true, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id"), &e);
 	if (!j) {
-		experiment_free(&x);
+		manifest_free(&x);
 		return reply_error(c, &e);
 	}
 	snprintf(j->what, sizeof(j->what), "%s", x.title ? x.title : "");
@@ -241,7 +242,7 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 			snprintf(j->kinds + strlen(j->kinds), sizeof(j->kinds) - strlen(j->kinds),
 				 "%s%s", j->kinds[0] ? " " : "", k);
 	}
-	experiment_free(&x);
+	manifest_free(&x);
 	if (job_resolve_target(&srv->tab, j, false, &e) < 0 || job_busy_check(&srv->tab, j, &e) < 0)
 		goto out_job;
 	snprintf(path, sizeof(path), "%s/%s", j->dir, name);

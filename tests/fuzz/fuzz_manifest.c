@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * libFuzzer harness for the experiment-manifest loader (issue 5): the same
- * load and validation as `duress validate` (experiment_load_text), on the
+ * load and validation as `duress validate` (manifest_load_text), on the
  * input as YAML and as JSON, then everything freed.  No file, no network;
  * nothing is ever run.  `make fuzz` builds and runs it (docs/testing.md).
  *
@@ -25,6 +25,7 @@
 #include <duress/core/error.h>
 #include <duress/core/exitcode.h>
 #include <duress/experiment/manifest.h>
+#include <duress/experiment/manifest_validate.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -55,7 +56,7 @@ static struct outcome load(const char *name, const char *text, size_t len)
 	FILE *mem;
 
 	mf_diags_init(&d, name);
-	o.rc = experiment_load_text(name, text, len, &x, &d, &err);
+	o.rc = manifest_load_text(name, text, len, &x, &d, &err);
 	o.code = o.rc < 0 ? err.code : 0;
 	o.ndiags = d.n;
 	o.ctk = x.ctk;
@@ -90,7 +91,7 @@ static struct outcome load(const char *name, const char *text, size_t len)
 	}
 	free(buf);
 
-	experiment_free(&x);
+	manifest_free(&x);
 	mf_diags_free(&d);
 	return o;
 }
@@ -104,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > FUZZ_MAX_BYTES)
 		return 0;
-	/* experiment_load() hands the loader a NUL-terminated copy. */
+	/* manifest_load() hands the loader a NUL-terminated copy. */
 	text = malloc(size + 1);
 	if (!text)
 		return 0;

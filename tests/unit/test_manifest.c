@@ -13,9 +13,11 @@
 
 #include <cmocka.h>
 
+#include <duress/experiment/journal.h>
 #include <duress/core/exitcode.h>
 #include <duress/experiment/experiment.h>
 #include <duress/experiment/manifest.h>
+#include <duress/experiment/manifest_validate.h>
 #include <duress/experiment/probe.h>
 
 /* Load text; returns the number of diagnostics (sorted) in *d. */
@@ -26,7 +28,7 @@ static size_t load(const char *name, const char *text, struct experiment *x, str
 	FILE *null = fopen("/dev/null", "w");
 
 	mf_diags_init(d, name);
-	*code = experiment_load_text(name, text, strlen(text), x, d, &err) < 0 ? err.code : 0;
+	*code = manifest_load_text(name, text, strlen(text), x, d, &err) < 0 ? err.code : 0;
 	mf_diags_print(d, null); /* sorts */
 	fclose(null);
 	return d->n;
@@ -48,7 +50,7 @@ static void expect_one(const char *text, unsigned line, unsigned col, const char
 	if (d.v[0].pos.line != line || d.v[0].pos.col != col || !strstr(d.v[0].msg, msg))
 		fail_msg("got %u:%u: %s; wanted %u:%u: ...%s...", d.v[0].pos.line, d.v[0].pos.col,
 			 d.v[0].msg, line, col, msg);
-	experiment_free(&x);
+	manifest_free(&x);
 	mf_diags_free(&d);
 }
 
@@ -110,7 +112,7 @@ static void test_valid_own_format(void **state)
 	assert_int_equal(x.abort.probe_failures, 2);
 	assert_int_equal(x.abort.nmetrics, 1);
 	assert_int_equal(x.abort.metrics[0].op, METRIC_GT);
-	experiment_free(&x);
+	manifest_free(&x);
 	mf_diags_free(&d);
 }
 
@@ -133,14 +135,14 @@ static void test_fault_built_through_table(void **state)
 
 	(void)state;
 	assert_int_equal(load("ok.yaml", text, &x, &d, &code), 0);
-	assert_int_equal(action_fault_build(&x.method[0], &f, &err), 0);
+	assert_int_equal(manifest_fault_build(&x.method[0], &f, &err), 0);
 	assert_true(fault_opt(&f, "max")->set);
 	assert_true(fault_opt(&f, "max")->size.is_pct);
 	assert_true(fault_opt(&f, "hog-once")->set);
 	assert_int_equal(fault_opt(&f, "hog")->size.bytes, 16 << 20);
 	assert_int_equal(f.duration_us, 1000000);
 	fault_free(&f);
-	experiment_free(&x);
+	manifest_free(&x);
 	mf_diags_free(&d);
 }
 
@@ -224,7 +226,7 @@ static void test_all_at_once(void **state)
 	assert_int_equal(d.v[1].pos.line, 3);
 	assert_int_equal(d.v[2].pos.line, 5); /* duration required (5x was refused) */
 	assert_int_equal(d.v[3].pos.line, 8);
-	experiment_free(&x);
+	manifest_free(&x);
 	mf_diags_free(&d);
 }
 
@@ -265,7 +267,7 @@ static void test_ctk_json(void **state)
 	assert_int_equal(x.method[0].type, ACT_PROBE); /* the ref */
 	assert_int_equal(x.method[1].type, ACT_FAULT);
 	assert_int_equal(x.method[1].pause_after_us, 2000000);
-	experiment_free(&x);
+	manifest_free(&x);
 	mf_diags_free(&d);
 }
 
@@ -288,7 +290,7 @@ static void test_ctk_errors(void **state)
 	assert_int_equal(code, DURESS_EXIT_UNSUPPORTED);
 	assert_true(d.v[0].unsupported);
 	assert_non_null(strstr(d.v[0].msg, "python (m.f)"));
-	experiment_free(&x);
+	manifest_free(&x);
 	mf_diags_free(&d);
 	/* a steady-state probe needs a tolerance */
 	expect_one("title: t\ndescription: d\nsteady-state-hypothesis:\n  title: s\n  probes:\n"
@@ -369,7 +371,7 @@ static void test_fuzz_regressions(void **state)
 	assert_int_equal(load("fuzz.yaml", text, &x, &d, &code), 1);
 	assert_int_equal(code, DURESS_EXIT_INVALID_MANIFEST);
 	assert_non_null(strstr(d.v[0].msg, "expected a comparison"));
-	experiment_free(&x);
+	manifest_free(&x);
 	mf_diags_free(&d);
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The experiment runner (agent/experiment/experiment.c) and its reports
- * (agent/experiment/journal.c): see docs/manifests.md.
+ * The experiment runner (agent/experiment/experiment.c), the one loop of
+ * `run` and `inject`; its journal is journal.h's (docs/manifests.md).
  *
  * Order of a run: baseline samples; the steady-state probes (before); the
  * method, in order: faults (each its own `struct fault`, all recording into
@@ -24,7 +24,7 @@
 #include <duress/core/cgroup.h>
 #include <duress/faults/fault.h>
 #include <duress/samples/summary.h>
-#include <duress/experiment/manifest.h>
+#include <duress/experiment/manifest_validate.h>
 #include <duress/targets/target.h>
 #include <duress/core/undo.h>
 
@@ -86,22 +86,5 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
  */
 void experiment_one(struct experiment *x, struct action *a, struct fault_run *fr,
 		    uint64_t duration_us, uint64_t baseline_us, uint64_t interval_us);
-
-/* ---- reports (agent/experiment/journal.c) ---- */
-
-/* ISO 8601 UTC with microseconds, as Chaos Toolkit writes them. */
-void journal_time(double real_s, char *buf, size_t len);
-
-/* The JUnit XML of a journal: each steady-state probe (before, after, and
- * its error rate during the method), each method and rollback activity,
- * the recovery and the abort as test cases. */
-int junit_write(json_t *journal, const char *path, struct duress_err *err);
-
-/* Write JSON to path (indented); errors name the file. */
-int journal_write(json_t *journal, const char *path, struct duress_err *err);
-
-/* Check a journal against the documented schema (the keys CI relies on);
- * the first missing or mistyped key is the error. */
-int journal_check(json_t *journal, struct duress_err *err);
 
 #endif

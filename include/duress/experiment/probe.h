@@ -25,6 +25,68 @@
 #include <duress/experiment/manifest.h>
 #include <duress/targets/target.h>
 
+enum metric_op {
+	METRIC_EQ,
+	METRIC_NE,
+	METRIC_LT,
+	METRIC_LE,
+	METRIC_GT,
+	METRIC_GE,
+};
+
+/* "KEY OP NUMBER" over a sample's flattened keys, or "increase(KEY) OP N"
+ * (the change since the run's first sample).  NUMBER may be "max". */
+struct metric_expr {
+	char key[128];
+	bool increase;
+	enum metric_op op;
+	double value;
+	char text[192]; /* as written, for messages */
+};
+
+enum probe_type {
+	PROBE_HTTP,
+	PROBE_PROCESS,
+	PROBE_METRIC,
+};
+
+#define PROBE_MAX_STATUS 16
+
+struct status_range {
+	long lo, hi;
+};
+
+struct probe {
+	const char *name;
+	struct mf_pos pos;
+	enum probe_type type;
+	bool in_target_netns;    /* run in the target's network namespace */
+	uint64_t timeout_us;
+	/* http */
+	const char *url, *method, *body;
+	char *owned_body;        /* body made from CTK arguments, malloc'd */
+	char **headers;          /* "Name: value", malloc'd */
+	size_t nheaders;
+	bool verify_tls;
+	/* expected http status or process exit code; none: http below 400,
+	 * process exit 0 */
+	struct status_range status[PROBE_MAX_STATUS];
+	size_t nstatus;
+	/* http body, process standard output */
+	const char *contains;    /* substring */
+	const char *equals;      /* whole text, surrounding white space ignored */
+	const char *regex;       /* POSIX extended */
+	const char *json_pointer; /* RFC 6901, into the body parsed as JSON */
+	json_t *json_value;      /* expected value there; NULL: only present */
+	uint64_t max_latency_us; /* 0: none (http and process) */
+	/* process */
+	const char *path;
+	const char **args;       /* argv[1..], malloc'd array */
+	size_t nargs;
+	/* metric */
+	struct metric_expr metric;
+};
+
 struct probe_ctx {
 	const struct target *target; /* for netns: target; may be NULL */
 	json_t *sample;              /* the latest sample (sample_to_json), or NULL */
@@ -59,5 +121,8 @@ void probe_global_cleanup(void);
 
 /* Pure: look up an RFC 6901 pointer ("" is the whole document). */
 json_t *json_pointer_get(json_t *doc, const char *ptr);
+
+/* Pure: parse a metric expression ("memory.current < 100M"). */
+int metric_parse(const char *text, struct metric_expr *m, struct duress_err *err);
 
 #endif
