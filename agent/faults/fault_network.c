@@ -8,11 +8,13 @@
  * (agent/net/netshape.c), never by running tc; what was there is saved and
  * put back exactly.  See docs/faults/network.md.
  */
+#include <duress/net/netundo.h>
 #include <duress/core/timing.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
 #include <duress/net/netshape.h>
+#include <duress/net/qdisc.h>
 #include <duress/core/parse.h>
 
 #include <arpa/inet.h>
@@ -264,7 +266,7 @@ static int net_supported(struct fault *f, struct duress_err *err)
 		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
 				       "network: the target has no process, hence no network "
 				       "namespace to shape");
-	return netshape_probe(p->filtered && p->egress, p->ingress, err);
+	return qdisc_probe(p->filtered && p->egress, p->ingress, err);
 }
 
 /* ---- plan ---- */
@@ -547,10 +549,10 @@ static int net_plan(struct fault *f, struct duress_err *err)
 	for (size_t i = 0; i < p->ndevs; i++) {
 		struct net_dev *d = &p->devs[i];
 
-		if (p->egress && netshape_save_root(p->ns, &d->link, &d->root, err) < 0)
+		if (p->egress && qdisc_save_root(p->ns, &d->link, &d->root, err) < 0)
 			return -1;
 		if (p->ingress) {
-			if (netshape_ingress_state(p->ns, &d->link, &d->ing, &d->ing_parent, err) < 0)
+			if (qdisc_ingress_state(p->ns, &d->link, &d->ing, &d->ing_parent, err) < 0)
 				return -1;
 			ns_ifb_name(getpid(), d->link.ifindex, d->ifb, sizeof(d->ifb));
 		}
@@ -588,7 +590,7 @@ static int apply_egress(struct fault *f, struct net_priv *p, struct net_dev *d,
 	int rc;
 
 	/* what is there right now is what the undo record must put back */
-	if (netshape_save_root(p->ns, &d->link, &now, err) < 0)
+	if (qdisc_save_root(p->ns, &d->link, &now, err) < 0)
 		return -1;
 	rc = ns_saved_format(&now, &text, err);
 	if (rc == 0) {
@@ -596,7 +598,7 @@ static int apply_egress(struct fault *f, struct net_priv *p, struct net_dev *d,
 		rc = undo_record(f->undo, &undo_kind_qdisc, f->desc->name, p->ref, what, text, err);
 	}
 	if (rc >= 0)
-		rc = netshape_install(p->ns, d->link.ifindex, &p->netem, p->filtered ? p->eg_rules : NULL,
+		rc = qdisc_install(p->ns, d->link.ifindex, &p->netem, p->filtered ? p->eg_rules : NULL,
 				      p->filtered ? p->n_eg : 0, &now, err);
 	ns_saved_free(&now);
 	if (rc < 0)
@@ -612,14 +614,14 @@ static int apply_ingress(struct fault *f, struct net_priv *p, struct net_dev *d,
 
 	if (undo_record(f->undo, &undo_kind_link, f->desc->name, p->ref, d->ifb, "ifb", err) < 0 ||
 	    netshape_add_ifb(p->ns, d->ifb, &d->ifb_ifindex, err) < 0 ||
-	    netshape_install(p->ns, d->ifb_ifindex, &p->netem, NULL, 0, NULL, err) < 0)
+	    qdisc_install(p->ns, d->ifb_ifindex, &p->netem, NULL, 0, NULL, err) < 0)
 		goto fail;
-	if (netshape_ingress_state(p->ns, &d->link, &d->ing, &d->ing_parent, err) < 0)
+	if (qdisc_ingress_state(p->ns, &d->link, &d->ing, &d->ing_parent, err) < 0)
 		goto fail;
 	if (d->ing == NS_INGRESS_NONE) {
 		snprintf(what, sizeof(what), "%s ingress", d->link.name);
 		if (undo_record(f->undo, &undo_kind_qdisc, f->desc->name, p->ref, what, "none", err) < 0 ||
-		    netshape_add_ingress(p->ns, d->link.ifindex, err) < 0)
+		    qdisc_add_ingress(p->ns, d->link.ifindex, err) < 0)
 			goto fail;
 	} else {
 		for (unsigned pref = NS_PREF_BASE; pref <= NS_PREF_BASE + 2; pref++) {
@@ -629,7 +631,7 @@ static int apply_ingress(struct fault *f, struct net_priv *p, struct net_dev *d,
 				goto fail;
 		}
 	}
-	if (netshape_add_redirect(p->ns, d->link.ifindex, d->ing_parent, p->in_rules, p->n_in,
+	if (qdisc_add_redirect(p->ns, d->link.ifindex, d->ing_parent, p->in_rules, p->n_in,
 				  d->ifb_ifindex, err) < 0)
 		goto fail;
 	d->ingress_done = true;

@@ -8,7 +8,7 @@
 #include <duress/core/fileio.h>
 #include <duress/core/undo.h>
 #include <duress/core/undo_journal.h>
-#include <duress/net/netshape.h>
+#include <duress/net/netundo.h>
 #include <duress/session/recover.h>
 #include <duress/targets/cgview.h>
 

@@ -13,7 +13,9 @@
  * PID is a process in the network namespace to shape, IFACE an interface
  * there whose root qdisc is the kernel's default.
  */
+#include <duress/net/netundo.h>
 #include <duress/net/netshape.h>
+#include <duress/net/qdisc.h>
 #include <duress/core/undo.h>
 
 #include <fcntl.h>
@@ -75,10 +77,10 @@ static int ours_apply(int fd, const char *ifname, const struct ns_u32_rule *rule
 
 	if (netshape_open(fd, &ns, err) < 0)
 		return -1;
-	if (netshape_link_find(ns, ifname, &l, err) != 0 || netshape_save_root(ns, &l, &s, err) < 0)
+	if (netshape_link_find(ns, ifname, &l, err) != 0 || qdisc_save_root(ns, &l, &s, err) < 0)
 		goto out;
 	if (ns_saved_format(&s, saved, err) == 0 &&
-	    netshape_install(ns, l.ifindex, netem, rule, 1, &s, err) == 0)
+	    qdisc_install(ns, l.ifindex, netem, rule, 1, &s, err) == 0)
 		rc = 0;
 	ns_saved_free(&s);
 out:
@@ -190,7 +192,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 5 && i < n; i++) {
 		double a = now_ms();
 
-		if (netshape_probe(true, false, &err) < 0) {
+		if (qdisc_probe(true, false, &err) < 0) {
 			fprintf(stderr, "bench_network: probe: %s\n", err.msg);
 			return 1;
 		}

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include <duress/net/netundo.h>
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
 #include <duress/net/netshape.h>

@@ -10,8 +10,9 @@
  * agent's threads never leave their own.  A namespace that cannot be found
  * is reported as gone; nothing ever falls back to the agent's namespace.
  *
- * Save and restore: before a root qdisc is replaced, its configuration is
- * saved as text (the kernel's own netlink attributes, as hex; see
+ * The qdisc trees (save, install, restore) are qdisc.h's, the undo kinds
+ * netundo.h's.  Save and restore: before a root qdisc is replaced, its
+ * configuration is saved as text (the kernel's own netlink attributes, as hex; see
  * docs/faults/network.md): the root qdisc and every child qdisc that is
  * not a kernel default.  A root the kernel made itself (handle 0: noqueue,
  * pfifo_fast, mq, the default_qdisc) is restored by deleting ours, which
@@ -37,7 +38,6 @@
 #include <sys/types.h>
 
 #include <duress/core/error.h>
-#include <duress/core/undo.h>
 #include <duress/net/netparse.h>
 
 /* ---- network namespace references (undo records) ---- */
@@ -64,6 +64,55 @@ int netshape_open(int netns_fd, struct netshape **out, struct duress_err *err);
 int netshape_open_ref(const char *ref, struct netshape **out, bool *gone, struct duress_err *err);
 void netshape_close(struct netshape *ns);
 unsigned long long netshape_ino(const struct netshape *ns);
+
+/* ---- one request and its answers (for qdisc.c and netundo.c) ---- */
+
+struct nl_msg;
+struct nlmsghdr;
+struct nlattr;
+
+/* Called on every answer of a request (a dump's entries). */
+typedef int (*netshape_msg_cb)(struct nlmsghdr *h, void *arg);
+
+/* Send msg and read until its ack (or the end of the dump), calling cb on
+ * every answer.  0, or -errno of the kernel's refusal, err filled as
+ * "<what>: the kernel says '<its extended ack>'". */
+int netshape_talk(struct netshape *ns, struct nl_msg *msg, netshape_msg_cb cb, void *arg,
+		  struct duress_err *err, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* The same without err: the kernel's explanation in kmsg. */
+int netshape_talk_raw(struct netshape *ns, struct nl_msg *msg, netshape_msg_cb cb, void *arg,
+		      char *kmsg, size_t kmsglen);
+/* Run check on a socket in a throwaway network namespace of its own (what
+ * the kernel can do); its result. */
+int netshape_check_private(int (*check)(struct netshape *ns, void *arg, struct duress_err *err),
+			   void *arg, struct duress_err *err);
+/* An RTM_*QDISC / *TFILTER message (NULL when out of memory). */
+struct nl_msg *netshape_tc_msg(int type, int flags, int ifindex, uint32_t parent, uint32_t handle,
+			       uint32_t info);
+/* A nest without NLA_F_NESTED: TCA_OPTIONS of several qdiscs starts with a
+ * structure, not attributes. */
+struct nlattr *netshape_nest_open(struct nl_msg *m, int type);
+void netshape_nest_close(struct nl_msg *m, struct nlattr *a);
+/* libnl's error numbers back to errno. */
+int netshape_nle_errno(int nle);
+
+void netshape_nlmsg_freep(struct nl_msg **m);
+#define cleanup_nlmsg __attribute__((cleanup(netshape_nlmsg_freep)))
+void netshape_closep(struct netshape **ns);
+#define cleanup_netshape __attribute__((cleanup(netshape_closep)))
+
+/* The filter priorities found at a parent (a u32 filter answers with
+ * several entries: its table and its keys; one priority is one filter
+ * chain as tc shows it). */
+struct netshape_prefs {
+	size_t n;             /* distinct priorities */
+	uint16_t prefs[16];   /* the first of them */
+	uint16_t lo, hi;
+	size_t in_range;      /* of them in [lo, hi] */
+};
+/* Filters attached at parent (a qdisc handle, or the ingress hook). */
+int netshape_filter_scan(struct netshape *ns, int ifindex, uint32_t parent,
+			 struct netshape_prefs *p, struct duress_err *err);
 
 /* ---- links ---- */
 
@@ -100,50 +149,6 @@ int netshape_qdiscs(struct netshape *ns, int ifindex, struct ns_qdisc **out, siz
 		    struct duress_err *err);
 void netshape_qdiscs_free(struct ns_qdisc *q, size_t n);
 
-/* Save the root qdisc tree of a link: refused (code DURESS_EXIT_UNSUPPORTED
- * or DURESS_EXIT_REFUSED) when it cannot be restored exactly. */
-int netshape_save_root(struct netshape *ns, const struct ns_link *link, struct ns_saved *out,
-		       struct duress_err *err);
-
-enum ns_ingress_state {
-	NS_INGRESS_NONE,      /* no ingress qdisc: we add one (and delete it afterwards) */
-	NS_INGRESS_INGRESS,   /* an ingress qdisc: our filters go beside the owner's */
-	NS_INGRESS_CLSACT,    /* a clsact qdisc: likewise, on its ingress hook */
-};
-
-/* What is on the ingress hook, and the parent our filters would use; refused
- * when the owner's filters use our priorities. */
-int netshape_ingress_state(struct netshape *ns, const struct ns_link *link,
-			   enum ns_ingress_state *st, uint32_t *filter_parent,
-			   struct duress_err *err);
-
-/* Put a saved root (or "none" for the ingress hook) back; idempotent.
- * Leaves alone (error) a qdisc that is neither ours nor the saved one. */
-int netshape_restore(struct netshape *ns, const char *ifname, bool ingress, const char *text,
-		     bool *gone, struct duress_err *err);
-
-/*
- * Install our tree as the root of ifindex (replacing what is there):
- * unfiltered: netem d5a0: (with a copy of the original under it when it
- * has one of the simple kinds); filtered: prio d5a0: with 2 bands, every
- * priority on band 1 (a copy of the original, else pfifo), netem d5a1: on
- * band 2 and the u32 rules pointing at d5a0:2.
- */
-int netshape_install(struct netshape *ns, int ifindex, const struct ns_netem *netem,
-		     const struct ns_u32_rule *rules, size_t nrules, const struct ns_saved *orig,
-		     struct duress_err *err);
-
-/* Add an ingress qdisc (ffff:). */
-int netshape_add_ingress(struct netshape *ns, int ifindex, struct duress_err *err);
-/* u32 filters at parent that redirect matching packets to the egress of
- * ifb_ifindex (mirred). */
-int netshape_add_redirect(struct netshape *ns, int ifindex, uint32_t parent,
-			  const struct ns_u32_rule *rules, size_t nrules, int ifb_ifindex,
-			  struct duress_err *err);
-/* Delete every filter of priority pref at parent; ENOENT is success. */
-int netshape_del_filters(struct netshape *ns, int ifindex, uint32_t parent, uint16_t pref,
-			 struct duress_err *err);
-
 /* Create an ifb device and set it up; its ifindex in *ifindex. */
 int netshape_add_ifb(struct netshape *ns, const char *name, int *ifindex,
 		     struct duress_err *err);
@@ -155,19 +160,5 @@ int netshape_del_link(struct netshape *ns, const char *name, const char *kind,
 /* Counters of our qdisc handle `handle` on ifindex: 0, 1 when absent. */
 int netshape_qdisc_stats(struct netshape *ns, int ifindex, uint32_t handle, struct ns_qdisc *out,
 			 struct duress_err *err);
-
-/*
- * Probe, in a throwaway namespace of its own, whether the kernel can do
- * what a fault needs: netem (always), prio + u32 (filtered), ingress + ifb +
- * mirred (ingress).  Code DURESS_EXIT_UNSUPPORTED with the missing module.
- */
-int netshape_probe(bool filtered, bool ingress, struct duress_err *err);
-
-/* The undo kinds of the network fault (agent/net/netshape.c); where =
- * the namespace reference (ns_ref_*): qdisc (a link's saved qdisc tree),
- * link (an ifb device the agent made), tc-filter (a filter it added). */
-extern const struct undo_kind undo_kind_qdisc;
-extern const struct undo_kind undo_kind_link;
-extern const struct undo_kind undo_kind_tc_filter;
 
 #endif
