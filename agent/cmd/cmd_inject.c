@@ -4,6 +4,7 @@
  * target before and while it is in force, then revert it through the undo
  * log and print what the target went through.
  */
+#include <duress/samples/sample_format.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>
 #include <duress/cmd/cli.h>

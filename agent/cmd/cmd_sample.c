@@ -3,6 +3,7 @@
  * duress sample: sample a target's usage at a fixed cadence (timerfd,
  * drift-free) until --duration, a signal, or the target vanishes.
  */
+#include <duress/samples/sample_format.h>
 #include <duress/core/undo_journal.h>
 #include <duress/core/cgroup.h>
 #include <duress/core/cleanup.h>

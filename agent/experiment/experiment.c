@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The experiment runner; see include/duress/experiment.h. */
+#include <duress/samples/sample_format.h>
 #include <duress/experiment/journal.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>

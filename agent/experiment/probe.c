@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Probes (http with libcurl, process with fork/exec, metric on samples). */
+#include <duress/samples/sample_format.h>
 #include <duress/core/timing.h>
 #include <duress/core/proc.h>
 #include <duress/core/cleanup.h>

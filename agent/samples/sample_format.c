@@ -3,6 +3,7 @@
  * Sample output: the nested JSON object of docs/samples.md, and the three
  * writers built on it (JSONL, CSV, a live table for terminals).
  */
+#include <duress/samples/sample_format.h>
 #include <duress/samples/sample.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
@@ -226,7 +227,7 @@ json_t *sample_to_json(const struct sample *s)
 	return o;
 }
 
-static void flatten(json_t *obj, char *key, size_t len, size_t cap, json_flat_cb cb, void *data)
+static void flatten(json_t *obj, char *key, size_t len, size_t cap, sample_flat_cb cb, void *data)
 {
 	const char *k;
 	json_t *v;
@@ -244,7 +245,7 @@ static void flatten(json_t *obj, char *key, size_t len, size_t cap, json_flat_cb
 	key[len] = '\0';
 }
 
-void json_flatten(json_t *obj, json_flat_cb cb, void *data)
+void sample_json_flatten(json_t *obj, sample_flat_cb cb, void *data)
 {
 	char key[512] = "";
 
@@ -409,7 +410,7 @@ static int csv_header(struct sample_writer *w, json_t *j, struct duress_err *err
 {
 	struct csv_keys c = { 0 };
 
-	json_flatten(j, collect_key, &c);
+	sample_json_flatten(j, collect_key, &c);
 	if (c.failed) {
 		for (size_t i = 0; i < c.n; i++)
 			free(c.keys[i]);
@@ -439,7 +440,7 @@ static int write_csv(struct sample_writer *w, const struct sample *s, struct dur
 	}
 	if (!w->header_done && csv_header(w, j, err) < 0)
 		goto out;
-	json_flatten(j, collect_value, flat);
+	sample_json_flatten(j, collect_value, flat);
 	for (size_t i = 0; i < w->ncsv_columns; i++) {
 		json_t *v = json_object_get(flat, w->csv_columns[i]);
 
@@ -713,7 +714,7 @@ int sample_lookup(json_t *sample, const char *key, double *out)
 
 	if (!sample)
 		return -1;
-	json_flatten(sample, lookup_cb, &l);
+	sample_json_flatten(sample, lookup_cb, &l);
 	if (!l.found)
 		return -1;
 	if (json_is_number(l.found)) {

@@ -10,6 +10,7 @@
  * SERVE_RING), and the job as JSON.  Nothing here touches HTTP: the daemon
  * (cmd_serve.c) is told through on_exit.
  */
+#include <duress/samples/sample_format.h>
 #include <duress/core/fileio.h>
 #include <duress/core/proc.h>
 #include <duress/core/cleanup.h>

@@ -8,6 +8,7 @@
  *
  *   bench_sample TARGETS HZ SECONDS
  */
+#include <duress/samples/sample_format.h>
 #include <duress/core/cgroup.h>
 #include <duress/samples/sample.h>
 #include <duress/targets/target.h>

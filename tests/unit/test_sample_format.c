@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <duress/samples/sample_format.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/samples/sample.h>
@@ -501,14 +502,14 @@ static void test_json_flatten(void **state)
 			      "e", "x", "empty", "arr", 3);
 	struct sample s;
 
-	json_flatten(j, key_cb, &k);
+	sample_json_flatten(j, key_cb, &k);
 	assert_string_equal(k.buf, "a b.c b.d.e arr ");
 	json_decref(j);
 
 	memset(&k, 0, sizeof(k));
 	full_sample(&s);
 	j = sample_to_json(&s);
-	json_flatten(j, key_cb, &k);
+	sample_json_flatten(j, key_cb, &k);
 	assert_non_null(strstr(k.buf, "t ts cpu.usage_pct cpu.usage_usec "));
 	assert_non_null(strstr(k.buf, " cpu.max.quota cpu.max.period cpu.weight "));
 	assert_non_null(strstr(k.buf, " memory.events.oom_kill memory.stat.anon "));
@@ -519,7 +520,7 @@ static void test_json_flatten(void **state)
 	/* A non-object calls nothing. */
 	memset(&k, 0, sizeof(k));
 	j = json_integer(1);
-	json_flatten(j, key_cb, &k);
+	sample_json_flatten(j, key_cb, &k);
 	assert_int_equal(k.n, 0);
 	json_decref(j);
 }

@@ -101,44 +101,6 @@ int sample_take(const struct target *t, const struct sample *prev, double t_rel,
 int net_dev_parse(const char *text, struct net_if_stat *ifs, size_t max, size_t *n,
 		  struct net_if_stat *total);
 
-/* ---- formatters (agent/samples/sample_format.c) ---- */
-
-/* The nested JSON object of docs/samples.md (new reference). */
-json_t *sample_to_json(const struct sample *s);
-
-/* json_dump*() flags for samples: compact, and reals with 12 significant
- * digits so that 12.34 prints as 12.34, not 12.339999999999999. */
-#define SAMPLE_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
-
-enum sample_format {
-	SAMPLE_FORMAT_JSONL,
-	SAMPLE_FORMAT_CSV,
-	SAMPLE_FORMAT_TABLE,
-};
-
-int sample_format_parse(const char *text, enum sample_format *out, struct duress_err *err);
-
-struct sample_writer {
-	enum sample_format format;
-	FILE *out;
-	bool header_done;       /* csv: header written */
-	char **csv_columns;     /* csv: columns fixed by the first sample */
-	size_t ncsv_columns;
-	const char *title;      /* table: target description */
-	struct sample prev;     /* table: for rates */
-	bool have_prev;
-};
-
-void sample_writer_init(struct sample_writer *w, enum sample_format format, FILE *out,
-			const char *title);
-/* Write one sample; flushes so that `tail -f` and pipes see it at once. */
-int sample_writer_write(struct sample_writer *w, const struct sample *s, struct duress_err *err);
-void sample_writer_close(struct sample_writer *w);
-
-/* Flatten a JSON object into dotted keys ("memory.events.oom_kill"). */
-typedef void (*json_flat_cb)(const char *key, json_t *value, void *data);
-void json_flatten(json_t *obj, json_flat_cb cb, void *data);
-
 /* Pressure (PSI) by resource index: 0 cpu, 1 memory, 2 io, the order of
  * every PSI array (phase_stats, reports, /metrics). */
 #define SAMPLE_PSI_N 3
@@ -146,8 +108,5 @@ extern const char *const sample_psi_names[SAMPLE_PSI_N];
 /* The pressure of resource i in s, or NULL when the kernel gave none. */
 const struct psi *sample_psi(const struct sample *s, int i);
 
-/* A number from a sample's JSON (sample_to_json) by flattened key
- * ("psi.memory.full_avg10"); "max" is +infinity.  0, or -1 when absent. */
-int sample_lookup(json_t *sample, const char *key, double *out);
 
 #endif

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sample output (agent/samples/sample_format.c): the nested JSON object of
+ * docs/samples.md, the writers built on it (JSONL, CSV, a live table for
+ * terminals), and lookups by flattened key.
+ */
+#ifndef DURESS_SAMPLE_FORMAT_H
+#define DURESS_SAMPLE_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include <duress/core/error.h>
+#include <duress/samples/sample.h>
+
+/* The nested JSON object of docs/samples.md (new reference). */
+json_t *sample_to_json(const struct sample *s);
+
+/* json_dump*() flags for samples: compact, and reals with 12 significant
+ * digits so that 12.34 prints as 12.34, not 12.339999999999999. */
+#define SAMPLE_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
+
+enum sample_format {
+	SAMPLE_FORMAT_JSONL,
+	SAMPLE_FORMAT_CSV,
+	SAMPLE_FORMAT_TABLE,
+};
+
+int sample_format_parse(const char *text, enum sample_format *out, struct duress_err *err);
+
+struct sample_writer {
+	enum sample_format format;
+	FILE *out;
+	bool header_done;       /* csv: header written */
+	char **csv_columns;     /* csv: columns fixed by the first sample */
+	size_t ncsv_columns;
+	const char *title;      /* table: target description */
+	struct sample prev;     /* table: for rates */
+	bool have_prev;
+};
+
+void sample_writer_init(struct sample_writer *w, enum sample_format format, FILE *out,
+			const char *title);
+/* Write one sample; flushes so that `tail -f` and pipes see it at once. */
+int sample_writer_write(struct sample_writer *w, const struct sample *s, struct duress_err *err);
+void sample_writer_close(struct sample_writer *w);
+
+/* Flatten a JSON object into dotted keys ("memory.events.oom_kill"). */
+typedef void (*sample_flat_cb)(const char *key, json_t *value, void *data);
+void sample_json_flatten(json_t *obj, sample_flat_cb cb, void *data);
+
+/* A number from a sample's JSON (sample_to_json) by flattened key
+ * ("psi.memory.full_avg10"); "max" is +infinity.  0, or -1 when absent. */
+int sample_lookup(json_t *sample, const char *key, double *out);
+
+#endif
