@@ -63,9 +63,12 @@ int cmd_recover(int argc, char **argv)
 	state = state_dir_resolve(state);
 	rc = recover_all(state, NULL, dry, false, stdout, &rep, &err);
 	printf("%s: %zu journal(s)%s: %zu change(s) %s, %zu already gone, %zu failed, %zu in use "
-	       "by live agents\n",
+	       "by live agents%s",
 	       state, rep.journals, dry ? " (dry run)" : "", rep.reverted,
-	       dry ? "to revert" : "reverted", rep.gone, rep.failed, rep.busy);
+	       dry ? "to revert" : "reverted", rep.gone, rep.failed, rep.busy,
+	       rep.refused ? "" : "\n");
+	if (rep.refused)
+		printf(", %zu not replayed (not the agent's; see above)\n", rep.refused);
 	if (rc < 0)
 		return rep.failed ? DURESS_EXIT_NOT_REVERTED : cli_fail(&err);
 	return DURESS_EXIT_OK;

@@ -36,6 +36,23 @@ int proc_starttime(pid_t pid, unsigned long long *out)
 	return 0;
 }
 
+bool proc_is_agents(pid_t pid)
+{
+	char path[64], comm[32];
+	cleanup_close int fd = -1;
+	ssize_t r;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	r = read(fd, comm, sizeof(comm) - 1);
+	if (r <= 0)
+		return false;
+	comm[r] = '\0';
+	return !strncmp(comm, "duress", 6);
+}
+
 /* ---- private descriptors ---- */
 
 #define PROC_MAX_PRIVATE 32

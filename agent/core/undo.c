@@ -22,7 +22,7 @@ static int revert_kill(const struct undo_rec *rec, bool *gone, struct duress_err
 
 	if (pid <= 0)
 		return duress_err_set(err, EINVAL, "kill: bad pid '%s'", rec->where);
-	if (proc_starttime((pid_t)pid, &now) < 0 || now != want) {
+	if (proc_starttime((pid_t)pid, &now) < 0 || now != want || !proc_is_agents((pid_t)pid)) {
 		*gone = true; /* exited, or the pid was reused: not ours */
 		return 0;
 	}
@@ -36,7 +36,27 @@ static void describe_kill(const struct undo_rec *rec, char *buf, size_t len)
 	snprintf(buf, len, "kill process %s", rec->where);
 }
 
-const struct undo_kind undo_kind_kill = { "kill", revert_kill, describe_kill };
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+static int check_kill(const struct undo_rec *rec, char *why, size_t len)
+{
+	if (!all_digits(rec->where) || !strtol(rec->where, NULL, 10) || !all_digits(rec->what)) {
+		snprintf(why, len, "kill: '%s' '%s' is not a pid and a start time", rec->where,
+			 rec->what);
+		return -1;
+	}
+	return 0;
+}
+
+const struct undo_kind undo_kind_kill = { "kill", revert_kill, describe_kill, check_kill };
 
 /* ---- the log ---- */
 

@@ -3,7 +3,7 @@
 #include <duress/core/proc.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
-#include <duress/core/fileio.h>
+#include <duress/core/statedir.h>
 #include <duress/core/undo.h>
 #include <duress/core/undo_journal.h>
 
@@ -126,25 +126,6 @@ static int append_line(struct undo_journal *j, const char *body, struct duress_e
 	return 0;
 }
 
-/* make a new directory entry durable too */
-static void sync_dir_of(const char *path)
-{
-	char dir[4096];
-	char *slash;
-	int dfd;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash)
-		return;
-	*slash = '\0';
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-}
-
 /* Give an O_TMPFILE journal its name (replacing a stale file of a dead
  * process with our pid, as O_TRUNC did).  Relative to the directory opened
  * with it: the agent may have moved to a private mount namespace since
@@ -161,8 +142,6 @@ static int journal_name(struct undo_journal *j, struct duress_err *err)
 		    linkat(j->fd, "", j->dirfd, name, AT_EMPTY_PATH) == 0) {
 			j->unnamed = false;
 			fsync(j->dirfd);
-			close(j->dirfd);
-			j->dirfd = -1;
 			return 0;
 		}
 		if (errno != EEXIST || unlinkat(j->dirfd, name, 0) < 0)
@@ -223,34 +202,44 @@ int undo_journal_done(struct undo_journal *j, size_t id, struct duress_err *err)
 int undo_journal_open(struct undo_journal *j, const char *state_dir, const char *cmd,
 		      struct duress_err *err)
 {
-	char dir[4096], body[4096 + 128], ecmd[1024], failed[PATH_MAX];
+	char body[4096 + 128], ecmd[1024], name[32];
 	unsigned long long start = 0;
+	cleanup_close int sfd = -1;
 
 	memset(j, 0, sizeof(*j));
 	j->fd = -1;
 	j->dirfd = -1;
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/journal", state_dir) >= sizeof(dir))
-		return duress_err_set(err, ENAMETOOLONG, "%s", state_dir);
-	if (fileio_mkdir_p(dir, 0700, failed) < 0)
-		return duress_err_set(err, errno, "create state directory %s", failed);
-	if ((size_t)snprintf(j->path, sizeof(j->path), "%.4000s/%d.undo", dir, (int)getpid()) >=
+	snprintf(name, sizeof(name), "%d.undo", (int)getpid());
+	if ((size_t)snprintf(j->path, sizeof(j->path), "%.4000s/journal/%s", state_dir, name) >=
 	    sizeof(j->path))
-		return duress_err_set(err, ENAMETOOLONG, "%s", dir);
+		return duress_err_set(err, ENAMETOOLONG, "%s", state_dir);
+	/* the state directory, checked (statedir.h); the journal folder below
+	 * it is held open for the journal's life: every name is resolved from
+	 * it, never from a path again */
+	sfd = statedir_open(state_dir, true, err);
+	if (sfd < 0)
+		return -1;
+	j->dirfd = statedir_subdir(sfd, "journal", true, err);
+	if (j->dirfd < 0)
+		return -1;
 	/* Without a name until its first step (undo_journal_add): an agent
 	 * killed before it changed anything leaves no file.  Filesystems
 	 * without O_TMPFILE get the name at once. */
-	j->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (j->dirfd >= 0)
-		j->fd = openat(j->dirfd, ".", O_TMPFILE | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
+	j->fd = openat(j->dirfd, ".", O_TMPFILE | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
 	j->unnamed = j->fd >= 0;
-	if (!j->unnamed && j->dirfd >= 0) {
+	if (j->fd < 0) {
+		/* a stale file of a dead process with our pid */
+		unlinkat(j->dirfd, name, 0);
+		j->fd = openat(j->dirfd, name,
+			       O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
+	if (j->fd < 0) {
+		int e = errno;
+
 		close(j->dirfd);
 		j->dirfd = -1;
+		return duress_err_set(err, e, "create journal %s", j->path);
 	}
-	if (j->fd < 0)
-		j->fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-	if (j->fd < 0)
-		return duress_err_set(err, errno, "create journal %s", j->path);
 	if (flock(j->fd, LOCK_SH | LOCK_NB) < 0) {
 		int e = errno;
 
@@ -267,7 +256,7 @@ int undo_journal_open(struct undo_journal *j, const char *state_dir, const char 
 		return -1;
 	}
 	if (!j->unnamed)
-		sync_dir_of(j->path);
+		fsync(j->dirfd);
 	return 0;
 }
 
@@ -275,8 +264,8 @@ void undo_journal_close(struct undo_journal *j, bool remove)
 {
 	if (j->fd < 0)
 		return;
-	if (remove && !j->unnamed)
-		unlink(j->path);
+	if (remove && !j->unnamed && j->dirfd >= 0)
+		unlinkat(j->dirfd, strrchr(j->path, '/') + 1, 0);
 	if (j->dirfd >= 0) {
 		close(j->dirfd);
 		j->dirfd = -1;

@@ -118,6 +118,75 @@ static void describe_tc_filter(const struct undo_rec *rec, char *buf, size_t len
 		 rec->where);
 }
 
-const struct undo_kind undo_kind_qdisc = { "qdisc", revert_qdisc, describe_qdisc };
-const struct undo_kind undo_kind_link = { "link", revert_link, describe_link };
-const struct undo_kind undo_kind_tc_filter = { "tc-filter", revert_tc_filter, describe_tc_filter };
+/* ---- what a journal may hold: namespace references the agent writes,
+ * ifb devices of its own prefix, filters of its own priorities, saved
+ * qdisc text that parses ---- */
+
+static int check_ref(const struct undo_rec *rec, char *why, size_t len)
+{
+	unsigned long long ino;
+	pid_t pid;
+
+	if (ns_ref_parse(rec->where, &pid, &ino) < 0) {
+		snprintf(why, len, "%s: '%.200s' is not a namespace reference", rec->kind->name,
+			 rec->where);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_qdisc(const struct undo_rec *rec, char *why, size_t len)
+{
+	struct duress_err e = { 0 };
+	char ifname[IF_NAMESIZE];
+	struct ns_saved s;
+	bool ingress;
+
+	if (check_ref(rec, why, len) < 0)
+		return -1;
+	if (split_what(rec->what, ifname, sizeof(ifname), &ingress) < 0) {
+		snprintf(why, len, "qdisc: bad interface '%.100s'", rec->what);
+		return -1;
+	}
+	if (ns_saved_parse(rec->value, &s, &e) < 0) {
+		snprintf(why, len, "qdisc: saved tree of %.40s: %.200s", rec->what, e.msg);
+		return -1;
+	}
+	ns_saved_free(&s);
+	return 0;
+}
+
+static int check_link(const struct undo_rec *rec, char *why, size_t len)
+{
+	if (check_ref(rec, why, len) < 0)
+		return -1;
+	if (strncmp(rec->what, NS_IFB_PREFIX, strlen(NS_IFB_PREFIX)) || strlen(rec->what) >= IF_NAMESIZE ||
+	    (rec->value[0] && strcmp(rec->value, "ifb"))) {
+		snprintf(why, len, "link: '%.40s' (%.20s) is not an ifb device the agent makes",
+			 rec->what, rec->value);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_tc_filter(const struct undo_rec *rec, char *why, size_t len)
+{
+	char ifname[IF_NAMESIZE + 1], parent[32];
+	unsigned pref;
+	uint32_t ph;
+
+	if (check_ref(rec, why, len) < 0)
+		return -1;
+	if (sscanf(rec->what, "%16s %31s %u", ifname, parent, &pref) != 3 ||
+	    ns_handle_parse(parent, &ph) < 0 || pref < NS_PREF_BASE || pref > NS_PREF_BASE + 2) {
+		snprintf(why, len, "tc-filter: '%.100s' is not a filter of the agent's priorities",
+			 rec->what);
+		return -1;
+	}
+	return 0;
+}
+
+const struct undo_kind undo_kind_qdisc = { "qdisc", revert_qdisc, describe_qdisc, check_qdisc };
+const struct undo_kind undo_kind_link = { "link", revert_link, describe_link, check_link };
+const struct undo_kind undo_kind_tc_filter = { "tc-filter", revert_tc_filter, describe_tc_filter,
+					       check_tc_filter };

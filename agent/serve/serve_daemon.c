@@ -13,6 +13,7 @@
  */
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
+#include <duress/core/statedir.h>
 #include <duress/core/timing.h>
 #include <duress/core/undo_journal.h>
 #include <duress/serve/serve_daemon.h>
@@ -66,7 +67,8 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 	int lfd, rc = DURESS_EXIT_OK;
 	sigset_t mask;
 	const union MHD_DaemonInfo *info;
-	char jobs_dir[PATH_MAX + 16];
+	cleanup_close int stfd = -1;
+	cleanup_close int jfd = -1;
 
 	memset(&S, 0, sizeof(S));
 	S.allow_commands = o->allow_commands;
@@ -83,11 +85,14 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 			snprintf(S.self_exe, sizeof(S.self_exe), "duress");
 	}
 	snprintf(S.state_dir, sizeof(S.state_dir), "%s", o->state_dir);
-	if (mkdir(S.state_dir, 0700) < 0 && errno != EEXIST)
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "mkdir %s", S.state_dir);
-	snprintf(jobs_dir, sizeof(jobs_dir), "%s/serve", S.state_dir);
-	if (mkdir(jobs_dir, 0700) < 0 && errno != EEXIST)
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "mkdir %s", jobs_dir);
+	/* the state directory, checked (statedir.h) before anything in it is
+	 * trusted: a shared or foreign one is refused here */
+	stfd = statedir_open(S.state_dir, true, err);
+	if (stfd < 0)
+		return -1;
+	jfd = statedir_subdir(stfd, "serve", true, err);
+	if (jfd < 0)
+		return -1;
 	/* A server restarted after a crash (a pod's container, the unit) first
 	 * reverts what its dead jobs left, guardians and all gone, before it
 	 * takes requests; live agents' journals are skipped. */

@@ -6,6 +6,7 @@
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/core/fileio.h>
+#include <duress/core/statedir.h>
 #include <duress/core/undo.h>
 #include <duress/core/undo_journal.h>
 #include <duress/net/netundo.h>
@@ -41,23 +42,49 @@ const struct undo_kind *recover_kind_find(const char *name)
 	return NULL;
 }
 
-static int replay(const char *path, bool wait, bool dry_run, bool quiet_busy, FILE *out,
-		  struct recover_report *report, struct duress_err *err)
+/* Every record of a journal is one the agent could have written, or the
+ * journal is not replayed at all (a planted or corrupt one). */
+static int check_records(const struct undo_log *steps, char *why, size_t len)
 {
-	cleanup_close int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	for (size_t i = 0; i < steps->n; i++)
+		if (steps->recs[i].kind->check(&steps->recs[i], why, len) < 0)
+			return -1;
+	return 0;
+}
+
+/* Replay the journal `name` of the journal folder dfd; path names it in
+ * messages. */
+static int replay(int dfd, const char *name, const char *path, bool wait, bool dry_run,
+		  bool quiet_busy, FILE *out, struct recover_report *report, struct duress_err *err)
+{
+	cleanup_close int fd = -1;
 	cleanup_free char *text = NULL;
 	struct undo_journal j = { .fd = -1, .dirfd = -1 };
 	struct undo_log steps;
 	struct undo_report rep;
 	unsigned long long start;
 	size_t torn, pending = 0, views_left = 0;
+	char why[512];
+	const char *untrusted;
 	pid_t pid;
 	struct stat st;
 
+	fd = openat(dfd, name, O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0; /* replayed meanwhile by someone else */
-		return duress_err_set(err, errno, "open journal %s", path);
+		return duress_err_set(err, errno, "open journal %s%s", path,
+				      errno == ELOOP ? ": a symbolic link, not replayed" : "");
+	}
+	/* only a journal this agent's user wrote: a regular file of its own,
+	 * one link, nobody else may write it */
+	if (fstat(fd, &st) < 0)
+		return duress_err_set(err, errno, "journal %s", path);
+	untrusted = statedir_file_untrusted(&st, geteuid());
+	if (untrusted && !(st.st_nlink == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())) {
+		report->refused++;
+		fprintf(out, "%s: not replayed: %s\n", path, untrusted);
+		return 0;
 	}
 	if (flock(fd, (dry_run ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB)) < 0) {
 		if (errno == EWOULDBLOCK) {
@@ -76,6 +103,17 @@ static int replay(const char *path, bool wait, bool dry_run, bool quiet_busy, FI
 	undo_log_init(&steps);
 	if (undo_journal_parse(text, recover_kind_find, &steps, &pid, &start, &torn, err) < 0)
 		return duress_err_wrap(err, "journal %s", path);
+	if (check_records(&steps, why, sizeof(why)) < 0) {
+		char aside[300];
+
+		undo_log_free(&steps);
+		report->refused++;
+		snprintf(aside, sizeof(aside), "%.200s.refused", name);
+		fprintf(out, "%s: not replayed, kept as %s: %s\n", path, aside, why);
+		if (!dry_run && renameat(dfd, name, dfd, aside) < 0)
+			return duress_err_set(err, errno, "journal %s: rename to %s", path, aside);
+		return 0;
+	}
 	report->journals++;
 	for (size_t i = 0; i < steps.n; i++)
 		pending += !steps.recs[i].done;
@@ -120,43 +158,57 @@ static int replay(const char *path, bool wait, bool dry_run, bool quiet_busy, FI
 		fprintf(out, "%s: kept: %zu view director%s it names could not be removed\n", path,
 			views_left, views_left == 1 ? "y" : "ies");
 	if (!rep.failed && !views_left)
-		unlink(path);
+		unlinkat(dfd, name, 0);
 	return rep.failed ? -1 : 0;
 }
 
 int recover_journal(const char *path, bool wait, bool dry_run, FILE *out,
-		   struct recover_report *report, struct duress_err *err)
+		    struct recover_report *report, struct duress_err *err)
 {
-	return replay(path, wait, dry_run, false, out, report, err);
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	cleanup_close int dfd = -1;
+
+	if (!slash || slash == path || (size_t)(slash - path) >= sizeof(dir))
+		return duress_err_set(err, EINVAL, "journal %s: not a path in a folder", path);
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	/* the journal folder, checked as the state directory is */
+	dfd = statedir_open(dir, false, err);
+	if (dfd < 0)
+		return duress_err_wrap(err, "journal %s", path);
+	return replay(dfd, slash + 1, path, wait, dry_run, false, out, report, err);
 }
 
 int recover_all(const char *state_dir, const char *except, bool dry_run, bool quiet_busy,
-			FILE *out, struct recover_report *report, struct duress_err *err)
+		FILE *out, struct recover_report *report, struct duress_err *err)
 {
-	char dir[4096];
+	cleanup_close int sfd = -1;
+	cleanup_close int dfd = -1;
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
 	int rc = 0;
 
 	memset(report, 0, sizeof(*report));
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/journal", state_dir) >= sizeof(dir))
-		return duress_err_set(err, ENAMETOOLONG, "%s", state_dir);
-	d = opendir(dir);
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "open %s", dir);
-	}
+	sfd = statedir_open(state_dir, false, err);
+	if (sfd < 0)
+		return err->errnum == ENOENT ? 0 : -1;
+	dfd = statedir_subdir(sfd, "journal", false, err);
+	if (dfd < 0)
+		return err->errnum == ENOENT ? 0 : -1;
+	d = fdopendir(dup(dfd));
+	if (!d)
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "open %s/journal", state_dir);
 	while ((de = readdir(d))) {
-		char path[4096 + 256];
+		char path[4096 + 512];
 		size_t nl = strlen(de->d_name);
 
 		if (nl < 6 || strcmp(de->d_name + nl - 5, ".undo"))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		snprintf(path, sizeof(path), "%s/journal/%s", state_dir, de->d_name);
 		if (except && !strcmp(path, except))
 			continue;
-		if (replay(path, false, dry_run, quiet_busy, out, report, err) < 0) {
+		if (replay(dfd, de->d_name, path, false, dry_run, quiet_busy, out, report, err) < 0) {
 			fprintf(out, "%s\n", err->msg);
 			rc = -1;
 		}

@@ -2,6 +2,7 @@
 /* Agent sessions: recovery, journal, locks, guardian (session.h). */
 #include <duress/session/recover.h>
 #include <duress/core/proc.h>
+#include <duress/core/statedir.h>
 #include <duress/targets/cgview.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
@@ -36,6 +37,9 @@ void session_recover_dead(const char *state_dir, const char *who)
 
 	if (recover_all(state_dir, NULL, false, true, stderr, &rep, &e) < 0 && !rep.journals)
 		fprintf(stderr, "%s: recovery: %s\n", who, e.msg);
+	if (rep.refused)
+		fprintf(stderr, "%s: %zu journal(s) in %s not replayed: not the agent's (above)\n",
+			who, rep.refused, state_dir);
 	if (rep.journals)
 		fprintf(stderr,
 			"%s: recovered %zu journal(s) left by agents that died: %zu change(s) "
@@ -73,17 +77,25 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
-/* Open (making it if asked) the lock file of fault on t; -1 with errno. */
+/* Open (making it if asked) the lock file of fault on t, through the
+ * checked state directory (never a symlink, only a file of the agent's
+ * own); < 0 with err. */
 static int lock_open(const char *state_dir, const struct target *t, const char *fault, bool create,
-		     char *path, size_t len)
+		     char *path, size_t len, struct duress_err *err)
 {
-	char dir[4096 + 16];
+	cleanup_close int sfd = -1;
+	cleanup_close int lfd = -1;
+	char name[128];
 
-	snprintf(dir, sizeof(dir), "%s/locks", state_dir);
-	if (create && mkdir(dir, 0700) < 0 && errno != EEXIST)
+	snprintf(name, sizeof(name), "%.64s-%016" PRIx64 ".lock", fault, fnv1a(t->dir));
+	snprintf(path, len, "%s/locks/%s", state_dir, name);
+	sfd = statedir_open(state_dir, create, err);
+	if (sfd < 0)
 		return -1;
-	snprintf(path, len, "%s/%s-%016" PRIx64 ".lock", dir, fault, fnv1a(t->dir));
-	return open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+	lfd = statedir_subdir(sfd, "locks", create, err);
+	if (lfd < 0)
+		return -1;
+	return statedir_file(lfd, name, O_RDWR | (create ? O_CREAT : 0), 0600, err);
 }
 
 /* flock fd without waiting: 0, or -1 (fd closed) with the refusal or error. */
@@ -117,9 +129,11 @@ int session_lock(struct agent_session *s, const struct target *t, const char *fa
 
 	if (s->nlocks >= SESSION_MAX_LOCKS)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, 0, "too many locks");
-	fd = lock_open(s->state_dir, t, fault, true, path, sizeof(path));
-	if (fd < 0)
-		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, errno, "open lock %s", path);
+	fd = lock_open(s->state_dir, t, fault, true, path, sizeof(path), err);
+	if (fd < 0) {
+		err->code = DURESS_EXIT_UNSUPPORTED;
+		return duress_err_wrap(err, "lock %s", path);
+	}
 	if (lock_take(fd, path, t, fault, err) < 0)
 		return -1;
 	n = snprintf(info, sizeof(info), "held by duress pid %d\n", (int)getpid());
@@ -134,10 +148,15 @@ int session_lock_probe(const char *state_dir, const struct target *t, const char
 		       struct duress_err *err)
 {
 	char path[4096 + 128];
-	int fd = lock_open(state_dir, t, fault, false, path, sizeof(path));
+	struct duress_err e = { 0 };
+	int fd = lock_open(state_dir, t, fault, false, path, sizeof(path), &e);
 
-	if (fd < 0)
-		return 0; /* never locked here */
+	if (fd < 0) {
+		if (e.errnum == ENOENT)
+			return 0; /* never locked here */
+		*err = e;
+		return -1;
+	}
 	if (lock_take(fd, path, t, fault, err) < 0)
 		return -1;
 	close(fd); /* releases it */

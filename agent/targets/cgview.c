@@ -13,7 +13,7 @@
 #include <duress/targets/cgview.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
-#include <duress/core/fileio.h>
+#include <duress/core/statedir.h>
 #include <duress/core/parse.h>
 #include <duress/core/undo.h>
 
@@ -128,7 +128,7 @@ void cg_views_release(void)
 			views[kept++] = views[i];
 			continue;
 		}
-		umount2(views[i].dir, MNT_DETACH);
+		umount2(views[i].dir, MNT_DETACH | UMOUNT_NOFOLLOW);
 		rmdir(views[i].dir);
 	}
 	nviews = kept;
@@ -142,7 +142,7 @@ int cg_view_remove(const char *path)
 
 	if (!cg_view_parse(cg_view_base(), path, NULL, NULL, dir, sizeof(dir)))
 		return 0;
-	umount2(dir, MNT_DETACH);
+	umount2(dir, MNT_DETACH | UMOUNT_NOFOLLOW);
 	if (rmdir(dir) < 0 && errno != ENOENT)
 		rc = -1;
 	for (size_t i = 0; i < nviews; i++)
@@ -173,15 +173,21 @@ static void view_note(const char *dir)
 	}
 }
 
+/* The view directory base/<pid>-<start>, made (0700) through the checked
+ * state directory (statedir.h): its fd, what the mount goes on, so that no
+ * symlink planted in a path can move the mount elsewhere. */
 static int view_mkdir(const char *path, struct duress_err *err)
 {
-	char failed[PATH_MAX] = "";
+	const char *base = cg_view_base(), *name = strrchr(path, '/') + 1;
+	cleanup_close int bfd = statedir_open(base, true, err);
+	int fd;
 
-	if (fileio_mkdir_p(path, 0700, failed) < 0)
-		return duress_err_setc(err, DURESS_EXIT_NO_TARGET, errno,
-				       "cgroup view: mkdir %s (the state directory must be writable)",
-				       failed[0] ? failed : path);
-	return 0;
+	if (bfd < 0)
+		return duress_err_wrap(err, "cgroup view %s", path);
+	fd = statedir_subdir(bfd, name, true, err);
+	if (fd < 0)
+		return duress_err_wrap(err, "cgroup view %s", path);
+	return fd;
 }
 
 /* The agent's own mount namespace, private, so that the views it mounts
@@ -203,11 +209,11 @@ static int private_mntns(struct duress_err *err)
 
 /* setns into pid's cgroup namespace, mount cgroup2 at dir (unless it is
  * already), read pid's cgroup there into rel (if rel), setns back. */
-static int view_mount(pid_t pid, const char *dir, char *rel, size_t rellen,
+static int view_mount(pid_t pid, const char *dir, int dirfd, char *rel, size_t rellen,
 		      struct duress_err *err)
 {
 	cleanup_close int own = -1, tns = -1;
-	char path[64];
+	char path[64], at[64];
 	int ret = 0;
 
 	own = open("/proc/self/ns/cgroup", O_RDONLY | O_CLOEXEC);
@@ -226,8 +232,9 @@ static int view_mount(pid_t pid, const char *dir, char *rel, size_t rellen,
 				       "cgroup view: setns into the cgroup namespace of pid %d "
 				       "(needs CAP_SYS_ADMIN)",
 				       (int)pid);
+	snprintf(at, sizeof(at), "/proc/self/fd/%d", dirfd);
 	if (!is_cgroup2_mount(dir) &&
-	    mount("cgroup2", dir, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+	    mount("cgroup2", at, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		ret = duress_err_setc(err, DURESS_EXIT_NO_TARGET, errno,
 				      "cgroup view: mount cgroup2 at %s (needs CAP_SYS_ADMIN; "
 				      "AppArmor must allow mounting cgroup2)",
@@ -245,16 +252,17 @@ int cg_view_for_pid(pid_t pid, char *dir, size_t dirlen, char *rel, size_t relle
 		    struct duress_err *err)
 {
 	unsigned long long start;
+	cleanup_close int vfd = -1;
 
 	if (proc_starttime(pid, &start) < 0)
 		return duress_err_setc(err, DURESS_EXIT_NO_TARGET, ESRCH,
 				       "cgroup view: no process %d", (int)pid);
 	if ((size_t)snprintf(dir, dirlen, "%s/%d-%llu", cg_view_base(), (int)pid, start) >= dirlen)
 		return duress_err_set(err, ENAMETOOLONG, "cgroup view: %s", cg_view_base());
-	if (private_mntns(err) < 0 || view_mkdir(dir, err) < 0)
+	if (private_mntns(err) < 0 || (vfd = view_mkdir(dir, err)) < 0)
 		return -1;
 	view_note(dir);
-	if (view_mount(pid, dir, rel, rellen, err) < 0)
+	if (view_mount(pid, dir, vfd, rel, rellen, err) < 0)
 		return -1;
 	if (cg_rel_outside(rel))
 		return duress_err_setc(err, DURESS_EXIT_NO_TARGET, 0,
@@ -268,6 +276,7 @@ int cg_view_ensure(const char *path, struct duress_err *err)
 {
 	char dir[PATH_MAX];
 	unsigned long long start, now;
+	cleanup_close int vfd = -1;
 	pid_t pid;
 
 	if (!cg_view_parse(cg_view_base(), path, &pid, &start, dir, sizeof(dir)))
@@ -279,10 +288,10 @@ int cg_view_ensure(const char *path, struct duress_err *err)
 				      "cgroup view %s: process %d (start %llu) is gone, its cgroup "
 				      "went with it",
 				      dir, (int)pid, start);
-	if (private_mntns(err) < 0 || view_mkdir(dir, err) < 0)
+	if (private_mntns(err) < 0 || (vfd = view_mkdir(dir, err)) < 0)
 		return -1;
 	view_note(dir);
-	return view_mount(pid, dir, NULL, 0, err);
+	return view_mount(pid, dir, vfd, NULL, 0, err);
 }
 
 int cg_ns_join_from_env(struct duress_err *err)
@@ -396,6 +405,87 @@ static void describe_cg_remove(const struct undo_rec *rec, char *buf, size_t len
 	snprintf(buf, len, "kill the processes of %s and remove it", rec->where);
 }
 
-const struct undo_kind undo_kind_cgroup_write = { "cgroup-write", revert_cg_write, describe_cg_write };
+/* ---- what a journal may hold ---- */
+
+/* The interface files a fault writes (and so a replay may write back). */
+static const char *const written_files[] = {
+	"memory.max", "memory.high", "memory.swap.max", "cpu.max", "cpu.weight", "io.max",
+	"cgroup.freeze", NULL,
+};
+
+/* A cgroup directory: an absolute path without "." or ".." components,
+ * below a view of this state directory, or on a cgroup2 filesystem reached
+ * without a symlink (a cgroup that is gone is reverted as gone). */
+static int check_cg_dir(const struct undo_rec *rec, char *why, size_t len)
+{
+	const char *p = rec->where;
+	char real[PATH_MAX];
+	struct statfs sf;
+
+	if (p[0] != '/')
+		goto bad;
+	for (size_t l; path_next(&p, &l); p += l)
+		if ((l == 1 && p[0] == '.') || (l == 2 && p[0] == '.' && p[1] == '.'))
+			goto bad;
+	if (cg_view_parse(cg_view_base(), rec->where, NULL, NULL, NULL, 0))
+		return 0;
+	if (statfs(rec->where, &sf) < 0)
+		return errno == ENOENT ? 0 : (snprintf(why, len, "%s: %.200s: %s", rec->kind->name,
+						       rec->where, strerror(errno)),
+					      -1);
+	if (sf.f_type != CGROUP2_SUPER_MAGIC) {
+		snprintf(why, len, "%s: %.200s is not on a cgroup2 filesystem", rec->kind->name,
+			 rec->where);
+		return -1;
+	}
+	if (!realpath(rec->where, real) || strcmp(real, rec->where)) {
+		snprintf(why, len, "%s: %.200s goes through a symbolic link", rec->kind->name,
+			 rec->where);
+		return -1;
+	}
+	return 0;
+bad:
+	snprintf(why, len, "%s: '%.200s' is not an absolute path without . and ..",
+		 rec->kind->name, rec->where);
+	return -1;
+}
+
+static int check_cg_write(const struct undo_rec *rec, char *why, size_t len)
+{
+	bool known = false;
+
+	for (size_t i = 0; written_files[i]; i++)
+		known |= !strcmp(rec->what, written_files[i]);
+	if (!known) {
+		snprintf(why, len, "cgroup-write: '%.100s' is not a file a fault writes", rec->what);
+		return -1;
+	}
+	return check_cg_dir(rec, why, len);
+}
+
+/* Only cgroups the agent makes: duress-<fault>-<pid>, duress-sandbox-<pid>. */
+static int check_cg_remove(const struct undo_rec *rec, char *why, size_t len)
+{
+	const char *base = strrchr(rec->where, '/'), *dash;
+	size_t i;
+
+	base = base ? base + 1 : rec->where;
+	dash = strrchr(base, '-');
+	if (strncmp(base, "duress-", 7) || !dash || dash < base + 8 || !dash[1])
+		goto bad;
+	for (i = 7; base + i < dash; i++)
+		if (!((base[i] >= 'a' && base[i] <= 'z') || base[i] == '-'))
+			goto bad;
+	for (const char *d = dash + 1; *d; d++)
+		if (*d < '0' || *d > '9')
+			goto bad;
+	return check_cg_dir(rec, why, len);
+bad:
+	snprintf(why, len, "cgroup-remove: '%.200s' is not a cgroup the agent makes", rec->where);
+	return -1;
+}
+
+const struct undo_kind undo_kind_cgroup_write = { "cgroup-write", revert_cg_write, describe_cg_write,
+						  check_cg_write };
 const struct undo_kind undo_kind_cgroup_remove = { "cgroup-remove", revert_cg_remove,
-						   describe_cg_remove };
+						   describe_cg_remove, check_cg_remove };

@@ -17,6 +17,10 @@
  * /proc/PID/stat).  -1 if it cannot be read (gone). */
 int proc_starttime(pid_t pid, unsigned long long *out);
 
+/* Is pid one of the agent's own processes (its name, comm, starts with
+ * "duress": helpers, workers, the guardian)?  A replay kills nothing else. */
+bool proc_is_agents(pid_t pid);
+
 /* What a child does first after fork() (stress-ng's one child set-up). */
 struct proc_child {
 	const char *name;      /* PR_SET_NAME (comm), or NULL */

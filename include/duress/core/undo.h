@@ -51,6 +51,11 @@ struct undo_kind {
 	int (*revert)(const struct undo_rec *rec, bool *gone, struct duress_err *err);
 	/* One line for --dry-run and reports: "memory.max on /x: back to 'max'". */
 	void (*describe)(const struct undo_rec *rec, char *buf, size_t len);
+	/* A record read back from disk is input: 0 when it is one the agent
+	 * could have written (the objects it touches, the text of its value),
+	 * else -1 with why.  Checked before any record of a journal is
+	 * replayed. */
+	int (*check)(const struct undo_rec *rec, char *why, size_t len);
 };
 
 /* kill: where = pid, what = process start time (proc_starttime) so that

@@ -18,6 +18,8 @@
 
 struct recover_report {
 	size_t journals, busy, reverted, gone, failed;
+	size_t refused; /* journals not replayed: not the agent's, or a record no
+			 * fault writes (planted or corrupt; kept as *.refused) */
 };
 
 /* The undo kind of that name, or NULL. */
