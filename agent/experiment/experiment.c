@@ -151,7 +151,7 @@ static json_t *activity_record(const struct action *a, double start, double end,
 	json_t *j = json_object();
 	char ts[64];
 
-	json_object_set_new(j, "activity", a && a->source ? mf_to_json(a->source) : json_object());
+	json_object_set_new(j, "activity", a && a->source ? mf_to_json_raw(a->source) : json_object());
 	json_object_set_new(j, "status", json_string(status));
 	journal_time(start, ts, sizeof(ts));
 	json_object_set_new(j, "start", json_string(ts));

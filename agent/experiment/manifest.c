@@ -31,6 +31,56 @@ void mf_diags_free(struct mf_diags *d)
 	free(d->v);
 	d->v = NULL;
 	d->n = d->cap = 0;
+	for (size_t i = 0; i < d->nsecrets; i++) {
+		free(d->secrets[i].value);
+		free(d->secrets[i].written);
+	}
+	free(d->secrets);
+	d->secrets = NULL;
+	d->nsecrets = 0;
+}
+
+/* Every value read from the environment in msg replaced by what was
+ * written (${name}): a diagnostic quotes the manifest, never a secret.  A
+ * value of fewer than 4 characters is replaced only where it is quoted
+ * ('5'), not inside other words and numbers. */
+static char *redact(const struct mf_diags *d, char *msg)
+{
+	for (size_t i = 0; i < d->nsecrets; i++) {
+		const struct mf_secret *s = &d->secrets[i];
+		size_t vl = strlen(s->value);
+		char *out = NULL, *p;
+		size_t len = 0;
+		FILE *m;
+
+		if (!vl)
+			continue;
+		m = open_memstream(&out, &len);
+		if (!m) {
+			free(msg);
+			return NULL;
+		}
+		for (p = msg; *p;) {
+			bool hit = !strncmp(p, s->value, vl);
+
+			if (hit && vl < 4)
+				hit = p > msg && p[-1] == '\'' && p[vl] == '\'';
+			if (hit) {
+				fputs(s->written, m);
+				p += vl;
+			} else {
+				fputc(*p++, m);
+			}
+		}
+		if (fclose(m) != 0) {
+			free(out);
+			free(msg);
+			return NULL;
+		}
+		free(msg);
+		msg = out;
+	}
+	return msg;
 }
 
 void mf_diag_add(struct mf_diags *d, struct mf_pos pos, bool unsupported, const char *fmt, ...)
@@ -52,6 +102,9 @@ void mf_diag_add(struct mf_diags *d, struct mf_pos pos, bool unsupported, const 
 	r = vasprintf(&msg, fmt, ap);
 	va_end(ap);
 	if (r < 0)
+		return;
+	msg = redact(d, msg);
+	if (!msg)
 		return;
 	d->v[d->n].pos = pos;
 	d->v[d->n].msg = msg;
@@ -106,6 +159,7 @@ void mf_node_free(struct mf_node *n)
 	free(n->keys);
 	free(n->kpos);
 	free(n->text);
+	free(n->raw);
 	free(n);
 }
 
@@ -189,7 +243,7 @@ const char *mf_type_name(const struct mf_node *n)
 	return "a string";
 }
 
-json_t *mf_to_json(const struct mf_node *n)
+static json_t *to_json(const struct mf_node *n, bool raw)
 {
 	json_t *j;
 	long long iv;
@@ -202,15 +256,23 @@ json_t *mf_to_json(const struct mf_node *n)
 	case MF_SEQ:
 		j = json_array();
 		for (size_t i = 0; i < n->n; i++)
-			json_array_append_new(j, mf_to_json(n->kids[i]));
+			json_array_append_new(j, to_json(n->kids[i], raw));
 		return j;
 	case MF_MAP:
 		j = json_object();
 		for (size_t i = 0; i < n->n; i++)
-			json_object_set_new(j, n->keys[i], mf_to_json(n->kids[i]));
+			json_object_set_new(j, n->keys[i], to_json(n->kids[i], raw));
 		return j;
 	case MF_SCALAR:
 		break;
+	}
+	if (raw && n->raw) {
+		struct mf_node w = *n;
+
+		w.text = n->raw;
+		w.plain = n->raw_plain;
+		w.raw = NULL;
+		return to_json(&w, false);
 	}
 	if (mf_is_null(n))
 		return json_null();
@@ -223,6 +285,16 @@ json_t *mf_to_json(const struct mf_node *n)
 	if (k == 2)
 		return json_real(dv);
 	return json_string(n->text);
+}
+
+json_t *mf_to_json(const struct mf_node *n)
+{
+	return to_json(n, false);
+}
+
+json_t *mf_to_json_raw(const struct mf_node *n)
+{
+	return to_json(n, true);
 }
 
 /* ---- parsing (libyaml events) ---- */
@@ -494,8 +566,28 @@ int mf_parse(const char *text, size_t len, bool json, struct mf_node **root, str
 /* ---- ${name} substitution ---- */
 
 /* The value of configuration entry `name`: NULL (diagnostic added) if none. */
+static void remember_secret(struct mf_diags *d, const char *value, const char *name)
+{
+	struct mf_secret *v = realloc(d->secrets, (d->nsecrets + 1) * sizeof(*v));
+	char *w = NULL;
+
+	if (!v)
+		return;
+	d->secrets = v;
+	if (asprintf(&w, "${%s}", name) < 0)
+		return;
+	v[d->nsecrets].value = strdup(value);
+	v[d->nsecrets].written = w;
+	if (!v[d->nsecrets].value) {
+		free(w);
+		return;
+	}
+	d->nsecrets++;
+}
+
 static const char *config_value(const struct mf_node *config, const char *name,
-				const struct mf_node *at, bool *plain, struct mf_diags *d)
+				const struct mf_node *at, bool no_env, bool *plain,
+				struct mf_diags *d)
 {
 	struct mf_node *v = mf_get(config, name);
 	struct mf_node *type, *key, *def;
@@ -520,10 +612,19 @@ static const char *config_value(const struct mf_node *config, const char *name,
 			    name);
 		return NULL;
 	}
+	if (no_env) {
+		mf_diag_add(d, at->pos, false,
+			    "${%s}: configuration.%s is {type: env}: it reads the agent's environment, "
+			    "refused here (the server runs without --allow-commands)",
+			    name, name);
+		return NULL;
+	}
 	env = getenv(key->text);
 	*plain = true; /* untyped text from the environment */
-	if (env)
+	if (env) {
+		remember_secret(d, env, name);
 		return env;
+	}
 	if (def && def->type == MF_SCALAR) {
 		*plain = def->plain;
 		return def->text;
@@ -534,7 +635,7 @@ static const char *config_value(const struct mf_node *config, const char *name,
 	return NULL;
 }
 
-static void substitute_scalar(struct mf_node *n, const struct mf_node *config,
+static void substitute_scalar(struct mf_node *n, const struct mf_node *config, bool no_env,
 			      struct mf_diags *d)
 {
 	char *out = NULL;
@@ -562,7 +663,7 @@ static void substitute_scalar(struct mf_node *n, const struct mf_node *config,
 		memcpy(name, s + 2, end - s - 2);
 		name[end - s - 2] = '\0';
 		whole = s == n->text && !end[1];
-		val = config_value(config, name, n, &plain, d);
+		val = config_value(config, name, n, no_env, &plain, d);
 		fputs(val ? val : "", m);
 		subs++;
 		s = end + 1;
@@ -571,27 +672,33 @@ static void substitute_scalar(struct mf_node *n, const struct mf_node *config,
 		free(out);
 		return;
 	}
-	free(n->text);
+	if (!n->raw) {
+		n->raw = n->text;
+		n->raw_plain = n->plain;
+	} else {
+		free(n->text);
+	}
 	n->text = out;
 	/* a value that is the whole scalar keeps its type (number, boolean) */
 	n->plain = subs == 1 && whole ? plain : false;
 }
 
-static void substitute(struct mf_node *n, const struct mf_node *config, struct mf_diags *d,
-		       bool top)
+static void substitute(struct mf_node *n, const struct mf_node *config, bool no_env,
+		       struct mf_diags *d, bool top)
 {
 	if (n->type == MF_SCALAR) {
-		substitute_scalar(n, config, d);
+		substitute_scalar(n, config, no_env, d);
 		return;
 	}
 	for (size_t i = 0; i < n->n; i++) {
 		if (top && n->keys && !strcmp(n->keys[i], "configuration"))
 			continue;
-		substitute(n->kids[i], config, d, false);
+		substitute(n->kids[i], config, no_env, d, false);
 	}
 }
 
-void mf_substitute(struct mf_node *root, const struct mf_node *config, struct mf_diags *d)
+void mf_substitute(struct mf_node *root, const struct mf_node *config, bool no_env,
+		   struct mf_diags *d)
 {
-	substitute(root, config, d, true);
+	substitute(root, config, no_env, d, true);
 }

@@ -1184,7 +1184,13 @@ static void build(struct bctx *c, struct mf_node *root)
 }
 
 int manifest_load_text(const char *name, const char *text, size_t len, struct experiment *x,
-			 struct mf_diags *d, struct duress_err *err)
+		       struct mf_diags *d, struct duress_err *err)
+{
+	return manifest_load_text_opts(name, text, len, 0, x, d, err);
+}
+
+int manifest_load_text_opts(const char *name, const char *text, size_t len, unsigned flags,
+			    struct experiment *x, struct mf_diags *d, struct duress_err *err)
 {
 	struct bctx c = { .x = x, .d = d };
 	size_t nl = strlen(name);
@@ -1203,8 +1209,11 @@ int manifest_load_text(const char *name, const char *text, size_t len, struct ex
 	config = mf_get(x->root, "configuration");
 	if (config && config->type != MF_MAP)
 		diag(&c, config, "configuration: expected a map, got %s", mf_type_name(config));
-	mf_substitute(x->root, config && config->type == MF_MAP ? config : NULL, d);
+	/* the journal keeps the experiment as written: no value of the
+	 * environment in it */
 	x->source = mf_to_json(x->root);
+	mf_substitute(x->root, config && config->type == MF_MAP ? config : NULL,
+		      flags & MANIFEST_NO_ENV, d);
 	build(&c, x->root);
 	if (!d->n)
 		return 0;

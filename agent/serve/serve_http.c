@@ -204,7 +204,10 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 	if (!r->len)
 		return reply_fail(c, 400, "body", "%s", "body: empty: an experiment manifest (YAML or JSON)");
 	mf_diags_init(&d, name);
-	if (manifest_load_text(name, r->body, r->len, &x, &d, &err) < 0) {
+	/* without --allow-commands the environment is never read, not even to
+	 * validate (a diagnostic could carry it back) */
+	if (manifest_load_text_opts(name, r->body, r->len, srv->allow_commands ? 0 : MANIFEST_NO_ENV,
+				    &x, &d, &err) < 0) {
 		json_t *o = json_object();
 		int status = !x.root ? 400 : 422; /* a syntax error, else invalid or unsupported */
 

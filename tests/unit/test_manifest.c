@@ -405,6 +405,73 @@ static void test_journal_time_and_check(void **state)
 	json_decref(j);
 }
 
+/* Issue 12: a value from the environment never comes back in a
+ * diagnostic (what was written is quoted instead), never lands in the
+ * journal's record of the experiment, and with MANIFEST_NO_ENV is not even
+ * read. */
+static void test_env_never_leaks(void **state)
+{
+	static const char text[] = "name: leak\n"
+				   "configuration:\n"
+				   "  s: {type: env, key: DURESS_TEST_SECRET}\n"
+				   "  n: {type: env, key: DURESS_TEST_SHORT}\n"
+				   "method:\n"
+				   "  - type: action\n"
+				   "    name: cap\n"
+				   "    provider: memory\n"
+				   "    max: ${n}\n"
+				   "    duration: \"${s}\"\n";
+	const char *secret = "hunter2-very-secret-token";
+	struct duress_err err = { 0 };
+	struct experiment x;
+	struct mf_diags d;
+	char *dump;
+	int code;
+
+	(void)state;
+	setenv("DURESS_TEST_SECRET", secret, 1);
+	setenv("DURESS_TEST_SHORT", "1Q", 1);
+	load("m.yaml", text, &x, &d, &code);
+	assert_int_equal(code, DURESS_EXIT_INVALID_MANIFEST);
+	assert_true(d.n >= 2);
+	for (size_t i = 0; i < d.n; i++) {
+		assert_null(strstr(d.v[i].msg, secret));
+		assert_null(strstr(d.v[i].msg, "'1Q'"));
+	}
+	{
+		bool quoted_s = false, quoted_n = false;
+
+		for (size_t i = 0; i < d.n; i++) {
+			quoted_s |= strstr(d.v[i].msg, "${s}") != NULL;
+			quoted_n |= strstr(d.v[i].msg, "${n}") != NULL;
+		}
+		assert_true(quoted_s);
+		assert_true(quoted_n);
+	}
+	dump = json_dumps(x.source, JSON_COMPACT);
+	assert_non_null(dump);
+	assert_null(strstr(dump, secret));
+	assert_non_null(strstr(dump, "${s}"));
+	free(dump);
+	manifest_free(&x);
+	mf_diags_free(&d);
+
+	/* refused before it is read */
+	mf_diags_init(&d, "m.yaml");
+	assert_int_equal(manifest_load_text_opts("m.yaml", text, strlen(text), MANIFEST_NO_ENV, &x,
+						 &d, &err),
+			 -1);
+	assert_true(d.n >= 1);
+	for (size_t i = 0; i < d.n; i++)
+		assert_null(strstr(d.v[i].msg, secret));
+	assert_non_null(strstr(d.v[0].msg, "--allow-commands"));
+	assert_int_equal(d.nsecrets, 0); /* nothing was taken from the environment */
+	manifest_free(&x);
+	mf_diags_free(&d);
+	unsetenv("DURESS_TEST_SECRET");
+	unsetenv("DURESS_TEST_SHORT");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_fuzz_regressions),
 		cmocka_unit_test(test_json_pointer),
 		cmocka_unit_test(test_journal_time_and_check),
+		cmocka_unit_test(test_env_never_leaks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

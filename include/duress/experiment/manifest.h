@@ -48,6 +48,8 @@ struct mf_node {
 	struct mf_pos pos;
 	char *text;            /* MF_SCALAR: the value, after ${name} substitution */
 	bool plain;            /* MF_SCALAR: unquoted, so true, 10, null are typed */
+	char *raw;             /* MF_SCALAR with ${name}: the text as written */
+	bool raw_plain;
 	size_t n;              /* MF_SEQ items, MF_MAP entries */
 	struct mf_node **kids; /* MF_SEQ items, MF_MAP values */
 	char **keys;           /* MF_MAP keys */
@@ -65,6 +67,13 @@ struct mf_diags {
 	const char *file;
 	struct mf_diag *v;
 	size_t n, cap;
+	/* values read from the environment (${name} of a {type: env}
+	 * configuration entry) and what was written instead: a diagnostic never
+	 * quotes the first, it shows the second */
+	struct mf_secret {
+		char *value, *written;
+	} *secrets;
+	size_t nsecrets;
 };
 
 void mf_diags_init(struct mf_diags *d, const char *file);
@@ -93,15 +102,22 @@ int mf_find(const struct mf_node *map, const char *key);
 const char *mf_type_name(const struct mf_node *n);
 /* A plain scalar null (~, null, empty). */
 bool mf_is_null(const struct mf_node *n);
-/* The node as JSON (plain scalars typed), for the journal. */
+/* The node as JSON (plain scalars typed), its values substituted. */
 json_t *mf_to_json(const struct mf_node *n);
+/* The same as written (${name} kept): what journals record, as Chaos
+ * Toolkit's do, so that no configuration or secret value lands in them. */
+json_t *mf_to_json_raw(const struct mf_node *n);
 
 /*
  * Replace ${name} in every string scalar of the tree from `config` (a map
  * of name to a scalar, or to {type: env, key: VAR, default: X}); an unknown
  * name or unset variable is a diagnostic.  The `configuration` key of the
- * root itself is left as written.
+ * root itself is left as written.  With no_env the environment is never
+ * read: an env entry is a diagnostic (the API without --allow-commands).
+ * Values from the environment are remembered in d, so that no diagnostic
+ * shows them.
  */
-void mf_substitute(struct mf_node *root, const struct mf_node *config, struct mf_diags *d);
+void mf_substitute(struct mf_node *root, const struct mf_node *config, bool no_env,
+		   struct mf_diags *d);
 
 #endif

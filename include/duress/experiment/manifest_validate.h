@@ -102,6 +102,11 @@ struct experiment {
 int manifest_load(const char *path, struct experiment *x, struct mf_diags *d,
 		    struct duress_err *err);
 /* The same from text; `name` is the file name for messages. */
+/* manifest_load_text with flags: MANIFEST_NO_ENV, the environment is never
+ * read ({type: env} configuration entries are diagnostics). */
+#define MANIFEST_NO_ENV 1u
+int manifest_load_text_opts(const char *name, const char *text, size_t len, unsigned flags,
+			    struct experiment *x, struct mf_diags *d, struct duress_err *err);
 int manifest_load_text(const char *name, const char *text, size_t len,
 			 struct experiment *x, struct mf_diags *d, struct duress_err *err);
 void manifest_free(struct experiment *x);
