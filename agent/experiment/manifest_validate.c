@@ -7,6 +7,7 @@
  */
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
+#include <duress/core/regex.h>
 #include <duress/experiment/manifest.h>
 #include <duress/experiment/manifest_validate.h>
 #include <duress/core/parse.h>
@@ -271,16 +272,15 @@ static int status_spec(struct bctx *c, const struct mf_node *n, const char *key,
 	return 0;
 }
 
+/* Within bounds (regex.h): a pattern from a posted manifest must not make
+ * the server's loop compile for seconds. */
 static void check_regex(struct bctx *c, const struct mf_node *n, const char *key)
 {
+	struct duress_err e = { 0 };
 	regex_t re;
-	int r = regcomp(&re, n->text, REG_EXTENDED | REG_NOSUB);
 
-	if (r) {
-		char msg[256];
-
-		regerror(r, &re, msg, sizeof(msg));
-		diag(c, n, "%s: '%s': %s", key, n->text, msg);
+	if (regex_compile(&re, n->text, REG_EXTENDED | REG_NOSUB, key, &e) < 0) {
+		diag(c, n, "%s", e.msg);
 		return;
 	}
 	regfree(&re);
