@@ -15,6 +15,8 @@
 
 /* Deeper nesting than any experiment needs; bounds the recursion. */
 #define MF_MAX_DEPTH 64
+/* values in one document: a 1 MiB body of tiny keys is ~200,000 */
+#define MF_MAX_NODES 100000
 
 /* ---- diagnostics ---- */
 
@@ -336,24 +338,32 @@ static int next_event(yaml_parser_t *p, yaml_event_t *ev, struct mf_diags *d)
 	return 0;
 }
 
+/* Append a child (and its key); room grows geometrically, so a list or
+ * map of N entries costs O(N). */
 static int push_kid(struct mf_node *n, struct mf_node *kid, char *key, struct mf_pos kpos)
 {
-	struct mf_node **kids = realloc(n->kids, (n->n + 1) * sizeof(*kids));
+	if (n->n == n->cap) {
+		size_t cap = n->cap ? n->cap * 2 : 4;
+		struct mf_node **kids = realloc(n->kids, cap * sizeof(*kids));
 
-	if (!kids)
-		return -1;
-	n->kids = kids;
+		if (!kids)
+			return -1;
+		n->kids = kids;
+		if (n->type == MF_MAP) {
+			char **keys = realloc(n->keys, cap * sizeof(*keys));
+			struct mf_pos *kp;
+
+			if (!keys)
+				return -1;
+			n->keys = keys;
+			kp = realloc(n->kpos, cap * sizeof(*kp));
+			if (!kp)
+				return -1;
+			n->kpos = kp;
+		}
+		n->cap = cap;
+	}
 	if (n->type == MF_MAP) {
-		char **keys = realloc(n->keys, (n->n + 1) * sizeof(*keys));
-		struct mf_pos *kp;
-
-		if (!keys)
-			return -1;
-		n->keys = keys;
-		kp = realloc(n->kpos, (n->n + 1) * sizeof(*kp));
-		if (!kp)
-			return -1;
-		n->kpos = kp;
 		n->keys[n->n] = key;
 		n->kpos[n->n] = kpos;
 	}
@@ -362,10 +372,82 @@ static int push_kid(struct mf_node *n, struct mf_node *kid, char *key, struct mf
 }
 
 static int parse_node(yaml_parser_t *p, yaml_event_t *ev, struct mf_node **out,
-		      struct mf_diags *d, int depth);
+		      struct mf_diags *d, int depth, size_t *nodes);
+
+/* The keys of one map while it is parsed: an open-addressing set of
+ * indices into n->keys, so that duplicates are found in linear time. */
+struct keyset {
+	size_t *slot; /* index + 1; 0: empty */
+	size_t cap;
+};
+
+static uint64_t key_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* The index of key among n's keys, or -1; adds nothing. */
+static int keyset_find(const struct keyset *ks, const struct mf_node *n, const char *key)
+{
+	if (!ks->cap)
+		return -1;
+	for (size_t i = key_hash(key) & (ks->cap - 1);; i = (i + 1) & (ks->cap - 1)) {
+		if (!ks->slot[i])
+			return -1;
+		if (!strcmp(n->keys[ks->slot[i] - 1], key))
+			return (int)(ks->slot[i] - 1);
+	}
+}
+
+/* Index n->keys[idx]; the table grows at half full.  -1 out of memory. */
+static int keyset_add(struct keyset *ks, const struct mf_node *n, size_t idx)
+{
+	if ((idx + 1) * 2 > ks->cap) {
+		size_t cap = ks->cap ? ks->cap * 2 : 16;
+		size_t *slot = calloc(cap, sizeof(*slot));
+
+		if (!slot)
+			return -1;
+		free(ks->slot);
+		ks->slot = slot;
+		ks->cap = cap;
+		for (size_t k = 0; k < idx; k++) {
+			size_t i = key_hash(n->keys[k]) & (cap - 1);
+
+			while (slot[i])
+				i = (i + 1) & (cap - 1);
+			slot[i] = k + 1;
+		}
+	}
+	for (size_t i = key_hash(n->keys[idx]) & (ks->cap - 1);; i = (i + 1) & (ks->cap - 1))
+		if (!ks->slot[i]) {
+			ks->slot[i] = idx + 1;
+			return 0;
+		}
+}
+
+static int children(yaml_parser_t *p, struct mf_node *n, struct mf_diags *d, int depth,
+		    size_t *nodes, struct keyset *ks);
 
 /* Parse the content of a sequence or mapping until its end event. */
-static int parse_children(yaml_parser_t *p, struct mf_node *n, struct mf_diags *d, int depth)
+static int parse_children(yaml_parser_t *p, struct mf_node *n, struct mf_diags *d, int depth,
+			  size_t *nodes)
+{
+	struct keyset ks = { 0 };
+	int rc = children(p, n, d, depth, nodes, &ks);
+
+	free(ks.slot);
+	return rc;
+}
+
+static int children(yaml_parser_t *p, struct mf_node *n, struct mf_diags *d, int depth,
+		    size_t *nodes, struct keyset *ks)
 {
 	for (;;) {
 		yaml_event_t ev;
@@ -398,11 +480,11 @@ static int parse_children(yaml_parser_t *p, struct mf_node *n, struct mf_diags *
 				return -1;
 			}
 		}
-		if (parse_node(p, &ev, &kid, d, depth + 1) < 0) {
+		if (parse_node(p, &ev, &kid, d, depth + 1, nodes) < 0) {
 			free(key);
 			return -1;
 		}
-		dup = key ? mf_find(n, key) : -1;
+		dup = key ? keyset_find(ks, n, key) : -1;
 		if (dup >= 0) {
 			mf_diag_add(d, kpos, false, "%s: given twice (first at line %u, column %u)",
 				    key, n->kpos[dup].line, n->kpos[dup].col);
@@ -410,7 +492,9 @@ static int parse_children(yaml_parser_t *p, struct mf_node *n, struct mf_diags *
 			mf_node_free(kid);
 			continue;
 		}
-		if (push_kid(n, kid, key, kpos) < 0) {
+		if (push_kid(n, kid, key, kpos) < 0 || (key && keyset_add(ks, n, n->n - 1) < 0)) {
+			if (n->n && n->kids[n->n - 1] == kid)
+				n->n--; /* pushed, not indexed: it goes with the error */
 			free(key);
 			mf_node_free(kid);
 			mf_diag_add(d, kpos, false, "out of memory");
@@ -421,11 +505,17 @@ static int parse_children(yaml_parser_t *p, struct mf_node *n, struct mf_diags *
 
 /* ev is the node's first event; it is consumed (deleted) here. */
 static int parse_node(yaml_parser_t *p, yaml_event_t *ev, struct mf_node **out,
-		      struct mf_diags *d, int depth)
+		      struct mf_diags *d, int depth, size_t *nodes)
 {
 	struct mf_node *n = NULL;
 	int r = 0;
 
+	if (++*nodes > MF_MAX_NODES) {
+		mf_diag_add(d, mark_pos(&ev->start_mark), false,
+			    "syntax: more than %d values in one document", MF_MAX_NODES);
+		yaml_event_delete(ev);
+		return -1;
+	}
 	if (depth > MF_MAX_DEPTH) {
 		mf_diag_add(d, mark_pos(&ev->start_mark), false,
 			    "syntax: nested more than %d levels deep", MF_MAX_DEPTH);
@@ -456,7 +546,7 @@ static int parse_node(yaml_parser_t *p, yaml_event_t *ev, struct mf_node **out,
 		}
 		n = node_new(ev->type == YAML_SEQUENCE_START_EVENT ? MF_SEQ : MF_MAP,
 			     &ev->start_mark);
-		if (n && parse_children(p, n, d, depth) < 0) {
+		if (n && parse_children(p, n, d, depth, nodes) < 0) {
 			mf_node_free(n);
 			yaml_event_delete(ev);
 			return -1;
@@ -492,6 +582,7 @@ static int parse_node(yaml_parser_t *p, yaml_event_t *ev, struct mf_node **out,
 
 static int parse_yaml(const char *text, size_t len, struct mf_node **root, struct mf_diags *d)
 {
+	size_t nodes = 0;
 	yaml_parser_t p;
 	yaml_event_t ev;
 	struct mf_node *n = NULL;
@@ -514,7 +605,7 @@ static int parse_yaml(const char *text, size_t len, struct mf_node **root, struc
 		goto out;
 	}
 	yaml_event_delete(&ev);
-	if (next_event(&p, &ev, d) < 0 || parse_node(&p, &ev, &n, d, 0) < 0)
+	if (next_event(&p, &ev, d) < 0 || parse_node(&p, &ev, &n, d, 0, &nodes) < 0)
 		goto out;
 	if (next_event(&p, &ev, d) < 0) /* document end */
 		goto out;

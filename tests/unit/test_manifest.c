@@ -472,6 +472,46 @@ static void test_env_never_leaks(void **state)
 	unsetenv("DURESS_TEST_SHORT");
 }
 
+/* Issue 12, item 5: a map of many keys is checked for duplicates in linear
+ * time (a hash set per map), a duplicate among 50,000 keys is still found,
+ * and a document of more than 100,000 values is refused. */
+static void test_many_keys(void **state)
+{
+	size_t n = 50000, len = 0;
+	char *text = NULL;
+	FILE *m = open_memstream(&text, &len);
+	struct experiment x;
+	struct mf_diags d;
+	int code;
+
+	(void)state;
+	fputs("name: many\nx:\n", m);
+	for (size_t i = 0; i < n; i++)
+		fprintf(m, "  k%zu: 1\n", i);
+	fputs("  k123: 2\n", m); /* the one duplicate, last */
+	fclose(m);
+	load("m.yaml", text, &x, &d, &code);
+	assert_int_equal(d.n, 1);
+	assert_non_null(strstr(d.v[0].msg, "k123: given twice"));
+	manifest_free(&x);
+	mf_diags_free(&d);
+	free(text);
+
+	text = NULL;
+	m = open_memstream(&text, &len);
+	fputs("x: [", m);
+	for (size_t i = 0; i < 100001; i++)
+		fputs(i ? ",1" : "1", m);
+	fputs("]\n", m);
+	fclose(m);
+	load("m.yaml", text, &x, &d, &code);
+	assert_true(d.n >= 1);
+	assert_non_null(strstr(d.v[0].msg, "more than 100000 values"));
+	manifest_free(&x);
+	mf_diags_free(&d);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_json_pointer),
 		cmocka_unit_test(test_journal_time_and_check),
 		cmocka_unit_test(test_env_never_leaks),
+		cmocka_unit_test(test_many_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,6 +51,7 @@ struct mf_node {
 	char *raw;             /* MF_SCALAR with ${name}: the text as written */
 	bool raw_plain;
 	size_t n;              /* MF_SEQ items, MF_MAP entries */
+	size_t cap;            /* room in kids (keys, kpos) */
 	struct mf_node **kids; /* MF_SEQ items, MF_MAP values */
 	char **keys;           /* MF_MAP keys */
 	struct mf_pos *kpos;   /* MF_MAP key positions */
