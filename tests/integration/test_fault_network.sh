@@ -65,12 +65,22 @@ else
 fi
 
 # ---- jitter with a law: the spread (interquartile range) shows it ----
+# Side by side with the same law set by tc itself, in the same run: an
+# emulated machine on a loaded host stalls and widens every spread, so the
+# reference says what this machine makes of that law right now.
+ref_med=-1 ref_iqr=-1
+if tns tc qdisc add dev vt0 root netem delay 50ms 10ms distribution normal; then
+	read -r _ _ ref_med ref_iqr _ _ <<< "$(rtts -c 80 -i 0.05 10.9.0.1)"
+	tns tc qdisc del dev vt0 root
+fi
 if inject_bg --delay 50ms --jitter 10ms --distribution normal --for 30s; then
-	read -r avg tmean med iqr min max <<< "$(rtts -c 60 -i 0.05 10.9.0.1)"
+	read -r avg tmean med iqr min max <<< "$(rtts -c 80 -i 0.05 10.9.0.1)"
 	stop_agent INT
-	echo "  delay 50ms jitter 10ms normal: avg $avg ms, median $med, interquartile range $iqr (a normal law: 13.5)"
-	check "jitter: median $med ms within 45 .. 57" in_range "$med" 45 57
-	check "jitter: interquartile range $iqr ms within 8 .. 22" in_range "$iqr" 8 22
+	echo "  delay 50ms jitter 10ms normal: avg $avg ms, median $med, interquartile range $iqr (a normal law: 13.5; tc's own here: median $ref_med, range $ref_iqr)"
+	check "jitter: median $med ms within 45 .. 57 of the law, and within 6 ms of tc's ($ref_med)" \
+		bash -c "awk -v m=$med -v r=$ref_med 'BEGIN { exit !(m >= 45 && (m <= 57 || m - r <= 6) && m - r >= -6 && m - r <= 6) }'"
+	check "jitter: interquartile range $iqr ms within 8 .. 22, or within 40% of tc's ($ref_iqr)" \
+		bash -c "awk -v q=$iqr -v r=$ref_iqr 'BEGIN { exit !(q >= 8 && (q <= 22 || (r > 0 && q <= r * 1.4))) }'"
 	check "SIGINT: exit 8 (interrupted; got $RC)" [ "$RC" = 8 ]
 else
 	fail "jitter applied" "no qdisc"
