@@ -252,8 +252,16 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 	snprintf(journal, sizeof(journal), "%s/journal.json", j->dir);
 	snprintf(samples, sizeof(samples), "%s/samples.jsonl", j->dir);
 	f = fopen(path, "wxe");
-	if (!f || fwrite(r->body, 1, r->len, f) != r->len || fclose(f) != 0) {
-		serve_error_set(&e, 500, "", "cannot write %s", path);
+	if (f) {
+		/* closed whatever happened: a full filesystem must not leak the
+		 * FILE, its descriptor and the space (out_job removes the file) */
+		bool written = fwrite(r->body, 1, r->len, f) == r->len;
+
+		if (fclose(f) != 0 || !written)
+			f = NULL;
+	}
+	if (!f) {
+		serve_error_set(&e, 500, "", "cannot write %s: %s", path, strerror(errno));
 		goto out_job;
 	}
 	{
