@@ -130,7 +130,9 @@ check "CTK journal: completed, hypothesis met before and after" jq -e '.status =
 check "CTK journal: both probes ran with their outputs" jq -e '[.steady_states.before.probes[] | .tolerance_met] == [true, true] and .steady_states.before.probes[0].output.status == 200 and .steady_states.before.probes[1].output.status == 0' "$WORK/ctk-j.json"
 check "CTK journal: the method's action and probe succeeded" jq -e '[.run[] | .status] == ["succeeded", "succeeded"] and .run[1].output.status == 200' "$WORK/ctk-j.json"
 check "CTK journal: the rollback ran" jq -e '.rollbacks[0].status == "succeeded" and (.rollbacks[0].output.stdout | test("done"))' "$WORK/ctk-j.json"
-check "CTK journal: \${base_url} substituted in the recorded experiment" jq -e '.experiment["steady-state-hypothesis"].probes[0].provider.url == "http://127.0.0.1:18081/health"' "$WORK/ctk-j.json"
+# as chaostoolkit-lib records it: the experiment as written (no configuration
+# or secret value in the journal), the probe's call with the value
+check "CTK journal: the recorded experiment keeps \${base_url} as written" jq -e '.experiment["steady-state-hypothesis"].probes[0].provider.url == "${base_url}/health"' "$WORK/ctk-j.json"
 kill -STOP "$SPAWNED"
 "$DURESS" run "$WORK/ctk.json" -t "cgroup:$dir2" --journal "$WORK/ctk-j2.json" > /dev/null 2>&1
 rc=$?
