@@ -271,9 +271,14 @@ static int inject_run(struct fault_run *fr, struct inject_ui *ui, FILE *samples,
 	json_decref(journal);
 	if (ui->live_on)
 		sample_writer_close(&ui->live);
-	if (!fr->ok)
+	if (!fr->ok) {
+		if (!ui->rc && res.vanished)
+			fprintf(stderr, "duress: target %s vanished before the %s fault was in "
+					"force; nothing is left of it\n",
+				ui->title, f->desc->name);
 		return ui->rc ? ui->rc
 			      : (res.vanished ? DURESS_EXIT_NO_TARGET : DURESS_EXIT_INTERRUPTED);
+	}
 
 	/* ended by its own --for (fault_stop), or by the revert of everything */
 	undo_report_add(&rep, &f->stop_rep);

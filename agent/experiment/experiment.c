@@ -428,6 +428,16 @@ static int apply_fault(struct run *r, struct fault_run *fr)
 		r->had_procs = target_own_procs(r->t) > 0;
 	r->applied_any = true;
 	if (fault_start(&fr->f, now(r), &e) < 0) {
+		/* its cgroup went away under it: the target vanished, nothing
+		 * failed (what it did record is reverted with the rest) */
+		if (!target_alive(r->t)) {
+			r->vanished = true;
+			if (!r->o->own_messages)
+				fprintf(stderr, "duress: the target vanished while the %s fault "
+						"'%s' was being applied\n",
+					fr->f.desc->name, fr->a->name);
+			return -1;
+		}
 		if (!r->o->own_messages)
 			fprintf(stderr, "duress: %s fault '%s' could not be applied: %s\n",
 				fr->f.desc->name, fr->a->name, e.msg);

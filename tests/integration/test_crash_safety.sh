@@ -185,7 +185,9 @@ vdir=$(new_cgroup vanish)
 spawn "$vdir" "$HELPERS/spin"
 "$DURESS" inject cpu -t "cgroup:$vdir" --workers 1 --quota 0.5 --for 60s --baseline 0 -q > /dev/null 2> "$WORK/van.err" &
 a=$!
-sleep 2.5
+# in force first (a slow start must not turn this into "vanished before")
+wait_until 60 --while $a grep -qx '50000 100000' "$vdir/cpu.max"
+sleep 1
 check "the target cgroup could be removed mid-fault" remove_cgroup "$vdir"
 wait $a; rc=$?
 check "vanished target: exit 0 (got $rc)" [ $rc = 0 ]
