@@ -281,7 +281,10 @@ static int inject_run(struct fault_run *fr, struct inject_ui *ui, FILE *samples,
 	}
 
 	/* ended by its own --for (fault_stop), or by the revert of everything */
-	undo_report_add(&rep, &f->stop_rep);
+	/* what its own end could not revert was tried again at the end:
+	 * only what still failed then counts */
+	rep.reverted = f->stop_rep.reverted;
+	rep.gone = f->stop_rep.gone;
 	undo_report_add(&rep, &res.revert);
 	revert_ms = f->stop_ms + res.revert_ms;
 	fprintf(stdout, "\n%s fault on %s: in force %.1fs, ended by %s; reverted in %.1f ms "

@@ -388,6 +388,10 @@ static void end_fault(struct run *r, struct fault_run *fr)
 		return;
 	fault_stop(&fr->f, now(r));
 	undo_report_add(&r->early, &fr->f.stop_rep);
+	for (size_t i = 0; i < fr->f.stop_rep.failed && i < DURESS_ARRAY_SIZE(fr->f.stop_rep.failures);
+	     i++)
+		say(r, "%s fault '%s': not reverted yet (tried again at the end): %s",
+		    fr->f.desc->name, fr->a->name, fr->f.stop_rep.failures[i]);
 	say(r, "%s fault '%s' ended (in force %.2fs), reverted", fr->f.desc->name, fr->a->name,
 	    fr->f.ended_at - fr->f.started_at);
 }
@@ -945,6 +949,11 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 	/* one revert covers every fault */
 	t0 = timing_now();
 	undo_revert_all(undo, &r->rep);
+	/* A step a fault's early end could not revert (a hog's cgroup still
+	 * emptying on a loaded host) was tried again just now, with every
+	 * other: what still failed is in r->rep; the early failures are not
+	 * counted twice, nor against steps now reverted. */
+	r->early.failed = 0;
 	r->revert_ms = (timing_now() - t0) * 1e3;
 	r->revert_at = now(r);
 	for (size_t i = 0; i < nfaults; i++)
