@@ -879,6 +879,11 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r, const c
 	switch (r->route) {
 	case ROUTE_HEALTHZ:
 		return respond(c, 200, "text/plain", strdup("ok\n"), 3);
+	case ROUTE_VERSION: {
+		char *v = serve_version_json();
+
+		return v ? respond(c, 200, "application/json", v, strlen(v)) : MHD_NO;
+	}
 	case ROUTE_METRICS:
 		return get_metrics(c);
 	case ROUTE_TARGETS:

@@ -67,6 +67,7 @@ enum serve_route serve_route(const char *method, const char *url, char id[SERVE_
 		const char *methods, *item_methods;
 	} routes[] = {
 		{ "/healthz", ROUTE_HEALTHZ, ROUTE_NONE, "GET", NULL },
+		{ "/v1/version", ROUTE_VERSION, ROUTE_NONE, "GET", NULL },
 		{ "/metrics", ROUTE_METRICS, ROUTE_NONE, "GET", NULL },
 		{ "/v1/targets", ROUTE_TARGETS, ROUTE_NONE, "GET", NULL },
 		{ "/v1/samples", ROUTE_SAMPLES, ROUTE_NONE, "GET", NULL },
@@ -90,6 +91,36 @@ enum serve_route serve_route(const char *method, const char *url, char id[SERVE_
 		}
 	}
 	return ROUTE_NONE;
+}
+
+/* ---- version ---- */
+
+char *serve_version_json(void)
+{
+	/* what this agent's API offers beyond version 1 as first released */
+	static const char *const features[] = { NULL };
+	json_t *o = json_object(), *f = json_array();
+	char *s, *nl;
+	size_t n;
+
+	json_object_set_new(o, "version", json_string(DURESS_VERSION));
+	json_object_set_new(o, "api", json_integer(SERVE_API_VERSION));
+	for (size_t i = 0; features[i]; i++)
+		json_array_append_new(f, json_string(features[i]));
+	json_object_set_new(o, "features", f);
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	nl = realloc(s, n + 2);
+	if (!nl) {
+		free(s);
+		return NULL;
+	}
+	nl[n] = '\n';
+	nl[n + 1] = '\0';
+	return nl;
 }
 
 /* ---- authentication ---- */

@@ -51,6 +51,31 @@ static void test_routes(void **state)
 	assert_string_equal(id, "exp-1");
 	assert_int_equal(serve_route("HEAD", "/metrics", id, &st, &allow), ROUTE_METRICS);
 	assert_int_equal(st, 0);
+	assert_int_equal(serve_route("GET", "/v1/version", id, &st, &allow), ROUTE_VERSION);
+	assert_int_equal(st, 0);
+	assert_int_equal(serve_route("POST", "/v1/version", id, &st, &allow), ROUTE_VERSION);
+	assert_int_equal(st, 405);
+	assert_string_equal(allow, "GET");
+}
+
+/* GET /v1/version: the release the Makefile passes (VERSION), the API
+ * version, a list of features; one JSON object and a newline */
+static void test_version(void **state)
+{
+	char *s = serve_version_json();
+	json_error_t je;
+	json_t *o;
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(s[strlen(s) - 1], '\n');
+	o = json_loads(s, 0, &je);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "version")), DURESS_VERSION);
+	assert_int_equal(json_integer_value(json_object_get(o, "api")), SERVE_API_VERSION);
+	assert_true(json_is_array(json_object_get(o, "features")));
+	json_decref(o);
+	free(s);
 }
 
 static void test_routes_404_405(void **state)
@@ -510,6 +535,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes),	       cmocka_unit_test(test_routes_404_405),
+		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_auth),	       cmocka_unit_test(test_token_file),
 		cmocka_unit_test(test_fault_bad),      cmocka_unit_test(test_fault_good),
 		cmocka_unit_test(test_prom_escape),    cmocka_unit_test(test_prom_targets),

@@ -33,10 +33,15 @@
 
 #define SERVE_ID_MAX 32
 #define SERVE_BODY_MAX (1024 * 1024) /* request bodies above this: 413 */
+/* The API's version: raised when a change would break an existing client
+ * (a path, a field or a meaning gone or changed); additions are listed in
+ * serve_version_json()'s features instead. */
+#define SERVE_API_VERSION 1
 
 enum serve_route {
 	ROUTE_NONE,        /* unknown path: 404 */
 	ROUTE_HEALTHZ,     /* GET /healthz */
+	ROUTE_VERSION,     /* GET /v1/version */
 	ROUTE_METRICS,     /* GET /metrics */
 	ROUTE_TARGETS,     /* GET /v1/targets */
 	ROUTE_SAMPLES,     /* GET /v1/samples */
@@ -55,6 +60,10 @@ enum serve_route {
  */
 enum serve_route serve_route(const char *method, const char *url, char id[SERVE_ID_MAX + 1],
 			     int *status, const char **allow);
+
+/* GET /v1/version: {"version": the agent's release (VERSION), "api":
+ * SERVE_API_VERSION, "features": [...]} and a newline (malloc'd text). */
+char *serve_version_json(void);
 
 /* Length-independent time comparison of two secrets. */
 bool serve_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
