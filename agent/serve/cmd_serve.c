@@ -244,6 +244,8 @@ static enum MHD_Result post_fault(struct MHD_Connection *c, struct req *r)
 
 		argv[0] = self_exe;
 		memcpy(argv + 1, fr.argv, (fr.argc + 1) * sizeof(char *));
+		if (fr.lease_us)
+			job_lease_renew(j, fr.lease_us);
 		if (job_spawn(&S.tab, j, argv, &e) < 0)
 			goto out_job;
 	}
@@ -347,6 +349,8 @@ static enum MHD_Result post_experiment(struct MHD_Connection *c, struct req *r)
 	struct mf_diags d;
 	struct job *j;
 	const char *override = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "target");
+	const char *lease = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "lease");
+	uint64_t lease_us = 0;
 	bool json = looks_json(r->body ? r->body : "", r->len);
 	char path[PATH_MAX + 128], journal[PATH_MAX + 128], samples[PATH_MAX + 128];
 	const char *name = json ? "manifest.json" : "manifest.yaml";
@@ -354,6 +358,8 @@ static enum MHD_Result post_experiment(struct MHD_Connection *c, struct req *r)
 
 	if (!r->len)
 		return fail(c, 400, "body", "%s", "body: empty: an experiment manifest (YAML or JSON)");
+	if (lease && serve_lease_parse(lease, "lease", &lease_us, &e) < 0)
+		return respond_error(c, &e);
 	mf_diags_init(&d, name);
 	if (experiment_load_text(name, r->body, r->len, &x, &d, &err) < 0) {
 		json_t *o = json_object();
@@ -423,6 +429,8 @@ static enum MHD_Result post_experiment(struct MHD_Connection *c, struct req *r)
 			argv[n++] = j->spec;
 		}
 		argv[n] = NULL;
+		if (lease_us)
+			job_lease_renew(j, lease_us);
 		if (job_spawn(&S.tab, j, argv, &e) < 0)
 			goto out_job;
 	}
@@ -897,6 +905,17 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *r, const c
 		if (S.stopping)
 			return fail(c, 503, "", "%s", "the agent is stopping");
 		return r->route == ROUTE_EXPERIMENTS ? post_experiment(c, r) : post_fault(c, r);
+	case ROUTE_EXPERIMENT_LEASE:
+	case ROUTE_FAULT_LEASE:
+		j = job_find(&S.tab, r->id, r->route == ROUTE_EXPERIMENT_LEASE);
+		if (!j)
+			return fail(c, 404, "id", "'%s': no such job", r->id);
+		if (j->lease_s <= 0)
+			return fail(c, 409, "lease", "'%s' was started without a lease", r->id);
+		/* a job that ended or is stopping stays so: its state tells the client */
+		if (j->state == JOB_RUNNING)
+			job_lease_renew(j, 0);
+		return respond_json(c, 200, job_json(j, false));
 	case ROUTE_EXPERIMENT:
 	case ROUTE_FAULT:
 		/* by id again after a suspended DELETE: never a pointer kept across
@@ -1008,6 +1027,7 @@ static void tick(void)
 {
 	if (L.pid && mono_seconds() - L.started > TARGETS_WAIT_S)
 		targets_finish("it took over 10 s");
+	jobs_expire_leases(&S.tab);
 	jobs_sample(&S.tab);
 	resume_followers(); /* new samples in the rings, new lines in the jobs' files */
 	for (size_t i = 0; i < S.tab.njobs; i++)

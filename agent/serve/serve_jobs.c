@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -144,6 +145,18 @@ json_t *job_json(const struct job *j, bool full)
 	json_object_set_new(o, "elapsed_s",
 			    json_real((double)(now.tv_sec - j->started.tv_sec) +
 				      (now.tv_nsec - j->started.tv_nsec) / 1e9));
+	if (j->lease_s > 0) {
+		json_t *l = json_object();
+		double left = j->lease_deadline - mono_seconds();
+
+		json_object_set_new(l, "seconds", json_real(j->lease_s));
+		json_object_set_new(l, "expires_in_s",
+				    j->state == JOB_RUNNING && left > 0
+					    ? json_real(round(left * 1000) / 1000)
+					    : json_null());
+		json_object_set_new(l, "expired", json_boolean(j->lease_expired));
+		json_object_set_new(o, "lease", l);
+	}
 	if (!full)
 		return o;
 	snprintf(path, sizeof(path), "%s/%s", j->dir, j->experiment ? "journal.json" : "summary.json");
@@ -382,6 +395,29 @@ void job_stop(struct job *j)
 	kill(j->pid, SIGTERM);
 	j->state = JOB_STOPPING;
 	j->stop_mono = mono_seconds();
+}
+
+void job_lease_renew(struct job *j, uint64_t us)
+{
+	if (us)
+		j->lease_s = us / 1e6;
+	j->lease_deadline = mono_seconds() + j->lease_s;
+}
+
+void jobs_expire_leases(struct job_table *tab)
+{
+	double now = mono_seconds();
+
+	for (size_t i = 0; i < tab->njobs; i++) {
+		struct job *j = tab->jobs[i];
+
+		if (j->state != JOB_RUNNING || j->lease_s <= 0 || now < j->lease_deadline)
+			continue;
+		fprintf(stderr, "duress serve: %s %s: its lease (%.3gs) was not renewed: stopping it\n",
+			j->experiment ? "experiment" : "fault", j->id, j->lease_s);
+		j->lease_expired = true;
+		job_stop(j);
+	}
 }
 
 static void job_exited(struct job_table *tab, struct job *j, int status)

@@ -56,6 +56,27 @@ static void test_routes(void **state)
 	assert_int_equal(serve_route("POST", "/v1/version", id, &st, &allow), ROUTE_VERSION);
 	assert_int_equal(st, 405);
 	assert_string_equal(allow, "GET");
+	/* leases: POST ID/lease, the id checked as any other */
+	assert_int_equal(serve_route("POST", "/v1/faults/flt-7/lease", id, &st, &allow),
+			 ROUTE_FAULT_LEASE);
+	assert_int_equal(st, 0);
+	assert_string_equal(id, "flt-7");
+	assert_int_equal(serve_route("POST", "/v1/experiments/x-1/lease", id, &st, &allow),
+			 ROUTE_EXPERIMENT_LEASE);
+	assert_string_equal(id, "x-1");
+	assert_int_equal(serve_route("GET", "/v1/faults/flt-7/lease", id, &st, &allow),
+			 ROUTE_FAULT_LEASE);
+	assert_int_equal(st, 405);
+	assert_string_equal(allow, "POST");
+	assert_int_equal(serve_route("POST", "/v1/faults/flt-7/leases", id, &st, &allow), ROUTE_NONE);
+	assert_int_equal(serve_route("POST", "/v1/faults/flt-7/lease/", id, &st, &allow), ROUTE_NONE);
+	assert_int_equal(serve_route("POST", "/v1/faults//lease", id, &st, &allow), ROUTE_NONE);
+	assert_int_equal(serve_route("POST", "/v1/faults/a.b/lease", id, &st, &allow), ROUTE_NONE);
+	assert_int_equal(serve_route("POST", "/v1/faults/../lease", id, &st, &allow), ROUTE_NONE);
+	assert_int_equal(serve_route("POST", "/v1/faults/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/lease", id,
+				     &st, &allow),
+			 ROUTE_NONE); /* 33 characters */
+	assert_int_equal(serve_route("POST", "/v1/targets/x/lease", id, &st, &allow), ROUTE_NONE);
 }
 
 /* GET /v1/version: the release the Makefile passes (VERSION), the API
@@ -247,6 +268,19 @@ static void test_fault_bad(void **state)
 	bad("{\"id\":\"a/b\",\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\","
 	    "\"options\":{\"max\":\"64M\"}}",
 	    422, "id", "letters");
+	/* leases: a duration string from 1s to 1h */
+	bad("{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\",\"lease\":5,"
+	    "\"options\":{\"max\":\"64M\"}}",
+	    422, "lease", "duration string");
+	bad("{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\",\"lease\":\"500ms\","
+	    "\"options\":{\"max\":\"64M\"}}",
+	    422, "lease", "from 1s to 1h");
+	bad("{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\",\"lease\":\"2h\","
+	    "\"options\":{\"max\":\"64M\"}}",
+	    422, "lease", "from 1s to 1h");
+	bad("{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\",\"lease\":\"5x\","
+	    "\"options\":{\"max\":\"64M\"}}",
+	    422, "lease", "lease");
 }
 
 static void test_fault_good(void **state)
@@ -265,12 +299,24 @@ static void test_fault_good(void **state)
 			 0);
 	assert_string_equal(r.id, "ctk-1");
 	assert_int_equal(r.duration_us, 30000000);
+	assert_int_equal(r.lease_us, 0);
 	assert_int_equal(r.argc, sizeof(want) / sizeof(want[0]));
 	for (size_t i = 0; i < r.argc; i++)
 		assert_string_equal(r.argv[i], want[i]);
 	assert_null(r.argv[r.argc]);
 	assert_true(fault_opt(&f, "max")->set);
 	assert_int_equal(fault_opt(&f, "max")->size.bytes, 64ULL << 20);
+	fault_free(&f);
+	serve_fault_req_free(&r);
+
+	/* a lease: not an argument of the child, the server keeps it */
+	assert_int_equal(parse("{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"30s\","
+			       "\"lease\":\"5s\",\"options\":{\"max\":\"64M\"}}",
+			       &f, &r, &e),
+			 0);
+	assert_int_equal(r.lease_us, 5000000);
+	for (size_t i = 0; i < r.argc; i++)
+		assert_null(strstr(r.argv[i], "lease"));
 	fault_free(&f);
 	serve_fault_req_free(&r);
 

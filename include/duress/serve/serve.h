@@ -49,12 +49,15 @@ enum serve_route {
 	ROUTE_EXPERIMENT,  /* GET, DELETE /v1/experiments/{id} */
 	ROUTE_FAULTS,      /* GET, POST /v1/faults */
 	ROUTE_FAULT,       /* GET, DELETE /v1/faults/{id} */
+	ROUTE_EXPERIMENT_LEASE, /* POST /v1/experiments/{id}/lease */
+	ROUTE_FAULT_LEASE,      /* POST /v1/faults/{id}/lease */
 };
 
 /*
  * Match a request.  Returns the route (ROUTE_NONE: 404) and sets *status
  * to 0 when the method is allowed there, else 405 with *allow the methods
- * that are ("GET, POST").  For ROUTE_EXPERIMENT and ROUTE_FAULT the id
+ * that are ("GET, POST").  For ROUTE_EXPERIMENT, ROUTE_FAULT and their
+ * _LEASE routes the id
  * ([A-Za-z0-9-], at most SERVE_ID_MAX) goes to id.  `url` is the path
  * without the query string.
  */
@@ -91,12 +94,25 @@ int serve_error_set(struct serve_error *e, int status, const char *field, const 
 /* The error as the JSON body of a 4xx/5xx response (malloc'd text). */
 char *serve_error_json(const struct serve_error *e);
 
+/*
+ * Leases (docs/api.md): a job started with one is stopped (SIGTERM: it
+ * reverts) when its client has not renewed it for that long, so that a
+ * client that dies (a killed test run) does not leave its fault in force
+ * until the fault's own duration ends.
+ */
+#define SERVE_LEASE_MIN_US 1000000ULL           /* the loop looks once a second */
+#define SERVE_LEASE_MAX_US (3600ULL * 1000000ULL)
+
+/* A lease's text ("5s") into *us, checked (1s .. 1h); `field` names it in
+ * the 422 ("lease"). */
+int serve_lease_parse(const char *text, const char *field, uint64_t *us, struct serve_error *e);
+
 #define SERVE_ARGV_MAX 128
 
 /*
  * POST /v1/faults: {"fault": NAME, "target": SPEC, "duration": DUR,
  * "options": {OPT: VALUE}, "force": BOOL, "interval": DUR, "baseline": DUR,
- * "id": ID}.
+ * "id": ID, "lease": DUR}.
  * Parses and checks it as `duress inject` does its command line: the
  * fault's option table (fault_opt_set, bounds and types), its validate()
  * hook, the duration (>= 100ms), the target spec's syntax.  On success f
@@ -111,6 +127,7 @@ struct serve_fault_req {
 	char target[4096];
 	char duration[32];
 	uint64_t duration_us;
+	uint64_t lease_us; /* 0: no lease */
 	bool force;
 	char *argv[SERVE_ARGV_MAX];
 	size_t argc;
@@ -205,6 +222,9 @@ struct job {
 	uint64_t total;
 	struct sample last;
 	bool have_last;
+	/* lease: stopped when not renewed for lease_s (0: none) */
+	double lease_s, lease_deadline;
+	bool lease_expired;
 	/* DELETE requests answered when it ends (the daemon's business) */
 	struct MHD_Connection *waiters[SERVE_MAX_WAITERS];
 	size_t nwaiters;
@@ -242,6 +262,10 @@ int job_busy_check(const struct job_table *tab, const struct job *j, struct serv
 int job_spawn(struct job_table *tab, struct job *j, char **argv, struct serve_error *e);
 /* SIGTERM to a running job (it reverts and exits 8). */
 void job_stop(struct job *j);
+/* Give j a lease of us microseconds, or renew it (from now). */
+void job_lease_renew(struct job *j, uint64_t us);
+/* Stop the running jobs whose lease ran out (the 1 Hz round). */
+void jobs_expire_leases(struct job_table *tab);
 struct job *job_find(const struct job_table *tab, const char *id, bool experiment);
 struct job *job_by_id(const struct job_table *tab, const char *id);
 /* The job as the API shows it; full adds the journal or summary and the
