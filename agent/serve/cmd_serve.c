@@ -619,6 +619,7 @@ static enum MHD_Result get_samples(struct MHD_Connection *c)
 	const char *jid = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "job");
 	const char *last = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last");
 	const char *fol = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "follow");
+	const char *now = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "now");
 	bool follow_on = false;
 	struct job *j = NULL;
 	size_t want = SERVE_RING, cap = 4096, n = 0;
@@ -658,6 +659,22 @@ static enum MHD_Result get_samples(struct MHD_Connection *c)
 	}
 	if (!target)
 		return fail(c, 422, "target", "%s", "target: required (?target=SPEC or ?job=ID)");
+	if (now && strcmp(now, "0") && strcmp(now, "false")) {
+		struct serve_error e;
+		char *line;
+		size_t len;
+
+		if (strcmp(now, "1") && strcmp(now, "true") && *now)
+			return fail(c, 422, "now", "now: '%s': expected 1, true, 0 or false", now);
+		if (follow_on || last)
+			return fail(c, 422, "now", "%s", "now: one sample now, without follow or last");
+		line = jobs_sample_now(&S.tab, target, &e);
+		if (!line)
+			return respond_error(c, &e);
+		len = strlen(line);
+		line[len] = '\n'; /* in place of json_dumps' NUL: the len + 1 bytes sent */
+		return respond(c, 200, "application/x-ndjson", line, len + 1);
+	}
 	/* the newest job on that target, a running one first */
 	for (int pass = 0; pass < 2 && !j; pass++)
 		for (size_t i = S.tab.njobs; i-- > 0 && !j;)

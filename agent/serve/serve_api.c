@@ -116,7 +116,7 @@ enum serve_route serve_route(const char *method, const char *url, char id[SERVE_
 char *serve_version_json(void)
 {
 	/* what this agent's API offers beyond version 1 as first released */
-	static const char *const features[] = { "lease", NULL };
+	static const char *const features[] = { "lease", "sample-now", NULL };
 	json_t *o = json_object(), *f = json_array();
 	char *s, *nl;
 	size_t n;

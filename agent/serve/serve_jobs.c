@@ -511,6 +511,58 @@ void jobs_sample(struct job_table *tab)
 	}
 }
 
+char *jobs_sample_now(const struct job_table *tab, const char *spec, struct serve_error *e)
+{
+	struct duress_err err = { 0 };
+	const struct sample *prev = NULL;
+	struct target_spec ts;
+	struct target t;
+	struct sample s;
+	json_t *o;
+	char *line;
+
+	if (target_spec_parse(spec, &ts, &err) < 0) {
+		serve_error_set(e, 422, "target", "target: %s", err.msg);
+		return NULL;
+	}
+	if (ts.kind == TARGET_SANDBOX) {
+		serve_error_set(e, 422, "target", "target: required: cgroup:PATH, pid:N or "
+						  "container:ID");
+		return NULL;
+	}
+	if (!tab->root) {
+		serve_error_set(e, 503, "target", "no cgroup v2 hierarchy on this host");
+		return NULL;
+	}
+	target_init(&t);
+	if (target_resolve(tab->root, &ts, &t, &err) < 0) {
+		serve_error_set(e, 422, "target", "target: %s", err.msg);
+		target_release(&t);
+		return NULL;
+	}
+	for (size_t i = 0; i < tab->njobs; i++) {
+		const struct job *j = tab->jobs[i];
+
+		if (j->state != JOB_EXITED && j->have_t && j->have_last && !strcmp(j->t.dir, t.dir))
+			prev = &j->last;
+	}
+	if (sample_take(&t, prev, mono_seconds() - tab->mono0, &s, &err) < 0) {
+		serve_error_set(e, err.errnum == ENOENT ? 404 : 500, "target", "target: %s", err.msg);
+		target_release(&t);
+		return NULL;
+	}
+	o = sample_to_json(&s);
+	json_object_set_new(o, "target", json_string(t.dir));
+	line = json_dumps(o, SAMPLE_JSON_FLAGS);
+	json_decref(o);
+	target_release(&t);
+	if (!line) {
+		serve_error_set(e, 500, "", "out of memory");
+		return NULL;
+	}
+	return line;
+}
+
 unsigned jobs_running(const struct job_table *tab)
 {
 	unsigned n = 0;

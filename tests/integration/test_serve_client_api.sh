@@ -4,7 +4,9 @@
 # leases: a fault and an experiment started with one stay in force while
 # renewed, and are reverted on the kernel (memory.max back) once their
 # client stops renewing, long before their own duration; renewals of
-# unknown or unleased jobs refused.
+# unknown or unleased jobs refused; a sample of any target taken now
+# (memory.max and memory.current as the kernel has them, the CPU rate when
+# a job samples the target too).
 # timeout: 300
 . "$(dirname "$0")/lib.sh"
 
@@ -75,7 +77,21 @@ check "GET /v1/version: 200, the release of VERSION ($release) and API 1 ($(cat 
 check "  the same release as duress version ($("$DURESS" version))" [ "$("$DURESS" version)" = "duress $release" ]
 api POST /v1/version
 check "POST /v1/version: 405 ($CODE)" is 405
-check "  lists the lease feature" bash -c "curl -s --unix-socket '$SOCK' http://d/v1/version | jq -e '.features | index(\"lease\")'"
+check "  lists the lease and sample-now features" bash -c "curl -s --unix-socket '$SOCK' http://d/v1/version | jq -e '.features | index(\"lease\") and index(\"sample-now\")'"
+
+# ---- one sample of any target, now ----
+api GET "/v1/samples?target=cgroup:$mdir&now=1"
+check "GET /v1/samples?target=&now=1 of a target under no job: 200, one line ($(wc -l < "$WORK/body"))" \
+	bash -c "[ $CODE = 200 ] && [ \$(wc -l < '$WORK/body') = 1 ]"
+check "  the kernel's memory.max (900M) and memory.current (memhold's 8 MiB) of $mdir" \
+	jq -e --arg d "$mdir" '.target == $d and .memory.max == 943718400 and .memory.current >= 8388608' "$WORK/body"
+check "  no CPU rate (no previous sample)" jq -e '.cpu.usage_pct == null and .cpu.usage_usec > 0' "$WORK/body"
+api GET "/v1/samples?target=pid:$(head -n 1 "$mdir/cgroup.procs")&now=1"
+check "  by pid: the same cgroup" jq -e --arg d "$mdir" '.target == $d' "$WORK/body"
+api GET "/v1/samples?target=cgroup:/duress-no-such-cgroup&now=1"
+check "  an unknown target: 422 naming target ($CODE)" is 422 '.field == "target"'
+api GET "/v1/samples?target=cgroup:$mdir&now=1&follow=1"
+check "  now with follow: 422 naming now ($CODE)" is 422 '.field == "now"'
 
 # ---- leases ----
 fault() { echo "{\"fault\":\"memory\",\"target\":\"cgroup:$mdir\",\"duration\":\"120s\",\"options\":{\"max\":\"$1\"}$2}"; }
@@ -98,6 +114,9 @@ n=$(grep -c . "$WORK/renew.log")
 check "  renewed $n times, each answered running with about 10 s left again" \
 	jq -e -s 'length >= 2 and all(.[]; .state == "running" and .lease.expires_in_s > 8)' "$WORK/renew.log"
 check "  the fault stayed in force for the 5 s watched (memory.max 64M)" [ "$held" = 1 ]
+api GET "/v1/samples?target=cgroup:$mdir&now=1"
+check "  a sample now of the fault's target: memory.max 64M, and a CPU rate (the job's samples give the previous one)" \
+	jq -e '.memory.max == 67108864 and .cpu.usage_pct != null' "$WORK/body"
 if wait_until 40 mem_is "$mdir" 943718400; then
 	t_back=$(now)
 	pass "renewals stopped: memory.max back to 900M $(secs "$t_last" "$t_back") s after the last one (lease 10s, duration 120s)"

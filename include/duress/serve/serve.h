@@ -275,6 +275,11 @@ json_t *job_json(const struct job *j, bool full);
 void jobs_reap(struct job_table *tab);
 /* Sample the target of every running job (the 1 Hz round). */
 void jobs_sample(struct job_table *tab);
+/* GET /v1/samples?target=SPEC&now=1: one sample of any target, taken now
+ * (with the CPU rate when a running job's last sample of the same cgroup
+ * gives one), as a JSON line with "target" (its directory) added;
+ * malloc'd.  NULL with e set: 422 naming target, 503 without cgroup v2. */
+char *jobs_sample_now(const struct job_table *tab, const char *spec, struct serve_error *e);
 unsigned jobs_running(const struct job_table *tab);
 /* Stop every job and wait (signals read from sfd) until all have ended;
  * what is still running after SERVE_SHUTDOWN_WAIT_S is killed (its
