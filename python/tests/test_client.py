@@ -245,3 +245,20 @@ def test_targets_and_wait(agent, client):
     job = client.start_experiment("name: y\n")
     with pytest.raises(TimeoutError, match="still running"):
         client.wait(job["id"], experiment=True, timeout=0.05, poll=0.01)
+
+
+def test_a_stream_waits_longer_than_the_request_timeout(agent, tmp_path):
+    import duress as d
+    agent.samples = [{"t": 0.0}, {"t": 1.0}]
+    c = d.Client(socket=agent.socket, timeout=0.3, environ={})
+    orig = agent.default
+
+    def slow(h, q, b):
+        if q.get("follow"):
+            h.stream(agent.samples, delay=0.6)  # slower than the 0.3 s timeout
+            return None
+        return orig(h, q, b)
+    agent.routes[("GET", "/v1/samples")] = slow
+    assert [s["t"] for s in c.samples(job="flt-1", follow=True)] == [0.0, 1.0]
+    with pytest.raises(errors.Unreachable, match="did not answer in time"):
+        list(c.samples(job="flt-1", follow=True, timeout=0.2))

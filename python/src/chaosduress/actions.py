@@ -10,6 +10,7 @@ fault is in force and ``stop_fault`` (or the fault's duration) ends it.
 hypothesis does not hold.
 """
 
+import pathlib
 import threading
 
 from duress import errors
@@ -96,8 +97,6 @@ def run_experiment(path: str = None, manifest: dict = None, target: str = None, 
     Returns {"id", "verdict", "exit_code", "journal"}; with
     fail_on_deviation (default) a hypothesis that did not hold (deviated,
     not steady before, aborted) fails the activity with the reason."""
-    import pathlib
-
     if (path is None) == (manifest is None):
         raise ValueError("run_experiment: give path or manifest")
     cl = _client(configuration, secrets)

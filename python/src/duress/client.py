@@ -169,7 +169,8 @@ class Client:
     def _send(self, method, path, query=None, body=None, content_type=None, timeout=None,
               stream=False):
         """One request.  Returns (status, headers, data), or with stream
-        (conn, response) of a 2xx answer for the caller to read and close.
+        (conn, response) of a 2xx answer for the caller to read and close
+        (stream: True for no limit on each read afterwards, or seconds).
         Raises the API's error as an exception."""
         if query:
             q = {k: v for k, v in query.items() if v is not None}
@@ -191,6 +192,10 @@ class Client:
             conn.request(method, path, body=body, headers=headers)
             resp = conn.getresponse()
             if stream and 200 <= resp.status < 300:
+                # connected and answered within the request's timeout; each
+                # line of the stream then waits as long as `stream` says
+                conn.sock.settimeout(stream if isinstance(stream, (int, float))
+                                     and not isinstance(stream, bool) else None)
                 return conn, resp
             data = resp.read()
         except (OSError, http.client.HTTPException) as e:
@@ -415,7 +420,8 @@ class Client:
 
     def _stream(self, query, timeout):
         self._ensure_version()
-        conn, resp = self._send("GET", "/v1/samples", query=query, timeout=timeout, stream=True)
+        conn, resp = self._send("GET", "/v1/samples", query=query,
+                                stream=timeout if timeout is not None else True)
         try:
             while True:
                 try:
