@@ -24,16 +24,22 @@ PKG_CONFIG ?= pkg-config
 DEPS_BUILD := build-essential pkg-config libcgroup-dev libnl-3-dev libnl-route-3-dev \
 	libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
 DEPS_TEST := libcmocka-dev valgrind iproute2 iputils-ping util-linux procps e2fsprogs \
-	fio stress-ng jq time curl groff-base man-db mandoc systemd nodejs crun runc umoci
+	fio stress-ng jq time curl groff-base man-db mandoc systemd nodejs crun runc umoci \
+	python3 python3-pytest python3-setuptools python3-pip python3-venv
 DEPS_VM := qemu-system-x86 busybox-static cpio kmod
 DEPS_FUZZ := clang libclang-rt-14-dev
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM) $(DEPS_FUZZ)
+
+# The release: VERSION is its one source.  The agent (`duress version`, the
+# API's GET /v1/version) gets it as DURESS_VERSION; the Python package reads
+# the same file (python/VERSION is a link to it).
+VERSION := $(shell cat VERSION)
 
 PKGS := libcgroup libnl-3.0 libnl-route-3.0 jansson yaml-0.1 libcurl libmicrohttpd
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-unused-parameter -Wvla -Wpointer-arith
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=gnu17 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Iinclude \
+ALL_CFLAGS = -std=gnu17 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DDURESS_VERSION='"$(VERSION)"' -Iinclude \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) -MMD -MP
 LDLIBS_ALL = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -lpthread
 
@@ -55,6 +61,9 @@ all: $(BUILD)/duress
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# the objects that print the version are made again when it changes
+$(BUILD)/agent/cmd/main.o $(BUILD)/agent/serve/serve_api.o: VERSION
 
 $(BUILD)/libduress.a: $(LIB_OBJS)
 	@rm -f $@

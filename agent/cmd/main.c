@@ -10,7 +10,7 @@
 #include <string.h>
 
 #ifndef DURESS_VERSION
-#define DURESS_VERSION "0.1.0"
+#error "DURESS_VERSION comes from the VERSION file (the Makefile passes it)"
 #endif
 
 static const struct {

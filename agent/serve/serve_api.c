@@ -63,16 +63,20 @@ enum serve_route serve_route(const char *method, const char *url, char id[SERVE_
 {
 	static const struct {
 		const char *path;
-		enum serve_route r, item;
+		enum serve_route r, item, lease;
 		const char *methods, *item_methods;
 	} routes[] = {
-		{ "/healthz", ROUTE_HEALTHZ, ROUTE_NONE, "GET", NULL },
-		{ "/metrics", ROUTE_METRICS, ROUTE_NONE, "GET", NULL },
-		{ "/v1/targets", ROUTE_TARGETS, ROUTE_NONE, "GET", NULL },
-		{ "/v1/samples", ROUTE_SAMPLES, ROUTE_NONE, "GET", NULL },
-		{ "/v1/experiments", ROUTE_EXPERIMENTS, ROUTE_EXPERIMENT, "GET, POST", "GET, DELETE" },
-		{ "/v1/faults", ROUTE_FAULTS, ROUTE_FAULT, "GET, POST", "GET, DELETE" },
+		{ "/healthz", ROUTE_HEALTHZ, ROUTE_NONE, ROUTE_NONE, "GET", NULL },
+		{ "/v1/version", ROUTE_VERSION, ROUTE_NONE, ROUTE_NONE, "GET", NULL },
+		{ "/metrics", ROUTE_METRICS, ROUTE_NONE, ROUTE_NONE, "GET", NULL },
+		{ "/v1/targets", ROUTE_TARGETS, ROUTE_NONE, ROUTE_NONE, "GET", NULL },
+		{ "/v1/samples", ROUTE_SAMPLES, ROUTE_NONE, ROUTE_NONE, "GET", NULL },
+		{ "/v1/experiments", ROUTE_EXPERIMENTS, ROUTE_EXPERIMENT, ROUTE_EXPERIMENT_LEASE,
+		  "GET, POST", "GET, DELETE" },
+		{ "/v1/faults", ROUTE_FAULTS, ROUTE_FAULT, ROUTE_FAULT_LEASE, "GET, POST",
+		  "GET, DELETE" },
 	};
+	static const char lease[] = "/lease";
 
 	*status = 404;
 	*allowed = NULL;
@@ -88,8 +92,53 @@ enum serve_route serve_route(const char *method, const char *url, char id[SERVE_
 			snprintf(id, SERVE_ID_MAX + 1, "%s", url + pl + 1);
 			return allow(routes[i].item, method, routes[i].item_methods, status, allowed);
 		}
+		/* ID/lease: the id's length checked before it is copied */
+		if (url[pl] == '/' && routes[i].lease != ROUTE_NONE) {
+			const char *s = url + pl + 1, *slash = strchr(s, '/');
+			size_t n = slash ? (size_t)(slash - s) : 0;
+			char tmp[SERVE_ID_MAX + 1];
+
+			if (!slash || n == 0 || n > SERVE_ID_MAX || strcmp(slash, lease))
+				continue;
+			memcpy(tmp, s, n);
+			tmp[n] = '\0';
+			if (!id_ok(tmp))
+				continue;
+			memcpy(id, tmp, n + 1);
+			return allow(routes[i].lease, method, "POST", status, allowed);
+		}
 	}
 	return ROUTE_NONE;
+}
+
+/* ---- version ---- */
+
+char *serve_version_json(void)
+{
+	/* what this agent's API offers beyond version 1 as first released */
+	static const char *const features[] = { "lease", "sample-now", NULL };
+	json_t *o = json_object(), *f = json_array();
+	char *s, *nl;
+	size_t n;
+
+	json_object_set_new(o, "version", json_string(DURESS_VERSION));
+	json_object_set_new(o, "api", json_integer(SERVE_API_VERSION));
+	for (size_t i = 0; features[i]; i++)
+		json_array_append_new(f, json_string(features[i]));
+	json_object_set_new(o, "features", f);
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	nl = realloc(s, n + 2);
+	if (!nl) {
+		free(s);
+		return NULL;
+	}
+	nl[n] = '\n';
+	nl[n + 1] = '\0';
+	return nl;
 }
 
 /* ---- authentication ---- */
@@ -321,11 +370,22 @@ static int fault_options(json_t *opts, struct fault *f, struct serve_fault_req *
 	return 0;
 }
 
+int serve_lease_parse(const char *text, const char *field, uint64_t *us, struct serve_error *e)
+{
+	struct duress_err err = { 0 };
+
+	if (parse_duration(text, field, us, &err) < 0)
+		return serve_error_set(e, 422, field, "%s", err.msg);
+	if (*us < SERVE_LEASE_MIN_US || *us > SERVE_LEASE_MAX_US)
+		return serve_error_set(e, 422, field, "%s: '%s': must be from 1s to 1h", field, text);
+	return 0;
+}
+
 static int fault_parse(json_t *o, struct fault *f, struct serve_fault_req *r, bool *have_f,
 		       struct serve_error *e)
 {
 	static const char *const keys[] = { "fault",	"target",   "duration", "options", "force",
-					    "interval", "baseline", "id",	NULL };
+					    "interval", "baseline", "id",	"lease",   NULL };
 	struct duress_err err = { 0 };
 	struct target_spec spec;
 	char interval[32] = "1s", baseline[32] = "0s";
@@ -344,7 +404,7 @@ static int fault_parse(json_t *o, struct fault *f, struct serve_fault_req *r, bo
 		if (!known)
 			return serve_error_set(e, 422, k, "%s: unknown field (fields: fault, target, "
 							  "duration, options, force, interval, "
-							  "baseline, id)",
+							  "baseline, id, lease)",
 					       k);
 	}
 	v = json_object_get(o, "id");
@@ -393,6 +453,11 @@ static int fault_parse(json_t *o, struct fault *f, struct serve_fault_req *r, bo
 		return serve_error_set(e, 422, "interval", "interval: '%s': must be at least 10ms",
 				       interval);
 	if (get_duration_field(o, "baseline", &us, baseline, sizeof(baseline), e) < 0)
+		return -1;
+	v = json_object_get(o, "lease");
+	if (v && !json_is_string(v))
+		return serve_error_set(e, 422, "lease", "lease: expected a duration string like \"5s\"");
+	if (v && serve_lease_parse(json_string_value(v), "lease", &r->lease_us, e) < 0)
 		return -1;
 	v = json_object_get(o, "force");
 	if (v && !json_is_boolean(v))

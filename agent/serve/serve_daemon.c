@@ -51,6 +51,7 @@ static void job_ended(struct job *j)
 static void tick(void)
 {
 	listing_tick();
+	jobs_expire_leases(&S.tab);
 	jobs_sample(&S.tab);
 	stream_resume_all(); /* new samples in the rings, new lines in the jobs' files */
 	for (size_t i = 0; i < S.tab.njobs; i++)

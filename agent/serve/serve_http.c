@@ -91,6 +91,8 @@ static enum MHD_Result post_fault(struct serve_server *srv, struct MHD_Connectio
 
 		argv[0] = srv->self_exe;
 		memcpy(argv + 1, fr.argv, (fr.argc + 1) * sizeof(char *));
+		if (fr.lease_us)
+			job_lease_renew(j, fr.lease_us);
 		if (job_spawn(&srv->tab, j, argv, &e) < 0)
 			goto out_job;
 	}
@@ -196,6 +198,8 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 	struct mf_diags d;
 	struct job *j;
 	const char *override = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "target");
+	const char *lease = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "lease");
+	uint64_t lease_us = 0;
 	bool json = looks_json(r->body ? r->body : "", r->len);
 	char path[PATH_MAX + 128], journal[PATH_MAX + 128], samples[PATH_MAX + 128];
 	const char *name = json ? "manifest.json" : "manifest.yaml";
@@ -203,6 +207,8 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 
 	if (!r->len)
 		return reply_fail(c, 400, "body", "%s", "body: empty: an experiment manifest (YAML or JSON)");
+	if (lease && serve_lease_parse(lease, "lease", &lease_us, &e) < 0)
+		return reply_error(c, &e);
 	mf_diags_init(&d, name);
 	/* without --allow-commands the environment is never read, not even to
 	 * validate (a diagnostic could carry it back) */
@@ -283,6 +289,8 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 			argv[n++] = j->spec;
 		}
 		argv[n] = NULL;
+		if (lease_us)
+			job_lease_renew(j, lease_us);
 		if (job_spawn(&srv->tab, j, argv, &e) < 0)
 			goto out_job;
 	}
@@ -366,6 +374,11 @@ static enum MHD_Result dispatch(struct serve_server *srv, struct MHD_Connection 
 	switch (r->route) {
 	case ROUTE_HEALTHZ:
 		return reply(c, 200, "text/plain", strdup("ok\n"), 3);
+	case ROUTE_VERSION: {
+		char *v = serve_version_json();
+
+		return v ? reply(c, 200, "application/json", v, strlen(v)) : MHD_NO;
+	}
 	case ROUTE_METRICS:
 		return get_metrics(srv, c);
 	case ROUTE_TARGETS:
@@ -379,6 +392,17 @@ static enum MHD_Result dispatch(struct serve_server *srv, struct MHD_Connection 
 		if (srv->stopping)
 			return reply_fail(c, 503, "", "%s", "the agent is stopping");
 		return r->route == ROUTE_EXPERIMENTS ? post_experiment(srv, c, r) : post_fault(srv, c, r);
+	case ROUTE_EXPERIMENT_LEASE:
+	case ROUTE_FAULT_LEASE:
+		j = job_find(&srv->tab, r->id, r->route == ROUTE_EXPERIMENT_LEASE);
+		if (!j)
+			return reply_fail(c, 404, "id", "'%s': no such job", r->id);
+		if (j->lease_s <= 0)
+			return reply_fail(c, 409, "lease", "'%s' was started without a lease", r->id);
+		/* a job that ended or is stopping stays so: its state tells the client */
+		if (j->state == JOB_RUNNING)
+			job_lease_renew(j, 0);
+		return reply_json(c, 200, job_json(j, false));
 	case ROUTE_EXPERIMENT:
 	case ROUTE_FAULT:
 		/* by id again after a suspended DELETE: never a pointer kept across

@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -118,6 +119,18 @@ json_t *job_json(const struct job *j, bool full)
 	json_object_set_new(o, "elapsed_s",
 			    json_real((double)(now.tv_sec - j->started.tv_sec) +
 				      (now.tv_nsec - j->started.tv_nsec) / 1e9));
+	if (j->lease_s > 0) {
+		json_t *l = json_object();
+		double left = j->lease_deadline - timing_now();
+
+		json_object_set_new(l, "seconds", json_real(j->lease_s));
+		json_object_set_new(l, "expires_in_s",
+				    j->state == JOB_RUNNING && left > 0
+					    ? json_real(round(left * 1000) / 1000)
+					    : json_null());
+		json_object_set_new(l, "expired", json_boolean(j->lease_expired));
+		json_object_set_new(o, "lease", l);
+	}
 	if (!full)
 		return o;
 	snprintf(path, sizeof(path), "%s/%s", j->dir, j->experiment ? "journal.json" : "summary.json");
@@ -355,6 +368,29 @@ void job_stop(struct job *j)
 	j->stop_mono = timing_now();
 }
 
+void job_lease_renew(struct job *j, uint64_t us)
+{
+	if (us)
+		j->lease_s = us / 1e6;
+	j->lease_deadline = timing_now() + j->lease_s;
+}
+
+void jobs_expire_leases(struct job_table *tab)
+{
+	double now = timing_now();
+
+	for (size_t i = 0; i < tab->njobs; i++) {
+		struct job *j = tab->jobs[i];
+
+		if (j->state != JOB_RUNNING || j->lease_s <= 0 || now < j->lease_deadline)
+			continue;
+		fprintf(stderr, "duress serve: %s %s: its lease (%.3gs) was not renewed: stopping it\n",
+			j->experiment ? "experiment" : "fault", j->id, j->lease_s);
+		j->lease_expired = true;
+		job_stop(j);
+	}
+}
+
 static void job_exited(struct job_table *tab, struct job *j, int status)
 {
 	j->state = JOB_EXITED;
@@ -444,6 +480,58 @@ void jobs_sample(struct job_table *tab)
 		tab->stats.sample_cost_total_s += cost;
 		tab->stats.samples_total += n;
 	}
+}
+
+char *jobs_sample_now(const struct job_table *tab, const char *spec, struct serve_error *e)
+{
+	struct duress_err err = { 0 };
+	const struct sample *prev = NULL;
+	struct target_spec ts;
+	struct target t;
+	struct sample s;
+	json_t *o;
+	char *line;
+
+	if (target_spec_parse(spec, &ts, &err) < 0) {
+		serve_error_set(e, 422, "target", "target: %s", err.msg);
+		return NULL;
+	}
+	if (ts.kind == TARGET_SANDBOX) {
+		serve_error_set(e, 422, "target", "target: required: cgroup:PATH, pid:N or "
+						  "container:ID");
+		return NULL;
+	}
+	if (!tab->root) {
+		serve_error_set(e, 503, "target", "no cgroup v2 hierarchy on this host");
+		return NULL;
+	}
+	target_init(&t);
+	if (target_resolve(tab->root, &ts, &t, &err) < 0) {
+		serve_error_set(e, 422, "target", "target: %s", err.msg);
+		target_release(&t);
+		return NULL;
+	}
+	for (size_t i = 0; i < tab->njobs; i++) {
+		const struct job *j = tab->jobs[i];
+
+		if (j->state != JOB_EXITED && j->have_t && j->have_last && !strcmp(j->t.dir, t.dir))
+			prev = &j->last;
+	}
+	if (sample_take(&t, prev, timing_now() - tab->mono0, &s, &err) < 0) {
+		serve_error_set(e, err.errnum == ENOENT ? 404 : 500, "target", "target: %s", err.msg);
+		target_release(&t);
+		return NULL;
+	}
+	o = sample_to_json(&s);
+	json_object_set_new(o, "target", json_string(t.dir));
+	line = json_dumps(o, SAMPLE_JSON_FLAGS);
+	json_decref(o);
+	target_release(&t);
+	if (!line) {
+		serve_error_set(e, 500, "", "out of memory");
+		return NULL;
+	}
+	return line;
 }
 
 unsigned jobs_running(const struct job_table *tab)

@@ -182,6 +182,7 @@ enum MHD_Result stream_get_samples(struct serve_server *srv, struct MHD_Connecti
 	const char *jid = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "job");
 	const char *last = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last");
 	const char *fol = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "follow");
+	const char *now = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "now");
 	bool follow_on = false;
 	struct job *j = NULL;
 	size_t want = SERVE_RING, cap = 4096, n = 0;
@@ -221,6 +222,22 @@ enum MHD_Result stream_get_samples(struct serve_server *srv, struct MHD_Connecti
 	}
 	if (!target)
 		return reply_fail(c, 422, "target", "%s", "target: required (?target=SPEC or ?job=ID)");
+	if (now && strcmp(now, "0") && strcmp(now, "false")) {
+		struct serve_error e;
+		char *line;
+		size_t len;
+
+		if (strcmp(now, "1") && strcmp(now, "true") && *now)
+			return reply_fail(c, 422, "now", "now: '%s': expected 1, true, 0 or false", now);
+		if (follow_on || last)
+			return reply_fail(c, 422, "now", "%s", "now: one sample now, without follow or last");
+		line = jobs_sample_now(&srv->tab, target, &e);
+		if (!line)
+			return reply_error(c, &e);
+		len = strlen(line);
+		line[len] = '\n'; /* in place of json_dumps' NUL: the len + 1 bytes sent */
+		return reply(c, 200, "application/x-ndjson", line, len + 1);
+	}
 	/* the newest job on that target, a running one first */
 	for (int pass = 0; pass < 2 && !j; pass++)
 		for (size_t i = srv->tab.njobs; i-- > 0 && !j;)

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include <duress/core/cgroup.h>
 #include <duress/core/exitcode.h>
@@ -53,6 +54,52 @@ static void test_routes(void **state)
 	assert_string_equal(id, "exp-1");
 	assert_int_equal(serve_route("HEAD", "/metrics", id, &st, &allow), ROUTE_METRICS);
 	assert_int_equal(st, 0);
+	assert_int_equal(serve_route("GET", "/v1/version", id, &st, &allow), ROUTE_VERSION);
+	assert_int_equal(st, 0);
+	assert_int_equal(serve_route("POST", "/v1/version", id, &st, &allow), ROUTE_VERSION);
+	assert_int_equal(st, 405);
+	assert_string_equal(allow, "GET");
+	/* leases: POST ID/lease, the id checked as any other */
+	assert_int_equal(serve_route("POST", "/v1/faults/flt-7/lease", id, &st, &allow),
+			 ROUTE_FAULT_LEASE);
+	assert_int_equal(st, 0);
+	assert_string_equal(id, "flt-7");
+	assert_int_equal(serve_route("POST", "/v1/experiments/x-1/lease", id, &st, &allow),
+			 ROUTE_EXPERIMENT_LEASE);
+	assert_string_equal(id, "x-1");
+	assert_int_equal(serve_route("GET", "/v1/faults/flt-7/lease", id, &st, &allow),
+			 ROUTE_FAULT_LEASE);
+	assert_int_equal(st, 405);
+	assert_string_equal(allow, "POST");
+	assert_int_equal(serve_route("POST", "/v1/faults/flt-7/leases", id, &st, &allow), ROUTE_NONE);
+	assert_int_equal(serve_route("POST", "/v1/faults/flt-7/lease/", id, &st, &allow), ROUTE_NONE);
+	assert_int_equal(serve_route("POST", "/v1/faults//lease", id, &st, &allow), ROUTE_NONE);
+	assert_int_equal(serve_route("POST", "/v1/faults/a.b/lease", id, &st, &allow), ROUTE_NONE);
+	assert_int_equal(serve_route("POST", "/v1/faults/../lease", id, &st, &allow), ROUTE_NONE);
+	assert_int_equal(serve_route("POST", "/v1/faults/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/lease", id,
+				     &st, &allow),
+			 ROUTE_NONE); /* 33 characters */
+	assert_int_equal(serve_route("POST", "/v1/targets/x/lease", id, &st, &allow), ROUTE_NONE);
+}
+
+/* GET /v1/version: the release the Makefile passes (VERSION), the API
+ * version, a list of features; one JSON object and a newline */
+static void test_version(void **state)
+{
+	char *s = serve_version_json();
+	json_error_t je;
+	json_t *o;
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(s[strlen(s) - 1], '\n');
+	o = json_loads(s, 0, &je);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "version")), DURESS_VERSION);
+	assert_int_equal(json_integer_value(json_object_get(o, "api")), SERVE_API_VERSION);
+	assert_true(json_is_array(json_object_get(o, "features")));
+	json_decref(o);
+	free(s);
 }
 
 static void test_routes_404_405(void **state)
@@ -224,6 +271,19 @@ static void test_fault_bad(void **state)
 	bad("{\"id\":\"a/b\",\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\","
 	    "\"options\":{\"max\":\"64M\"}}",
 	    422, "id", "letters");
+	/* leases: a duration string from 1s to 1h */
+	bad("{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\",\"lease\":5,"
+	    "\"options\":{\"max\":\"64M\"}}",
+	    422, "lease", "duration string");
+	bad("{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\",\"lease\":\"500ms\","
+	    "\"options\":{\"max\":\"64M\"}}",
+	    422, "lease", "from 1s to 1h");
+	bad("{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\",\"lease\":\"2h\","
+	    "\"options\":{\"max\":\"64M\"}}",
+	    422, "lease", "from 1s to 1h");
+	bad("{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\",\"lease\":\"5x\","
+	    "\"options\":{\"max\":\"64M\"}}",
+	    422, "lease", "lease");
 }
 
 static void test_fault_good(void **state)
@@ -242,12 +302,24 @@ static void test_fault_good(void **state)
 			 0);
 	assert_string_equal(r.id, "ctk-1");
 	assert_int_equal(r.duration_us, 30000000);
+	assert_int_equal(r.lease_us, 0);
 	assert_int_equal(r.argc, sizeof(want) / sizeof(want[0]));
 	for (size_t i = 0; i < r.argc; i++)
 		assert_string_equal(r.argv[i], want[i]);
 	assert_null(r.argv[r.argc]);
 	assert_true(fault_opt(&f, "max")->set);
 	assert_int_equal(fault_opt(&f, "max")->size.bytes, 64ULL << 20);
+	fault_free(&f);
+	serve_fault_req_free(&r);
+
+	/* a lease: not an argument of the child, the server keeps it */
+	assert_int_equal(parse("{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"30s\","
+			       "\"lease\":\"5s\",\"options\":{\"max\":\"64M\"}}",
+			       &f, &r, &e),
+			 0);
+	assert_int_equal(r.lease_us, 5000000);
+	for (size_t i = 0; i < r.argc; i++)
+		assert_null(strstr(r.argv[i], "lease"));
 	fault_free(&f);
 	serve_fault_req_free(&r);
 
@@ -512,6 +584,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes),	       cmocka_unit_test(test_routes_404_405),
+		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_auth),	       cmocka_unit_test(test_token_file),
 		cmocka_unit_test(test_fault_bad),      cmocka_unit_test(test_fault_good),
 		cmocka_unit_test(test_prom_escape),    cmocka_unit_test(test_prom_targets),

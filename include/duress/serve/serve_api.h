@@ -16,10 +16,15 @@
 
 #define SERVE_ID_MAX 32
 #define SERVE_BODY_MAX (1024 * 1024) /* request bodies above this: 413 */
+/* The API's version: raised when a change would break an existing client
+ * (a path, a field or a meaning gone or changed); additions are listed in
+ * serve_version_json()'s features instead. */
+#define SERVE_API_VERSION 1
 
 enum serve_route {
 	ROUTE_NONE,        /* unknown path: 404 */
 	ROUTE_HEALTHZ,     /* GET /healthz */
+	ROUTE_VERSION,     /* GET /v1/version */
 	ROUTE_METRICS,     /* GET /metrics */
 	ROUTE_TARGETS,     /* GET /v1/targets */
 	ROUTE_SAMPLES,     /* GET /v1/samples */
@@ -27,17 +32,24 @@ enum serve_route {
 	ROUTE_EXPERIMENT,  /* GET, DELETE /v1/experiments/{id} */
 	ROUTE_FAULTS,      /* GET, POST /v1/faults */
 	ROUTE_FAULT,       /* GET, DELETE /v1/faults/{id} */
+	ROUTE_EXPERIMENT_LEASE, /* POST /v1/experiments/{id}/lease */
+	ROUTE_FAULT_LEASE,      /* POST /v1/faults/{id}/lease */
 };
 
 /*
  * Match a request.  Returns the route (ROUTE_NONE: 404) and sets *status
  * to 0 when the method is allowed there, else 405 with *allow the methods
- * that are ("GET, POST").  For ROUTE_EXPERIMENT and ROUTE_FAULT the id
+ * that are ("GET, POST").  For ROUTE_EXPERIMENT, ROUTE_FAULT and their
+ * _LEASE routes the id
  * ([A-Za-z0-9-], at most SERVE_ID_MAX) goes to id.  `url` is the path
  * without the query string.
  */
 enum serve_route serve_route(const char *method, const char *url, char id[SERVE_ID_MAX + 1],
 			     int *status, const char **allow);
+
+/* GET /v1/version: {"version": the agent's release (VERSION), "api":
+ * SERVE_API_VERSION, "features": [...]} and a newline (malloc'd text). */
+char *serve_version_json(void);
 
 /* Length-independent time comparison of two secrets. */
 bool serve_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
@@ -65,12 +77,25 @@ int serve_error_set(struct serve_error *e, int status, const char *field, const 
 /* The error as the JSON body of a 4xx/5xx response (malloc'd text). */
 char *serve_error_json(const struct serve_error *e);
 
+/*
+ * Leases (docs/api.md): a job started with one is stopped (SIGTERM: it
+ * reverts) when its client has not renewed it for that long, so that a
+ * client that dies (a killed test run) does not leave its fault in force
+ * until the fault's own duration ends.
+ */
+#define SERVE_LEASE_MIN_US 1000000ULL           /* the loop looks once a second */
+#define SERVE_LEASE_MAX_US (3600ULL * 1000000ULL)
+
+/* A lease's text ("5s") into *us, checked (1s .. 1h); `field` names it in
+ * the 422 ("lease"). */
+int serve_lease_parse(const char *text, const char *field, uint64_t *us, struct serve_error *e);
+
 #define SERVE_ARGV_MAX 128
 
 /*
  * POST /v1/faults: {"fault": NAME, "target": SPEC, "duration": DUR,
  * "options": {OPT: VALUE}, "force": BOOL, "interval": DUR, "baseline": DUR,
- * "id": ID}.
+ * "id": ID, "lease": DUR}.
  * Parses and checks it as `duress inject` does its command line: the
  * fault's option table (fault_opt_set, bounds and types), its validate()
  * hook, the duration (>= 100ms), the target spec's syntax.  On success f
@@ -85,6 +110,7 @@ struct serve_fault_req {
 	char target[4096];
 	char duration[32];
 	uint64_t duration_us;
+	uint64_t lease_us; /* 0: no lease */
 	bool force;
 	char *argv[SERVE_ARGV_MAX];
 	size_t argc;

@@ -51,6 +51,9 @@ struct job {
 	uint64_t total;
 	struct sample last;
 	bool have_last;
+	/* lease: stopped when not renewed for lease_s (0: none) */
+	double lease_s, lease_deadline;
+	bool lease_expired;
 	/* DELETE requests answered when it ends (the daemon's business) */
 	struct MHD_Connection *waiters[SERVE_MAX_WAITERS];
 	size_t nwaiters;
@@ -88,6 +91,10 @@ int job_busy_check(const struct job_table *tab, const struct job *j, struct serv
 int job_spawn(struct job_table *tab, struct job *j, char **argv, struct serve_error *e);
 /* SIGTERM to a running job (it reverts and exits 8). */
 void job_stop(struct job *j);
+/* Give j a lease of us microseconds, or renew it (from now). */
+void job_lease_renew(struct job *j, uint64_t us);
+/* Stop the running jobs whose lease ran out (the 1 Hz round). */
+void jobs_expire_leases(struct job_table *tab);
 struct job *job_find(const struct job_table *tab, const char *id, bool experiment);
 struct job *job_by_id(const struct job_table *tab, const char *id);
 /* The job as the API shows it; full adds the journal or summary and the
@@ -97,6 +104,11 @@ json_t *job_json(const struct job *j, bool full);
 void jobs_reap(struct job_table *tab);
 /* Sample the target of every running job (the 1 Hz round). */
 void jobs_sample(struct job_table *tab);
+/* GET /v1/samples?target=SPEC&now=1: one sample of any target, taken now
+ * (with the CPU rate when a running job's last sample of the same cgroup
+ * gives one), as a JSON line with "target" (its directory) added;
+ * malloc'd.  NULL with e set: 422 naming target, 503 without cgroup v2. */
+char *jobs_sample_now(const struct job_table *tab, const char *spec, struct serve_error *e);
 unsigned jobs_running(const struct job_table *tab);
 /* Stop every job and wait (signals read from sfd) until all have ended;
  * what is still running after SERVE_SHUTDOWN_WAIT_S is killed (its
