@@ -142,8 +142,10 @@ api POST /v1/experiments --data-binary $'{"title": "t", "description": "d", "met
 check "a CTK process action without --allow-commands: 422 naming the method ($CODE: $(jq -r .error "$WORK/body"))" \
 	is 422 '.field == "method" and (.error | test("--allow-commands"))'
 api POST /v1/experiments --data-binary $'{"title": "t", "description": "d", "configuration": {"k": {"type": "env", "key": "HOME", "default": "/"}},\n "method": [{"type": "probe", "name": "h", "provider": {"type": "http", "url": "http://127.0.0.1:1${k}", "timeout": 1}}]}'
-check "CTK {type: env} configuration without --allow-commands: 422 naming it ($CODE: $(jq -r .error "$WORK/body"))" \
-	is 422 '.field == "configuration" and (.error | test("configuration.k"))'
+check "CTK {type: env} configuration without --allow-commands: 422 naming it ($CODE: $(jq -c '.problems[0].message' "$WORK/body"))" \
+	is 422 '[.problems[].message | select(test("configuration.k") and test("--allow-commands"))] | length == 1'
+check "  ... and the environment was not read (no value of HOME in the answer)" \
+	bash -c "! grep -qF '\"$HOME' '$WORK/body' && ! grep -q 'http://127.0.0.1:1/' '$WORK/body'"
 sleep 1
 check "the refused process probe never ran" [ ! -e "$WORK/ran-by-api" ]
 check "bad requests started nothing (jobs $n0 -> $(njobs), experiments $x0 -> $(nexps))" \
