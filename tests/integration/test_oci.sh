@@ -153,7 +153,7 @@ check "sidecar: duress targets runs (exit $rc: $(head -c 200 "$WORK/side-targets
 check "sidecar: lists $A with its cgroup outside the agent's namespace" grep -q "^$A *crun .* /\.\./a\$" "$WORK/side-targets.out"
 
 # memory.max by pid:1 (A's init is PID 1 of the shared PID namespace)
-sidecar_config '["/usr/bin/duress","inject","memory","-t","pid:1","--max","48M","--for","6s","--baseline","0"]'
+sidecar_config '["/usr/bin/duress","inject","memory","-t","pid:1","--max","48M","--for","12s","--baseline","0"]'
 crun run --bundle "$WORK/s" "$S-2" < /dev/null > "$WORK/side-mem.out" 2> "$WORK/side-mem.err" &
 side=$!
 during=
