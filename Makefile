@@ -23,7 +23,7 @@ PKG_CONFIG ?= pkg-config
 # Debian packages: build, tests, VM harness.  `make deps` installs them.
 DEPS_BUILD := build-essential pkg-config libcgroup-dev libnl-3-dev libnl-route-3-dev \
 	libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
-DEPS_TEST := libcmocka-dev valgrind iproute2 iputils-ping util-linux procps e2fsprogs \
+DEPS_TEST := clang-format libcmocka-dev valgrind iproute2 iputils-ping util-linux procps e2fsprogs \
 	fio stress-ng jq time curl groff-base man-db mandoc systemd nodejs crun runc umoci \
 	python3 python3-pytest python3-setuptools python3-pip python3-venv
 DEPS_VM := qemu-system-x86 busybox-static cpio kmod
@@ -54,7 +54,7 @@ BENCH_SRCS := $(sort $(wildcard tests/bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/tests/bench/%)
 
 .PHONY: all deps check unit integration demo asan valgrind bench fuzz install uninstall clean image \
-	format
+	format format-check
 
 all: $(BUILD)/duress
 
@@ -177,8 +177,16 @@ uninstall:
 	rm -f $(DESTDIR)$(MANDIR)/man1/duress.1 $(DESTDIR)$(BASHCOMPDIR)/duress \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/duress.service
 
+# The C style is .clang-format's: `make format` applies it, `make check`
+# fails on a difference (format-check).
+FORMAT_SRCS = $(AGENT_SRCS) $(sort $(wildcard include/duress/*/*.h)) $(UNIT_SRCS) \
+	$(wildcard tests/unit/*.h) $(HELPER_SRCS) $(BENCH_SRCS) $(wildcard tests/fuzz/*.c)
+
 format:
-	clang-format -i $(AGENT_SRCS) include/duress/*/*.h $(UNIT_SRCS) $(HELPER_SRCS)
+	clang-format -i $(FORMAT_SRCS)
+
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_SRCS) && echo "format: $(words $(FORMAT_SRCS)) files as .clang-format says"
 
 # The sidecar image as an OCI image layout, without a registry or daemon
 # (docs/containers.md): the root filesystem of scripts/image-rootfs in one
