@@ -84,6 +84,14 @@ struct fault_desc {
 	int (*tick)(struct fault *f, uint64_t since_apply_us, struct duress_err *err); /* or NULL */
 	void (*report)(struct fault *f, json_t *summary);                             /* or NULL */
 	void (*release)(struct fault *f);                                             /* or NULL */
+	/* Or NULL: this instance, as its options stand, needs no target (an
+	 * explicit proxy: --listen/--upstream); inject then runs without one
+	 * (f->target is an empty target: no cgroup, no process, netns_fd -1). */
+	bool (*no_target)(const struct fault *f);
+	/* Or NULL: add the fault's own counters (a helper's) to the JSON
+	 * object of a sample, e.g. "http": {"requests": ...}; the driver calls
+	 * it for every sample it writes while the fault is in force. */
+	void (*sample)(struct fault *f, json_t *sample);
 };
 
 struct fault {
