@@ -49,6 +49,7 @@ struct inject_opts {
 	uint64_t for_us;
 	uint64_t interval_us;
 	uint64_t baseline_us;
+	bool baseline_set;
 	const char *summary;
 };
 
@@ -150,6 +151,7 @@ static int parse_inject(int argc, char **argv, struct fault *f, struct inject_op
 		case OPT_BASELINE:
 			if (parse_duration(optarg, "--baseline", &o->baseline_us, &err) < 0)
 				return cli_usage_error("inject", "%s", err.msg);
+			o->baseline_set = true;
 			break;
 		case OPT_SUMMARY:
 			o->summary = optarg;
@@ -186,6 +188,7 @@ struct run {
 	double start;
 	struct phase_stats before, during;
 	bool vanished;
+	bool no_target;       /* the fault needs none (an explicit proxy): no samples */
 	bool had_procs;       /* the target had processes of its own when applied */
 	int stop_signal;
 	double applied_at, reverted_at;
@@ -199,6 +202,8 @@ static int take(struct run *r, const char *phase, struct phase_stats *ps)
 	struct duress_err err = { 0 };
 	struct sample s;
 
+	if (r->no_target)
+		return 0;
 	if (sample_take(r->t, r->have_prev ? &r->prev : NULL, mono_seconds() - r->start, &s, &err) < 0) {
 		if (err.errnum == ENOENT) {
 			r->vanished = true;
@@ -274,7 +279,7 @@ static int run_phase(struct run *r, const char *phase, struct phase_stats *ps, d
 				(void)0;
 			/* A container whose processes all exited is gone: stop
 			 * before a fault restarts workers into it. */
-			if (r->had_procs && target_own_procs(r->t) <= 0) {
+			if (!r->no_target && r->had_procs && target_own_procs(r->t) <= 0) {
 				r->vanished = true;
 				return 1;
 			}
@@ -355,7 +360,7 @@ static int inject_run(struct run *r, struct undo_log *undo)
 		goto revert;
 
 	r->applied_at = mono_seconds() - r->start;
-	r->had_procs = target_own_procs(r->t) > 0;
+	r->had_procs = !r->no_target && target_own_procs(r->t) > 0;
 	if (f->desc->apply(f, &err) < 0) {
 		fprintf(stderr, "duress: %s fault could not be applied; reverting what was done\n",
 			f->desc->name);
@@ -428,7 +433,7 @@ int cmd_inject(int argc, char **argv)
 	struct fault f;
 	struct undo_log undo, sbx_undo;
 	struct agent_session sess = { .journal.fd = -1 };
-	bool have_sess = false;
+	bool have_sess = false, no_target = false;
 	char what[128];
 	const struct fault_desc *d;
 	cleanup_close int sfd = -1;
@@ -470,11 +475,16 @@ int cmd_inject(int argc, char **argv)
 						   : cli_fail(&err);
 		goto out;
 	}
-	if (target_spec_parse(o.s.target, &spec, &err) < 0) {
+	/* a fault that needs no target (an explicit proxy) and none given:
+	 * no cgroups, no samples, no sandbox; the session still guards it */
+	no_target = d->no_target && d->no_target(&f) && !o.s.target;
+	if (no_target && !o.baseline_set)
+		o.baseline_us = 0;
+	if (!no_target && target_spec_parse(o.s.target, &spec, &err) < 0) {
 		rc = cli_usage_error("inject", "%s", err.msg);
 		goto out;
 	}
-	if (cg_root_discover(&root, &err) < 0 ||
+	if ((!no_target && cg_root_discover(&root, &err) < 0) ||
 	    (!o.s.dry_run && cli_require_root("inject", &err) < 0)) {
 		rc = cli_fail(&err);
 		goto out;
@@ -485,7 +495,7 @@ int cmd_inject(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out;
 	}
-	if (spec.kind == TARGET_SANDBOX && o.s.dry_run) {
+	if (!no_target && spec.kind == TARGET_SANDBOX && o.s.dry_run) {
 		fprintf(stderr, "duress inject: --dry-run needs a target (-t): the sandbox "
 				"exists only while the agent runs\n");
 		rc = DURESS_EXIT_USAGE;
@@ -494,15 +504,28 @@ int cmd_inject(int argc, char **argv)
 	/* Before the first change: recover what dead agents left, open this
 	 * run's undo journal (every step is on disk before it is made). */
 	snprintf(what, sizeof(what), "inject %s", d->name);
-	if (cli_open_target(&o.s, what, &root, &spec, &sess, &have_sess, &undo, &sbx_undo, &t,
-			    &err) < 0 ||
-	    (d->supported && d->supported(&f, &err) < 0) || (d->plan && d->plan(&f, &err) < 0)) {
+	if (no_target) {
+		if (!o.s.dry_run) {
+			if (session_begin(&sess, o.s.state_dir, o.s.no_recover, what, &err) < 0) {
+				rc = cli_fail(&err);
+				goto out_target;
+			}
+			have_sess = true;
+			undo.journal = &sess.journal;
+		}
+	} else if (cli_open_target(&o.s, what, &root, &spec, &sess, &have_sess, &undo, &sbx_undo,
+				   &t, &err) < 0) {
+		rc = cli_fail(&err);
+		goto out_target;
+	}
+	if ((d->supported && d->supported(&f, &err) < 0) || (d->plan && d->plan(&f, &err) < 0)) {
 		rc = cli_fail(&err);
 		goto out_target;
 	}
 	/* One agent per target and resource; the guardian inherits the lock. */
 	if (have_sess && !t.owned &&
-	    (session_lock(&sess, &t, d->name, &err) < 0 || session_guard(&sess, &err) < 0)) {
+	    ((!no_target && session_lock(&sess, &t, d->name, &err) < 0) ||
+	     session_guard(&sess, &err) < 0)) {
 		rc = cli_fail(&err);
 		goto out_target;
 	}
@@ -512,7 +535,11 @@ int cmd_inject(int argc, char **argv)
 	r.t = &t;
 	r.o = &o;
 	r.sfd = sfd;
-	target_describe(&t, r.title, sizeof(r.title));
+	r.no_target = no_target;
+	if (no_target)
+		snprintf(r.title, sizeof(r.title), "no target");
+	else
+		target_describe(&t, r.title, sizeof(r.title));
 	if (o.s.dry_run) {
 		char dur[32];
 
