@@ -333,7 +333,14 @@ static int wait_ready(struct fault_helper *h, struct duress_err *err)
 		if (r > 0 && read_channel(h, true))
 			return 0;
 	}
+	/* EOF comes as the child exits, a moment before it can be reaped */
+	for (int i = 0; h->ctl < 0 && i < 1000; i++) {
+		if (waitpid(h->pid, &st, WNOHANG) == h->pid)
+			goto died;
+		usleep(1000);
+	}
 	if (waitpid(h->pid, &st, WNOHANG) == h->pid) {
+died:
 		h->pid = 0;
 		forget_step(h);
 		status_text(st, how, sizeof(how));
