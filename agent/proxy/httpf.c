@@ -466,9 +466,13 @@ static void req_head(struct hconn *h)
 		bool close = !r->keep_alive || h->info->expect_continue;
 
 		cfg->answered++;
+		int conn = close		   ? HRULE_CONN_CLOSE
+			   : s->p.http_minor == 0 ? HRULE_CONN_KEEP_ALIVE
+						  : HRULE_CONN_DEFAULT;
+
 		if (hrule_synth_response(r->plan.abort_status, r->plan.abort_body,
 					 r->plan.abort_body_len, r->plan.has_retry_after,
-					 r->plan.retry_after_s, close, &r->synth, &r->synth_len) < 0) {
+					 r->plan.retry_after_s, conn, &r->synth, &r->synth_len) < 0) {
 			free(r);
 			h->cur = NULL;
 			go_raw(h, false);

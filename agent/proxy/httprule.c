@@ -246,7 +246,7 @@ static bool looks_json(const char *b, size_t n)
 }
 
 int hrule_synth_response(unsigned status, const char *body, size_t body_len,
-			 bool has_retry_after, uint64_t retry_after_s, bool close, char **out,
+			 bool has_retry_after, uint64_t retry_after_s, int conn, char **out,
 			 size_t *len)
 {
 	const char *reason = hrule_status_reason(status);
@@ -267,7 +267,10 @@ int hrule_synth_response(unsigned status, const char *body, size_t body_len,
 	hl = snprintf(head, sizeof(head),
 		      "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n", status,
 		      reason, looks_json(body, body_len) ? "application/json" : "text/plain; charset=utf-8",
-		      body_len, ra, close ? "Connection: close\r\n" : "");
+		      body_len, ra,
+		      conn == HRULE_CONN_CLOSE	    ? "Connection: close\r\n"
+		      : conn == HRULE_CONN_KEEP_ALIVE ? "Connection: keep-alive\r\n"
+						      : "");
 	buf = malloc((size_t)hl + body_len);
 	if (!buf)
 		return -1;

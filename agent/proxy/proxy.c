@@ -87,7 +87,8 @@ struct proxy_conn {
 	uint64_t wake;              /* min of the above and queue release times; 0 none */
 	size_t heap_idx;            /* SIZE_MAX: not in the heap */
 	uint64_t id;
-	struct proxy_conn *next;    /* ready list, dead list */
+	struct proxy_conn *next;    /* ready list */
+	struct proxy_conn *dead_next; /* dead list */
 	struct proxy_conn *all_prev, *all_next; /* every live connection */
 	struct sockaddr_storage dest;
 	uint64_t bytes[2];
@@ -402,18 +403,29 @@ static void conn_kill(struct proxy_conn *c, bool rst_client)
 	if (c->all_next)
 		c->all_next->all_prev = c->all_prev;
 	p->active--;
-	c->next = p->dead;
+	c->dead_next = p->dead;
 	p->dead = c;
 }
 
+/* A dead connection still on the ready list is freed a turn later, once
+ * run_ready() has taken it off. */
 static void free_dead(struct proxy *p)
 {
-	while (p->dead) {
-		struct proxy_conn *n = p->dead->next;
+	struct proxy_conn *c = p->dead, *keep = NULL;
 
-		free(p->dead);
-		p->dead = n;
+	p->dead = NULL;
+	while (c) {
+		struct proxy_conn *n = c->dead_next;
+
+		if (c->in_ready) {
+			c->dead_next = keep;
+			keep = c;
+		} else {
+			free(c);
+		}
+		c = n;
 	}
+	p->dead = keep;
 }
 
 /* A peer broke the connection (reset, error): so does the other side. */
@@ -596,6 +608,8 @@ static void conn_wake(struct proxy_conn *c)
 	if (c->in_ready || c->dead)
 		return;
 	c->in_ready = true;
+	/* (a connection killed later in this turn stays listed: run_ready
+	 * skips it, free_dead waits for that) */
 	c->next = c->p->ready;
 	c->p->ready = c;
 }
@@ -1045,6 +1059,9 @@ void proxy_free(struct proxy *p)
 		return;
 	while (p->all)
 		conn_kill(p->all, false);
+	for (struct proxy_conn *c = p->ready; c; c = c->next)
+		c->in_ready = false;
+	p->ready = NULL;
 	free_dead(p);
 	free(p->heap);
 	free(p->buf);

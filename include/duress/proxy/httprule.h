@@ -147,14 +147,19 @@ void hrule_plan(struct hrule *rules, size_t n, const struct hrule_req *q, uint64
 /* Is status one we can answer (200..599 and known)?  Its reason phrase. */
 const char *hrule_status_reason(unsigned status);
 
+/* The Connection header of a synthetic response: none (HTTP/1.1 keeps
+ * the connection), close, or keep-alive (what an HTTP/1.0 client that
+ * asked for it needs to hear). */
+enum { HRULE_CONN_DEFAULT, HRULE_CONN_CLOSE, HRULE_CONN_KEEP_ALIVE };
+
 /*
  * Build a whole response (status line, headers, body) for an abort:
  * Content-Type text/plain (application/json when the body looks like it),
  * Content-Length, Retry-After when asked (always for 429: 1 s unless
- * given), "Connection: close" when close.  malloc'd in *out.
+ * given), a Connection header as conn says.  malloc'd in *out.
  */
 int hrule_synth_response(unsigned status, const char *body, size_t body_len,
-			 bool has_retry_after, uint64_t retry_after_s, bool close, char **out,
+			 bool has_retry_after, uint64_t retry_after_s, int conn, char **out,
 			 size_t *len);
 
 /*
