@@ -168,35 +168,33 @@ fail:
 
 int fault_rule_append(char *buf, size_t len, const char *key, const char *value)
 {
-	size_t o = strlen(buf);
+	size_t o = strlen(buf), vl = value ? strlen(value) : 0, need;
 	bool quote = false;
 
-	if (value) {
-		size_t vl = strlen(value);
-
+	if (value)
 		quote = !vl || strpbrk(value, ",\"\\") || isspace((unsigned char)value[0]) ||
 			isspace((unsigned char)value[vl - 1]);
-	}
-	if (o && o + 1 < len)
+	/* what it takes, escapes counted, before writing anything */
+	need = (o ? 1 : 0) + strlen(key) + (value ? 1 + vl + (quote ? 2 : 0) : 0);
+	for (size_t i = 0; quote && i < vl; i++)
+		need += value[i] == '"' || value[i] == '\\';
+	if (o + need + 1 > len)
+		return -1;
+	if (o)
 		buf[o++] = ',';
-	for (const char *k = key; *k && o + 1 < len; k++)
+	for (const char *k = key; *k; k++)
 		buf[o++] = *k;
 	if (value) {
-		if (o + 1 < len)
-			buf[o++] = '=';
-		if (quote && o + 1 < len)
+		buf[o++] = '=';
+		if (quote)
 			buf[o++] = '"';
-		for (const char *v = value; *v && o + 2 < len; v++) {
+		for (const char *v = value; *v; v++) {
 			if (quote && (*v == '"' || *v == '\\'))
 				buf[o++] = '\\';
 			buf[o++] = *v;
 		}
-		if (quote && o + 1 < len)
+		if (quote)
 			buf[o++] = '"';
-	}
-	if (o + 1 >= len) {
-		buf[len - 1] = '\0';
-		return -1;
 	}
 	buf[o] = '\0';
 	return 0;

@@ -332,6 +332,10 @@ static int on_req_headers_complete(http_parser *p)
 {
 	struct hconn *h = hc(p);
 
+	/* the last header value ends here (room was kept for its NUL) */
+	if (h->info && h->info->arena_len < HTTPF_ARENA)
+		h->info->arena[h->info->arena_len] = '\0';
+
 	h->side[PROXY_UP].at_head_end = true;
 	http_parser_pause(p, 1);
 	return 0;

@@ -348,6 +348,73 @@ static void test_explicit_tcp(void **state)
 	close(lfd);
 }
 
+/* A filter whose eof passes the FIN on itself (it wakes the connection
+ * while the engine ends it): many short connections, one after the other
+ * and overlapping, each request answered and closed by the server (a
+ * connection ended in the same turn as another one starts must not be lost). */
+static void fin_eof(struct proxy_conn *c, enum proxy_dir dir)
+{
+	proxy_shutdown(c, dir);
+}
+
+static void fin_data(struct proxy_conn *c, enum proxy_dir dir, const char *buf, size_t len)
+{
+	proxy_send(c, dir, buf, len, dir == PROXY_UP ? proxy_conn_now(c) + 1000000 : 0);
+}
+
+static const struct proxy_filter fin_filter = {
+	.name = "fin", .data = fin_data, .eof = fin_eof,
+};
+
+static void test_many_short(void **state)
+{
+	struct proxy_config cfg = { .listen_fd = -1, .filter = &fin_filter };
+	struct duress_err err = { 0 };
+	struct proxy *p;
+	enum { N = 300, AT_ONCE = 4 };
+	int cl[AT_ONCE], sv[AT_ONCE], done = 0;
+
+	(void)state;
+	assert_int_equal(proxy_new(&cfg, &p, &err), 0);
+	while (done < N) {
+		int k = N - done < AT_ONCE ? N - done : AT_ONCE;
+
+		for (int i = 0; i < k; i++) {
+			int a[2], b[2];
+
+			pair(a);
+			pair(b);
+			assert_int_equal(proxy_adopt(p, a[1], b[0], &err), 0);
+			cl[i] = a[0];
+			sv[i] = b[1];
+			assert_int_equal(send(cl[i], "GET / HTTP/1.0\r\n\r\n", 18, 0), 18);
+		}
+		for (int i = 0; i < k; i++) {
+			static struct reader r;
+
+			memset(&r, 0, sizeof(r));
+			r.fd = sv[i];
+			r.want = 18;
+			assert_true(spin(p, read_some, &r, 2000));
+			assert_int_equal(send(sv[i], "HTTP/1.0 200 OK\r\n\r\nx", 20, 0), 20);
+			close(sv[i]);
+			memset(&r, 0, sizeof(r));
+			r.fd = cl[i];
+			assert_true(spin(p, read_some, &r, 2000));
+			spin(p, read_some, &r, 5);
+			assert_int_equal(r.len, 20);
+			assert_true(r.eof);
+			close(cl[i]);
+		}
+		done += k;
+	}
+	assert_true(spin(p, NULL, NULL, 20));
+	for (int i = 0; i < 100 && proxy_active(p); i++)
+		proxy_run_once(p, 5, &err);
+	assert_int_equal(proxy_active(p), 0);
+	proxy_free(p);
+}
+
 static void test_addr(void **state)
 {
 	struct sockaddr_storage a;
@@ -382,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_hold_and_reset),
 		cmocka_unit_test(test_no_upstream),
 		cmocka_unit_test(test_explicit_tcp),
+		cmocka_unit_test(test_many_short),
 		cmocka_unit_test(test_addr),
 	};
 
