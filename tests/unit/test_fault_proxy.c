@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include <duress/core/exitcode.h>
+#include <duress/experiment/manifest.h>
 #include <duress/faults/fault.h>
 #include <duress/faults/fault_rule.h>
 
@@ -195,6 +196,60 @@ static void test_tcp_options(void **state)
 	BAD("--limit-data", "tcp", m_, sizeof(m_), "port", "1", "limit-data", "0");
 }
 
+/* A manifest's list of rules (maps) becomes one rule value each, in the
+ * text form; keys that are not options are pointed at. */
+static void test_manifest_rules(void **state)
+{
+	static const char good[] =
+		"name: t\ndescription: d\nmethod:\n"
+		"  - type: action\n    name: a\n    fault: http\n    port: 8080\n    duration: 1s\n"
+		"    rule:\n"
+		"      - path: /api/*\n        method: [GET, HEAD]\n        abort: 503\n"
+		"        percent: 10\n        abort-body: 'a, \"b\"'\n"
+		"      - delay: 200ms\n        reset: true\n        corrupt-body: false\n";
+	static const char bad[] =
+		"name: t\ndescription: d\nmethod:\n"
+		"  - type: action\n    name: a\n    fault: http\n    port: 8080\n    duration: 1s\n"
+		"    rule:\n      - abort: 503\n        nope: 1\n";
+	struct experiment x;
+	struct mf_diags d;
+	struct duress_err err = { 0 };
+	struct fault f;
+	const char *want[] = { "path=/api/*,method=GET,method=HEAD,abort=503,percent=10,"
+			       "abort-body=\"a, \\\"b\\\"\"",
+			       "delay=200ms,reset" };
+	size_t k = 0;
+
+	(void)state;
+	mf_diags_init(&d, "good.yaml");
+	if (experiment_load_text("good.yaml", good, strlen(good), &x, &d, &err) < 0) {
+		mf_diags_print(&d, stderr);
+		fail_msg("%s", err.msg);
+	}
+	assert_int_equal(x.nmethod, 1);
+	for (size_t i = 0; i < x.method[0].nopts; i++) {
+		if (strcmp(x.method[0].opts[i].name, "rule"))
+			continue;
+		assert_true(k < 2);
+		assert_string_equal(x.method[0].opts[i].value, want[k]);
+		k++;
+	}
+	assert_int_equal(k, 2);
+	/* and the fault takes them */
+	assert_int_equal(action_fault_build(&x.method[0], &f, &err), 0);
+	fault_free(&f);
+	experiment_free(&x);
+	mf_diags_free(&d);
+	mf_diags_init(&d, "bad.yaml");
+	assert_int_equal(experiment_load_text("bad.yaml", bad, strlen(bad), &x, &d, &err), -1);
+	assert_int_equal(err.code, DURESS_EXIT_INVALID_MANIFEST);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.v[0].pos.line, 11);
+	assert_non_null(strstr(d.v[0].msg, "rule: nope: not an option of the fault"));
+	experiment_free(&x);
+	mf_diags_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_http_rules),
 		cmocka_unit_test(test_rule_text),
 		cmocka_unit_test(test_tcp_options),
+		cmocka_unit_test(test_manifest_rules),
 	};
 
 	return cmocka_run_group_tests_name("fault_proxy", tests, NULL, NULL);
