@@ -290,7 +290,7 @@ static int spawn(struct fault_helper *h, struct duress_err *err)
 
 		snprintf(where, sizeof(where), "%d", (int)child);
 		snprintf(when, sizeof(when), "%llu", start);
-		idx = undo_record(h->f->undo, "kill", h->f->desc->name, where, when, spec->name, err);
+		idx = undo_record(h->f->undo, "helper", h->f->desc->name, where, when, spec->name, err);
 		if (idx < 0) {
 			kill(child, SIGKILL);
 			reap_blocking(child, NULL);
@@ -520,6 +520,22 @@ void fault_helper_stop(struct fault_helper *h)
 	fold(h);
 }
 
+void fault_helper_collect(struct fault_helper *h)
+{
+	int st;
+
+	if (h->pid > 0) {
+		read_channel(h, false);
+		if (waitpid(h->pid, &st, WNOHANG) != h->pid)
+			return;
+		h->pid = 0;
+		h->last_status = st;
+	}
+	read_channel(h, false); /* its last words: the final counters */
+	forget_step(h);
+	fold(h);
+}
+
 void fault_helper_release(struct fault_helper *h)
 {
 	if (h->pid > 0) {
@@ -539,3 +555,67 @@ void fault_helper_release(struct fault_helper *h)
 	json_decref(h->base);
 	h->last = h->base = NULL;
 }
+
+/* ---- the undo kind "helper" ---- */
+
+/* State of a process (field 3 of /proc/PID/stat): 'Z' for a zombie, 0 if
+ * it is gone. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	cleanup_close int fd = -1;
+	ssize_t r;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	r = read(fd, buf, sizeof(buf) - 1);
+	if (r <= 0)
+		return 0;
+	buf[r] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* SIGTERM (the helper says its last counters and ends), SIGKILL if it has
+ * not ended after FAULT_HELPER_STOP_US.  A pid that is gone or reused (its
+ * start time differs) is left alone: already gone. */
+static int revert_helper(const struct undo_rec *rec, bool *gone, struct duress_err *err)
+{
+	long pid = strtol(rec->where, NULL, 10);
+	unsigned long long want = strtoull(rec->what, NULL, 10), now;
+	uint64_t end;
+
+	if (pid <= 0)
+		return duress_err_set(err, EINVAL, "helper: bad pid '%s'", rec->where);
+	if (undo_proc_starttime((pid_t)pid, &now) < 0 || now != want || proc_state((pid_t)pid) == 'Z') {
+		*gone = true;
+		return 0;
+	}
+	if (kill((pid_t)pid, SIGTERM) < 0) {
+		if (errno == ESRCH) {
+			*gone = true;
+			return 0;
+		}
+		return duress_err_set(err, errno, "end process %ld (%s)", pid, rec->value);
+	}
+	end = mono_us() + FAULT_HELPER_STOP_US;
+	while (mono_us() < end) {
+		char st = proc_state((pid_t)pid);
+
+		if (!st || st == 'Z')
+			return 0;
+		usleep(2000);
+	}
+	if (kill((pid_t)pid, SIGKILL) < 0 && errno != ESRCH)
+		return duress_err_set(err, errno, "kill process %ld (%s)", pid, rec->value);
+	return 0;
+}
+
+static void describe_helper(const struct undo_rec *rec, char *buf, size_t len)
+{
+	snprintf(buf, len, "end process %s (%s): SIGTERM, then SIGKILL", rec->where, rec->value);
+}
+
+const struct undo_kind undo_kind_helper = { "helper", revert_helper, describe_helper };

@@ -334,9 +334,14 @@ int pxf_tick(struct fault *f, struct pxf *x, struct duress_err *err)
 void pxf_report(struct fault *f, struct pxf *x, json_t *summary)
 {
 	char a[INET6_ADDRSTRLEN + 8];
-	json_t *c = fault_helper_counters(&x->helper);
+	json_t *c;
 	const char *k;
 	json_t *v;
+
+	/* after the revert ended the proxy: its final counters */
+	if (x->helper_started)
+		fault_helper_collect(&x->helper);
+	c = fault_helper_counters(&x->helper);
 
 	json_object_set_new(summary, "mode", json_string(x->explicit_mode ? "explicit" : "transparent"));
 	if (x->explicit_mode) {

@@ -41,7 +41,7 @@ static size_t pending_kills(const struct undo_log *log)
 	size_t n = 0;
 
 	for (size_t i = 0; i < log->n; i++)
-		n += !log->recs[i].done && !strcmp(log->recs[i].kind, "kill");
+		n += !log->recs[i].done && !strcmp(log->recs[i].kind, "helper");
 	return n;
 }
 
@@ -304,7 +304,35 @@ static void test_not_ready(void **state)
 	undo_log_free(&log);
 }
 
-/* The revert's kill step ends it; release reaps. */
+static int main_stubborn(void *arg, int ctl)
+{
+	(void)arg;
+	signal(SIGTERM, SIG_IGN);
+	fault_helper_send(ctl, "ready", NULL, NULL);
+	for (;;)
+		pause();
+	return 0;
+}
+
+static int main_last_words(void *arg, int ctl)
+{
+	sigset_t term;
+	int sig;
+	json_t *d = json_pack("{s:{s:i}}", "x", "final", 1);
+
+	(void)arg;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, NULL);
+	fault_helper_send(ctl, "ready", NULL, NULL);
+	sigwait(&term, &sig);
+	fault_helper_send(ctl, "stats", d, NULL);
+	json_decref(d);
+	return 0;
+}
+
+/* The revert's step ends it: SIGTERM first (a helper that takes it says
+ * its final counters, collected after), SIGKILL for one that ignores it. */
 static void test_revert_kills(void **state)
 {
 	struct fault_helper_spec spec = { .name = "duress-test", .netns_fd = -1,
@@ -325,9 +353,49 @@ static void test_revert_kills(void **state)
 	assert_int_equal(undo_revert_all(&log, &rep), 0);
 	assert_int_equal(rep.reverted, 1);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
 	h.pid = 0; /* reaped here, by the test */
 	fault_helper_release(&h);
+
+	spec.main = main_stubborn;
+	spec.ready_timeout_us = 5000000;
+	if (fault_helper_start(&f, &h, &spec, &err) < 0)
+		fail_msg("%s", err.msg);
+	pid = h.pid;
+	assert_int_equal(undo_revert_all(&log, &rep), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	h.pid = 0;
+	fault_helper_release(&h);
+
+	spec.main = main_last_words;
+	if (fault_helper_start(&f, &h, &spec, &err) < 0)
+		fail_msg("%s", err.msg);
+	pid = h.pid;
+	assert_int_equal(undo_revert_all(&log, &rep), 0);
+	fault_helper_collect(&h);
+	assert_false(fault_helper_running(&h));
+	assert_int_equal(pending_kills(&log), 0);
+	{
+		json_t *c = fault_helper_counters(&h);
+
+		assert_non_null(c);
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "x"), "final")),
+				 1);
+		json_decref(c);
+	}
+	fault_helper_release(&h);
+	/* a pid whose start time differs (reused) is never signalled */
+	{
+		const struct undo_kind *k = undo_kind_find("helper");
+		struct undo_rec rec = { .kind = "helper", .value = (char *)"x" };
+		bool gone = false;
+
+		snprintf(rec.where, sizeof(rec.where), "%d", (int)getpid());
+		snprintf(rec.what, sizeof(rec.what), "1");
+		assert_int_equal(k->revert(&rec, &gone, &err), 0);
+		assert_true(gone);
+	}
 	undo_log_free(&log);
 }
 

@@ -108,6 +108,10 @@ void fault_helper_sample(const struct fault_helper *h, json_t *sample);
  * undo step marked done. */
 void fault_helper_stop(struct fault_helper *h);
 
+/* After the revert ended it: read what it said last (its final
+ * counters), reap it; never restarts.  For report(). */
+void fault_helper_collect(struct fault_helper *h);
+
 /* After the revert (which may have killed it): reap, close, free. */
 void fault_helper_release(struct fault_helper *h);
 
