@@ -385,6 +385,32 @@ static void test_kernel(void **state)
 	/* reverting again: already gone, still fine */
 	log.recs[idx].done = false;
 	assert_int_equal(undo_revert_one(&log, (size_t)idx, &err), 0);
+	/* a reject table (partitions that fail fast), where the kernel has it */
+	{
+		struct ns_cidr c;
+		struct nft_reject rj = { .cidrs = &c, .ncidrs = 1, .skip_mark = 0x0d5a0000 };
+		bool gone;
+
+		assert_int_equal(ns_parse_cidr("192.0.2.0/24", "--to", &c, &err), 0);
+		nft_table_name("test", table, sizeof(table));
+		if (nft_reject_add(n, table, &rj, &err) < 0) {
+			print_message("reject: %s (not checked)\n", err.msg);
+			assert_int_equal(err.code, DURESS_EXIT_UNSUPPORTED);
+		} else {
+			assert_int_equal(nft_table_exists(n, table, &err), 1);
+			assert_int_equal(nft_table_del(n, table, &gone, &err), 0);
+			assert_false(gone);
+			assert_int_equal(nft_table_exists(n, table, &err), 0);
+		}
+	}
+	/* a table that is not ours is never deleted, even by name */
+	{
+		bool gone;
+
+		duress_err_clear(&err);
+		assert_int_equal(nft_table_del(n, "filter", &gone, &err), -1);
+		assert_non_null(strstr(err.msg, "not one of duress's"));
+	}
 	undo_log_free(&log);
 	nft_close(n);
 	close(fd);
