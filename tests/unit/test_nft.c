@@ -387,11 +387,11 @@ static void test_kernel(void **state)
 	assert_int_equal(undo_revert_one(&log, (size_t)idx, &err), 0);
 	/* a reject table (partitions that fail fast), where the kernel has it */
 	{
-		struct ns_cidr c;
-		struct nft_reject rj = { .cidrs = &c, .ncidrs = 1, .skip_mark = 0x0d5a0000 };
+		struct ns_cidr peer;
+		struct nft_reject rj = { .cidrs = &peer, .ncidrs = 1, .skip_mark = 0x0d5a0000 };
 		bool gone;
 
-		assert_int_equal(ns_parse_cidr("192.0.2.0/24", "--to", &c, &err), 0);
+		assert_int_equal(ns_parse_cidr("192.0.2.0/24", "--to", &peer, &err), 0);
 		nft_table_name("test", table, sizeof(table));
 		if (nft_reject_add(n, table, &rj, &err) < 0) {
 			print_message("reject: %s (not checked)\n", err.msg);
