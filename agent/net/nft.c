@@ -896,15 +896,26 @@ int nft_table_del(struct nft *n, const char *table, bool *gone, struct duress_er
 	bool owner;
 
 	*gone = false;
-	if (nft_build_deltable(buf, sizeof(buf), n->seq, table, &len, err) < 0)
-		return -1;
+	if (!nft_name_ours(table))
+		return nft_build_deltable(buf, sizeof(buf), n->seq, table, &len, err);
 	/* closing the owner socket removes an owned table at once; a table of a
 	 * dead agent (or one made without the flag) is deleted by name */
 	owner = disown(n->ino, table);
-	first = n->seq;
-	n->seq += 3;
-	if (talk(n, buf, len, 1, first, n->seq - 1, &t, err) < 0)
-		return -1;
+	/* EPERM: the table is owned by another socket.  When that is our own
+	 * owner socket still held by a child forked a moment ago (it closes
+	 * its copy right after fork, pthread_atfork), the table goes within
+	 * milliseconds; a live owner keeps it, and this fails after 1 s. */
+	for (int tries = 0;; tries++) {
+		if (nft_build_deltable(buf, sizeof(buf), n->seq, table, &len, err) < 0)
+			return -1;
+		first = n->seq;
+		n->seq += 3;
+		if (talk(n, buf, len, 1, first, n->seq - 1, &t, err) < 0)
+			return -1;
+		if (t.errnum != EPERM || tries >= 100)
+			break;
+		usleep(10000);
+	}
 	if (t.errnum == ENOENT) {
 		*gone = !owner; /* ours went with its owner socket: reverted */
 		return 0;
@@ -1006,7 +1017,7 @@ static int revert_nft_table(const struct undo_rec *rec, bool *gone, struct dures
 	/* ours, made by this process: closing its owner socket removes it;
 	 * the delete below then only confirms it is gone */
 	if (ns_ref_parse(rec->where, &pid, &ino) == 0)
-		had = disown(ino, rec->what);
+		had = disown(ino, rec->what); /* nft_table_del then confirms (and waits out EPERM) */
 	if (ns_ref_open(rec->where, &fd, gone, err) < 0)
 		return -1;
 	if (*gone)

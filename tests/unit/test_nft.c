@@ -316,6 +316,20 @@ static void test_reject(void **state)
 	assert_true(has(s.text, "[ meta load oif => reg 1 ] [ cmp neq reg 1 0x00000001 ]"));
 }
 
+/* The namespace's process, ended even when a check fails (no orphan). */
+static pid_t ns_child;
+
+static int end_child(void **state)
+{
+	(void)state;
+	if (ns_child > 0) {
+		kill(ns_child, SIGKILL);
+		waitpid(ns_child, NULL, 0);
+	}
+	ns_child = 0;
+	return 0;
+}
+
 /* As root, on a kernel with nf_tables: a table in a namespace of a child
  * process, seen, then removed by its undo step. */
 static void test_kernel(void **state)
@@ -342,6 +356,7 @@ static void test_kernel(void **state)
 	assert_int_equal(pipe(p), 0);
 	child = fork();
 	assert_true(child >= 0);
+	ns_child = child;
 	if (child == 0) {
 		close(p[0]);
 		if (unshare(CLONE_NEWNET) < 0)
@@ -374,7 +389,7 @@ static void test_kernel(void **state)
 		pid_t k = fork();
 
 		if (k == 0) {
-			sleep(5);
+			sleep(2);
 			_exit(0);
 		}
 		assert_int_equal(undo_revert_one(&log, (size_t)idx, &err), 0);
@@ -414,8 +429,6 @@ static void test_kernel(void **state)
 	undo_log_free(&log);
 	nft_close(n);
 	close(fd);
-	kill(child, SIGKILL);
-	waitpid(child, NULL, 0);
 }
 
 int main(void)
@@ -426,7 +439,7 @@ int main(void)
 		cmocka_unit_test(test_redirect_outbound),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_reject),
-		cmocka_unit_test(test_kernel),
+		cmocka_unit_test_teardown(test_kernel, end_child),
 	};
 
 	return cmocka_run_group_tests_name("nft", tests, NULL, NULL);
