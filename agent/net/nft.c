@@ -817,7 +817,7 @@ static int apply_batch(struct nft *n, const char *table, bool reject, const void
 	size_t ncidrs = reject ? ((const struct nft_reject *)spec)->ncidrs
 			       : ((const struct nft_redirect *)spec)->ncidrs;
 	size_t size = NFT_BATCH_MIN + ncidrs * 4 * NFT_MSG_ROOM, len, nl = 4 + 4 * (ncidrs + 1);
-	cleanup_free char *buf = malloc(size);
+	cleanup_free char *buf = calloc(1, size); /* padding between messages goes out too */
 	cleanup_free struct nft_label *labels = calloc(nl, sizeof(*labels));
 	uint32_t first = n->seq;
 	ssize_t slot = may_own ? free_slot() : -1;
@@ -889,7 +889,7 @@ static bool disown(unsigned long long ino, const char *table)
 
 int nft_table_del(struct nft *n, const char *table, bool *gone, struct duress_err *err)
 {
-	char buf[NFT_BATCH_MIN];
+	char buf[NFT_BATCH_MIN] = { 0 };
 	size_t len;
 	uint32_t first;
 	struct talk t;
@@ -929,7 +929,7 @@ int nft_table_del(struct nft *n, const char *table, bool *gone, struct duress_er
 
 int nft_table_exists(struct nft *n, const char *table, struct duress_err *err)
 {
-	char buf[NFT_MSG_ROOM];
+	char buf[NFT_MSG_ROOM] = { 0 };
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh;
 	struct talk tk;
