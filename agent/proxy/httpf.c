@@ -493,6 +493,14 @@ static void req_head(struct hconn *h)
 	fifo_push(h, r);
 }
 
+/* The head is decided on: what the matchers needed goes (an idle
+ * keep-alive connection holds none of it; the next head allocates it). */
+static void req_head_done(struct hconn *h)
+{
+	free(h->info);
+	h->info = NULL;
+}
+
 static void req_body(struct hconn *h, const char *buf, size_t len)
 {
 	if (!len || (h->cur && h->cur->drop_body))
@@ -885,10 +893,12 @@ static void resp_end(struct hconn *h)
 
 static void side_head(struct hconn *h, int dir)
 {
-	if (dir == PROXY_UP)
+	if (dir == PROXY_UP) {
 		req_head(h);
-	else
+		req_head_done(h);
+	} else {
 		resp_head(h);
+	}
 }
 
 static void side_body(struct hconn *h, int dir, const char *buf, size_t len)
@@ -1011,10 +1021,6 @@ static void h_data(struct proxy_conn *c, enum proxy_dir dir, const char *buf, si
 	struct hconn *h = proxy_conn_priv(c);
 
 	feed(h, dir, buf, len);
-	if (dir == PROXY_UP && h->info && h->side[PROXY_UP].st != HS_HEAD) {
-		free(h->info);
-		h->info = NULL;
-	}
 }
 
 static void h_eof(struct proxy_conn *c, enum proxy_dir dir)

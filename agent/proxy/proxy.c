@@ -44,6 +44,7 @@
 #define MAX_EVENTS 256
 #define SPLICE_SIZE 65536
 #define RESET_POLL_NS (2ULL * 1000000)
+#define CORK_MAX 16384             /* bytes gathered in a filter's callback */
 
 enum tag { TAG_SIDE, TAG_LISTEN, TAG_WATCH, TAG_SIGNAL };
 
@@ -68,6 +69,7 @@ struct side {
 	struct proxy_conn *c;
 	int fd;
 	bool rd_ready, wr_ready;
+	bool rd_hup;        /* the peer's FIN (or an error) was signalled: read to the end */
 };
 
 enum { CLIENT = 0, SERVER = 1 };
@@ -83,6 +85,7 @@ struct proxy_conn {
 	bool want_shut[2], shut[2]; /* FIN to the destination of dir: asked, done */
 	bool connecting, connected, no_upstream;
 	bool closing, resetting, dead, splicing, in_ready, filter_open;
+	bool corked;        /* in a filter callback: sends are gathered, then flushed */
 	uint64_t timer_at, connect_deadline, reset_deadline, reset_poll;
 	uint64_t wake;              /* min of the above and queue release times; 0 none */
 	size_t heap_idx;            /* SIZE_MAX: not in the heap */
@@ -485,6 +488,18 @@ int proxy_send(struct proxy_conn *c, enum proxy_dir dir, const void *buf, size_t
 		return -1;
 	if (!len)
 		return 0;
+	/* in a filter's callback, small pieces (a head, then a body) are
+	 * gathered and go out in one write when it returns */
+	if (c->corked && at <= c->p->now && q->bytes + len <= CORK_MAX &&
+	    (!q->head || q->tail->at <= c->p->now)) {
+		if (queue_add(q, buf, len, at) < 0) {
+			conn_kill(c, true);
+			return -1;
+		}
+		return 0;
+	}
+	if (c->corked && q->head && !flush(c, dir))
+		return -1;
 	/* straight out when nothing waits and the peer takes it */
 	if (!q->head && at <= c->p->now && d->wr_ready && d->fd >= 0 &&
 	    !(dir == PROXY_UP && c->connecting)) {
@@ -675,6 +690,9 @@ static bool pump_splice(struct proxy_conn *c, int dir)
 				return true;
 			}
 			c->piped[dir] += (size_t)r;
+			/* a short read drained the socket (as in pump) */
+			if ((size_t)r < SPLICE_SIZE && !s->rd_hup)
+				s->rd_ready = false;
 		}
 	}
 	conn_wake(c); /* more to do: after the others */
@@ -722,12 +740,21 @@ static bool pump(struct proxy_conn *c, int dir)
 				c->want_shut[PROXY_DOWN] = true;
 			return !c->dead;
 		}
-		if (f && !c->pass[dir])
+		if (f && !c->pass[dir]) {
+			c->corked = true;
 			f->data(c, (enum proxy_dir)dir, p->buf, (size_t)r);
-		else
+			c->corked = false;
+		} else {
 			proxy_send(c, (enum proxy_dir)dir, p->buf, (size_t)r, 0);
+		}
 		if (c->dead)
 			return false;
+		/* a short read drained the socket: the next data or FIN brings a
+		 * new edge (unless the FIN is already signalled: read to it) */
+		if ((size_t)r < READ_SIZE && !s->rd_hup) {
+			s->rd_ready = false;
+			return true;
+		}
 	}
 	conn_wake(c);
 	return true;
@@ -825,6 +852,9 @@ static void conn_run(struct proxy_conn *c)
 			if (!flush(c, dir) || !pump(c, dir) || !flush(c, dir))
 				return;
 		}
+		/* what the DOWN pass made for UP (a filter answering) */
+		if (!flush(c, PROXY_UP))
+			return;
 		/* a filter that passed both ways while bytes moved: splice next */
 		if (can_splice(c))
 			conn_wake(c);
@@ -1088,6 +1118,8 @@ static void on_side(struct side *s, uint32_t ev)
 		return;
 	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		s->rd_ready = true;
+	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		s->rd_hup = true;
 	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		s->wr_ready = true;
 	conn_wake(c);

@@ -29,8 +29,10 @@ O=$(port) DH=$(port) DT=$(port) HH=$(port) HT=$(port)
 
 # the origin: nginx, one worker, keep-alive, no logs
 mkdir -p "$D/www" "$D/nginx"
+chmod 755 "$D" # nginx's worker (www-data) reads the files
 head -c 100 /dev/zero | tr '\0' x > "$D/www/small"
 head -c 1048576 /dev/urandom > "$D/www/big"
+chmod 644 "$D/www/"*
 cat > "$D/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -54,7 +56,7 @@ pids+=($!)
 cat > "$D/haproxy.cfg" <<EOF
 global
 	nbthread 1
-	maxconn 20000
+	maxconn 3000
 defaults
 	timeout connect 10s
 	timeout client 60s
