@@ -86,6 +86,7 @@ struct proxy_conn {
 	bool connecting, connected, no_upstream;
 	bool closing, resetting, dead, splicing, in_ready, filter_open;
 	bool corked;        /* in a filter callback: sends are gathered, then flushed */
+	bool bulk;          /* a pass-through read filled the buffer: splice from now on */
 	uint64_t timer_at, connect_deadline, reset_deadline, reset_poll;
 	uint64_t wake;              /* min of the above and queue release times; 0 none */
 	size_t heap_idx;            /* SIZE_MAX: not in the heap */
@@ -633,7 +634,9 @@ static void conn_wake(struct proxy_conn *c)
 
 static bool can_splice(const struct proxy_conn *c)
 {
-	return c->pass[0] && c->pass[1] && !c->p->cfg.no_splice && c->connected &&
+	/* only for bulk transfers: for small messages two splices and a pipe
+	 * cost more than a read and a write */
+	return c->bulk && c->pass[0] && c->pass[1] && !c->p->cfg.no_splice && c->connected &&
 	       !c->q[0].head && !c->q[1].head && !c->closing && !c->resetting;
 }
 
@@ -746,6 +749,8 @@ static bool pump(struct proxy_conn *c, int dir)
 			c->corked = false;
 		} else {
 			proxy_send(c, (enum proxy_dir)dir, p->buf, (size_t)r, 0);
+			if ((size_t)r == READ_SIZE)
+				c->bulk = true;
 		}
 		if (c->dead)
 			return false;
