@@ -31,6 +31,7 @@
 #define HTTPF_FIFO_PAUSE 256   /* requests awaiting answers: stop reading there */
 #define HTTPF_FIFO_RESUME 128
 #define HTTPF_SLICES_PER_S 20  /* slow bodies: how finely they are paced */
+#define HTTPF_FORWARD_MIN 65536 /* a body this long with nothing to do goes past the parser */
 
 struct hbuf {
 	char *p;
@@ -104,6 +105,7 @@ struct hside {
 	bool lf_pending;
 	bool at_head_end, at_msg_end;
 	bool interim;                 /* the response being parsed is a 1xx */
+	bool forwarding;              /* the rest of the body goes past us (proxy_forward) */
 };
 
 enum after { AFTER_NONE, AFTER_CLOSE, AFTER_RESET };
@@ -889,6 +891,28 @@ static void resp_end(struct hconn *h)
 	emit_synth_fronts(h);
 }
 
+/* A Content-Length body this filter has nothing to do with: the rest of
+ * it goes straight through (spliced when large), the parser skipped; the
+ * message ends in h_forwarded(). */
+static void maybe_forward(struct hconn *h, int dir)
+{
+	struct hside *s = &h->side[dir];
+	const struct rstate *rs = &h->rs;
+	uint64_t left = s->p.content_length;
+
+	if (s->st != HS_BODY || s->forwarding || (s->p.flags & F_CHUNKED) || left == ULLONG_MAX ||
+	    left < HTTPF_FORWARD_MIN)
+		return;
+	if (dir == PROXY_UP && (!h->cur || h->cur->drop_body))
+		return;
+	if (dir == PROXY_DOWN &&
+	    (!h->rs_active || rs->decoded || rs->buffer || rs->drop || rs->limit != UINT64_MAX ||
+	     rs->corrupt || rs->half_first || rs->slow_bps || rs->stopped || s->interim))
+		return;
+	s->forwarding = true;
+	proxy_forward(h->c, (enum proxy_dir)dir, left);
+}
+
 /* ---- the stream driver ---- */
 
 static void side_head(struct hconn *h, int dir)
@@ -999,6 +1023,8 @@ static void feed(struct hconn *h, int dir, const char *buf, size_t len)
 		}
 		if (n > from)
 			side_body(h, dir, buf + from, n - from);
+		if (n == len)
+			maybe_forward(h, dir);
 		return;
 	}
 }
@@ -1023,11 +1049,25 @@ static void h_data(struct proxy_conn *c, enum proxy_dir dir, const char *buf, si
 	feed(h, dir, buf, len);
 }
 
+static void h_forwarded(struct proxy_conn *c, enum proxy_dir dir)
+{
+	struct hconn *h = proxy_conn_priv(c);
+	struct hside *s = &h->side[dir];
+
+	/* the body went by: the message is complete, the next one starts */
+	s->forwarding = false;
+	http_parser_init(&s->p, dir == PROXY_UP ? HTTP_REQUEST : HTTP_RESPONSE);
+	s->lf_pending = false;
+	s->st = HS_HEAD;
+	side_end(h, dir);
+}
+
 static void h_eof(struct proxy_conn *c, enum proxy_dir dir)
 {
 	struct hconn *h = proxy_conn_priv(c);
 	struct hside *s = &h->side[dir];
 
+	s->forwarding = false;
 	if (dir == PROXY_DOWN && s->st == HS_BODY) {
 		/* a body that runs until the server closes ends here */
 		s->p.data = c;
@@ -1102,6 +1142,7 @@ const struct proxy_filter httpf_filter = {
 	.open = h_open,
 	.data = h_data,
 	.eof = h_eof,
+	.forwarded = h_forwarded,
 	.close = h_close,
 	.stats = h_stats,
 };

@@ -87,6 +87,7 @@ struct proxy_conn {
 	bool closing, resetting, dead, splicing, in_ready, filter_open;
 	bool corked;        /* in a filter callback: sends are gathered, then flushed */
 	bool bulk;          /* a pass-through read filled the buffer: splice from now on */
+	uint64_t fwd[2];    /* bytes of dir that go straight through (proxy_forward) */
 	uint64_t timer_at, connect_deadline, reset_deadline, reset_poll;
 	uint64_t wake;              /* min of the above and queue release times; 0 none */
 	size_t heap_idx;            /* SIZE_MAX: not in the heap */
@@ -448,6 +449,8 @@ static bool flush(struct proxy_conn *c, int dir)
 	struct side *d = dst_of(c, dir);
 	struct queue *q = &c->q[dir];
 
+	if (c->piped[dir] && !c->splicing)
+		return true; /* forwarded bytes in the pipe go first */
 	while (q->head && d->wr_ready && d->fd >= 0) {
 		struct chunk *ch = q->head;
 		ssize_t w;
@@ -502,7 +505,7 @@ int proxy_send(struct proxy_conn *c, enum proxy_dir dir, const void *buf, size_t
 	if (c->corked && q->head && !flush(c, dir))
 		return -1;
 	/* straight out when nothing waits and the peer takes it */
-	if (!q->head && at <= c->p->now && d->wr_ready && d->fd >= 0 &&
+	if (!q->head && at <= c->p->now && d->wr_ready && d->fd >= 0 && !c->piped[dir] &&
 	    !(dir == PROXY_UP && c->connecting)) {
 		ssize_t w;
 
@@ -637,7 +640,8 @@ static bool can_splice(const struct proxy_conn *c)
 	/* only for bulk transfers: for small messages two splices and a pipe
 	 * cost more than a read and a write */
 	return c->bulk && c->pass[0] && c->pass[1] && !c->p->cfg.no_splice && c->connected &&
-	       !c->q[0].head && !c->q[1].head && !c->closing && !c->resetting;
+	       !c->q[0].head && !c->q[1].head && !c->closing && !c->resetting && !c->fwd[0] &&
+	       !c->fwd[1];
 }
 
 /* Splice dir: drain the pipe to the destination, then refill it from the
@@ -702,6 +706,136 @@ static bool pump_splice(struct proxy_conn *c, int dir)
 	return true;
 }
 
+void proxy_forward(struct proxy_conn *c, enum proxy_dir dir, uint64_t n)
+{
+	c->fwd[dir] = n;
+	conn_wake(c);
+}
+
+/* Write what the pipe of dir holds; false if the connection died. */
+static bool drain_pipe(struct proxy_conn *c, int dir)
+{
+	struct side *d = dst_of(c, dir);
+
+	while (c->piped[dir] && d->wr_ready) {
+		ssize_t w = splice(c->pipe[dir][0], NULL, d->fd, NULL, c->piped[dir],
+				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			d->wr_ready = false;
+			break;
+		}
+		if (w <= 0) {
+			conn_broken(c, d->idx);
+			return false;
+		}
+		c->piped[dir] -= (size_t)w;
+		c->bytes[dir] += (uint64_t)w;
+	}
+	return true;
+}
+
+/* The end of a forward: the filter takes the stream back. */
+static void forward_done(struct proxy_conn *c, int dir)
+{
+	const struct proxy_filter *f = c->p->cfg.filter;
+
+	if (f && f->forwarded) {
+		c->corked = true;
+		f->forwarded(c, (enum proxy_dir)dir);
+		c->corked = false;
+	}
+}
+
+/* Move up to c->fwd[dir] bytes from dir's source to its destination, the
+ * filter skipped: splice for large amounts, a copy for the rest.  Returns
+ * false if the connection died; *more when it may go on reading. */
+static bool pump_forward(struct proxy_conn *c, int dir, bool *more)
+{
+	struct side *s = src_of(c, dir);
+	const struct proxy_filter *f = c->p->cfg.filter;
+	int *pp = c->pipe[dir];
+
+	*more = false;
+	if (!drain_pipe(c, dir))
+		return false;
+	if (c->piped[dir] || c->q[dir].head)
+		return true; /* the destination is full: wait */
+	if (!c->fwd[dir]) {
+		*more = true;
+		return true;
+	}
+	if (!s->rd_ready || c->paused[dir])
+		return true;
+	if (c->fwd[dir] >= 16384 && !c->p->cfg.no_splice &&
+	    (pp[0] >= 0 || pipe2(pp, O_NONBLOCK | O_CLOEXEC) == 0)) {
+		size_t want = c->fwd[dir] < SPLICE_SIZE ? (size_t)c->fwd[dir] : SPLICE_SIZE;
+		ssize_t r = splice(s->fd, NULL, pp[1], NULL, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+
+		if (r < 0 && errno == EINTR) {
+			*more = true;
+			return true;
+		}
+		if (r < 0 && errno == EAGAIN) {
+			s->rd_ready = false;
+			return true;
+		}
+		if (r < 0) {
+			conn_broken(c, s->idx);
+			return false;
+		}
+		if (r == 0)
+			goto eof;
+		c->piped[dir] += (size_t)r;
+		c->fwd[dir] -= (uint64_t)r;
+		if ((size_t)r < want && !s->rd_hup)
+			s->rd_ready = false;
+		if (!drain_pipe(c, dir))
+			return false;
+	} else {
+		size_t want = c->fwd[dir] < READ_SIZE ? (size_t)c->fwd[dir] : READ_SIZE;
+		ssize_t r;
+
+		r = recv(s->fd, c->p->buf, want, MSG_DONTWAIT);
+		if (r < 0 && errno == EINTR) {
+			*more = true;
+			return true;
+		}
+		if (r < 0 && errno == EAGAIN) {
+			s->rd_ready = false;
+			return true;
+		}
+		if (r < 0) {
+			conn_broken(c, s->idx);
+			return false;
+		}
+		if (r == 0)
+			goto eof;
+		c->fwd[dir] -= (uint64_t)r;
+		proxy_send(c, (enum proxy_dir)dir, c->p->buf, (size_t)r, 0);
+		if (c->dead)
+			return false;
+		if ((size_t)r < want && !s->rd_hup)
+			s->rd_ready = false;
+	}
+	if (!c->fwd[dir])
+		forward_done(c, dir);
+	*more = !c->dead;
+	return !c->dead;
+eof:
+	/* the source ended before the forward did: the filter hears it */
+	s->rd_ready = false;
+	c->src_eof[dir] = true;
+	c->fwd[dir] = 0;
+	if (f && !c->pass[dir] && f->eof)
+		f->eof(c, (enum proxy_dir)dir);
+	else
+		c->want_shut[dir] = true;
+	return !c->dead;
+}
+
 /* Read dir's source and hand the bytes on; false if the connection died. */
 static bool pump(struct proxy_conn *c, int dir)
 {
@@ -714,6 +848,16 @@ static bool pump(struct proxy_conn *c, int dir)
 	for (int turn = 0; turn < READS_PER_TURN; turn++) {
 		ssize_t r;
 
+		if (c->fwd[dir] || c->piped[dir]) {
+			bool more;
+
+			if (!pump_forward(c, dir, &more))
+				return false;
+			if (!more)
+				return true;
+			if (c->fwd[dir])
+				continue;
+		}
 		if (!s->rd_ready || c->paused[dir] || c->dead)
 			return !c->dead;
 		/* the flush will wake us; a filter that answers by itself (the

@@ -75,6 +75,8 @@ struct proxy_filter {
 	void (*eof)(struct proxy_conn *c, enum proxy_dir dir);
 	/* the time set with proxy_timer() came */
 	void (*timer)(struct proxy_conn *c);
+	/* the bytes handed over with proxy_forward() have gone through */
+	void (*forwarded)(struct proxy_conn *c, enum proxy_dir dir);
 	/* the connection ends (for the filter's own counters and memory) */
 	void (*close)(struct proxy_conn *c);
 	/* the filter's counters (whole numbers; reals for percentiles) into out */
@@ -170,6 +172,10 @@ uint64_t proxy_release_time(const struct proxy_conn *c, enum proxy_dir dir);
 void proxy_pause(struct proxy_conn *c, enum proxy_dir dir, bool paused);
 /* The filter is done with dir: bytes go straight through from now on. */
 void proxy_pass(struct proxy_conn *c, enum proxy_dir dir);
+/* The next n bytes of dir go straight through, unseen by the filter
+ * (splice(2) when large: a body the filter has nothing to do with), then
+ * filter->forwarded(c, dir) and the filter sees the stream again. */
+void proxy_forward(struct proxy_conn *c, enum proxy_dir dir, uint64_t n);
 /* FIN to the receiving end of dir once its queue is written. */
 void proxy_shutdown(struct proxy_conn *c, enum proxy_dir dir);
 /* Stop reading; once both queues are written, close both ends. */
