@@ -22,10 +22,12 @@ PKG_CONFIG ?= pkg-config
 
 # Debian packages: build, tests, VM harness.  `make deps` installs them.
 DEPS_BUILD := build-essential pkg-config libcgroup-dev libnl-3-dev libnl-route-3-dev \
-	libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
+	libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev \
+	libnftnl-dev libmnl-dev libhttp-parser-dev
 DEPS_TEST := clang-format libcmocka-dev valgrind iproute2 iputils-ping util-linux procps e2fsprogs \
 	fio stress-ng jq time curl groff-base man-db mandoc systemd nodejs crun runc umoci \
-	python3 python3-pytest python3-setuptools python3-pip python3-venv
+	python3 python3-pytest python3-setuptools python3-pip python3-venv \
+	nginx haproxy wrk apache2-utils nftables
 DEPS_VM := qemu-system-x86 busybox-static cpio kmod
 DEPS_FUZZ := clang libclang-rt-14-dev
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM) $(DEPS_FUZZ)
@@ -35,13 +37,14 @@ DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM) $(DEPS_FUZZ)
 # the same file (python/VERSION is a link to it).
 VERSION := $(shell cat VERSION)
 
-PKGS := libcgroup libnl-3.0 libnl-route-3.0 jansson yaml-0.1 libcurl libmicrohttpd
+PKGS := libcgroup libnl-3.0 libnl-route-3.0 jansson yaml-0.1 libcurl libmicrohttpd libnftnl libmnl
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-unused-parameter -Wvla -Wpointer-arith
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=gnu17 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DDURESS_VERSION='"$(VERSION)"' -Iinclude \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) -MMD -MP
-LDLIBS_ALL = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -lpthread
+# libhttp-parser ships no pkg-config file
+LDLIBS_ALL = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lhttp_parser -lm -lpthread
 
 AGENT_SRCS := $(sort $(wildcard agent/*/*.c))
 LIB_SRCS := $(filter-out agent/cmd/main.c,$(AGENT_SRCS))

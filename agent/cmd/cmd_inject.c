@@ -45,6 +45,7 @@ struct inject_opts {
 	uint64_t for_us;
 	uint64_t interval_us;
 	uint64_t baseline_us;
+	bool baseline_set;
 	const char *summary;
 };
 
@@ -146,6 +147,7 @@ static int parse_inject(int argc, char **argv, struct fault *f, struct inject_op
 		case OPT_BASELINE:
 			if (parse_duration(optarg, "--baseline", &o->baseline_us, &err) < 0)
 				return cli_usage_error("inject", "%s", err.msg);
+			o->baseline_set = true;
 			break;
 		case OPT_SUMMARY:
 			o->summary = optarg;
@@ -248,7 +250,7 @@ static json_t *summary_json(struct fault *f, const struct inject_ui *ui,
 /* Run the fault as a one-action experiment; print what the target went
  * through.  Returns the exit code. */
 static int inject_run(struct fault_run *fr, struct inject_ui *ui, FILE *samples,
-		      struct undo_log *undo, int sfd)
+		      struct undo_log *undo, int sfd, bool no_target)
 {
 	struct fault *f = &fr->f;
 	const struct inject_opts *o = ui->o;
@@ -256,6 +258,7 @@ static int inject_run(struct fault_run *fr, struct inject_ui *ui, FILE *samples,
 		.samples = samples,
 		.quiet = true,
 		.own_messages = true,
+		.no_target = no_target,
 		.hooks = { .ctx = ui, .sample = ui_sample, .fault_started = ui_started,
 			   .fault_failed = ui_failed },
 	};
@@ -334,7 +337,7 @@ int cmd_inject(int argc, char **argv)
 	struct fault *f = &fr.f;
 	struct undo_log undo, sbx_undo;
 	struct agent_session sess = { .journal.fd = -1 };
-	bool have_sess = false;
+	bool have_sess = false, no_target;
 	char what[128];
 	const struct fault_desc *d;
 	cleanup_close int sfd = -1;
@@ -378,11 +381,16 @@ int cmd_inject(int argc, char **argv)
 						   : cli_fail(&err);
 		goto out;
 	}
-	if (target_spec_parse(o.s.target, &spec, &err) < 0) {
+	/* a fault that needs no target (an explicit proxy) and none given:
+	 * no cgroups, no samples, no sandbox; the session still guards it */
+	no_target = !fault_needs_target(f) && !o.s.target;
+	if (no_target && !o.baseline_set)
+		o.baseline_us = 0;
+	if (!no_target && target_spec_parse(o.s.target, &spec, &err) < 0) {
 		rc = cli_usage_error("inject", "%s", err.msg);
 		goto out;
 	}
-	if (cg_root_discover(&root, &err) < 0 ||
+	if ((!no_target && cg_root_discover(&root, &err) < 0) ||
 	    (!o.s.dry_run && cli_require_root("inject", &err) < 0)) {
 		rc = cli_fail(&err);
 		goto out;
@@ -393,7 +401,7 @@ int cmd_inject(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out;
 	}
-	if (spec.kind == TARGET_SANDBOX && o.s.dry_run) {
+	if (!no_target && spec.kind == TARGET_SANDBOX && o.s.dry_run) {
 		fprintf(stderr, "duress inject: --dry-run needs a target (-t): the sandbox "
 				"exists only while the agent runs\n");
 		rc = DURESS_EXIT_USAGE;
@@ -402,20 +410,37 @@ int cmd_inject(int argc, char **argv)
 	/* Before the first change: recover what dead agents left, open this
 	 * run's undo journal (every step is on disk before it is made). */
 	snprintf(what, sizeof(what), "inject %s", d->name);
-	if (cli_open_target(&o.s, what, &root, &spec, &sess, &have_sess, &undo, &sbx_undo, &t,
-			    &err) < 0 ||
-	    fault_prepare(f, &err) < 0) {
+	if (no_target) {
+		if (!o.s.dry_run) {
+			if (session_begin(&sess, o.s.state_dir, o.s.no_recover, what, &err) < 0) {
+				rc = cli_fail(&err);
+				goto out_target;
+			}
+			have_sess = true;
+			undo_journal_attach(&sess.journal, &undo);
+		}
+	} else if (cli_open_target(&o.s, what, &root, &spec, &sess, &have_sess, &undo, &sbx_undo,
+				   &t, &err) < 0) {
 		rc = cli_fail(&err);
 		goto out_target;
 	}
-	/* One agent per target and resource; the guardian inherits the lock. */
+	if (fault_prepare(f, &err) < 0) {
+		rc = cli_fail(&err);
+		goto out_target;
+	}
+	/* One agent per target and resource (none to lock without a target);
+	 * the guardian inherits the lock. */
 	if (have_sess && !t.owned &&
-	    (session_lock(&sess, &t, d->name, &err) < 0 || session_guard(&sess, &err) < 0)) {
+	    ((!no_target && session_lock(&sess, &t, d->name, &err) < 0) ||
+	     session_guard(&sess, &err) < 0)) {
 		rc = cli_fail(&err);
 		goto out_target;
 	}
 
-	target_describe(&t, title, sizeof(title));
+	if (no_target)
+		snprintf(title, sizeof(title), "no target");
+	else
+		target_describe(&t, title, sizeof(title));
 	ui.title = title;
 	if (o.s.dry_run) {
 		char dur[32];
@@ -440,7 +465,7 @@ int cmd_inject(int argc, char **argv)
 	ui.live_on = !o.s.quiet && isatty(STDOUT_FILENO);
 	if (ui.live_on)
 		sample_writer_init(&ui.live, SAMPLE_FORMAT_TABLE, stdout, title);
-	rc = inject_run(&fr, &ui, samples, &undo, sfd);
+	rc = inject_run(&fr, &ui, samples, &undo, sfd, no_target);
 	if (samples && fclose(samples) != 0)
 		fprintf(stderr, "duress: error writing %s\n", o.s.samples);
 out_target:

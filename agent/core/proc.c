@@ -36,6 +36,24 @@ int proc_starttime(pid_t pid, unsigned long long *out)
 	return 0;
 }
 
+char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	cleanup_close int fd = -1;
+	ssize_t r;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	r = read(fd, buf, sizeof(buf) - 1);
+	if (r <= 0)
+		return 0;
+	buf[r] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
 bool proc_is_agents(pid_t pid)
 {
 	char path[64], comm[32];

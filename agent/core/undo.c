@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- kill ---- */
@@ -35,6 +36,71 @@ static void describe_kill(const struct undo_rec *rec, char *buf, size_t len)
 {
 	snprintf(buf, len, "kill process %s", rec->where);
 }
+
+/* ---- helper: a long-running process of a fault (a proxy) ---- */
+
+/* SIGTERM (the helper says its last counters and ends), SIGKILL if it has
+ * not ended after UNDO_HELPER_STOP_US.  A pid that is gone, reused (its
+ * start time differs) or not one of the agent's is left alone: gone. */
+#define UNDO_HELPER_STOP_US 2000000
+
+static int revert_helper(const struct undo_rec *rec, bool *gone, struct duress_err *err)
+{
+	long pid = strtol(rec->where, NULL, 10);
+	unsigned long long want = strtoull(rec->what, NULL, 10), now;
+	struct timespec t0, t;
+
+	if (pid <= 0)
+		return duress_err_set(err, EINVAL, "helper: bad pid '%s'", rec->where);
+	if (proc_starttime((pid_t)pid, &now) < 0 || now != want || proc_state((pid_t)pid) == 'Z' ||
+	    !proc_is_agents((pid_t)pid)) {
+		*gone = true;
+		return 0;
+	}
+	if (kill((pid_t)pid, SIGTERM) < 0) {
+		if (errno == ESRCH) {
+			*gone = true;
+			return 0;
+		}
+		return duress_err_set(err, errno, "end process %ld (%s)", pid, rec->value);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		char st = proc_state((pid_t)pid);
+
+		if (!st || st == 'Z')
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000000LL + (t.tv_nsec - t0.tv_nsec) / 1000 >
+		    UNDO_HELPER_STOP_US)
+			break;
+		usleep(2000);
+	}
+	if (kill((pid_t)pid, SIGKILL) < 0 && errno != ESRCH)
+		return duress_err_set(err, errno, "kill process %ld (%s)", pid, rec->value);
+	return 0;
+}
+
+static void describe_helper(const struct undo_rec *rec, char *buf, size_t len)
+{
+	snprintf(buf, len, "end process %s (%s): SIGTERM, then SIGKILL", rec->where, rec->value);
+}
+
+static bool all_digits(const char *s);
+
+static int check_helper(const struct undo_rec *rec, char *why, size_t len)
+{
+	if (!all_digits(rec->where) || !strtol(rec->where, NULL, 10) || !all_digits(rec->what) ||
+	    strncmp(rec->value, "duress", 6)) {
+		snprintf(why, len, "helper: '%.20s' '%.30s' '%.40s' is not one of the agent's helpers",
+			 rec->where, rec->what, rec->value);
+		return -1;
+	}
+	return 0;
+}
+
+const struct undo_kind undo_kind_helper = { "helper", revert_helper, describe_helper,
+					    check_helper };
 
 static bool all_digits(const char *s)
 {

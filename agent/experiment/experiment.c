@@ -223,6 +223,8 @@ static int take(struct run *r, enum loop_mode mode)
 	struct sample s;
 	json_t *j;
 
+	if (r->o->no_target)
+		return 0;
 	if (sample_take(r->t, r->have_prev ? &r->prev : NULL, now(r), &s, &err) < 0) {
 		if (err.errnum == ENOENT) {
 			r->vanished = true;
@@ -241,13 +243,13 @@ static int take(struct run *r, enum loop_mode mode)
 	else
 		phase_stats_add(&r->after, &s);
 	j = sample_to_json(&s);
-	if (r->o->samples) {
-		struct sample_writer w;
-
+	/* the faults in force add their own counters (a proxy's requests) */
+	for (size_t i = 0; j && i < r->nfaults; i++)
+		fault_sample(&r->faults[i].f, j);
+	if (r->o->samples && j) {
 		/* flushed: a run killed outright keeps every sample taken */
-		sample_writer_init(&w, SAMPLE_FORMAT_JSONL, r->o->samples, NULL);
-		sample_writer_write(&w, &s, &err);
-		sample_writer_close(&w);
+		if (sample_jsonl_write(r->o->samples, j, &err) < 0)
+			duress_err_print(stderr, &err);
 		fflush(r->o->samples);
 	}
 	if (r->o->hooks.sample)
@@ -401,7 +403,8 @@ static void tick_faults(struct run *r)
 	/* A container whose processes all exited is gone, and so is a
 	 * cgroup removed: stop before a fault restarts workers into it (and
 	 * keeps its cgroup alive). */
-	if ((r->had_procs && target_own_procs(r->t) <= 0) || !target_alive(r->t)) {
+	if (!r->o->no_target &&
+	    ((r->had_procs && target_own_procs(r->t) <= 0) || !target_alive(r->t))) {
 		r->vanished = true;
 		return;
 	}
@@ -416,7 +419,7 @@ static void tick_faults(struct run *r)
 			continue;
 		}
 		if (fault_tick(&fr->f, now(r), &e) < 0) {
-			if (!target_alive(r->t))
+			if (!r->o->no_target && !target_alive(r->t))
 				r->vanished = true;
 			else
 				duress_err_print(stderr, &e);
@@ -429,12 +432,12 @@ static int apply_fault(struct run *r, struct fault_run *fr)
 	struct duress_err e = { 0 };
 
 	if (!r->applied_any)
-		r->had_procs = target_own_procs(r->t) > 0;
+		r->had_procs = !r->o->no_target && target_own_procs(r->t) > 0;
 	r->applied_any = true;
 	if (fault_start(&fr->f, now(r), &e) < 0) {
 		/* its cgroup went away under it: the target vanished, nothing
 		 * failed (what it did record is reverted with the rest) */
-		if (!target_alive(r->t)) {
+		if (!r->o->no_target && !target_alive(r->t)) {
 			r->vanished = true;
 			if (!r->o->own_messages)
 				fprintf(stderr, "duress: the target vanished while the %s fault "
@@ -573,7 +576,7 @@ static void read_pids(struct run *r, pid_t **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	if (cg_procs(r->t->dir, out, n, &e) < 0) {
+	if (r->o->no_target || cg_procs(r->t->dir, out, n, &e) < 0) {
 		*out = NULL;
 		*n = 0;
 	}

@@ -11,6 +11,7 @@
 #include <duress/experiment/manifest.h>
 #include <duress/experiment/manifest_validate.h>
 #include <duress/core/parse.h>
+#include <duress/faults/fault_rule.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -574,6 +575,77 @@ static int add_setting(struct action *a, const char *name, const char *value,
 	return 0;
 }
 
+/* Append to a rule's text, growing *buf as needed; -1 past 2 MiB. */
+static int rule_put(char **buf, size_t *cap, const char *key, const char *value)
+{
+	while (fault_rule_append(*buf, *cap, key, value) < 0) {
+		char *n;
+
+		if (*cap >= 2u << 20)
+			return -1;
+		n = realloc(*buf, *cap * 2);
+		if (!n)
+			return -1;
+		*buf = n;
+		*cap *= 2;
+	}
+	return 0;
+}
+
+/*
+ * A map given to a repeatable option (a rule of the http fault: {path:
+ * /api/, abort: 503, percent: 10}): its keys are options of the same
+ * fault, written as one value in the rules' text form (fault_rule.h),
+ * kept in the map node (the tree owns it).  Key errors point at the key.
+ */
+static void rule_setting(struct bctx *c, struct action *a, const char *key, struct mf_node *m)
+{
+	size_t cap = 256, before = c->d->n;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		return;
+	buf[0] = '\0';
+	for (size_t i = 0; i < m->n; i++) {
+		const char *k = m->keys[i];
+		struct mf_node *v = m->kids[i];
+		int idx = fault_opt_index(a->fault, k);
+		const struct fault_opt *o;
+
+		if (idx < 0 || !strcmp(k, key)) {
+			mf_diag_add(c->d, m->kpos[i], false, "%s: %s: %s", key, k,
+				    idx < 0 ? "not an option of the fault" : "a rule in a rule");
+			continue;
+		}
+		o = &a->fault->opts[idx];
+		if (o->type == FOPT_FLAG) {
+			bool on;
+
+			if (node_bool(c, v, k, &on) > 0 && on && rule_put(&buf, &cap, k, NULL) < 0)
+				mf_diag_add(c->d, v->pos, false, "%s: too long", key);
+			continue;
+		}
+		if (o->type == FOPT_LIST && v->type == MF_SEQ) {
+			for (size_t j = 0; j < v->n; j++)
+				if (is_type(c, v->kids[j], k, MF_SCALAR) &&
+				    rule_put(&buf, &cap, k, v->kids[j]->text) < 0)
+					mf_diag_add(c->d, v->pos, false, "%s: too long", key);
+			continue;
+		}
+		if (is_type(c, v, k, MF_SCALAR) && rule_put(&buf, &cap, k, v->text) < 0)
+			mf_diag_add(c->d, v->pos, false, "%s: too long", key);
+	}
+	if (!m->n)
+		mf_diag_add(c->d, m->pos, false, "%s: an empty rule", key);
+	if (c->d->n != before) {
+		free(buf);
+		return;
+	}
+	free(m->text);
+	m->text = buf;
+	add_setting(a, key, m->text, m->pos);
+}
+
 /* One fault option from a manifest key: its value as text for fault_opt_set. */
 static void fault_option(struct bctx *c, struct action *a, const char *key, struct mf_pos kpos,
 			 struct mf_node *v)
@@ -601,10 +673,17 @@ static void fault_option(struct bctx *c, struct action *a, const char *key, stru
 			add_setting(a, o->name, NULL, v->pos);
 		return;
 	}
+	if (o->type == FOPT_LIST && v->type == MF_MAP) {
+		rule_setting(c, a, o->name, v);
+		return;
+	}
 	if (o->type == FOPT_LIST && v->type == MF_SEQ) {
-		for (size_t i = 0; i < v->n; i++)
-			if (is_type(c, v->kids[i], key, MF_SCALAR))
+		for (size_t i = 0; i < v->n; i++) {
+			if (v->kids[i]->type == MF_MAP)
+				rule_setting(c, a, o->name, v->kids[i]);
+			else if (is_type(c, v->kids[i], key, MF_SCALAR))
 				add_setting(a, o->name, v->kids[i]->text, v->kids[i]->pos);
+		}
 		return;
 	}
 	if (!is_type(c, v, key, MF_SCALAR))
@@ -706,10 +785,12 @@ static void fault_duration(struct bctx *c, struct mf_node *m, struct action *a,
 static const char *const own_action_keys[] = { "name", "type", "provider", "description",
 					       "duration", "background", "pauses", NULL };
 
-/* Our format: one method or rollback item. */
+/* Our format: one method or rollback item.  A fault action names its
+ * fault with `provider: NAME`, or with `fault: NAME` (the same, and the one
+ * way for a fault whose name is also a probe's: `fault: http`). */
 static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, struct action *a)
 {
-	struct mf_node *type, *prov;
+	struct mf_node *type, *prov = NULL, *fault_key = mf_get(m, "fault");
 	const char *kind;
 	size_t before;
 
@@ -744,6 +825,12 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 	} else if (!strcmp(type->text, "action") || !strcmp(type->text, "probe")) {
 		a->is_probe = type->text[0] == 'p';
 		prov = mf_get(m, "provider");
+		if (fault_key && prov) {
+			diag(c, fault_key, "fault: give provider or fault, not both");
+			return;
+		}
+		if (fault_key)
+			prov = fault_key;
 		if (!prov) {
 			mf_diag_add(c->d, m->pos, false, "provider: required key missing (a fault: "
 				    "memory, cpu, ...; or http, process, metric)");
@@ -753,12 +840,16 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 			return;
 		kind = prov->text;
 		a->provider_pos = prov->pos;
+	} else if (fault_key) {
+		diag(c, fault_key, "fault: only in an action (type: action)");
+		return;
 	} else {
 		diag(c, type, "type: '%s': must be action, probe, pause, http, process or metric",
 		     type->text);
 		return;
 	}
-	if (!strcmp(kind, "http") || !strcmp(kind, "process") || !strcmp(kind, "metric")) {
+	if (!fault_key &&
+	    (!strcmp(kind, "http") || !strcmp(kind, "process") || !strcmp(kind, "metric"))) {
 		a->type = ACT_PROBE;
 		a->probe.name = a->name;
 		a->probe.pos = m->pos;
@@ -766,13 +857,13 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 		return;
 	}
 	a->type = ACT_FAULT;
-	a->fault = find_fault(c, mf_get(m, "provider"), "provider");
+	a->fault = find_fault(c, prov, fault_key ? "fault" : "provider");
 	if (!a->fault)
 		return;
 	if (sec == SEC_ROLLBACK) {
-		diag(c, mf_get(m, "provider"), "provider: %s: a rollback cannot inject a fault "
+		diag(c, prov, "%s: %s: a rollback cannot inject a fault "
 		     "(every fault is reverted by itself, through the undo log); rollback "
-		     "actions are http, process or pause", kind);
+		     "actions are http, process or pause", fault_key ? "fault" : "provider", kind);
 		return;
 	}
 	if (a->is_probe) {
@@ -786,6 +877,7 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 
 		for (size_t k = 0; own_action_keys[k]; k++)
 			reserved |= !strcmp(own_action_keys[k], m->keys[i]);
+		reserved |= fault_key && !strcmp(m->keys[i], "fault");
 		if (!reserved)
 			fault_option(c, a, m->keys[i], m->kpos[i], m->kids[i]);
 	}

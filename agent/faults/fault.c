@@ -281,6 +281,17 @@ void fault_report(struct fault *f, json_t *out)
 		f->desc->report(f, out);
 }
 
+void fault_sample(struct fault *f, json_t *sample)
+{
+	if (fault_in_force(f) && f->desc->sample)
+		f->desc->sample(f, sample);
+}
+
+bool fault_needs_target(const struct fault *f)
+{
+	return !(f->desc->no_target && f->desc->no_target(f));
+}
+
 int fault_plan_add(struct fault *f, const char *fmt, ...)
 {
 	va_list ap;

@@ -310,6 +310,14 @@ static const char *format_name(enum sample_format f)
 	return "?";
 }
 
+int sample_jsonl_write(FILE *out, json_t *j, struct duress_err *err)
+{
+	if (json_dumpf(j, out, SAMPLE_JSON_FLAGS) < 0)
+		return duress_err_set(err, errno ? errno : EIO, "write jsonl sample");
+	fputc('\n', out);
+	return 0;
+}
+
 static int write_jsonl(struct sample_writer *w, const struct sample *s, struct duress_err *err)
 {
 	json_t *j = sample_to_json(s);
@@ -317,12 +325,9 @@ static int write_jsonl(struct sample_writer *w, const struct sample *s, struct d
 
 	if (!j)
 		return duress_err_set(err, ENOMEM, "format sample as JSON");
-	ret = json_dumpf(j, w->out, SAMPLE_JSON_FLAGS);
+	ret = sample_jsonl_write(w->out, j, err);
 	json_decref(j);
-	if (ret < 0)
-		return duress_err_set(err, errno ? errno : EIO, "write jsonl sample");
-	fputc('\n', w->out);
-	return 0;
+	return ret;
 }
 
 /*

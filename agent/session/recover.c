@@ -10,6 +10,7 @@
 #include <duress/core/undo.h>
 #include <duress/core/undo_journal.h>
 #include <duress/net/netundo.h>
+#include <duress/net/nft.h>
 #include <duress/session/recover.h>
 #include <duress/targets/cgview.h>
 

@@ -1,7 +1,7 @@
 # Nothing left behind: the agent is killed with SIGKILL at random moments
 # while faults of every kind are in force (also several at once); within
-# 1 s the guardian must have put every cgroup file, qdisc, link, worker and
-# fill back.  Then: agent and guardian killed together + duress recover;
+# 1 s the guardian must have put every cgroup file, qdisc, link, worker,
+# fill, nftables table and proxy back.  Then: agent and guardian killed together + duress recover;
 # two agents on one target and resource; a vanished target; a torn journal;
 # a second Ctrl-C while reverting.
 # timeout: 1500
@@ -40,6 +40,9 @@ snapshot() {
 	echo "var/tmp avail MiB: $(( $(stat -f -c '%a * %S' /var/tmp) / 1048576 ))"
 	echo "sandboxes: $(ls -d $CG/duress-sandbox-* 2>/dev/null | tr '\n' ' ')"
 	echo "agents: $(pgrep -f 'duress (inject|__guardian)' | tr '\n' ' ')"
+	echo "proxies: $(pgrep -x 'duress-(http|tcp)' | tr '\n' ' ')"
+	echo "nft tables: $(nsenter -t "$tpid" -n nft list tables 2>/dev/null | tr '\n' ' ')"
+	echo "host nft tables: $(nft list tables 2>/dev/null | tr '\n' ' ')"
 	echo "journals: $(ls "$STATE/journal" 2>/dev/null | tr '\n' ' ')"
 }
 snapshot > "$WORK/before.txt"
@@ -61,6 +64,8 @@ configs=(
 	"memory --max 300M --hog 32M + cpu --workers 1 --load 40"
 	"freeze + network --loss 10"
 	"io --device $dev --rbps 4M + disk-fill --path /var/tmp --leave 300M + memory --high 400M"
+	"http --port 9999 --direction outbound --abort 503"
+	"tcp --port 9998 --direction outbound --to 10.77.0.2 --latency 50ms + network --loss 5"
 )
 
 start_agent() { # FAULT ARGS...: in the background, PID appended to agents

@@ -17,6 +17,9 @@
  * /proc/PID/stat).  -1 if it cannot be read (gone). */
 int proc_starttime(pid_t pid, unsigned long long *out);
 
+/* The state letter of a process (R, S, T, Z, ...), 0 if it is gone. */
+char proc_state(pid_t pid);
+
 /* Is pid one of the agent's own processes (its name, comm, starts with
  * "duress": helpers, workers, the guardian)?  A replay kills nothing else. */
 bool proc_is_agents(pid_t pid);

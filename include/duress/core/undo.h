@@ -62,6 +62,11 @@ struct undo_kind {
  * a reused pid is never killed.  For the agent's own helper processes. */
 extern const struct undo_kind undo_kind_kill;
 
+/* helper: where = pid, what = its start time, value = its name (duress-*):
+ * a long-running process of a fault (a proxy) ended with SIGTERM, then
+ * SIGKILL; only if the pid still has that start time and is the agent's. */
+extern const struct undo_kind undo_kind_helper;
+
 /* Where a log persists its steps (the undo journal: undo_journal_attach).
  * add() runs before undo_record() returns and may renumber rec->jid; done()
  * once the step is reverted. */

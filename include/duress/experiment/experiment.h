@@ -53,6 +53,8 @@ struct exp_opts {
 	bool quiet;         /* no progress lines */
 	bool own_messages;  /* the command reports failures, signals and a vanished
 			     * target itself (inject); the runner prints none */
+	bool no_target;     /* the faults need none (an explicit proxy): t is an
+			     * empty target, nothing is sampled or watched */
 	struct exp_hooks hooks;
 };
 

@@ -92,6 +92,14 @@ struct fault_desc {
 	int (*tick)(struct fault *f, uint64_t since_apply_us, struct duress_err *err); /* or NULL */
 	void (*report)(struct fault *f, json_t *summary);                             /* or NULL */
 	void (*release)(struct fault *f);                                             /* or NULL */
+	/* Or NULL: this instance, as its options stand, needs no target (an
+	 * explicit proxy: --listen/--upstream); inject then runs without one
+	 * (f->target is an empty target: no cgroup, no process, netns_fd -1). */
+	bool (*no_target)(const struct fault *f);
+	/* Or NULL: add the fault's own counters (a helper's) to the JSON
+	 * object of a sample, e.g. "http": {"requests": ...}; the driver calls
+	 * it for every sample it writes while the fault is in force. */
+	void (*sample)(struct fault *f, json_t *sample);
 };
 
 struct fault {
@@ -165,6 +173,12 @@ int fault_stop(struct fault *f, double now);
 void fault_ended(struct fault *f, double now);
 /* report(): its own lines for the summary and the journal, into out. */
 void fault_report(struct fault *f, json_t *out);
+/* Add the fault's own counters (its helper's) to a sample's JSON object
+ * while it is in force. */
+void fault_sample(struct fault *f, json_t *sample);
+/* False when this instance, as its options stand, works without a target
+ * (an explicit proxy: --listen/--upstream). */
+bool fault_needs_target(const struct fault *f);
 
 /* Add a plan line ("write '64M' to /sys/fs/cgroup/x/memory.max (now 'max')"). */
 int fault_plan_add(struct fault *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -23,6 +23,10 @@ json_t *sample_to_json(const struct sample *s);
  * digits so that 12.34 prints as 12.34, not 12.339999999999999. */
 #define SAMPLE_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 
+/* One sample's JSON (with what the faults added to it) as a JSON Lines
+ * line. */
+int sample_jsonl_write(FILE *out, json_t *j, struct duress_err *err);
+
 enum sample_format {
 	SAMPLE_FORMAT_JSONL,
 	SAMPLE_FORMAT_CSV,
