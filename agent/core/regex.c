@@ -43,9 +43,26 @@ const char *regex_pattern_untrusted(const char *pattern, char *why, size_t len)
 	return NULL;
 }
 
+/* The address space this process has mapped now, in bytes (0 if unknown). */
+static unsigned long long mapped_now(void)
+{
+	unsigned long long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &pages) != 1)
+		pages = 0;
+	fclose(f);
+	return pages * (unsigned long long)sysconf(_SC_PAGESIZE);
+}
+
 /* Compile in a child with CPU and memory limits: 0 if it compiled within
  * them, regcomp's error code if it did not (REG_ESPACE: out of the memory
- * allowed), -1 if it went over a limit. */
+ * allowed), -1 if it went over a limit.  The memory limit is what the
+ * compile may add to the address space the child starts with: a build with
+ * AddressSanitizer has terabytes of shadow reserved before it compiles
+ * anything, and an absolute RLIMIT_AS would leave it no room at all. */
 static int trial(const char *pattern, int flags)
 {
 	const struct proc_child setup = { .deathsig = SIGKILL, .parent = getpid() };
@@ -55,11 +72,15 @@ static int trial(const char *pattern, int flags)
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
+		unsigned long long as = mapped_now();
 		struct rlimit cpu = { REGEX_CHILD_CPU_S, REGEX_CHILD_CPU_S };
-		struct rlimit mem = { REGEX_CHILD_MEM, REGEX_CHILD_MEM };
+		struct rlimit mem;
 		regex_t re;
 
 		(void)proc_child_setup(&setup, 3);
+		if (!as)
+			_exit(3);
+		mem.rlim_cur = mem.rlim_max = as + REGEX_CHILD_MEM;
 		if (setrlimit(RLIMIT_CPU, &cpu) < 0 || setrlimit(RLIMIT_AS, &mem) < 0)
 			_exit(3);
 		_exit(10 + regcomp(&re, pattern, flags));
