@@ -156,4 +156,15 @@ _cleanup() {
 trap _cleanup EXIT
 
 # jq over JSON Lines, skipping the first sample (no CPU rate yet)
+# The pids of the agent's proxy helpers (comm duress-http, duress-tcp, ...).
+# pgrep matches at most 15 characters of a name, and a longer pattern
+# matches nothing at all: one short name at a time.
+proxy_pids() {
+	local n
+	for n in duress-http duress-tcp duress-dns duress-pg; do
+		pgrep -x "$n"
+	done
+	return 0
+}
+
 jq_avg() { jq -s "[.[1:][] | $2] | add / length * 100 | round / 100" "$1"; }

@@ -40,7 +40,7 @@ snapshot() {
 	echo "var/tmp avail MiB: $(( $(stat -f -c '%a * %S' /var/tmp) / 1048576 ))"
 	echo "sandboxes: $(ls -d $CG/duress-sandbox-* 2>/dev/null | tr '\n' ' ')"
 	echo "agents: $(pgrep -f 'duress (inject|__guardian)' | tr '\n' ' ')"
-	echo "proxies: $(pgrep -x 'duress-(http|tcp)' | tr '\n' ' ')"
+	echo "proxies: $(proxy_pids | tr '\n' ' ')"
 	echo "nft tables: $(nsenter -t "$tpid" -n nft list tables 2>/dev/null | tr '\n' ' ')"
 	echo "host nft tables: $(nft list tables 2>/dev/null | tr '\n' ' ')"
 	echo "journals: $(ls "$STATE/journal" 2>/dev/null | tr '\n' ' ')"

@@ -38,7 +38,7 @@ check "the dependency answers" wait_until 60 dep_up
 tables() { tns nft list tables 2>/dev/null | grep -c ' duress_' ; }
 no_table() { [ "$(tables)" = 0 ]; }
 has_table() { [ "$(tables)" = 1 ]; }
-no_proxy() { ! pgrep -x 'duress-(http|tcp)' > /dev/null; }
+no_proxy() { [ -z "$(proxy_pids)" ]; }
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 tcode() { tns curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 clean() { no_table && no_proxy; }
@@ -100,7 +100,7 @@ check "after outbound: no table, no proxy" clean
 check "after outbound: the dependency answers 200 again" direct_out
 
 # ---- bad input: refused, nothing changed ----
-nstate() { tns nft list ruleset 2>/dev/null; pgrep -x 'duress-(http|tcp)'; }
+nstate() { tns nft list ruleset 2>/dev/null; proxy_pids; }
 before=$(nstate)
 expect_exit "a port nothing listens on (inbound): exit 4" 4 \
 	"$DURESS" inject http -t "pid:$TPID" --port 8081 --abort 503 --for 5s --baseline 0 -q
