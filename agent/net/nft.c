@@ -957,7 +957,7 @@ struct probe_arg {
 	bool redirect, reject;
 };
 
-static int probe_run(struct nft *n, void *arg, struct duress_err *err)
+static int kernel_probe(struct nft *n, void *arg, struct duress_err *err)
 {
 	struct probe_arg *a = arg;
 	char name[NFT_NAME_MAX];
@@ -988,7 +988,7 @@ static int probe_run(struct nft *n, void *arg, struct duress_err *err)
 int nft_probe(bool redirect, bool reject, struct duress_err *err)
 {
 	struct probe_arg a = { redirect, reject };
-	struct open_job j = { .netns_fd = -1, .probe = probe_run, .probe_arg = &a };
+	struct open_job j = { .netns_fd = -1, .probe = kernel_probe, .probe_arg = &a };
 
 	if (run_open_thread(&j, err) < 0)
 		return duress_err_wrap(err, "nftables probe");

@@ -8,7 +8,7 @@
  * starts (its target, a kind of fault already in force there), its start
  * and end, the agent's own 1 Hz samples of its target (a ring of the last
  * SERVE_RING), and the job as JSON.  Nothing here touches HTTP: the daemon
- * (cmd_serve.c) is told through on_exit.
+ * (serve_daemon.c) is told through on_exit.
  */
 #include <duress/samples/sample_format.h>
 #include <duress/core/fileio.h>
