@@ -167,4 +167,11 @@ proxy_pids() {
 	return 0
 }
 
+# helper_pid NAME: the pid of the fault helper process NAME (duress-http,
+# ...), waiting up to 5 s for it: its port may answer before the forked
+# helper has taken its name.  Prints nothing if none came.
+helper_pid() {
+	wait_until 5 pgrep -x "$1" && pgrep -x "$1" | head -n 1
+}
+
 jq_avg() { jq -s "[.[1:][] | $2] | add / length * 100 | round / 100" "$1"; }

@@ -257,7 +257,7 @@ bg_start AGENT 20 proxy_up "$WORK/agent.out" "$WORK/agent.err" \
 	"$DURESS" inject http --listen "127.0.0.1:$PX" --upstream "127.0.0.1:$FS" --abort 500 \
 	--path /never --for 120s -q --state-dir "$STATE"
 n=$(curl -s "$PROXY/big" | wc -c)
-hp=$(pgrep -x duress-http | head -n 1)
+hp=$(helper_pid duress-http)
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$hp/status" 2>/dev/null)
 check "a 100 MiB body passes whole ($n bytes)" [ "$n" = 104857600 ]
 check "and the proxy's peak memory stays flat (VmHWM ${hwm:-?} KiB < 20 MiB)" [ "${hwm:-999999}" -lt 20480 ]
@@ -286,7 +286,7 @@ check "no journal left" bash -c '[ -z "$(ls "$1/journal" 2>/dev/null)" ]' _ "$ST
 
 # ---- kill -9 of the agent: the proxy goes with it ----
 start --abort 503
-hp=$(pgrep -x duress-http | head -n 1)
+hp=$(helper_pid duress-http)
 check "the proxy runs as its own process (duress-http, pid ${hp:-none})" [ -n "$hp" ]
 kill -9 "$AGENT"
 wait "$AGENT" 2>/dev/null
