@@ -401,6 +401,34 @@ int nft_build_redirect(void *buf, size_t size, uint32_t seq, const char *table, 
 	return batch_finish(&b, len, nlabels, err);
 }
 
+/* tcp flags & rst != 0: accept.  The resets the reject rules send are
+ * themselves packets with the peer: a reset our output chain makes for a
+ * local connect() comes back in through the input chain (and one made in
+ * input goes out through output), where the rules below would drop it. */
+static void reset_pass_rule(struct batch *b, const char *table, const char *chain)
+{
+	struct nftnl_rule *r = new_rule();
+	struct nftnl_expr *e;
+	uint8_t rst = 0x04, zero = 0;
+
+	if (!r) {
+		b->full = true;
+		return;
+	}
+	match_l4proto(r, IPPROTO_TCP);
+	add(r, payload(NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1));
+	add(r, bitwise_mask(&rst, 1));
+	add(r, cmp(NFT_CMP_NEQ, &zero, 1));
+	e = nftnl_expr_alloc("immediate");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+	}
+	add(r, e);
+	put_rule(b, r, table, chain, "reject table: pass resets", "nf_tables");
+	nftnl_rule_free(r);
+}
+
 static void reject_rule(struct batch *b, const char *table, const char *chain, bool in,
 			const struct nft_reject *rj, const struct ns_cidr *c, bool tcp)
 {
@@ -451,6 +479,7 @@ int nft_build_reject(void *buf, size_t size, uint32_t seq, const char *table, bo
 
 		put_chain(&b, table, chains[k], "filter", in ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT,
 			  0, "nf_tables");
+		reset_pass_rule(&b, table, chains[k]);
 		/* TCP first (a reset), then the rest (an ICMP error) */
 		for (int tcp = 1; tcp >= 0; tcp--) {
 			if (!rj->ncidrs)

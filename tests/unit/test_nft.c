@@ -298,14 +298,18 @@ static void test_reject(void **state)
 					  NULL, NULL, &err),
 			 0);
 	walk(buf, len, &s);
-	/* table, input chain + 2 rules, output chain + 2 rules */
-	assert_int_equal(s.ntypes, 7);
+	/* table, input chain + 3 rules, output chain + 3 rules */
+	assert_int_equal(s.ntypes, 9);
 	assert_string_equal(s.chain_type, "filter");
 	assert_true(has(s.text, "inet duress_network_1_1 input"));
 	assert_true(has(s.text, "[ payload load 4b @ network header + 12 => reg 1 ]")); /* saddr in */
 	assert_true(has(s.text, "[ payload load 4b @ network header + 16 => reg 1 ]")); /* daddr out */
 	assert_true(has(s.text, "[ reject type 1 code 0 ]"));  /* tcp reset */
 	assert_true(has(s.text, "[ reject type 2 code 1 ]"));  /* icmpx port unreachable */
+	/* resets pass first: the ones the rules send come back through the other chain */
+	assert_true(has(s.text, "[ payload load 1b @ transport header + 13 => reg 1 ] "
+				"[ bitwise reg 1 = ( reg 1 & 0x00000004 ) ^ 0x00000000 ] "
+				"[ cmp neq reg 1 0x00000000 ] [ immediate reg 0 accept ]"));
 	/* without peers: everything but loopback */
 	rj.ncidrs = 0;
 	assert_int_equal(nft_build_reject(buf, sizeof(buf), 1, "duress_network_1_2", true, &rj, &len,
@@ -422,7 +426,17 @@ static void test_kernel(void **state)
 			print_message("reject: %s (not checked)\n", err.msg);
 			assert_int_equal(err.code, DURESS_EXIT_UNSUPPORTED);
 		} else {
+			char cmd[512];
+
 			assert_int_equal(nft_table_exists(n, table, &err), 1);
+			/* a connect() to the peer is refused at once: the reset the
+			 * output chain sends gets back through the input chain */
+			snprintf(cmd, sizeof(cmd),
+				 "nsenter --net=%s sh -c 'ip addr add 192.0.2.5/24 dev lo && "
+				 "ip link set lo up && timeout 5 bash -c \"exec 3<>/dev/tcp/192.0.2.9/80\" "
+				 "2>&1 | grep -q \"Connection refused\"'",
+				 path);
+			assert_int_equal(system(cmd), 0);
 			assert_int_equal(nft_table_del(n, table, &gone, &err), 0);
 			assert_false(gone);
 			assert_int_equal(nft_table_exists(n, table, &err), 0);
