@@ -4,7 +4,9 @@
  * (delay, jitter, loss, duplication, corruption, reordering, a rate),
  * optionally only towards some addresses, ports or a protocol (prio + u32
  * filters), on egress, ingress (an ifb device and a mirred redirect) or
- * both.  Presets: --partition, --dns-outage.  Programmed over netlink
+ * both.  Presets: --partition, --dns-outage; --partition --reject refuses
+ * instead of dropping (an nftables table of ours: TCP resets, ICMP port
+ * unreachable), so clients fail at once.  Programmed over netlink
  * (agent/net/netshape.c), never by running tc; what was there is saved and
  * put back exactly.  See docs/faults/network.md.
  */
@@ -14,6 +16,7 @@
 #include <duress/core/exitcode.h>
 #include <duress/faults/fault.h>
 #include <duress/net/netshape.h>
+#include <duress/net/nft.h>
 #include <duress/net/qdisc.h>
 #include <duress/core/parse.h>
 
@@ -74,6 +77,9 @@ static const struct fault_opt net_opts[] = {
 	  .help = "drop all traffic with the --to peers (or all traffic), both directions" },
 	{ .name = "dns-outage", .type = FOPT_FLAG,
 	  .help = "drop DNS: UDP and TCP port 53 (to the --to servers, if given)" },
+	{ .name = "reject", .type = FOPT_FLAG,
+	  .help = "with --partition: refuse instead of dropping (TCP gets a reset, the rest an "
+		  "ICMP port unreachable), so connections fail at once rather than time out" },
 };
 
 struct net_counters {
@@ -108,6 +114,10 @@ struct net_priv {
 	uint64_t last_stats_us;
 	bool stats_started;
 	char last_error[256];
+	/* --partition --reject: an nftables table instead of netem */
+	bool reject;
+	struct nft *nft;
+	char table[NFT_NAME_MAX];
 };
 
 /* ---- validate: options alone ---- */
@@ -147,6 +157,18 @@ static int check_presets(struct fault *f, struct duress_err *err)
 		return usage(err, "--dns-outage chooses the port (53) and protocols (udp, tcp) "
 				  "itself: drop --%s",
 			     set(f, "port") ? "port" : "protocol");
+	if (set(f, "reject")) {
+		static const char *const not_with[] = { "port", "protocol", "device", "direction" };
+
+		if (!set(f, "partition"))
+			return usage(err, "--reject changes how --partition cuts: give --partition");
+		for (size_t i = 0; i < DURESS_ARRAY_SIZE(not_with); i++)
+			if (set(f, not_with[i]))
+				return usage(err, "--partition --reject cuts all traffic with the "
+						  "--to peers, both ways, on every interface: "
+						  "drop --%s",
+					     not_with[i]);
+	}
 	return 0;
 }
 
@@ -157,8 +179,11 @@ static int net_validate(struct fault *f, struct duress_err *err)
 	bool preset = set(f, "partition") || set(f, "dns-outage");
 	int r;
 
+	if (set(f, "reject") && !preset)
+		return usage(err, "--reject changes how --partition cuts: give --partition");
 	if (preset && check_presets(f, err) < 0)
 		return -1;
+	p->reject = set(f, "reject");
 	if (set(f, "jitter") && !set(f, "delay"))
 		return usage(err, "--jitter needs --delay: it varies the delay");
 	if (set(f, "correlation") && !set(f, "delay"))
@@ -266,6 +291,10 @@ static int net_supported(struct fault *f, struct duress_err *err)
 		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
 				       "network: the target has no process, hence no network "
 				       "namespace to shape");
+	if (p->reject)
+		return nft_probe(false, true, err) < 0
+			       ? duress_err_wrap(err, "network: --reject needs nftables with reject")
+			       : 0;
 	return qdisc_probe(p->filtered && p->egress, p->ingress, err);
 }
 
@@ -535,6 +564,27 @@ static void plan_device(struct fault *f, struct net_priv *p, struct net_dev *d)
 	}
 }
 
+static int plan_reject(struct fault *f, struct net_priv *p)
+{
+	char peers[1024] = "", c[64];
+
+	for (size_t i = 0; i < p->match.ncidrs; i++) {
+		size_t n = strlen(peers);
+
+		snprintf(peers + n, sizeof(peers) - n, "%s%s", i ? ", " : "",
+			 ns_format_cidr(&p->match.cidrs[i], c, sizeof(c)));
+	}
+	nft_table_name(f->desc->name, p->table, sizeof(p->table));
+	fault_plan_add(f, "network namespace net:[%llu] of pid %d (undo records: %s)",
+		       netshape_ino(p->ns), (int)f->target->pid, p->ref);
+	fault_plan_add(f, "nftables: table inet %s, chains input and output: traffic with %s "
+			  "refused, both ways: TCP with a reset, the rest with an ICMP port "
+			  "unreachable (resets themselves pass)",
+		       p->table, p->match.ncidrs ? peers : "every peer (all but loopback)");
+	fault_plan_add(f, "revert: delete table inet %s", p->table);
+	return 0;
+}
+
 static int net_plan(struct fault *f, struct duress_err *err)
 {
 	struct net_priv *p = f->priv;
@@ -544,7 +594,11 @@ static int net_plan(struct fault *f, struct duress_err *err)
 		return -1;
 	if (netshape_ref_make(t->pid, t->netns_fd, p->ref, sizeof(p->ref), err) < 0)
 		return -1;
-	if (lockout_guard(f, p, err) < 0 || pick_devices(f, p, err) < 0)
+	if (lockout_guard(f, p, err) < 0)
+		return -1;
+	if (p->reject)
+		return plan_reject(f, p);
+	if (pick_devices(f, p, err) < 0)
 		return -1;
 	for (size_t i = 0; i < p->ndevs; i++) {
 		struct net_dev *d = &p->devs[i];
@@ -640,10 +694,27 @@ fail:
 	return duress_err_wrap(err, "network: shape %s (ingress)", d->link.name);
 }
 
+/* The table, journaled before it is made (its revert deletes it; the
+ * kernel also drops it with the agent's socket, its owner). */
+static int apply_reject(struct fault *f, struct net_priv *p, struct duress_err *err)
+{
+	struct nft_reject rj = { .cidrs = p->match.cidrs, .ncidrs = p->match.ncidrs };
+
+	if (nft_open(f->target->netns_fd, &p->nft, err) < 0 ||
+	    undo_record(f->undo, &undo_kind_nft_table, f->desc->name, p->ref, p->table, "inet",
+			err) < 0 ||
+	    nft_reject_add(p->nft, p->table, &rj, err) < 0)
+		return duress_err_wrap(err, "network: --reject");
+	return 0;
+}
+
 static int net_apply(struct fault *f, struct duress_err *err)
 {
 	struct net_priv *p = f->priv;
 	struct duress_err e2 = { 0 };
+
+	if (p->reject)
+		return apply_reject(f, p, err);
 
 	read_counters(p, &e2, 1);
 	for (size_t i = 0; i < p->ndevs; i++) {
@@ -738,6 +809,12 @@ static void net_report(struct fault *f, json_t *summary)
 		json_object_set_new(ifs, d->link.name, o);
 	}
 	json_object_set_new(summary, "interfaces", ifs);
+	if (p->reject) {
+		json_object_set_new(summary, "reject", json_true());
+		json_object_set_new(summary, "nft_table", json_string(p->table));
+		json_object_set_new(summary, "peers", json_integer((json_int_t)p->match.ncidrs));
+		return;
+	}
 	json_object_set_new(summary, "netem", json_string(ns_netem_describe(&p->netem, netem,
 									    sizeof(netem))));
 	json_object_set_new(summary, "direction",
@@ -760,7 +837,9 @@ static void net_release(struct fault *f)
 	free(p->eg_rules);
 	free(p->in_rules);
 	netshape_close(p->ns);
+	nft_close(p->nft);
 	p->ns = NULL;
+	p->nft = NULL;
 	p->eg_rules = p->in_rules = NULL;
 }
 
