@@ -271,17 +271,36 @@ void serve_fault_req_free(struct serve_fault_req *req)
 }
 
 /* A JSON scalar as option text: strings as they are, numbers printed
- * (integers exactly), true for a flag. */
+ * (integers exactly), true for a flag.  -1: not a scalar; -2: longer than
+ * the buffer (refused: the value checked must be the value run, never a
+ * truncated copy of it). */
 static int value_text(json_t *v, char *buf, size_t len)
 {
-	if (json_is_string(v))
-		snprintf(buf, len, "%s", json_string_value(v));
-	else if (json_is_integer(v))
-		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	int n;
+
+	if (json_is_string(v)) {
+		if (json_string_length(v) != strlen(json_string_value(v)))
+			return -1; /* an embedded NUL: the child would see less */
+		n = snprintf(buf, len, "%s", json_string_value(v));
+	} else if (json_is_integer(v))
+		n = snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	else if (json_is_real(v))
-		snprintf(buf, len, "%.17g", json_real_value(v));
+		n = snprintf(buf, len, "%.17g", json_real_value(v));
 	else
 		return -1;
+	return n < 0 || (size_t)n >= len ? -2 : 0;
+}
+
+/* Copy a checked string whole, or refuse it (422 naming the field). */
+static int copy_whole(char *buf, size_t len, const char *s, const char *field,
+		      struct serve_error *e)
+{
+	size_t n = strlen(s);
+
+	if (n >= len)
+		return serve_error_set(e, 422, field, "%s: too long (%zu bytes, at most %zu)", field,
+				       n, len - 1);
+	memcpy(buf, s, n + 1);
 	return 0;
 }
 
@@ -296,9 +315,10 @@ static int get_duration_field(json_t *o, const char *key, uint64_t *us, char *te
 	if (!json_is_string(v))
 		return serve_error_set(e, 422, key, "%s: expected a duration string like \"30s\"",
 				       key);
-	if (parse_duration(json_string_value(v), key, us, &err) < 0)
+	if (copy_whole(text, len, json_string_value(v), key, e) < 0)
+		return -1;
+	if (parse_duration(text, key, us, &err) < 0)
 		return serve_error_set(e, 422, key, "%s", err.msg);
-	snprintf(text, len, "%s", json_string_value(v));
 	return 1;
 }
 
@@ -319,6 +339,7 @@ static int fault_options(json_t *opts, struct fault *f, struct serve_fault_req *
 	json_object_foreach(opts, k, v) {
 		int idx = fault_opt_index(d, k);
 		char what[160], text[256], flag[160];
+		int rc;
 
 		snprintf(what, sizeof(what), "options.%s", k);
 		if (idx < 0)
@@ -343,7 +364,13 @@ static int fault_options(json_t *opts, struct fault *f, struct serve_fault_req *
 			if (!json_array_size(v))
 				return serve_error_set(e, 422, what, "%s: empty list", what);
 			json_array_foreach(v, i, item) {
-				if (value_text(item, text, sizeof(text)) < 0)
+				rc = value_text(item, text, sizeof(text));
+				if (rc == -2)
+					return serve_error_set(e, 422, what,
+							       "%s[%zu]: too long (at most %zu "
+							       "bytes)",
+							       what, i, sizeof(text) - 1);
+				if (rc < 0)
 					return serve_error_set(e, 422, what,
 							       "%s[%zu]: expected a string or a "
 							       "number",
@@ -357,7 +384,11 @@ static int fault_options(json_t *opts, struct fault *f, struct serve_fault_req *
 			}
 			continue;
 		}
-		if (value_text(v, text, sizeof(text)) < 0)
+		rc = value_text(v, text, sizeof(text));
+		if (rc == -2)
+			return serve_error_set(e, 422, what, "%s: too long (at most %zu bytes)", what,
+					       sizeof(text) - 1);
+		if (rc < 0)
 			return serve_error_set(e, 422, what, "%s: expected a string or a number%s",
 					       what,
 					       d->opts[idx].type == FOPT_LIST ? " (or a list of them)"
@@ -434,9 +465,10 @@ static int fault_parse(json_t *o, struct fault *f, struct serve_fault_req *r, bo
 							 "container:ID (a sandbox exists only "
 							 "while a command runs)");
 	target = json_string_value(v);
-	if (target_spec_parse(target, &spec, &err) < 0)
+	if (copy_whole(r->target, sizeof(r->target), target, "target", e) < 0)
+		return -1;
+	if (target_spec_parse(r->target, &spec, &err) < 0)
 		return serve_error_set(e, 422, "target", "target: %s", err.msg);
-	snprintf(r->target, sizeof(r->target), "%s", target);
 	rc = get_duration_field(o, "duration", &r->duration_us, r->duration, sizeof(r->duration), e);
 	if (rc < 0)
 		return -1;

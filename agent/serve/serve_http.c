@@ -230,6 +230,12 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 		manifest_free(&x);
 		return reply_error(c, &e);
 	}
+	/* the target checked is the target run: refused whole, never cut */
+	if (override && strlen(override) >= sizeof(j->spec)) {
+		manifest_free(&x);
+		return reply_fail(c, 422, "target", "target: too long (at most %zu bytes)",
+				  sizeof(j->spec) - 1);
+	}
 	j = job_new(&srv->tab, true, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id"), &e);
 	if (!j) {
 		manifest_free(&x);

@@ -351,6 +351,74 @@ static void test_fault_good(void **state)
 	serve_fault_req_free(&r);
 }
 
+/* Issue 12, item 10: what is checked is what runs.  A duration, an option
+ * or a target longer than the buffer it is copied into is refused, never
+ * checked whole and run cut ("000...0100ms" checked as 100 ms ran as 100
+ * minutes); one that fits reaches the child's arguments byte for byte. */
+static void test_validated_value_is_value_run(void **state)
+{
+	char body[8192], zeros[64], longopt[400], longtarget[5000];
+	struct serve_fault_req r;
+	struct serve_error e;
+	struct fault f;
+	bool seen = false;
+
+	(void)state;
+	memset(zeros, '0', 40);
+	zeros[40] = '\0';
+	snprintf(body, sizeof(body),
+		 "{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"%s100ms\","
+		 "\"options\":{\"max\":\"64M\"}}",
+		 zeros);
+	bad(body, 422, "duration", "too long");
+	snprintf(body, sizeof(body),
+		 "{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\","
+		 "\"interval\":\"%s10ms\",\"options\":{\"max\":\"64M\"}}",
+		 zeros);
+	bad(body, 422, "interval", "too long");
+	snprintf(body, sizeof(body),
+		 "{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\","
+		 "\"baseline\":\"%s1s\",\"options\":{\"max\":\"64M\"}}",
+		 zeros);
+	bad(body, 422, "baseline", "too long");
+	memset(longopt, '0', 300);
+	snprintf(longopt + 300, sizeof(longopt) - 300, "64M");
+	snprintf(body, sizeof(body),
+		 "{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\","
+		 "\"options\":{\"max\":\"%s\"}}",
+		 longopt);
+	bad(body, 422, "options.max", "too long");
+	snprintf(body, sizeof(body),
+		 "{\"fault\":\"network\",\"target\":\"pid:1\",\"duration\":\"1s\","
+		 "\"options\":{\"delay\":\"1ms\",\"to\":[\"10.0.0.0/8\",\"%s\"]}}",
+		 longopt);
+	bad(body, 422, "options.to", "too long");
+	memcpy(longtarget, "cgroup:/", 8);
+	memset(longtarget + 8, 'a', sizeof(longtarget) - 9);
+	longtarget[sizeof(longtarget) - 1] = '\0';
+	snprintf(body, sizeof(body),
+		 "{\"fault\":\"memory\",\"target\":\"%s\",\"duration\":\"1s\","
+		 "\"options\":{\"max\":\"64M\"}}",
+		 longtarget);
+	bad(body, 422, "target", "too long");
+
+	/* 31 bytes fit: passed on exactly as checked */
+	assert_int_equal(parse("{\"fault\":\"memory\",\"target\":\"cgroup:/x\","
+			       "\"duration\":\"0000000000000000000000000100ms\","
+			       "\"options\":{\"max\":\"64M\"}}",
+			       &f, &r, &e),
+			 0);
+	assert_int_equal(r.duration_us, 100000);
+	for (size_t i = 0; i + 1 < r.argc; i++)
+		if (!strcmp(r.argv[i], "--for")) {
+			assert_string_equal(r.argv[i + 1], "0000000000000000000000000100ms");
+			seen = true;
+		}
+	assert_true(seen);
+	fault_free(&f);
+	serve_fault_req_free(&r);
+}
+
 /* ---- Prometheus ---- */
 
 static char *capture(void (*fn)(FILE *, const void *), const void *arg)
@@ -587,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_auth),	       cmocka_unit_test(test_token_file),
 		cmocka_unit_test(test_fault_bad),      cmocka_unit_test(test_fault_good),
+		cmocka_unit_test(test_validated_value_is_value_run),
 		cmocka_unit_test(test_prom_escape),    cmocka_unit_test(test_prom_targets),
 		cmocka_unit_test(test_prom_agent),     cmocka_unit_test(test_target_matches),
 		cmocka_unit_test(test_listen_tcp_parse), cmocka_unit_test(test_listen_unix),
