@@ -231,8 +231,13 @@ struct job *job_new(struct job_table *tab, bool experiment, const char *id,
 	++tab->seq;
 	if (id && *id)
 		snprintf(j->id, sizeof(j->id), "%s", id);
-	else
-		snprintf(j->id, sizeof(j->id), "%s-%lu", experiment ? "exp" : "flt", tab->seq);
+	else /* never one a client chose: the next number that is free */
+		for (;; tab->seq++) {
+			snprintf(j->id, sizeof(j->id), "%s-%lu", experiment ? "exp" : "flt",
+				 tab->seq);
+			if (!job_by_id(tab, j->id))
+				break;
+		}
 	/* a directory of its own, also when an earlier server used the id */
 	snprintf(j->dir, sizeof(j->dir), "%s/serve/%s", tab->state_dir, j->id);
 	rc = mkdir(j->dir, 0700);

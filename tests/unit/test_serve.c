@@ -26,6 +26,7 @@
 #include <duress/core/cgroup.h>
 #include <duress/core/exitcode.h>
 #include <duress/serve/serve_api.h>
+#include <duress/serve/serve_jobs.h>
 #include <duress/serve/serve_listen.h>
 #include <duress/serve/serve_prom.h>
 
@@ -419,6 +420,44 @@ static void test_validated_value_is_value_run(void **state)
 	serve_fault_req_free(&r);
 }
 
+/* Issue 12, item 11: an id a client chose is never given again to a job
+ * the server names itself (two jobs with one id). */
+static void test_client_id_never_reused_as_automatic(void **state)
+{
+	char dir[] = "/tmp/duress-serve-ids.XXXXXX", sub[64], cmd[128];
+	struct job_table tab = { 0 };
+	struct serve_error e = { 0 };
+	struct job *mine, *a, *b;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/serve", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	tab.state_dir = dir;
+	tab.seq = 4;
+	mine = job_new(&tab, false, "flt-5", &e);
+	assert_non_null(mine);
+	tab.jobs[tab.njobs++] = mine;
+	mine = job_new(&tab, false, "flt-6", &e);
+	assert_non_null(mine);
+	tab.jobs[tab.njobs++] = mine;
+	a = job_new(&tab, false, NULL, &e);
+	assert_non_null(a);
+	assert_string_equal(a->id, "flt-7");
+	tab.jobs[tab.njobs++] = a;
+	b = job_new(&tab, false, NULL, &e);
+	assert_non_null(b);
+	assert_string_equal(b->id, "flt-8");
+	tab.jobs[tab.njobs++] = b;
+	/* and a client cannot take an automatic one either */
+	assert_null(job_new(&tab, true, "flt-7", &e));
+	assert_int_equal(e.status, 409);
+	for (size_t i = 0; i < tab.njobs; i++)
+		job_discard(tab.jobs[i]);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* ---- Prometheus ---- */
 
 static char *capture(void (*fn)(FILE *, const void *), const void *arg)
@@ -656,6 +695,7 @@ int main(void)
 		cmocka_unit_test(test_auth),	       cmocka_unit_test(test_token_file),
 		cmocka_unit_test(test_fault_bad),      cmocka_unit_test(test_fault_good),
 		cmocka_unit_test(test_validated_value_is_value_run),
+		cmocka_unit_test(test_client_id_never_reused_as_automatic),
 		cmocka_unit_test(test_prom_escape),    cmocka_unit_test(test_prom_targets),
 		cmocka_unit_test(test_prom_agent),     cmocka_unit_test(test_target_matches),
 		cmocka_unit_test(test_listen_tcp_parse), cmocka_unit_test(test_listen_unix),
