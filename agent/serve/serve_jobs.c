@@ -327,10 +327,20 @@ int job_spawn(struct job_table *tab, struct job *j, char **argv, struct serve_er
 	if (pid < 0)
 		return serve_error_set(e, 500, "", "fork: %s", strerror(errno));
 	if (pid == 0) {
-		/* SIGTERM: the job reverts and exits when the server dies */
-		const struct proc_child setup = { .deathsig = SIGTERM, .parent = ppid,
-						  .default_handlers = true };
+		/* SIGTERM: the job reverts and exits when the server dies.  The
+		 * signals that stop a job stay blocked through the exec until the
+		 * agent reads them from its signalfd: an early DELETE (or the
+		 * server's death) is then an interrupted job, not one killed
+		 * before it could set up anything (counted as a revert failure) */
+		sigset_t stop;
+		struct proc_child setup = { .deathsig = SIGTERM, .parent = ppid,
+					    .default_handlers = true, .mask = &stop };
 		int fd;
+
+		sigemptyset(&stop);
+		sigaddset(&stop, SIGTERM);
+		sigaddset(&stop, SIGINT);
+		sigaddset(&stop, SIGHUP);
 
 		(void)proc_child_setup(&setup, DURESS_EXIT_INTERRUPTED);
 		fd = open("/dev/null", O_RDONLY);

@@ -1,0 +1,74 @@
+# needs: no kernel
+# duress serve's guard rails against its own clients (issue 12), on the
+# host: no cgroup v2 target is needed (jobs on targets are refused or end
+# at once as unsupported, which is all these checks need).
+#   - an early DELETE, before the job has set up its signal handling, is
+#     an interrupted job, never a "revert failure" in /metrics;
+# timeout: 300
+. "$(dirname "$0")/lib.sh"
+
+SERVER=
+STATE=$WORK/state
+SOCK=$WORK/run/duress.sock
+_guard_cleanup() {
+	[ -n "$SERVER" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+	_cleanup
+}
+trap _guard_cleanup EXIT
+
+serve_up() { curl -s --max-time 2 --unix-socket "$SOCK" http://d/healthz; }
+start_serve() {
+	: > "$WORK/serve.log"
+	bg_start SERVER 15 serve_up "$WORK/serve.log" "$WORK/serve.log" \
+		"$DURESS" serve --state-dir "$STATE" --listen "unix:$SOCK" "$@"
+}
+stop_serve() { bg_stop SERVER "${1:-TERM}"; SRC=$BG_RC; }
+# api METHOD PATH [CURL-ARGS...]: CODE = HTTP status, the body in $WORK/body
+api() {
+	local m=$1 p=$2; shift 2
+	CODE=$(curl -s --max-time 30 -o "$WORK/body" -w '%{http_code}' --unix-socket "$SOCK" -X "$m" "$@" "http://duress$p")
+}
+is() {
+	local code=$1; shift
+	[ "$CODE" = "$code" ] || return 1
+	[ $# = 0 ] || jq -e "$@" "$WORK/body"
+}
+metric() { curl -s --unix-socket "$SOCK" http://d/metrics | awk -v n="$1" '$1 == n { print $2 }'; }
+
+# an experiment of probes only: on this host its job starts and ends by
+# itself within a fraction of a second (no cgroup v2: exit 4)
+cat > "$WORK/probes.yaml" << 'EOF'
+title: probes only
+description: a job that starts
+method:
+  - type: probe
+    name: nothing listens there
+    provider: {type: http, url: "http://127.0.0.1:1/", timeout: 1}
+EOF
+
+start_serve || { fail "duress serve started"; exit 0; }
+
+# ---- item 12: a DELETE right after the POST ----
+# before the job's agent reads its signals from a signalfd, SIGTERM used to
+# kill it with the default action: a job "killed by a signal", counted in
+# duress_revert_failures_total although it had changed nothing
+early_deletes() {
+	local i killed=0
+	for i in $(seq 30); do
+		# one client, one connection: the DELETE follows the POST's answer
+		# at once (the id chosen by the client)
+		curl -s --max-time 30 --unix-socket "$SOCK" -X POST --data-binary @"$WORK/probes.yaml" \
+			-o /dev/null "http://d/v1/experiments?id=early-$i" --next \
+			-s --max-time 30 --unix-socket "$SOCK" -X DELETE -o "$WORK/body" \
+			"http://d/v1/experiments/early-$i"
+		jq -e '.outcome == "killed"' "$WORK/body" > /dev/null && killed=$((killed + 1))
+	done
+	echo "$killed"
+}
+killed=$(early_deletes)
+check "30 early DELETEs: no job killed by the signal ($killed killed)" [ "$killed" = 0 ]
+fails=$(metric duress_revert_failures_total)
+check "30 early DELETEs: duress_revert_failures_total stays 0 ($fails)" [ "$fails" = 0 ]
+
+stop_serve
+check "the server stops with 0 ($SRC)" [ "$SRC" = 0 ]
