@@ -222,6 +222,75 @@ int serve_read_token(const char *path, char *out, size_t len, struct duress_err 
 
 /* ---- errors ---- */
 
+/* The length of the valid UTF-8 character at s, or 0 (*cut: only because
+ * the string ends inside it).  What jansson accepts: no overlong forms, no
+ * surrogates, nothing above U+10FFFF. */
+static size_t utf8_char(const unsigned char *s, bool *cut)
+{
+	unsigned c = s[0], cp;
+	size_t n;
+
+	*cut = false;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if (!s[i]) {
+			*cut = true;
+			return 0;
+		}
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+void serve_utf8_fix(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		bool cut;
+		size_t n = utf8_char(p, &cut);
+
+		if (n) {
+			p += n;
+		} else if (cut) {
+			*p = '\0';
+		} else {
+			*p++ = '?';
+		}
+	}
+}
+
+json_t *serve_json_text(const char *s)
+{
+	char *copy = strdup(s ? s : "");
+	json_t *v;
+
+	if (!copy)
+		return NULL;
+	serve_utf8_fix(copy);
+	v = json_string(copy);
+	free(copy);
+	return v;
+}
+
 int serve_error_set(struct serve_error *e, int status, const char *field, const char *fmt, ...)
 {
 	va_list ap;
@@ -231,6 +300,9 @@ int serve_error_set(struct serve_error *e, int status, const char *field, const 
 	va_start(ap, fmt);
 	vsnprintf(e->reason, sizeof(e->reason), fmt, ap);
 	va_end(ap);
+	/* cut on a character boundary, whatever it quotes */
+	serve_utf8_fix(e->field);
+	serve_utf8_fix(e->reason);
 	return -1;
 }
 
@@ -239,9 +311,9 @@ char *serve_error_json(const struct serve_error *e)
 	json_t *o = json_object();
 	char *s;
 
-	json_object_set_new(o, "error", json_string(e->reason));
+	json_object_set_new(o, "error", serve_json_text(e->reason));
 	if (e->field[0])
-		json_object_set_new(o, "field", json_string(e->field));
+		json_object_set_new(o, "field", serve_json_text(e->field));
 	json_object_set_new(o, "status", json_integer(e->status));
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);

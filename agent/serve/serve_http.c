@@ -127,7 +127,7 @@ static json_t *diags_json(struct mf_diags *d)
 
 		json_object_set_new(o, "line", json_integer(d->v[i].pos.line));
 		json_object_set_new(o, "column", json_integer(d->v[i].pos.col));
-		json_object_set_new(o, "message", json_string(d->v[i].msg));
+		json_object_set_new(o, "message", serve_json_text(d->v[i].msg));
 		json_object_set_new(o, "unsupported", json_boolean(d->v[i].unsupported));
 		json_array_append_new(a, o);
 	}
@@ -217,7 +217,7 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 		json_t *o = json_object();
 		int status = !x.root ? 400 : 422; /* a syntax error, else invalid or unsupported */
 
-		json_object_set_new(o, "error", json_string(err.msg));
+		json_object_set_new(o, "error", serve_json_text(err.msg));
 		json_object_set_new(o, "field", json_string("body"));
 		json_object_set_new(o, "status", json_integer(status));
 		json_object_set_new(o, "problems", diags_json(&d));

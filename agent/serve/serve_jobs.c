@@ -92,9 +92,9 @@ json_t *job_json(const struct job *j, bool full)
 
 	json_object_set_new(o, "id", json_string(j->id));
 	json_object_set_new(o, "kind", json_string(j->experiment ? "experiment" : "fault"));
-	json_object_set_new(o, j->experiment ? "title" : "fault", json_string(j->what));
-	json_object_set_new(o, "target", j->spec[0] ? json_string(j->spec) : json_null());
-	json_object_set_new(o, "target_dir", j->have_t || j->t.dir[0] ? json_string(j->t.dir)
+	json_object_set_new(o, j->experiment ? "title" : "fault", serve_json_text(j->what));
+	json_object_set_new(o, "target", j->spec[0] ? serve_json_text(j->spec) : json_null());
+	json_object_set_new(o, "target_dir", j->have_t || j->t.dir[0] ? serve_json_text(j->t.dir)
 								       : json_null());
 	json_object_set_new(o, "state", json_string(states[j->state]));
 	json_object_set_new(o, "phase", last_phase(j));
@@ -141,7 +141,7 @@ json_t *job_json(const struct job *j, bool full)
 
 		snprintf(path, sizeof(path), "%s/log", j->dir);
 		log = fileio_slurp(path, LOG_TAIL, true, NULL);
-		json_object_set_new(o, "log", log ? json_string(log) ?: json_null() : json_null());
+		json_object_set_new(o, "log", log ? serve_json_text(log) ?: json_null() : json_null());
 	}
 	return o;
 }

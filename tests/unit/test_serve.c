@@ -458,6 +458,59 @@ static void test_client_id_never_reused_as_automatic(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Issue 12, item 14: a message cut by its buffer in the middle of a
+ * UTF-8 character, or quoting bytes that are not UTF-8, still gives an
+ * answer with its "error" (jansson refuses invalid UTF-8: the field was
+ * lost). */
+static void test_error_cut_on_character_boundary(void **state)
+{
+	char quoted[3 * DURESS_ERR_MSG_MAX], *text;
+	struct serve_error e;
+	json_t *o, *v;
+
+	(void)state;
+	/* 'é' is 2 bytes: the one the buffer cuts is dropped, whatever the
+	 * prefix's length */
+	for (size_t pre = 0; pre < 3; pre++) {
+		size_t n = 0;
+
+		for (; n < pre; n++)
+			quoted[n] = 'x';
+		while (n + 2 < sizeof(quoted)) {
+			quoted[n++] = (char)0xc3;
+			quoted[n++] = (char)0xa9;
+		}
+		quoted[n] = '\0';
+		serve_error_set(&e, 422, "options.x", "options.x: '%s': bad", quoted);
+		text = serve_error_json(&e);
+		assert_non_null(text);
+		o = json_loads(text, 0, NULL);
+		assert_non_null(o);
+		v = json_object_get(o, "error");
+		assert_non_null(v);
+		assert_true(json_string_length(v) > DURESS_ERR_MSG_MAX - 4);
+		assert_int_equal(strncmp(json_string_value(v), "options.x: '", 12), 0);
+		assert_int_equal(json_integer_value(json_object_get(o, "status")), 422);
+		json_decref(o);
+		free(text);
+	}
+	/* bytes that are no character: '?' in their place, the rest kept */
+	serve_error_set(&e, 422, "\xff", "bad \xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 %s", "ok \xe2\x82\xac");
+	text = serve_error_json(&e);
+	o = json_loads(text, 0, NULL);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "error")),
+			    "bad ?? ??? ???? ok \xe2\x82\xac");
+	assert_string_equal(json_string_value(json_object_get(o, "field")), "?");
+	json_decref(o);
+	free(text);
+	/* a log's tail that starts inside a character, a title cut by its buffer */
+	v = serve_json_text("\xa9tail \xe2\x82");
+	assert_non_null(v);
+	assert_string_equal(json_string_value(v), "?tail ");
+	json_decref(v);
+}
+
 /* ---- Prometheus ---- */
 
 static char *capture(void (*fn)(FILE *, const void *), const void *arg)
@@ -696,6 +749,7 @@ int main(void)
 		cmocka_unit_test(test_fault_bad),      cmocka_unit_test(test_fault_good),
 		cmocka_unit_test(test_validated_value_is_value_run),
 		cmocka_unit_test(test_client_id_never_reused_as_automatic),
+		cmocka_unit_test(test_error_cut_on_character_boundary),
 		cmocka_unit_test(test_prom_escape),    cmocka_unit_test(test_prom_targets),
 		cmocka_unit_test(test_prom_agent),     cmocka_unit_test(test_target_matches),
 		cmocka_unit_test(test_listen_tcp_parse), cmocka_unit_test(test_listen_unix),

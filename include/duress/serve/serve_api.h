@@ -77,6 +77,15 @@ int serve_error_set(struct serve_error *e, int status, const char *field, const 
 /* The error as the JSON body of a 4xx/5xx response (malloc'd text). */
 char *serve_error_json(const struct serve_error *e);
 
+/* Make s valid UTF-8 in place, as JSON needs it: a character cut by the
+ * end of the string (a message cut to its buffer, the tail of a log) is
+ * dropped, any other byte that starts no valid character becomes '?'.
+ * Without it jansson refuses the string and the answer loses its field. */
+void serve_utf8_fix(char *s);
+/* A JSON string of s made valid so (a new reference; never NULL but when
+ * out of memory). */
+json_t *serve_json_text(const char *s);
+
 /*
  * Leases (docs/api.md): a job started with one is stopped (SIGTERM: it
  * reverts) when its client has not renewed it for that long, so that a
