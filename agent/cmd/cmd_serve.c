@@ -15,7 +15,8 @@
 static void serve_usage(FILE *f)
 {
 	fprintf(f, "usage: duress serve [--listen unix:PATH | --listen ADDR:PORT] [--token-file FILE]\n"
-		   "                    [--insecure-loopback] [--allow-commands] [--state-dir DIR]\n\n"
+		   "                    [--insecure-loopback] [--allow-commands] [--allow-force]\n"
+		   "                    [--state-dir DIR]\n\n"
 		   "Serves the HTTP API (docs/api.md): experiments and faults as jobs, /metrics for\n"
 		   "Prometheus, /v1/targets, /v1/samples, /healthz.\n\n"
 		   "  --listen unix:PATH    a unix socket, mode 0600 (default " SERVE_DEFAULT_LISTEN ")\n"
@@ -27,19 +28,22 @@ static void serve_usage(FILE *f)
 		   "  --allow-commands      accept posted experiments with process probes or\n"
 		   "                        actions and {type: env} configuration (refused by\n"
 		   "                        default: they run programs as root / read secrets)\n"
+		   "  --allow-force         accept \"force\": true in posted faults (lifts the guard\n"
+		   "                        rails: the agent's cgroup, system slices, PID 1)\n"
 		   "  --state-dir DIR       undo journals, locks and job directories (default\n"
 		   "                        /run/duress)\n"
 		   "SIGTERM or SIGINT stops every job (each reverts) and exits 0 (7 if something\n"
 		   "could not be reverted).\n");
 }
 
-enum { OPT_LISTEN = 256, OPT_TOKEN, OPT_INSECURE, OPT_STATE, OPT_ALLOW_COMMANDS };
+enum { OPT_LISTEN = 256, OPT_TOKEN, OPT_INSECURE, OPT_STATE, OPT_ALLOW_COMMANDS, OPT_ALLOW_FORCE };
 
 const struct option serve_longopts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "token-file", required_argument, NULL, OPT_TOKEN },
 	{ "insecure-loopback", no_argument, NULL, OPT_INSECURE },
 	{ "allow-commands", no_argument, NULL, OPT_ALLOW_COMMANDS },
+	{ "allow-force", no_argument, NULL, OPT_ALLOW_FORCE },
 	{ "state-dir", required_argument, NULL, OPT_STATE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -69,6 +73,9 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case OPT_ALLOW_COMMANDS:
 			o.allow_commands = true;
+			break;
+		case OPT_ALLOW_FORCE:
+			o.allow_force = true;
 			break;
 		case OPT_STATE:
 			state = optarg;

@@ -73,6 +73,7 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 
 	memset(&S, 0, sizeof(S));
 	S.allow_commands = o->allow_commands;
+	S.allow_force = o->allow_force;
 	if (o->token) {
 		snprintf(S.token, sizeof(S.token), "%s", o->token);
 		S.need_token = true;

@@ -47,6 +47,13 @@ static enum MHD_Result post_fault(struct serve_server *srv, struct MHD_Connectio
 
 	if (serve_fault_parse(r->body ? r->body : "", r->len, &f, &fr, &e) < 0)
 		return reply_error(c, &e);
+	/* the guard rails (the agent's own cgroup, system slices, PID 1) are
+	 * the operator's to lift, not an API client's */
+	if (fr.force && !srv->allow_force) {
+		serve_error_set(&e, 403, "force", "force: lifting the guard rails is refused over "
+						  "the API unless the server runs with --allow-force");
+		goto out;
+	}
 	j = job_new(&srv->tab, false, fr.id, &e);
 	if (!j)
 		goto out;

@@ -4,6 +4,8 @@
 # at once as unsupported, which is all these checks need).
 #   - an early DELETE, before the job has set up its signal handling, is
 #     an interrupted job, never a "revert failure" in /metrics;
+#   - "force": true (lifting the guard rails) is refused (403, field force)
+#     unless the operator started the server with --allow-force;
 # timeout: 300
 . "$(dirname "$0")/lib.sh"
 
@@ -70,5 +72,19 @@ check "30 early DELETEs: no job killed by the signal ($killed killed)" [ "$kille
 fails=$(metric duress_revert_failures_total)
 check "30 early DELETEs: duress_revert_failures_total stays 0 ($fails)" [ "$fails" = 0 ]
 
+# ---- item 15: force is the operator's choice ----
+FORCED='{"fault":"memory","target":"cgroup:/","duration":"1s","force":true,"options":{"max":"64M"}}'
+api POST /v1/faults -H 'Content-Type: application/json' -d "$FORCED"
+check "force: true without --allow-force: 403 naming force" \
+	is 403 '.field == "force" and (.error | test("--allow-force"))'
+api GET /v1/faults
+check "force: true without --allow-force: no job" is 200 'length == 0'
+
 stop_serve
 check "the server stops with 0 ($SRC)" [ "$SRC" = 0 ]
+
+start_serve --allow-force || { fail "duress serve --allow-force started"; exit 0; }
+api POST /v1/faults -H 'Content-Type: application/json' -d "$FORCED"
+check "force: true with --allow-force: past the force check ($CODE: $(jq -r .error "$WORK/body"))" \
+	[ "$(jq -r .field "$WORK/body")" != force ]
+stop_serve

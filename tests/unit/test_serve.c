@@ -740,6 +740,43 @@ static void test_listen_unix(void **state)
 	rmdir(dir);
 }
 
+/* Issue 12, item 15: the socket is 0600 from its bind (whatever the umask
+ * the agent was started with), and the path is never followed: a symlink
+ * planted there is refused and what it points to keeps its mode. */
+static void test_listen_unix_never_follows_symlinks(void **state)
+{
+	char dir[] = "/tmp/duress-serve-link.XXXXXX", path[128], victim[128];
+	struct duress_err err = { 0 };
+	struct stat st;
+	mode_t old;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/api.sock", dir);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	old = umask(0);
+	fd = listen_unix(path, &err);
+	umask(old);
+	assert_true(fd >= 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	close(fd);
+	unlink(path);
+	close(open(victim, O_CREAT | O_WRONLY, 0644));
+	assert_int_equal(chmod(victim, 0644), 0);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_true(listen_unix(path, &err) < 0);
+	assert_int_equal(stat(victim, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	unlink(path);
+	unlink(victim);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -753,6 +790,7 @@ int main(void)
 		cmocka_unit_test(test_prom_escape),    cmocka_unit_test(test_prom_targets),
 		cmocka_unit_test(test_prom_agent),     cmocka_unit_test(test_target_matches),
 		cmocka_unit_test(test_listen_tcp_parse), cmocka_unit_test(test_listen_unix),
+		cmocka_unit_test(test_listen_unix_never_follows_symlinks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

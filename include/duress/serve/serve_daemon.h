@@ -25,6 +25,7 @@ struct serve_opts {
 	socklen_t sslen;
 	const char *token;       /* NULL: no token needed */
 	bool allow_commands;
+	bool allow_force;        /* clients may lift the guard rails ("force": true) */
 	const char *state_dir;   /* resolved */
 };
 
