@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,8 +173,65 @@ bool serve_auth_ok(const char *header, const char *token)
 	return serve_secret_equal(header, strlen(header), token, strlen(token));
 }
 
+/*
+ * How many bits a token may hold, estimated from what it is made of: its
+ * length times log2 of the alphabet its character classes span (hex, or
+ * digits, lower case, upper case, other printable ASCII); a repetitive
+ * token (under 3 bits a character in the Shannon entropy of its character
+ * distribution: "abab...") spans an alphabet it does not use and counts
+ * only that entropy.  What a random generator gives passes: `openssl rand
+ * -hex 32` (64 hex characters, 256 bits), `openssl rand -base64 32` (44,
+ * 262).
+ */
+double serve_token_bits(const char *s)
+{
+	bool digit = false, lower = false, upper = false, other = false, hex = true;
+	unsigned counts[256] = { 0 };
+	size_t n = strlen(s);
+	double alphabet, shannon = 0, bits;
+
+	if (!n)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		counts[*p]++;
+		digit |= isdigit(*p) != 0;
+		lower |= islower(*p) != 0;
+		upper |= isupper(*p) != 0;
+		other |= !isalnum(*p);
+		hex &= isxdigit(*p) != 0;
+	}
+	if (hex && !(lower && upper))
+		alphabet = digit && !lower && !upper ? 10 : 16;
+	else
+		alphabet = (digit ? 10 : 0) + (lower ? 26 : 0) + (upper ? 26 : 0) + (other ? 32 : 0);
+	for (size_t c = 0; c < 256; c++)
+		if (counts[c]) {
+			double q = (double)counts[c] / (double)n;
+
+			shannon -= q * log2(q);
+		}
+	bits = (double)n * log2(alphabet);
+	return shannon < 3 ? shannon * (double)n : bits;
+}
+
+/* Placeholders of examples and templates: refused whatever their length. */
+static const char *token_placeholder(const char *s)
+{
+	static const char *const words[] = { "changeme", "change-me", "change_me", "replace-me",
+					     "replaceme", "replace_me", "placeholder", "example",
+					     "your-token", "yourtoken", "secret", "password",
+					     "s3cr3t", "passw0rd", NULL };
+
+	for (size_t i = 0; words[i]; i++)
+		if (strcasestr(s, words[i]))
+			return words[i];
+	return NULL;
+}
+
 int serve_read_token(const char *path, char *out, size_t len, struct duress_err *err)
 {
+	const char *word;
+	double bits;
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char buf[1024];
 	struct stat st;
@@ -202,11 +260,9 @@ int serve_read_token(const char *path, char *out, size_t len, struct duress_err 
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
 	*e = '\0';
-	if (e - s < 16)
+	if (e - s == 0)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-				       "--token-file: %s: the token (first line) must have at least "
-				       "16 characters",
-				       path);
+				       "--token-file: %s: no token (the first line is empty)", path);
 	if ((size_t)(e - s) >= len)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "--token-file: %s: token too long",
 				       path);
@@ -216,6 +272,18 @@ int serve_read_token(const char *path, char *out, size_t len, struct duress_err 
 					       "--token-file: %s: the token must be printable "
 					       "ASCII without spaces",
 					       path);
+	word = token_placeholder(s);
+	if (word)
+		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
+				       "--token-file: %s: the token is a placeholder ('%s'): make a "
+				       "random one, e.g. openssl rand -hex 32",
+				       path, word);
+	bits = serve_token_bits(s);
+	if (bits < SERVE_TOKEN_MIN_BITS)
+		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
+				       "--token-file: %s: the token holds at most %.0f bits, %d "
+				       "needed (32 random bytes: openssl rand -hex 32)",
+				       path, bits, SERVE_TOKEN_MIN_BITS);
 	memcpy(out, s, (size_t)(e - s) + 1);
 	return 0;
 }

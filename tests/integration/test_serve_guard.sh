@@ -6,6 +6,9 @@
 #     an interrupted job, never a "revert failure" in /metrics;
 #   - "force": true (lifting the guard rails) is refused (403, field force)
 #     unless the operator started the server with --allow-force;
+#   - a token file holding a known placeholder (the one the example sidecar
+#     used to ship) or less than 32 bytes of entropy: exit 2, nothing
+#     listens; 32 random bytes are taken;
 # timeout: 300
 . "$(dirname "$0")/lib.sh"
 
@@ -47,6 +50,31 @@ method:
     name: nothing listens there
     provider: {type: http, url: "http://127.0.0.1:1/", timeout: 1}
 EOF
+
+# ---- item 13: tokens ----
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+tcp_up() { curl -s --max-time 2 "http://127.0.0.1:$PORT/healthz"; }
+token_refused() {
+	printf '%s\n' "$2" > "$WORK/token"; chmod 600 "$WORK/token"
+	expect_exit "token $1: exit 2" 2 timeout 10 "$DURESS" serve --listen "127.0.0.1:$PORT" \
+		--token-file "$WORK/token" --state-dir "$STATE"
+	check "  the message says why ($3)" grep -q "$3" "$WORK/stderr"
+}
+token_refused "of the example sidecar (change-me-to-a-long-random-string)" \
+	change-me-to-a-long-random-string placeholder
+token_refused "of 24 random bytes (192 bits)" "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" bits
+token_refused "of one repeated pair" "$(printf 'ab%.0s' $(seq 64))" bits
+check "nothing listens on $PORT after the refusals" bash -c "! curl -s --max-time 2 http://127.0.0.1:$PORT/healthz"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$WORK/token"
+if bg_start SERVER 15 tcp_up "$WORK/serve.log" "$WORK/serve.log" \
+	"$DURESS" serve --listen "127.0.0.1:$PORT" --token-file "$WORK/token" --state-dir "$STATE"; then
+	pass "a token of 32 random bytes is taken"
+	check "  and required" [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/faults")" = 401 ]
+	check "  and accepted" [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$WORK/token")" "http://127.0.0.1:$PORT/v1/faults")" = 200 ]
+	stop_serve
+else
+	fail "a token of 32 random bytes is taken"
+fi
 
 start_serve || { fail "duress serve started"; exit 0; }
 

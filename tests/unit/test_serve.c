@@ -173,25 +173,84 @@ static void test_token_file(void **state)
 {
 	char dir[] = "/tmp/duress-serve-XXXXXX", path[64], tok[128];
 	struct duress_err err = { 0 };
+	const char *good = "3f9c1a7be04d5e6f8a2b9c0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b";
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/token", dir);
-	write_file(path, "  s3cr3t-token-0123456789  \nsecond line\n", 0600);
+	snprintf(tok, sizeof(tok), "  %s  \nsecond line\n", good);
+	write_file(path, tok, 0600);
 	assert_int_equal(serve_read_token(path, tok, sizeof(tok), &err), 0);
-	assert_string_equal(tok, "s3cr3t-token-0123456789");
-	write_file(path, "s3cr3t-token-0123456789\n", 0640);
+	assert_string_equal(tok, good);
+	snprintf(tok, sizeof(tok), "%s\n", good);
+	write_file(path, tok, 0640);
 	assert_int_equal(serve_read_token(path, tok, sizeof(tok), &err), -1);
 	assert_non_null(strstr(err.msg, "chmod 600"));
-	write_file(path, "short\n", 0600);
+	write_file(path, "\n", 0600);
 	assert_int_equal(serve_read_token(path, tok, sizeof(tok), &err), -1);
-	assert_non_null(strstr(err.msg, "at least 16"));
+	assert_non_null(strstr(err.msg, "no token"));
 	write_file(path, "with a space in it 0123456789\n", 0600);
 	assert_int_equal(serve_read_token(path, tok, sizeof(tok), &err), -1);
 	assert_non_null(strstr(err.msg, "printable"));
 	unlink(path);
 	assert_int_equal(serve_read_token(path, tok, sizeof(tok), &err), -1);
 	assert_non_null(strstr(err.msg, "cannot open"));
+	rmdir(dir);
+}
+
+/* Issue 12, item 13: the token of an example (the sidecar's was
+ * "change-me-to-a-long-random-string") or one with less than 32 bytes of
+ * entropy is refused; what openssl rand makes is taken. */
+static void test_token_placeholder_and_weak_refused(void **state)
+{
+	char dir[] = "/tmp/duress-serve-XXXXXX", path[64], tok[256];
+	struct duress_err err = { 0 };
+	static const char *const weak[] = {
+		"0123456789abcdef",				  /* 16 hex: 64 bits */
+		"5c0ffee5c0ffee5c0ffee5c0ffee5c0ffee5c0ffee5c0ff", /* 48 hex: 192 bits */
+		"abababababababababababababababababababababababababababababababababab",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		"0123456789012345678901234567890123456789012345678901234567890123456789",
+		"2b0e6d5c-8a1f-4e3b-9c7d-1a2b3c4d5e6f", /* a uuid: 122 bits */
+	};
+	static const char *const placeholders[] = {
+		"change-me-to-a-long-random-string",
+		"CHANGEME-9f8e7d6c5b4a39281706f5e4d3c2b1a0ffeeddccbbaa99887766554433221100",
+		"replace-me-Xq3vT8bN2mK7pL9sW4eR6yU1iO5aZ0cV",
+		"example-token-4d7f9a2c1e8b3f6a0d5c7e9b2a4f6c8e1d3b5a7c9e0f2a4c6e8b",
+	};
+	static const char *const good[] = {
+		"3f9c1a7be04d5e6f8a2b9c0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b", /* -hex 32 */
+		"q0cQ8mZ1vH3kP9tYbXn4Lr7Ws2Fd6Gj5Ae8Uo1Ki3Mz=",			  /* -base64 32 */
+	};
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/token", dir);
+	for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
+		snprintf(tok, sizeof(tok), "%s\n", weak[i]);
+		write_file(path, tok, 0600);
+		if (serve_read_token(path, tok, sizeof(tok), &err) != -1 ||
+		    !strstr(err.msg, "bits"))
+			fail_msg("%s: taken (%s)", weak[i], err.msg);
+		assert_int_equal(err.code, DURESS_EXIT_USAGE);
+	}
+	for (size_t i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++) {
+		snprintf(tok, sizeof(tok), "%s\n", placeholders[i]);
+		write_file(path, tok, 0600);
+		if (serve_read_token(path, tok, sizeof(tok), &err) != -1 ||
+		    !strstr(err.msg, "placeholder"))
+			fail_msg("%s: taken (%s)", placeholders[i], err.msg);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(tok, sizeof(tok), "%s\n", good[i]);
+		write_file(path, tok, 0600);
+		if (serve_read_token(path, tok, sizeof(tok), &err) != 0)
+			fail_msg("%s: refused: %s (%.0f bits)", good[i], err.msg,
+				 serve_token_bits(good[i]));
+		assert_string_equal(tok, good[i]);
+	}
+	unlink(path);
 	rmdir(dir);
 }
 
@@ -783,6 +842,7 @@ int main(void)
 		cmocka_unit_test(test_routes),	       cmocka_unit_test(test_routes_404_405),
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_auth),	       cmocka_unit_test(test_token_file),
+		cmocka_unit_test(test_token_placeholder_and_weak_refused),
 		cmocka_unit_test(test_fault_bad),      cmocka_unit_test(test_fault_good),
 		cmocka_unit_test(test_validated_value_is_value_run),
 		cmocka_unit_test(test_client_id_never_reused_as_automatic),

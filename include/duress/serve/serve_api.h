@@ -58,6 +58,10 @@ bool serve_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
  * case-insensitive, token compared in constant time). */
 bool serve_auth_ok(const char *header, const char *token);
 
+/* A token must hold 32 bytes of entropy (estimated: serve_token_bits). */
+#define SERVE_TOKEN_MIN_BITS 256
+double serve_token_bits(const char *s);
+
 /* Read a token file: the first line, surrounding white space removed;
  * refuses an empty token and a file others may read or write (usage
  * error naming the file). */
