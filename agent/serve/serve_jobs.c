@@ -21,6 +21,7 @@
 #include <duress/serve/serve_jobs.h>
 #include <duress/session/session.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -170,10 +171,66 @@ void job_free(struct job *j)
 	free(j);
 }
 
+/* The job's directory: opened without following a link in its last
+ * component (the state directory above it is checked, statedir.h). */
+static DIR *job_dir_open(const struct job *j)
+{
+	int fd = open(j->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d)
+		close(fd);
+	return d;
+}
+
+uint64_t job_dir_bytes(const struct job *j)
+{
+	DIR *d = job_dir_open(j);
+	uint64_t n = 0;
+	struct dirent *de;
+	struct stat st;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			n += (uint64_t)st.st_blocks * 512;
+	closedir(d);
+	return n;
+}
+
+/* Remove the job's directory and what the job wrote in it (files only:
+ * a job makes no directories; a link is removed, never followed). */
+static void job_dir_remove(const struct job *j)
+{
+	DIR *d = job_dir_open(j);
+	struct dirent *de;
+
+	if (d) {
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				(void)unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+	}
+	(void)rmdir(j->dir);
+}
+
 void job_discard(struct job *j)
 {
-	rmdir(j->dir);
+	job_dir_remove(j);
 	job_free(j);
+}
+
+/* Drop finished job i: its directory goes with it. */
+static void job_evict(struct job_table *tab, size_t i)
+{
+	job_discard(tab->jobs[i]);
+	memmove(&tab->jobs[i], &tab->jobs[i + 1], (tab->njobs - i - 1) * sizeof(tab->jobs[0]));
+	tab->njobs--;
 }
 
 /* Room for one more job: drop the oldest finished one when full. */
@@ -184,12 +241,35 @@ static bool job_room(struct job_table *tab)
 	for (size_t i = 0; i < tab->njobs; i++) {
 		if (tab->jobs[i]->state != JOB_EXITED)
 			continue;
-		job_free(tab->jobs[i]);
-		memmove(&tab->jobs[i], &tab->jobs[i + 1], (tab->njobs - i - 1) * sizeof(tab->jobs[0]));
-		tab->njobs--;
+		job_evict(tab, i);
 		return true;
 	}
 	return false;
+}
+
+void jobs_trim(struct job_table *tab)
+{
+	uint64_t total = 0, cap = tab->bytes_max ? tab->bytes_max : SERVE_STATE_BYTES_MAX;
+	size_t finished = 0;
+
+	for (size_t i = 0; i < tab->njobs; i++) {
+		const struct job *j = tab->jobs[i];
+
+		/* a finished job's files no longer grow: counted once */
+		total += j->state == JOB_EXITED ? j->bytes : job_dir_bytes(j);
+		finished += j->state == JOB_EXITED;
+	}
+	/* the oldest finished first; the newest stays, whatever its size (its
+	 * client is about to read it) */
+	for (size_t i = 0; i < tab->njobs && total > cap && finished > 1;) {
+		if (tab->jobs[i]->state != JOB_EXITED) {
+			i++;
+			continue;
+		}
+		total -= tab->jobs[i]->bytes;
+		finished--;
+		job_evict(tab, i);
+	}
 }
 
 struct job *job_new(struct job_table *tab, bool experiment, const char *id,
@@ -409,6 +489,7 @@ void jobs_expire_leases(struct job_table *tab)
 static void job_exited(struct job_table *tab, struct job *j, int status)
 {
 	j->state = JOB_EXITED;
+	j->bytes = job_dir_bytes(j);
 	clock_gettime(CLOCK_REALTIME, &j->ended);
 	if (WIFSIGNALED(status)) {
 		j->signal = WTERMSIG(status);
@@ -440,13 +521,19 @@ void jobs_reap(struct job_table *tab)
 	int status;
 	pid_t pid;
 
+	bool any = false;
+
 	/* its own children only: the daemon waits for the others it starts */
 	for (size_t i = 0; i < tab->njobs; i++) {
 		struct job *j = tab->jobs[i];
 
-		if (j->state != JOB_EXITED && (pid = waitpid(j->pid, &status, WNOHANG)) == j->pid)
+		if (j->state != JOB_EXITED && (pid = waitpid(j->pid, &status, WNOHANG)) == j->pid) {
 			job_exited(tab, j, status);
+			any = true;
+		}
 	}
+	if (any)
+		jobs_trim(tab);
 }
 
 void jobs_sample(struct job_table *tab)

@@ -9,6 +9,9 @@
 #   - a token file holding a known placeholder (the one the example sidecar
 #     used to ship) or less than 32 bytes of entropy: exit 2, nothing
 #     listens; 32 random bytes are taken;
+#   - job directories do not fill the state directory: 100 experiments of
+#     900 KB each (their manifests are kept in their directories) leave at
+#     most the cap (64 MiB) and one job's directory under STATE/serve;
 # timeout: 300
 . "$(dirname "$0")/lib.sh"
 
@@ -99,6 +102,27 @@ killed=$(early_deletes)
 check "30 early DELETEs: no job killed by the signal ($killed killed)" [ "$killed" = 0 ]
 fails=$(metric duress_revert_failures_total)
 check "30 early DELETEs: duress_revert_failures_total stays 0 ($fails)" [ "$fails" = 0 ]
+
+# ---- item 7: the bytes kept under STATE/serve are capped ----
+{
+	cat "$WORK/probes.yaml"
+	printf 'tags: ["%s"]\n' "$(head -c 900000 /dev/zero | tr '\0' x)"
+} > "$WORK/big.yaml"
+big_posts() {
+	local i
+	for i in $(seq 100); do
+		curl -s --max-time 30 --unix-socket "$SOCK" -X POST --data-binary @"$WORK/big.yaml" \
+			-o "$WORK/body" -w '%{http_code}\n' "http://d/v1/experiments"
+	done | sort | uniq -c | tr '\n' ' '
+}
+codes=$(big_posts)
+check "100 experiments of 900 KB started ($codes)" grep -qx ' *100 201 *' <<< "$codes"
+all_ended() { [ "$(curl -s --unix-socket "$SOCK" http://d/v1/experiments | jq '[.[] | select(.state != "exited")] | length')" = 0 ]; }
+wait_until 60 all_ended
+kb=$(du -sk "$STATE/serve" | cut -f1)
+check "STATE/serve holds at most 64 MiB and one job after them ($kb KiB)" [ "$kb" -le $((65 * 1024 + 1024)) ]
+check "  and the jobs the API lists are those whose directories are there" \
+	[ "$(curl -s --unix-socket "$SOCK" http://d/v1/experiments | jq length)" = "$(ls "$STATE/serve" | wc -l)" ]
 
 # ---- item 15: force is the operator's choice ----
 FORCED='{"fault":"memory","target":"cgroup:/","duration":"1s","force":true,"options":{"max":"64M"}}'

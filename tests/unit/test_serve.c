@@ -7,6 +7,7 @@
  * and the Prometheus text exposition (HELP/TYPE once per family, label
  * escaping, absent values left out, "max" as +Inf).
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -570,6 +571,101 @@ static void test_error_cut_on_character_boundary(void **state)
 	json_decref(v);
 }
 
+static void put_file(const char *dir, const char *name, size_t bytes)
+{
+	char path[PATH_MAX + 64];
+	char *buf = calloc(1, bytes + 1);
+	FILE *f;
+
+	assert_non_null(buf);
+	memset(buf, 'x', bytes);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, bytes, f), bytes);
+	fclose(f);
+	free(buf);
+}
+
+static size_t entries(const char *dir)
+{
+	char cmd[PATH_MAX + 64];
+	FILE *p;
+	size_t n = 0;
+
+	snprintf(cmd, sizeof(cmd), "ls -A %s | wc -l", dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%zu", &n), 1);
+	pclose(p);
+	return n;
+}
+
+/* Issue 12, item 7: a job dropped from the table (256 kept, or the bytes
+ * cap of the state directory) takes its directory with it; a link in it
+ * is removed, not followed. */
+static void test_evicted_job_directories_removed(void **state)
+{
+	char dir[] = "/tmp/duress-serve-evict.XXXXXX", sub[64], cmd[128], victim[128];
+	char first[PATH_MAX + 64], path[PATH_MAX + 128];
+	struct job_table tab = { 0 };
+	struct serve_error e = { 0 };
+	struct stat st;
+	struct job *j;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/serve", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	put_file(dir, "victim", 10);
+	tab.state_dir = dir;
+	/* 256 finished jobs: the 257th drops the oldest, directory and all */
+	for (int i = 0; i < SERVE_MAX_JOBS; i++) {
+		j = job_new(&tab, i % 2, NULL, &e);
+		assert_non_null(j);
+		put_file(j->dir, "log", 100);
+		j->state = JOB_EXITED;
+		j->bytes = job_dir_bytes(j);
+		tab.jobs[tab.njobs++] = j;
+	}
+	snprintf(first, sizeof(first), "%s", tab.jobs[0]->dir);
+	snprintf(path, sizeof(path), "%s/link", first);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_int_equal(entries(sub), SERVE_MAX_JOBS);
+	j = job_new(&tab, false, NULL, &e);
+	assert_non_null(j);
+	assert_int_equal(tab.njobs, SERVE_MAX_JOBS - 1);
+	assert_int_equal(stat(first, &st), -1);
+	assert_int_equal(stat(victim, &st), 0); /* the link went, not what it named */
+	job_discard(j);
+	assert_int_equal(entries(sub), SERVE_MAX_JOBS - 1);
+
+	/* the bytes cap: the oldest finished go until the rest fit; the newest
+	 * stays */
+	tab.bytes_max = 64 * 1024;
+	put_file(tab.jobs[tab.njobs - 1]->dir, "journal.json", 200 * 1024);
+	tab.jobs[tab.njobs - 1]->bytes = job_dir_bytes(tab.jobs[tab.njobs - 1]);
+	jobs_trim(&tab);
+	assert_int_equal(tab.njobs, 1);
+	assert_int_equal(entries(sub), 1);
+	tab.bytes_max = 0;
+	for (int i = 0; i < 10; i++) {
+		j = job_new(&tab, false, NULL, &e);
+		put_file(j->dir, "summary.json", 4096);
+		j->state = JOB_EXITED;
+		j->bytes = job_dir_bytes(j);
+		tab.jobs[tab.njobs++] = j;
+	}
+	jobs_trim(&tab); /* under the default cap: nothing goes */
+	assert_int_equal(tab.njobs, 11);
+	for (size_t i = 0; i < tab.njobs; i++)
+		job_discard(tab.jobs[i]);
+	assert_int_equal(entries(sub), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* ---- Prometheus ---- */
 
 static char *capture(void (*fn)(FILE *, const void *), const void *arg)
@@ -846,6 +942,7 @@ int main(void)
 		cmocka_unit_test(test_fault_bad),      cmocka_unit_test(test_fault_good),
 		cmocka_unit_test(test_validated_value_is_value_run),
 		cmocka_unit_test(test_client_id_never_reused_as_automatic),
+		cmocka_unit_test(test_evicted_job_directories_removed),
 		cmocka_unit_test(test_error_cut_on_character_boundary),
 		cmocka_unit_test(test_prom_escape),    cmocka_unit_test(test_prom_targets),
 		cmocka_unit_test(test_prom_agent),     cmocka_unit_test(test_target_matches),
