@@ -4,6 +4,7 @@
 #include <duress/cmd/cmd.h>
 #include <duress/core/exitcode.h>
 #include <duress/core/undo_journal.h>
+#include <duress/net/netparse.h>
 #include <duress/serve/serve_api.h>
 #include <duress/serve/serve_daemon.h>
 #include <duress/serve/serve_listen.h>
@@ -16,7 +17,7 @@ static void serve_usage(FILE *f)
 {
 	fprintf(f, "usage: duress serve [--listen unix:PATH | --listen ADDR:PORT] [--token-file FILE]\n"
 		   "                    [--insecure-loopback] [--allow-commands] [--allow-force]\n"
-		   "                    [--state-dir DIR]\n\n"
+		   "                    [--allow-probe-net CIDR]... [--state-dir DIR]\n\n"
 		   "Serves the HTTP API (docs/api.md): experiments and faults as jobs, /metrics for\n"
 		   "Prometheus, /v1/targets, /v1/samples, /healthz.\n\n"
 		   "  --listen unix:PATH    a unix socket, mode 0600 (default " SERVE_DEFAULT_LISTEN ")\n"
@@ -29,6 +30,9 @@ static void serve_usage(FILE *f)
 		   "  --allow-commands      accept posted experiments with process probes or\n"
 		   "                        actions and {type: env} configuration (refused by\n"
 		   "                        default: they run programs as root / read secrets)\n"
+		   "  --allow-probe-net CIDR  http probes of posted experiments may reach CIDR\n"
+		   "                        although it is loopback, link-local or a metadata\n"
+		   "                        address (refused by default; repeatable)\n"
 		   "  --allow-force         accept \"force\": true in posted faults (lifts the guard\n"
 		   "                        rails: the agent's cgroup, system slices, PID 1)\n"
 		   "  --state-dir DIR       undo journals, locks and job directories (default\n"
@@ -37,7 +41,8 @@ static void serve_usage(FILE *f)
 		   "could not be reverted).\n");
 }
 
-enum { OPT_LISTEN = 256, OPT_TOKEN, OPT_INSECURE, OPT_STATE, OPT_ALLOW_COMMANDS, OPT_ALLOW_FORCE };
+enum { OPT_LISTEN = 256, OPT_TOKEN, OPT_INSECURE, OPT_STATE, OPT_ALLOW_COMMANDS, OPT_ALLOW_FORCE,
+       OPT_ALLOW_PROBE_NET };
 
 const struct option serve_longopts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -45,6 +50,7 @@ const struct option serve_longopts[] = {
 	{ "insecure-loopback", no_argument, NULL, OPT_INSECURE },
 	{ "allow-commands", no_argument, NULL, OPT_ALLOW_COMMANDS },
 	{ "allow-force", no_argument, NULL, OPT_ALLOW_FORCE },
+	{ "allow-probe-net", required_argument, NULL, OPT_ALLOW_PROBE_NET },
 	{ "state-dir", required_argument, NULL, OPT_STATE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -78,6 +84,17 @@ int cmd_serve(int argc, char **argv)
 		case OPT_ALLOW_FORCE:
 			o.allow_force = true;
 			break;
+		case OPT_ALLOW_PROBE_NET: {
+			struct ns_cidr cidr;
+
+			if (o.nallow_probe_net == SERVE_PROBE_NET_MAX)
+				return cli_usage_error("serve", "--allow-probe-net: at most %d",
+						       SERVE_PROBE_NET_MAX);
+			if (ns_parse_cidr(optarg, "--allow-probe-net", &cidr, &err) < 0)
+				return cli_usage_error("serve", "%s", err.msg);
+			o.allow_probe_net[o.nallow_probe_net++] = optarg;
+			break;
+		}
 		case OPT_STATE:
 			state = optarg;
 			break;

@@ -74,6 +74,8 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 	memset(&S, 0, sizeof(S));
 	S.allow_commands = o->allow_commands;
 	S.allow_force = o->allow_force;
+	S.allow_probe_net = o->allow_probe_net;
+	S.nallow_probe_net = o->nallow_probe_net;
 	if (o->token) {
 		snprintf(S.token, sizeof(S.token), "%s", o->token);
 		S.need_token = true;

@@ -11,6 +11,7 @@
 #include <duress/experiment/manifest.h>
 #include <duress/experiment/manifest_validate.h>
 #include <duress/faults/fault.h>
+#include <duress/serve/serve_daemon.h>
 #include <duress/serve/serve_http.h>
 #include <duress/serve/serve_listing.h>
 #include <duress/serve/serve_reply.h>
@@ -284,7 +285,7 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 		goto out_job;
 	}
 	{
-		char *argv[16];
+		char *argv[16 + 2 * SERVE_PROBE_NET_MAX];
 		size_t n = 0;
 
 		argv[n++] = srv->self_exe;
@@ -300,6 +301,13 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 		if (j->spec[0]) {
 			argv[n++] = "-t";
 			argv[n++] = j->spec;
+		}
+		/* its http probes reach no loopback, link-local or metadata
+		 * address but those the operator allowed */
+		argv[n++] = "--probe-net-guard";
+		for (size_t i = 0; i < srv->nallow_probe_net; i++) {
+			argv[n++] = "--allow-probe-net";
+			argv[n++] = (char *)srv->allow_probe_net[i];
 		}
 		argv[n] = NULL;
 		if (lease_us)

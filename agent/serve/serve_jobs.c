@@ -84,6 +84,25 @@ static json_t *last_phase(const struct job *j)
 	return p ? p : json_null();
 }
 
+void serve_withhold_bodies(json_t *v)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_t *out = json_object_get(v, "output");
+
+		if (json_is_object(out) && json_object_get(out, "body"))
+			json_object_set_new(out, "body", json_null());
+		json_object_foreach(v, k, x)
+			serve_withhold_bodies(x);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			serve_withhold_bodies(x);
+	}
+}
+
 json_t *job_json(const struct job *j, bool full)
 {
 	static const char *const states[] = { "running", "stopping", "exited" };
@@ -135,8 +154,12 @@ json_t *job_json(const struct job *j, bool full)
 	if (!full)
 		return o;
 	snprintf(path, sizeof(path), "%s/%s", j->dir, j->experiment ? "journal.json" : "summary.json");
-	json_object_set_new(o, j->experiment ? "journal" : "summary",
-			    json_load_file(path, 0, NULL) ?: json_null());
+	{
+		json_t *doc = json_load_file(path, 0, NULL);
+
+		serve_withhold_bodies(doc);
+		json_object_set_new(o, j->experiment ? "journal" : "summary", doc ?: json_null());
+	}
 	{
 		cleanup_free char *log = NULL;
 

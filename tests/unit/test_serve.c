@@ -18,7 +18,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -26,6 +29,7 @@
 
 #include <duress/core/cgroup.h>
 #include <duress/core/exitcode.h>
+#include <duress/experiment/probe.h>
 #include <duress/serve/serve_api.h>
 #include <duress/serve/serve_jobs.h>
 #include <duress/serve/serve_listen.h>
@@ -666,6 +670,138 @@ static void test_evicted_job_directories_removed(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A one-line HTTP server on 127.0.0.1 (a child): its port. */
+static int tiny_server(pid_t *pid)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*pid = fork();
+	assert_true(*pid >= 0);
+	if (*pid == 0) {
+		static const char answer[] = "HTTP/1.0 200 OK\r\nContent-Length: 15\r\n\r\n"
+					     "{\"secret\":\"s1\"}";
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+			char buf[1024];
+
+			if (c < 0)
+				_exit(0);
+			if (read(c, buf, sizeof(buf)) < 0 || write(c, answer, strlen(answer)) < 0)
+				(void)0;
+			close(c);
+		}
+	}
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static void probe_url(const char *url, struct probe_result *r)
+{
+	struct probe p = { .type = PROBE_HTTP, .timeout_us = 2000000, .method = "GET",
+			   .url = url, .json_pointer = "/secret" };
+	struct probe_ctx ctx = { 0 };
+
+	p.json_value = json_string("s2");
+	memset(r, 0, sizeof(*r));
+	probe_run(&p, &ctx, r);
+	json_decref(p.json_value);
+}
+
+/* Issue 12, item 9: the http probes of a job started over the API reach no
+ * loopback, link-local or metadata address (checked on the address
+ * resolved: "localhost" and ::ffff:127.0.0.1 too) unless the operator
+ * allowed it, and its client is shown no body. */
+static void test_api_probes_guarded(void **state)
+{
+	struct probe_net_guard g = { .on = true };
+	struct duress_err err = { 0 };
+	struct probe_result r;
+	char url[128];
+	json_t *journal;
+	pid_t pid;
+	int port;
+
+	(void)state;
+	assert_int_equal(probe_global_init(&err), 0);
+	port = tiny_server(&pid);
+	probe_net_guard_set(&g);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+	probe_url(url, &r);
+	assert_false(r.ok);
+	assert_non_null(strstr(r.reason, "127.0.0.1: a loopback, link-local or metadata address"));
+	probe_result_free(&r);
+	snprintf(url, sizeof(url), "http://localhost:%d/", port);
+	probe_url(url, &r);
+	assert_false(r.ok);
+	assert_non_null(strstr(r.reason, "refused for a job started over the API"));
+	probe_result_free(&r);
+	snprintf(url, sizeof(url), "http://[::ffff:127.0.0.1]:%d/", port);
+	probe_url(url, &r);
+	assert_false(r.ok);
+	assert_non_null(strstr(r.reason, "refused for a job started over the API"));
+	probe_result_free(&r);
+	probe_url("http://169.254.169.254/latest/meta-data/", &r);
+	assert_non_null(strstr(r.reason, "169.254.169.254: a loopback, link-local"));
+	probe_result_free(&r);
+	{
+		static const struct {
+			int family;
+			const char *addr;
+			bool refused;
+		} cases[] = {
+			{ AF_INET, "127.1.2.3", true },	     { AF_INET, "0.0.0.0", true },
+			{ AF_INET, "169.254.1.1", true },    { AF_INET, "100.100.100.200", true },
+			{ AF_INET, "10.0.0.1", false },	     { AF_INET, "100.100.100.201", false },
+			{ AF_INET6, "::1", true },	     { AF_INET6, "fe80::1", true },
+			{ AF_INET6, "fd00:ec2::254", true }, { AF_INET6, "::ffff:169.254.169.254", true },
+			{ AF_INET6, "2001:db8::1", false },  { AF_INET6, "fd00::1", false },
+		};
+		unsigned char a[16];
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			assert_int_equal(inet_pton(cases[i].family, cases[i].addr, a), 1);
+			if (probe_net_refused(&g, cases[i].family, a) != cases[i].refused)
+				fail_msg("%s: refused should be %d", cases[i].addr, cases[i].refused);
+		}
+	}
+
+	/* allowed by the operator: fetched; the value is not echoed */
+	assert_int_equal(ns_parse_cidr("127.0.0.0/8", "t", &g.allow[0], &err), 0);
+	g.nallow = 1;
+	probe_net_guard_set(&g);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+	probe_url(url, &r);
+	assert_string_equal(json_string_value(json_object_get(r.output, "body")), "{\"secret\":\"s1\"}");
+	assert_non_null(strstr(r.reason, "(withheld)"));
+	assert_null(strstr(r.reason, "s1"));
+	/* and the journal the API shows has no body */
+	journal = json_pack("{s:[{s:O}]}", "run", "output", r.output);
+	serve_withhold_bodies(journal);
+	assert_true(json_is_null(json_object_get(
+		json_object_get(json_array_get(json_object_get(journal, "run"), 0), "output"),
+		"body")));
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_array_get(json_object_get(journal, "run"), 0),
+						 "output"),
+				 "status")),
+			 200);
+	json_decref(journal);
+	probe_result_free(&r);
+
+	g = (struct probe_net_guard){ 0 };
+	probe_net_guard_set(&g);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	probe_global_cleanup();
+}
+
 /* ---- Prometheus ---- */
 
 static char *capture(void (*fn)(FILE *, const void *), const void *arg)
@@ -943,6 +1079,7 @@ int main(void)
 		cmocka_unit_test(test_validated_value_is_value_run),
 		cmocka_unit_test(test_client_id_never_reused_as_automatic),
 		cmocka_unit_test(test_evicted_job_directories_removed),
+		cmocka_unit_test(test_api_probes_guarded),
 		cmocka_unit_test(test_error_cut_on_character_boundary),
 		cmocka_unit_test(test_prom_escape),    cmocka_unit_test(test_prom_targets),
 		cmocka_unit_test(test_prom_agent),     cmocka_unit_test(test_target_matches),

@@ -112,6 +112,10 @@ struct job *job_by_id(const struct job_table *tab, const char *id);
 /* The job as the API shows it; full adds the journal or summary and the
  * end of its log. */
 json_t *job_json(const struct job *j, bool full);
+/* Over the API no body an http probe fetched is shown (the agent fetched
+ * it as root, from where the client may not reach): every "output" object's
+ * "body" becomes null. */
+void serve_withhold_bodies(json_t *v);
 /* Reap ended children, mark their jobs, count them, call on_exit. */
 void jobs_reap(struct job_table *tab);
 /* Sample the target of every running job (the 1 Hz round). */
