@@ -9,6 +9,11 @@
 #   - a token file holding a known placeholder (the one the example sidecar
 #     used to ship) or less than 32 bytes of entropy: exit 2, nothing
 #     listens; 32 random bytes are taken;
+#   - slow clients (slowloris): 200 connections sending their head a byte
+#     every 2 s for 16 s take no slot from /healthz, which answers every
+#     time it is asked meanwhile; they are closed (the oldest waiting for a
+#     head once 32 wait, and every one 10 s after it began); a lone slow
+#     client is closed too;
 #   - job directories do not fill the state directory: 100 experiments of
 #     900 KB each (their manifests are kept in their directories) leave at
 #     most the cap (64 MiB) and one job's directory under STATE/serve;
@@ -102,6 +107,24 @@ killed=$(early_deletes)
 check "30 early DELETEs: no job killed by the signal ($killed killed)" [ "$killed" = 0 ]
 fails=$(metric duress_revert_failures_total)
 check "30 early DELETEs: duress_revert_failures_total stays 0 ($fails)" [ "$fails" = 0 ]
+
+# ---- item 6: slow clients ----
+python3 "$TOP/tests/integration/slow_clients.py" "$SOCK" 200 16 > "$WORK/slow.out" 2>&1 &
+SLOW=$!
+health_ok=0 health_fail=0 worst=0
+for i in $(seq 24); do
+	sleep 0.5
+	t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 5 --unix-socket "$SOCK" http://d/healthz)
+	if [ "${t%% *}" = 200 ]; then health_ok=$((health_ok + 1)); else health_fail=$((health_fail + 1)); fi
+	worst=$(awk -v a="$worst" -v b="${t#* }" 'BEGIN { print (b > a) ? b : a }')
+done
+wait "$SLOW"
+echo "  /healthz under 200 slow clients: $health_ok answered, $health_fail not, slowest ${worst}s"
+check "/healthz answered all 24 times under 200 slow clients ($health_ok)" [ "$health_ok" = 24 ]
+check "the slow clients were closed ($(cat "$WORK/slow.out"))" grep -qx 'closed 200 of 200' "$WORK/slow.out"
+python3 "$TOP/tests/integration/slow_clients.py" "$SOCK" 1 16 > "$WORK/slow.out" 2>&1
+check "a lone slow client is closed at its head's deadline ($(cat "$WORK/slow.out"))" \
+	grep -qx 'closed 1 of 1' "$WORK/slow.out"
 
 # ---- item 7: the bytes kept under STATE/serve are capped ----
 {
