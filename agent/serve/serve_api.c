@@ -10,6 +10,7 @@
 #include <duress/serve/serve_api.h>
 #include <duress/targets/target.h>
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -140,6 +141,73 @@ char *serve_version_json(void)
 	nl[n] = '\n';
 	nl[n + 1] = '\0';
 	return nl;
+}
+
+/* ---- requests from web pages ---- */
+
+bool serve_host_is_loopback(const char *host)
+{
+	char name[256];
+	const char *end;
+	size_t n;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (!host)
+		return false;
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			return false;
+		host++;
+	} else {
+		end = strchr(host, ':');
+		if (!end)
+			end = host + strlen(host);
+	}
+	n = (size_t)(end - host);
+	if (!n || n >= sizeof(name))
+		return false;
+	memcpy(name, host, n);
+	name[n] = '\0';
+	if (!strcasecmp(name, "localhost") || !strcasecmp(name, "localhost."))
+		return true;
+	if (inet_pton(AF_INET, name, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, name, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+int serve_cross_site_check(const char *method, const char *origin, const char *fetch_site,
+			   const char *content_type, const char *host, bool loopback_tcp,
+			   struct serve_error *e)
+{
+	if (origin) {
+		serve_error_set(e, 403, "Origin", "a request from a web page (Origin: %.100s) "
+							 "is refused: the API is not for browsers",
+				       origin);
+		return e->status;
+	}
+	if (fetch_site && strcasecmp(fetch_site, "none")) {
+		serve_error_set(e, 403, "Sec-Fetch-Site", "a request from a web page "
+								 "(Sec-Fetch-Site: %.40s) is refused",
+				       fetch_site);
+		return e->status;
+	}
+	if (!strcmp(method, "POST") && content_type &&
+	    (!strncasecmp(content_type, "text/plain", 10) ||
+	     !strncasecmp(content_type, "multipart/form-data", 19))) {
+		serve_error_set(e, 415, "Content-Type", "Content-Type: %.60s: expected "
+							       "application/json or a YAML type",
+				       content_type);
+		return e->status;
+	}
+	if (loopback_tcp && host && !serve_host_is_loopback(host)) {
+		serve_error_set(e, 421, "Host", "Host: %.100s: this server answers only "
+						       "for the loopback (localhost, 127.0.0.1, [::1])",
+				       host);
+		return e->status;
+	}
+	return 0;
 }
 
 /* ---- authentication ---- */

@@ -75,6 +75,7 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 	memset(&S, 0, sizeof(S));
 	S.allow_commands = o->allow_commands;
 	S.allow_force = o->allow_force;
+	S.loopback_tcp = o->tcp && listen_is_loopback((const struct sockaddr *)&o->ss);
 	S.allow_probe_net = o->allow_probe_net;
 	S.nallow_probe_net = o->nallow_probe_net;
 	if (o->token) {

@@ -614,6 +614,16 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url
 		if (!r)
 			return MHD_NO;
 		*con_cls = r;
+		{
+			struct serve_error e;
+#define HDR(name) MHD_lookup_connection_value(c, MHD_HEADER_KIND, name)
+
+			if (serve_cross_site_check(method, HDR("Origin"), HDR("Sec-Fetch-Site"),
+						   HDR(MHD_HTTP_HEADER_CONTENT_TYPE),
+						   HDR(MHD_HTTP_HEADER_HOST), srv->loopback_tcp, &e))
+				return reply_error(c, &e);
+#undef HDR
+		}
 		r->route = serve_route(method, url, r->id, &status, &allow);
 		if (srv->need_token && r->route != ROUTE_HEALTHZ &&
 		    !serve_auth_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,

@@ -9,6 +9,9 @@
 #   - a token file holding a known placeholder (the one the example sidecar
 #     used to ship) or less than 32 bytes of entropy: exit 2, nothing
 #     listens; 32 random bytes are taken;
+#   - requests a web page can make are refused: an Origin (403), a
+#     cross-site Sec-Fetch-Site (403), a text/plain body (415), a foreign
+#     Host on a loopback listener (421, DNS rebinding);
 #   - slow clients (slowloris): 200 connections sending their head a byte
 #     every 2 s for 16 s take no slot from /healthz, which answers every
 #     time it is asked meanwhile; they are closed (the oldest waiting for a
@@ -79,6 +82,21 @@ if bg_start SERVER 15 tcp_up "$WORK/serve.log" "$WORK/serve.log" \
 	pass "a token of 32 random bytes is taken"
 	check "  and required" [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/faults")" = 401 ]
 	check "  and accepted" [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$WORK/token")" "http://127.0.0.1:$PORT/v1/faults")" = 200 ]
+	# ---- item 3: what a web page can send ----
+	auth=(-H "Authorization: Bearer $(cat "$WORK/token")")
+	code() { curl -s -o "$WORK/body" -w '%{http_code}' "${auth[@]}" "$@"; }
+	body='{"fault":"memory","target":"cgroup:/x","duration":"1s","options":{"max":"64M"}}'
+	check "a POST with an Origin (a web page): 403" \
+		[ "$(code -H 'Origin: https://evil.example' -H 'Content-Type: text/plain' -d "$body" "http://127.0.0.1:$PORT/v1/faults")" = 403 ]
+	check "a GET with Sec-Fetch-Site: cross-site: 403" \
+		[ "$(code -H 'Sec-Fetch-Site: cross-site' "http://127.0.0.1:$PORT/v1/faults")" = 403 ]
+	check "a text/plain POST: 415" \
+		[ "$(code -H 'Content-Type: text/plain' -d "$body" "http://127.0.0.1:$PORT/v1/faults")" = 415 ]
+	check "a foreign Host on the loopback listener (DNS rebinding): 421" \
+		[ "$(code -H 'Host: evil.example:'"$PORT" "http://127.0.0.1:$PORT/v1/faults")" = 421 ]
+	check "  Host: localhost is served" \
+		[ "$(code -H "Host: localhost:$PORT" "http://127.0.0.1:$PORT/v1/faults")" = 200 ]
+	check "  and no job was started by any of them" jq -e 'length == 0' "$WORK/body"
 	stop_serve
 else
 	fail "a token of 32 random bytes is taken"

@@ -802,6 +802,55 @@ static void test_api_probes_guarded(void **state)
 	probe_global_cleanup();
 }
 
+/* Issue 12, item 3: what a web page can send is refused: an Origin, a
+ * Sec-Fetch-Site other than none, a form or text body, and on a loopback
+ * listener a Host that is not the loopback (DNS rebinding). */
+static void test_cross_site_requests_refused(void **state)
+{
+	struct serve_error e;
+
+	(void)state;
+	assert_int_equal(serve_cross_site_check("POST", "https://evil.example", NULL, "text/plain",
+						"127.0.0.1:9100", true, &e),
+			 403);
+	assert_string_equal(e.field, "Origin");
+	assert_int_equal(serve_cross_site_check("GET", NULL, "cross-site", NULL, "localhost", true,
+						&e),
+			 403);
+	assert_int_equal(serve_cross_site_check("GET", NULL, "same-site", NULL, NULL, false, &e),
+			 403);
+	assert_int_equal(serve_cross_site_check("POST", NULL, NULL, "text/plain;charset=utf-8",
+						NULL, false, &e),
+			 415);
+	assert_int_equal(serve_cross_site_check("POST", NULL, NULL, "multipart/form-data; b=x",
+						NULL, false, &e),
+			 415);
+	assert_int_equal(serve_cross_site_check("GET", NULL, NULL, NULL, "evil.example:9100", true,
+						&e),
+			 421);
+	assert_int_equal(serve_cross_site_check("GET", NULL, NULL, NULL, "127.0.0.1.evil.example",
+						true, &e),
+			 421);
+	/* what clients send */
+	assert_int_equal(serve_cross_site_check("POST", NULL, "none", "application/json",
+						"127.0.0.1:9100", true, &e),
+			 0);
+	assert_int_equal(serve_cross_site_check("POST", NULL, NULL,
+						"application/x-www-form-urlencoded", "duress", false,
+						&e),
+			 0);
+	assert_int_equal(serve_cross_site_check("GET", NULL, NULL, NULL, "evil.example", false, &e),
+			 0); /* the unix socket: no browser reaches it */
+	assert_true(serve_host_is_loopback("localhost:7070"));
+	assert_true(serve_host_is_loopback("127.9.9.9"));
+	assert_true(serve_host_is_loopback("[::1]:9100"));
+	assert_true(serve_host_is_loopback("[::1]"));
+	assert_false(serve_host_is_loopback("[::1]x"));
+	assert_false(serve_host_is_loopback("10.0.0.1:9100"));
+	assert_false(serve_host_is_loopback("localhost.evil.example"));
+	assert_false(serve_host_is_loopback(""));
+}
+
 /* ---- Prometheus ---- */
 
 static char *capture(void (*fn)(FILE *, const void *), const void *arg)
@@ -1080,6 +1129,7 @@ int main(void)
 		cmocka_unit_test(test_client_id_never_reused_as_automatic),
 		cmocka_unit_test(test_evicted_job_directories_removed),
 		cmocka_unit_test(test_api_probes_guarded),
+		cmocka_unit_test(test_cross_site_requests_refused),
 		cmocka_unit_test(test_error_cut_on_character_boundary),
 		cmocka_unit_test(test_prom_escape),    cmocka_unit_test(test_prom_targets),
 		cmocka_unit_test(test_prom_agent),     cmocka_unit_test(test_target_matches),

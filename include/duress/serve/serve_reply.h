@@ -25,6 +25,7 @@ struct serve_server {
 	bool need_token;
 	bool allow_commands; /* --allow-commands: process probes, ${env} */
 	bool allow_force;    /* --allow-force: a fault's "force": true */
+	bool loopback_tcp;   /* a TCP listener on the loopback: Host checked */
 	const char *const *allow_probe_net; /* --allow-probe-net CIDRs, checked */
 	size_t nallow_probe_net;
 	char state_dir[PATH_MAX];
