@@ -181,3 +181,5 @@ api POST /v1/faults -H 'Content-Type: application/json' -d "$FORCED"
 check "force: true with --allow-force: past the force check ($CODE: $(jq -r .error "$WORK/body"))" \
 	[ "$(jq -r .field "$WORK/body")" != force ]
 stop_serve
+check "no sanitizer or libmicrohttpd error in the servers' and jobs' output" \
+	bash -c "! cat '$WORK/serve.log' '$STATE'/serve/*/log 2>/dev/null | grep -E 'AddressSanitizer|LeakSanitizer|runtime error|internal error'"

@@ -34,7 +34,7 @@ void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
  * rest of the connection slots stay for requests that arrive whole: health
  * checks, authenticated requests, streams.
  */
-#define SERVE_CONN_MAX 128
+#define SERVE_CONN_MAX 256
 #define SERVE_HEAD_DEADLINE_S 10
 #define SERVE_REQUEST_DEADLINE_S 30
 #define SERVE_PENDING_MAX 32
