@@ -34,6 +34,8 @@
 enum {
 	OPT_JOURNAL = 256,
 	OPT_JUNIT,
+	OPT_PROBE_NET_GUARD,
+	OPT_ALLOW_PROBE_NET,
 };
 
 struct run_opts {
@@ -41,6 +43,7 @@ struct run_opts {
 	const char *file;
 	const char *journal;
 	const char *junit;
+	struct probe_net_guard guard; /* duress serve's jobs */
 };
 
 static void run_usage(FILE *f)
@@ -61,6 +64,9 @@ static void run_usage(FILE *f)
 		   "  -q, --quiet         no progress lines\n"
 		   "  --state-dir DIR     undo journal and locks (default /run/duress)\n"
 		   "  --no-recover        do not first revert what dead agents left\n"
+		   "  --probe-net-guard   http probes refuse loopback, link-local and metadata\n"
+		   "                      addresses (duress serve's jobs)\n"
+		   "  --allow-probe-net CIDR  ... except inside CIDR (repeatable)\n"
 		   "Exit: 0 held, 1 deviated (or not steady before), 9 aborted, 10 invalid\n"
 		   "manifest, 4 unsupported, 5 internal (docs/cli.md, docs/manifests.md).\n");
 }
@@ -70,6 +76,8 @@ const struct option run_longopts[] = {
 	CLI_SESSION_LONGOPTS,
 	{ "journal", required_argument, NULL, OPT_JOURNAL },
 	{ "junit", required_argument, NULL, OPT_JUNIT },
+	{ "probe-net-guard", no_argument, NULL, OPT_PROBE_NET_GUARD },
+	{ "allow-probe-net", required_argument, NULL, OPT_ALLOW_PROBE_NET },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -96,6 +104,21 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 		case OPT_JUNIT:
 			o->junit = optarg;
 			break;
+		case OPT_PROBE_NET_GUARD:
+			o->guard.on = true;
+			break;
+		case OPT_ALLOW_PROBE_NET: {
+			struct duress_err err = { 0 };
+
+			if (o->guard.nallow == PROBE_NET_ALLOW_MAX)
+				return cli_usage_error("run", "--allow-probe-net: at most %d",
+						       PROBE_NET_ALLOW_MAX);
+			if (ns_parse_cidr(optarg, "--allow-probe-net",
+					  &o->guard.allow[o->guard.nallow], &err) < 0)
+				return cli_usage_error("run", "%s", err.msg);
+			o->guard.nallow++;
+			break;
+		}
 		case 'h':
 			run_usage(stdout);
 			return -1;
@@ -353,6 +376,7 @@ int cmd_run(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out_target;
 	}
+	probe_net_guard_set(&o.guard);
 	curl = true;
 	if (o.s.samples && !(samples = fopen(o.s.samples, "we"))) {
 		duress_err_setc(&err, DURESS_EXIT_USAGE, errno, "--samples: cannot open %s",

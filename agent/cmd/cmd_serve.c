@@ -4,6 +4,7 @@
 #include <duress/cmd/cmd.h>
 #include <duress/core/exitcode.h>
 #include <duress/core/undo_journal.h>
+#include <duress/net/netparse.h>
 #include <duress/serve/serve_api.h>
 #include <duress/serve/serve_daemon.h>
 #include <duress/serve/serve_listen.h>
@@ -15,31 +16,41 @@
 static void serve_usage(FILE *f)
 {
 	fprintf(f, "usage: duress serve [--listen unix:PATH | --listen ADDR:PORT] [--token-file FILE]\n"
-		   "                    [--insecure-loopback] [--allow-commands] [--state-dir DIR]\n\n"
+		   "                    [--insecure-loopback] [--allow-commands] [--allow-force]\n"
+		   "                    [--allow-probe-net CIDR]... [--state-dir DIR]\n\n"
 		   "Serves the HTTP API (docs/api.md): experiments and faults as jobs, /metrics for\n"
 		   "Prometheus, /v1/targets, /v1/samples, /healthz.\n\n"
 		   "  --listen unix:PATH    a unix socket, mode 0600 (default " SERVE_DEFAULT_LISTEN ")\n"
 		   "  --listen ADDR:PORT    TCP on a numeric address (127.0.0.1:9100, [::1]:9100);\n"
 		   "                        needs --token-file, or --insecure-loopback on loopback\n"
-		   "  --token-file FILE     bearer token (first line, >= 16 characters, file mode\n"
-		   "                        0600 or stricter); every request but /healthz needs it\n"
+		   "  --token-file FILE     bearer token (first line, >= 32 random bytes: openssl\n"
+		   "                        rand -hex 32; file mode 0600 or stricter); every\n"
+		   "                        request but /healthz needs it\n"
 		   "  --insecure-loopback   allow TCP on a loopback address without a token\n"
 		   "  --allow-commands      accept posted experiments with process probes or\n"
 		   "                        actions and {type: env} configuration (refused by\n"
 		   "                        default: they run programs as root / read secrets)\n"
+		   "  --allow-probe-net CIDR  http probes of posted experiments may reach CIDR\n"
+		   "                        although it is loopback, link-local or a metadata\n"
+		   "                        address (refused by default; repeatable)\n"
+		   "  --allow-force         accept \"force\": true in posted faults (lifts the guard\n"
+		   "                        rails: the agent's cgroup, system slices, PID 1)\n"
 		   "  --state-dir DIR       undo journals, locks and job directories (default\n"
 		   "                        /run/duress)\n"
 		   "SIGTERM or SIGINT stops every job (each reverts) and exits 0 (7 if something\n"
 		   "could not be reverted).\n");
 }
 
-enum { OPT_LISTEN = 256, OPT_TOKEN, OPT_INSECURE, OPT_STATE, OPT_ALLOW_COMMANDS };
+enum { OPT_LISTEN = 256, OPT_TOKEN, OPT_INSECURE, OPT_STATE, OPT_ALLOW_COMMANDS, OPT_ALLOW_FORCE,
+       OPT_ALLOW_PROBE_NET };
 
 const struct option serve_longopts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "token-file", required_argument, NULL, OPT_TOKEN },
 	{ "insecure-loopback", no_argument, NULL, OPT_INSECURE },
 	{ "allow-commands", no_argument, NULL, OPT_ALLOW_COMMANDS },
+	{ "allow-force", no_argument, NULL, OPT_ALLOW_FORCE },
+	{ "allow-probe-net", required_argument, NULL, OPT_ALLOW_PROBE_NET },
 	{ "state-dir", required_argument, NULL, OPT_STATE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -70,6 +81,20 @@ int cmd_serve(int argc, char **argv)
 		case OPT_ALLOW_COMMANDS:
 			o.allow_commands = true;
 			break;
+		case OPT_ALLOW_FORCE:
+			o.allow_force = true;
+			break;
+		case OPT_ALLOW_PROBE_NET: {
+			struct ns_cidr cidr;
+
+			if (o.nallow_probe_net == SERVE_PROBE_NET_MAX)
+				return cli_usage_error("serve", "--allow-probe-net: at most %d",
+						       SERVE_PROBE_NET_MAX);
+			if (ns_parse_cidr(optarg, "--allow-probe-net", &cidr, &err) < 0)
+				return cli_usage_error("serve", "%s", err.msg);
+			o.allow_probe_net[o.nallow_probe_net++] = optarg;
+			break;
+		}
 		case OPT_STATE:
 			state = optarg;
 			break;

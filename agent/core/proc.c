@@ -142,7 +142,7 @@ int proc_child_setup(const struct proc_child *c, int exit_code)
 			sigaction(sig, &sa, NULL); /* fails harmlessly for SIGKILL, SIGSTOP, libc's */
 	}
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigprocmask(SIG_SETMASK, c->mask ? c->mask : &none, NULL);
 	if (c->name)
 		prctl(PR_SET_NAME, c->name);
 	if (c->set_oom && proc_oom_score_adj(c->oom_score_adj) < 0)

@@ -8,6 +8,7 @@
 #include <duress/experiment/probe.h>
 #include <duress/samples/sample.h>
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +30,8 @@
 #define PROBE_JOURNAL_MAX 4096     /* bytes of it kept in the journal */
 
 static void fail(struct probe_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static struct probe_net_guard guard; /* probe_net_guard_set() */
 
 static void fail(struct probe_result *r, const char *fmt, ...)
 {
@@ -254,8 +258,9 @@ static void check_output(const struct probe *p, const char *what, const char *te
 			char *got = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 			char *want = json_dumps(p->json_value, JSON_ENCODE_ANY | JSON_COMPACT);
 
+			/* a job of duress serve shows no part of a body to its client */
 			fail(r, "%s: %s is %.100s, expected %.100s", what, p->json_pointer,
-			     got ? got : "?", want ? want : "?");
+			     guard.on ? "(withheld)" : got ? got : "?", want ? want : "?");
 			free(got);
 			free(want);
 		}
@@ -344,8 +349,67 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *user)
 	return size * nmemb;
 }
 
+/* ---- where http probes may connect ---- */
+
+void probe_net_guard_set(const struct probe_net_guard *g)
+{
+	guard = *g;
+}
+
+bool probe_net_refused(const struct probe_net_guard *g, int family, const unsigned char *addr)
+{
+	static const char *const refused[] = { "127.0.0.0/8",	   "0.0.0.0/8", "169.254.0.0/16",
+					       "100.100.100.200/32", "::1/128",	  "::/128",
+					       "fe80::/10",	      "fd00:ec2::254/128" };
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	bool bad = false;
+
+	if (!g->on)
+		return false;
+	for (size_t i = 0; i < g->nallow; i++)
+		if (g->allow[i].family == family && ns_cidr_contains(&g->allow[i], addr))
+			return false;
+	/* ::ffff:a.b.c.d is a.b.c.d */
+	if (family == AF_INET6 && !memcmp(addr, mapped, sizeof(mapped)))
+		return probe_net_refused(g, AF_INET, addr + 12);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]) && !bad; i++) {
+		struct duress_err err = { 0 };
+		struct ns_cidr c;
+
+		if (ns_parse_cidr(refused[i], "guard", &c, &err) == 0 && c.family == family)
+			bad = ns_cidr_contains(&c, addr);
+	}
+	return bad;
+}
+
+struct guard_state {
+	char refused[64]; /* the address refused, "" if none */
+};
+
+/* curl's socket: none for an address the guard refuses (checked on the
+ * address resolved, so a name that resolves there is refused too) */
+static curl_socket_t guard_open(void *user, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct guard_state *gs = user;
+	const unsigned char *ip = NULL;
+
+	(void)purpose;
+	if (a->family == AF_INET)
+		ip = (const unsigned char *)&((struct sockaddr_in *)&a->addr)->sin_addr;
+	else if (a->family == AF_INET6)
+		ip = (const unsigned char *)&((struct sockaddr_in6 *)&a->addr)->sin6_addr;
+	if (!ip || probe_net_refused(&guard, a->family, ip)) {
+		if (!ip || !inet_ntop(a->family, ip, gs->refused, sizeof(gs->refused)))
+			snprintf(gs->refused, sizeof(gs->refused), "an address of family %d",
+				 a->family);
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static void run_http(const struct probe *p, const struct probe_ctx *ctx, struct probe_result *r)
 {
+	struct guard_state gs = { "" };
 	CURL *c = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
 	struct buf body = { 0 };
@@ -380,13 +444,22 @@ static void run_http(const struct probe *p, const struct probe_ctx *ctx, struct 
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, p->method);
 	if (p->body)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, p->body);
+	if (guard.on) {
+		curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, guard_open);
+		curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &gs);
+		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	}
 
 	t0 = (timing_now() * 1e3);
 	if (enter_netns(p, ctx, &saved, r) == 0) {
 		cr = curl_easy_perform(c);
 		leave_netns(saved);
 		r->latency_ms = (timing_now() * 1e3) - t0;
-		if (cr != CURLE_OK) {
+		if (cr != CURLE_OK && gs.refused[0]) {
+			fail(r, "%s %s: %s: a loopback, link-local or metadata address, refused for "
+				"a job started over the API (duress serve --allow-probe-net CIDR)",
+			     p->method, p->url, gs.refused);
+		} else if (cr != CURLE_OK) {
 			fail(r, "%s %s: %s", p->method, p->url, errbuf[0] ? errbuf
 								 : curl_easy_strerror(cr));
 		} else {

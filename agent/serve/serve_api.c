@@ -10,10 +10,12 @@
 #include <duress/serve/serve_api.h>
 #include <duress/targets/target.h>
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +143,73 @@ char *serve_version_json(void)
 	return nl;
 }
 
+/* ---- requests from web pages ---- */
+
+bool serve_host_is_loopback(const char *host)
+{
+	char name[256];
+	const char *end;
+	size_t n;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (!host)
+		return false;
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			return false;
+		host++;
+	} else {
+		end = strchr(host, ':');
+		if (!end)
+			end = host + strlen(host);
+	}
+	n = (size_t)(end - host);
+	if (!n || n >= sizeof(name))
+		return false;
+	memcpy(name, host, n);
+	name[n] = '\0';
+	if (!strcasecmp(name, "localhost") || !strcasecmp(name, "localhost."))
+		return true;
+	if (inet_pton(AF_INET, name, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, name, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+int serve_cross_site_check(const char *method, const char *origin, const char *fetch_site,
+			   const char *content_type, const char *host, bool loopback_tcp,
+			   struct serve_error *e)
+{
+	if (origin) {
+		serve_error_set(e, 403, "Origin", "a request from a web page (Origin: %.100s) "
+							 "is refused: the API is not for browsers",
+				       origin);
+		return e->status;
+	}
+	if (fetch_site && strcasecmp(fetch_site, "none")) {
+		serve_error_set(e, 403, "Sec-Fetch-Site", "a request from a web page "
+								 "(Sec-Fetch-Site: %.40s) is refused",
+				       fetch_site);
+		return e->status;
+	}
+	if (!strcmp(method, "POST") && content_type &&
+	    (!strncasecmp(content_type, "text/plain", 10) ||
+	     !strncasecmp(content_type, "multipart/form-data", 19))) {
+		serve_error_set(e, 415, "Content-Type", "Content-Type: %.60s: expected "
+							       "application/json or a YAML type",
+				       content_type);
+		return e->status;
+	}
+	if (loopback_tcp && host && !serve_host_is_loopback(host)) {
+		serve_error_set(e, 421, "Host", "Host: %.100s: this server answers only "
+						       "for the loopback (localhost, 127.0.0.1, [::1])",
+				       host);
+		return e->status;
+	}
+	return 0;
+}
+
 /* ---- authentication ---- */
 
 bool serve_secret_equal(const char *a, size_t alen, const char *b, size_t blen)
@@ -172,8 +241,65 @@ bool serve_auth_ok(const char *header, const char *token)
 	return serve_secret_equal(header, strlen(header), token, strlen(token));
 }
 
+/*
+ * How many bits a token may hold, estimated from what it is made of: its
+ * length times log2 of the alphabet its character classes span (hex, or
+ * digits, lower case, upper case, other printable ASCII); a repetitive
+ * token (under 3 bits a character in the Shannon entropy of its character
+ * distribution: "abab...") spans an alphabet it does not use and counts
+ * only that entropy.  What a random generator gives passes: `openssl rand
+ * -hex 32` (64 hex characters, 256 bits), `openssl rand -base64 32` (44,
+ * 262).
+ */
+double serve_token_bits(const char *s)
+{
+	bool digit = false, lower = false, upper = false, other = false, hex = true;
+	unsigned counts[256] = { 0 };
+	size_t n = strlen(s);
+	double alphabet, shannon = 0, bits;
+
+	if (!n)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		counts[*p]++;
+		digit |= isdigit(*p) != 0;
+		lower |= islower(*p) != 0;
+		upper |= isupper(*p) != 0;
+		other |= !isalnum(*p);
+		hex &= isxdigit(*p) != 0;
+	}
+	if (hex && !(lower && upper))
+		alphabet = digit && !lower && !upper ? 10 : 16;
+	else
+		alphabet = (digit ? 10 : 0) + (lower ? 26 : 0) + (upper ? 26 : 0) + (other ? 32 : 0);
+	for (size_t c = 0; c < 256; c++)
+		if (counts[c]) {
+			double q = (double)counts[c] / (double)n;
+
+			shannon -= q * log2(q);
+		}
+	bits = (double)n * log2(alphabet);
+	return shannon < 3 ? shannon * (double)n : bits;
+}
+
+/* Placeholders of examples and templates: refused whatever their length. */
+static const char *token_placeholder(const char *s)
+{
+	static const char *const words[] = { "changeme", "change-me", "change_me", "replace-me",
+					     "replaceme", "replace_me", "placeholder", "example",
+					     "your-token", "yourtoken", "secret", "password",
+					     "s3cr3t", "passw0rd", NULL };
+
+	for (size_t i = 0; words[i]; i++)
+		if (strcasestr(s, words[i]))
+			return words[i];
+	return NULL;
+}
+
 int serve_read_token(const char *path, char *out, size_t len, struct duress_err *err)
 {
+	const char *word;
+	double bits;
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char buf[1024];
 	struct stat st;
@@ -202,11 +328,9 @@ int serve_read_token(const char *path, char *out, size_t len, struct duress_err 
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
 	*e = '\0';
-	if (e - s < 16)
+	if (e - s == 0)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-				       "--token-file: %s: the token (first line) must have at least "
-				       "16 characters",
-				       path);
+				       "--token-file: %s: no token (the first line is empty)", path);
 	if ((size_t)(e - s) >= len)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "--token-file: %s: token too long",
 				       path);
@@ -216,11 +340,92 @@ int serve_read_token(const char *path, char *out, size_t len, struct duress_err 
 					       "--token-file: %s: the token must be printable "
 					       "ASCII without spaces",
 					       path);
+	word = token_placeholder(s);
+	if (word)
+		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
+				       "--token-file: %s: the token is a placeholder ('%s'): make a "
+				       "random one, e.g. openssl rand -hex 32",
+				       path, word);
+	bits = serve_token_bits(s);
+	if (bits < SERVE_TOKEN_MIN_BITS)
+		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
+				       "--token-file: %s: the token holds at most %.0f bits, %d "
+				       "needed (32 random bytes: openssl rand -hex 32)",
+				       path, bits, SERVE_TOKEN_MIN_BITS);
 	memcpy(out, s, (size_t)(e - s) + 1);
 	return 0;
 }
 
 /* ---- errors ---- */
+
+/* The length of the valid UTF-8 character at s, or 0 (*cut: only because
+ * the string ends inside it).  What jansson accepts: no overlong forms, no
+ * surrogates, nothing above U+10FFFF. */
+static size_t utf8_char(const unsigned char *s, bool *cut)
+{
+	unsigned c = s[0], cp;
+	size_t n;
+
+	*cut = false;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if (!s[i]) {
+			*cut = true;
+			return 0;
+		}
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+void serve_utf8_fix(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		bool cut;
+		size_t n = utf8_char(p, &cut);
+
+		if (n) {
+			p += n;
+		} else if (cut) {
+			*p = '\0';
+		} else {
+			*p++ = '?';
+		}
+	}
+}
+
+json_t *serve_json_text(const char *s)
+{
+	char *copy = strdup(s ? s : "");
+	json_t *v;
+
+	if (!copy)
+		return NULL;
+	serve_utf8_fix(copy);
+	v = json_string(copy);
+	free(copy);
+	return v;
+}
 
 int serve_error_set(struct serve_error *e, int status, const char *field, const char *fmt, ...)
 {
@@ -231,6 +436,9 @@ int serve_error_set(struct serve_error *e, int status, const char *field, const 
 	va_start(ap, fmt);
 	vsnprintf(e->reason, sizeof(e->reason), fmt, ap);
 	va_end(ap);
+	/* cut on a character boundary, whatever it quotes */
+	serve_utf8_fix(e->field);
+	serve_utf8_fix(e->reason);
 	return -1;
 }
 
@@ -239,9 +447,9 @@ char *serve_error_json(const struct serve_error *e)
 	json_t *o = json_object();
 	char *s;
 
-	json_object_set_new(o, "error", json_string(e->reason));
+	json_object_set_new(o, "error", serve_json_text(e->reason));
 	if (e->field[0])
-		json_object_set_new(o, "field", json_string(e->field));
+		json_object_set_new(o, "field", serve_json_text(e->field));
 	json_object_set_new(o, "status", json_integer(e->status));
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
@@ -271,17 +479,36 @@ void serve_fault_req_free(struct serve_fault_req *req)
 }
 
 /* A JSON scalar as option text: strings as they are, numbers printed
- * (integers exactly), true for a flag. */
+ * (integers exactly), true for a flag.  -1: not a scalar; -2: longer than
+ * the buffer (refused: the value checked must be the value run, never a
+ * truncated copy of it). */
 static int value_text(json_t *v, char *buf, size_t len)
 {
-	if (json_is_string(v))
-		snprintf(buf, len, "%s", json_string_value(v));
-	else if (json_is_integer(v))
-		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	int n;
+
+	if (json_is_string(v)) {
+		if (json_string_length(v) != strlen(json_string_value(v)))
+			return -1; /* an embedded NUL: the child would see less */
+		n = snprintf(buf, len, "%s", json_string_value(v));
+	} else if (json_is_integer(v))
+		n = snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	else if (json_is_real(v))
-		snprintf(buf, len, "%.17g", json_real_value(v));
+		n = snprintf(buf, len, "%.17g", json_real_value(v));
 	else
 		return -1;
+	return n < 0 || (size_t)n >= len ? -2 : 0;
+}
+
+/* Copy a checked string whole, or refuse it (422 naming the field). */
+static int copy_whole(char *buf, size_t len, const char *s, const char *field,
+		      struct serve_error *e)
+{
+	size_t n = strlen(s);
+
+	if (n >= len)
+		return serve_error_set(e, 422, field, "%s: too long (%zu bytes, at most %zu)", field,
+				       n, len - 1);
+	memcpy(buf, s, n + 1);
 	return 0;
 }
 
@@ -296,9 +523,10 @@ static int get_duration_field(json_t *o, const char *key, uint64_t *us, char *te
 	if (!json_is_string(v))
 		return serve_error_set(e, 422, key, "%s: expected a duration string like \"30s\"",
 				       key);
-	if (parse_duration(json_string_value(v), key, us, &err) < 0)
+	if (copy_whole(text, len, json_string_value(v), key, e) < 0)
+		return -1;
+	if (parse_duration(text, key, us, &err) < 0)
 		return serve_error_set(e, 422, key, "%s", err.msg);
-	snprintf(text, len, "%s", json_string_value(v));
 	return 1;
 }
 
@@ -319,6 +547,7 @@ static int fault_options(json_t *opts, struct fault *f, struct serve_fault_req *
 	json_object_foreach(opts, k, v) {
 		int idx = fault_opt_index(d, k);
 		char what[160], text[256], flag[160];
+		int rc;
 
 		snprintf(what, sizeof(what), "options.%s", k);
 		if (idx < 0)
@@ -343,7 +572,13 @@ static int fault_options(json_t *opts, struct fault *f, struct serve_fault_req *
 			if (!json_array_size(v))
 				return serve_error_set(e, 422, what, "%s: empty list", what);
 			json_array_foreach(v, i, item) {
-				if (value_text(item, text, sizeof(text)) < 0)
+				rc = value_text(item, text, sizeof(text));
+				if (rc == -2)
+					return serve_error_set(e, 422, what,
+							       "%s[%zu]: too long (at most %zu "
+							       "bytes)",
+							       what, i, sizeof(text) - 1);
+				if (rc < 0)
 					return serve_error_set(e, 422, what,
 							       "%s[%zu]: expected a string or a "
 							       "number",
@@ -357,7 +592,11 @@ static int fault_options(json_t *opts, struct fault *f, struct serve_fault_req *
 			}
 			continue;
 		}
-		if (value_text(v, text, sizeof(text)) < 0)
+		rc = value_text(v, text, sizeof(text));
+		if (rc == -2)
+			return serve_error_set(e, 422, what, "%s: too long (at most %zu bytes)", what,
+					       sizeof(text) - 1);
+		if (rc < 0)
 			return serve_error_set(e, 422, what, "%s: expected a string or a number%s",
 					       what,
 					       d->opts[idx].type == FOPT_LIST ? " (or a list of them)"
@@ -434,9 +673,10 @@ static int fault_parse(json_t *o, struct fault *f, struct serve_fault_req *r, bo
 							 "container:ID (a sandbox exists only "
 							 "while a command runs)");
 	target = json_string_value(v);
-	if (target_spec_parse(target, &spec, &err) < 0)
+	if (copy_whole(r->target, sizeof(r->target), target, "target", e) < 0)
+		return -1;
+	if (target_spec_parse(r->target, &spec, &err) < 0)
 		return serve_error_set(e, 422, "target", "target: %s", err.msg);
-	snprintf(r->target, sizeof(r->target), "%s", target);
 	rc = get_duration_field(o, "duration", &r->duration_us, r->duration, sizeof(r->duration), e);
 	if (rc < 0)
 		return -1;

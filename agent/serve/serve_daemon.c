@@ -51,6 +51,7 @@ static void job_ended(struct job *j)
 static void tick(void)
 {
 	listing_tick();
+	http_conn_tick();
 	jobs_expire_leases(&S.tab);
 	jobs_sample(&S.tab);
 	stream_resume_all(); /* new samples in the rings, new lines in the jobs' files */
@@ -73,6 +74,10 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 
 	memset(&S, 0, sizeof(S));
 	S.allow_commands = o->allow_commands;
+	S.allow_force = o->allow_force;
+	S.loopback_tcp = o->tcp && listen_is_loopback((const struct sockaddr *)&o->ss);
+	S.allow_probe_net = o->allow_probe_net;
+	S.nallow_probe_net = o->nallow_probe_net;
 	if (o->token) {
 		snprintf(S.token, sizeof(S.token), "%s", o->token);
 		S.need_token = true;
@@ -133,8 +138,9 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 	S.d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
 			       NULL, http_handle, &S, MHD_OPTION_LISTEN_SOCKET, lfd,
 			       MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
+			       MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, NULL,
 			       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-			       MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
+			       MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_CONN_MAX, MHD_OPTION_END);
 	if (!S.d) {
 		close(lfd);
 		if (S.sock_path[0])

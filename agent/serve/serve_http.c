@@ -7,10 +7,12 @@
  */
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
+#include <duress/core/timing.h>
 #include <duress/core/undo.h>
 #include <duress/experiment/manifest.h>
 #include <duress/experiment/manifest_validate.h>
 #include <duress/faults/fault.h>
+#include <duress/serve/serve_daemon.h>
 #include <duress/serve/serve_http.h>
 #include <duress/serve/serve_listing.h>
 #include <duress/serve/serve_reply.h>
@@ -18,11 +20,168 @@
 #include <duress/serve/serve_stream.h>
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+/* ---- connections: deadlines and slots ---- */
+
+enum conn_stage { CONN_HEAD, CONN_BODY, CONN_SERVED };
+
+struct http_conn {
+	struct http_conn *prev, *next; /* oldest first */
+	int fd;
+	double since;                  /* the start of its current request */
+	enum conn_stage stage;
+	bool tcp, closing, stream;
+	struct sockaddr_storage addr;
+};
+
+static struct http_conn *conn_first, *conn_last;
+
+static struct http_conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *i =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return i ? i->socket_context : NULL;
+}
+
+static bool same_addr(const struct http_conn *a, const struct http_conn *b)
+{
+	if (!a->tcp || !b->tcp)
+		return a->tcp == b->tcp; /* the unix socket's clients: one */
+	if (a->addr.ss_family != b->addr.ss_family)
+		return false;
+	if (a->addr.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&a->addr)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)&b->addr)->sin_addr.s_addr;
+	return !memcmp(&((const struct sockaddr_in6 *)&a->addr)->sin6_addr,
+		       &((const struct sockaddr_in6 *)&b->addr)->sin6_addr, sizeof(struct in6_addr));
+}
+
+/* libmicrohttpd notices the end of the stream and closes it cleanly */
+static void conn_close(struct http_conn *k)
+{
+	if (!k->closing)
+		shutdown(k->fd, SHUT_RDWR);
+	k->closing = true;
+}
+
+/* Too many connections wait for a head (from one address, or at all):
+ * close the one waiting longest. */
+static void conn_limit(const struct http_conn *newest)
+{
+	struct http_conn *oldest = NULL, *oldest_here = NULL;
+	unsigned pending = 0, here = 0;
+
+	for (struct http_conn *k = conn_first; k; k = k->next) {
+		if (k->stage != CONN_HEAD || k->closing)
+			continue;
+		pending++;
+		if (!oldest && k != newest)
+			oldest = k;
+		if (newest->tcp && same_addr(k, newest)) {
+			here++;
+			if (!oldest_here && k != newest)
+				oldest_here = k;
+		}
+	}
+	if (here > SERVE_PENDING_PER_ADDR && oldest_here)
+		conn_close(oldest_here);
+	else if (pending > SERVE_PENDING_MAX && oldest)
+		conn_close(oldest);
+}
+
+void http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+		      enum MHD_ConnectionNotificationCode code)
+{
+	struct http_conn *k = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *a =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+		k = calloc(1, sizeof(*k));
+		if (!k)
+			return;
+		k->fd = fd ? fd->connect_fd : -1;
+		k->since = timing_now();
+		if (a && a->client_addr && (a->client_addr->sa_family == AF_INET ||
+					    a->client_addr->sa_family == AF_INET6)) {
+			k->tcp = true;
+			memcpy(&k->addr, a->client_addr,
+			       a->client_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+								    : sizeof(struct sockaddr_in6));
+		}
+		k->prev = conn_last;
+		if (conn_last)
+			conn_last->next = k;
+		else
+			conn_first = k;
+		conn_last = k;
+		*socket_context = k;
+		conn_limit(k);
+		return;
+	}
+	if (!k)
+		return;
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		conn_first = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	else
+		conn_last = k->prev;
+	free(k);
+	*socket_context = NULL;
+}
+
+void http_conn_tick(void)
+{
+	double now = timing_now();
+
+	for (struct http_conn *k = conn_first; k; k = k->next)
+		if ((k->stage == CONN_HEAD && now - k->since > SERVE_HEAD_DEADLINE_S) ||
+		    (k->stage == CONN_BODY && now - k->since > SERVE_REQUEST_DEADLINE_S))
+			conn_close(k);
+}
+
+unsigned http_conn_streams(struct MHD_Connection *c)
+{
+	struct http_conn *me = conn_of(c);
+	unsigned n = 0;
+
+	for (struct http_conn *k = conn_first; me && k; k = k->next)
+		n += k->stream && !k->closing && same_addr(k, me);
+	return n;
+}
+
+void http_conn_stream(struct MHD_Connection *c, bool open)
+{
+	struct http_conn *k = conn_of(c);
+
+	if (k)
+		k->stream = open;
+}
+
+static void conn_stage(struct MHD_Connection *c, enum conn_stage s)
+{
+	struct http_conn *k = conn_of(c);
+
+	if (!k)
+		return;
+	if (s == CONN_HEAD)
+		k->since = timing_now();
+	k->stage = s;
+}
 
 void http_resume_waiters(struct job *j)
 {
@@ -47,6 +206,13 @@ static enum MHD_Result post_fault(struct serve_server *srv, struct MHD_Connectio
 
 	if (serve_fault_parse(r->body ? r->body : "", r->len, &f, &fr, &e) < 0)
 		return reply_error(c, &e);
+	/* the guard rails (the agent's own cgroup, system slices, PID 1) are
+	 * the operator's to lift, not an API client's */
+	if (fr.force && !srv->allow_force) {
+		serve_error_set(&e, 403, "force", "force: lifting the guard rails is refused over "
+						  "the API unless the server runs with --allow-force");
+		goto out;
+	}
 	j = job_new(&srv->tab, false, fr.id, &e);
 	if (!j)
 		goto out;
@@ -127,7 +293,7 @@ static json_t *diags_json(struct mf_diags *d)
 
 		json_object_set_new(o, "line", json_integer(d->v[i].pos.line));
 		json_object_set_new(o, "column", json_integer(d->v[i].pos.col));
-		json_object_set_new(o, "message", json_string(d->v[i].msg));
+		json_object_set_new(o, "message", serve_json_text(d->v[i].msg));
 		json_object_set_new(o, "unsupported", json_boolean(d->v[i].unsupported));
 		json_array_append_new(a, o);
 	}
@@ -217,7 +383,7 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 		json_t *o = json_object();
 		int status = !x.root ? 400 : 422; /* a syntax error, else invalid or unsupported */
 
-		json_object_set_new(o, "error", json_string(err.msg));
+		json_object_set_new(o, "error", serve_json_text(err.msg));
 		json_object_set_new(o, "field", json_string("body"));
 		json_object_set_new(o, "status", json_integer(status));
 		json_object_set_new(o, "problems", diags_json(&d));
@@ -229,6 +395,12 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 	if (api_policy_check(srv, &x, &e) < 0) {
 		manifest_free(&x);
 		return reply_error(c, &e);
+	}
+	/* the target checked is the target run: refused whole, never cut */
+	if (override && strlen(override) >= sizeof(j->spec)) {
+		manifest_free(&x);
+		return reply_fail(c, 422, "target", "target: too long (at most %zu bytes)",
+				  sizeof(j->spec) - 1);
 	}
 	j = job_new(&srv->tab, true, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id"), &e);
 	if (!j) {
@@ -271,7 +443,7 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 		goto out_job;
 	}
 	{
-		char *argv[16];
+		char *argv[16 + 2 * SERVE_PROBE_NET_MAX];
 		size_t n = 0;
 
 		argv[n++] = srv->self_exe;
@@ -287,6 +459,13 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 		if (j->spec[0]) {
 			argv[n++] = "-t";
 			argv[n++] = j->spec;
+		}
+		/* its http probes reach no loopback, link-local or metadata
+		 * address but those the operator allowed */
+		argv[n++] = "--probe-net-guard";
+		for (size_t i = 0; i < srv->nallow_probe_net; i++) {
+			argv[n++] = "--allow-probe-net";
+			argv[n++] = (char *)srv->allow_probe_net[i];
 		}
 		argv[n] = NULL;
 		if (lease_us)
@@ -430,10 +609,21 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url
 		const char *allow = NULL, *cl;
 		int status;
 
+		conn_stage(c, CONN_BODY); /* its head is here */
 		r = calloc(1, sizeof(*r));
 		if (!r)
 			return MHD_NO;
 		*con_cls = r;
+		{
+			struct serve_error e;
+#define HDR(name) MHD_lookup_connection_value(c, MHD_HEADER_KIND, name)
+
+			if (serve_cross_site_check(method, HDR("Origin"), HDR("Sec-Fetch-Site"),
+						   HDR(MHD_HTTP_HEADER_CONTENT_TYPE),
+						   HDR(MHD_HTTP_HEADER_HOST), srv->loopback_tcp, &e))
+				return reply_error(c, &e);
+#undef HDR
+		}
 		r->route = serve_route(method, url, r->id, &status, &allow);
 		if (srv->need_token && r->route != ROUTE_HEALTHZ &&
 		    !serve_auth_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -482,6 +672,7 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	conn_stage(c, CONN_SERVED);
 	if (r->too_big)
 		return reply_fail(c, 413, "body", "body: larger than %d bytes", SERVE_BODY_MAX);
 	if (r->deleting)
@@ -494,6 +685,9 @@ void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct serve_req *r = *con_cls;
 
+	/* the next request on this connection starts now */
+	conn_stage(c, CONN_HEAD);
+	http_conn_stream(c, false);
 	if (!r)
 		return;
 	free(r->body);

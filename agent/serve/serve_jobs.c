@@ -21,6 +21,7 @@
 #include <duress/serve/serve_jobs.h>
 #include <duress/session/session.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -83,6 +84,25 @@ static json_t *last_phase(const struct job *j)
 	return p ? p : json_null();
 }
 
+void serve_withhold_bodies(json_t *v)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_t *out = json_object_get(v, "output");
+
+		if (json_is_object(out) && json_object_get(out, "body"))
+			json_object_set_new(out, "body", json_null());
+		json_object_foreach(v, k, x)
+			serve_withhold_bodies(x);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			serve_withhold_bodies(x);
+	}
+}
+
 json_t *job_json(const struct job *j, bool full)
 {
 	static const char *const states[] = { "running", "stopping", "exited" };
@@ -92,9 +112,9 @@ json_t *job_json(const struct job *j, bool full)
 
 	json_object_set_new(o, "id", json_string(j->id));
 	json_object_set_new(o, "kind", json_string(j->experiment ? "experiment" : "fault"));
-	json_object_set_new(o, j->experiment ? "title" : "fault", json_string(j->what));
-	json_object_set_new(o, "target", j->spec[0] ? json_string(j->spec) : json_null());
-	json_object_set_new(o, "target_dir", j->have_t || j->t.dir[0] ? json_string(j->t.dir)
+	json_object_set_new(o, j->experiment ? "title" : "fault", serve_json_text(j->what));
+	json_object_set_new(o, "target", j->spec[0] ? serve_json_text(j->spec) : json_null());
+	json_object_set_new(o, "target_dir", j->have_t || j->t.dir[0] ? serve_json_text(j->t.dir)
 								       : json_null());
 	json_object_set_new(o, "state", json_string(states[j->state]));
 	json_object_set_new(o, "phase", last_phase(j));
@@ -134,14 +154,18 @@ json_t *job_json(const struct job *j, bool full)
 	if (!full)
 		return o;
 	snprintf(path, sizeof(path), "%s/%s", j->dir, j->experiment ? "journal.json" : "summary.json");
-	json_object_set_new(o, j->experiment ? "journal" : "summary",
-			    json_load_file(path, 0, NULL) ?: json_null());
+	{
+		json_t *doc = json_load_file(path, 0, NULL);
+
+		serve_withhold_bodies(doc);
+		json_object_set_new(o, j->experiment ? "journal" : "summary", doc ?: json_null());
+	}
 	{
 		cleanup_free char *log = NULL;
 
 		snprintf(path, sizeof(path), "%s/log", j->dir);
 		log = fileio_slurp(path, LOG_TAIL, true, NULL);
-		json_object_set_new(o, "log", log ? json_string(log) ?: json_null() : json_null());
+		json_object_set_new(o, "log", log ? serve_json_text(log) ?: json_null() : json_null());
 	}
 	return o;
 }
@@ -170,10 +194,66 @@ void job_free(struct job *j)
 	free(j);
 }
 
+/* The job's directory: opened without following a link in its last
+ * component (the state directory above it is checked, statedir.h). */
+static DIR *job_dir_open(const struct job *j)
+{
+	int fd = open(j->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d)
+		close(fd);
+	return d;
+}
+
+uint64_t job_dir_bytes(const struct job *j)
+{
+	DIR *d = job_dir_open(j);
+	uint64_t n = 0;
+	struct dirent *de;
+	struct stat st;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			n += (uint64_t)st.st_blocks * 512;
+	closedir(d);
+	return n;
+}
+
+/* Remove the job's directory and what the job wrote in it (files only:
+ * a job makes no directories; a link is removed, never followed). */
+static void job_dir_remove(const struct job *j)
+{
+	DIR *d = job_dir_open(j);
+	struct dirent *de;
+
+	if (d) {
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				(void)unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+	}
+	(void)rmdir(j->dir);
+}
+
 void job_discard(struct job *j)
 {
-	rmdir(j->dir);
+	job_dir_remove(j);
 	job_free(j);
+}
+
+/* Drop finished job i: its directory goes with it. */
+static void job_evict(struct job_table *tab, size_t i)
+{
+	job_discard(tab->jobs[i]);
+	memmove(&tab->jobs[i], &tab->jobs[i + 1], (tab->njobs - i - 1) * sizeof(tab->jobs[0]));
+	tab->njobs--;
 }
 
 /* Room for one more job: drop the oldest finished one when full. */
@@ -184,12 +264,35 @@ static bool job_room(struct job_table *tab)
 	for (size_t i = 0; i < tab->njobs; i++) {
 		if (tab->jobs[i]->state != JOB_EXITED)
 			continue;
-		job_free(tab->jobs[i]);
-		memmove(&tab->jobs[i], &tab->jobs[i + 1], (tab->njobs - i - 1) * sizeof(tab->jobs[0]));
-		tab->njobs--;
+		job_evict(tab, i);
 		return true;
 	}
 	return false;
+}
+
+void jobs_trim(struct job_table *tab)
+{
+	uint64_t total = 0, cap = tab->bytes_max ? tab->bytes_max : SERVE_STATE_BYTES_MAX;
+	size_t finished = 0;
+
+	for (size_t i = 0; i < tab->njobs; i++) {
+		const struct job *j = tab->jobs[i];
+
+		/* a finished job's files no longer grow: counted once */
+		total += j->state == JOB_EXITED ? j->bytes : job_dir_bytes(j);
+		finished += j->state == JOB_EXITED;
+	}
+	/* the oldest finished first; the newest stays, whatever its size (its
+	 * client is about to read it) */
+	for (size_t i = 0; i < tab->njobs && total > cap && finished > 1;) {
+		if (tab->jobs[i]->state != JOB_EXITED) {
+			i++;
+			continue;
+		}
+		total -= tab->jobs[i]->bytes;
+		finished--;
+		job_evict(tab, i);
+	}
 }
 
 struct job *job_new(struct job_table *tab, bool experiment, const char *id,
@@ -231,8 +334,13 @@ struct job *job_new(struct job_table *tab, bool experiment, const char *id,
 	++tab->seq;
 	if (id && *id)
 		snprintf(j->id, sizeof(j->id), "%s", id);
-	else
-		snprintf(j->id, sizeof(j->id), "%s-%lu", experiment ? "exp" : "flt", tab->seq);
+	else /* never one a client chose: the next number that is free */
+		for (;; tab->seq++) {
+			snprintf(j->id, sizeof(j->id), "%s-%lu", experiment ? "exp" : "flt",
+				 tab->seq);
+			if (!job_by_id(tab, j->id))
+				break;
+		}
 	/* a directory of its own, also when an earlier server used the id */
 	snprintf(j->dir, sizeof(j->dir), "%s/serve/%s", tab->state_dir, j->id);
 	rc = mkdir(j->dir, 0700);
@@ -322,10 +430,20 @@ int job_spawn(struct job_table *tab, struct job *j, char **argv, struct serve_er
 	if (pid < 0)
 		return serve_error_set(e, 500, "", "fork: %s", strerror(errno));
 	if (pid == 0) {
-		/* SIGTERM: the job reverts and exits when the server dies */
-		const struct proc_child setup = { .deathsig = SIGTERM, .parent = ppid,
-						  .default_handlers = true };
+		/* SIGTERM: the job reverts and exits when the server dies.  The
+		 * signals that stop a job stay blocked through the exec until the
+		 * agent reads them from its signalfd: an early DELETE (or the
+		 * server's death) is then an interrupted job, not one killed
+		 * before it could set up anything (counted as a revert failure) */
+		sigset_t stop;
+		struct proc_child setup = { .deathsig = SIGTERM, .parent = ppid,
+					    .default_handlers = true, .mask = &stop };
 		int fd;
+
+		sigemptyset(&stop);
+		sigaddset(&stop, SIGTERM);
+		sigaddset(&stop, SIGINT);
+		sigaddset(&stop, SIGHUP);
 
 		(void)proc_child_setup(&setup, DURESS_EXIT_INTERRUPTED);
 		fd = open("/dev/null", O_RDONLY);
@@ -394,6 +512,7 @@ void jobs_expire_leases(struct job_table *tab)
 static void job_exited(struct job_table *tab, struct job *j, int status)
 {
 	j->state = JOB_EXITED;
+	j->bytes = job_dir_bytes(j);
 	clock_gettime(CLOCK_REALTIME, &j->ended);
 	if (WIFSIGNALED(status)) {
 		j->signal = WTERMSIG(status);
@@ -425,13 +544,19 @@ void jobs_reap(struct job_table *tab)
 	int status;
 	pid_t pid;
 
+	bool any = false;
+
 	/* its own children only: the daemon waits for the others it starts */
 	for (size_t i = 0; i < tab->njobs; i++) {
 		struct job *j = tab->jobs[i];
 
-		if (j->state != JOB_EXITED && (pid = waitpid(j->pid, &status, WNOHANG)) == j->pid)
+		if (j->state != JOB_EXITED && (pid = waitpid(j->pid, &status, WNOHANG)) == j->pid) {
 			job_exited(tab, j, status);
+			any = true;
+		}
 	}
+	if (any)
+		jobs_trim(tab);
 }
 
 void jobs_sample(struct job_table *tab)

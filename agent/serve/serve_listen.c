@@ -131,11 +131,24 @@ int listen_unix(const char *path, struct duress_err *err)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "socket");
+	/* the socket file is made 0600 by bind itself (the umask), never by a
+	 * chmod of its path afterwards: whoever can replace the path in
+	 * between with a symlink would have root chmod what it points to */
 	old = umask(0177);
 	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+	if (rc < 0 || listen(fd, 64) < 0) {
 		duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "--listen: bind %s", path);
+		close(fd);
+		return -1;
+	}
+	/* and what is there now is checked, not followed */
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || (st.st_mode & 0177) ||
+	    st.st_uid != geteuid()) {
+		duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
+				"--listen: %s is not the socket just made (replaced while it was "
+				"made?)",
+				path);
 		close(fd);
 		return -1;
 	}

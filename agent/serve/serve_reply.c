@@ -79,6 +79,7 @@ enum MHD_Result reply_fail(struct MHD_Connection *c, int status, const char *fie
 	va_start(ap, fmt);
 	vsnprintf(e.reason, sizeof(e.reason), fmt, ap);
 	va_end(ap);
+	serve_utf8_fix(e.reason);
 	return reply_error(c, &e);
 }
 

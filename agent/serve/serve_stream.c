@@ -2,6 +2,7 @@
 /* GET /v1/samples, plain and followed (serve_stream.h). */
 #include <duress/core/cleanup.h>
 #include <duress/core/fileio.h>
+#include <duress/serve/serve_http.h>
 #include <duress/serve/serve_reply.h>
 #include <duress/serve/serve_stream.h>
 
@@ -144,10 +145,15 @@ static uint64_t last_lines_offset(const char *path, size_t want)
 static enum MHD_Result follow(struct serve_server *srv, struct MHD_Connection *c, struct job *j,
 			     size_t want, bool file)
 {
-	struct follower *f = calloc(1, sizeof(*f));
+	struct follower *f;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	/* long-lived: a few per client, the other slots stay for the rest */
+	if (http_conn_streams(c) >= SERVE_STREAMS_PER_CLIENT)
+		return reply_fail(c, 429, "follow", "follow: %d streams from this client already",
+				  SERVE_STREAMS_PER_CLIENT);
+	f = calloc(1, sizeof(*f));
 	if (!f)
 		return MHD_NO;
 	f->srv = srv;
@@ -172,6 +178,8 @@ static enum MHD_Result follow(struct serve_server *srv, struct MHD_Connection *c
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	ret = MHD_queue_response(c, 200, r);
 	MHD_destroy_response(r);
+	if (ret == MHD_YES)
+		http_conn_stream(c, true);
 	return ret;
 }
 

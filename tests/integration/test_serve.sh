@@ -90,8 +90,8 @@ expect_exit "TCP on loopback without a token or --insecure-loopback: exit 2" 2 \
 	"$DURESS" serve --listen "127.0.0.1:$PORT" --state-dir "$STATE"
 expect_exit "--insecure-loopback on a non-loopback address: exit 2" 2 \
 	"$DURESS" serve --listen "10.9.0.1:$PORT" --insecure-loopback --state-dir "$STATE"
-echo "too-short" > "$WORK/short.token"; chmod 600 "$WORK/short.token"
-expect_exit "a token shorter than 16 characters: exit 2" 2 \
+echo "0123456789abcdef0123456789abcdef" > "$WORK/short.token"; chmod 600 "$WORK/short.token"
+expect_exit "a token of less than 32 bytes of entropy: exit 2" 2 \
 	"$DURESS" serve --listen "10.9.0.1:$PORT" --token-file "$WORK/short.token" --state-dir "$STATE"
 check "nothing listens on $PORT after the refusals" bash -c "! curl -s --max-time 2 http://127.0.0.1:$PORT/healthz"
 
@@ -347,7 +347,7 @@ check "  and said so" grep -q "duress serve: recovered 1 journal" "$WORK/serve.l
 stop_serve TERM
 
 # ---- TCP with a bearer token ----
-TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$TOKEN" > "$WORK/token"
 chmod 644 "$WORK/token"
 expect_exit "a token file others can read: exit 2" 2 \

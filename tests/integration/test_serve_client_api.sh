@@ -169,7 +169,7 @@ check "  the experiment exited, lease expired" \
 bg_stop SERVER TERM
 check "the server exits 0 after the leases ($BG_RC)" [ "$BG_RC" = 0 ]
 
-head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$WORK/token"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$WORK/token"
 chmod 600 "$WORK/token"
 if bg_start SERVER 15 tcp_up "$WORK/serve.log" "$WORK/serve.log" \
 	"$DURESS" serve --listen "127.0.0.1:$PORT" --token-file "$WORK/token" --state-dir "$STATE"; then

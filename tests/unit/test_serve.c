@@ -7,6 +7,7 @@
  * and the Prometheus text exposition (HELP/TYPE once per family, label
  * escaping, absent values left out, "max" as +Inf).
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +18,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -25,7 +29,9 @@
 
 #include <duress/core/cgroup.h>
 #include <duress/core/exitcode.h>
+#include <duress/experiment/probe.h>
 #include <duress/serve/serve_api.h>
+#include <duress/serve/serve_jobs.h>
 #include <duress/serve/serve_listen.h>
 #include <duress/serve/serve_prom.h>
 
@@ -172,25 +178,84 @@ static void test_token_file(void **state)
 {
 	char dir[] = "/tmp/duress-serve-XXXXXX", path[64], tok[128];
 	struct duress_err err = { 0 };
+	const char *good = "3f9c1a7be04d5e6f8a2b9c0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b";
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/token", dir);
-	write_file(path, "  s3cr3t-token-0123456789  \nsecond line\n", 0600);
+	snprintf(tok, sizeof(tok), "  %s  \nsecond line\n", good);
+	write_file(path, tok, 0600);
 	assert_int_equal(serve_read_token(path, tok, sizeof(tok), &err), 0);
-	assert_string_equal(tok, "s3cr3t-token-0123456789");
-	write_file(path, "s3cr3t-token-0123456789\n", 0640);
+	assert_string_equal(tok, good);
+	snprintf(tok, sizeof(tok), "%s\n", good);
+	write_file(path, tok, 0640);
 	assert_int_equal(serve_read_token(path, tok, sizeof(tok), &err), -1);
 	assert_non_null(strstr(err.msg, "chmod 600"));
-	write_file(path, "short\n", 0600);
+	write_file(path, "\n", 0600);
 	assert_int_equal(serve_read_token(path, tok, sizeof(tok), &err), -1);
-	assert_non_null(strstr(err.msg, "at least 16"));
+	assert_non_null(strstr(err.msg, "no token"));
 	write_file(path, "with a space in it 0123456789\n", 0600);
 	assert_int_equal(serve_read_token(path, tok, sizeof(tok), &err), -1);
 	assert_non_null(strstr(err.msg, "printable"));
 	unlink(path);
 	assert_int_equal(serve_read_token(path, tok, sizeof(tok), &err), -1);
 	assert_non_null(strstr(err.msg, "cannot open"));
+	rmdir(dir);
+}
+
+/* Issue 12, item 13: the token of an example (the sidecar's was
+ * "change-me-to-a-long-random-string") or one with less than 32 bytes of
+ * entropy is refused; what openssl rand makes is taken. */
+static void test_token_placeholder_and_weak_refused(void **state)
+{
+	char dir[] = "/tmp/duress-serve-XXXXXX", path[64], tok[256];
+	struct duress_err err = { 0 };
+	static const char *const weak[] = {
+		"0123456789abcdef",				  /* 16 hex: 64 bits */
+		"5c0ffee5c0ffee5c0ffee5c0ffee5c0ffee5c0ffee5c0ff", /* 48 hex: 192 bits */
+		"abababababababababababababababababababababababababababababababababab",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		"0123456789012345678901234567890123456789012345678901234567890123456789",
+		"2b0e6d5c-8a1f-4e3b-9c7d-1a2b3c4d5e6f", /* a uuid: 122 bits */
+	};
+	static const char *const placeholders[] = {
+		"change-me-to-a-long-random-string",
+		"CHANGEME-9f8e7d6c5b4a39281706f5e4d3c2b1a0ffeeddccbbaa99887766554433221100",
+		"replace-me-Xq3vT8bN2mK7pL9sW4eR6yU1iO5aZ0cV",
+		"example-token-4d7f9a2c1e8b3f6a0d5c7e9b2a4f6c8e1d3b5a7c9e0f2a4c6e8b",
+	};
+	static const char *const good[] = {
+		"3f9c1a7be04d5e6f8a2b9c0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b", /* -hex 32 */
+		"q0cQ8mZ1vH3kP9tYbXn4Lr7Ws2Fd6Gj5Ae8Uo1Ki3Mz=",			  /* -base64 32 */
+	};
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/token", dir);
+	for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
+		snprintf(tok, sizeof(tok), "%s\n", weak[i]);
+		write_file(path, tok, 0600);
+		if (serve_read_token(path, tok, sizeof(tok), &err) != -1 ||
+		    !strstr(err.msg, "bits"))
+			fail_msg("%s: taken (%s)", weak[i], err.msg);
+		assert_int_equal(err.code, DURESS_EXIT_USAGE);
+	}
+	for (size_t i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++) {
+		snprintf(tok, sizeof(tok), "%s\n", placeholders[i]);
+		write_file(path, tok, 0600);
+		if (serve_read_token(path, tok, sizeof(tok), &err) != -1 ||
+		    !strstr(err.msg, "placeholder"))
+			fail_msg("%s: taken (%s)", placeholders[i], err.msg);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(tok, sizeof(tok), "%s\n", good[i]);
+		write_file(path, tok, 0600);
+		if (serve_read_token(path, tok, sizeof(tok), &err) != 0)
+			fail_msg("%s: refused: %s (%.0f bits)", good[i], err.msg,
+				 serve_token_bits(good[i]));
+		assert_string_equal(tok, good[i]);
+	}
+	unlink(path);
 	rmdir(dir);
 }
 
@@ -349,6 +414,441 @@ static void test_fault_good(void **state)
 			    "100ms");
 	fault_free(&f);
 	serve_fault_req_free(&r);
+}
+
+/* Issue 12, item 10: what is checked is what runs.  A duration, an option
+ * or a target longer than the buffer it is copied into is refused, never
+ * checked whole and run cut ("000...0100ms" checked as 100 ms ran as 100
+ * minutes); one that fits reaches the child's arguments byte for byte. */
+static void test_validated_value_is_value_run(void **state)
+{
+	char body[8192], zeros[64], longopt[400], longtarget[5000];
+	struct serve_fault_req r;
+	struct serve_error e;
+	struct fault f;
+	bool seen = false;
+
+	(void)state;
+	memset(zeros, '0', 40);
+	zeros[40] = '\0';
+	snprintf(body, sizeof(body),
+		 "{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"%s100ms\","
+		 "\"options\":{\"max\":\"64M\"}}",
+		 zeros);
+	bad(body, 422, "duration", "too long");
+	snprintf(body, sizeof(body),
+		 "{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\","
+		 "\"interval\":\"%s10ms\",\"options\":{\"max\":\"64M\"}}",
+		 zeros);
+	bad(body, 422, "interval", "too long");
+	snprintf(body, sizeof(body),
+		 "{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\","
+		 "\"baseline\":\"%s1s\",\"options\":{\"max\":\"64M\"}}",
+		 zeros);
+	bad(body, 422, "baseline", "too long");
+	memset(longopt, '0', 300);
+	snprintf(longopt + 300, sizeof(longopt) - 300, "64M");
+	snprintf(body, sizeof(body),
+		 "{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"1s\","
+		 "\"options\":{\"max\":\"%s\"}}",
+		 longopt);
+	bad(body, 422, "options.max", "too long");
+	snprintf(body, sizeof(body),
+		 "{\"fault\":\"network\",\"target\":\"pid:1\",\"duration\":\"1s\","
+		 "\"options\":{\"delay\":\"1ms\",\"to\":[\"10.0.0.0/8\",\"%s\"]}}",
+		 longopt);
+	bad(body, 422, "options.to", "too long");
+	memcpy(longtarget, "cgroup:/", 8);
+	memset(longtarget + 8, 'a', sizeof(longtarget) - 9);
+	longtarget[sizeof(longtarget) - 1] = '\0';
+	snprintf(body, sizeof(body),
+		 "{\"fault\":\"memory\",\"target\":\"%s\",\"duration\":\"1s\","
+		 "\"options\":{\"max\":\"64M\"}}",
+		 longtarget);
+	bad(body, 422, "target", "too long");
+
+	/* 31 bytes fit: passed on exactly as checked */
+	assert_int_equal(parse("{\"fault\":\"memory\",\"target\":\"cgroup:/x\","
+			       "\"duration\":\"0000000000000000000000000100ms\","
+			       "\"options\":{\"max\":\"64M\"}}",
+			       &f, &r, &e),
+			 0);
+	assert_int_equal(r.duration_us, 100000);
+	for (size_t i = 0; i + 1 < r.argc; i++)
+		if (!strcmp(r.argv[i], "--for")) {
+			assert_string_equal(r.argv[i + 1], "0000000000000000000000000100ms");
+			seen = true;
+		}
+	assert_true(seen);
+	fault_free(&f);
+	serve_fault_req_free(&r);
+}
+
+/* Issue 12, item 11: an id a client chose is never given again to a job
+ * the server names itself (two jobs with one id). */
+static void test_client_id_never_reused_as_automatic(void **state)
+{
+	char dir[] = "/tmp/duress-serve-ids.XXXXXX", sub[64], cmd[128];
+	struct job_table tab = { 0 };
+	struct serve_error e = { 0 };
+	struct job *mine, *a, *b;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/serve", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	tab.state_dir = dir;
+	tab.seq = 4;
+	mine = job_new(&tab, false, "flt-5", &e);
+	assert_non_null(mine);
+	tab.jobs[tab.njobs++] = mine;
+	mine = job_new(&tab, false, "flt-6", &e);
+	assert_non_null(mine);
+	tab.jobs[tab.njobs++] = mine;
+	a = job_new(&tab, false, NULL, &e);
+	assert_non_null(a);
+	assert_string_equal(a->id, "flt-7");
+	tab.jobs[tab.njobs++] = a;
+	b = job_new(&tab, false, NULL, &e);
+	assert_non_null(b);
+	assert_string_equal(b->id, "flt-8");
+	tab.jobs[tab.njobs++] = b;
+	/* and a client cannot take an automatic one either */
+	assert_null(job_new(&tab, true, "flt-7", &e));
+	assert_int_equal(e.status, 409);
+	for (size_t i = 0; i < tab.njobs; i++)
+		job_discard(tab.jobs[i]);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Issue 12, item 14: a message cut by its buffer in the middle of a
+ * UTF-8 character, or quoting bytes that are not UTF-8, still gives an
+ * answer with its "error" (jansson refuses invalid UTF-8: the field was
+ * lost). */
+static void test_error_cut_on_character_boundary(void **state)
+{
+	char quoted[3 * DURESS_ERR_MSG_MAX], *text;
+	struct serve_error e;
+	json_t *o, *v;
+
+	(void)state;
+	/* 'é' is 2 bytes: the one the buffer cuts is dropped, whatever the
+	 * prefix's length */
+	for (size_t pre = 0; pre < 3; pre++) {
+		size_t n = 0;
+
+		for (; n < pre; n++)
+			quoted[n] = 'x';
+		while (n + 2 < sizeof(quoted)) {
+			quoted[n++] = (char)0xc3;
+			quoted[n++] = (char)0xa9;
+		}
+		quoted[n] = '\0';
+		serve_error_set(&e, 422, "options.x", "options.x: '%s': bad", quoted);
+		text = serve_error_json(&e);
+		assert_non_null(text);
+		o = json_loads(text, 0, NULL);
+		assert_non_null(o);
+		v = json_object_get(o, "error");
+		assert_non_null(v);
+		assert_true(json_string_length(v) > DURESS_ERR_MSG_MAX - 4);
+		assert_int_equal(strncmp(json_string_value(v), "options.x: '", 12), 0);
+		assert_int_equal(json_integer_value(json_object_get(o, "status")), 422);
+		json_decref(o);
+		free(text);
+	}
+	/* bytes that are no character: '?' in their place, the rest kept */
+	serve_error_set(&e, 422, "\xff", "bad \xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 %s", "ok \xe2\x82\xac");
+	text = serve_error_json(&e);
+	o = json_loads(text, 0, NULL);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "error")),
+			    "bad ?? ??? ???? ok \xe2\x82\xac");
+	assert_string_equal(json_string_value(json_object_get(o, "field")), "?");
+	json_decref(o);
+	free(text);
+	/* a log's tail that starts inside a character, a title cut by its buffer */
+	v = serve_json_text("\xa9tail \xe2\x82");
+	assert_non_null(v);
+	assert_string_equal(json_string_value(v), "?tail ");
+	json_decref(v);
+}
+
+static void put_file(const char *dir, const char *name, size_t bytes)
+{
+	char path[PATH_MAX + 64];
+	char *buf = calloc(1, bytes + 1);
+	FILE *f;
+
+	assert_non_null(buf);
+	memset(buf, 'x', bytes);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, bytes, f), bytes);
+	fclose(f);
+	free(buf);
+}
+
+static size_t entries(const char *dir)
+{
+	char cmd[PATH_MAX + 64];
+	FILE *p;
+	size_t n = 0;
+
+	snprintf(cmd, sizeof(cmd), "ls -A %s | wc -l", dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%zu", &n), 1);
+	pclose(p);
+	return n;
+}
+
+/* Issue 12, item 7: a job dropped from the table (256 kept, or the bytes
+ * cap of the state directory) takes its directory with it; a link in it
+ * is removed, not followed. */
+static void test_evicted_job_directories_removed(void **state)
+{
+	char dir[] = "/tmp/duress-serve-evict.XXXXXX", sub[64], cmd[128], victim[128];
+	char first[PATH_MAX + 64], path[PATH_MAX + 128];
+	struct job_table tab = { 0 };
+	struct serve_error e = { 0 };
+	struct stat st;
+	struct job *j;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/serve", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	put_file(dir, "victim", 10);
+	tab.state_dir = dir;
+	/* 256 finished jobs: the 257th drops the oldest, directory and all */
+	for (int i = 0; i < SERVE_MAX_JOBS; i++) {
+		j = job_new(&tab, i % 2, NULL, &e);
+		assert_non_null(j);
+		put_file(j->dir, "log", 100);
+		j->state = JOB_EXITED;
+		j->bytes = job_dir_bytes(j);
+		tab.jobs[tab.njobs++] = j;
+	}
+	snprintf(first, sizeof(first), "%s", tab.jobs[0]->dir);
+	snprintf(path, sizeof(path), "%s/link", first);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_int_equal(entries(sub), SERVE_MAX_JOBS);
+	j = job_new(&tab, false, NULL, &e);
+	assert_non_null(j);
+	assert_int_equal(tab.njobs, SERVE_MAX_JOBS - 1);
+	assert_int_equal(stat(first, &st), -1);
+	assert_int_equal(stat(victim, &st), 0); /* the link went, not what it named */
+	job_discard(j);
+	assert_int_equal(entries(sub), SERVE_MAX_JOBS - 1);
+
+	/* the bytes cap: the oldest finished go until the rest fit; the newest
+	 * stays */
+	tab.bytes_max = 64 * 1024;
+	put_file(tab.jobs[tab.njobs - 1]->dir, "journal.json", 200 * 1024);
+	tab.jobs[tab.njobs - 1]->bytes = job_dir_bytes(tab.jobs[tab.njobs - 1]);
+	jobs_trim(&tab);
+	assert_int_equal(tab.njobs, 1);
+	assert_int_equal(entries(sub), 1);
+	tab.bytes_max = 0;
+	for (int i = 0; i < 10; i++) {
+		j = job_new(&tab, false, NULL, &e);
+		put_file(j->dir, "summary.json", 4096);
+		j->state = JOB_EXITED;
+		j->bytes = job_dir_bytes(j);
+		tab.jobs[tab.njobs++] = j;
+	}
+	jobs_trim(&tab); /* under the default cap: nothing goes */
+	assert_int_equal(tab.njobs, 11);
+	for (size_t i = 0; i < tab.njobs; i++)
+		job_discard(tab.jobs[i]);
+	assert_int_equal(entries(sub), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A one-line HTTP server on 127.0.0.1 (a child): its port. */
+static int tiny_server(pid_t *pid)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*pid = fork();
+	assert_true(*pid >= 0);
+	if (*pid == 0) {
+		static const char answer[] = "HTTP/1.0 200 OK\r\nContent-Length: 15\r\n\r\n"
+					     "{\"secret\":\"s1\"}";
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+			char buf[1024];
+
+			if (c < 0)
+				_exit(0);
+			if (read(c, buf, sizeof(buf)) < 0 || write(c, answer, strlen(answer)) < 0)
+				(void)0;
+			close(c);
+		}
+	}
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static void probe_url(const char *url, struct probe_result *r)
+{
+	struct probe p = { .type = PROBE_HTTP, .timeout_us = 2000000, .method = "GET",
+			   .url = url, .json_pointer = "/secret" };
+	struct probe_ctx ctx = { 0 };
+
+	p.json_value = json_string("s2");
+	memset(r, 0, sizeof(*r));
+	probe_run(&p, &ctx, r);
+	json_decref(p.json_value);
+}
+
+/* Issue 12, item 9: the http probes of a job started over the API reach no
+ * loopback, link-local or metadata address (checked on the address
+ * resolved: "localhost" and ::ffff:127.0.0.1 too) unless the operator
+ * allowed it, and its client is shown no body. */
+static void test_api_probes_guarded(void **state)
+{
+	struct probe_net_guard g = { .on = true };
+	struct duress_err err = { 0 };
+	struct probe_result r;
+	char url[128];
+	json_t *journal;
+	pid_t pid;
+	int port;
+
+	(void)state;
+	assert_int_equal(probe_global_init(&err), 0);
+	port = tiny_server(&pid);
+	probe_net_guard_set(&g);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+	probe_url(url, &r);
+	assert_false(r.ok);
+	assert_non_null(strstr(r.reason, "127.0.0.1: a loopback, link-local or metadata address"));
+	probe_result_free(&r);
+	snprintf(url, sizeof(url), "http://localhost:%d/", port);
+	probe_url(url, &r);
+	assert_false(r.ok);
+	assert_non_null(strstr(r.reason, "refused for a job started over the API"));
+	probe_result_free(&r);
+	snprintf(url, sizeof(url), "http://[::ffff:127.0.0.1]:%d/", port);
+	probe_url(url, &r);
+	assert_false(r.ok);
+	assert_non_null(strstr(r.reason, "refused for a job started over the API"));
+	probe_result_free(&r);
+	probe_url("http://169.254.169.254/latest/meta-data/", &r);
+	assert_non_null(strstr(r.reason, "169.254.169.254: a loopback, link-local"));
+	probe_result_free(&r);
+	{
+		static const struct {
+			int family;
+			const char *addr;
+			bool refused;
+		} cases[] = {
+			{ AF_INET, "127.1.2.3", true },	     { AF_INET, "0.0.0.0", true },
+			{ AF_INET, "169.254.1.1", true },    { AF_INET, "100.100.100.200", true },
+			{ AF_INET, "10.0.0.1", false },	     { AF_INET, "100.100.100.201", false },
+			{ AF_INET6, "::1", true },	     { AF_INET6, "fe80::1", true },
+			{ AF_INET6, "fd00:ec2::254", true }, { AF_INET6, "::ffff:169.254.169.254", true },
+			{ AF_INET6, "2001:db8::1", false },  { AF_INET6, "fd00::1", false },
+		};
+		unsigned char a[16];
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			assert_int_equal(inet_pton(cases[i].family, cases[i].addr, a), 1);
+			if (probe_net_refused(&g, cases[i].family, a) != cases[i].refused)
+				fail_msg("%s: refused should be %d", cases[i].addr, cases[i].refused);
+		}
+	}
+
+	/* allowed by the operator: fetched; the value is not echoed */
+	assert_int_equal(ns_parse_cidr("127.0.0.0/8", "t", &g.allow[0], &err), 0);
+	g.nallow = 1;
+	probe_net_guard_set(&g);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+	probe_url(url, &r);
+	assert_string_equal(json_string_value(json_object_get(r.output, "body")), "{\"secret\":\"s1\"}");
+	assert_non_null(strstr(r.reason, "(withheld)"));
+	assert_null(strstr(r.reason, "s1"));
+	/* and the journal the API shows has no body */
+	journal = json_pack("{s:[{s:O}]}", "run", "output", r.output);
+	serve_withhold_bodies(journal);
+	assert_true(json_is_null(json_object_get(
+		json_object_get(json_array_get(json_object_get(journal, "run"), 0), "output"),
+		"body")));
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_array_get(json_object_get(journal, "run"), 0),
+						 "output"),
+				 "status")),
+			 200);
+	json_decref(journal);
+	probe_result_free(&r);
+
+	g = (struct probe_net_guard){ 0 };
+	probe_net_guard_set(&g);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	probe_global_cleanup();
+}
+
+/* Issue 12, item 3: what a web page can send is refused: an Origin, a
+ * Sec-Fetch-Site other than none, a form or text body, and on a loopback
+ * listener a Host that is not the loopback (DNS rebinding). */
+static void test_cross_site_requests_refused(void **state)
+{
+	struct serve_error e;
+
+	(void)state;
+	assert_int_equal(serve_cross_site_check("POST", "https://evil.example", NULL, "text/plain",
+						"127.0.0.1:9100", true, &e),
+			 403);
+	assert_string_equal(e.field, "Origin");
+	assert_int_equal(serve_cross_site_check("GET", NULL, "cross-site", NULL, "localhost", true,
+						&e),
+			 403);
+	assert_int_equal(serve_cross_site_check("GET", NULL, "same-site", NULL, NULL, false, &e),
+			 403);
+	assert_int_equal(serve_cross_site_check("POST", NULL, NULL, "text/plain;charset=utf-8",
+						NULL, false, &e),
+			 415);
+	assert_int_equal(serve_cross_site_check("POST", NULL, NULL, "multipart/form-data; b=x",
+						NULL, false, &e),
+			 415);
+	assert_int_equal(serve_cross_site_check("GET", NULL, NULL, NULL, "evil.example:9100", true,
+						&e),
+			 421);
+	assert_int_equal(serve_cross_site_check("GET", NULL, NULL, NULL, "127.0.0.1.evil.example",
+						true, &e),
+			 421);
+	/* what clients send */
+	assert_int_equal(serve_cross_site_check("POST", NULL, "none", "application/json",
+						"127.0.0.1:9100", true, &e),
+			 0);
+	assert_int_equal(serve_cross_site_check("POST", NULL, NULL,
+						"application/x-www-form-urlencoded", "duress", false,
+						&e),
+			 0);
+	assert_int_equal(serve_cross_site_check("GET", NULL, NULL, NULL, "evil.example", false, &e),
+			 0); /* the unix socket: no browser reaches it */
+	assert_true(serve_host_is_loopback("localhost:7070"));
+	assert_true(serve_host_is_loopback("127.9.9.9"));
+	assert_true(serve_host_is_loopback("[::1]:9100"));
+	assert_true(serve_host_is_loopback("[::1]"));
+	assert_false(serve_host_is_loopback("[::1]x"));
+	assert_false(serve_host_is_loopback("10.0.0.1:9100"));
+	assert_false(serve_host_is_loopback("localhost.evil.example"));
+	assert_false(serve_host_is_loopback(""));
 }
 
 /* ---- Prometheus ---- */
@@ -580,16 +1080,61 @@ static void test_listen_unix(void **state)
 	rmdir(dir);
 }
 
+/* Issue 12, item 15: the socket is 0600 from its bind (whatever the umask
+ * the agent was started with), and the path is never followed: a symlink
+ * planted there is refused and what it points to keeps its mode. */
+static void test_listen_unix_never_follows_symlinks(void **state)
+{
+	char dir[] = "/tmp/duress-serve-link.XXXXXX", path[128], victim[128];
+	struct duress_err err = { 0 };
+	struct stat st;
+	mode_t old;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/api.sock", dir);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	old = umask(0);
+	fd = listen_unix(path, &err);
+	umask(old);
+	assert_true(fd >= 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	close(fd);
+	unlink(path);
+	close(open(victim, O_CREAT | O_WRONLY, 0644));
+	assert_int_equal(chmod(victim, 0644), 0);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_true(listen_unix(path, &err) < 0);
+	assert_int_equal(stat(victim, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	unlink(path);
+	unlink(victim);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes),	       cmocka_unit_test(test_routes_404_405),
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_auth),	       cmocka_unit_test(test_token_file),
+		cmocka_unit_test(test_token_placeholder_and_weak_refused),
 		cmocka_unit_test(test_fault_bad),      cmocka_unit_test(test_fault_good),
+		cmocka_unit_test(test_validated_value_is_value_run),
+		cmocka_unit_test(test_client_id_never_reused_as_automatic),
+		cmocka_unit_test(test_evicted_job_directories_removed),
+		cmocka_unit_test(test_api_probes_guarded),
+		cmocka_unit_test(test_cross_site_requests_refused),
+		cmocka_unit_test(test_error_cut_on_character_boundary),
 		cmocka_unit_test(test_prom_escape),    cmocka_unit_test(test_prom_targets),
 		cmocka_unit_test(test_prom_agent),     cmocka_unit_test(test_target_matches),
 		cmocka_unit_test(test_listen_tcp_parse), cmocka_unit_test(test_listen_unix),
+		cmocka_unit_test(test_listen_unix_never_follows_symlinks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,12 +33,15 @@ struct proc_child {
 	bool keep_private;     /* keep the agent's private descriptors (the guardian) */
 	bool set_oom;          /* write oom_score_adj */
 	int oom_score_adj;
+	const sigset_t *mask;  /* the signal mask to leave (NULL: none blocked) */
 };
 
 /*
  * In the child after fork(): close the agent's private descriptors, set
  * the parent-death signal (_exit(exit_code) if it cannot be set or the
- * parent is already gone), clear the signal mask, reset handlers, name
+ * parent is already gone), clear the signal mask (or set c->mask: a
+ * signal that may come before the program run installs its handling stays
+ * pending rather than kill it), reset handlers, name
  * it, set its OOM score.  Returns 0, or -1 with errno when the OOM score
  * could not be set (the caller decides whether that is fatal).
  */

@@ -17,6 +17,8 @@
 #ifndef DURESS_PROBE_H
 #define DURESS_PROBE_H
 
+#include <duress/net/netparse.h>
+
 #include <stdbool.h>
 
 #include <jansson.h>
@@ -101,6 +103,26 @@ struct probe_result {
 	json_t *output;      /* http {status, body}, process {status, stdout, stderr},
 			      * metric {key, value} */
 };
+
+/*
+ * Where http probes may connect, for the jobs of `duress serve` (an API
+ * client must not reach the host's loopback, link-local addresses or a
+ * cloud metadata service through the agent): with the guard on, an address
+ * curl resolved and is about to connect to is refused when it is in
+ * 127.0.0.0/8, 0.0.0.0/8, 169.254.0.0/16, 100.100.100.200, ::1, ::,
+ * fe80::/10, fd00:ec2::254 (or such an IPv4 address mapped in IPv6),
+ * unless it is inside one of allow[]; proxies are not used (the address
+ * checked is the one fetched).  Set once per process, before probes run.
+ */
+#define PROBE_NET_ALLOW_MAX 16
+struct probe_net_guard {
+	bool on;
+	struct ns_cidr allow[PROBE_NET_ALLOW_MAX];
+	size_t nallow;
+};
+void probe_net_guard_set(const struct probe_net_guard *g);
+/* Would the guard g refuse addr (network order, of family)? */
+bool probe_net_refused(const struct probe_net_guard *g, int family, const unsigned char *addr);
 
 /* Run once (bounded by the probe's timeout); fills r (free with
  * probe_result_free). */

@@ -58,6 +58,10 @@ bool serve_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
  * case-insensitive, token compared in constant time). */
 bool serve_auth_ok(const char *header, const char *token);
 
+/* A token must hold 32 bytes of entropy (estimated: serve_token_bits). */
+#define SERVE_TOKEN_MIN_BITS 256
+double serve_token_bits(const char *s);
+
 /* Read a token file: the first line, surrounding white space removed;
  * refuses an empty token and a file others may read or write (usage
  * error naming the file). */
@@ -74,8 +78,31 @@ struct serve_error {
 int serve_error_set(struct serve_error *e, int status, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/*
+ * Requests a web page could make (issue 12): one that carries an Origin
+ * header, or a Sec-Fetch-Site other than "none", comes from a browser
+ * page: refused (403), as is a POST body of a type a page may send
+ * without asking (text/plain, multipart/form-data: 415).  On a loopback
+ * TCP listener the Host must name the loopback (localhost, 127.0.0.0/8,
+ * [::1], with or without a port): a page whose name was rebound to
+ * 127.0.0.1 sends its own (421).  0, or the status with e filled.
+ */
+int serve_cross_site_check(const char *method, const char *origin, const char *fetch_site,
+			   const char *content_type, const char *host, bool loopback_tcp,
+			   struct serve_error *e);
+bool serve_host_is_loopback(const char *host);
+
 /* The error as the JSON body of a 4xx/5xx response (malloc'd text). */
 char *serve_error_json(const struct serve_error *e);
+
+/* Make s valid UTF-8 in place, as JSON needs it: a character cut by the
+ * end of the string (a message cut to its buffer, the tail of a log) is
+ * dropped, any other byte that starts no valid character becomes '?'.
+ * Without it jansson refuses the string and the answer loses its field. */
+void serve_utf8_fix(char *s);
+/* A JSON string of s made valid so (a new reference; never NULL but when
+ * out of memory). */
+json_t *serve_json_text(const char *s);
 
 /*
  * Leases (docs/api.md): a job started with one is stopped (SIGTERM: it

@@ -16,6 +16,7 @@
 #include <duress/core/error.h>
 
 #define SERVE_DEFAULT_LISTEN "unix:/run/duress/duress.sock"
+#define SERVE_PROBE_NET_MAX 16 /* --allow-probe-net CIDRs */
 
 /* What the command line decided, checked (cmd/cmd_serve.c). */
 struct serve_opts {
@@ -25,6 +26,9 @@ struct serve_opts {
 	socklen_t sslen;
 	const char *token;       /* NULL: no token needed */
 	bool allow_commands;
+	bool allow_force;        /* clients may lift the guard rails ("force": true) */
+	const char *allow_probe_net[SERVE_PROBE_NET_MAX]; /* CIDRs http probes may reach */
+	size_t nallow_probe_net;
 	const char *state_dir;   /* resolved */
 };
 

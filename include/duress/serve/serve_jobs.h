@@ -25,6 +25,10 @@
 #define SERVE_RING 120       /* samples kept per job: two minutes at 1 Hz */
 #define SERVE_MAX_WAITERS 8  /* DELETE requests waiting for one job to end */
 #define SERVE_SHUTDOWN_WAIT_S 120 /* serve's SIGTERM: jobs get this long to revert */
+/* bytes the jobs' directories may hold under STATE/serve (a tmpfs /run or
+ * a memory-backed volume): past it the oldest finished jobs are dropped,
+ * directories and all */
+#define SERVE_STATE_BYTES_MAX (64ULL << 20)
 
 enum job_state { JOB_RUNNING, JOB_STOPPING, JOB_EXITED };
 
@@ -57,6 +61,7 @@ struct job {
 	/* DELETE requests answered when it ends (the daemon's business) */
 	struct MHD_Connection *waiters[SERVE_MAX_WAITERS];
 	size_t nwaiters;
+	uint64_t bytes; /* its directory's, once it has ended */
 };
 
 struct job_table {
@@ -67,6 +72,7 @@ struct job_table {
 	const char *state_dir;       /* job directories go below STATE/serve/ */
 	const struct cg_root *root;  /* NULL: no cgroup v2 here, targets refused */
 	double mono0;                /* samples' t = 0 */
+	uint64_t bytes_max;          /* 0: SERVE_STATE_BYTES_MAX */
 	/* called when a job has ended (the daemon answers who waits for it) */
 	void (*on_exit)(struct job *j);
 };
@@ -77,7 +83,13 @@ struct job_table {
 struct job *job_new(struct job_table *tab, bool experiment, const char *id,
 		    struct serve_error *e);
 /* Drop a job that was never started: its directory and the job. */
-void job_discard(struct job *j);
+void job_discard(struct job *j); /* its directory removed too */
+/* Bytes the job's directory holds (its files, as allocated). */
+uint64_t job_dir_bytes(const struct job *j);
+/* Drop the oldest finished jobs, directories and all, while the jobs'
+ * directories hold more than the table's cap (the newest finished job is
+ * kept).  Called when jobs end. */
+void jobs_trim(struct job_table *tab);
 void job_free(struct job *j);
 /* Resolve the job's target (j->spec) and check what the command line
  * checks before it changes anything (guard rails); 422 naming it. */
@@ -100,6 +112,10 @@ struct job *job_by_id(const struct job_table *tab, const char *id);
 /* The job as the API shows it; full adds the journal or summary and the
  * end of its log. */
 json_t *job_json(const struct job *j, bool full);
+/* Over the API no body an http probe fetched is shown (the agent fetched
+ * it as root, from where the client may not reach): every "output" object's
+ * "body" becomes null. */
+void serve_withhold_bodies(json_t *v);
 /* Reap ended children, mark their jobs, count them, call on_exit. */
 void jobs_reap(struct job_table *tab);
 /* Sample the target of every running job (the 1 Hz round). */

@@ -24,6 +24,10 @@ struct serve_server {
 	char token[512];
 	bool need_token;
 	bool allow_commands; /* --allow-commands: process probes, ${env} */
+	bool allow_force;    /* --allow-force: a fault's "force": true */
+	bool loopback_tcp;   /* a TCP listener on the loopback: Host checked */
+	const char *const *allow_probe_net; /* --allow-probe-net CIDRs, checked */
+	size_t nallow_probe_net;
 	char state_dir[PATH_MAX];
 	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct cg_root root;
