@@ -164,8 +164,14 @@ static json_t *activity_record(const struct action *a, double start, double end,
 static json_t *probe_record(const struct probe *p, const struct probe_result *pr, bool steady)
 {
 	json_t *j = json_object(), *act = json_object();
+	bool failed = p->ctk ? pr->raised : !pr->ok && !steady;
 	char ts[64];
 
+	if (p->source) { /* the activity as written, tolerance and all */
+		json_decref(act);
+		act = mf_to_json_raw(p->source);
+		goto recorded;
+	}
 	json_object_set_new(act, "type", json_string("probe"));
 	json_object_set_new(act, "name", json_string(p->name ? p->name : "probe"));
 	json_object_set_new(act, "provider",
@@ -173,8 +179,9 @@ static json_t *probe_record(const struct probe *p, const struct probe_result *pr
 				      p->type == PROBE_HTTP      ? "http"
 				      : p->type == PROBE_PROCESS ? "process"
 								 : "metric"));
+recorded:
 	json_object_set_new(j, "activity", act);
-	json_object_set_new(j, "status", json_string(pr->ok || steady ? "succeeded" : "failed"));
+	json_object_set_new(j, "status", json_string(failed ? "failed" : "succeeded"));
 	journal_time(pr->start, ts, sizeof(ts));
 	json_object_set_new(j, "start", json_string(ts));
 	journal_time(pr->end, ts, sizeof(ts));
@@ -184,7 +191,7 @@ static json_t *probe_record(const struct probe *p, const struct probe_result *pr
 	json_object_set_new(j, "latency_ms", json_real(round3(pr->latency_ms)));
 	if (steady)
 		json_object_set_new(j, "tolerance_met", json_boolean(pr->ok));
-	if (!pr->ok)
+	if (p->ctk ? pr->raised : !pr->ok)
 		json_object_set_new(j, "exception", json_pack("[s]", pr->reason));
 	return j;
 }
@@ -625,13 +632,18 @@ static void run_action(struct run *r, const struct action *a, json_t *recs,
 		struct probe_ctx c;
 		struct probe_result pr;
 
+		bool ok;
+
 		probe_ctx(r, &c);
 		probe_run(&a->probe, &c, &pr);
+		/* Chaos Toolkit: only an activity that raised failed (an http 503
+		 * or an exit code 1 is its output; no tolerance in the method) */
+		ok = a->probe.ctk ? !pr.raised : pr.ok;
 		say(r, "%s '%s': %s%s%s", a->is_probe ? "probe" : "action", a->name,
-		    pr.ok ? "succeeded" : "failed", pr.ok ? "" : ": ", pr.ok ? "" : pr.reason);
-		rec = activity_record(a, pr.start, pr.end, pr.ok ? "succeeded" : "failed");
+		    ok ? "succeeded" : "failed", ok ? "" : ": ", ok ? "" : pr.reason);
+		rec = activity_record(a, pr.start, pr.end, ok ? "succeeded" : "failed");
 		json_object_set_new(rec, "output", pr.output ? json_incref(pr.output) : json_null());
-		if (!pr.ok)
+		if (!ok)
 			json_object_set_new(rec, "exception", json_pack("[s]", pr.reason));
 		json_array_append_new(recs, rec);
 		probe_result_free(&pr);
@@ -824,7 +836,8 @@ static json_t *build_journal(struct run *r, int code, double end_real)
 	json_object_set_new(d, "format", json_string(r->x->ctk ? "chaostoolkit" : "duress"));
 	json_object_set_new(d, "verdict", json_string(v));
 	json_object_set_new(d, "exit_code", json_integer(code));
-	json_object_set_new(d, "target", json_pack("{s:s, s:s}", "dir", r->t->dir, "kind",
+	json_object_set_new(d, "target", r->o->no_target ? json_null() :
+					 json_pack("{s:s, s:s}", "dir", r->t->dir, "kind",
 						   r->t->kind == TARGET_SANDBOX ? "sandbox"
 						   : r->t->kind == TARGET_CONTAINER ? "container"
 						   : r->t->kind == TARGET_PID ? "pid"
