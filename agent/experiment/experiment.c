@@ -24,6 +24,8 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
+#include <gnu/libc-version.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #define TICK_USEC 100000
@@ -316,6 +318,9 @@ static bool steady_round(struct run *r, json_t **out)
 		}
 		json_array_append_new(probes, probe_record(&r->x->steady[i], &pr, true));
 		probe_result_free(&pr);
+		/* chaostoolkit-lib's hypothesis stops at the first probe not met */
+		if (!met && r->x->ctk)
+			break;
 	}
 	*out = json_pack("{s:b, s:o}", "steady_state_met", met, "probes", probes);
 	return met;
@@ -799,13 +804,25 @@ static const char *verdict(const struct run *r)
 	return "held";
 }
 
+/* Python's platform.platform() on Linux: Linux-RELEASE-MACHINE-with-glibcX.Y */
+static const char *platform_name(char *buf, size_t len)
+{
+	struct utsname u;
+
+	if (uname(&u) < 0)
+		return "Linux";
+	snprintf(buf, len, "%s-%s-%s-with-glibc%s", u.sysname, u.release, u.machine,
+		 gnu_get_libc_version());
+	return buf;
+}
+
 static json_t *build_journal(struct run *r, int code, double end_real)
 {
 	json_t *j = json_object(), *d = json_object(), *steady = json_object(), *phases;
 	json_t *rev = json_object(), *fails = json_array(), *rec = json_object(), *ev;
 	json_t *silent = json_array(), *faults = json_array();
 	const char *v = verdict(r), *status;
-	char ts[64], host[256] = "";
+	char ts[64], host[256] = "", pf[512];
 	size_t i;
 
 	status = r->stop_signal ? "interrupted"
@@ -813,8 +830,9 @@ static json_t *build_journal(struct run *r, int code, double end_real)
 		 : (!r->before_met || (r->after_ran && !r->after_met)) ? "failed"
 								       : "completed";
 	gethostname(host, sizeof(host) - 1);
-	json_object_set_new(j, "chaoslib-version", json_null());
-	json_object_set_new(j, "platform", json_string("Linux"));
+	/* chaostoolkit-lib: its __version__ and platform.platform() */
+	json_object_set_new(j, "chaoslib-version", json_string("duress " DURESS_VERSION));
+	json_object_set_new(j, "platform", json_string(platform_name(pf, sizeof(pf))));
 	json_object_set_new(j, "node", json_string(host));
 	json_object_set_new(j, "experiment", json_incref(r->x->source));
 	journal_time(r->t0_real, ts, sizeof(ts));
@@ -905,7 +923,8 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 	double t0;
 	int code;
 
-	proc_protect_self();
+	if (!o->no_target || nfaults) /* nothing to revert in a probe-only run */
+		proc_protect_self();
 	r->t0 = timing_now();
 	r->t0_real = timing_real();
 	r->phase = "before";

@@ -620,7 +620,8 @@ static void ctk_tolerance(struct bctx *c, struct mf_node *t, struct probe *p)
 		if (!strcmp(ty, "probe")) {
 			struct action ta = { 0 };
 
-			ctk_activity(c, t, SEC_STEADY, &ta);
+			/* as a rollback is checked: no tolerance of its own, no fault */
+			ctk_activity(c, t, SEC_ROLLBACK, &ta);
 			if (ta.type == ACT_PROBE) {
 				p->tol_probe = malloc(sizeof(*p->tol_probe));
 				if (p->tol_probe) {
