@@ -1477,6 +1477,14 @@ static void settings(struct bctx *c, struct mf_node *m)
 	}
 }
 
+/* Chaos Toolkit's format: no `name`, and its own keys. */
+static bool is_ctk(const struct mf_node *root)
+{
+	return mf_find(root, "name") < 0 &&
+	       (mf_find(root, "title") >= 0 || mf_find(root, "steady-state-hypothesis") >= 0 ||
+		mf_find(root, "rollbacks") >= 0);
+}
+
 static void build(struct bctx *c, struct mf_node *root)
 {
 	static const char *const own[] = { "name", "description", "hypothesis", "steady_state",
@@ -1496,10 +1504,7 @@ static void build(struct bctx *c, struct mf_node *root)
 	x->baseline_us = 2000000;
 	x->recovery_timeout_us = 30000000;
 	x->silent_pressure_pct = 10;
-	c->ctk = x->ctk = mf_find(root, "name") < 0 &&
-			  (mf_find(root, "title") >= 0 ||
-			   mf_find(root, "steady-state-hypothesis") >= 0 ||
-			   mf_find(root, "rollbacks") >= 0);
+	c->ctk = x->ctk = is_ctk(root);
 	if (c->ctk) {
 		ctk_cache_refs(c, root);
 		check_keys(c, root, ctk, "a Chaos Toolkit experiment");
@@ -1586,8 +1591,18 @@ int manifest_load_text_opts(const char *name, const char *text, size_t len, unsi
 	/* the journal keeps the experiment as written: no value of the
 	 * environment in it */
 	x->source = mf_to_json(x->root);
-	mf_substitute(x->root, config && config->type == MF_MAP ? config : NULL,
-		      flags & MANIFEST_NO_ENV, d);
+	if (is_ctk(x->root)) {
+		struct mf_node *secrets = mf_get(x->root, "secrets");
+
+		if (secrets && secrets->type != MF_MAP)
+			diag(&c, secrets, "secrets: expected a map, got %s", mf_type_name(secrets));
+		mf_substitute_ctk(x->root, config && config->type == MF_MAP ? config : NULL,
+				  secrets && secrets->type == MF_MAP ? secrets : NULL,
+				  flags & MANIFEST_NO_ENV, d);
+	} else {
+		mf_substitute(x->root, config && config->type == MF_MAP ? config : NULL,
+			      flags & MANIFEST_NO_ENV, d);
+	}
 	build(&c, x->root);
 	if (!d->n)
 		return 0;

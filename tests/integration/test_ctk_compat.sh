@@ -207,6 +207,41 @@ EOF
 		[ "$rc/$(jv notmet '.steady_states.before.probes[0] | [.status, .tolerance_met]')" = '1/["succeeded",false]' ]
 done
 
+# ---- configuration and secrets (chaoslib/__init__.py substitute, secret.py) ----
+# ${name} from the configuration, then any secrets scope (inline or env);
+# only where substitute() is called (http url, headers, arguments; not the
+# title); an unknown name stays as written (Template.safe_substitute)
+cat > "$WORK/subst.yaml" <<EOF
+title: "t \${base}"
+description: d
+configuration:
+  base: "$URL"
+secrets:
+  auth:
+    token: {type: env, key: DURESS_CTK_TOKEN}
+  plain:
+    word: s3cret
+method:
+  - type: action
+    name: with-secrets
+    provider:
+      type: http
+      url: "\${base}/echo"
+      headers: {Authorization: "Bearer \${token}"}
+      arguments: {w: "\${word}", u: "\${undefined}"}
+      secrets: [auth, plain]
+EOF
+DURESS_CTK_TOKEN=tok-123 run subst
+check "secrets: the run works (exit $rc)" [ "$rc" = 0 ] || head -c 600 "$WORK/subst.err"
+check "secrets: configuration, env and inline secrets reach the request; an unknown \${name} stays" \
+	[ "$(jv subst '.run[0].output.body | [.path, .headers.Authorization, .query]')" = '["/echo","Bearer tok-123","w=s3cret&u=%24%7Bundefined%7D"]' ]
+check "secrets: the title is not substituted" grep -qF "experiment 't \${base}'" "$WORK/subst.err"
+check "secrets: the journal's activity is as written (no secret value in it but the echo)" \
+	[ "$(jv subst '.run[0].activity.provider.headers.Authorization')/$(grep -c 'tok-123' "$WORK/subst.json")" = '"Bearer ${token}"/1' ]
+run subst
+check "secrets: an env secret whose variable is unset makes the experiment invalid (exit 10, got $rc)" \
+	[ "$rc" = 10 ]
+
 # ---- python providers: unsupported, one message, exit 4 ----
 exp py <<EOF
 steady-state-hypothesis:

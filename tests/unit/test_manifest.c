@@ -436,6 +436,32 @@ static void test_ctk_tolerances_refs_python(void **state)
 	mf_diags_free(&d);
 }
 
+/* ${} only where chaostoolkit-lib substitutes; secrets scopes after the
+ * configuration; an unknown name kept (safe_substitute). */
+static void test_ctk_substitution(void **state)
+{
+	static const char text[] =
+		"title: 't ${a}'\ndescription: '${a}'\nconfiguration: {a: x}\n"
+		"secrets: {s1: {b: y}, s2: {c: {type: vault, path: p}}}\n"
+		"method:\n  - type: action\n    name: '${a}'\n"
+		"    provider: {type: http, url: 'http://h/${a}/${b}/${nope}', method: '${a}'}\n";
+	struct experiment x;
+	struct mf_diags d;
+	int code;
+
+	(void)state;
+	load("s.yaml", text, &x, &d, &code);
+	assert_int_equal(d.n, 1); /* vault: unsupported */
+	assert_true(d.v[0].unsupported);
+	assert_string_equal(x.title, "t ${a}");
+	assert_string_equal(x.description, "${a}");
+	assert_string_equal(x.method[0].name, "${a}");
+	assert_string_equal(x.method[0].probe.url, "http://h/x/y/${nope}");
+	assert_string_equal(x.method[0].probe.method, "${A}"); /* not substituted, upper-cased */
+	manifest_free(&x);
+	mf_diags_free(&d);
+}
+
 static void test_metric_expressions(void **state)
 {
 	json_t *s = json_pack("{s:{s:f}, s:{s:{s:i}, s:s}, s:{s:{s:f}}}", "cpu", "usage_pct",
@@ -661,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_ctk_process_arguments),
 		cmocka_unit_test(test_ctk_http_arguments),
 		cmocka_unit_test(test_ctk_tolerances_refs_python),
+		cmocka_unit_test(test_ctk_substitution),
 		cmocka_unit_test(test_metric_expressions),
 		cmocka_unit_test(test_fuzz_regressions),
 		cmocka_unit_test(test_json_pointer),
