@@ -926,7 +926,7 @@ static const char *const own_action_keys[] = { "name", "type", "provider", "desc
  * way for a fault whose name is also a probe's: `fault: http`). */
 static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, struct action *a)
 {
-	struct mf_node *type, *prov = NULL, *fault_key = mf_get(m, "fault");
+	struct mf_node *type, *prov = NULL, *pmap = NULL, *fault_key = mf_get(m, "fault");
 	const char *kind;
 	size_t before;
 
@@ -972,7 +972,19 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 				    "memory, cpu, ...; or http, process, metric)");
 			return;
 		}
-		if (!is_type(c, prov, "provider", MF_SCALAR))
+		if (prov->type == MF_MAP && !fault_key) {
+			/* the Chaos Toolkit habit: provider: {type: process, path: ...};
+			 * the provider's keys are then in the map, the action's beside */
+			pmap = prov;
+			prov = mf_get(pmap, "type");
+			if (!prov) {
+				mf_diag_add(c->d, pmap->pos, false, "provider: a map needs a type "
+					    "(http, process, metric or a fault)");
+				return;
+			}
+			check_keys(c, m, own_action_keys, "an action");
+		}
+		if (!is_type(c, prov, pmap ? "type" : "provider", MF_SCALAR))
 			return;
 		kind = prov->text;
 		a->provider_pos = prov->pos;
@@ -986,10 +998,12 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 	}
 	if (!fault_key &&
 	    (!strcmp(kind, "http") || !strcmp(kind, "process") || !strcmp(kind, "metric"))) {
+		static const char *const map_keys[] = { "type", NULL };
+
 		a->type = ACT_PROBE;
 		a->probe.name = a->name;
 		a->probe.pos = m->pos;
-		own_probe(c, m, kind, &a->probe, own_action_keys);
+		own_probe(c, pmap ? pmap : m, kind, &a->probe, pmap ? map_keys : own_action_keys);
 		return;
 	}
 	a->type = ACT_FAULT;
@@ -1008,7 +1022,10 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 	}
 	fault_duration(c, m, a, "top-level duration");
 	before = c->d->n;
-	for (size_t i = 0; i < m->n; i++) {
+	for (size_t i = 0; pmap && i < pmap->n; i++)
+		if (strcmp(pmap->keys[i], "type"))
+			fault_option(c, a, pmap->keys[i], pmap->kpos[i], pmap->kids[i]);
+	for (size_t i = 0; !pmap && i < m->n; i++) {
 		bool reserved = false;
 
 		for (size_t k = 0; own_action_keys[k]; k++)

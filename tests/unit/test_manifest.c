@@ -462,6 +462,38 @@ static void test_ctk_substitution(void **state)
 	mf_diags_free(&d);
 }
 
+/* Our format forgives the Chaos Toolkit habit: provider as a map. */
+static void test_own_provider_map(void **state)
+{
+	static const char text[] =
+		"name: n\nduration: 1s\nsteady_state:\n  probes:\n"
+		"  - type: probe\n    name: p\n    provider: {type: process, path: /bin/true, "
+		"arguments: [a]}\n"
+		"method:\n  - type: action\n    name: f\n    provider: {type: cpu, workers: 1}\n"
+		"  - type: probe\n    name: h\n    provider: {type: http, url: 'http://h/'}\n";
+	struct experiment x;
+	struct mf_diags d;
+	int code;
+
+	(void)state;
+	assert_int_equal(load("o.yaml", text, &x, &d, &code), 0);
+	assert_false(x.ctk);
+	assert_string_equal(x.steady[0].path, "/bin/true");
+	assert_int_equal(x.steady[0].nargs, 1);
+	assert_int_equal(x.method[0].type, ACT_FAULT);
+	assert_int_equal(x.method[0].nopts, 1);
+	assert_string_equal(x.method[1].probe.url, "http://h/");
+	manifest_free(&x);
+	mf_diags_free(&d);
+	/* still strict: our format wants an absolute path; a key out of place is named */
+	expect_one("name: n\nmethod:\n  - type: probe\n    name: p\n"
+		   "    provider: {type: process, path: true}\n",
+		   5, 37, "give the program's path");
+	expect_one("name: n\nmethod:\n  - type: probe\n    name: p\n    url: x\n"
+		   "    provider: {type: http, url: 'http://h/'}\n",
+		   5, 5, "url: unknown key in an action");
+}
+
 static void test_metric_expressions(void **state)
 {
 	json_t *s = json_pack("{s:{s:f}, s:{s:{s:i}, s:s}, s:{s:{s:f}}}", "cpu", "usage_pct",
@@ -688,6 +720,7 @@ int main(void)
 		cmocka_unit_test(test_ctk_http_arguments),
 		cmocka_unit_test(test_ctk_tolerances_refs_python),
 		cmocka_unit_test(test_ctk_substitution),
+		cmocka_unit_test(test_own_provider_map),
 		cmocka_unit_test(test_metric_expressions),
 		cmocka_unit_test(test_fuzz_regressions),
 		cmocka_unit_test(test_json_pointer),
