@@ -773,7 +773,7 @@ static void substitute_scalar(struct mf_node *n, const struct subst *c)
 	size_t len = 0;
 	FILE *m;
 	const char *s = n->text;
-	bool whole = false, plain = n->plain;
+	bool whole = false, plain = n->plain, failed = false;
 	int subs = 0;
 
 	if (!strstr(s, "${"))
@@ -801,6 +801,7 @@ static void substitute_scalar(struct mf_node *n, const struct subst *c)
 			continue;
 		}
 		whole = s == n->text && !end[1];
+		failed |= !val;
 		fputs(val ? val : "", m);
 		subs++;
 		s = end + 1;
@@ -809,7 +810,9 @@ static void substitute_scalar(struct mf_node *n, const struct subst *c)
 		free(out);
 		return;
 	}
-	if (!subs) {
+	/* none made, or one failed (its diagnostic said why): the text stays as
+	 * written, so that no second message follows from an empty value */
+	if (!subs || failed) {
 		free(out);
 		return;
 	}

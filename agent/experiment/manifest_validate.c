@@ -95,6 +95,15 @@ static void check_keys(struct bctx *c, const struct mf_node *map, const char *co
 	}
 }
 
+/* Chaos Toolkit's format: chaostoolkit-lib ignores keys it does not know
+ * (extensions of other tools, controls), so duress does too. */
+static void check_keys_own(struct bctx *c, const struct mf_node *map, const char *const *allowed,
+			   const char *where)
+{
+	if (!c->ctk)
+		check_keys(c, map, allowed, where);
+}
+
 static bool is_type(struct bctx *c, const struct mf_node *n, const char *key, enum mf_type t)
 {
 	static const char *const names[] = { "a scalar", "a list", "a map" };
@@ -478,7 +487,9 @@ static void http_probe(struct bctx *c, struct mf_node *m, struct probe *p)
 	p->timeout_us = c->ctk ? 0 : HTTP_TIMEOUT_US;
 	p->method = "GET";
 	p->verify_tls = true;
-	if (get_str(c, m, "url", true, &p->url) > 0 && strncmp(p->url, "http://", 7) &&
+	/* chaostoolkit-lib only wants a url; requests refuses another scheme
+	 * when it runs (here: the activity raises) */
+	if (get_str(c, m, "url", true, &p->url) > 0 && !c->ctk && strncmp(p->url, "http://", 7) &&
 	    strncmp(p->url, "https://", 8))
 		diag(c, mf_get(m, "url"), "url: '%s': must start with http:// or https://", p->url);
 	get_str(c, m, "method", false, &p->method);
@@ -888,9 +899,11 @@ static void pauses(struct bctx *c, struct mf_node *m, struct action *a)
 	static const char *const keys[] = { "before", "after", NULL };
 	struct mf_node *n = mf_get(m, "pauses");
 
-	if (!n || !is_type(c, n, "pauses", MF_MAP))
+	if (!n || (c->ctk && mf_is_null(n))) /* chaostoolkit-lib: pauses: null, none */
 		return;
-	check_keys(c, n, keys, "pauses");
+	if (!is_type(c, n, "pauses", MF_MAP))
+		return;
+	check_keys_own(c, n, keys, "pauses");
 	get_duration(c, n, "before", 0, &a->pause_before_us);
 	get_duration(c, n, "after", 0, &a->pause_after_us);
 }
@@ -1225,7 +1238,7 @@ static void ctk_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 	m = ctk_resolve_ref(c, m);
 	if (!m || !is_type(c, m, "activity", MF_MAP))
 		return;
-	check_keys(c, m, keys, "an activity");
+	check_keys_own(c, m, keys, "an activity");
 	get_str(c, m, "name", true, &a->name);
 	get_bool(c, m, "background", &a->background);
 	pauses(c, m, a);
@@ -1276,7 +1289,7 @@ static void ctk_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 		return;
 	}
 	if (!strcmp(ptype->text, "http")) {
-		check_keys(c, prov, http_ctk, "an http provider");
+		check_keys_own(c, prov, http_ctk, "an http provider");
 		a->type = ACT_PROBE;
 		http_probe(c, prov, &a->probe);
 		ctk_http_method(&a->probe);
@@ -1292,7 +1305,7 @@ static void ctk_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 			ctk_http_arguments(c, &a->probe, prov, n);
 		/* expected_status: accepted, and (as chaostoolkit-lib does) not used */
 	} else if (!strcmp(ptype->text, "process")) {
-		check_keys(c, prov, proc_ctk, "a process provider");
+		check_keys_own(c, prov, proc_ctk, "a process provider");
 		a->type = ACT_PROBE;
 		process_probe(c, prov, &a->probe);
 	} else if (!strcmp(ptype->text, "duress")) {
@@ -1373,7 +1386,7 @@ static void steady_state(struct bctx *c, struct mf_node *m, const char *key)
 
 	if (!is_type(c, m, key, MF_MAP))
 		return;
-	check_keys(c, m, keys, key);
+	check_keys_own(c, m, keys, key);
 	get_str(c, m, "title", c->ctk, &c->x->hyp_title);
 	get_str(c, m, "description", false, &c->x->hyp_description);
 	probes = mf_get(m, "probes");
@@ -1524,7 +1537,7 @@ static void build(struct bctx *c, struct mf_node *root)
 	c->ctk = x->ctk = is_ctk(root);
 	if (c->ctk) {
 		ctk_cache_refs(c, root);
-		check_keys(c, root, ctk, "a Chaos Toolkit experiment");
+		check_keys_own(c, root, ctk, "a Chaos Toolkit experiment");
 		get_str(c, root, "title", true, &x->title);
 		get_str(c, root, "description", true, &x->description);
 		n = mf_get(root, "extensions");

@@ -494,6 +494,30 @@ static void test_own_provider_map(void **state)
 		   5, 5, "url: unknown key in an action");
 }
 
+/* chaostoolkit-lib ignores keys it does not know and `pauses: null`; a
+ * failed ${} is one message, not a second one about the empty value. */
+static void test_ctk_lenient(void **state)
+{
+	static const char text[] =
+		"title: t\ndescription: d\nx-vendor: 1\nsteady-state-hypothesis:\n"
+		"  title: s\n  controls: []\n  probes: []\nmethod:\n  - type: action\n"
+		"    name: a\n    arguments: {x: 1}\n    pauses:\n"
+		"    provider: {type: process, path: /bin/true, extra: 1}\n";
+	struct experiment x;
+	struct mf_diags d;
+	int code;
+
+	(void)state;
+	assert_int_equal(load("l.yaml", text, &x, &d, &code), 0);
+	manifest_free(&x);
+	mf_diags_free(&d);
+	unsetenv("DURESS_UNIT_UNSET");
+	expect_one("title: t\ndescription: d\nconfiguration: {u: {type: env, key: "
+		   "DURESS_UNIT_UNSET}}\nmethod:\n  - type: action\n    name: a\n"
+		   "    provider: {type: http, url: '${u}'}\n",
+		   7, 33, "DURESS_UNIT_UNSET is not set");
+}
+
 static void test_metric_expressions(void **state)
 {
 	json_t *s = json_pack("{s:{s:f}, s:{s:{s:i}, s:s}, s:{s:{s:f}}}", "cpu", "usage_pct",
@@ -721,6 +745,7 @@ int main(void)
 		cmocka_unit_test(test_ctk_tolerances_refs_python),
 		cmocka_unit_test(test_ctk_substitution),
 		cmocka_unit_test(test_own_provider_map),
+		cmocka_unit_test(test_ctk_lenient),
 		cmocka_unit_test(test_metric_expressions),
 		cmocka_unit_test(test_fuzz_regressions),
 		cmocka_unit_test(test_json_pointer),
