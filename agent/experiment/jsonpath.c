@@ -16,7 +16,7 @@
 
 struct jp {
 	const char *path; /* the whole text, for messages */
-	const char *s;    /* where we are */
+	const char *s;	  /* where we are */
 	struct duress_err *err;
 };
 
@@ -164,8 +164,9 @@ static bool compare(json_t *a, const char *op, json_t *b)
 	} else {
 		bool eq = json_equal(a, b);
 
-		return !strcmp(op, "!=") ? !eq : (eq && (!strcmp(op, "=") || !strcmp(op, "==") ||
-							 !strcmp(op, "<=") || !strcmp(op, ">=")));
+		return !strcmp(op, "!=") ? !eq
+					 : (eq && (!strcmp(op, "=") || !strcmp(op, "==") ||
+						   !strcmp(op, "<=") || !strcmp(op, ">=")));
 	}
 	if (!strcmp(op, "=") || !strcmp(op, "=="))
 		return c == 0;

@@ -74,8 +74,16 @@ static void test_filters(void **state)
 
 static void test_refused(void **state)
 {
-	static const char *const bad[] = { "", "status", "$.", "$[", "$['a'", "$.a[?(@.x == 1 "
-					   "and @.y == 2)]", "$.a[1:2:0]", "$.a()", "$.a[?(x)]" };
+	static const char *const bad[] = { "",
+					   "status",
+					   "$.",
+					   "$[",
+					   "$['a'",
+					   "$.a[?(@.x == 1 "
+					   "and @.y == 2)]",
+					   "$.a[1:2:0]",
+					   "$.a()",
+					   "$.a[?(x)]" };
 	struct duress_err err = { 0 };
 
 	(void)state;
