@@ -297,6 +297,7 @@ static void probe_ctx(struct run *r, struct probe_ctx *c)
 	c->target = r->t;
 	c->sample = r->last;
 	c->first_sample = r->first;
+	c->no_tolerance = false;
 }
 
 /* Run every steady-state probe once; returns true when all hold.
@@ -640,6 +641,7 @@ static void run_action(struct run *r, const struct action *a, json_t *recs,
 		bool ok;
 
 		probe_ctx(r, &c);
+		c.no_tolerance = true;
 		probe_run(&a->probe, &c, &pr);
 		/* Chaos Toolkit: only an activity that raised failed (an http 503
 		 * or an exit code 1 is its output; no tolerance in the method) */

@@ -890,7 +890,7 @@ void probe_run(const struct probe *p, const struct probe_ctx *ctx, struct probe_
 		run_metric(p, ctx, r);
 		break;
 	}
-	if (p->ctk && r->ok && p->tolerance) {
+	if (p->ctk && r->ok && p->tolerance && !ctx->no_tolerance) {
 		char why[400] = "";
 
 		if (!ctk_met(p, ctx, p->tolerance, r->output ? r->output : json_null(), why,

@@ -187,6 +187,27 @@ check "http: the journal keeps tolerances as written" \
 	[ "$(jv http '.steady_states.before.probes[4].activity.tolerance')" = '{"type":"jsonpath","target":"body","path":"$.items[*].id","expect":[1,2,3]}' ]
 check "http journal: valid against the Chaos Toolkit journal schema" schema_ok "$WORK/http.json"
 
+# a probe tolerance runs in the hypothesis only: chaostoolkit-lib checks no
+# tolerance in the method (map arguments: it adds `value` to them, which
+# `sh -c` ignores)
+exp tolprobe <<EOF
+steady-state-hypothesis:
+  title: s
+  probes:
+    - type: probe
+      name: hyp
+      tolerance: {type: probe, name: mark-hyp, provider: {type: process, path: sh, arguments: {-c: "touch $WORK/hyp.mark"}}}
+      provider: {type: http, url: "$URL/text"}
+method:
+  - type: probe
+    name: meth
+    tolerance: {type: probe, name: mark-meth, provider: {type: process, path: sh, arguments: {-c: "touch $WORK/meth.mark"}}}
+    provider: {type: http, url: "$URL/text"}
+EOF
+run tolprobe
+check "probe tolerance: run in the hypothesis (before and after), never in the method (exit $rc)" \
+	[ "$rc/$(ls "$WORK" | grep -c '^hyp.mark$')/$(ls "$WORK" | grep -c '^meth.mark$')" = 0/1/0 ]
+
 # tolerances that are not met, as within_tolerance says
 for t in 'tolerance: 201' 'tolerance: true' 'tolerance: "hello world 42"' \
 	 'tolerance: {type: regex, target: body, pattern: "^nope"}' \

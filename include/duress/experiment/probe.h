@@ -105,6 +105,8 @@ struct probe_ctx {
 	const struct target *target; /* for netns: target; may be NULL */
 	json_t *sample;              /* the latest sample (sample_to_json), or NULL */
 	json_t *first_sample;        /* the run's first, for increase(); or NULL */
+	bool no_tolerance;           /* a method or rollback activity: Chaos Toolkit
+				      * checks no tolerance there */
 };
 
 struct probe_result {
