@@ -903,6 +903,11 @@ void probe_run(const struct probe *p, const struct probe_ctx *ctx, struct probe_
 	r->end = timing_real();
 }
 
+bool probe_runs_command(const struct probe *p)
+{
+	return p->type == PROBE_PROCESS || (p->tol_probe && probe_runs_command(p->tol_probe));
+}
+
 void probe_result_free(struct probe_result *r)
 {
 	json_decref(r->output);

@@ -423,6 +423,15 @@ static void test_ctk_tolerances_refs_python(void **state)
 	assert_string_equal(x.method[1].probe.url, "http://h/");
 	manifest_free(&x);
 	mf_diags_free(&d);
+	/* a probe tolerance that runs a program runs a command (the API refuses
+	 * it without --allow-commands) */
+	snprintf(text, sizeof(text), "%s      tolerance: {type: probe, name: t, provider: {type: "
+		 "process, path: /bin/true}}\nmethod: []\n", head);
+	assert_int_equal(load("t.yaml", text, &x, &d, &code), 0);
+	assert_int_equal(x.steady[0].type, PROBE_HTTP);
+	assert_true(probe_runs_command(&x.steady[0]));
+	manifest_free(&x);
+	mf_diags_free(&d);
 	/* a python probe in the hypothesis, named again by a ref: one message, exit 4 */
 	assert_int_equal(load("py.yaml",
 			      "title: t\ndescription: d\nsteady-state-hypothesis:\n  title: s\n"

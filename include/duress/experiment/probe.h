@@ -132,6 +132,11 @@ void probe_result_free(struct probe_result *r);
 int metric_eval(const struct metric_expr *m, json_t *sample, json_t *first, double *value,
 		bool *holds, struct duress_err *err);
 
+/* True when running the probe runs a program: a process probe, or a
+ * Chaos Toolkit probe tolerance that is one (the API refuses both without
+ * --allow-commands). */
+bool probe_runs_command(const struct probe *p);
+
 /* One-time library set-up (curl_global_init). */
 int probe_global_init(struct duress_err *err);
 void probe_global_cleanup(void);
