@@ -217,18 +217,53 @@ static void print_timeline(const struct experiment *x, struct fault_run *faults,
 	printf("nothing was changed\n");
 }
 
-/* Check that an output file can be written before anything changes. */
+/*
+ * A run that needs no target: no fault action, no metric probe, no abort on
+ * metrics or pressure, and no target asked for (-t or the manifest).  Chaos
+ * Toolkit users often only probe: such a run works on any Linux host, as
+ * any user, without cgroup v2 (nothing is changed, nothing sampled).
+ */
+static bool probes_only(const struct experiment *x, const struct run_opts *o)
+{
+	if (o->s.target || x->target || x->abort.nmetrics || x->abort.ntriggers)
+		return false;
+	for (size_t i = 0; i < x->nsteady; i++)
+		if (x->steady[i].type == PROBE_METRIC)
+			return false;
+	for (size_t i = 0; i < x->nmethod; i++)
+		if (x->method[i].type == ACT_FAULT ||
+		    (x->method[i].type == ACT_PROBE && x->method[i].probe.type == PROBE_METRIC))
+			return false;
+	for (size_t i = 0; i < x->nrollback; i++)
+		if (x->rollback[i].type == ACT_PROBE &&
+		    x->rollback[i].probe.type == PROBE_METRIC)
+			return false;
+	return true;
+}
+
+/* Check that an output file can be written before anything changes,
+ * without touching it (an existing file stays as it is until the report
+ * replaces it whole). */
 static int writable(const char *opt, const char *path, struct duress_err *err)
 {
-	FILE *f;
+	cleanup_free char *dir = NULL;
+	char *slash;
 
 	if (!path)
 		return 0;
-	f = fopen(path, "we");
-	if (!f)
-		return duress_err_setc(err, DURESS_EXIT_USAGE, errno, "%s: cannot open %s", opt,
+	if (!access(path, F_OK))
+		return access(path, W_OK) < 0 ? duress_err_setc(err, DURESS_EXIT_USAGE, errno,
+							       "%s: cannot write %s", opt, path)
+					      : 0;
+	dir = strdup(path);
+	if (!dir)
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "%s", opt);
+	slash = strrchr(dir, '/');
+	if (slash)
+		slash[slash == dir] = '\0';
+	if (access(slash ? dir : ".", W_OK | X_OK) < 0)
+		return duress_err_setc(err, DURESS_EXIT_USAGE, errno, "%s: cannot create %s", opt,
 				       path);
-	fclose(f);
 	return 0;
 }
 
@@ -277,7 +312,7 @@ int cmd_run(int argc, char **argv)
 	struct agent_session sess = { .journal.fd = -1 };
 	struct fault_run *faults = NULL;
 	size_t nfaults = 0;
-	bool have_sess = false, curl = false;
+	bool have_sess = false, curl = false, no_target;
 	char what[160];
 	cleanup_close int sfd = -1;
 	sigset_t oldmask;
@@ -298,9 +333,13 @@ int cmd_run(int argc, char **argv)
 		rc = cli_usage_error("run", "%s", err.msg);
 		goto out_free;
 	}
+	no_target = probes_only(&x, &o);
+	if (no_target && !x.baseline_set)
+		x.baseline_us = 0; /* nothing to sample */
 	if (writable("--journal", o.journal, &err) < 0 || writable("--junit", o.junit, &err) < 0 ||
-	    writable("--samples", o.s.samples, &err) < 0 || cg_root_discover(&root, &err) < 0 ||
-	    (!o.s.dry_run && cli_require_root("run", &err) < 0)) {
+	    writable("--samples", o.s.samples, &err) < 0 ||
+	    (!no_target && cg_root_discover(&root, &err) < 0) ||
+	    (!no_target && !o.s.dry_run && cli_require_root("run", &err) < 0)) {
 		rc = cli_fail(&err);
 		goto out_free;
 	}
@@ -326,7 +365,7 @@ int cmd_run(int argc, char **argv)
 		faults[k].f.force = o.s.force;
 		k++;
 	}
-	if (spec.kind == TARGET_SANDBOX && o.s.dry_run) {
+	if ((no_target || spec.kind == TARGET_SANDBOX) && o.s.dry_run) {
 		print_timeline(&x, faults, false);
 		rc = DURESS_EXIT_OK;
 		goto out_free;
@@ -338,8 +377,8 @@ int cmd_run(int argc, char **argv)
 		goto out_free;
 	}
 	snprintf(what, sizeof(what), "run %s", o.file);
-	if (cli_open_target(&o.s, what, &root, &spec, &sess, &have_sess, &undo, &sbx_undo, &t,
-			    &err) < 0) {
+	if (!no_target && cli_open_target(&o.s, what, &root, &spec, &sess, &have_sess, &undo,
+					   &sbx_undo, &t, &err) < 0) {
 		rc = cli_fail(&err);
 		goto out_target;
 	}
@@ -385,11 +424,13 @@ int cmd_run(int argc, char **argv)
 		goto out_target;
 	}
 	{
-		struct exp_opts eo = { .samples = samples, .quiet = o.s.quiet };
+		struct exp_opts eo = { .samples = samples, .quiet = o.s.quiet,
+				       .no_target = no_target };
 		char title[PATH_MAX + 128];
 
 		fprintf(stderr, "duress: experiment '%s' on %s\n", x.title,
-			target_describe(&t, title, sizeof(title)));
+			no_target ? "this host (probes only: no target)"
+				  : target_describe(&t, title, sizeof(title)));
 		rc = experiment_run(&x, &t, faults, nfaults, &undo, sfd, &eo, &journal, NULL);
 	}
 	if (samples && fclose(samples) != 0)

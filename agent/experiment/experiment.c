@@ -24,6 +24,8 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
+#include <gnu/libc-version.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #define TICK_USEC 100000
@@ -164,8 +166,14 @@ static json_t *activity_record(const struct action *a, double start, double end,
 static json_t *probe_record(const struct probe *p, const struct probe_result *pr, bool steady)
 {
 	json_t *j = json_object(), *act = json_object();
+	bool failed = p->ctk ? pr->raised : !pr->ok && !steady;
 	char ts[64];
 
+	if (p->source) { /* the activity as written, tolerance and all */
+		json_decref(act);
+		act = mf_to_json_raw(p->source);
+		goto recorded;
+	}
 	json_object_set_new(act, "type", json_string("probe"));
 	json_object_set_new(act, "name", json_string(p->name ? p->name : "probe"));
 	json_object_set_new(act, "provider",
@@ -173,8 +181,9 @@ static json_t *probe_record(const struct probe *p, const struct probe_result *pr
 				      p->type == PROBE_HTTP      ? "http"
 				      : p->type == PROBE_PROCESS ? "process"
 								 : "metric"));
+recorded:
 	json_object_set_new(j, "activity", act);
-	json_object_set_new(j, "status", json_string(pr->ok || steady ? "succeeded" : "failed"));
+	json_object_set_new(j, "status", json_string(failed ? "failed" : "succeeded"));
 	journal_time(pr->start, ts, sizeof(ts));
 	json_object_set_new(j, "start", json_string(ts));
 	journal_time(pr->end, ts, sizeof(ts));
@@ -184,7 +193,7 @@ static json_t *probe_record(const struct probe *p, const struct probe_result *pr
 	json_object_set_new(j, "latency_ms", json_real(round3(pr->latency_ms)));
 	if (steady)
 		json_object_set_new(j, "tolerance_met", json_boolean(pr->ok));
-	if (!pr->ok)
+	if (p->ctk ? pr->raised : !pr->ok)
 		json_object_set_new(j, "exception", json_pack("[s]", pr->reason));
 	return j;
 }
@@ -288,6 +297,7 @@ static void probe_ctx(struct run *r, struct probe_ctx *c)
 	c->target = r->t;
 	c->sample = r->last;
 	c->first_sample = r->first;
+	c->no_tolerance = false;
 }
 
 /* Run every steady-state probe once; returns true when all hold.
@@ -309,6 +319,9 @@ static bool steady_round(struct run *r, json_t **out)
 		}
 		json_array_append_new(probes, probe_record(&r->x->steady[i], &pr, true));
 		probe_result_free(&pr);
+		/* chaostoolkit-lib's hypothesis stops at the first probe not met */
+		if (!met && r->x->ctk)
+			break;
 	}
 	*out = json_pack("{s:b, s:o}", "steady_state_met", met, "probes", probes);
 	return met;
@@ -625,13 +638,19 @@ static void run_action(struct run *r, const struct action *a, json_t *recs,
 		struct probe_ctx c;
 		struct probe_result pr;
 
+		bool ok;
+
 		probe_ctx(r, &c);
+		c.no_tolerance = true;
 		probe_run(&a->probe, &c, &pr);
+		/* Chaos Toolkit: only an activity that raised failed (an http 503
+		 * or an exit code 1 is its output; no tolerance in the method) */
+		ok = a->probe.ctk ? !pr.raised : pr.ok;
 		say(r, "%s '%s': %s%s%s", a->is_probe ? "probe" : "action", a->name,
-		    pr.ok ? "succeeded" : "failed", pr.ok ? "" : ": ", pr.ok ? "" : pr.reason);
-		rec = activity_record(a, pr.start, pr.end, pr.ok ? "succeeded" : "failed");
+		    ok ? "succeeded" : "failed", ok ? "" : ": ", ok ? "" : pr.reason);
+		rec = activity_record(a, pr.start, pr.end, ok ? "succeeded" : "failed");
 		json_object_set_new(rec, "output", pr.output ? json_incref(pr.output) : json_null());
-		if (!pr.ok)
+		if (!ok)
 			json_object_set_new(rec, "exception", json_pack("[s]", pr.reason));
 		json_array_append_new(recs, rec);
 		probe_result_free(&pr);
@@ -787,13 +806,25 @@ static const char *verdict(const struct run *r)
 	return "held";
 }
 
+/* Python's platform.platform() on Linux: Linux-RELEASE-MACHINE-with-glibcX.Y */
+static const char *platform_name(char *buf, size_t len)
+{
+	struct utsname u;
+
+	if (uname(&u) < 0)
+		return "Linux";
+	snprintf(buf, len, "%s-%s-%s-with-glibc%s", u.sysname, u.release, u.machine,
+		 gnu_get_libc_version());
+	return buf;
+}
+
 static json_t *build_journal(struct run *r, int code, double end_real)
 {
 	json_t *j = json_object(), *d = json_object(), *steady = json_object(), *phases;
 	json_t *rev = json_object(), *fails = json_array(), *rec = json_object(), *ev;
 	json_t *silent = json_array(), *faults = json_array();
 	const char *v = verdict(r), *status;
-	char ts[64], host[256] = "";
+	char ts[64], host[256] = "", pf[512];
 	size_t i;
 
 	status = r->stop_signal ? "interrupted"
@@ -801,8 +832,9 @@ static json_t *build_journal(struct run *r, int code, double end_real)
 		 : (!r->before_met || (r->after_ran && !r->after_met)) ? "failed"
 								       : "completed";
 	gethostname(host, sizeof(host) - 1);
-	json_object_set_new(j, "chaoslib-version", json_null());
-	json_object_set_new(j, "platform", json_string("Linux"));
+	/* chaostoolkit-lib: its __version__ and platform.platform() */
+	json_object_set_new(j, "chaoslib-version", json_string("duress " DURESS_VERSION));
+	json_object_set_new(j, "platform", json_string(platform_name(pf, sizeof(pf))));
 	json_object_set_new(j, "node", json_string(host));
 	json_object_set_new(j, "experiment", json_incref(r->x->source));
 	journal_time(r->t0_real, ts, sizeof(ts));
@@ -824,7 +856,8 @@ static json_t *build_journal(struct run *r, int code, double end_real)
 	json_object_set_new(d, "format", json_string(r->x->ctk ? "chaostoolkit" : "duress"));
 	json_object_set_new(d, "verdict", json_string(v));
 	json_object_set_new(d, "exit_code", json_integer(code));
-	json_object_set_new(d, "target", json_pack("{s:s, s:s}", "dir", r->t->dir, "kind",
+	json_object_set_new(d, "target", r->o->no_target ? json_null() :
+					 json_pack("{s:s, s:s}", "dir", r->t->dir, "kind",
 						   r->t->kind == TARGET_SANDBOX ? "sandbox"
 						   : r->t->kind == TARGET_CONTAINER ? "container"
 						   : r->t->kind == TARGET_PID ? "pid"
@@ -892,7 +925,8 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 	double t0;
 	int code;
 
-	proc_protect_self();
+	if (!o->no_target || nfaults) /* nothing to revert in a probe-only run */
+		proc_protect_self();
 	r->t0 = timing_now();
 	r->t0_real = timing_real();
 	r->phase = "before";

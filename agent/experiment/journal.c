@@ -7,10 +7,14 @@
 #include <duress/experiment/experiment.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 void journal_time(double real_s, char *buf, size_t len)
 {
@@ -23,12 +27,69 @@ void journal_time(double real_s, char *buf, size_t len)
 	snprintf(buf, len, "%s.%06ldZ", base, (long)((real_s - (double)sec) * 1e6));
 }
 
+/*
+ * Reports are written to a temporary file in the same directory, then
+ * renamed over `path`: a reader sees the old file or the new one whole, and
+ * a run that stops before it writes leaves an existing file as it was.
+ */
+static FILE *tmp_open(const char *path, char **tmp, struct duress_err *err)
+{
+	FILE *f;
+	int fd;
+
+	if (asprintf(tmp, "%s.XXXXXX", path) < 0) {
+		*tmp = NULL;
+		duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "%s", path);
+		return NULL;
+	}
+	fd = mkostemp(*tmp, O_CLOEXEC);
+	if (fd < 0 || fchmod(fd, 0644) < 0 || !(f = fdopen(fd, "w"))) {
+		duress_err_setc(err, DURESS_EXIT_USAGE, errno, "cannot write %s", path);
+		if (fd >= 0) {
+			close(fd);
+			unlink(*tmp);
+		}
+		free(*tmp);
+		*tmp = NULL;
+		return NULL;
+	}
+	return f;
+}
+
+/* Close, and rename over path when everything was written; else remove. */
+static int tmp_commit(FILE *f, char *tmp, const char *path, struct duress_err *err)
+{
+	bool bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) < 0;
+	int e = errno;
+
+	if (fclose(f) != 0 && !bad) {
+		bad = true;
+		e = errno;
+	}
+	if (!bad && rename(tmp, path) < 0) {
+		bad = true;
+		e = errno;
+	}
+	if (bad)
+		unlink(tmp);
+	free(tmp);
+	if (bad)
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, e, "cannot write %s", path);
+	return 0;
+}
+
 int journal_write(json_t *journal, const char *path, struct duress_err *err)
 {
-	if (json_dump_file(journal, path, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) < 0)
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno,
-				       "cannot write the journal to %s", path);
-	return 0;
+	char *tmp;
+	FILE *f = tmp_open(path, &tmp, err);
+
+	if (!f)
+		return -1;
+	if (json_dumpf(journal, f, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) < 0)
+		errno = EIO;
+	else
+		fputc('\n', f);
+	return tmp_commit(f, tmp, path, err);
 }
 
 /* ---- schema check ---- */
@@ -56,7 +117,7 @@ static const struct key_rule rules[] = {
 	{ "duress.format", JSON_STRING, false },
 	{ "duress.verdict", JSON_STRING, false },
 	{ "duress.exit_code", JSON_INTEGER, false },
-	{ "duress.target", JSON_OBJECT, false },
+	{ "duress.target", JSON_OBJECT, true }, /* null: probes only */
 	{ "duress.abort", JSON_OBJECT, true },
 	{ "duress.phases", JSON_OBJECT, false },
 	{ "duress.phases.before", JSON_OBJECT, false },
@@ -215,7 +276,8 @@ static void steady_cases(struct suite *s, json_t *state, const char *cls)
 
 int journal_junit_write(json_t *journal, const char *path, struct duress_err *err)
 {
-	cleanup_fclose FILE *f = fopen(path, "we");
+	char *tmp = NULL;
+	FILE *f = tmp_open(path, &tmp, err);
 	struct suite s = { 0 };
 	json_t *d = json_object_get(journal, "duress"), *rec, *v;
 	const char *title = json_string_value(json_object_get(json_object_get(journal,
@@ -225,14 +287,17 @@ int journal_junit_write(json_t *journal, const char *path, struct duress_err *er
 	size_t i;
 
 	if (!f)
-		return duress_err_setc(err, DURESS_EXIT_USAGE, errno, "--junit: cannot open %s",
-				       path);
+		return duress_err_wrap(err, "--junit");
 	if (!title)
 		title = json_string_value(json_object_get(json_object_get(journal, "experiment"),
 							  "name"));
 	s.body = open_memstream(&s.text, &s.len);
-	if (!s.body)
+	if (!s.body) {
+		fclose(f);
+		unlink(tmp);
+		free(tmp);
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "junit");
+	}
 	steady_cases(&s, json_object_get(json_object_get(journal, "steady_states"), "before"),
 		     "steady state before");
 	json_array_foreach(json_object_get(journal, "run"), i, rec)
@@ -271,6 +336,9 @@ int journal_junit_write(json_t *journal, const char *path, struct duress_err *er
 			 0, json_string_value(json_object_get(v, "detail")), NULL);
 	if (fclose(s.body) != 0) {
 		free(s.text);
+		fclose(f);
+		unlink(tmp);
+		free(tmp);
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "junit");
 	}
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
@@ -282,7 +350,5 @@ int journal_junit_write(json_t *journal, const char *path, struct duress_err *er
 	fwrite(s.text, 1, s.len, f);
 	fprintf(f, "  </testsuite>\n</testsuites>\n");
 	free(s.text);
-	if (fflush(f) != 0 || ferror(f))
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "--junit: write %s", path);
-	return 0;
+	return tmp_commit(f, tmp, path, err);
 }

@@ -676,64 +676,104 @@ static void remember_secret(struct mf_diags *d, const char *value, const char *n
 	d->nsecrets++;
 }
 
-static const char *config_value(const struct mf_node *config, const char *name,
-				const struct mf_node *at, bool no_env, bool *plain,
-				struct mf_diags *d)
+/* Where ${name} values come from: the configuration, then (Chaos Toolkit)
+ * every scope of `secrets`. */
+struct subst {
+	const struct mf_node *config, *secrets;
+	bool no_env;
+	bool ctk; /* an unknown name stays as written (string.Template.safe_substitute) */
+	struct mf_diags *d;
+};
+
+/* A {type: env, key: VAR[, default: X]} entry; `what` is "configuration"
+ * or "secrets.SCOPE". */
+static const char *env_value(const struct subst *c, const struct mf_node *v, const char *name,
+			     const char *what, const struct mf_node *at, bool *plain)
 {
-	struct mf_node *v = mf_get(config, name);
-	struct mf_node *type, *key, *def;
+	struct mf_node *type = mf_get(v, "type"), *key = mf_get(v, "key"),
+		       *def = mf_get(v, "default");
 	const char *env;
 
-	if (!v) {
-		mf_diag_add(d, at->pos, false, "${%s}: no such key in configuration", name);
-		return NULL;
-	}
-	if (v->type == MF_SCALAR) {
-		*plain = v->plain;
-		return v->text;
-	}
-	type = mf_get(v, "type");
-	key = mf_get(v, "key");
-	def = mf_get(v, "default");
 	if (v->type != MF_MAP || !type || type->type != MF_SCALAR || strcmp(type->text, "env") ||
 	    !key || key->type != MF_SCALAR) {
-		mf_diag_add(d, at->pos, false,
-			    "${%s}: configuration value must be a scalar or {type: env, key: "
-			    "VARIABLE, default: VALUE}",
-			    name);
+		if (type && type->type == MF_SCALAR && !strcmp(type->text, "vault"))
+			mf_diag_add(c->d, at->pos, true, "${%s}: %s.%s is a vault secret: not "
+				    "supported (inline and env ones are)", name, what, name);
+		else
+			mf_diag_add(c->d, at->pos, false,
+				    "${%s}: %s value must be a scalar or {type: env, key: "
+				    "VARIABLE, default: VALUE}",
+				    name, what);
 		return NULL;
 	}
-	if (no_env) {
-		mf_diag_add(d, at->pos, false,
-			    "${%s}: configuration.%s is {type: env}: it reads the agent's environment, "
+	if (c->no_env) {
+		mf_diag_add(c->d, at->pos, false,
+			    "${%s}: %s.%s is {type: env}: it reads the agent's environment, "
 			    "refused here (the server runs without --allow-commands)",
-			    name, name);
+			    name, what, name);
 		return NULL;
 	}
 	env = getenv(key->text);
 	*plain = true; /* untyped text from the environment */
 	if (env) {
-		remember_secret(d, env, name);
+		remember_secret(c->d, env, name);
 		return env;
 	}
 	if (def && def->type == MF_SCALAR) {
 		*plain = def->plain;
 		return def->text;
 	}
-	mf_diag_add(d, at->pos, false,
+	mf_diag_add(c->d, at->pos, false,
 		    "${%s}: environment variable %s is not set and has no default", name,
 		    key->text);
 	return NULL;
 }
 
-static void substitute_scalar(struct mf_node *n, const struct mf_node *config, bool no_env,
-			      struct mf_diags *d)
+/* The value of `name`: NULL if none (a diagnostic added, or for Chaos
+ * Toolkit *unknown set: the text stays as written). */
+static const char *config_value(const struct subst *c, const char *name,
+				const struct mf_node *at, bool *plain, bool *unknown)
+{
+	struct mf_node *v = mf_get(c->config, name);
+
+	*unknown = false;
+	for (size_t i = 0; !v && c->secrets && c->secrets->type == MF_MAP && i < c->secrets->n;
+	     i++) {
+		struct mf_node *scope = c->secrets->kids[i];
+		char what[160];
+
+		if (scope->type != MF_MAP || !(v = mf_get(scope, name)))
+			continue;
+		if (v->type == MF_SCALAR) {
+			*plain = v->plain;
+			if (!mf_is_null(v))
+				remember_secret(c->d, v->text, name);
+			return v->text;
+		}
+		snprintf(what, sizeof(what), "secrets.%s", c->secrets->keys[i]);
+		return env_value(c, v, name, what, at, plain);
+	}
+	if (!v) {
+		*unknown = c->ctk;
+		if (!c->ctk)
+			mf_diag_add(c->d, at->pos, false, "${%s}: no such key in configuration",
+				    name);
+		return NULL;
+	}
+	if (v->type == MF_SCALAR) {
+		*plain = v->plain;
+		return v->text;
+	}
+	return env_value(c, v, name, "configuration", at, plain);
+}
+
+static void substitute_scalar(struct mf_node *n, const struct subst *c)
 {
 	char *out = NULL;
 	size_t len = 0;
 	FILE *m;
 	const char *s = n->text;
-	bool whole = false, plain = n->plain;
+	bool whole = false, plain = n->plain, failed = false;
 	int subs = 0;
 
 	if (!strstr(s, "${"))
@@ -745,6 +785,7 @@ static void substitute_scalar(struct mf_node *n, const struct mf_node *config, b
 		const char *end;
 		char name[128];
 		const char *val;
+		bool unknown;
 
 		if (s[0] != '$' || s[1] != '{' || !(end = strchr(s + 2, '}')) ||
 		    (size_t)(end - s - 2) >= sizeof(name)) {
@@ -753,13 +794,25 @@ static void substitute_scalar(struct mf_node *n, const struct mf_node *config, b
 		}
 		memcpy(name, s + 2, end - s - 2);
 		name[end - s - 2] = '\0';
+		val = config_value(c, name, n, &plain, &unknown);
+		if (unknown) {
+			fwrite(s, 1, (size_t)(end + 1 - s), m);
+			s = end + 1;
+			continue;
+		}
 		whole = s == n->text && !end[1];
-		val = config_value(config, name, n, no_env, &plain, d);
+		failed |= !val;
 		fputs(val ? val : "", m);
 		subs++;
 		s = end + 1;
 	}
 	if (fclose(m) != 0) {
+		free(out);
+		return;
+	}
+	/* none made, or one failed (its diagnostic said why): the text stays as
+	 * written, so that no second message follows from an empty value */
+	if (!subs || failed) {
 		free(out);
 		return;
 	}
@@ -774,22 +827,119 @@ static void substitute_scalar(struct mf_node *n, const struct mf_node *config, b
 	n->plain = subs == 1 && whole ? plain : false;
 }
 
-static void substitute(struct mf_node *n, const struct mf_node *config, bool no_env,
-		       struct mf_diags *d, bool top)
+static void substitute(struct mf_node *n, const struct subst *c, bool top)
 {
 	if (n->type == MF_SCALAR) {
-		substitute_scalar(n, config, no_env, d);
+		substitute_scalar(n, c);
 		return;
 	}
 	for (size_t i = 0; i < n->n; i++) {
 		if (top && n->keys && !strcmp(n->keys[i], "configuration"))
 			continue;
-		substitute(n->kids[i], config, no_env, d, false);
+		substitute(n->kids[i], c, false);
+	}
+}
+
+static void substitute_key(struct mf_node *map, const char *key, const struct subst *c)
+{
+	struct mf_node *n = mf_get(map, key);
+
+	if (n)
+		substitute(n, c, false);
+}
+
+/*
+ * A Chaos Toolkit activity: only where chaostoolkit-lib calls substitute():
+ * http url, headers, timeout and arguments; process arguments (not its
+ * path); pauses; a string tolerance and a tolerance's pattern, path and
+ * expect; a probe tolerance as an activity.  Our duress provider: all of it.
+ */
+static void substitute_activity(struct mf_node *a, const struct subst *c)
+{
+	struct mf_node *prov, *type, *tol;
+
+	if (!a || a->type != MF_MAP)
+		return;
+	prov = mf_get(a, "provider");
+	type = prov ? mf_get(prov, "type") : NULL;
+	if (type && type->type == MF_SCALAR) {
+		if (!strcmp(type->text, "http")) {
+			static const char *const keys[] = { "url", "headers", "timeout",
+							    "arguments" };
+
+			for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+				substitute_key(prov, keys[i], c);
+		} else if (!strcmp(type->text, "process")) {
+			substitute_key(prov, "arguments", c);
+		} else if (!strcmp(type->text, "duress")) {
+			substitute(prov, c, false);
+		}
+	}
+	substitute_key(a, "pauses", c);
+	tol = mf_get(a, "tolerance");
+	if (tol && tol->type == MF_SCALAR) {
+		substitute_scalar(tol, c);
+	} else if (tol && tol->type == MF_MAP) {
+		struct mf_node *tt = mf_get(tol, "type");
+
+		substitute_key(tol, "pattern", c);
+		substitute_key(tol, "path", c);
+		substitute_key(tol, "expect", c);
+		if (tt && tt->type == MF_SCALAR && !strcmp(tt->text, "probe"))
+			substitute_activity(tol, c);
+	}
+}
+
+static void substitute_list(struct mf_node *l, const struct subst *c)
+{
+	for (size_t i = 0; l && l->type == MF_SEQ && i < l->n; i++)
+		substitute_activity(l->kids[i], c);
+}
+
+void mf_substitute_ctk(struct mf_node *root, const struct mf_node *config,
+		       const struct mf_node *secrets, bool no_env, struct mf_diags *d)
+{
+	struct subst c = { .config = config, .secrets = secrets, .no_env = no_env, .ctk = true,
+			   .d = d };
+	struct mf_node *h = mf_get(root, "steady-state-hypothesis"), *ext;
+
+	if (h && h->type == MF_MAP)
+		substitute_list(mf_get(h, "probes"), &c);
+	substitute_list(mf_get(root, "method"), &c);
+	substitute_list(mf_get(root, "rollbacks"), &c);
+	ext = mf_get(root, "extensions");
+	for (size_t i = 0; ext && ext->type == MF_SEQ && i < ext->n; i++) {
+		struct mf_node *e = ext->kids[i], *en = mf_get(e, "name");
+
+		if (en && en->type == MF_SCALAR && !strcmp(en->text, "duress"))
+			substitute(e, &c, false);
+	}
+	/* every secret is loaded when the run starts (load_secrets): a
+	 * missing variable is an error even if no activity names it */
+	for (size_t i = 0; secrets && secrets->type == MF_MAP && i < secrets->n; i++) {
+		struct mf_node *scope = secrets->kids[i];
+		char what[160];
+
+		snprintf(what, sizeof(what), "secrets.%s", secrets->keys[i]);
+		if (scope->type != MF_MAP) {
+			mf_diag_add(d, scope->pos, false, "%s: expected a map of names to values",
+				    what);
+			continue;
+		}
+		for (size_t k = 0; k < scope->n; k++) {
+			bool plain;
+
+			if (scope->kids[k]->type == MF_MAP)
+				env_value(&c, scope->kids[k], scope->keys[k], what, scope->kids[k],
+					  &plain);
+		}
 	}
 }
 
 void mf_substitute(struct mf_node *root, const struct mf_node *config, bool no_env,
 		   struct mf_diags *d)
 {
-	substitute(root, config, no_env, d, true);
+	struct subst c = { .config = config, .no_env = no_env, .d = d };
+
+	substitute(root, &c, true);
 }

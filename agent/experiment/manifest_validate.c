@@ -8,11 +8,13 @@
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/core/regex.h>
+#include <duress/experiment/jsonpath.h>
 #include <duress/experiment/manifest.h>
 #include <duress/experiment/manifest_validate.h>
 #include <duress/core/parse.h>
 #include <duress/faults/fault_rule.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -46,6 +48,8 @@ struct bctx {
 	bool ctk;
 	struct named refs[128];
 	size_t nrefs;
+	const struct mf_node *python[64]; /* python activities already reported */
+	size_t npython;
 };
 
 static void diag(struct bctx *c, const struct mf_node *at, const char *fmt, ...)
@@ -89,6 +93,15 @@ static void check_keys(struct bctx *c, const struct mf_node *map, const char *co
 			mf_diag_add(c->d, map->kpos[i], false, "%s: unknown key in %s (known: %s)",
 				    map->keys[i], where, known);
 	}
+}
+
+/* Chaos Toolkit's format: chaostoolkit-lib ignores keys it does not know
+ * (extensions of other tools, controls), so duress does too. */
+static void check_keys_own(struct bctx *c, const struct mf_node *map, const char *const *allowed,
+			   const char *where)
+{
+	if (!c->ctk)
+		check_keys(c, map, allowed, where);
 }
 
 static bool is_type(struct bctx *c, const struct mf_node *n, const char *key, enum mf_type t)
@@ -219,6 +232,8 @@ static int get_double(struct bctx *c, const struct mf_node *map, const char *key
 
 /* ---- probes ---- */
 
+static void probe_free(struct probe *p);
+
 /* "200", 200, "200-299", "2xx" */
 static int status_item(struct bctx *c, const struct mf_node *n, const char *key, struct probe *p,
 		       long lo_bound, long hi_bound)
@@ -318,40 +333,123 @@ static int str_list(struct bctx *c, const struct mf_node *n, const char *key,
 	return 0;
 }
 
-/* CTK process arguments as one string: split at white space (no quoting
- * beyond '...' and "..." around a word). */
-static int split_args(struct bctx *c, struct mf_node *n, struct probe *p)
+/*
+ * Chaos Toolkit's path lookup (shutil.which(os.path.expanduser(path))): a
+ * leading ~ is the home directory; a path with a '/' is taken as it is, one
+ * without is searched on PATH.  The file must be a regular file we may
+ * execute.  Returns a malloc'd path or NULL.
+ */
+static char *ctk_which(const char *path)
 {
-	char *s = n->text, *w;
-	const char **v = calloc(strlen(s) / 2 + 2, sizeof(*v));
-	size_t k = 0;
+	const char *home = getenv("HOME"), *env;
+	cleanup_free char *exp = NULL, *dirs = NULL;
+	struct stat st;
+	char *dir;
 
-	if (!v)
-		return -1;
-	while (*s) {
-		char q = 0;
-
-		while (*s == ' ' || *s == '\t' || *s == '\n')
-			s++;
-		if (!*s)
-			break;
-		if (*s == '\'' || *s == '"')
-			q = *s++;
-		w = s;
-		while (*s && (q ? *s != q : !(*s == ' ' || *s == '\t' || *s == '\n')))
-			s++;
-		if (q && !*s) {
-			diag(c, n, "arguments: unterminated quote %c", q);
-			free(v);
-			return -1;
-		}
-		if (*s)
-			*s++ = '\0';
-		v[k++] = w;
+	if (path[0] == '~' && (path[1] == '/' || !path[1]) && home && *home) {
+		if (asprintf(&exp, "%s%s", home, path + 1) < 0)
+			return NULL;
+	} else if (!(exp = strdup(path))) {
+		return NULL;
 	}
-	p->args = v;
-	p->nargs = k;
-	return 0;
+	if (strchr(exp, '/'))
+		return !stat(exp, &st) && S_ISREG(st.st_mode) && !access(exp, X_OK) ? strdup(exp)
+										    : NULL;
+	env = getenv("PATH");
+	dirs = strdup(env ? env : "/bin:/usr/bin");
+	if (!dirs)
+		return NULL;
+	for (char *s = dirs; (dir = strsep(&s, ":"));) {
+		char *full;
+
+		if (asprintf(&full, "%s/%s", *dir ? dir : ".", exp) < 0)
+			return NULL;
+		if (!stat(full, &st) && S_ISREG(st.st_mode) && !access(full, X_OK))
+			return full;
+		free(full);
+	}
+	return NULL;
+}
+
+/* A scalar argument as Python's str() writes it; NULL for None and "", which
+ * chaostoolkit-lib drops. */
+static char *ctk_arg_text(const struct mf_node *n)
+{
+	const char *t = mf_type_name(n);
+	char *s;
+	json_t *j;
+
+	if (n->type == MF_SCALAR) {
+		if (mf_is_null(n) || !n->text[0])
+			return NULL;
+		if (!strcmp(t, "true") || !strcmp(t, "false"))
+			return strdup(t[0] == 't' ? "True" : "False");
+		return strdup(n->text);
+	}
+	j = mf_to_json(n);
+	s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(j);
+	return s;
+}
+
+static void ctk_add_arg(struct probe *p, const struct mf_node *n)
+{
+	char *s = ctk_arg_text(n);
+
+	if (s)
+		p->owned_args[p->nowned_args++] = s;
+}
+
+/*
+ * Chaos Toolkit process arguments (chaoslib/provider/process.py): a string
+ * is one shell line, `/bin/sh -c "PATH ARGUMENTS"`, run as written (pipes,
+ * redirects, quotes); a list is the argv; a map is flattened into key, value
+ * pairs.  None and empty values are dropped.
+ */
+static void ctk_process_arguments(struct bctx *c, struct mf_node *n, struct probe *p)
+{
+	size_t cap;
+
+	if (n->type == MF_SCALAR && !mf_is_null(n) && strcmp(mf_type_name(n), "a number") &&
+	    strcmp(mf_type_name(n), "true") && strcmp(mf_type_name(n), "false")) {
+		if (!p->path || !n->text[0])
+			return;
+		if (asprintf(&p->owned_line, "%s %s", p->path, n->text) < 0)
+			return;
+		p->owned_args = calloc(2, sizeof(*p->owned_args));
+		if (!p->owned_args)
+			return;
+		p->args = calloc(3, sizeof(*p->args));
+		if (!p->args)
+			return;
+		p->args[0] = "-c";
+		p->args[1] = p->owned_line;
+		p->nargs = 2;
+		p->path = "/bin/sh";
+		return;
+	}
+	if (n->type == MF_SCALAR && !mf_is_null(n)) {
+		diag(c, n, "arguments: expected a string, a list or a map, got %s",
+		     mf_type_name(n));
+		return;
+	}
+	if (mf_is_null(n))
+		return;
+	cap = n->type == MF_MAP ? 2 * n->n : n->n;
+	p->owned_args = calloc(cap + 1, sizeof(*p->owned_args));
+	if (!p->owned_args)
+		return;
+	for (size_t i = 0; i < n->n; i++) {
+		if (n->type == MF_MAP && n->keys[i][0])
+			p->owned_args[p->nowned_args++] = strdup(n->keys[i]);
+		ctk_add_arg(p, n->kids[i]);
+	}
+	p->args = calloc(p->nowned_args + 1, sizeof(*p->args));
+	if (!p->args)
+		return;
+	for (size_t i = 0; i < p->nowned_args; i++)
+		p->args[i] = p->owned_args[i] ? p->owned_args[i] : "";
+	p->nargs = p->nowned_args;
 }
 
 static const char *const http_keys[] = { "url", "method", "headers", "body", "timeout",
@@ -386,10 +484,12 @@ static void http_probe(struct bctx *c, struct mf_node *m, struct probe *p)
 	struct mf_node *n;
 
 	p->type = PROBE_HTTP;
-	p->timeout_us = HTTP_TIMEOUT_US;
+	p->timeout_us = c->ctk ? 0 : HTTP_TIMEOUT_US;
 	p->method = "GET";
 	p->verify_tls = true;
-	if (get_str(c, m, "url", true, &p->url) > 0 && strncmp(p->url, "http://", 7) &&
+	/* chaostoolkit-lib only wants a url; requests refuses another scheme
+	 * when it runs (here: the activity raises) */
+	if (get_str(c, m, "url", true, &p->url) > 0 && !c->ctk && strncmp(p->url, "http://", 7) &&
 	    strncmp(p->url, "https://", 8))
 		diag(c, mf_get(m, "url"), "url: '%s': must start with http:// or https://", p->url);
 	get_str(c, m, "method", false, &p->method);
@@ -433,14 +533,24 @@ static void process_probe(struct bctx *c, struct mf_node *m, struct probe *p)
 	struct mf_node *n;
 
 	p->type = PROBE_PROCESS;
-	p->timeout_us = PROCESS_TIMEOUT_US;
-	if (get_str(c, m, "path", true, &p->path) > 0 && !strchr(p->path, '/'))
-		diag(c, mf_get(m, "path"), "path: '%s': give the program's path (no shell, no "
-		     "PATH search), e.g. /usr/bin/%s", p->path, p->path);
+	p->timeout_us = c->ctk ? 0 : PROCESS_TIMEOUT_US;
+	if (get_str(c, m, "path", true, &p->path) > 0) {
+		if (c->ctk) {
+			p->owned_path = ctk_which(p->path);
+			if (!p->owned_path)
+				diag(c, mf_get(m, "path"), "path: '%s': cannot be found (%s)",
+				     p->path, strchr(p->path, '/') ? "no executable file there"
+								    : "not on PATH");
+			p->path = p->owned_path;
+		} else if (!strchr(p->path, '/')) {
+			diag(c, mf_get(m, "path"), "path: '%s': give the program's path (no shell, "
+			     "no PATH search), e.g. /usr/bin/%s", p->path, p->path);
+		}
+	}
 	n = mf_get(m, "arguments");
 	if (n) {
-		if (c->ctk && n->type == MF_SCALAR)
-			split_args(c, n, p);
+		if (c->ctk)
+			ctk_process_arguments(c, n, p);
 		else
 			str_list(c, n, "arguments", &p->args, &p->nargs);
 	}
@@ -491,55 +601,92 @@ static void own_probe(struct bctx *c, struct mf_node *m, const char *kind, struc
 		metric_probe(c, m, "check", p);
 }
 
-/* CTK tolerance on a probe: http status, process exit code or output. */
+static void ctk_activity(struct bctx *c, struct mf_node *m, enum section sec, struct action *a);
+
+static bool is_number_node(const struct mf_node *n)
+{
+	return n && n->type == MF_SCALAR && !strcmp(mf_type_name(n), "a number");
+}
+
+/*
+ * A Chaos Toolkit tolerance, checked as chaostoolkit-lib's
+ * ensure_hypothesis_tolerance_is_valid does and kept as JSON: probe.c
+ * evaluates it as within_tolerance does.
+ */
 static void ctk_tolerance(struct bctx *c, struct mf_node *t, struct probe *p)
 {
-	const char *tn = mf_type_name(t);
-	struct mf_node *type;
+	const char *tn = mf_type_name(t), *ty;
+	struct mf_node *type, *n;
+	struct duress_err e = { 0 };
 
-	if (!strcmp(tn, "true"))
-		return;
-	if (!strcmp(tn, "false")) {
-		mf_diag_add(c->d, t->pos, true, "tolerance: false (a probe expected to fail) is "
-			    "not supported");
-		return;
-	}
-	if (!strcmp(tn, "a number") || t->type == MF_SEQ) {
-		status_spec(c, t, "tolerance", p);
-		return;
-	}
 	if (t->type == MF_SCALAR) {
-		p->contains = t->text;
-		return;
-	}
-	type = mf_get(t, "type");
-	if (!type || type->type != MF_SCALAR) {
-		diag(c, t, "tolerance: a map needs a type (range, regex)");
-		return;
-	}
-	if (!strcmp(type->text, "range")) {
-		struct mf_node *r = mf_get(t, "range");
-
-		if (!r || r->type != MF_SEQ || r->n != 2) {
-			diag(c, r ? r : t, "tolerance: range: expected [LOW, HIGH]");
+		if (mf_is_null(t) || (!strcmp(tn, "a number") && strpbrk(t->text, ".eE"))) {
+			diag(c, t, "tolerance: must be an integer, a string, a boolean, a list or "
+			     "a map (got %s)", mf_is_null(t) ? "null" : t->text);
 			return;
 		}
-		if (p->type == PROBE_METRIC)
-			return;
-		if (p->nstatus < PROBE_MAX_STATUS) {
-			long lo = 0, hi = 0;
+	} else if (t->type == MF_MAP) {
+		type = mf_get(t, "type");
+		ty = type && type->type == MF_SCALAR ? type->text : "";
+		if (!strcmp(ty, "probe")) {
+			struct action ta = { 0 };
 
-			if (node_long(c, r->kids[0], "range", 0, 599, &lo) > 0 &&
-			    node_long(c, r->kids[1], "range", lo, 599, &hi) > 0)
-				p->status[p->nstatus++] = (struct status_range){ lo, hi };
+			/* as a rollback is checked: no tolerance of its own, no fault */
+			ctk_activity(c, t, SEC_ROLLBACK, &ta);
+			if (ta.type == ACT_PROBE) {
+				p->tol_probe = malloc(sizeof(*p->tol_probe));
+				if (p->tol_probe) {
+					*p->tol_probe = ta.probe;
+					memset(&ta.probe, 0, sizeof(ta.probe));
+				}
+			}
+			probe_free(&ta.probe);
+			free(ta.opts);
+			if (!p->tol_probe)
+				return;
+		} else if (!strcmp(ty, "regex")) {
+			n = mf_get(t, "pattern");
+			if (!n) {
+				mf_diag_add(c->d, t->pos, false, "tolerance: a regex tolerance needs "
+					    "a pattern");
+				return;
+			}
+			if (!is_type(c, n, "pattern", MF_SCALAR))
+				return;
+			check_regex(c, n, "pattern");
+		} else if (!strcmp(ty, "jsonpath")) {
+			n = mf_get(t, "path");
+			if (!n) {
+				mf_diag_add(c->d, t->pos, false, "tolerance: a jsonpath tolerance "
+					    "needs a path");
+				return;
+			}
+			if (!is_type(c, n, "path", MF_SCALAR))
+				return;
+			if (jsonpath_check(n->text, &e) < 0) {
+				mf_diag_add(c->d, n->pos, true, "path: %s (duress implements the "
+					    "subset in docs/manifests.md)", e.msg);
+				return;
+			}
+		} else if (!strcmp(ty, "range")) {
+			n = mf_get(t, "range");
+			if (!n || n->type != MF_SEQ || n->n != 2 || !is_number_node(n->kids[0]) ||
+			    !is_number_node(n->kids[1])) {
+				diag(c, n ? n : t, "tolerance: range: expected [LOW, HIGH], two "
+				     "numbers");
+				return;
+			}
+		} else {
+			diag(c, type ? type : t, "tolerance: type '%s' is unsupported (probe, "
+			     "regex, jsonpath, range)", ty);
+			return;
 		}
-	} else if (!strcmp(type->text, "regex")) {
-		if (get_str(c, t, "pattern", true, &p->regex) > 0)
-			check_regex(c, mf_get(t, "pattern"), "pattern");
-	} else {
-		mf_diag_add(c->d, type->pos, true, "tolerance: type %s is not supported (range, "
-			    "regex, a status or a list of them are)", type->text);
+		n = mf_get(t, "target");
+		if (n && !is_type(c, n, "target", MF_SCALAR))
+			return;
 	}
+	json_decref(p->tolerance);
+	p->tolerance = mf_to_json(t);
 }
 
 /* ---- actions ---- */
@@ -752,9 +899,11 @@ static void pauses(struct bctx *c, struct mf_node *m, struct action *a)
 	static const char *const keys[] = { "before", "after", NULL };
 	struct mf_node *n = mf_get(m, "pauses");
 
-	if (!n || !is_type(c, n, "pauses", MF_MAP))
+	if (!n || (c->ctk && mf_is_null(n))) /* chaostoolkit-lib: pauses: null, none */
 		return;
-	check_keys(c, n, keys, "pauses");
+	if (!is_type(c, n, "pauses", MF_MAP))
+		return;
+	check_keys_own(c, n, keys, "pauses");
 	get_duration(c, n, "before", 0, &a->pause_before_us);
 	get_duration(c, n, "after", 0, &a->pause_after_us);
 }
@@ -790,7 +939,7 @@ static const char *const own_action_keys[] = { "name", "type", "provider", "desc
  * way for a fault whose name is also a probe's: `fault: http`). */
 static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, struct action *a)
 {
-	struct mf_node *type, *prov = NULL, *fault_key = mf_get(m, "fault");
+	struct mf_node *type, *prov = NULL, *pmap = NULL, *fault_key = mf_get(m, "fault");
 	const char *kind;
 	size_t before;
 
@@ -836,7 +985,19 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 				    "memory, cpu, ...; or http, process, metric)");
 			return;
 		}
-		if (!is_type(c, prov, "provider", MF_SCALAR))
+		if (prov->type == MF_MAP && !fault_key) {
+			/* the Chaos Toolkit habit: provider: {type: process, path: ...};
+			 * the provider's keys are then in the map, the action's beside */
+			pmap = prov;
+			prov = mf_get(pmap, "type");
+			if (!prov) {
+				mf_diag_add(c->d, pmap->pos, false, "provider: a map needs a type "
+					    "(http, process, metric or a fault)");
+				return;
+			}
+			check_keys(c, m, own_action_keys, "an action");
+		}
+		if (!is_type(c, prov, pmap ? "type" : "provider", MF_SCALAR))
 			return;
 		kind = prov->text;
 		a->provider_pos = prov->pos;
@@ -850,10 +1011,12 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 	}
 	if (!fault_key &&
 	    (!strcmp(kind, "http") || !strcmp(kind, "process") || !strcmp(kind, "metric"))) {
+		static const char *const map_keys[] = { "type", NULL };
+
 		a->type = ACT_PROBE;
 		a->probe.name = a->name;
 		a->probe.pos = m->pos;
-		own_probe(c, m, kind, &a->probe, own_action_keys);
+		own_probe(c, pmap ? pmap : m, kind, &a->probe, pmap ? map_keys : own_action_keys);
 		return;
 	}
 	a->type = ACT_FAULT;
@@ -872,7 +1035,10 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 	}
 	fault_duration(c, m, a, "top-level duration");
 	before = c->d->n;
-	for (size_t i = 0; i < m->n; i++) {
+	for (size_t i = 0; pmap && i < pmap->n; i++)
+		if (strcmp(pmap->keys[i], "type"))
+			fault_option(c, a, pmap->keys[i], pmap->kpos[i], pmap->kids[i]);
+	for (size_t i = 0; !pmap && i < m->n; i++) {
 		bool reserved = false;
 
 		for (size_t k = 0; own_action_keys[k]; k++)
@@ -883,6 +1049,37 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 	}
 	if (c->d->n == before) /* the fault's own checks need well-typed options */
 		check_fault(c, a);
+}
+
+/*
+ * chaostoolkit-lib's activity cache (chaoslib/caching.py): every named
+ * activity of the method, then of the steady-state hypothesis (a later one
+ * replaces an earlier one of the same name); rollbacks are not in it.
+ */
+static void ctk_cache_refs(struct bctx *c, struct mf_node *root)
+{
+	struct mf_node *lists[2] = { mf_get(root, "method"), NULL }, *h;
+
+	h = mf_get(root, "steady-state-hypothesis");
+	if (h && h->type == MF_MAP)
+		lists[1] = mf_get(h, "probes");
+	for (size_t l = 0; l < 2; l++) {
+		if (!lists[l] || lists[l]->type != MF_SEQ)
+			continue;
+		for (size_t i = 0; i < lists[l]->n; i++) {
+			struct mf_node *m = lists[l]->kids[i], *n = mf_get(m, "name");
+			size_t k;
+
+			if (!n || n->type != MF_SCALAR || mf_get(m, "ref"))
+				continue;
+			for (k = 0; k < c->nrefs && strcmp(c->refs[k].name, n->text); k++)
+				;
+			if (k == c->nrefs && c->nrefs == DURESS_ARRAY_SIZE(c->refs))
+				continue;
+			c->refs[k] = (struct named){ n->text, m };
+			c->nrefs += k == c->nrefs;
+		}
+	}
 }
 
 static struct mf_node *ctk_resolve_ref(struct bctx *c, struct mf_node *m)
@@ -896,32 +1093,129 @@ static struct mf_node *ctk_resolve_ref(struct bctx *c, struct mf_node *m)
 	for (size_t i = 0; i < c->nrefs; i++)
 		if (!strcmp(c->refs[i].name, ref->text))
 			return c->refs[i].node;
-	diag(c, ref, "ref: no activity named '%s' before this one", ref->text);
+	diag(c, ref, "ref: no activity named '%s' in the method or the steady-state hypothesis",
+	     ref->text);
 	return NULL;
 }
 
-/* CTK http arguments: the request body (a map is sent as JSON). */
-static void ctk_http_arguments(struct action *a, struct mf_node *n)
-{
-	json_t *j;
-	char **h;
+/* A value as requests writes it in a form or a query: str() of it. */
+static void form_value(char **out, size_t *len, FILE *f, const char *key,
+		       const struct mf_node *v);
 
-	if (n->type == MF_SCALAR) {
-		a->probe.body = n->text;
+/* quote_plus: letters, digits and _.-~ kept, space as '+', the rest %XX. */
+static void form_escape(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (isalnum(ch) || strchr("_.-~", ch))
+			fputc(ch, f);
+		else if (ch == ' ')
+			fputc('+', f);
+		else
+			fprintf(f, "%%%02X", ch);
+	}
+}
+
+static void form_value(char **out, size_t *len, FILE *f, const char *key,
+		       const struct mf_node *v)
+{
+	char *t;
+
+	if (v->type == MF_SEQ) { /* a list repeats the key */
+		for (size_t i = 0; i < v->n; i++)
+			form_value(out, len, f, key, v->kids[i]);
 		return;
 	}
-	j = mf_to_json(n);
-	a->probe.owned_body = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	a->probe.body = a->probe.owned_body;
-	h = realloc(a->probe.headers, (a->probe.nheaders + 2) * sizeof(*h));
-	if (!h)
+	if (v->type == MF_SCALAR && mf_is_null(v))
+		return; /* None is left out */
+	t = v->type == MF_SCALAR && !v->text[0] ? strdup("") : ctk_arg_text(v);
+	if (!t)
 		return;
-	a->probe.headers = h;
-	h[a->probe.nheaders] = strdup("Content-Type: application/json");
-	if (h[a->probe.nheaders])
-		a->probe.nheaders++;
-	h[a->probe.nheaders] = NULL;
+	if (ftell(f) > 0)
+		fputc('&', f);
+	form_escape(f, key);
+	fputc('=', f);
+	form_escape(f, t);
+	free(t);
+}
+
+/* A map as application/x-www-form-urlencoded (malloc'd). */
+static char *form_encode(const struct mf_node *m)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < m->n; i++)
+		form_value(&out, &len, f, m->keys[i], m->kids[i]);
+	fclose(f);
+	return out;
+}
+
+static void add_header(struct probe *p, const char *h)
+{
+	char **v = realloc(p->headers, (p->nheaders + 2) * sizeof(*v));
+
+	if (!v)
+		return;
+	p->headers = v;
+	v[p->nheaders] = strdup(h);
+	if (v[p->nheaders])
+		p->nheaders++;
+	v[p->nheaders] = NULL;
+}
+
+/*
+ * Chaos Toolkit http arguments (chaoslib/provider/http.py): with GET, the
+ * query string (requests' params); otherwise JSON when the headers say
+ * exactly `Content-Type: application/json`, else form-encoded (a string is
+ * sent as it is).
+ */
+static void ctk_http_arguments(struct bctx *c, struct probe *p, struct mf_node *prov,
+			       struct mf_node *n)
+{
+	struct mf_node *h = mf_get(prov, "headers"), *ct = h ? mf_get(h, "Content-Type") : NULL;
+	bool json = ct && ct->type == MF_SCALAR && !strcmp(ct->text, "application/json");
+
+	if (mf_is_null(n) || (n->type != MF_SCALAR && !n->n))
+		return; /* None, {} and [] send nothing */
+	if (n->type == MF_SEQ) {
+		diag(c, n, "arguments: expected a map or a string, got a list");
+		return;
+	}
+	if (!strcmp(p->method, "GET")) {
+		cleanup_free char *q = n->type == MF_MAP ? form_encode(n) : ctk_arg_text(n);
+
+		if (q && *q && asprintf(&p->owned_url, "%s%c%s", p->url,
+					strchr(p->url, '?') ? '&' : '?', q) >= 0)
+			p->url = p->owned_url;
+		return;
+	}
+	if (json) {
+		json_t *j = mf_to_json(n);
+
+		p->owned_body = json_dumps(j, JSON_ENCODE_ANY);
+		json_decref(j);
+	} else if (n->type == MF_MAP) {
+		p->owned_body = form_encode(n);
+		add_header(p, "Content-Type: application/x-www-form-urlencoded");
+	} else {
+		p->owned_body = ctk_arg_text(n);
+	}
+	p->body = p->owned_body;
+}
+
+/* requests: the method upper-cased. */
+static void ctk_http_method(struct probe *p)
+{
+	if (!p->method || !(p->owned_method = strdup(p->method)))
+		return;
+	for (char *s = p->owned_method; *s; s++)
+		*s = (char)toupper((unsigned char)*s);
+	p->method = p->owned_method;
 }
 
 /* Chaos Toolkit format: one activity. */
@@ -932,7 +1226,7 @@ static void ctk_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 					    "configuration", "secrets", "description", NULL };
 	static const char *const http_ctk[] = { "type", "url", "method", "headers", "arguments",
 						"timeout", "expected_status", "verify_tls",
-						"secrets", "netns", NULL };
+						"max_retries", "secrets", "netns", NULL };
 	static const char *const proc_ctk[] = { "type", "path", "arguments", "timeout",
 						"secrets", "netns", NULL };
 	static const char *const duress_ctk[] = { "type", "fault", "duration", "arguments",
@@ -944,9 +1238,8 @@ static void ctk_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 	m = ctk_resolve_ref(c, m);
 	if (!m || !is_type(c, m, "activity", MF_MAP))
 		return;
-	check_keys(c, m, keys, "an activity");
-	if (get_str(c, m, "name", true, &a->name) > 0 && c->nrefs < DURESS_ARRAY_SIZE(c->refs))
-		c->refs[c->nrefs++] = (struct named){ a->name, m };
+	check_keys_own(c, m, keys, "an activity");
+	get_str(c, m, "name", true, &a->name);
 	get_bool(c, m, "background", &a->background);
 	pauses(c, m, a);
 	a->source = m;
@@ -974,29 +1267,45 @@ static void ctk_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 		return;
 	a->probe.name = a->name;
 	a->probe.pos = m->pos;
+	a->probe.ctk = true;
+	a->probe.source = m;
 	if (!strcmp(ptype->text, "python")) {
 		struct mf_node *mod = mf_get(prov, "module"), *fn = mf_get(prov, "func");
+		bool seen = false;
 
-		mf_diag_add(c->d, ptype->pos, true,
-			    "provider: python (%s.%s) cannot run in duress: only http, process and "
-			    "duress providers run",
-			    mod && mod->type == MF_SCALAR ? mod->text : "?",
-			    fn && fn->type == MF_SCALAR ? fn->text : "?");
+		/* one message per provider, however many refs name it */
+		for (size_t i = 0; i < c->npython; i++)
+			seen |= c->python[i] == prov;
+		if (!seen && c->npython < DURESS_ARRAY_SIZE(c->python))
+			c->python[c->npython++] = prov;
+		if (!seen)
+			mf_diag_add(c->d, ptype->pos, true,
+				    "provider: python (%s.%s) cannot run in duress: only http, "
+				    "process and duress providers run",
+				    mod && mod->type == MF_SCALAR ? mod->text : "?",
+				    fn && fn->type == MF_SCALAR ? fn->text : "?");
 		c->x->python_providers = true;
+		a->unsupported = true;
 		return;
 	}
 	if (!strcmp(ptype->text, "http")) {
-		check_keys(c, prov, http_ctk, "an http provider");
+		check_keys_own(c, prov, http_ctk, "an http provider");
 		a->type = ACT_PROBE;
 		http_probe(c, prov, &a->probe);
+		ctk_http_method(&a->probe);
+		n = mf_get(prov, "max_retries");
+		if (n) {
+			long v;
+
+			if (node_long(c, n, "max_retries", 0, 100, &v) > 0)
+				a->probe.max_retries = (unsigned)v;
+		}
 		n = mf_get(prov, "arguments");
-		if (n && !a->probe.body)
-			ctk_http_arguments(a, n);
-		n = mf_get(prov, "expected_status");
-		if (n)
-			status_spec(c, n, "expected_status", &a->probe);
+		if (n && a->probe.url)
+			ctk_http_arguments(c, &a->probe, prov, n);
+		/* expected_status: accepted, and (as chaostoolkit-lib does) not used */
 	} else if (!strcmp(ptype->text, "process")) {
-		check_keys(c, prov, proc_ctk, "a process provider");
+		check_keys_own(c, prov, proc_ctk, "a process provider");
 		a->type = ACT_PROBE;
 		process_probe(c, prov, &a->probe);
 	} else if (!strcmp(ptype->text, "duress")) {
@@ -1077,7 +1386,7 @@ static void steady_state(struct bctx *c, struct mf_node *m, const char *key)
 
 	if (!is_type(c, m, key, MF_MAP))
 		return;
-	check_keys(c, m, keys, key);
+	check_keys_own(c, m, keys, key);
 	get_str(c, m, "title", c->ctk, &c->x->hyp_title);
 	get_str(c, m, "description", false, &c->x->hyp_description);
 	probes = mf_get(m, "probes");
@@ -1088,6 +1397,8 @@ static void steady_state(struct bctx *c, struct mf_node *m, const char *key)
 		return;
 	c->x->steady = calloc(n + 1, sizeof(*c->x->steady));
 	for (size_t i = 0; c->x->steady && i < n; i++) {
+		if (acts[i].unsupported)
+			continue;
 		if (acts[i].type == ACT_FAULT || acts[i].type == ACT_PAUSE) {
 			mf_diag_add(c->d, acts[i].pos, false, "probes: a steady-state probe is http, "
 				    "process or metric");
@@ -1182,7 +1493,7 @@ static void settings(struct bctx *c, struct mf_node *m)
 	get_duration(c, m, "duration", 100000, &x->duration_us);
 	get_duration(c, m, "probe_interval", 100000, &x->probe_interval_us);
 	get_duration(c, m, "sample_interval", 10000, &x->sample_interval_us);
-	get_duration(c, m, "baseline", 0, &x->baseline_us);
+	x->baseline_set |= get_duration(c, m, "baseline", 0, &x->baseline_us) > 0;
 	get_duration(c, m, "recovery_timeout", 0, &x->recovery_timeout_us);
 	n = mf_get(m, "abort");
 	if (n)
@@ -1194,6 +1505,14 @@ static void settings(struct bctx *c, struct mf_node *m)
 		check_keys(c, n, keys, "silent_failures");
 		get_double(c, n, "pressure", 0, 100, &x->silent_pressure_pct);
 	}
+}
+
+/* Chaos Toolkit's format: no `name`, and its own keys. */
+static bool is_ctk(const struct mf_node *root)
+{
+	return mf_find(root, "name") < 0 &&
+	       (mf_find(root, "title") >= 0 || mf_find(root, "steady-state-hypothesis") >= 0 ||
+		mf_find(root, "rollbacks") >= 0);
 }
 
 static void build(struct bctx *c, struct mf_node *root)
@@ -1215,12 +1534,10 @@ static void build(struct bctx *c, struct mf_node *root)
 	x->baseline_us = 2000000;
 	x->recovery_timeout_us = 30000000;
 	x->silent_pressure_pct = 10;
-	c->ctk = x->ctk = mf_find(root, "name") < 0 &&
-			  (mf_find(root, "title") >= 0 ||
-			   mf_find(root, "steady-state-hypothesis") >= 0 ||
-			   mf_find(root, "rollbacks") >= 0);
+	c->ctk = x->ctk = is_ctk(root);
 	if (c->ctk) {
-		check_keys(c, root, ctk, "a Chaos Toolkit experiment");
+		ctk_cache_refs(c, root);
+		check_keys_own(c, root, ctk, "a Chaos Toolkit experiment");
 		get_str(c, root, "title", true, &x->title);
 		get_str(c, root, "description", true, &x->description);
 		n = mf_get(root, "extensions");
@@ -1304,8 +1621,18 @@ int manifest_load_text_opts(const char *name, const char *text, size_t len, unsi
 	/* the journal keeps the experiment as written: no value of the
 	 * environment in it */
 	x->source = mf_to_json(x->root);
-	mf_substitute(x->root, config && config->type == MF_MAP ? config : NULL,
-		      flags & MANIFEST_NO_ENV, d);
+	if (is_ctk(x->root)) {
+		struct mf_node *secrets = mf_get(x->root, "secrets");
+
+		if (secrets && secrets->type != MF_MAP)
+			diag(&c, secrets, "secrets: expected a map, got %s", mf_type_name(secrets));
+		mf_substitute_ctk(x->root, config && config->type == MF_MAP ? config : NULL,
+				  secrets && secrets->type == MF_MAP ? secrets : NULL,
+				  flags & MANIFEST_NO_ENV, d);
+	} else {
+		mf_substitute(x->root, config && config->type == MF_MAP ? config : NULL,
+			      flags & MANIFEST_NO_ENV, d);
+	}
 	build(&c, x->root);
 	if (!d->n)
 		return 0;
@@ -1355,9 +1682,23 @@ int manifest_load(const char *path, struct experiment *x, struct mf_diags *d,
 
 static void probe_free(struct probe *p)
 {
+	if (!p)
+		return;
 	for (size_t i = 0; i < p->nheaders; i++)
 		free(p->headers[i]);
 	free(p->owned_body);
+	free(p->owned_url);
+	free(p->owned_method);
+	if (p->tol_probe) {
+		probe_free(p->tol_probe);
+		free(p->tol_probe);
+	}
+	json_decref(p->tolerance);
+	free(p->owned_path);
+	free(p->owned_line);
+	for (size_t i = 0; i < p->nowned_args; i++)
+		free(p->owned_args[i]);
+	free(p->owned_args);
 	free(p->headers);
 	free(p->args);
 	json_decref(p->json_value);

@@ -5,6 +5,7 @@
 #include <duress/core/proc.h>
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
+#include <duress/experiment/jsonpath.h>
 #include <duress/experiment/probe.h>
 #include <duress/samples/sample.h>
 
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +41,23 @@ static void fail(struct probe_result *r, const char *fmt, ...)
 
 	if (!r->ok)
 		return; /* keep the first reason */
+	r->ok = false;
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* The activity itself failed (chaostoolkit-lib raised ActivityFailed). */
+static void raise_(struct probe_result *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void raise_(struct probe_result *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->raised = true;
+	if (!r->ok)
+		return;
 	r->ok = false;
 	va_start(ap, fmt);
 	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
@@ -278,6 +297,20 @@ static bool status_ok(const struct probe *p, long code, long dflt_lo, long dflt_
 	return false;
 }
 
+/* Output text as chaostoolkit-lib keeps it: UTF-8 as it is; other bytes
+ * (where it would decode with another codec) as '?'. */
+static json_t *ctk_text(char *s, size_t len)
+{
+	json_t *j = json_stringn(s, len);
+
+	if (j)
+		return j;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			s[i] = '?';
+	return json_stringn_nocheck(s, len);
+}
+
 static json_t *text_json(const char *s, size_t len)
 {
 	return json_stringn_nocheck(s, len > PROBE_JOURNAL_MAX ? PROBE_JOURNAL_MAX : len);
@@ -407,12 +440,61 @@ static curl_socket_t guard_open(void *user, curlsocktype purpose, struct curl_so
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+/* Response headers as requests' dict: the last response's, a repeated
+ * header joined with ", ". */
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *user)
+{
+	json_t *h = user;
+	size_t len = size * nmemb, k;
+	const char *colon = memchr(data, ':', len), *v, *e = data + len;
+	char name[256];
+	json_t *old;
+	char *joined;
+
+	if (len > 5 && !strncmp(data, "HTTP/", 5)) {
+		json_object_clear(h); /* a new response (redirect, 100 Continue) */
+		return len;
+	}
+	if (!colon || (size_t)(colon - data) >= sizeof(name))
+		return len;
+	k = (size_t)(colon - data);
+	memcpy(name, data, k);
+	name[k] = '\0';
+	for (v = colon + 1; v < e && (*v == ' ' || *v == '\t'); v++)
+		;
+	while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
+		e--;
+	old = json_object_get(h, name);
+	if (old && asprintf(&joined, "%s, %.*s", json_string_value(old), (int)(e - v), v) >= 0) {
+		json_object_set_new(h, name, json_string_nocheck(joined));
+		free(joined);
+	} else if (!old) {
+		json_object_set_new(h, name, json_stringn_nocheck(v, (size_t)(e - v)));
+	}
+	return len;
+}
+
+/* requests' r.headers.get("Content-Type") == "application/json":
+ * case-insensitive name, exact value. */
+static bool json_reply(json_t *h)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(h, k, v)
+		if (!strcasecmp(k, "Content-Type"))
+			return !strcmp(json_string_value(v), "application/json");
+	return false;
+}
+
 static void run_http(const struct probe *p, const struct probe_ctx *ctx, struct probe_result *r)
 {
 	struct guard_state gs = { "" };
 	CURL *c = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
 	struct buf body = { 0 };
+	json_t *rh = json_object();
+	unsigned attempt = 0;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	long code = 0;
 	int saved;
@@ -449,10 +531,22 @@ static void run_http(const struct probe *p, const struct probe_ctx *ctx, struct 
 		curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &gs);
 		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 	}
+	if (p->ctk) {
+		/* requests follows redirects and keeps the headers */
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 30L);
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, rh);
+	}
 
 	t0 = (timing_now() * 1e3);
 	if (enter_netns(p, ctx, &saved, r) == 0) {
-		cr = curl_easy_perform(c);
+		/* max_retries: urllib3's Retry(N, read=False) retries what never
+		 * reached the server */
+		do
+			cr = curl_easy_perform(c);
+		while ((cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST) &&
+		       attempt++ < p->max_retries);
 		leave_netns(saved);
 		r->latency_ms = (timing_now() * 1e3) - t0;
 		if (cr != CURLE_OK && gs.refused[0]) {
@@ -460,8 +554,17 @@ static void run_http(const struct probe *p, const struct probe_ctx *ctx, struct 
 				"a job started over the API (duress serve --allow-probe-net CIDR)",
 			     p->method, p->url, gs.refused);
 		} else if (cr != CURLE_OK) {
-			fail(r, "%s %s: %s", p->method, p->url, errbuf[0] ? errbuf
-								 : curl_easy_strerror(cr));
+			(p->ctk ? raise_ : fail)(r, "%s %s: %s", p->method, p->url,
+						  errbuf[0] ? errbuf : curl_easy_strerror(cr));
+		} else if (p->ctk) {
+			json_t *b = NULL;
+
+			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+			if (json_reply(rh))
+				b = json_loadb(body.p ? body.p : "", body.n, JSON_DECODE_ANY, NULL);
+			r->output = json_pack("{s:I, s:O, s:o}", "status", (json_int_t)code,
+					      "headers", rh, "body",
+					      b ? b : ctk_text(body.p ? body.p : (char[]){ 0 }, body.n));
 		} else {
 			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 			if (body.p)
@@ -473,6 +576,7 @@ static void run_http(const struct probe *p, const struct probe_ctx *ctx, struct 
 			check_output(p, "body", body.p ? body.p : "", body.n, r);
 		}
 	}
+	json_decref(rh);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 	free(body.p);
@@ -498,7 +602,8 @@ static void run_process(const struct probe *p, const struct probe_ctx *ctx,
 	cleanup_free const char **argv = calloc(p->nargs + 2, sizeof(*argv));
 	struct buf o = { 0 }, e = { 0 };
 	bool oo = true, eo = true, timed_out = false;
-	double t0 = (timing_now() * 1e3), deadline = t0 + (double)p->timeout_us / 1e3;
+	double t0 = (timing_now() * 1e3);
+	double deadline = p->timeout_us ? t0 + (double)p->timeout_us / 1e3 : INFINITY;
 	pid_t pid, parent = getpid();
 
 	if (!argv || pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0 ||
@@ -548,7 +653,7 @@ static void run_process(const struct probe *p, const struct probe_ctx *ctx,
 			timed_out = true;
 			break;
 		}
-		if (poll(pfd, 2, (int)left + 1) < 0 && errno != EINTR)
+		if (poll(pfd, 2, isinf(left) ? -1 : (int)left + 1) < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents)
 			drain(out[0], &o, &oo);
@@ -566,6 +671,21 @@ static void run_process(const struct probe *p, const struct probe_ctx *ctx,
 		sanitize(o.p, o.n);
 	if (e.p)
 		sanitize(e.p, e.n);
+	if (p->ctk) {
+		/* subprocess.run: a signal is a negative returncode; the whole
+		 * output is kept */
+		r->output = json_pack("{s:i, s:o, s:o}", "status",
+				      WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status),
+				      "stdout", ctk_text(o.p ? o.p : (char[]){ 0 }, o.n), "stderr",
+				      ctk_text(e.p ? e.p : (char[]){ 0 }, e.n));
+		if (timed_out)
+			raise_(r, "process activity took too long to complete (timeout %.3gs)",
+			       p->timeout_us / 1e6);
+		else if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && e.p &&
+			 !strncmp(e.p, "exec ", 5))
+			raise_(r, "%.*s", (int)strcspn(e.p, "\n"), e.p);
+		goto out;
+	}
 	r->output = json_pack("{s:i, s:o, s:o}", "status",
 			      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
 			      "stdout", text_json(o.p ? o.p : "", o.n), "stderr",
@@ -610,6 +730,223 @@ static void run_metric(const struct probe *p, const struct probe_ctx *ctx, struc
 		fail(r, "%s: %s is %g", p->metric.text, p->metric.key, v);
 }
 
+/* ---- Chaos Toolkit tolerances (chaoslib/hypothesis.py within_tolerance) ---- */
+
+/* value.get(target, value) */
+static json_t *ctk_target(json_t *tol, json_t *value)
+{
+	json_t *t = json_object_get(tol, "target"), *v;
+
+	if (!json_is_string(t) || !json_is_object(value))
+		return value;
+	v = json_object_get(value, json_string_value(t));
+	return v ? v : value;
+}
+
+/* Python's == between JSON values: 1 == 1.0, true == 1. */
+static bool py_equal(json_t *a, json_t *b)
+{
+	if ((json_is_number(a) || json_is_boolean(a)) && (json_is_number(b) || json_is_boolean(b))) {
+		double x = json_is_boolean(a) ? json_is_true(a) : json_number_value(a);
+		double y = json_is_boolean(b) ? json_is_true(b) : json_number_value(b);
+
+		return x == y;
+	}
+	if (json_is_array(a) && json_is_array(b)) {
+		if (json_array_size(a) != json_array_size(b))
+			return false;
+		for (size_t i = 0; i < json_array_size(a); i++)
+			if (!py_equal(json_array_get(a, i), json_array_get(b, i)))
+				return false;
+		return true;
+	}
+	return json_equal(a, b);
+}
+
+/* Decimal(value): a number, a bool or a numeric string. */
+static bool py_decimal(json_t *v, double *out)
+{
+	char *end;
+	const char *s;
+
+	if (json_is_number(v) || json_is_boolean(v)) {
+		*out = json_is_boolean(v) ? json_is_true(v) : json_number_value(v);
+		return true;
+	}
+	if (!json_is_string(v))
+		return false;
+	s = json_string_value(v);
+	while (isspace((unsigned char)*s))
+		s++;
+	*out = strtod(s, &end);
+	if (end == s)
+		return false;
+	while (isspace((unsigned char)*end))
+		end++;
+	return !*end;
+}
+
+/* Python re patterns in POSIX ERE: \d and \D (glibc knows \w \s \b). */
+static char *py_regex(const char *pat)
+{
+	size_t n = strlen(pat);
+	char *o = malloc(n * 4 + 1), *w = o;
+	bool in_class = false;
+
+	if (!o)
+		return NULL;
+	for (const char *s = pat; *s; s++) {
+		if (*s == '\\' && (s[1] == 'd' || (s[1] == 'D' && !in_class))) {
+			w = stpcpy(w, s[1] == 'D' ? "[^0-9]" : in_class ? "0-9" : "[0-9]");
+			s++;
+			continue;
+		}
+		if (*s == '\\' && s[1]) {
+			*w++ = *s++;
+			*w++ = *s;
+			continue;
+		}
+		if (*s == '[')
+			in_class = true;
+		else if (*s == ']')
+			in_class = false;
+		*w++ = *s;
+	}
+	*w = '\0';
+	return o;
+}
+
+static bool ctk_met(const struct probe *p, const struct probe_ctx *ctx, json_t *tol,
+		    json_t *value, char *why, size_t len)
+{
+	json_t *type, *v, *x;
+	size_t i;
+
+	if (json_is_boolean(tol) || json_is_string(tol)) {
+		snprintf(why, len, "the output is not %s (chaostoolkit-lib compares the whole "
+			 "output)", json_is_boolean(tol) ? (json_is_true(tol) ? "true" : "false")
+							  : "that string");
+		return json_equal(value, tol);
+	}
+	if (json_is_integer(tol)) {
+		v = json_is_object(value) && json_object_get(value, "status")
+			    ? json_object_get(value, "status")
+			    : value;
+		snprintf(why, len, "status is not %lld", (long long)json_integer_value(tol));
+		return py_equal(v, tol);
+	}
+	if (json_is_array(tol)) {
+		v = json_is_object(value) ? json_object_get(value, "status") : NULL;
+		snprintf(why, len, "%s not in the tolerance's list", v ? "status" : "value");
+		if (!v && json_array_size(tol) == 2) {
+			double a, b, c;
+
+			snprintf(why, len, "value not within the tolerance's bounds");
+			return py_decimal(json_array_get(tol, 0), &a) &&
+			       py_decimal(json_array_get(tol, 1), &b) && json_is_number(value) &&
+			       py_decimal(value, &c) && a <= c && c <= b;
+		}
+		json_array_foreach(tol, i, x)
+			if (py_equal(x, v ? v : value))
+				return true;
+		return false;
+	}
+	type = json_object_get(tol, "type");
+	if (!json_is_string(type))
+		return false;
+	if (!strcmp(json_string_value(type), "probe")) {
+		struct probe_result tr;
+		bool met;
+
+		probe_run(p->tol_probe, ctx, &tr);
+		met = !tr.raised;
+		snprintf(why, len, "tolerance probe failed: %.300s", tr.reason);
+		probe_result_free(&tr);
+		return met;
+	}
+	v = ctk_target(tol, value);
+	if (!strcmp(json_string_value(type), "regex")) {
+		cleanup_free char *pat = py_regex(json_string_value(json_object_get(tol, "pattern")));
+		regex_t re;
+		bool m;
+
+		if (!json_is_string(v)) {
+			snprintf(why, len, "regex: the value is not text (give target: status, body, "
+				 "stdout or stderr)");
+			return false;
+		}
+		if (!pat || regcomp(&re, pat, REG_EXTENDED | REG_NOSUB)) {
+			snprintf(why, len, "regex: cannot compile");
+			return false;
+		}
+		m = !regexec(&re, json_string_value(v), 0, NULL, 0);
+		if (!m) {
+			/* Python's $ also matches before a final newline */
+			size_t n = strlen(json_string_value(v));
+			cleanup_free char *cut = n && json_string_value(v)[n - 1] == '\n'
+							 ? strndup(json_string_value(v), n - 1)
+							 : NULL;
+
+			m = cut && !regexec(&re, cut, 0, NULL, 0);
+		}
+		regfree(&re);
+		snprintf(why, len, "%s does not match /%s/",
+			 json_is_string(json_object_get(tol, "target"))
+				 ? json_string_value(json_object_get(tol, "target"))
+				 : "value",
+			 json_string_value(json_object_get(tol, "pattern")));
+		return m;
+	}
+	if (!strcmp(json_string_value(type), "range")) {
+		json_t *r = json_object_get(tol, "range");
+		double a, b, c;
+
+		snprintf(why, len, "value not within range");
+		return py_decimal(v, &c) && py_decimal(json_array_get(r, 0), &a) &&
+		       py_decimal(json_array_get(r, 1), &b) && a <= c && c <= b;
+	}
+	if (!strcmp(json_string_value(type), "jsonpath")) {
+		struct duress_err e = { 0 };
+		json_t *doc = json_incref(v), *vals = NULL, *cnt = json_object_get(tol, "count");
+		json_t *expect = json_object_get(tol, "expect");
+		bool met;
+
+		if (json_is_string(v)) {
+			json_t *parsed = json_loads(json_string_value(v), JSON_DECODE_ANY, NULL);
+
+			if (parsed) {
+				json_decref(doc);
+				doc = parsed;
+			}
+		}
+		if (jsonpath_query(json_string_value(json_object_get(tol, "path")), doc, &vals,
+				   &e) < 0) {
+			json_decref(doc);
+			snprintf(why, len, "%.300s", e.msg);
+			return false;
+		}
+		met = json_array_size(vals) > 0;
+		if (cnt)
+			met = json_is_number(cnt) &&
+			      (double)json_array_size(vals) == json_number_value(cnt);
+		if (json_object_get(tol, "expect"))
+			met = json_is_array(expect) ? py_equal(vals, expect)
+						    : json_array_size(vals) == 1 &&
+							      py_equal(json_array_get(vals, 0), expect);
+		{
+			char *got = json_dumps(vals, JSON_COMPACT);
+
+			snprintf(why, len, "jsonpath %s found %.200s",
+				 json_string_value(json_object_get(tol, "path")), got ? got : "?");
+			free(got);
+		}
+		json_decref(vals);
+		json_decref(doc);
+		return met;
+	}
+	return false;
+}
+
 void probe_run(const struct probe *p, const struct probe_ctx *ctx, struct probe_result *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -626,10 +963,22 @@ void probe_run(const struct probe *p, const struct probe_ctx *ctx, struct probe_
 		run_metric(p, ctx, r);
 		break;
 	}
+	if (p->ctk && r->ok && p->tolerance && !ctx->no_tolerance) {
+		char why[400] = "";
+
+		if (!ctk_met(p, ctx, p->tolerance, r->output ? r->output : json_null(), why,
+			     sizeof(why)))
+			fail(r, "tolerance not met: %s", why);
+	}
 	if (r->ok && p->max_latency_us && r->latency_ms > (double)p->max_latency_us / 1e3)
 		fail(r, "latency %.1f ms above max_latency %.1f ms", r->latency_ms,
 		     (double)p->max_latency_us / 1e3);
 	r->end = timing_real();
+}
+
+bool probe_runs_command(const struct probe *p)
+{
+	return p->type == PROBE_PROCESS || (p->tol_probe && probe_runs_command(p->tol_probe));
 }
 
 void probe_result_free(struct probe_result *r)

@@ -326,7 +326,7 @@ static int api_policy_check(const struct serve_server *srv, const struct experim
 	if (srv->allow_commands)
 		return 0;
 	for (size_t i = 0; i < x->nsteady; i++)
-		if (x->steady[i].type == PROBE_PROCESS)
+		if (probe_runs_command(&x->steady[i]))
 			return serve_error_set(e, 422, "steady_state",
 					       "steady-state probe '%s' (line %u): a process probe %s",
 					       x->steady[i].name ? x->steady[i].name : "",
@@ -335,7 +335,7 @@ static int api_policy_check(const struct serve_server *srv, const struct experim
 		for (size_t i = 0; i < lists[l].n; i++) {
 			const struct action *a = &lists[l].a[i];
 
-			if (a->type == ACT_PROBE && a->probe.type == PROBE_PROCESS)
+			if (a->type == ACT_PROBE && probe_runs_command(&a->probe))
 				return serve_error_set(e, 422, lists[l].part,
 						       "%s activity '%s' (line %u): a process "
 						       "provider %s",

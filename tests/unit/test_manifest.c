@@ -258,11 +258,16 @@ static void test_ctk_json(void **state)
 	assert_int_equal(x.nsteady, 2);
 	assert_string_equal(x.steady[0].url, "http://h:1/a");
 	assert_int_equal(x.steady[0].timeout_us, 3000000);
-	assert_int_equal(x.steady[0].nstatus, 1);
-	assert_int_equal(x.steady[0].status[0].lo, 200);
-	assert_int_equal(x.steady[0].status[0].hi, 204);
+	/* the tolerance as written, evaluated as within_tolerance does */
+	assert_true(x.steady[0].ctk);
+	assert_string_equal(json_string_value(json_object_get(x.steady[0].tolerance, "type")),
+			    "range");
+	/* string arguments: one shell line "PATH ARGUMENTS" (process.py) */
+	assert_string_equal(x.steady[1].path, "/bin/sh");
 	assert_int_equal(x.steady[1].nargs, 2);
-	assert_string_equal(x.steady[1].args[1], "/x y");
+	assert_string_equal(x.steady[1].args[0], "-c");
+	assert_string_equal(x.steady[1].args[1], "/bin/ls -l '/x y'");
+	assert_int_equal(x.steady[1].timeout_us, 0); /* no default timeout */
 	assert_int_equal(x.nmethod, 2);
 	assert_int_equal(x.method[0].type, ACT_PROBE); /* the ref */
 	assert_int_equal(x.method[1].type, ACT_FAULT);
@@ -297,6 +302,229 @@ static void test_ctk_errors(void **state)
 		   "    - type: probe\n      name: p\n      provider: {type: http, url: 'http://a/'}\n"
 		   "method: []\n",
 		   6, 7, "tolerance: required");
+}
+
+/* One CTK method activity (YAML provider text) loaded; returns its probe. */
+static const struct probe *ctk_one(const char *provider, struct experiment *x,
+				   struct mf_diags *d, int *code)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text),
+		 "title: t\ndescription: d\nmethod:\n  - type: action\n    name: a\n"
+		 "    provider: %s\n", provider);
+	load("c.yaml", text, x, d, code);
+	return x->nmethod ? &x->method[0].probe : NULL;
+}
+
+/* chaoslib/provider/process.py: shutil.which on PATH, a list is the argv
+ * (None and "" dropped, str() of each), a map flattened into key, value. */
+static void test_ctk_process_arguments(void **state)
+{
+	struct experiment x;
+	struct mf_diags d;
+	const struct probe *p;
+	int code;
+
+	(void)state;
+	setenv("PATH", "/nonexistent:/bin:/usr/bin", 1);
+	p = ctk_one("{type: process, path: sh, arguments: [-c, '', null, 'echo a b', 3, true]}",
+		    &x, &d, &code);
+	assert_int_equal(code, 0);
+	assert_string_equal(p->path, "/bin/sh");
+	assert_int_equal(p->nargs, 4);
+	assert_string_equal(p->args[0], "-c");
+	assert_string_equal(p->args[1], "echo a b");
+	assert_string_equal(p->args[2], "3");
+	assert_string_equal(p->args[3], "True");
+	manifest_free(&x);
+	mf_diags_free(&d);
+	p = ctk_one("{type: process, path: /bin/echo, arguments: {--a: 1, --b: '', -c: x}}", &x,
+		    &d, &code);
+	assert_int_equal(code, 0);
+	assert_int_equal(p->nargs, 5);
+	assert_string_equal(p->args[0], "--a");
+	assert_string_equal(p->args[1], "1");
+	assert_string_equal(p->args[2], "--b"); /* the key stays, the empty value goes */
+	assert_string_equal(p->args[3], "-c");
+	assert_string_equal(p->args[4], "x");
+	manifest_free(&x);
+	mf_diags_free(&d);
+	/* not on PATH: invalid, as validate_process_activity says */
+	expect_one("title: t\ndescription: d\nmethod:\n  - type: action\n    name: a\n"
+		   "    provider: {type: process, path: no-such-program-here}\n",
+		   6, 37, "cannot be found (not on PATH)");
+}
+
+/* chaoslib/provider/http.py: method upper-cased; GET arguments are the
+ * query string; other methods JSON only with Content-Type:
+ * application/json, else form-encoded; no default timeout. */
+static void test_ctk_http_arguments(void **state)
+{
+	struct experiment x;
+	struct mf_diags d;
+	const struct probe *p;
+	int code;
+
+	(void)state;
+	p = ctk_one("{type: http, url: 'http://h/p?x=1', method: get, max_retries: 2,\n"
+		    "      expected_status: 200, arguments: {q: 'a b&c', n: [1, 2], z: null}}",
+		    &x, &d, &code);
+	assert_int_equal(code, 0);
+	assert_string_equal(p->method, "GET");
+	assert_string_equal(p->url, "http://h/p?x=1&q=a+b%26c&n=1&n=2");
+	assert_null(p->body);
+	assert_int_equal(p->max_retries, 2);
+	assert_int_equal(p->timeout_us, 0);
+	manifest_free(&x);
+	mf_diags_free(&d);
+	p = ctk_one("{type: http, url: 'http://h/', method: post, arguments: {a: 1, b: x}}", &x,
+		    &d, &code);
+	assert_string_equal(p->body, "a=1&b=x");
+	assert_string_equal(p->headers[p->nheaders - 1],
+			    "Content-Type: application/x-www-form-urlencoded");
+	manifest_free(&x);
+	mf_diags_free(&d);
+	p = ctk_one("{type: http, url: 'http://h/', method: put,\n"
+		    "      headers: {Content-Type: application/json}, arguments: {a: 1, b: [x]}}",
+		    &x, &d, &code);
+	assert_string_equal(p->body, "{\"a\": 1, \"b\": [\"x\"]}");
+	assert_int_equal(p->nheaders, 1);
+	manifest_free(&x);
+	mf_diags_free(&d);
+}
+
+/* Tolerances checked as ensure_hypothesis_tolerance_is_valid; python once;
+ * ref finds activities anywhere (the method, then the hypothesis). */
+static void test_ctk_tolerances_refs_python(void **state)
+{
+	static const char head[] = "title: t\ndescription: d\nsteady-state-hypothesis:\n"
+				   "  title: s\n  probes:\n    - type: probe\n      name: p\n"
+				   "      provider: {type: http, url: 'http://h/'}\n";
+	char text[1024];
+	struct experiment x;
+	struct mf_diags d;
+	int code;
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s      tolerance: 1.5\nmethod: []\n", head);
+	expect_one(text, 9, 18, "must be an integer");
+	snprintf(text, sizeof(text), "%s      tolerance: {type: nope}\nmethod: []\n", head);
+	expect_one(text, 9, 25, "type 'nope' is unsupported");
+	snprintf(text, sizeof(text), "%s      tolerance: {type: range, range: [1]}\nmethod: []\n",
+		 head);
+	expect_one(text, 9, 39, "range: expected [LOW, HIGH]");
+	snprintf(text, sizeof(text), "%s      tolerance: {type: jsonpath, path: '$.a', count: 1, "
+		 "target: body}\nmethod:\n  - ref: q\n  - ref: p\n  - type: action\n"
+		 "    name: q\n    provider: {type: process, path: /bin/true}\n", head);
+	assert_int_equal(load("r.yaml", text, &x, &d, &code), 0);
+	assert_int_equal(x.method[0].type, ACT_PROBE); /* a ref to a later activity */
+	assert_string_equal(x.method[0].probe.path, "/bin/true");
+	assert_string_equal(x.method[1].probe.url, "http://h/");
+	manifest_free(&x);
+	mf_diags_free(&d);
+	/* a probe tolerance that runs a program runs a command (the API refuses
+	 * it without --allow-commands) */
+	snprintf(text, sizeof(text), "%s      tolerance: {type: probe, name: t, provider: {type: "
+		 "process, path: /bin/true}}\nmethod: []\n", head);
+	assert_int_equal(load("t.yaml", text, &x, &d, &code), 0);
+	assert_int_equal(x.steady[0].type, PROBE_HTTP);
+	assert_true(probe_runs_command(&x.steady[0]));
+	manifest_free(&x);
+	mf_diags_free(&d);
+	/* a python probe in the hypothesis, named again by a ref: one message, exit 4 */
+	assert_int_equal(load("py.yaml",
+			      "title: t\ndescription: d\nsteady-state-hypothesis:\n  title: s\n"
+			      "  probes:\n    - type: probe\n      name: p\n      tolerance: true\n"
+			      "      provider: {type: python, module: m, func: f}\n"
+			      "method:\n  - ref: p\n",
+			      &x, &d, &code),
+			 1);
+	assert_int_equal(code, DURESS_EXIT_UNSUPPORTED);
+	manifest_free(&x);
+	mf_diags_free(&d);
+}
+
+/* ${} only where chaostoolkit-lib substitutes; secrets scopes after the
+ * configuration; an unknown name kept (safe_substitute). */
+static void test_ctk_substitution(void **state)
+{
+	static const char text[] =
+		"title: 't ${a}'\ndescription: '${a}'\nconfiguration: {a: x}\n"
+		"secrets: {s1: {b: y}, s2: {c: {type: vault, path: p}}}\n"
+		"method:\n  - type: action\n    name: '${a}'\n"
+		"    provider: {type: http, url: 'http://h/${a}/${b}/${nope}', method: '${a}'}\n";
+	struct experiment x;
+	struct mf_diags d;
+	int code;
+
+	(void)state;
+	load("s.yaml", text, &x, &d, &code);
+	assert_int_equal(d.n, 1); /* vault: unsupported */
+	assert_true(d.v[0].unsupported);
+	assert_string_equal(x.title, "t ${a}");
+	assert_string_equal(x.description, "${a}");
+	assert_string_equal(x.method[0].name, "${a}");
+	assert_string_equal(x.method[0].probe.url, "http://h/x/y/${nope}");
+	assert_string_equal(x.method[0].probe.method, "${A}"); /* not substituted, upper-cased */
+	manifest_free(&x);
+	mf_diags_free(&d);
+}
+
+/* Our format forgives the Chaos Toolkit habit: provider as a map. */
+static void test_own_provider_map(void **state)
+{
+	static const char text[] =
+		"name: n\nduration: 1s\nsteady_state:\n  probes:\n"
+		"  - type: probe\n    name: p\n    provider: {type: process, path: /bin/true, "
+		"arguments: [a]}\n"
+		"method:\n  - type: action\n    name: f\n    provider: {type: cpu, workers: 1}\n"
+		"  - type: probe\n    name: h\n    provider: {type: http, url: 'http://h/'}\n";
+	struct experiment x;
+	struct mf_diags d;
+	int code;
+
+	(void)state;
+	assert_int_equal(load("o.yaml", text, &x, &d, &code), 0);
+	assert_false(x.ctk);
+	assert_string_equal(x.steady[0].path, "/bin/true");
+	assert_int_equal(x.steady[0].nargs, 1);
+	assert_int_equal(x.method[0].type, ACT_FAULT);
+	assert_int_equal(x.method[0].nopts, 1);
+	assert_string_equal(x.method[1].probe.url, "http://h/");
+	manifest_free(&x);
+	mf_diags_free(&d);
+	/* still strict: our format wants an absolute path; a key out of place is named */
+	expect_one("name: n\nmethod:\n  - type: probe\n    name: p\n"
+		   "    provider: {type: process, path: true}\n",
+		   5, 37, "give the program's path");
+	expect_one("name: n\nmethod:\n  - type: probe\n    name: p\n    url: x\n"
+		   "    provider: {type: http, url: 'http://h/'}\n",
+		   5, 5, "url: unknown key in an action");
+}
+
+/* chaostoolkit-lib ignores keys it does not know and `pauses: null`; a
+ * failed ${} is one message, not a second one about the empty value. */
+static void test_ctk_lenient(void **state)
+{
+	static const char text[] =
+		"title: t\ndescription: d\nx-vendor: 1\nsteady-state-hypothesis:\n"
+		"  title: s\n  controls: []\n  probes: []\nmethod:\n  - type: action\n"
+		"    name: a\n    arguments: {x: 1}\n    pauses:\n"
+		"    provider: {type: process, path: /bin/true, extra: 1}\n";
+	struct experiment x;
+	struct mf_diags d;
+	int code;
+
+	(void)state;
+	assert_int_equal(load("l.yaml", text, &x, &d, &code), 0);
+	manifest_free(&x);
+	mf_diags_free(&d);
+	unsetenv("DURESS_UNIT_UNSET");
+	expect_one("title: t\ndescription: d\nconfiguration: {u: {type: env, key: "
+		   "DURESS_UNIT_UNSET}}\nmethod:\n  - type: action\n    name: a\n"
+		   "    provider: {type: http, url: '${u}'}\n",
+		   7, 33, "DURESS_UNIT_UNSET is not set");
 }
 
 static void test_metric_expressions(void **state)
@@ -521,6 +749,12 @@ int main(void)
 		cmocka_unit_test(test_all_at_once),
 		cmocka_unit_test(test_ctk_json),
 		cmocka_unit_test(test_ctk_errors),
+		cmocka_unit_test(test_ctk_process_arguments),
+		cmocka_unit_test(test_ctk_http_arguments),
+		cmocka_unit_test(test_ctk_tolerances_refs_python),
+		cmocka_unit_test(test_ctk_substitution),
+		cmocka_unit_test(test_own_provider_map),
+		cmocka_unit_test(test_ctk_lenient),
 		cmocka_unit_test(test_metric_expressions),
 		cmocka_unit_test(test_fuzz_regressions),
 		cmocka_unit_test(test_json_pointer),

@@ -121,4 +121,15 @@ json_t *mf_to_json_raw(const struct mf_node *n);
 void mf_substitute(struct mf_node *root, const struct mf_node *config, bool no_env,
 		   struct mf_diags *d);
 
+/*
+ * The same for a Chaos Toolkit experiment, only where chaostoolkit-lib
+ * substitutes (activities' http url, headers, timeout, arguments; process
+ * arguments; pauses; tolerances; never the title or description), with
+ * values from the configuration, then from every scope of `secrets` (inline
+ * values or {type: env, key: VAR}); an unknown name stays as written, as
+ * string.Template.safe_substitute leaves it.
+ */
+void mf_substitute_ctk(struct mf_node *root, const struct mf_node *config,
+		       const struct mf_node *secrets, bool no_env, struct mf_diags *d);
+
 #endif

@@ -38,6 +38,7 @@ struct action {
 	struct mf_pos pos;
 	enum action_type type;
 	bool is_probe;           /* a "probe" activity: its result is recorded only */
+	bool unsupported;        /* a python provider: reported, cannot run */
 	const struct fault_desc *fault;
 	struct mf_pos provider_pos;
 	struct fault_setting *opts;
@@ -78,6 +79,7 @@ struct experiment {
 	uint64_t probe_interval_us; /* probes during the method; 0: none */
 	uint64_t sample_interval_us;
 	uint64_t baseline_us;
+	bool baseline_set;         /* written in the manifest */
 	uint64_t recovery_timeout_us;
 	double silent_pressure_pct; /* PSI some avg10 above this is a silent failure */
 	struct probe *steady;

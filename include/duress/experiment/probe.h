@@ -62,11 +62,20 @@ struct probe {
 	const char *name;
 	struct mf_pos pos;
 	enum probe_type type;
+	/* Chaos Toolkit activity: the output is recorded as chaostoolkit-lib
+	 * records it, and only an error (refused, timed out, exec failed) makes
+	 * the probe fail; the tolerance, when there is one, decides the rest */
+	bool ctk;
+	json_t *tolerance;        /* CTK tolerance as written (substituted), or NULL */
+	struct probe *tol_probe;  /* CTK `tolerance: {type: probe, ...}`: run it */
+	const struct mf_node *source; /* the activity as written, for the journal */
 	bool in_target_netns;    /* run in the target's network namespace */
-	uint64_t timeout_us;
+	uint64_t timeout_us;     /* 0: none (Chaos Toolkit's default) */
 	/* http */
 	const char *url, *method, *body;
 	char *owned_body;        /* body made from CTK arguments, malloc'd */
+	char *owned_url;         /* CTK GET: the url with the arguments as its query */
+	char *owned_method;      /* CTK: the method upper-cased */
 	char **headers;          /* "Name: value", malloc'd */
 	size_t nheaders;
 	bool verify_tls;
@@ -85,6 +94,11 @@ struct probe {
 	const char *path;
 	const char **args;       /* argv[1..], malloc'd array */
 	size_t nargs;
+	char *owned_path;        /* path found on PATH, malloc'd */
+	char *owned_line;        /* CTK string arguments: "PATH ARGUMENTS" for sh -c */
+	char **owned_args;       /* CTK map or typed list arguments, as text */
+	size_t nowned_args;
+	unsigned max_retries;    /* http: retries of a refused connection */
 	/* metric */
 	struct metric_expr metric;
 };
@@ -93,10 +107,13 @@ struct probe_ctx {
 	const struct target *target; /* for netns: target; may be NULL */
 	json_t *sample;              /* the latest sample (sample_to_json), or NULL */
 	json_t *first_sample;        /* the run's first, for increase(); or NULL */
+	bool no_tolerance;           /* a method or rollback activity: Chaos Toolkit
+				      * checks no tolerance there */
 };
 
 struct probe_result {
 	bool ok;
+	bool raised;         /* CTK: the activity itself failed (status failed) */
 	double latency_ms;
 	double start, end;   /* CLOCK_REALTIME, seconds */
 	char reason[512];    /* why it failed; "" when ok */
@@ -136,6 +153,11 @@ void probe_result_free(struct probe_result *r);
  */
 int metric_eval(const struct metric_expr *m, json_t *sample, json_t *first, double *value,
 		bool *holds, struct duress_err *err);
+
+/* True when running the probe runs a program: a process probe, or a
+ * Chaos Toolkit probe tolerance that is one (the API refuses both without
+ * --allow-commands). */
+bool probe_runs_command(const struct probe *p);
 
 /* One-time library set-up (curl_global_init). */
 int probe_global_init(struct duress_err *err);
