@@ -403,8 +403,14 @@ static void tick_faults(struct run *r)
 	/* A container whose processes all exited is gone, and so is a
 	 * cgroup removed: stop before a fault restarts workers into it (and
 	 * keeps its cgroup alive). */
+	bool may_empty = false;
+
+	/* ... unless a fault ends processes itself (kill): until its
+	 * supervisor restarts them the cgroup may be empty */
+	for (size_t i = 0; i < r->nfaults; i++)
+		may_empty = may_empty || fault_may_empty(&r->faults[i].f);
 	if (!r->o->no_target &&
-	    ((r->had_procs && target_own_procs(r->t) <= 0) || !target_alive(r->t))) {
+	    ((r->had_procs && !may_empty && target_own_procs(r->t) <= 0) || !target_alive(r->t))) {
 		r->vanished = true;
 		return;
 	}

@@ -292,6 +292,11 @@ bool fault_needs_target(const struct fault *f)
 	return !(f->desc->no_target && f->desc->no_target(f));
 }
 
+bool fault_may_empty(const struct fault *f)
+{
+	return f->started && f->desc->may_empty;
+}
+
 int fault_plan_add(struct fault *f, const char *fmt, ...)
 {
 	va_list ap;
