@@ -3,7 +3,8 @@
  * kill: send a signal (TERM by default) to selected processes of the target
  * (targets/procsel.h: main, all, NAME, /REGEX/, --port N), once or every
  * DUR (up to --count rounds), and measure the restart: the time from the
- * signal to the first new process in the target, when a supervisor (a
+ * signal to the first new process in the target that the selection picks,
+ * when a supervisor (a
  * container runtime's restart policy, systemd, a shell loop) brings it
  * back.  A signal cannot be taken back: there is nothing to undo, and the
  * target may be empty for a while (the runner tolerates it: may_empty).
@@ -54,6 +55,7 @@ struct kill_priv {
 	size_t nhit;
 	unsigned exited;             /* of every round's, seen gone */
 	double kill_boot_s;          /* CLOCK_BOOTTIME when it was signalled */
+	uint64_t kill_us;            /* and since apply */
 	bool waiting;                /* no new process seen since */
 	/* restart times (s) per round, < 0 not back (yet) */
 	double restart[KILL_ROUNDS_KEPT];
@@ -166,8 +168,9 @@ static int kill_plan(struct fault *f, struct duress_err *err)
 			       p->count ? "" : ", until the fault ends");
 	if (p->count)
 		fault_plan_add(f, "at most %llu rounds", (unsigned long long)p->count);
-	fault_plan_add(f, "measure the restart: time to the first new process in %s",
-		       f->target->dir);
+	fault_plan_add(f, "measure the restart: time to the first new process in %s that "
+			  "matches %s",
+		       f->target->dir, what);
 	fault_plan_add(f, "revert: nothing (a signal cannot be taken back)");
 	return 0;
 }
@@ -241,6 +244,7 @@ static int kill_apply(struct fault *f, struct duress_err *err)
 	char what[512];
 	int k = kill_round(f, err);
 
+	p->kill_us = 0;
 	if (k < 0)
 		return -1;
 	p->next_us = p->every_us;
@@ -267,11 +271,20 @@ static void watch_restart(struct fault *f)
 	struct kill_priv *p = f->priv;
 	struct duress_err e = { 0 };
 	struct procsel_proc *procs = NULL;
+	cleanup_free bool *sel = NULL;
 	size_t n = 0;
 	double first = -1;
 
 	if (procsel_scan(f->target->dir, &procs, &n, &e) < 0)
 		return; /* gone for now: the runner decides */
+	/* a new process counts when the selection would pick it (a new main
+	 * process, a new worker matching the pattern, a new listener), not a
+	 * short-lived child of a process that survived */
+	sel = calloc(n ? n : 1, sizeof(*sel));
+	if (!sel || (p->waiting && procsel_select(&p->sel, procs, n, sel, &e) < 0)) {
+		procsel_procs_free(procs, n);
+		return;
+	}
 	for (size_t i = 0; i < p->nhit; i++) {
 		unsigned long long st;
 
@@ -284,7 +297,7 @@ static void watch_restart(struct fault *f)
 	for (size_t i = 0; p->waiting && i < n; i++) {
 		double started = (double)procs[i].start / (double)p->hz;
 
-		if (seen_in(p->before, p->nbefore, procs[i].pid, procs[i].start))
+		if (!sel[i] || seen_in(p->before, p->nbefore, procs[i].pid, procs[i].start))
 			continue;
 		if (first < 0 || started < first)
 			first = started;
@@ -320,6 +333,8 @@ static int kill_tick(struct fault *f, uint64_t now_us, struct duress_err *err)
 	k = kill_round(f, err);
 	if (k < 0)
 		return -1;
+	if (k)
+		p->kill_us = now_us;
 	if (!k)
 		p->empty_rounds++; /* the target restarting: not a round */
 	return 0;
@@ -361,6 +376,14 @@ static void kill_sample(struct fault *f, json_t *sample)
 				      p->restarts ? seconds(p->restart_last) : json_null()));
 }
 
+static unsigned kill_hits(const struct fault *f, double *last_s)
+{
+	const struct kill_priv *p = f->priv;
+
+	*last_s = (double)p->kill_us / 1e6;
+	return p->rounds;
+}
+
 static void kill_release(struct fault *f)
 {
 	struct kill_priv *p = f->priv;
@@ -386,4 +409,5 @@ const struct fault_desc fault_kill = {
 	.report = kill_report,
 	.release = kill_release,
 	.sample = kill_sample,
+	.hits = kill_hits,
 };
