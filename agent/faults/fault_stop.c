@@ -29,7 +29,7 @@
 
 struct stop_priv {
 	struct procsel sel;
-	unsigned stopped, failed;
+	unsigned stopped, failed, already;
 	pid_t *pids;
 	size_t npids;
 	double time_to_stop_ms; /* until each shows state T; < 0 not seen */
@@ -153,6 +153,12 @@ static int stop_apply(struct fault *f, struct duress_err *err)
 
 		if (!sel[i])
 			continue;
+		/* stopped already (by someone else): left as it is, or the
+		 * revert would resume what it did not stop */
+		if (proc_state(procs[i].pid) == 'T') {
+			p->already++;
+			continue;
+		}
 		snprintf(pid, sizeof(pid), "%d", (int)procs[i].pid);
 		snprintf(start, sizeof(start), "%llu", procs[i].start);
 		/* first the way back, then the change */
@@ -187,6 +193,7 @@ static void stop_report(struct fault *f, json_t *out)
 
 	json_object_set_new(out, "stopped", json_integer(p->stopped));
 	json_object_set_new(out, "signal_failed", json_integer(p->failed));
+	json_object_set_new(out, "already_stopped", json_integer(p->already));
 	json_object_set_new(out, "time_to_stop_ms",
 			    p->time_to_stop_ms >= 0
 				    ? json_real(round(p->time_to_stop_ms * 10) / 10)

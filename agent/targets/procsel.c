@@ -281,7 +281,7 @@ static int add_proc(struct procsel_proc **procs, size_t *n, size_t *cap, pid_t p
 	char *cmd = NULL;
 	ssize_t len;
 
-	if (pid == getpid() || proc_is_agents(pid))
+	if (pid == getpid())
 		return 0;
 	if (read_stat(pid, &p) < 0)
 		return 0; /* exited meanwhile */
