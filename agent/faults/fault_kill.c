@@ -47,16 +47,16 @@ struct kill_priv {
 	uint64_t every_us, count;
 	/* rounds */
 	unsigned rounds, empty_rounds, signalled, failed;
-	uint64_t next_us;            /* since apply */
+	uint64_t next_us; /* since apply */
 	/* the last round, for its restart */
-	struct kill_seen *before;    /* every process of the target just before it */
+	struct kill_seen *before; /* every process of the target just before it */
 	size_t nbefore;
-	struct kill_seen *hit;       /* the ones signalled */
+	struct kill_seen *hit; /* the ones signalled */
 	size_t nhit;
-	unsigned exited;             /* of every round's, seen gone */
-	double kill_boot_s;          /* CLOCK_BOOTTIME when it was signalled */
-	uint64_t kill_us;            /* and since apply */
-	bool waiting;                /* no new process seen since */
+	unsigned exited;    /* of every round's, seen gone */
+	double kill_boot_s; /* CLOCK_BOOTTIME when it was signalled */
+	uint64_t kill_us;   /* and since apply */
+	bool waiting;	    /* no new process seen since */
 	/* restart times (s) per round, < 0 not back (yet) */
 	double restart[KILL_ROUNDS_KEPT];
 	unsigned restarts;
@@ -65,15 +65,30 @@ struct kill_priv {
 };
 
 static const struct fault_opt kill_opts[] = {
-	{ .name = "signal", .type = FOPT_STRING, .metavar = "SIG",
+	{ .name = "signal",
+	  .type = FOPT_STRING,
+	  .metavar = "SIG",
 	  .help = "signal by name or number: TERM (default), KILL, HUP, INT, USR1, ..." },
-	{ .name = "process", .type = FOPT_LIST, .metavar = "SEL",
+	{ .name = "process",
+	  .type = FOPT_LIST,
+	  .metavar = "SEL",
 	  .help = "which processes: main (default), all, NAME, /REGEX/ (repeatable: the union)" },
-	{ .name = "port", .type = FOPT_UINT, .min = 1, .max = 65535, .metavar = "N",
+	{ .name = "port",
+	  .type = FOPT_UINT,
+	  .min = 1,
+	  .max = 65535,
+	  .metavar = "N",
 	  .help = "the processes listening on TCP port N (in the target's network namespace)" },
-	{ .name = "every", .type = FOPT_DURATION, .min = 100000, .metavar = "DUR",
+	{ .name = "every",
+	  .type = FOPT_DURATION,
+	  .min = 100000,
+	  .metavar = "DUR",
 	  .help = "signal again every DUR while in force (default: once, when applied)" },
-	{ .name = "count", .type = FOPT_UINT, .min = 1, .max = 1000000, .metavar = "N",
+	{ .name = "count",
+	  .type = FOPT_UINT,
+	  .min = 1,
+	  .max = 1000000,
+	  .metavar = "N",
 	  .help = "with --every: at most N rounds (default: until --for ends)" },
 };
 
@@ -100,8 +115,9 @@ static int kill_validate(struct fault *f, struct duress_err *err)
 			return -1;
 	p->sel.port = port->set ? (unsigned)port->u : 0;
 	if (count->set && !every->set)
-		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-				       "--count: needs --every (without it the signal is sent once)");
+		return duress_err_setc(
+			err, DURESS_EXIT_USAGE, 0,
+			"--count: needs --every (without it the signal is sent once)");
 	p->every_us = every->set ? every->u : 0;
 	p->count = count->set ? count->u : 0;
 	for (size_t i = 0; i < KILL_ROUNDS_KEPT; i++)
@@ -168,8 +184,9 @@ static int kill_plan(struct fault *f, struct duress_err *err)
 			       p->count ? "" : ", until the fault ends");
 	if (p->count)
 		fault_plan_add(f, "at most %llu rounds", (unsigned long long)p->count);
-	fault_plan_add(f, "measure the restart: time to the first new process in %s that "
-			  "matches %s",
+	fault_plan_add(f,
+		       "measure the restart: time to the first new process in %s that "
+		       "matches %s",
 		       f->target->dir, what);
 	fault_plan_add(f, "revert: nothing (a signal cannot be taken back)");
 	return 0;
@@ -353,16 +370,18 @@ static void kill_report(struct fault *f, json_t *out)
 
 	watch_restart(f);
 	for (unsigned i = 0; i < p->rounds && i < KILL_ROUNDS_KEPT; i++)
-		json_array_append_new(times, p->restart[i] < 0 ? json_null() : seconds(p->restart[i]));
-	json_object_set_new(out, "signal", json_string(procsel_signal_name(p->sig, sname,
-									   sizeof(sname))));
+		json_array_append_new(times,
+				      p->restart[i] < 0 ? json_null() : seconds(p->restart[i]));
+	json_object_set_new(out, "signal",
+			    json_string(procsel_signal_name(p->sig, sname, sizeof(sname))));
 	json_object_set_new(out, "rounds", json_integer(p->rounds));
 	json_object_set_new(out, "rounds_without_match", json_integer(p->empty_rounds));
 	json_object_set_new(out, "signalled", json_integer(p->signalled));
 	json_object_set_new(out, "signal_failed", json_integer(p->failed));
 	json_object_set_new(out, "exited", json_integer(p->exited));
 	json_object_set_new(out, "restarts", json_integer(p->restarts));
-	json_object_set_new(out, "restart_time", p->restarts ? seconds(p->restart_max) : json_null());
+	json_object_set_new(out, "restart_time",
+			    p->restarts ? seconds(p->restart_max) : json_null());
 	json_object_set_new(out, "restart_times", times);
 }
 

@@ -36,9 +36,15 @@ struct stop_priv {
 };
 
 static const struct fault_opt stop_opts[] = {
-	{ .name = "process", .type = FOPT_LIST, .metavar = "SEL",
+	{ .name = "process",
+	  .type = FOPT_LIST,
+	  .metavar = "SEL",
 	  .help = "which processes: main (default), all, NAME, /REGEX/ (repeatable: the union)" },
-	{ .name = "port", .type = FOPT_UINT, .min = 1, .max = 65535, .metavar = "N",
+	{ .name = "port",
+	  .type = FOPT_UINT,
+	  .min = 1,
+	  .max = 65535,
+	  .metavar = "N",
 	  .help = "the processes listening on TCP port N (in the target's network namespace)" },
 };
 
@@ -195,9 +201,8 @@ static void stop_report(struct fault *f, json_t *out)
 	json_object_set_new(out, "signal_failed", json_integer(p->failed));
 	json_object_set_new(out, "already_stopped", json_integer(p->already));
 	json_object_set_new(out, "time_to_stop_ms",
-			    p->time_to_stop_ms >= 0
-				    ? json_real(round(p->time_to_stop_ms * 10) / 10)
-				    : json_null());
+			    p->time_to_stop_ms >= 0 ? json_real(round(p->time_to_stop_ms * 10) / 10)
+						    : json_null());
 }
 
 static void stop_sample(struct fault *f, json_t *sample)

@@ -38,8 +38,10 @@ int procsel_add(struct procsel *s, const char *text, const char *what, struct du
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
 				       "%s: needs a value (main, all, NAME or /REGEX/)", what);
 	if (len >= sizeof(r.name))
-		return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: '%.40s...': longer than %zu "
-				       "characters", what, text, sizeof(r.name) - 1);
+		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
+				       "%s: '%.40s...': longer than %zu "
+				       "characters",
+				       what, text, sizeof(r.name) - 1);
 	if (!strcmp(text, "main")) {
 		r.kind = PROCSEL_MAIN;
 	} else if (!strcmp(text, "all")) {
@@ -117,8 +119,8 @@ int procsel_signal(const char *text, const char *what, int *sig, struct duress_e
 			uint64_t off = 0;
 
 			if (name[5] && (name[5] != '+' ||
-					parse_uint(name + 6, what, 0, (uint64_t)(SIGRTMAX - SIGRTMIN), &off,
-						   &e) < 0))
+					parse_uint(name + 6, what, 0,
+						   (uint64_t)(SIGRTMAX - SIGRTMIN), &off, &e) < 0))
 				off = UINT64_MAX;
 			if (off != UINT64_MAX)
 				*sig = SIGRTMIN + (int)off;
@@ -206,7 +208,8 @@ int procsel_parse_tcp(const char *text, unsigned port, unsigned long *inodes, si
 	/* the header: "  sl  local_address rem_address   st ..." */
 	if (!line || !strstr(text, "local_address") || (size_t)(line - text) > 512)
 		return -1;
-	for (line++; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : line + strlen(line)) {
+	for (line++; *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : line + strlen(line)) {
 		char local[64], rem[64], st[8];
 		unsigned long inode;
 		unsigned p;
@@ -321,8 +324,8 @@ static int add_proc(struct procsel_proc **procs, size_t *n, size_t *cap, pid_t p
 	return 0;
 }
 
-static int scan_dir(const char *dir, int depth, struct procsel_proc **procs, size_t *n,
-		    size_t *cap, struct duress_err *err)
+static int scan_dir(const char *dir, int depth, struct procsel_proc **procs, size_t *n, size_t *cap,
+		    struct duress_err *err)
 {
 	cleanup_free pid_t *pids = NULL;
 	cleanup_dir DIR *d = NULL;
@@ -344,11 +347,13 @@ static int scan_dir(const char *dir, int depth, struct procsel_proc **procs, siz
 		char sub[PATH_MAX];
 		struct duress_err e = { 0 };
 
-		if (de->d_type != DT_DIR || de->d_name[0] == '.' || !strncmp(de->d_name, "duress-", 7))
+		if (de->d_type != DT_DIR || de->d_name[0] == '.' ||
+		    !strncmp(de->d_name, "duress-", 7))
 			continue;
 		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= sizeof(sub))
 			continue;
-		if (scan_dir(sub, depth + 1, procs, n, cap, &e) < 0 && e.code == DURESS_EXIT_INTERNAL) {
+		if (scan_dir(sub, depth + 1, procs, n, cap, &e) < 0 &&
+		    e.code == DURESS_EXIT_INTERNAL) {
 			*err = e;
 			return -1;
 		}
@@ -437,8 +442,7 @@ static bool holds_socket(pid_t pid, const struct netns_socks *ns)
 	return false;
 }
 
-static bool on_port(pid_t pid, unsigned port, struct netns_socks *cache, size_t *ncache,
-		    size_t max)
+static bool on_port(pid_t pid, unsigned port, struct netns_socks *cache, size_t *ncache, size_t max)
 {
 	char path[64];
 	struct stat st;
@@ -461,8 +465,8 @@ static bool on_port(pid_t pid, unsigned port, struct netns_socks *cache, size_t 
 	return ns->n && holds_socket(pid, ns);
 }
 
-int procsel_select(const struct procsel *s, const struct procsel_proc *procs, size_t n,
-		   bool *sel, struct duress_err *err)
+int procsel_select(const struct procsel *s, const struct procsel_proc *procs, size_t n, bool *sel,
+		   struct duress_err *err)
 {
 	int count = 0;
 
@@ -492,8 +496,8 @@ int procsel_select(const struct procsel *s, const struct procsel_proc *procs, si
 			continue;
 		}
 		for (size_t i = 0; i < n; i++)
-			if (!sel[i] && procsel_rule_matches(&s->rules[r], procs[i].comm,
-							    procs[i].cmdline))
+			if (!sel[i] &&
+			    procsel_rule_matches(&s->rules[r], procs[i].comm, procs[i].cmdline))
 				sel[i] = true;
 	}
 	for (size_t i = 0; i < n; i++)

@@ -170,7 +170,7 @@ static void test_main_process(void **state)
 	(void)state;
 	assert_int_equal(procsel_main(v, 5), 2);
 	assert_int_equal(procsel_main(v, 2), 0); /* 11's parent is not in the set: 11, older */
-	v[1].start = 100;                          /* a tie: the lower pid */
+	v[1].start = 100;			 /* a tie: the lower pid */
 	assert_int_equal(procsel_main(v + 1, 2), 1);
 	assert_int_equal(procsel_main(v, 0), -1);
 }
@@ -312,8 +312,7 @@ static void test_scan_and_select(void **state)
 }
 
 /* The option tables of kill and stop: what validate() refuses. */
-static void check_fault(const char *kind, const char *const *args, int want_rc,
-			const char *needle)
+static void check_fault(const char *kind, const char *const *args, int want_rc, const char *needle)
 {
 	struct fault f;
 	struct duress_err err = { 0 };
@@ -342,14 +341,15 @@ static void check_fault(const char *kind, const char *const *args, int want_rc,
 static void test_fault_options(void **state)
 {
 	(void)state;
-	check_fault("kill", (const char *const[]){ "signal", "KILL", "process", "all", "process",
-						   "/x/", "port", "80", "every", "1s", "count",
-						   "3", NULL },
+	check_fault("kill",
+		    (const char *const[]){ "signal", "KILL", "process", "all", "process", "/x/",
+					   "port", "80", "every", "1s", "count", "3", NULL },
 		    0, NULL);
 	check_fault("kill", (const char *const[]){ "count", "3", NULL }, -1, "needs --every");
 	check_fault("kill", (const char *const[]){ "signal", "STOP", NULL }, -1, "stop fault");
 	check_fault("kill", (const char *const[]){ "every", "10ms", NULL }, -1, "at least");
-	check_fault("kill", (const char *const[]){ "port", "70000", NULL }, -1, "between 1 and 65535");
+	check_fault("kill", (const char *const[]){ "port", "70000", NULL }, -1,
+		    "between 1 and 65535");
 	check_fault("kill", (const char *const[]){ "process", "/(/", NULL }, -1, "--process");
 	check_fault("stop", (const char *const[]){ "process", "main", "port", "5432", NULL }, 0,
 		    NULL);
@@ -413,9 +413,9 @@ static void test_undo_cont(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_selectors),     cmocka_unit_test(test_signals),
-		cmocka_unit_test(test_matching),      cmocka_unit_test(test_main_process),
-		cmocka_unit_test(test_parse_tcp),     cmocka_unit_test(test_cmdline),
+		cmocka_unit_test(test_selectors),	cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_matching),	cmocka_unit_test(test_main_process),
+		cmocka_unit_test(test_parse_tcp),	cmocka_unit_test(test_cmdline),
 		cmocka_unit_test(test_scan_and_select), cmocka_unit_test(test_fault_options),
 		cmocka_unit_test(test_undo_cont),
 	};

@@ -15,8 +15,9 @@
  *             inodes of /proc/PID/fd)
  *
  * Several selectors select the union.  The target's processes are those of
- * its cgroup and the cgroups below it, except the agent's own (duress-*).
- * The agent's own processes are never selected.
+ * its cgroup and the cgroups below it, except the agent's own cgroups
+ * (duress-*: workers, hogs) and the agent itself.  A sandbox's workload
+ * (duress-sandbox) is the sandbox's main process.
  */
 #ifndef DURESS_PROCSEL_H
 #define DURESS_PROCSEL_H
@@ -48,15 +49,15 @@ struct procsel_rule {
 struct procsel {
 	struct procsel_rule *rules;
 	size_t n;
-	unsigned port;               /* --port: 1..65535, 0 none */
+	unsigned port; /* --port: 1..65535, 0 none */
 };
 
 /* One process of a target, as the selection sees it. */
 struct procsel_proc {
 	pid_t pid, ppid;
-	unsigned long long start;    /* start time (clock ticks since boot) */
+	unsigned long long start; /* start time (clock ticks since boot) */
 	char comm[32];
-	char *cmdline;               /* arguments joined by spaces (malloc'd, may be "") */
+	char *cmdline; /* arguments joined by spaces (malloc'd, may be "") */
 };
 
 /*
@@ -92,7 +93,7 @@ void procsel_cmdline_join(char *buf, size_t len);
 
 /*
  * The processes of the cgroup dir and those below it (except duress-*
- * cgroups and the agent's own processes).  *procs is malloc'd (free with
+ * cgroups and the agent itself).  *procs is malloc'd (free with
  * procsel_procs_free); an empty cgroup gives 0 processes.  < 0 when dir
  * is gone (ENOENT).
  */
@@ -103,8 +104,8 @@ void procsel_procs_free(struct procsel_proc *procs, size_t n);
  * Mark in sel[0..n) the processes s selects (no rules and no port: main).
  * Returns how many are selected, or < 0 on error.
  */
-int procsel_select(const struct procsel *s, const struct procsel_proc *procs, size_t n,
-		   bool *sel, struct duress_err *err);
+int procsel_select(const struct procsel *s, const struct procsel_proc *procs, size_t n, bool *sel,
+		   struct duress_err *err);
 
 /* Describe the selection ("main", "all", "nginx, /worker [0-9]/", "port 8080"). */
 void procsel_describe(const struct procsel *s, char *buf, size_t len);
