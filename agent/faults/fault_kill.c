@@ -313,8 +313,11 @@ static void watch_restart(struct fault *f)
 	}
 	for (size_t i = 0; p->waiting && i < n; i++) {
 		double started = (double)procs[i].start / (double)p->hz;
+		/* main: a new process started from outside the target (another
+		 * old one may be the oldest now) */
+		bool pick = sel[i] || (procsel_has_main(&p->sel) && procsel_is_root(procs, n, i));
 
-		if (!sel[i] || seen_in(p->before, p->nbefore, procs[i].pid, procs[i].start))
+		if (!pick || seen_in(p->before, p->nbefore, procs[i].pid, procs[i].start))
 			continue;
 		if (first < 0 || started < first)
 			first = started;

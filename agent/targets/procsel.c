@@ -182,16 +182,30 @@ bool procsel_rule_matches(const struct procsel_rule *r, const char *comm, const 
 	return false;
 }
 
+bool procsel_is_root(const struct procsel_proc *procs, size_t n, size_t i)
+{
+	for (size_t k = 0; k < n; k++)
+		if (k != i && procs[k].pid == procs[i].ppid)
+			return false;
+	return true;
+}
+
+bool procsel_has_main(const struct procsel *s)
+{
+	if (!s->n && !s->port)
+		return true;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->rules[i].kind == PROCSEL_MAIN)
+			return true;
+	return false;
+}
+
 ssize_t procsel_main(const struct procsel_proc *procs, size_t n)
 {
 	ssize_t best = -1;
 
 	for (size_t i = 0; i < n; i++) {
-		bool parent_in = false;
-
-		for (size_t k = 0; k < n && !parent_in; k++)
-			parent_in = k != i && procs[k].pid == procs[i].ppid;
-		if (parent_in)
+		if (!procsel_is_root(procs, n, i))
 			continue;
 		if (best < 0 || procs[i].start < procs[best].start ||
 		    (procs[i].start == procs[best].start && procs[i].pid < procs[best].pid))

@@ -30,6 +30,9 @@
 #include <duress/faults/fault.h>
 #include <duress/session/recover.h>
 #include <duress/targets/procsel.h>
+#include <duress/targets/target.h>
+
+#include <jansson.h>
 
 static void add_ok(struct procsel *s, const char *text)
 {
@@ -60,7 +63,12 @@ static void test_selectors(void **state)
 	(void)state;
 	procsel_describe(&s, buf, sizeof(buf));
 	assert_string_equal(buf, "main");
+	assert_true(procsel_has_main(&s));
+	add_ok(&s, "nginx");
+	assert_false(procsel_has_main(&s));
+	procsel_free(&s);
 	add_ok(&s, "main");
+	assert_true(procsel_has_main(&s));
 	add_ok(&s, "nginx");
 	add_ok(&s, "/worker [0-9]+$/");
 	assert_int_equal(s.n, 3);
@@ -173,6 +181,9 @@ static void test_main_process(void **state)
 	v[1].start = 100;			 /* a tie: the lower pid */
 	assert_int_equal(procsel_main(v + 1, 2), 1);
 	assert_int_equal(procsel_main(v, 0), -1);
+	assert_true(procsel_is_root(v, 5, 2));
+	assert_false(procsel_is_root(v, 5, 0));
+	assert_false(procsel_is_root(v, 5, 4));
 }
 
 static const char tcp_table[] =
@@ -410,6 +421,124 @@ static void test_undo_cont(void **state)
 	assert_int_equal(k->check(&rec, why, sizeof(why)), -1);
 }
 
+/* Write the pids to the fake cgroup's cgroup.procs. */
+static void put_procs(const char *dir, const pid_t *pids, size_t n)
+{
+	char text[256] = "";
+	size_t off = 0;
+
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "%d\n", (int)pids[i]);
+	fx_put(dir, "cgroup.procs", text);
+}
+
+/* kill on a fake cgroup of real children: the plan names the main one,
+ * apply signals it only, a new process written in counts as the restart
+ * (its start time minus the signal's), the report says so. */
+static void test_kill_restart(void **state)
+{
+	char tmp[] = "/tmp/duress-kill-XXXXXX";
+	struct fault f;
+	struct target t;
+	struct undo_log log;
+	struct duress_err err = { 0 };
+	pid_t procs[2];
+	json_t *rep;
+	int status;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmp));
+	procs[0] = child("sleep");
+	usleep(20000); /* a later start time: procs[0] is the main one */
+	procs[1] = child("other");
+	put_procs(tmp, procs, 2);
+	target_init(&t);
+	snprintf(t.dir, sizeof(t.dir), "%s", tmp);
+	undo_log_init(&log);
+	assert_int_equal(fault_init(&f, fault_find("kill"), &err), 0);
+	f.target = &t;
+	f.undo = &log;
+	assert_int_equal(fault_prepare(&f, &err), 0);
+	assert_true(f.nplan >= 3);
+	{
+		char want[64];
+
+		snprintf(want, sizeof(want), "now %d (sleep)", (int)procs[0]);
+		if (!strstr(f.plan[0], want))
+			fail_msg("plan '%s' lacks '%s'", f.plan[0], want);
+	}
+	assert_int_equal(fault_start(&f, 1.0, &err), 0);
+	assert_int_equal(log.n, 0); /* nothing to undo */
+	assert_int_equal(waitpid(procs[0], &status, 0), procs[0]);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+	assert_true(strchr("RS", proc_state(procs[1]))); /* not selected: runs */
+	/* no new process yet: no restart */
+	assert_int_equal(fault_tick(&f, 1.1, &err), 0);
+	rep = json_object();
+	fault_report(&f, rep);
+	assert_true(json_is_null(json_object_get(rep, "restart_time")));
+	assert_int_equal(json_integer_value(json_object_get(rep, "exited")), 1);
+	json_decref(rep);
+	/* the supervisor brings it back */
+	usleep(50000);
+	procs[0] = child("sleep");
+	put_procs(tmp, procs, 2);
+	assert_int_equal(fault_tick(&f, 1.3, &err), 0);
+	rep = json_object();
+	fault_report(&f, rep);
+	assert_int_equal(json_integer_value(json_object_get(rep, "restarts")), 1);
+	assert_true(json_real_value(json_object_get(rep, "restart_time")) >= 0.04);
+	assert_int_equal(json_integer_value(json_object_get(rep, "rounds")), 1);
+	assert_string_equal(json_string_value(json_object_get(rep, "signal")), "TERM");
+	json_decref(rep);
+	assert_int_equal(fault_hits(&f, &(double){ 0 }), 1);
+	assert_true(fault_may_empty(&f));
+	fault_free(&f);
+	undo_log_free(&log);
+	reap(procs[0]);
+	reap(procs[1]);
+	fx_rm_tree(tmp);
+}
+
+/* stop on a fake cgroup of a real child: the "cont" step is recorded, the
+ * child is in state T, the revert of the log resumes it. */
+static void test_stop_undo(void **state)
+{
+	char tmp[] = "/tmp/duress-stop-XXXXXX";
+	struct fault f;
+	struct target t;
+	struct undo_log log;
+	struct undo_report rep;
+	struct duress_err err = { 0 };
+	pid_t pid;
+	int i;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmp));
+	pid = child("sleep");
+	put_procs(tmp, &pid, 1);
+	target_init(&t);
+	snprintf(t.dir, sizeof(t.dir), "%s", tmp);
+	undo_log_init(&log);
+	assert_int_equal(fault_init(&f, fault_find("stop"), &err), 0);
+	f.target = &t;
+	f.undo = &log;
+	assert_int_equal(fault_prepare(&f, &err), 0);
+	assert_int_equal(fault_start(&f, 1.0, &err), 0);
+	assert_int_equal(log.n, 1);
+	assert_ptr_equal(log.recs[0].kind, &undo_kind_cont);
+	assert_int_equal(proc_state(pid), 'T');
+	assert_int_equal(undo_revert_all(&log, &rep), 0);
+	assert_int_equal(rep.reverted, 1);
+	for (i = 0; i < 2000 && proc_state(pid) == 'T'; i++)
+		usleep(1000);
+	assert_true(strchr("RS", proc_state(pid)));
+	fault_free(&f);
+	undo_log_free(&log);
+	reap(pid);
+	fx_rm_tree(tmp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,7 +546,8 @@ int main(void)
 		cmocka_unit_test(test_matching),	cmocka_unit_test(test_main_process),
 		cmocka_unit_test(test_parse_tcp),	cmocka_unit_test(test_cmdline),
 		cmocka_unit_test(test_scan_and_select), cmocka_unit_test(test_fault_options),
-		cmocka_unit_test(test_undo_cont),
+		cmocka_unit_test(test_undo_cont),	cmocka_unit_test(test_kill_restart),
+		cmocka_unit_test(test_stop_undo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -107,6 +107,12 @@ void procsel_procs_free(struct procsel_proc *procs, size_t n);
 int procsel_select(const struct procsel *s, const struct procsel_proc *procs, size_t n, bool *sel,
 		   struct duress_err *err);
 
+/* Pure: does the selection pick the main process (main, or nothing given)? */
+bool procsel_has_main(const struct procsel *s);
+
+/* Pure: is procs[i] a root of procs[0..n) (its parent not among them)? */
+bool procsel_is_root(const struct procsel_proc *procs, size_t n, size_t i);
+
 /* Describe the selection ("main", "all", "nginx, /worker [0-9]/", "port 8080"). */
 void procsel_describe(const struct procsel *s, char *buf, size_t len);
 
