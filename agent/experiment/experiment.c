@@ -1009,9 +1009,6 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 	if (r->applied_any)
 		say(r, "reverted everything in %.1f ms (%zu undone, %zu already gone, %zu failed)",
 		    r->revert_ms, r->rep.reverted, r->rep.gone, r->rep.failed);
-	for (size_t i = 0; i < nfaults; i++)
-		if (faults[i].f.started)
-			json_array_append_new(r->run_recs, fault_record(r, &faults[i]));
 	r->phase = "after";
 
 	/* rollbacks, recovery, steady state after */
@@ -1039,6 +1036,11 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 	} else if (r->stop_signal && !r->vanished) {
 		take(r, LOOP_PLAIN); /* what the target looks like once reverted */
 	}
+	/* the faults' records once recovery is measured too (a kill's
+	 * probes_pass_again_s may come from a recovery round) */
+	for (size_t i = 0; i < nfaults; i++)
+		if (faults[i].f.started)
+			json_array_append_new(r->run_recs, fault_record(r, &faults[i]));
 	kernel_events(r);
 
 	if (r->rep.failed || r->early.failed) {
