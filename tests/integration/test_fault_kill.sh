@@ -86,7 +86,7 @@ disown -h $sup 2>/dev/null
 _pids+=("$sup")
 wait_until 10 grep -q . "$dir4/cgroup.procs" || fail "supervised process started" "cgroup empty"
 first=$(head -n 1 "$dir4/cgroup.procs")
-"$DURESS" inject kill -t "cgroup:$dir4" --for 3s --baseline 1s --samples "$WORK/r.jsonl" \
+"$DURESS" inject kill -t "cgroup:$dir4" --for 5s --baseline 1s --samples "$WORK/r.jsonl" \
 	--summary "$WORK/r.json" > "$WORK/r.out" 2> "$WORK/r.err"
 rc=$?
 check "kill of a supervised target exits 0 (got $rc)" [ $rc = 0 ] || head -c 300 "$WORK/r.err"
@@ -114,7 +114,7 @@ method:
     name: kill it
     provider: kill
     signal: KILL
-    duration: 3s
+    duration: 5s
 probe_interval: 100ms
 baseline: 1s
 recovery_timeout: 5s
@@ -138,6 +138,14 @@ spawn "$dir5" sleep 1000; lone=$SPAWNED
 rc=$?
 check "an emptied target is no failure: exit 0 (got $rc)" [ $rc = 0 ] || head -c 300 "$WORK/e.err"
 check "its process is gone, no restart" jq -e '.fault_report.exited == 1 and .fault_report.restart_time == null and .in_force_s >= 1.9' "$WORK/e.json"
+
+# the sandbox (no target): main is its workload; the run ends cleanly and
+# the sandbox is removed
+"$DURESS" inject kill --for 1s --baseline 0 -q --summary "$WORK/sb.json" > /dev/null 2> "$WORK/sb.err"
+rc=$?
+check "kill in the sandbox: exit 0 (got $rc)" [ $rc = 0 ] || head -c 300 "$WORK/sb.err"
+check "kill in the sandbox: its workload got SIGTERM and exited" jq -e '.fault_report.signalled == 1 and .fault_report.exited == 1' "$WORK/sb.json"
+check "no sandbox left" bash -c "! ls -d $CG/duress-sandbox-* 2>/dev/null"
 
 # ---- stop: state T while in force, running again after
 "$DURESS" inject stop -t "cgroup:$dir" --process alpha --for 10s --baseline 0 -q \
