@@ -3,7 +3,7 @@
 #   make            build build/duress
 #   make deps       install every Debian package needed (root; idempotent)
 #   make check      deps + build + unit tests + integration tests (VM if needed)
-#   make demo       deps + build + live samples of a sandbox target
+#   make demo       deps + build + a short experiment on a sandbox (live table, reverts)
 #   make asan       build with ASan+UBSan into build-asan/
 #   make bench      benchmarks (docs/performance.md)
 #   make fuzz       libFuzzer on the manifest loader, FUZZ_SECONDS (build-fuzz/)

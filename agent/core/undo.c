@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Undo records, the log and its revert, the "kill" kind (undo.h). */
+/* Undo records, the log and its revert, the process kinds (undo.h). */
 #include <duress/core/cleanup.h>
 #include <duress/core/proc.h>
 #include <duress/core/undo.h>
@@ -123,6 +123,46 @@ static int check_kill(const struct undo_rec *rec, char *why, size_t len)
 }
 
 const struct undo_kind undo_kind_kill = { "kill", revert_kill, describe_kill, check_kill };
+
+/* ---- cont: a process the stop fault stopped ---- */
+
+static int revert_cont(const struct undo_rec *rec, bool *gone, struct duress_err *err)
+{
+	long pid = strtol(rec->where, NULL, 10);
+	unsigned long long want = strtoull(rec->what, NULL, 10), now;
+
+	if (pid <= 0)
+		return duress_err_set(err, EINVAL, "cont: bad pid '%s'", rec->where);
+	if (proc_starttime((pid_t)pid, &now) < 0 || now != want) {
+		*gone = true; /* exited, or the pid was reused: not the one stopped */
+		return 0;
+	}
+	if (kill((pid_t)pid, SIGCONT) < 0) {
+		if (errno == ESRCH) {
+			*gone = true;
+			return 0;
+		}
+		return duress_err_set(err, errno, "resume process %ld (%s)", pid, rec->value);
+	}
+	return 0;
+}
+
+static void describe_cont(const struct undo_rec *rec, char *buf, size_t len)
+{
+	snprintf(buf, len, "resume process %s (%s): SIGCONT", rec->where, rec->value);
+}
+
+static int check_cont(const struct undo_rec *rec, char *why, size_t len)
+{
+	if (!all_digits(rec->where) || !strtol(rec->where, NULL, 10) || !all_digits(rec->what)) {
+		snprintf(why, len, "cont: '%.20s' '%.30s' is not a pid and a start time", rec->where,
+			 rec->what);
+		return -1;
+	}
+	return 0;
+}
+
+const struct undo_kind undo_kind_cont = { "cont", revert_cont, describe_cont, check_cont };
 
 /* ---- the log ---- */
 

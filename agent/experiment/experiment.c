@@ -327,6 +327,36 @@ static bool steady_round(struct run *r, json_t **out)
 	return met;
 }
 
+/* A fault that hits the target (kill): the time from its last hit to the
+ * first probe round that passes (0 when none failed in between). */
+static void after_hits(struct run *r, bool met)
+{
+	for (size_t i = 0; i < r->nfaults; i++) {
+		struct fault_run *fr = &r->faults[i];
+		double at = 0, s;
+		unsigned n = fault_hits(&fr->f, &at);
+
+		if (n != fr->hits_seen) {
+			if (!fr->hits_seen)
+				fr->pass_again_s = -1;
+			fr->hits_seen = n;
+			fr->hit_at = at;
+			fr->hit_pending = true;
+			fr->hit_failed = false;
+		}
+		if (!fr->hit_pending)
+			continue;
+		if (!met) {
+			fr->hit_failed = true;
+			continue;
+		}
+		s = fr->hit_failed ? now(r) - fr->hit_at : 0;
+		fr->hit_pending = false;
+		if (s > fr->pass_again_s)
+			fr->pass_again_s = s;
+	}
+}
+
 /* A probe round during the method: error rate, latency, abort check. */
 static void method_probes(struct run *r)
 {
@@ -378,6 +408,7 @@ static void method_probes(struct run *r)
 	}
 	json_array_append_new(r->during_rounds,
 			      json_pack("{s:b, s:o}", "steady_state_met", met, "probes", round));
+	after_hits(r, met);
 }
 
 static void recovery_probes(struct run *r)
@@ -387,6 +418,7 @@ static void recovery_probes(struct run *r)
 	if (r->recovered)
 		return;
 	if (steady_round(r, &round)) {
+		after_hits(r, true);
 		r->recovered = true;
 		r->recovery_s = now(r) - r->revert_at;
 		say(r, "steady-state probes hold again %.2fs after the revert", r->recovery_s);
@@ -416,8 +448,14 @@ static void tick_faults(struct run *r)
 	/* A container whose processes all exited is gone, and so is a
 	 * cgroup removed: stop before a fault restarts workers into it (and
 	 * keeps its cgroup alive). */
+	bool may_empty = false;
+
+	/* ... unless a fault ends processes itself (kill): until its
+	 * supervisor restarts them the cgroup may be empty */
+	for (size_t i = 0; i < r->nfaults; i++)
+		may_empty = may_empty || fault_may_empty(&r->faults[i].f);
 	if (!r->o->no_target &&
-	    ((r->had_procs && target_own_procs(r->t) <= 0) || !target_alive(r->t))) {
+	    ((r->had_procs && !may_empty && target_own_procs(r->t) <= 0) || !target_alive(r->t))) {
 		r->vanished = true;
 		return;
 	}
@@ -681,6 +719,10 @@ static json_t *fault_record(struct run *r, struct fault_run *fr)
 	json_object_set_new(out, "undo_steps", json_integer((json_int_t)f->nsteps));
 	json_object_set_new(out, "background", json_boolean(fr->a->background));
 	json_object_set_new(out, "fault_report", rep);
+	if (fr->hits_seen && r->x->nsteady)
+		json_object_set_new(out, "probes_pass_again_s",
+				    fr->pass_again_s >= 0 ? json_real(round3(fr->pass_again_s))
+							  : json_null());
 	json_object_set_new(rec, "output", out);
 	return rec;
 }
@@ -1001,9 +1043,6 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 	if (r->applied_any)
 		say(r, "reverted everything in %.1f ms (%zu undone, %zu already gone, %zu failed)",
 		    r->revert_ms, r->rep.reverted, r->rep.gone, r->rep.failed);
-	for (size_t i = 0; i < nfaults; i++)
-		if (faults[i].f.started)
-			json_array_append_new(r->run_recs, fault_record(r, &faults[i]));
 	r->phase = "after";
 
 	/* rollbacks, recovery, steady state after */
@@ -1031,6 +1070,11 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 	} else if (r->stop_signal && !r->vanished) {
 		take(r, LOOP_PLAIN); /* what the target looks like once reverted */
 	}
+	/* the faults' records once recovery is measured too (a kill's
+	 * probes_pass_again_s may come from a recovery round) */
+	for (size_t i = 0; i < nfaults; i++)
+		if (faults[i].f.started)
+			json_array_append_new(r->run_recs, fault_record(r, &faults[i]));
 	kernel_events(r);
 
 	if (r->rep.failed || r->early.failed) {

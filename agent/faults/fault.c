@@ -292,6 +292,24 @@ bool fault_needs_target(const struct fault *f)
 	return !(f->desc->no_target && f->desc->no_target(f));
 }
 
+unsigned fault_hits(const struct fault *f, double *last_at)
+{
+	double since = 0;
+	unsigned n;
+
+	if (!f->started || !f->desc->hits)
+		return 0;
+	n = f->desc->hits(f, &since);
+	if (n)
+		*last_at = f->started_at + since;
+	return n;
+}
+
+bool fault_may_empty(const struct fault *f)
+{
+	return f->started && f->desc->may_empty;
+}
+
 int fault_plan_add(struct fault *f, const char *fmt, ...)
 {
 	va_list ap;

@@ -33,6 +33,7 @@ snapshot() {
 		sort -z | xargs -0 grep -H '' 2>/dev/null | sed "s|^$dir/||"
 	echo "children: $(find "$dir" -mindepth 1 -type d | sort | tr '\n' ' ')"
 	echo "procs: $(sort "$dir/cgroup.procs" | tr '\n' ' ')"
+	echo "states: $(for p in $(cat "$dir/cgroup.procs"); do awk '{print $3}' "/proc/$p/stat"; done | sort | tr '\n' ' ')"
 	echo "qdiscs: $(nsenter -t "$tpid" -n tc qdisc show | sed 's/ refcnt [0-9]*//' | sort | tr '\n' '|')"
 	echo "links: $(nsenter -t "$tpid" -n ip -o link show | awk '{print $2}' | sort | tr '\n' ' ')"
 	echo "host qdiscs: $(tc qdisc show | sed 's/ refcnt [0-9]*//' | sort | tr '\n' '|')"
@@ -66,6 +67,8 @@ configs=(
 	"io --device $dev --rbps 4M + disk-fill --path /var/tmp --leave 300M + memory --high 400M"
 	"http --port 9999 --direction outbound --abort 503"
 	"tcp --port 9998 --direction outbound --to 10.77.0.2 --latency 50ms + network --loss 5"
+	"stop --process all"
+	"stop --process sleep + cpu --workers 1 --load 40"
 )
 
 start_agent() { # FAULT ARGS...: in the background, PID appended to agents
@@ -117,6 +120,17 @@ echo "  runs that left anything behind after 1 s: $left"
 check "at least 50 kill -9 runs ($runs)" [ "$runs" -ge 50 ]
 check "every fault kind was killed at least once" bash -c "for k in freeze memory cpu io disk-fill network; do echo '$kinds_seen' | grep -qw \"\$k\" || exit 1; done"
 check "no run left anything behind 1 s after kill -9 ($left of $runs did)" [ "$left" = 0 ]
+
+# stop: the agent killed while the target's process is in state T; the
+# guardian resumes it (SIGCONT) within 1 s
+start_agent stop --process all
+wait_until 10 --while "${agents[0]}" grep -q ' T ' "/proc/$tpid/stat"
+check "stop: the target's process in state T under the agent" grep -q ' T ' "/proc/$tpid/stat"
+kill -9 "${agents[@]}"; wait "${agents[@]}" 2>/dev/null
+sleep 1
+check "stop: running again 1 s after kill -9 of the agent" bash -c "! grep -q ' T ' /proc/$tpid/stat"
+snapshot > "$WORK/after.txt"
+check "stop: everything back after kill -9" diff "$WORK/before.txt" "$WORK/after.txt"
 
 # agent and guardian killed together: duress recover restores everything
 start_agent memory --max 100M --hog 24M

@@ -67,6 +67,12 @@ extern const struct undo_kind undo_kind_kill;
  * SIGKILL; only if the pid still has that start time and is the agent's. */
 extern const struct undo_kind undo_kind_helper;
 
+/* cont: where = pid, what = its start time, value = its name (comm): a
+ * process of the target the stop fault stopped (SIGSTOP), resumed with
+ * SIGCONT; only if the pid still has that start time (a reused pid is
+ * never signalled). */
+extern const struct undo_kind undo_kind_cont;
+
 /* Where a log persists its steps (the undo journal: undo_journal_attach).
  * add() runs before undo_record() returns and may renumber rec->jid; done()
  * once the step is reverted. */

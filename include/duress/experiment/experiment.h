@@ -35,6 +35,12 @@ struct fault_run {
 	bool built;
 	bool ok;                    /* applied without an error */
 	double ends_at;             /* run clock (s) */
+	/* the steady-state probes after its hits (fault_hits: kill rounds) */
+	unsigned hits_seen;         /* hits the runner has seen */
+	double hit_at;              /* run clock of the last one */
+	bool hit_pending;           /* no probe round has passed since */
+	bool hit_failed;            /* a probe round failed since */
+	double pass_again_s;        /* the longest time to a passing round, < 0 none */
 };
 
 /* What a command shows while an experiment runs; every member optional. */

@@ -100,6 +100,15 @@ struct fault_desc {
 	 * object of a sample, e.g. "http": {"requests": ...}; the driver calls
 	 * it for every sample it writes while the fault is in force. */
 	void (*sample)(struct fault *f, json_t *sample);
+	/* It ends processes of the target (kill): the target may have none
+	 * for a while, until its supervisor restarts them; the runner does
+	 * not take an empty cgroup for a vanished target once it started. */
+	bool may_empty;
+	/* Or NULL: how many times it has hit the target so far (kill rounds)
+	 * and when the last one was, in seconds since apply; the runner
+	 * measures from it the time until the steady-state probes pass
+	 * again. */
+	unsigned (*hits)(const struct fault *f, double *last_s);
 };
 
 struct fault {
@@ -179,6 +188,11 @@ void fault_sample(struct fault *f, json_t *sample);
 /* False when this instance, as its options stand, works without a target
  * (an explicit proxy: --listen/--upstream). */
 bool fault_needs_target(const struct fault *f);
+/* Its hits so far (desc->hits; 0 without one) and, when > 0, the run
+ * clock time of the last in *last_at. */
+unsigned fault_hits(const struct fault *f, double *last_at);
+/* True once a fault that may empty the target (desc->may_empty) started. */
+bool fault_may_empty(const struct fault *f);
 
 /* Add a plan line ("write '64M' to /sys/fs/cgroup/x/memory.max (now 'max')"). */
 int fault_plan_add(struct fault *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

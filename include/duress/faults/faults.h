@@ -8,3 +8,5 @@ FAULT(fault_disk_fill)
 FAULT(fault_network)
 FAULT(fault_http)
 FAULT(fault_tcp)
+FAULT(fault_kill)
+FAULT(fault_stop_desc) /* "stop" (fault_stop is the driver's) */

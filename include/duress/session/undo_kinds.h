@@ -3,8 +3,8 @@
  * Every undo kind a journal may name, one line each (X-macro): the replay's
  * table (agent/session/recover.c).  Each is defined and declared by the
  * module that owns it: cgroups (targets/cgview.h), qdiscs, links and
- * filters (net/netundo.h), nftables tables (net/nft.h), helper processes and
- * kills (core/undo.h).
+ * filters (net/netundo.h), nftables tables (net/nft.h), helper processes,
+ * kills and stopped processes (core/undo.h).
  */
 UNDO_KIND(undo_kind_cgroup_write)
 UNDO_KIND(undo_kind_cgroup_remove)
@@ -14,3 +14,4 @@ UNDO_KIND(undo_kind_link)
 UNDO_KIND(undo_kind_tc_filter)
 UNDO_KIND(undo_kind_nft_table)
 UNDO_KIND(undo_kind_helper)
+UNDO_KIND(undo_kind_cont)
