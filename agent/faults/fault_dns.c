@@ -37,26 +37,46 @@
 static const char *const dns_error_choices[] = { "nxdomain", "servfail", "refused", NULL };
 
 static const struct fault_opt dns_opts[] = {
-	{ .name = "domain", .type = FOPT_LIST, .metavar = "PATTERN",
+	{ .name = "domain",
+	  .type = FOPT_LIST,
+	  .metavar = "PATTERN",
 	  .help = "only names matching PATTERN: example.com, *.example.com (below it), * "
 		  "(repeatable; default: every name)" },
-	{ .name = "error", .type = FOPT_ENUM, .metavar = "RCODE", .choices = dns_error_choices,
+	{ .name = "error",
+	  .type = FOPT_ENUM,
+	  .metavar = "RCODE",
+	  .choices = dns_error_choices,
 	  .help = "answer nxdomain, servfail or refused" },
-	{ .name = "spoof", .type = FOPT_LIST, .metavar = "IP",
+	{ .name = "spoof",
+	  .type = FOPT_LIST,
+	  .metavar = "IP",
 	  .help = "answer with this address (A for IPv4, AAAA for IPv6; one of each)" },
-	{ .name = "ttl", .type = FOPT_UINT, .metavar = "SECONDS", .max = 86400,
+	{ .name = "ttl",
+	  .type = FOPT_UINT,
+	  .metavar = "SECONDS",
+	  .max = 86400,
 	  .help = "TTL of spoofed records (default 30)" },
-	{ .name = "drop", .type = FOPT_FLAG,
-	  .help = "never answer: the client times out" },
-	{ .name = "delay", .type = FOPT_DURATION, .metavar = "DUR",
+	{ .name = "drop", .type = FOPT_FLAG, .help = "never answer: the client times out" },
+	{ .name = "delay",
+	  .type = FOPT_DURATION,
+	  .metavar = "DUR",
 	  .help = "answer DUR late (alone: the real answer; with --error/--spoof: that one)" },
-	{ .name = "percent", .type = FOPT_PERCENT, .metavar = "PCT", .max = 100,
+	{ .name = "percent",
+	  .type = FOPT_PERCENT,
+	  .metavar = "PCT",
+	  .max = 100,
 	  .help = "apply to PCT of the matching queries (default 100)" },
-	{ .name = "to", .type = FOPT_LIST, .metavar = "CIDR",
+	{ .name = "to",
+	  .type = FOPT_LIST,
+	  .metavar = "CIDR",
 	  .help = "transparent: only queries to these servers, repeatable (default: any)" },
-	{ .name = "listen", .type = FOPT_STRING, .metavar = "ADDR:PORT",
+	{ .name = "listen",
+	  .type = FOPT_STRING,
+	  .metavar = "ADDR:PORT",
 	  .help = "explicit responder: listen here (UDP; no redirect, no target needed)" },
-	{ .name = "upstream", .type = FOPT_STRING, .metavar = "ADDR[:PORT]",
+	{ .name = "upstream",
+	  .type = FOPT_STRING,
+	  .metavar = "ADDR[:PORT]",
 	  .help = "the server that answers the rest (default, transparent: the target's first "
 		  "nameserver in /etc/resolv.conf)" },
 };
@@ -67,7 +87,8 @@ struct dns_priv {
 	bool upstream_given;
 };
 
-static int usage(struct duress_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage(struct duress_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static int usage(struct duress_err *err, const char *fmt, ...)
 {
@@ -144,8 +165,9 @@ static int dns_validate(struct fault *f, struct duress_err *err)
 	if (is_set(f, "ttl") && !spoof->set)
 		return usage(err, "--ttl is the TTL of spoofed records: it needs --spoof");
 	c->delay_ns = delay->u * 1000;
-	c->action = is_set(f, "error")  ? (enum dnsf_action)dnsf_action_parse(fault_opt(f, "error")->s)
-		    : spoof->set        ? DNSF_SPOOF
+	c->action = is_set(f, "error")
+			    ? (enum dnsf_action)dnsf_action_parse(fault_opt(f, "error")->s)
+		    : spoof->set	? DNSF_SPOOF
 		    : is_set(f, "drop") ? DNSF_DROP
 					: DNSF_FORWARD;
 	for (size_t i = 0; i < spoof->nlist; i++) {
@@ -153,11 +175,15 @@ static int dns_validate(struct fault *f, struct duress_err *err)
 
 		if (inet_pton(AF_INET, s, &c->v4) == 1) {
 			if (c->has_v4)
-				return usage(err, "--spoof: one IPv4 address at most ('%s' is a second)", s);
+				return usage(err,
+					     "--spoof: one IPv4 address at most ('%s' is a second)",
+					     s);
 			c->has_v4 = true;
 		} else if (inet_pton(AF_INET6, s, &c->v6) == 1) {
 			if (c->has_v6)
-				return usage(err, "--spoof: one IPv6 address at most ('%s' is a second)", s);
+				return usage(err,
+					     "--spoof: one IPv6 address at most ('%s' is a second)",
+					     s);
 			c->has_v6 = true;
 		} else {
 			return usage(err, "--spoof '%s': not an IPv4 or IPv6 address", s);
@@ -168,17 +194,18 @@ static int dns_validate(struct fault *f, struct duress_err *err)
 
 	x->port = DNS_PORT;
 	x->inbound = false;
-	if (up->set &&
-	    parse_server(up->s, "--upstream", &x->upstream, &x->upstream_len, err) < 0)
+	if (up->set && parse_server(up->s, "--upstream", &x->upstream, &x->upstream_len, err) < 0)
 		return -1;
 	p->upstream_given = up->set;
 	if (lis->set) {
 		if (!up->set)
-			return usage(err, "dns: --listen needs --upstream ADDR[:PORT] (the server that "
-					  "answers the rest)");
+			return usage(err,
+				     "dns: --listen needs --upstream ADDR[:PORT] (the server that "
+				     "answers the rest)");
 		if (to->nlist)
-			return usage(err, "dns: --to picks the queries a redirect takes; an explicit "
-					  "responder (--listen) redirects nothing");
+			return usage(err,
+				     "dns: --to picks the queries a redirect takes; an explicit "
+				     "responder (--listen) redirects nothing");
 		if (proxy_parse_addr(lis->s, "--listen", &x->listen_addr, &x->listen_len, err) < 0)
 			return -1;
 		x->explicit_mode = true;
@@ -284,8 +311,8 @@ static int dns_supported(struct fault *f, struct duress_err *err)
 
 	if (x->explicit_mode) {
 		if (x->listen_fd < 0 &&
-		    dnsf_listen(-1, (struct sockaddr *)&x->listen_addr, x->listen_len, &x->listen_fd,
-				&x->listen_port, "--listen", err) < 0)
+		    dnsf_listen(-1, (struct sockaddr *)&x->listen_addr, x->listen_len,
+				&x->listen_fd, &x->listen_port, "--listen", err) < 0)
 			return -1;
 		e = upstream_answers(&x->upstream, x->upstream_len);
 		if (e)
@@ -321,8 +348,9 @@ static int dns_plan(struct fault *f, struct duress_err *err)
 	size_t n = 0;
 
 	if (x->explicit_mode) {
-		fault_plan_add(f, "start the dns responder (process %s) on UDP %s, forwarding the "
-				  "rest to %s; no redirect",
+		fault_plan_add(f,
+			       "start the dns responder (process %s) on UDP %s, forwarding the "
+			       "rest to %s; no redirect",
 			       x->helper_name,
 			       proxy_format_addr((struct sockaddr *)&x->listen_addr, a, sizeof(a)),
 			       proxy_format_addr((struct sockaddr *)&x->upstream, b, sizeof(b)));
@@ -338,17 +366,20 @@ static int dns_plan(struct fault *f, struct duress_err *err)
 			snprintf(to + k, sizeof(to) - k, "%s%s", i ? ", " : " to ",
 				 ns_format_cidr(&x->cidrs[i], cb, sizeof(cb)));
 		}
-		fault_plan_add(f, "start the dns responder (process %s) inside the target's network "
-				  "namespace net:[%llu], on a UDP port of its own, forwarding the "
-				  "rest to %s",
+		fault_plan_add(f,
+			       "start the dns responder (process %s) inside the target's network "
+			       "namespace net:[%llu], on a UDP port of its own, forwarding the "
+			       "rest to %s",
 			       x->helper_name, x->netns_ino,
 			       proxy_format_addr((struct sockaddr *)&x->upstream, b, sizeof(b)));
-		fault_plan_add(f, "nftables table inet %s in net:[%llu]: nat output: udp dport 53%s "
-				  "redirect to the responder (its own queries, marked 0x%08x, "
-				  "excluded)",
+		fault_plan_add(f,
+			       "nftables table inet %s in net:[%llu]: nat output: udp dport 53%s "
+			       "redirect to the responder (its own queries, marked 0x%08x, "
+			       "excluded)",
 			       x->table, x->netns_ino, to, PROXY_MARK);
 	}
-#define PUT(...) (n += (size_t)snprintf(line + n, n < sizeof(line) ? sizeof(line) - n : 0, __VA_ARGS__))
+#define PUT(...) \
+	(n += (size_t)snprintf(line + n, n < sizeof(line) ? sizeof(line) - n : 0, __VA_ARGS__))
 	PUT("%g%% of the queries for ", c->percent);
 	if (!c->ndomains)
 		PUT("any name");
@@ -420,11 +451,18 @@ static int dns_apply(struct fault *f, struct duress_err *err)
 {
 	struct dns_priv *p = f->priv;
 	struct pxf *x = &p->px;
-	struct fault_helper_spec spec = { .name = x->helper_name, .main = helper_main, .arg = p,
-					  .netns_fd = -1, .max_restarts = PXF_MAX_RESTARTS,
+	struct fault_helper_spec spec = { .name = x->helper_name,
+					  .main = helper_main,
+					  .arg = p,
+					  .netns_fd = -1,
+					  .max_restarts = PXF_MAX_RESTARTS,
 					  .ready_timeout_us = PXF_READY_TIMEOUT_US };
-	struct nft_redirect r = { .l4proto = IPPROTO_UDP, .inbound = false, .port = DNS_PORT,
-				  .skip_mark = PROXY_MARK, .cidrs = x->cidrs, .ncidrs = x->ncidrs };
+	struct nft_redirect r = { .l4proto = IPPROTO_UDP,
+				  .inbound = false,
+				  .port = DNS_PORT,
+				  .skip_mark = PROXY_MARK,
+				  .cidrs = x->cidrs,
+				  .ncidrs = x->ncidrs };
 
 	if (!x->explicit_mode) {
 		/* in the target's namespace, held by the agent: a restarted
@@ -448,7 +486,8 @@ static int dns_apply(struct fault *f, struct duress_err *err)
 	r.to_port = x->listen_port;
 	if (nft_open(f->target->netns_fd, &x->nft, err) < 0)
 		return duress_err_wrap(err, "dns");
-	if (undo_record(f->undo, &undo_kind_nft_table, f->desc->name, x->ref, x->table, "inet", err) < 0)
+	if (undo_record(f->undo, &undo_kind_nft_table, f->desc->name, x->ref, x->table, "inet",
+			err) < 0)
 		return -1;
 	if (nft_redirect_add(x->nft, x->table, &r, err) < 0)
 		return duress_err_wrap(err, "dns: redirect udp port 53");
@@ -471,8 +510,8 @@ static void dns_report(struct fault *f, json_t *summary)
 	pxf_report(f, &p->px, summary);
 	if (!p->px.explicit_mode)
 		json_object_set_new(summary, "upstream",
-				    json_string(proxy_format_addr((struct sockaddr *)&p->px.upstream,
-								  a, sizeof(a))));
+				    json_string(proxy_format_addr(
+					    (struct sockaddr *)&p->px.upstream, a, sizeof(a))));
 }
 
 static void dns_sample(struct fault *f, json_t *sample)

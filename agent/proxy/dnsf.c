@@ -21,8 +21,8 @@
 #include <ldns/ldns.h>
 
 static const char *const action_names[DNSF_NACTIONS] = {
-	[DNSF_FORWARD] = "delay", [DNSF_NXDOMAIN] = "nxdomain", [DNSF_SERVFAIL] = "servfail",
-	[DNSF_REFUSED] = "refused", [DNSF_SPOOF] = "spoof", [DNSF_DROP] = "drop",
+	[DNSF_FORWARD] = "delay",   [DNSF_NXDOMAIN] = "nxdomain", [DNSF_SERVFAIL] = "servfail",
+	[DNSF_REFUSED] = "refused", [DNSF_SPOOF] = "spoof",	  [DNSF_DROP] = "drop",
 };
 
 static const char *const counter_names[DNSF_NCOUNTERS] = {
@@ -135,8 +135,8 @@ static void pkt_free(ldns_pkt **p)
 /* The one question of a query, or NULL. */
 static const ldns_rr *question(const ldns_pkt *p)
 {
-	if (ldns_pkt_qr(p) || ldns_pkt_get_opcode(p) != LDNS_PACKET_QUERY || ldns_pkt_qdcount(p) != 1 ||
-	    ldns_rr_list_rr_count(ldns_pkt_question(p)) != 1)
+	if (ldns_pkt_qr(p) || ldns_pkt_get_opcode(p) != LDNS_PACKET_QUERY ||
+	    ldns_pkt_qdcount(p) != 1 || ldns_rr_list_rr_count(ldns_pkt_question(p)) != 1)
 		return NULL;
 	return ldns_rr_list_rr(ldns_pkt_question(p), 0);
 }
@@ -207,7 +207,8 @@ static int push_address(ldns_pkt *a, const ldns_rr *q, ldns_rr_type t, const voi
 	ldns_rr_set_type(rr, t);
 	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
 	ldns_rr_set_ttl(rr, ttl);
-	data = ldns_rdf_new_frm_data(t == LDNS_RR_TYPE_A ? LDNS_RDF_TYPE_A : LDNS_RDF_TYPE_AAAA, n, addr);
+	data = ldns_rdf_new_frm_data(t == LDNS_RR_TYPE_A ? LDNS_RDF_TYPE_A : LDNS_RDF_TYPE_AAAA, n,
+				     addr);
 	if (!data || !ldns_rr_push_rdf(rr, data)) {
 		if (data)
 			ldns_rdf_deep_free(data);
@@ -296,11 +297,14 @@ void dnsf_stats(const struct dnsf_config *cfg, json_t *out)
 	json_t *inj = json_object();
 
 	for (int k = 0; k < DNSF_NCOUNTERS; k++)
-		json_object_set_new(out, counter_names[k], json_integer((json_int_t)cfg->counters[k]));
+		json_object_set_new(out, counter_names[k],
+				    json_integer((json_int_t)cfg->counters[k]));
 	for (int a = 0; a < DNSF_NACTIONS; a++)
-		json_object_set_new(inj, action_names[a], json_integer((json_int_t)cfg->injected[a]));
+		json_object_set_new(inj, action_names[a],
+				    json_integer((json_int_t)cfg->injected[a]));
 	json_object_set_new(out, "injected", inj);
-	json_object_set_new(out, "delay_added_ms", json_integer((json_int_t)(cfg->delayed / 1000000)));
+	json_object_set_new(out, "delay_added_ms",
+			    json_integer((json_int_t)(cfg->delayed / 1000000)));
 }
 
 /* ---- the listener ---- */
@@ -420,8 +424,8 @@ struct peer {
 
 struct pend {
 	enum pend_state state;
-	int fd;            /* P_UPSTREAM */
-	uint64_t at;       /* release (HOLD) or give-up (UPSTREAM) time */
+	int fd;	     /* P_UPSTREAM */
+	uint64_t at; /* release (HOLD) or give-up (UPSTREAM) time */
 	struct peer peer;
 	size_t len;
 	uint8_t buf[DNSF_MSG_MAX];
@@ -431,7 +435,7 @@ struct dnsl {
 	struct dnsf_config *cfg;
 	const struct dnsf_serve_config *sc;
 	struct pend *pend;
-	size_t npend;          /* in use */
+	size_t npend; /* in use */
 	uint64_t now;
 };
 
@@ -446,12 +450,17 @@ static uint64_t mono_ns(void)
 static ssize_t recv_query(int fd, uint8_t *buf, size_t size, struct peer *pe)
 {
 	union {
-		char b[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo))];
+		char b[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+		       CMSG_SPACE(sizeof(struct in_pktinfo))];
 		struct cmsghdr align;
 	} c;
 	struct iovec iov = { buf, size };
-	struct msghdr m = { .msg_name = &pe->addr, .msg_namelen = sizeof(pe->addr), .msg_iov = &iov,
-			    .msg_iovlen = 1, .msg_control = c.b, .msg_controllen = sizeof(c.b) };
+	struct msghdr m = { .msg_name = &pe->addr,
+			    .msg_namelen = sizeof(pe->addr),
+			    .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = c.b,
+			    .msg_controllen = sizeof(c.b) };
 	ssize_t n = recvmsg(fd, &m, MSG_DONTWAIT);
 
 	if (n < 0)
@@ -480,7 +489,9 @@ static void send_reply(int fd, const uint8_t *buf, size_t len, const struct peer
 		struct cmsghdr align;
 	} c;
 	struct iovec iov = { (void *)buf, len };
-	struct msghdr m = { .msg_name = (void *)&pe->addr, .msg_namelen = pe->len, .msg_iov = &iov,
+	struct msghdr m = { .msg_name = (void *)&pe->addr,
+			    .msg_namelen = pe->len,
+			    .msg_iov = &iov,
 			    .msg_iovlen = 1 };
 	struct cmsghdr *h;
 
@@ -598,7 +609,8 @@ static void on_query(struct dnsl *l)
 			continue;
 		}
 		if (v.action != DNSF_FORWARD) {
-			if (dnsf_answer(l->cfg, p->buf, p->len, v.action, ans, sizeof(ans), &alen) < 0) {
+			if (dnsf_answer(l->cfg, p->buf, p->len, v.action, ans, sizeof(ans), &alen) <
+			    0) {
 				/* cannot build it: the upstream answers instead */
 				v.action = DNSF_FORWARD;
 			} else {

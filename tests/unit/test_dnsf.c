@@ -29,9 +29,9 @@ static size_t mkquery(uint8_t *b, uint16_t id, const char *name, uint16_t qtype,
 	b[n++] = (uint8_t)id;
 	b[n++] = 0x01; /* RD */
 	b[n++] = 0x00;
-	b[n++] = 0, b[n++] = 1;    /* QDCOUNT */
-	b[n++] = 0, b[n++] = 0;    /* ANCOUNT */
-	b[n++] = 0, b[n++] = 0;    /* NSCOUNT */
+	b[n++] = 0, b[n++] = 1;	   /* QDCOUNT */
+	b[n++] = 0, b[n++] = 0;	   /* ANCOUNT */
+	b[n++] = 0, b[n++] = 0;	   /* NSCOUNT */
 	b[n++] = 0, b[n++] = edns; /* ARCOUNT */
 	while (*s) {
 		const char *dot = strchr(s, '.');
@@ -46,8 +46,8 @@ static size_t mkquery(uint8_t *b, uint16_t id, const char *name, uint16_t qtype,
 	b[n++] = (uint8_t)(qtype >> 8), b[n++] = (uint8_t)qtype;
 	b[n++] = 0, b[n++] = 1; /* IN */
 	if (edns) {
-		b[n++] = 0;            /* root */
-		b[n++] = 0, b[n++] = 41; /* OPT */
+		b[n++] = 0;		      /* root */
+		b[n++] = 0, b[n++] = 41;      /* OPT */
 		b[n++] = 0x10, b[n++] = 0x00; /* 4096 */
 		b[n++] = 0, b[n++] = 0, b[n++] = 0, b[n++] = 0;
 		b[n++] = 0, b[n++] = 0;
@@ -95,8 +95,9 @@ static void test_patterns(void **state)
 static void test_decide(void **state)
 {
 	static const char *const doms[] = { "*.fail.test", "exact.test" };
-	struct dnsf_config c = { .domains = doms, .ndomains = 2, .action = DNSF_SERVFAIL,
-				 .percent = 100, .seed = 42 };
+	struct dnsf_config c = {
+		.domains = doms, .ndomains = 2, .action = DNSF_SERVFAIL, .percent = 100, .seed = 42
+	};
 	struct dnsf_verdict v;
 	uint8_t q[512];
 	size_t n;
@@ -188,14 +189,14 @@ static void test_answer_rcode(void **state)
 	for (int act = DNSF_NXDOMAIN; act <= DNSF_REFUSED; act++) {
 		assert_int_equal(dnsf_answer(&c, q, n, act, a, sizeof(a), &alen), 0);
 		assert_int_equal(u16(a), 0xbeef);
-		assert_true(a[2] & 0x80);          /* QR */
-		assert_true(a[2] & 0x01);          /* RD copied */
+		assert_true(a[2] & 0x80);		/* QR */
+		assert_true(a[2] & 0x01);		/* RD copied */
 		assert_int_equal((a[2] >> 3) & 0xf, 0); /* QUERY */
-		assert_true(a[3] & 0x80);          /* RA */
+		assert_true(a[3] & 0x80);		/* RA */
 		assert_int_equal(a[3] & 0x0f, rcodes[act]);
-		assert_int_equal(u16(a + 4), 1);   /* the question */
-		assert_int_equal(u16(a + 6), 0);   /* no answers */
-		assert_int_equal(u16(a + 10), 0);  /* no OPT: the query had none */
+		assert_int_equal(u16(a + 4), 1);  /* the question */
+		assert_int_equal(u16(a + 6), 0);  /* no answers */
+		assert_int_equal(u16(a + 10), 0); /* no OPT: the query had none */
 		/* the question as asked, case kept */
 		assert_int_equal(alen, n);
 		assert_memory_equal(a + 12, q + 12, n - 12);
@@ -284,9 +285,10 @@ static void test_stats(void **state)
 	dnsf_stats(&c, j);
 	assert_int_equal(json_integer_value(json_object_get(j, "queries")), 2);
 	assert_int_equal(json_integer_value(json_object_get(j, "matched")), 2);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "injected"), "nxdomain")),
-			 2);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "injected"), "spoof")), 0);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(j, "injected"), "nxdomain")), 2);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(j, "injected"), "spoof")), 0);
 	json_decref(j);
 }
 
@@ -294,7 +296,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_patterns),     cmocka_unit_test(test_decide),
-		cmocka_unit_test(test_percent),      cmocka_unit_test(test_answer_rcode),
+		cmocka_unit_test(test_percent),	     cmocka_unit_test(test_answer_rcode),
 		cmocka_unit_test(test_answer_spoof), cmocka_unit_test(test_stats),
 	};
 

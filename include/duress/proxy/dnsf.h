@@ -41,10 +41,10 @@
 #include <duress/proxy/httprule.h>
 #include <duress/proxy/proxy.h>
 
-#define DNSF_MSG_MAX 4096                 /* bytes of a UDP message relayed */
-#define DNSF_MAX_PENDING 1024             /* queries held or at the upstream */
+#define DNSF_MSG_MAX 4096     /* bytes of a UDP message relayed */
+#define DNSF_MAX_PENDING 1024 /* queries held or at the upstream */
 #define DNSF_UPSTREAM_TIMEOUT_NS (5ULL * 1000000000)
-#define DNSF_NAME_MAX 256                 /* presentation form, with the NUL */
+#define DNSF_NAME_MAX 256 /* presentation form, with the NUL */
 #define DNSF_DEFAULT_TTL 30
 
 enum dnsf_action {
@@ -58,28 +58,28 @@ enum dnsf_action {
 };
 
 enum dnsf_counter {
-	DNSF_C_QUERIES,       /* received from clients */
-	DNSF_C_MATCHED,       /* whose name matched */
-	DNSF_C_FORWARDED,     /* sent to the upstream */
-	DNSF_C_ANSWERS,       /* upstream answers relayed */
+	DNSF_C_QUERIES,	  /* received from clients */
+	DNSF_C_MATCHED,	  /* whose name matched */
+	DNSF_C_FORWARDED, /* sent to the upstream */
+	DNSF_C_ANSWERS,	  /* upstream answers relayed */
 	DNSF_C_UPSTREAM_TIMEOUTS,
 	DNSF_C_UPSTREAM_ERRORS,
-	DNSF_C_UNPARSED,      /* not a query we could read: forwarded */
-	DNSF_C_OVERLOAD,      /* dropped: DNSF_MAX_PENDING in flight */
+	DNSF_C_UNPARSED, /* not a query we could read: forwarded */
+	DNSF_C_OVERLOAD, /* dropped: DNSF_MAX_PENDING in flight */
 	DNSF_NCOUNTERS,
 };
 
 struct dnsf_config {
-	const char *const *domains;    /* patterns; none: every name */
+	const char *const *domains; /* patterns; none: every name */
 	size_t ndomains;
-	enum dnsf_action action;        /* for a picked query */
-	bool has_v4, has_v6;            /* spoof addresses */
+	enum dnsf_action action; /* for a picked query */
+	bool has_v4, has_v6;	 /* spoof addresses */
 	struct in_addr v4;
 	struct in6_addr v6;
-	uint32_t ttl;                   /* of spoofed records */
-	uint64_t delay_ns;              /* before a picked query's answer */
-	double percent;                 /* of the matching queries */
-	uint64_t seed;                  /* 0: from getrandom */
+	uint32_t ttl;	   /* of spoofed records */
+	uint64_t delay_ns; /* before a picked query's answer */
+	double percent;	   /* of the matching queries */
+	uint64_t seed;	   /* 0: from getrandom */
 	/* state in the responder */
 	struct hrule_rng rng;
 	uint64_t counters[DNSF_NCOUNTERS];
@@ -92,7 +92,7 @@ struct dnsf_verdict {
 	bool parsed, matched, picked;
 	enum dnsf_action action;
 	uint64_t delay_ns;
-	char qname[DNSF_NAME_MAX];      /* lower case, no trailing dot ("." root) */
+	char qname[DNSF_NAME_MAX]; /* lower case, no trailing dot ("." root) */
 	uint16_t qtype;
 };
 
@@ -133,7 +133,7 @@ struct dnsf_serve_config {
 	int listen_fd;
 	struct sockaddr_storage upstream;
 	socklen_t upstream_len;
-	uint32_t mark;                  /* SO_MARK of upstream sockets; 0: none */
+	uint32_t mark; /* SO_MARK of upstream sockets; 0: none */
 };
 
 /* Serve until watch_fd is at EOF or SIGTERM/SIGINT; hooks as the proxy's
