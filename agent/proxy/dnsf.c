@@ -323,7 +323,7 @@ static void ulisten_here(struct ulisten_job *j)
 	struct sockaddr_in any4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
 	const struct sockaddr *a = j->addr;
 	socklen_t al = j->addrlen;
-	int one = 1, zero = 0, fd;
+	int one = 1, zero = 0, rcvbuf = DNSF_RCVBUF, fd;
 
 	if (!a) {
 		a = (const struct sockaddr *)&any6;
@@ -347,6 +347,9 @@ static void ulisten_here(struct ulisten_job *j)
 	}
 	/* IPv4 packets, on an IPv4 socket or a dual-stack one */
 	setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	/* room for a burst of queries (past rmem_max where we may) */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (bind(fd, a, al) < 0) {
 		j->errnum = errno;
 		j->step = "bind";

@@ -66,6 +66,8 @@ configs=(
 	"io --device $dev --rbps 4M + disk-fill --path /var/tmp --leave 300M + memory --high 400M"
 	"http --port 9999 --direction outbound --abort 503"
 	"tcp --port 9998 --direction outbound --to 10.77.0.2 --latency 50ms + network --loss 5"
+	"dns --upstream 10.77.0.2 --error servfail --percent 50"
+	"dns --upstream 10.77.0.2 --delay 100ms + network --loss 5"
 )
 
 start_agent() { # FAULT ARGS...: in the background, PID appended to agents

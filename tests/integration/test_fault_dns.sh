@@ -91,6 +91,23 @@ check "--spoof with no IPv6 address: AAAA gets NOERROR, no records" \
 	bash -c 'out=$(dig @127.0.0.1 -p "$1" +tries=1 +time=2 real.test AAAA); grep -q "status: NOERROR" <<< "$out" && grep -q "ANSWER: 0," <<< "$out"' _ "$PX"
 stop
 
+# ---- what is not a query: forwarded, counted, survived ----
+start --error nxdomain --domain real.test
+"$PY" - "$PX" << 'EOF'
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for n in (0, 1, 11, 12, 13, 30, 100, 512, 1500, 4096, 5000):
+    for _ in range(5):
+        s.sendto(os.urandom(n), ("127.0.0.1", int(sys.argv[1])))
+# a header that announces a question, then a label running off the end
+s.sendto(bytes([1, 2, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 63]) + b"a" * 20, ("127.0.0.1", int(sys.argv[1])))
+EOF
+check "after 56 random and malformed datagrams the responder still answers: NXDOMAIN" [ "$(status real.test)" = NXDOMAIN ]
+check "... and real answers" [ "$(q other.test +short)" = 10.1.2.4 ]
+stop
+check "the summary counts them as unparsed (56), the responder never restarted" \
+	jq -e '.fault_report.dns.unparsed == 56 and .fault_report.proxy_restarts == 0' "$WORK/summary.json"
+
 # ---- a percentage: 30% of 1000 ----
 for i in $(seq 1000); do echo "real.test"; done > "$WORK/batch"
 start --error nxdomain --percent 30 --domain real.test

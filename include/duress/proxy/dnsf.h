@@ -46,6 +46,7 @@
 #define DNSF_UPSTREAM_TIMEOUT_NS (5ULL * 1000000000)
 #define DNSF_NAME_MAX 256 /* presentation form, with the NUL */
 #define DNSF_DEFAULT_TTL 30
+#define DNSF_RCVBUF (4 << 20)             /* the listener's receive buffer */
 
 enum dnsf_action {
 	DNSF_FORWARD = 0,
