@@ -122,7 +122,7 @@ dt() { nsenter -t "$DPID" -n -m "$@"; }
 dstatus() { dt dig +tries=1 +time=2 "$@" | sed -n 's/.*status: \([A-Z]*\),.*/\1/p'; }
 real_answer() { [ "$(dt dig +short +tries=1 +time=2 real.test)" = 10.1.2.3 ]; }
 check "the target resolves real.test through the test's server (dig)" wait_until 20 real_answer
-check "... and getent hosts" bash -c 'nsenter -t "$1" -n -m getent hosts real.test | grep -q "^10.1.2.3 "' _ "$DPID"
+check "... and getent (ahostsv4)" bash -c 'nsenter -t "$1" -n -m getent ahostsv4 real.test | grep -q "^10.1.2.3 "' _ "$DPID"
 : > "$WORK/agent.err"
 # no --upstream: the target's resolv.conf names it
 bg_start AGENT 60 has_table "$WORK/agent.out" "$WORK/agent.err" \
