@@ -15,6 +15,7 @@
  */
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
+#include <duress/core/regex.h>
 #include <duress/faults/fault.h>
 #include <duress/faults/proxyfault.h>
 #include <duress/proxy/dnsf.h>
@@ -33,6 +34,7 @@
 #define DNS_PORT 53
 #define DNS_MAX_DELAY_US (60ULL * 1000000)
 #define DNS_UPSTREAM_CHECK_MS 2000
+#define DNS_MAX_REGEX 16
 
 static const char *const dns_error_choices[] = { "nxdomain", "servfail", "refused", NULL };
 
@@ -42,6 +44,11 @@ static const struct fault_opt dns_opts[] = {
 	  .metavar = "PATTERN",
 	  .help = "only names matching PATTERN: example.com, *.example.com (below it), * "
 		  "(repeatable; default: every name)" },
+	{ .name = "domain-regex",
+	  .type = FOPT_LIST,
+	  .metavar = "REGEX",
+	  .help = "only names matching this POSIX extended regex (any case; the name without "
+		  "its trailing dot), repeatable" },
 	{ .name = "error",
 	  .type = FOPT_ENUM,
 	  .metavar = "RCODE",
@@ -85,7 +92,16 @@ struct dns_priv {
 	struct pxf px; /* listener, helper, table: a proxy fault's */
 	struct dnsf_config dc;
 	bool upstream_given;
+	regex_t re[DNS_MAX_REGEX];
+	size_t nre;
 };
+
+static void free_regexes(struct dns_priv *p)
+{
+	for (size_t i = 0; i < p->nre; i++)
+		regfree(&p->re[i]);
+	p->nre = 0;
+}
 
 static int usage(struct duress_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -134,9 +150,10 @@ static int dns_validate(struct fault *f, struct duress_err *err)
 	struct dns_priv *p = f->priv;
 	struct pxf *x = &p->px;
 	struct dnsf_config *c = &p->dc;
-	const struct fault_val *dom = fault_opt(f, "domain"), *spoof = fault_opt(f, "spoof"),
-			       *to = fault_opt(f, "to"), *lis = fault_opt(f, "listen"),
-			       *up = fault_opt(f, "upstream"), *delay = fault_opt(f, "delay");
+	const struct fault_val *dom = fault_opt(f, "domain"), *rx = fault_opt(f, "domain-regex"),
+			       *spoof = fault_opt(f, "spoof"), *to = fault_opt(f, "to"),
+			       *lis = fault_opt(f, "listen"), *up = fault_opt(f, "upstream"),
+			       *delay = fault_opt(f, "delay");
 	int actions = is_set(f, "error") + is_set(f, "spoof") + is_set(f, "drop");
 
 	pxf_init(x);
@@ -150,6 +167,17 @@ static int dns_validate(struct fault *f, struct duress_err *err)
 	}
 	c->domains = dom->list;
 	c->ndomains = dom->nlist;
+	free_regexes(p);
+	if (rx->nlist > DNS_MAX_REGEX)
+		return usage(err, "--domain-regex: at most %d expressions", DNS_MAX_REGEX);
+	for (size_t i = 0; i < rx->nlist; i++) {
+		if (regex_compile(&p->re[i], rx->list[i], REG_EXTENDED | REG_ICASE | REG_NOSUB,
+				  "--domain-regex", err) < 0)
+			return -1;
+		p->nre++;
+	}
+	c->regexes = p->re;
+	c->nregexes = p->nre;
 	if (actions > 1)
 		return usage(err, "--error, --spoof and --drop exclude each other (one answer per "
 				  "query)");
@@ -381,10 +409,12 @@ static int dns_plan(struct fault *f, struct duress_err *err)
 #define PUT(...) \
 	(n += (size_t)snprintf(line + n, n < sizeof(line) ? sizeof(line) - n : 0, __VA_ARGS__))
 	PUT("%g%% of the queries for ", c->percent);
-	if (!c->ndomains)
+	if (!c->ndomains && !c->nregexes)
 		PUT("any name");
 	for (size_t i = 0; i < c->ndomains; i++)
 		PUT("%s%s", i ? ", " : "", c->domains[i]);
+	for (size_t i = 0; i < c->nregexes; i++)
+		PUT("%s/%s/", i || c->ndomains ? ", " : "", fault_opt(f, "domain-regex")->list[i]);
 	PUT(":");
 	if (c->delay_ns)
 		PUT(" %s late", format_duration(c->delay_ns / 1000, a, sizeof(a)));
@@ -526,6 +556,7 @@ static void dns_release(struct fault *f)
 	struct dns_priv *p = f->priv;
 
 	pxf_release(&p->px);
+	free_regexes(p);
 }
 
 const struct fault_desc fault_dns = {

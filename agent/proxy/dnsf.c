@@ -169,9 +169,11 @@ void dnsf_decide(struct dnsf_config *cfg, const uint8_t *msg, size_t len, struct
 		*c = (char)tolower((unsigned char)*c);
 	v->qtype = (uint16_t)ldns_rr_get_type(q);
 	v->parsed = true;
-	v->matched = cfg->ndomains == 0;
+	v->matched = cfg->ndomains == 0 && cfg->nregexes == 0;
 	for (size_t i = 0; i < cfg->ndomains && !v->matched; i++)
 		v->matched = dnsf_name_match(cfg->domains[i], v->qname);
+	for (size_t i = 0; i < cfg->nregexes && !v->matched; i++)
+		v->matched = regexec(&cfg->regexes[i], v->qname, 0, NULL, 0) == 0;
 	if (!v->matched)
 		return;
 	cfg->counters[DNSF_C_MATCHED]++;
@@ -554,8 +556,12 @@ static void forward(struct dnsl *l, struct pend *p)
 	const struct dnsf_serve_config *sc = l->sc;
 	int fd = socket(sc->upstream.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-	if (fd >= 0 && sc->mark)
-		(void)setsockopt(fd, SOL_SOCKET, SO_MARK, &sc->mark, sizeof(sc->mark));
+	/* unmarked, the redirect would send it straight back to us */
+	if (fd >= 0 && sc->mark &&
+	    setsockopt(fd, SOL_SOCKET, SO_MARK, &sc->mark, sizeof(sc->mark)) < 0) {
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0 || connect(fd, (const struct sockaddr *)&sc->upstream, sc->upstream_len) < 0 ||
 	    send(fd, p->buf, p->len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 		if (fd >= 0)

@@ -3,7 +3,8 @@
 # target, no redirect, loopback only) in front of a real DNS server
 # (dnsmasq, answering from a hosts file), with a real client (dig):
 #   - NXDOMAIN, SERVFAIL, REFUSED and spoofed A/AAAA answers for the
-#     matching names (exact, *.suffix, any case), real answers for others;
+#     matching names (exact, *.suffix, a regex, any case), real answers for
+#     others;
 #   - 30% of 1000 queries answered NXDOMAIN: 30 +/- 5%, as the summary counts;
 #   - --delay 300ms: the median query time grows by at least 300 ms, a name
 #     the rule does not match by far less;
@@ -69,6 +70,11 @@ stop
 check "the summary counts them: 3 nxdomain, the rest forwarded" \
 	jq -e '.fault_report.dns.injected.nxdomain == 3 and .fault_report.dns.matched == 3 and .fault_report.dns.forwarded >= 4 and .fault_report.dns.answers == .fault_report.dns.forwarded' "$WORK/summary.json"
 check "everything reverted" jq -e '.reverted >= 1 and (.not_reverted | length) == 0' "$WORK/summary.json"
+
+start --error refused --domain-regex '^(real|a[.]sub)[.]test$'
+check "--domain-regex: a name the expression matches gets REFUSED (any case)" [ "$(status A.sub.TEST)" = REFUSED ]
+check "... one it does not match (anchored) its real answer" [ "$(q sub.test +short)" = 10.1.2.6 ]
+stop
 
 start --error servfail --domain real.test
 check "--error servfail: dig gets SERVFAIL" [ "$(status real.test)" = SERVFAIL ]
@@ -162,6 +168,8 @@ expect_exit "--spoof not-an-ip: exit 2" 2 run --spoof not-an-ip
 check "... naming --spoof" grep -q -- "--spoof 'not-an-ip': not an IPv4 or IPv6 address" "$WORK/stderr"
 expect_exit "--domain 'a.*.test': exit 2" 2 run --error nxdomain --domain 'a.*.test'
 check "... naming --domain" grep -q -- "--domain 'a.\*.test'" "$WORK/stderr"
+expect_exit "--domain-regex '(': exit 2" 2 run --error nxdomain --domain-regex '('
+check "... naming --domain-regex" grep -q -- '--domain-regex' "$WORK/stderr"
 expect_exit "--error with --drop: exit 2" 2 run --error nxdomain --drop
 check "... saying they exclude each other" grep -q -- 'exclude each other' "$WORK/stderr"
 expect_exit "nothing to do: exit 2" 2 run --domain real.test

@@ -155,6 +155,42 @@ static void test_decide(void **state)
 	assert_int_equal(v.delay_ns, 0);
 }
 
+static void test_regex(void **state)
+{
+	static const char *const doms[] = { "exact.test" };
+	regex_t re;
+	struct dnsf_config c = { .domains = doms,
+				 .ndomains = 1,
+				 .regexes = &re,
+				 .nregexes = 1,
+				 .action = DNSF_REFUSED,
+				 .percent = 100,
+				 .seed = 3 };
+	struct dnsf_verdict v;
+	uint8_t q[512];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(regcomp(&re, "^(api|auth)[0-9]*\\.svc\\.test$",
+				 REG_EXTENDED | REG_ICASE | REG_NOSUB),
+			 0);
+	dnsf_init(&c);
+	n = mkquery(q, 1, "API12.svc.test", 1, false);
+	dnsf_decide(&c, q, n, &v);
+	assert_true(v.matched);
+	assert_int_equal(v.action, DNSF_REFUSED);
+	n = mkquery(q, 2, "auth.svc.test.evil", 1, false);
+	dnsf_decide(&c, q, n, &v);
+	assert_false(v.matched);
+	n = mkquery(q, 3, "exact.test", 1, false); /* the pattern still counts */
+	dnsf_decide(&c, q, n, &v);
+	assert_true(v.matched);
+	n = mkquery(q, 4, "other.test", 1, false);
+	dnsf_decide(&c, q, n, &v);
+	assert_false(v.matched);
+	regfree(&re);
+}
+
 static void test_percent(void **state)
 {
 	struct dnsf_config c = { .action = DNSF_NXDOMAIN, .percent = 30, .seed = 7 };
@@ -296,8 +332,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_patterns),     cmocka_unit_test(test_decide),
-		cmocka_unit_test(test_percent),	     cmocka_unit_test(test_answer_rcode),
-		cmocka_unit_test(test_answer_spoof), cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_regex),	     cmocka_unit_test(test_percent),
+		cmocka_unit_test(test_answer_rcode), cmocka_unit_test(test_answer_spoof),
+		cmocka_unit_test(test_stats),
 	};
 
 	return cmocka_run_group_tests_name("dnsf", tests, NULL, NULL);

@@ -24,12 +24,15 @@
  *
  * Names: "example.com" matches exactly that name; "*.example.com" every
  * name below it (not example.com itself); "*" every name.  Case and a
- * trailing dot do not matter.
+ * trailing dot do not matter.  Regular expressions (core/regex.h, compiled
+ * by the caller) are matched against the name in lower case without its
+ * trailing dot; a name matches when any pattern or expression does.
  */
 #ifndef DURESS_DNSF_H
 #define DURESS_DNSF_H
 
 #include <netinet/in.h>
+#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,7 +49,7 @@
 #define DNSF_UPSTREAM_TIMEOUT_NS (5ULL * 1000000000)
 #define DNSF_NAME_MAX 256 /* presentation form, with the NUL */
 #define DNSF_DEFAULT_TTL 30
-#define DNSF_RCVBUF (4 << 20)             /* the listener's receive buffer */
+#define DNSF_RCVBUF (4 << 20) /* the listener's receive buffer */
 
 enum dnsf_action {
 	DNSF_FORWARD = 0,
@@ -71,8 +74,10 @@ enum dnsf_counter {
 };
 
 struct dnsf_config {
-	const char *const *domains; /* patterns; none: every name */
+	const char *const *domains; /* patterns; none (nor regexes): every name */
 	size_t ndomains;
+	const regex_t *regexes; /* compiled REG_EXTENDED | REG_ICASE | REG_NOSUB */
+	size_t nregexes;
 	enum dnsf_action action; /* for a picked query */
 	bool has_v4, has_v6;	 /* spoof addresses */
 	struct in_addr v4;
