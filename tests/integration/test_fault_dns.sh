@@ -189,6 +189,8 @@ check "no journal left" bash -c '[ -z "$(ls "$1/journal" 2>/dev/null)" ]' _ "$ST
 
 # ---- kill -9 of the agent: the responder goes with it ----
 start --error nxdomain
+# (the port may answer before the forked responder has taken its name)
+wait_until 5 pgrep -x duress-dns
 hp=$(pgrep -x duress-dns | head -n 1)
 check "the responder runs as its own process (duress-dns, pid ${hp:-none})" [ -n "$hp" ]
 kill -9 "$AGENT"
