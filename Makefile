@@ -23,11 +23,11 @@ PKG_CONFIG ?= pkg-config
 # Debian packages: build, tests, VM harness.  `make deps` installs them.
 DEPS_BUILD := build-essential pkg-config libcgroup-dev libnl-3-dev libnl-route-3-dev \
 	libyaml-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev \
-	libnftnl-dev libmnl-dev libhttp-parser-dev
+	libnftnl-dev libmnl-dev libhttp-parser-dev libldns-dev
 DEPS_TEST := clang-format libcmocka-dev valgrind iproute2 iputils-ping util-linux procps e2fsprogs \
 	fio stress-ng jq time curl groff-base man-db mandoc systemd nodejs crun runc umoci \
 	python3 python3-pytest python3-setuptools python3-pip python3-venv python3-jsonschema \
-	nginx haproxy wrk apache2-utils nftables
+	nginx haproxy wrk apache2-utils nftables bind9-dnsutils dnsmasq-base
 DEPS_VM := qemu-system-x86 busybox-static cpio kmod
 DEPS_FUZZ := clang libclang-rt-14-dev
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM) $(DEPS_FUZZ)
@@ -37,7 +37,7 @@ DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM) $(DEPS_FUZZ)
 # the same file (python/VERSION is a link to it).
 VERSION := $(shell cat VERSION)
 
-PKGS := libcgroup libnl-3.0 libnl-route-3.0 jansson yaml-0.1 libcurl libmicrohttpd libnftnl libmnl
+PKGS := libcgroup libnl-3.0 libnl-route-3.0 jansson yaml-0.1 libcurl libmicrohttpd libnftnl libmnl ldns
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-unused-parameter -Wvla -Wpointer-arith
 CFLAGS ?= -O2 -g

@@ -69,6 +69,8 @@ configs=(
 	"tcp --port 9998 --direction outbound --to 10.77.0.2 --latency 50ms + network --loss 5"
 	"stop --process all"
 	"stop --process sleep + cpu --workers 1 --load 40"
+	"dns --upstream 10.77.0.2 --error servfail --percent 50"
+	"dns --upstream 10.77.0.2 --delay 100ms + network --loss 5"
 )
 
 start_agent() { # FAULT ARGS...: in the background, PID appended to agents

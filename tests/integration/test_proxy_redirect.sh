@@ -1,4 +1,4 @@
-# The http and tcp faults, transparent: what needs the kernel (protocol
+# The http, tcp and dns faults, transparent: what needs the kernel (protocol
 # logic is test_fault_http/test_fault_tcp, on the host).  A target in a
 # cgroup and network namespace of its own (net_lib.sh: veth to the test's
 # namespace) runs python3's http.server on port 8080; the test's namespace
@@ -11,6 +11,10 @@
 #   - bad input: a target without a network namespace of its own, one
 #     without a process, a port nothing listens on: exit 4 naming why,
 #     nothing changed (no table, no proxy);
+#   - dns: dig and getent hosts in the target get NXDOMAIN / the spoofed
+#     address for matching names through a udp dport 53 redirect, real
+#     answers for others (IPv4 and IPv6), the upstream from the target's
+#     resolv.conf, the counters in the samples;
 #   - kill -9 of the agent while each fault is in force (and at random
 #     moments): within 1 s no table, no proxy, traffic direct.
 # timeout: 900
@@ -101,6 +105,57 @@ stop
 check "after outbound: no table, no proxy" clean
 check "after outbound: the dependency answers 200 again" direct_out
 
+# ---- dns: the target's queries through the redirect ----
+# the test's DNS server (dnsmasq, from a hosts file) on 10.9.0.1 and
+# fd09::1; a process of the target in its network namespace and a mount
+# namespace of its own whose /etc/resolv.conf names that server
+printf '10.1.2.3 real.test\n2001:db8::3 real.test\n10.1.2.4 other.test\n' > "$WORK/dnshosts"
+printf 'nameserver 10.9.0.1\noptions timeout:1 attempts:1\n' > "$WORK/resolv.conf"
+dnsmasq --keep-in-foreground --conf-file=/dev/null --port=53 --listen-address=10.9.0.1 \
+	--listen-address=fd09::1 --bind-interfaces --no-resolv --no-hosts --addn-hosts="$WORK/dnshosts" \
+	--pid-file= --log-facility=- --user=root > "$WORK/dnsmasq.out" 2>&1 &
+_pids+=("$!")
+spawn "$TDIR" nsenter -t "$TPID" -n unshare -m sh -c \
+	'mount --bind "$0" /etc/resolv.conf && exec sleep 3600' "$WORK/resolv.conf"
+DPID=$SPAWNED
+dt() { nsenter -t "$DPID" -n -m "$@"; }
+dstatus() { dt dig +tries=1 +time=2 "$@" | sed -n 's/.*status: \([A-Z]*\),.*/\1/p'; }
+real_answer() { [ "$(dt dig +short +tries=1 +time=2 real.test)" = 10.1.2.3 ]; }
+check "the target resolves real.test through the test's server (dig)" wait_until 20 real_answer
+check "... and getent (ahostsv4)" bash -c 'nsenter -t "$1" -n -m getent ahostsv4 real.test | grep -q "^10.1.2.3 "' _ "$DPID"
+: > "$WORK/agent.err"
+# no --upstream: the target's resolv.conf names it
+bg_start AGENT 60 has_table "$WORK/agent.out" "$WORK/agent.err" \
+	"$DURESS" inject dns -t "pid:$DPID" --baseline 0 -q --summary "$WORK/summary.json" --for 300s \
+	--error nxdomain --domain real.test --samples "$WORK/dns.jsonl" --interval 200ms ||
+	fail "dns applied" "$(tail -n 3 "$WORK/agent.err")"
+check "the table is duress's own, a nat output chain redirecting udp dport 53" \
+	bash -c 'nsenter -t "$1" -n nft list ruleset | grep -A8 "table inet duress_dns_" |
+		grep -q "udp dport 53 .*redirect to :"' _ "$TPID"
+check "dns --error nxdomain: dig in the target gets NXDOMAIN (from 10.9.0.1, as it asked)" \
+	[ "$(dstatus real.test)" = NXDOMAIN ]
+check "... over IPv6 too (dig @fd09::1 AAAA)" [ "$(dstatus @fd09::1 real.test AAAA)" = NXDOMAIN ]
+check "... getent hosts finds nothing" bash -c '! nsenter -t "$1" -n -m getent hosts real.test' _ "$DPID"
+check "... other names their real answers (getent hosts other.test)" \
+	bash -c 'nsenter -t "$1" -n -m getent hosts other.test | grep -q "^10.1.2.4 "' _ "$DPID"
+check "... over IPv6 too (dig @fd09::1 other.test)" \
+	[ "$(dt dig +short +tries=1 +time=2 @fd09::1 other.test)" = 10.1.2.4 ]
+check "the samples carry dns.queries and dns.injected.nxdomain" \
+	wait_until 5 jq -se 'map(select(.dns.injected.nxdomain >= 2 and .dns.queries >= 3)) | length > 0' "$WORK/dns.jsonl"
+stop
+check "the upstream came from the target's resolv.conf (10.9.0.1:53)" \
+	jq -e '.fault_report.upstream == "10.9.0.1:53" and .fault_report.dns.injected.nxdomain >= 2' "$WORK/summary.json"
+check "after dns: no table, no responder" clean
+check "after dns: real answers again" real_answer
+: > "$WORK/agent.err"
+bg_start AGENT 60 has_table "$WORK/agent.out" "$WORK/agent.err" \
+	"$DURESS" inject dns -t "pid:$DPID" --baseline 0 -q --for 300s --spoof 192.0.2.7 --domain '*.test' ||
+	fail "dns --spoof applied" "$(tail -n 3 "$WORK/agent.err")"
+check "dns --spoof: getent hosts in the target gets the spoofed address" \
+	bash -c 'nsenter -t "$1" -n -m getent ahostsv4 real.test | grep -q "^192.0.2.7 "' _ "$DPID"
+stop
+check "after dns --spoof: no table, no responder" clean
+
 # ---- bad input: refused, nothing changed ----
 nstate() { tns nft list ruleset 2>/dev/null; proxy_pids; }
 before=$(nstate)
@@ -135,7 +190,8 @@ after_kill() {
 	check "$desc: traffic direct again (200 in and out)" direct
 }
 for cfg in "http --port 8080 --abort 503" "http --port 9090 --direction outbound --delay 1s" \
-	"tcp --port 8080 --latency 100ms" "tcp --port 9090 --direction outbound --to 10.9.0.1 --timeout"; do
+	"tcp --port 8080 --latency 100ms" "tcp --port 9090 --direction outbound --to 10.9.0.1 --timeout" \
+	"dns --upstream 10.9.0.1 --error servfail"; do
 	# shellcheck disable=SC2086
 	start $cfg || { fail "kill -9 during $cfg: applied" "$(tail -n 3 "$WORK/agent.err")"; continue; }
 	kill -9 "$AGENT"
@@ -143,6 +199,7 @@ for cfg in "http --port 8080 --abort 503" "http --port 9090 --direction outbound
 	AGENT=
 	after_kill "kill -9 during '$cfg'"
 done
+check "after kill -9 during dns: the target's queries answered directly" real_answer
 # at random moments: while starting, applying, in force
 left=0
 for i in $(seq 4); do

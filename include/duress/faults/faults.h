@@ -10,3 +10,4 @@ FAULT(fault_http)
 FAULT(fault_tcp)
 FAULT(fault_kill)
 FAULT(fault_stop_desc) /* "stop" (fault_stop is the driver's) */
+FAULT(fault_dns)
