@@ -625,7 +625,14 @@ static bool corrupt_row(struct pgf_config *cfg, struct pconn *pc, char *m, size_
 				char *ch = v + pos[hrule_rng_next(&cfg->rng) % npos];
 				unsigned r = 1 + (unsigned)(hrule_rng_next(&cfg->rng) % 9);
 
-				if (isdigit((unsigned char)*ch))
+				size_t at = (size_t)(ch - v);
+				bool lead = t == COL_NUMBER && at + 1 < len[col] &&
+					    isdigit((unsigned char)v[at + 1]) &&
+					    (at == 0 || v[at - 1] == '-' || v[at - 1] == '+');
+
+				if (lead) /* 42 -> 72, never 02: still a number */
+					*ch = (char)('1' + (*ch - '1' + 1 + (int)(r % 8)) % 9);
+				else if (isdigit((unsigned char)*ch))
 					*ch = (char)('0' + (*ch - '0' + r) % 10);
 				else if (isupper((unsigned char)*ch))
 					*ch = (char)('A' + (*ch - 'A' + r) % 26);

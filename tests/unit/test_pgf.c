@@ -396,6 +396,46 @@ static void test_corrupt_rows(void **state)
 	rig_down(&g);
 }
 
+/* Numbers stay numbers: 50 rows of int4 "42" all change, none to "02". */
+static void test_corrupt_numbers(void **state)
+{
+	static struct rig g;
+	static char m[256], in[2048], buf[2048];
+	static const char rowdesc[] = "\0\1"
+				      "n\0"
+				      "\0\0\0\0"
+				      "\0\0"
+				      "\0\0\0\27"
+				      "\0\4"
+				      "\377\377\377\377"
+				      "\0\0";
+	static const char row[] = "\0\1\0\0\0\00242";
+	size_t n, rn = 0, first;
+
+	(void)state;
+	g.cfg.corrupt_pct = 100;
+	rig_up(&g);
+	connect_up(&g);
+	n = query(m, "SELECT n FROM t");
+	put(&g, g.client, m, n);
+	get(&g, g.server, buf, n, 2000, NULL);
+	rn += msg(in + rn, 'T', rowdesc, sizeof(rowdesc) - 1);
+	first = rn;
+	for (int i = 0; i < 50; i++)
+		rn += msg(in + rn, 'D', row, sizeof(row) - 1);
+	put(&g, g.server, in, rn);
+	assert_int_equal(get(&g, g.client, buf, rn, 2000, NULL), rn);
+	for (int i = 0; i < 50; i++) {
+		const char *v = buf + first + (size_t)i * (5 + sizeof(row) - 1) + 11;
+
+		assert_memory_equal(v - 4, "\0\0\0\2", 4);
+		assert_true(v[0] >= '1' && v[0] <= '9' && v[1] >= '0' && v[1] <= '9');
+		assert_memory_not_equal(v, "42", 2);
+	}
+	assert_int_equal(g.cfg.rows_corrupted, 50);
+	rig_down(&g);
+}
+
 /* --too-many-connections 100: FATAL 53300 to the client, then EOF; the
  * server never gets the startup. */
 static void test_too_many(void **state)
@@ -482,15 +522,11 @@ static void test_pure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ssl_and_startup),
-		cmocka_unit_test(test_simple_query),
-		cmocka_unit_test(test_extended),
-		cmocka_unit_test(test_in_transaction),
-		cmocka_unit_test(test_fail_ddl),
-		cmocka_unit_test(test_corrupt_rows),
-		cmocka_unit_test(test_too_many),
-		cmocka_unit_test(test_large_streams),
-		cmocka_unit_test(test_pure),
+		cmocka_unit_test(test_ssl_and_startup), cmocka_unit_test(test_simple_query),
+		cmocka_unit_test(test_extended),	cmocka_unit_test(test_in_transaction),
+		cmocka_unit_test(test_fail_ddl),	cmocka_unit_test(test_corrupt_rows),
+		cmocka_unit_test(test_corrupt_numbers), cmocka_unit_test(test_too_many),
+		cmocka_unit_test(test_large_streams),	cmocka_unit_test(test_pure),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
