@@ -161,7 +161,7 @@ trap _cleanup EXIT
 # matches nothing at all: one short name at a time.
 proxy_pids() {
 	local n
-	for n in duress-http duress-tcp duress-dns duress-postgres duress-mysql; do
+	for n in duress-http duress-tcp duress-dns duress-postgres duress-mysql duress-conns; do
 		pgrep -x "$n"
 	done
 	return 0

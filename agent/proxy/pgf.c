@@ -1,0 +1,892 @@
+// SPDX-License-Identifier: MIT
+/* The PostgreSQL filter; see include/duress/proxy/pgf.h. */
+#include <duress/proxy/pgf.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#define PG_SSL_REQUEST 80877103u
+#define PG_GSS_REQUEST 80877104u
+#define PG_CANCEL_REQUEST 80877102u
+#define PG_PROTOCOL_3 196608u
+#define PGF_RING 64 /* outstanding Query/Sync remembered */
+
+/* statement flags */
+#define F_MATCH 0x01u /* the regex matched (or there is none) */
+#define F_DDL 0x02u
+#define F_BEGIN 0x04u
+#define F_END 0x08u	 /* COMMIT, END */
+#define F_ROLLBACK 0x10u /* ROLLBACK, ABORT: never made to fail */
+#define F_KNOWN 0x80u
+
+static const char *const names[PGF_NKINDS] = {
+	[PGF_ERROR] = "error",
+	[PGF_ADMIN_SHUTDOWN] = "admin_shutdown",
+	[PGF_DELAY] = "delay",
+	[PGF_DROP] = "drop_connection",
+	[PGF_FAIL_DDL] = "fail_ddl",
+	[PGF_CORRUPT_ROWS] = "corrupt_rows",
+	[PGF_TOO_MANY] = "too_many_connections",
+};
+
+const char *pgf_kind_name(enum pgf_kind k)
+{
+	return k < PGF_NKINDS ? names[k] : "?";
+}
+
+static const struct {
+	const char *code, *msg;
+} messages[] = {
+	{ "40P01", "deadlock detected" },
+	{ "40001", "could not serialize access due to concurrent update" },
+	{ "57014", "canceling statement due to user request" },
+	{ "57P01", "terminating connection due to administrator command" },
+	{ "53300", "sorry, too many clients already" },
+	{ "55P03", "canceling statement due to lock timeout" },
+	{ "53100", "could not extend file: No space left on device" },
+	{ "53200", "out of memory" },
+	{ "23505", "duplicate key value violates unique constraint" },
+	{ "42501", "permission denied" },
+	{ "25006", "cannot execute statement in a read-only transaction" },
+	{ "08006", "connection failure" },
+	{ "XX000", "internal error" },
+};
+
+const char *pgf_sqlstate_message(const char *sqlstate)
+{
+	for (size_t i = 0; i < sizeof(messages) / sizeof(messages[0]); i++)
+		if (!strcmp(messages[i].code, sqlstate))
+			return messages[i].msg;
+	return NULL;
+}
+
+bool pgf_sqlstate_valid(const char *s)
+{
+	/* the error classes of PostgreSQL's errcodes.txt */
+	static const char *const classes[] = {
+		"03", "08", "09", "0A", "0B", "0F", "0L", "0P", "0Z", "20", "21", "22", "23", "24",
+		"25", "26", "27", "28", "2B", "2D", "2F", "34", "38", "39", "3B", "3D", "3F", "40",
+		"42", "44", "53", "54", "55", "57", "58", "72", "F0", "HV", "P0", "XX",
+	};
+
+	if (strlen(s) != 5)
+		return false;
+	for (size_t i = 0; i < 5; i++)
+		if (!isdigit((unsigned char)s[i]) && !isupper((unsigned char)s[i]))
+			return false;
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+		if (!strncmp(s, classes[i], 2))
+			return true;
+	return false;
+}
+
+/* The first keyword after spaces and comments, upper-cased into kw. */
+static void first_keyword(const char *s, size_t len, char *kw, size_t cap)
+{
+	size_t i = 0, n = 0;
+
+	while (i < len) {
+		if (isspace((unsigned char)s[i]) || s[i] == '(') {
+			i++;
+		} else if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
+			while (i < len && s[i] != '\n')
+				i++;
+		} else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
+			i += 2;
+			while (i + 1 < len && !(s[i] == '*' && s[i + 1] == '/'))
+				i++;
+			i += 2;
+		} else {
+			break;
+		}
+	}
+	while (i < len && n + 1 < cap && isalpha((unsigned char)s[i]))
+		kw[n++] = (char)toupper((unsigned char)s[i++]);
+	kw[n] = '\0';
+}
+
+static bool kw_in(const char *kw, const char *const *list)
+{
+	for (size_t i = 0; list[i]; i++)
+		if (!strcmp(kw, list[i]))
+			return true;
+	return false;
+}
+
+bool pgf_is_ddl(const char *sql, size_t len)
+{
+	static const char *const ddl[] = { "CREATE", "ALTER",  "DROP",	  "TRUNCATE", "COMMENT",
+					   "GRANT",  "REVOKE", "REINDEX", NULL };
+	char kw[16];
+
+	first_keyword(sql, len, kw, sizeof(kw));
+	return kw_in(kw, ddl);
+}
+
+static unsigned classify(const struct pgf_config *cfg, const char *sql, size_t len)
+{
+	static const char *const begin[] = { "BEGIN", "START", NULL };
+	static const char *const end[] = { "COMMIT", "END", NULL };
+	static const char *const rollback[] = { "ROLLBACK", "ABORT", NULL };
+	unsigned fl = F_KNOWN;
+	char kw[16];
+
+	first_keyword(sql, len, kw, sizeof(kw));
+	if (kw_in(kw, begin))
+		fl |= F_BEGIN;
+	else if (kw_in(kw, end))
+		fl |= F_END;
+	else if (kw_in(kw, rollback))
+		fl |= F_ROLLBACK;
+	if (pgf_is_ddl(sql, len))
+		fl |= F_DDL;
+	/* sql is NUL-terminated by the caller's check */
+	if (!cfg->has_match || regexec(&cfg->match, sql, 0, NULL, 0) == 0)
+		fl |= F_MATCH;
+	return fl;
+}
+
+/* ---- per connection ---- */
+
+struct pgdir {
+	uint8_t hdr[5];
+	size_t hlen;
+	uint64_t stream_left; /* body bytes of a streamed message still to come */
+	bool stream_drop;
+	char *msg; /* a message collected whole */
+	size_t mlen, mwant;
+	bool collecting;
+};
+
+struct named {
+	uint64_t hash;
+	unsigned flags;
+	bool used;
+};
+
+struct pconn {
+	struct pgdir d[2];
+	bool typed; /* past the startup packet */
+	bool dead, passthrough;
+	char status; /* 'I', 'T', 'E' (predicted for what the client sends next) */
+	/* what was sent and awaits a ReadyForQuery: corrupt-rows picks */
+	bool ring[PGF_RING];
+	uint32_t rhead, rtail;
+	unsigned swallow; /* ReadyForQuery messages the client must not see */
+	bool batch_pick;  /* extended: an Execute since the last Sync was picked */
+	bool skipping;	  /* extended: dropping until Sync, then raise */
+	enum pgf_kind skip_kind;
+	struct named stmts[PGF_MAX_NAMES], portals[PGF_MAX_NAMES];
+	unsigned stmt_rr, portal_rr;
+	uint16_t ncols;
+	uint32_t oids[PGF_MAX_COLS];
+	bool text_fmt[PGF_MAX_COLS];
+};
+
+static uint32_t be32(const void *p)
+{
+	const uint8_t *b = p;
+
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static uint16_t be16(const void *p)
+{
+	const uint8_t *b = p;
+
+	return (uint16_t)(b[0] << 8 | b[1]);
+}
+
+static void put32(char *p, uint32_t v)
+{
+	p[0] = (char)(v >> 24);
+	p[1] = (char)(v >> 16);
+	p[2] = (char)(v >> 8);
+	p[3] = (char)v;
+}
+
+static uint64_t hash_name(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+static struct named *lookup(struct named *t, const char *name)
+{
+	uint64_t h = hash_name(name);
+
+	for (size_t i = 0; i < PGF_MAX_NAMES; i++)
+		if (t[i].used && t[i].hash == h)
+			return &t[i];
+	return NULL;
+}
+
+static void remember(struct named *t, unsigned *rr, const char *name, unsigned flags)
+{
+	struct named *e = lookup(t, name);
+
+	if (!e) {
+		e = &t[*rr];
+		*rr = (*rr + 1) % PGF_MAX_NAMES;
+	}
+	e->hash = hash_name(name);
+	e->flags = flags;
+	e->used = true;
+}
+
+static void ring_push(struct pconn *pc, bool pick)
+{
+	if (pc->rtail - pc->rhead < PGF_RING)
+		pc->ring[pc->rtail++ % PGF_RING] = pick;
+	else
+		pc->rtail++; /* too many in flight: remembered as not picked */
+}
+
+static bool ring_head(const struct pconn *pc)
+{
+	return pc->rtail != pc->rhead && pc->rtail - pc->rhead <= PGF_RING &&
+	       pc->ring[pc->rhead % PGF_RING];
+}
+
+static void ring_pop(struct pconn *pc)
+{
+	if (pc->rtail != pc->rhead)
+		pc->rhead++;
+}
+
+/* The fault for a statement with flags fl, or PGF_NKINDS for none. */
+static enum pgf_kind decide(struct pgf_config *cfg, struct pconn *pc, unsigned fl)
+{
+	if (!(fl & F_MATCH))
+		return PGF_NKINDS;
+	if (cfg->in_transaction && pc->status == 'I')
+		return PGF_NKINDS;
+	cfg->matched++;
+	if (!(fl & F_ROLLBACK)) {
+		if (cfg->fail_ddl && (fl & F_DDL) && ++cfg->ddl_seen > cfg->ddl_after &&
+		    hrule_rng_pct(&cfg->rng, cfg->ddl_pct))
+			return PGF_FAIL_DDL;
+		if (cfg->error_pct > 0 && hrule_rng_pct(&cfg->rng, cfg->error_pct))
+			return PGF_ERROR;
+		if (cfg->shutdown_pct > 0 && hrule_rng_pct(&cfg->rng, cfg->shutdown_pct))
+			return PGF_ADMIN_SHUTDOWN;
+	}
+	if (cfg->drop_pct > 0 && hrule_rng_pct(&cfg->rng, cfg->drop_pct))
+		return PGF_DROP;
+	if (cfg->delay_pct > 0 && cfg->delay_ns && hrule_rng_pct(&cfg->rng, cfg->delay_pct))
+		return PGF_DELAY;
+	return PGF_NKINDS;
+}
+
+static void after_statement(struct pconn *pc, unsigned fl)
+{
+	if (fl & F_BEGIN)
+		pc->status = 'T';
+	else if (fl & (F_END | F_ROLLBACK))
+		pc->status = 'I';
+}
+
+/* A Query message carrying sql, sent to the server. */
+static void send_query(struct proxy_conn *c, const char *sql)
+{
+	size_t n = strlen(sql);
+	char *m = malloc(n + 6);
+
+	if (!m) {
+		proxy_close(c);
+		return;
+	}
+	m[0] = 'Q';
+	put32(m + 1, (uint32_t)(n + 5));
+	memcpy(m + 5, sql, n + 1);
+	proxy_send(c, PROXY_UP, m, n + 6, 0);
+	free(m);
+}
+
+/* What the server runs instead of a statement that is to fail. */
+static void send_raise(struct proxy_conn *c, enum pgf_kind k)
+{
+	struct pgf_config *cfg = proxy_conn_arg(c);
+	const char *code, *msg;
+	char sql[512];
+
+	if (k == PGF_ADMIN_SHUTDOWN) {
+		send_query(c, "DO $duress$BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); "
+			      "PERFORM pg_sleep(5); END$duress$");
+		return;
+	}
+	code = k == PGF_FAIL_DDL ? (cfg->ddl_sqlstate[0] ? cfg->ddl_sqlstate : "55P03")
+				 : cfg->sqlstate;
+	msg = pgf_sqlstate_message(code);
+	if (k == PGF_FAIL_DDL && !cfg->ddl_sqlstate[0])
+		msg = "canceling statement due to lock timeout";
+	snprintf(sql, sizeof(sql),
+		 "DO $duress$BEGIN RAISE EXCEPTION USING ERRCODE = '%s', MESSAGE = '%s', "
+		 "DETAIL = 'injected by duress'; END$duress$",
+		 code, msg ? msg : "injected error");
+	send_query(c, sql);
+}
+
+/* FATAL ErrorResponse to the client. */
+static void send_fatal(struct proxy_conn *c, const char *code, const char *msg)
+{
+	char m[256];
+	int n = snprintf(m + 5, sizeof(m) - 5, "SFATAL%cVFATAL%cC%s%cM%s%c%c", 0, 0, code, 0, msg,
+			 0, 0);
+
+	if (n < 0 || (size_t)n >= sizeof(m) - 5)
+		return;
+	m[0] = 'E';
+	put32(m + 1, (uint32_t)n + 4);
+	proxy_send(c, PROXY_DOWN, m, (size_t)n + 5, 0);
+}
+
+static void apply_kind(struct proxy_conn *c, struct pconn *pc, enum pgf_kind k)
+{
+	struct pgf_config *cfg = proxy_conn_arg(c);
+
+	cfg->injected[k]++;
+	if (k == PGF_DROP) {
+		proxy_event(c, "postgres: connection %llu dropped mid-statement",
+			    (unsigned long long)proxy_conn_id(c));
+		pc->dead = true;
+		proxy_close(c);
+	}
+}
+
+/* ---- the messages looked into; true: forward them as they are ---- */
+
+static bool on_startup(struct proxy_conn *c, struct pconn *pc, const char *m, size_t n)
+{
+	struct pgf_config *cfg = proxy_conn_arg(c);
+	uint32_t code = be32(m + 4);
+
+	(void)n;
+	if (code == PG_SSL_REQUEST || code == PG_GSS_REQUEST) {
+		proxy_send(c, PROXY_DOWN, "N", 1, 0);
+		return false;
+	}
+	if (code != PG_PROTOCOL_3) {
+		/* CancelRequest, or a protocol this filter does not know */
+		pc->passthrough = true;
+		return true;
+	}
+	pc->typed = true;
+	if (cfg->too_many_pct > 0 && hrule_rng_pct(&cfg->rng, cfg->too_many_pct)) {
+		cfg->injected[PGF_TOO_MANY]++;
+		send_fatal(c, "53300", "sorry, too many clients already");
+		pc->dead = true;
+		proxy_close(c);
+		return false;
+	}
+	return true;
+}
+
+static bool cstr(const char *s, size_t len, size_t *end)
+{
+	const char *z = memchr(s, '\0', len);
+
+	if (!z)
+		return false;
+	*end = (size_t)(z - s);
+	return true;
+}
+
+static bool on_query(struct proxy_conn *c, struct pconn *pc, const char *m, size_t n)
+{
+	struct pgf_config *cfg = proxy_conn_arg(c);
+	unsigned fl = 0;
+	enum pgf_kind k;
+	size_t e;
+
+	cfg->statements++;
+	if (cstr(m + 5, n - 5, &e))
+		fl = classify(cfg, m + 5, e);
+	k = decide(cfg, pc, fl);
+	after_statement(pc, fl);
+	if (k == PGF_NKINDS) {
+		ring_push(pc, cfg->corrupt_pct > 0 && (fl & F_MATCH) &&
+				      !(cfg->in_transaction && pc->status == 'I'));
+		return true;
+	}
+	apply_kind(c, pc, k);
+	switch (k) {
+	case PGF_DROP:
+		return false;
+	case PGF_DELAY:
+		ring_push(pc, false);
+		proxy_send(c, PROXY_UP, m, n, proxy_conn_now(c) + cfg->delay_ns);
+		return false;
+	default:
+		ring_push(pc, false);
+		send_raise(c, k);
+		if (k != PGF_ADMIN_SHUTDOWN && pc->status == 'T')
+			pc->status = 'E';
+		return false;
+	}
+}
+
+static bool on_parse(struct proxy_conn *c, struct pconn *pc, const char *m, size_t n)
+{
+	struct pgf_config *cfg = proxy_conn_arg(c);
+	size_t e1, e2;
+
+	if (!cstr(m + 5, n - 5, &e1) || !cstr(m + 6 + e1, n - 6 - e1, &e2))
+		return true;
+	remember(pc->stmts, &pc->stmt_rr, m + 5, classify(cfg, m + 6 + e1, e2));
+	return true;
+}
+
+static bool on_bind(struct proxy_conn *c, struct pconn *pc, const char *m, size_t n)
+{
+	struct named *s;
+	size_t e1, e2;
+
+	(void)c;
+	if (!cstr(m + 5, n - 5, &e1) || !cstr(m + 6 + e1, n - 6 - e1, &e2))
+		return true;
+	s = lookup(pc->stmts, m + 6 + e1);
+	remember(pc->portals, &pc->portal_rr, m + 5, s ? s->flags : 0);
+	return true;
+}
+
+static bool on_execute(struct proxy_conn *c, struct pconn *pc, const char *m, size_t n)
+{
+	struct pgf_config *cfg = proxy_conn_arg(c);
+	struct named *p;
+	unsigned fl = 0;
+	enum pgf_kind k;
+	size_t e;
+
+	cfg->statements++;
+	if (cstr(m + 5, n - 5, &e) && (p = lookup(pc->portals, m + 5)))
+		fl = p->flags;
+	k = decide(cfg, pc, fl);
+	after_statement(pc, fl);
+	if (k == PGF_NKINDS) {
+		if (cfg->corrupt_pct > 0 && (fl & F_MATCH))
+			pc->batch_pick = true;
+		return true;
+	}
+	apply_kind(c, pc, k);
+	switch (k) {
+	case PGF_DROP:
+		return false;
+	case PGF_DELAY:
+		proxy_send(c, PROXY_UP, m, n, proxy_conn_now(c) + cfg->delay_ns);
+		return false;
+	default:
+		/* the rest up to the Sync goes nowhere; the Sync raises */
+		pc->skipping = true;
+		pc->skip_kind = k;
+		return false;
+	}
+}
+
+static bool on_sync(struct proxy_conn *c, struct pconn *pc, const char *m, size_t n)
+{
+	if (!pc->skipping) {
+		ring_push(pc, pc->batch_pick);
+		pc->batch_pick = false;
+		return true;
+	}
+	/* The Sync ends the extended exchange (and an error the server may
+	 * already be ignoring messages after); its ReadyForQuery is not the
+	 * client's: the raise's is. */
+	proxy_send(c, PROXY_UP, m, n, 0);
+	pc->swallow++;
+	send_raise(c, pc->skip_kind);
+	ring_push(pc, false);
+	if (pc->skip_kind != PGF_ADMIN_SHUTDOWN && pc->status == 'T')
+		pc->status = 'E';
+	pc->skipping = false;
+	pc->batch_pick = false;
+	return false;
+}
+
+static bool on_ready(struct proxy_conn *c, struct pconn *pc, const char *m, size_t n)
+{
+	(void)c;
+	if (n < 6)
+		return true;
+	if (pc->swallow) {
+		pc->swallow--;
+		return false;
+	}
+	ring_pop(pc);
+	if (pc->rhead == pc->rtail)
+		pc->status = m[5];
+	return true;
+}
+
+static bool on_rowdesc(struct proxy_conn *c, struct pconn *pc, const char *m, size_t n)
+{
+	size_t off = 7;
+	uint16_t nf;
+
+	(void)c;
+	pc->ncols = 0;
+	if (n < 7)
+		return true;
+	nf = be16(m + 5);
+	for (uint16_t i = 0; i < nf && i < PGF_MAX_COLS; i++) {
+		size_t e;
+
+		if (!cstr(m + off, n - off, &e) || off + e + 1 + 18 > n)
+			break;
+		off += e + 1;
+		pc->oids[i] = be32(m + off + 6);
+		pc->text_fmt[i] = be16(m + off + 16) == 0;
+		off += 18;
+		pc->ncols = (uint16_t)(i + 1);
+	}
+	return true;
+}
+
+enum coltype { COL_NONE, COL_BOOL, COL_NUMBER, COL_TEXT };
+
+static enum coltype col_type(uint32_t oid)
+{
+	switch (oid) {
+	case 16:
+		return COL_BOOL;
+	case 20:
+	case 21:
+	case 23:
+	case 26:
+	case 700:
+	case 701:
+	case 1700:
+		return COL_NUMBER;
+	case 18:
+	case 19:
+	case 25:
+	case 1042:
+	case 1043:
+		return COL_TEXT;
+	default:
+		return COL_NONE;
+	}
+}
+
+/* Change one value of the row in place (same length); false: nothing
+ * could be changed. */
+static bool corrupt_row(struct pgf_config *cfg, struct pconn *pc, char *m, size_t n)
+{
+	size_t off[PGF_MAX_COLS], cand[PGF_MAX_COLS], ncand = 0, o = 7;
+	uint32_t len[PGF_MAX_COLS];
+	uint16_t nf;
+
+	if (n < 7)
+		return false;
+	nf = be16(m + 5);
+	for (uint16_t i = 0; i < nf && i < PGF_MAX_COLS; i++) {
+		int32_t l;
+
+		if (o + 4 > n)
+			return false;
+		l = (int32_t)be32(m + o);
+		o += 4;
+		if (l < 0)
+			continue;
+		if ((size_t)l > n - o)
+			return false;
+		off[i] = o;
+		len[i] = (uint32_t)l;
+		o += (size_t)l;
+		if (l > 0 && i < pc->ncols && pc->text_fmt[i] && col_type(pc->oids[i]) != COL_NONE)
+			cand[ncand++] = i;
+	}
+	while (ncand) {
+		size_t pick = hrule_rng_next(&cfg->rng) % ncand, col = cand[pick];
+		char *v = m + off[col];
+		size_t pos[64], npos = 0;
+		enum coltype t = col_type(pc->oids[col]);
+
+		if (t == COL_BOOL) {
+			if (v[0] == 't' || v[0] == 'f') {
+				v[0] = v[0] == 't' ? 'f' : 't';
+				return true;
+			}
+		} else {
+			for (size_t j = 0; j < len[col] && npos < 64; j++)
+				if (isdigit((unsigned char)v[j]) ||
+				    (t == COL_TEXT && isalpha((unsigned char)v[j]) &&
+				     !(v[j] & 0x80)))
+					pos[npos++] = j;
+			if (npos) {
+				char *ch = v + pos[hrule_rng_next(&cfg->rng) % npos];
+				unsigned r = 1 + (unsigned)(hrule_rng_next(&cfg->rng) % 9);
+
+				size_t at = (size_t)(ch - v);
+				bool lead = t == COL_NUMBER && at + 1 < len[col] &&
+					    isdigit((unsigned char)v[at + 1]) &&
+					    (at == 0 || v[at - 1] == '-' || v[at - 1] == '+');
+
+				if (lead) /* 42 -> 72, never 02: still a number */
+					*ch = (char)('1' + (*ch - '1' + 1 + (int)(r % 8)) % 9);
+				else if (isdigit((unsigned char)*ch))
+					*ch = (char)('0' + (*ch - '0' + r) % 10);
+				else if (isupper((unsigned char)*ch))
+					*ch = (char)('A' + (*ch - 'A' + r) % 26);
+				else
+					*ch = (char)('a' + (*ch - 'a' + r) % 26);
+				return true;
+			}
+		}
+		cand[pick] = cand[--ncand];
+	}
+	return false;
+}
+
+static bool on_datarow(struct proxy_conn *c, struct pconn *pc, const char *m, size_t n)
+{
+	struct pgf_config *cfg = proxy_conn_arg(c);
+	char *copy;
+
+	if (!ring_head(pc))
+		return true;
+	cfg->rows++;
+	if (!hrule_rng_pct(&cfg->rng, cfg->corrupt_pct))
+		return true;
+	copy = malloc(n);
+	if (!copy)
+		return true;
+	memcpy(copy, m, n);
+	if (corrupt_row(cfg, pc, copy, n)) {
+		cfg->rows_corrupted++;
+		cfg->injected[PGF_CORRUPT_ROWS]++;
+		proxy_send(c, PROXY_DOWN, copy, n, 0);
+		free(copy);
+		return false;
+	}
+	free(copy);
+	return true;
+}
+
+static bool handle(struct proxy_conn *c, struct pconn *pc, enum proxy_dir dir, const char *m,
+		   size_t n)
+{
+	if (dir == PROXY_UP && !pc->typed)
+		return on_startup(c, pc, m, n);
+	if (dir == PROXY_UP) {
+		switch (m[0]) {
+		case 'Q':
+			return on_query(c, pc, m, n);
+		case 'P':
+			return on_parse(c, pc, m, n);
+		case 'B':
+			return on_bind(c, pc, m, n);
+		case 'E':
+			return on_execute(c, pc, m, n);
+		case 'S':
+			return on_sync(c, pc, m, n);
+		default:
+			return true;
+		}
+	}
+	switch (m[0]) {
+	case 'Z':
+		return on_ready(c, pc, m, n);
+	case 'T':
+		return on_rowdesc(c, pc, m, n);
+	case 'D':
+		return on_datarow(c, pc, m, n);
+	default:
+		return true;
+	}
+}
+
+enum what { W_INSPECT, W_STREAM, W_DROP };
+
+static enum what what_to_do(const struct pgf_config *cfg, const struct pconn *pc,
+			    enum proxy_dir dir, uint8_t type, uint64_t total)
+{
+	bool want;
+
+	if (dir == PROXY_UP && !pc->typed)
+		return W_INSPECT;
+	if (dir == PROXY_UP) {
+		if (pc->skipping && type != 'S')
+			return W_DROP;
+		want = strchr("QPBES", type) != NULL;
+	} else {
+		want = type == 'Z' || (cfg->corrupt_pct > 0 && (type == 'T' || type == 'D'));
+	}
+	return want && total <= PGF_MAX_MSG ? W_INSPECT : W_STREAM;
+}
+
+static void flush(struct proxy_conn *c, enum proxy_dir dir, const char **fwd, const char *to)
+{
+	if (to > *fwd)
+		proxy_send(c, dir, *fwd, (size_t)(to - *fwd), 0);
+	*fwd = to;
+}
+
+static void p_data(struct proxy_conn *c, enum proxy_dir dir, const char *buf, size_t len)
+{
+	struct pgf_config *cfg = proxy_conn_arg(c);
+	struct pconn *pc = proxy_conn_priv(c);
+	struct pgdir *d = &pc->d[dir];
+	const char *fwd = buf;
+	size_t i = 0;
+
+	while (i < len && !pc->dead && !pc->passthrough) {
+		size_t hs = dir == PROXY_UP && !pc->typed ? 4 : 5, n;
+		const uint8_t *h;
+		const char *hstart = NULL;
+		uint64_t total, body;
+		enum what w;
+
+		if (d->stream_left) {
+			n = len - i < d->stream_left ? len - i : (size_t)d->stream_left;
+			if (d->stream_drop)
+				flush(c, dir, &fwd, buf + i);
+			i += n;
+			d->stream_left -= n;
+			if (d->stream_drop)
+				fwd = buf + i;
+			continue;
+		}
+		if (d->collecting) {
+			n = len - i < d->mwant - d->mlen ? len - i : d->mwant - d->mlen;
+			memcpy(d->msg + d->mlen, buf + i, n);
+			d->mlen += n;
+			i += n;
+			fwd = buf + i;
+			if (d->mlen == d->mwant) {
+				d->collecting = false;
+				if (handle(c, pc, dir, d->msg, d->mlen))
+					proxy_send(c, dir, d->msg, d->mlen, 0);
+				free(d->msg);
+				d->msg = NULL;
+			}
+			continue;
+		}
+		if (!d->hlen && len - i >= hs) {
+			hstart = buf + i;
+			h = (const uint8_t *)hstart;
+			i += hs;
+		} else {
+			flush(c, dir, &fwd, buf + i);
+			n = hs - d->hlen < len - i ? hs - d->hlen : len - i;
+			memcpy(d->hdr + d->hlen, buf + i, n);
+			d->hlen += n;
+			i += n;
+			fwd = buf + i;
+			if (d->hlen < hs)
+				continue;
+			h = d->hdr;
+		}
+		d->hlen = 0;
+		total = hs == 4 ? be32(h) : 1 + (uint64_t)be32(h + 1);
+		if ((hs == 4 && (total < 8 || total > PGF_MAX_STARTUP)) || (hs == 5 && total < 5)) {
+			/* not PostgreSQL as this filter knows it: hands off */
+			if (!hstart)
+				proxy_send(c, dir, (const char *)h, hs, 0);
+			pc->passthrough = true;
+			break;
+		}
+		body = total - hs;
+		w = what_to_do(cfg, pc, dir, h[0], total);
+		if (w == W_INSPECT && hstart && body <= len - i) {
+			bool keep;
+
+			i += (size_t)body;
+			flush(c, dir, &fwd, hstart);
+			keep = handle(c, pc, dir, hstart, (size_t)total);
+			fwd = keep ? hstart : buf + i;
+		} else if (w == W_INSPECT) {
+			flush(c, dir, &fwd, hstart ? hstart : buf + i);
+			d->msg = malloc((size_t)total);
+			if (!d->msg) {
+				pc->dead = true;
+				proxy_close(c);
+				return;
+			}
+			memcpy(d->msg, h, hs);
+			d->mlen = hs;
+			d->mwant = (size_t)total;
+			d->collecting = true;
+			fwd = buf + i;
+		} else if (w == W_STREAM) {
+			if (!hstart)
+				proxy_send(c, dir, (const char *)h, hs, 0);
+			d->stream_left = body;
+			d->stream_drop = false;
+		} else {
+			if (hstart)
+				flush(c, dir, &fwd, hstart);
+			fwd = buf + i;
+			d->stream_left = body;
+			d->stream_drop = true;
+		}
+	}
+	if (pc->dead)
+		return;
+	flush(c, dir, &fwd, buf + len);
+	if (pc->passthrough) {
+		proxy_pass(c, PROXY_UP);
+		proxy_pass(c, PROXY_DOWN);
+	}
+}
+
+static int p_open(struct proxy_conn *c)
+{
+	struct pgf_config *cfg = proxy_conn_arg(c);
+	struct pconn *pc = proxy_conn_priv(c);
+
+	cfg->connections++;
+	pc->status = 'I';
+	return PROXY_OPEN_CONNECT;
+}
+
+static void p_close(struct proxy_conn *c)
+{
+	struct pconn *pc = proxy_conn_priv(c);
+
+	for (int i = 0; i < 2; i++) {
+		free(pc->d[i].msg);
+		pc->d[i].msg = NULL;
+	}
+}
+
+static void p_stats(void *arg, json_t *out)
+{
+	struct pgf_config *cfg = arg;
+	json_t *inj = json_object();
+
+	json_object_set_new(out, "statements", json_integer((json_int_t)cfg->statements));
+	json_object_set_new(out, "matched", json_integer((json_int_t)cfg->matched));
+	json_object_set_new(out, "rows_seen", json_integer((json_int_t)cfg->rows));
+	json_object_set_new(out, "rows_corrupted", json_integer((json_int_t)cfg->rows_corrupted));
+	json_object_set_new(out, "ddl_seen", json_integer((json_int_t)cfg->ddl_seen));
+	for (int k = 0; k < PGF_NKINDS; k++)
+		json_object_set_new(inj, names[k], json_integer((json_int_t)cfg->injected[k]));
+	json_object_set_new(out, "injected", inj);
+}
+
+void pgf_init(struct pgf_config *cfg)
+{
+	uint64_t seed = cfg->seed;
+
+	if (!seed && getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed = (uint64_t)(uintptr_t)cfg ^ 0x9e3779b97f4a7c15ULL;
+	hrule_rng_seed(&cfg->rng, seed);
+}
+
+const struct proxy_filter pgf_filter = {
+	.name = "postgres",
+	.conn_size = sizeof(struct pconn),
+	.open = p_open,
+	.data = p_data,
+	.close = p_close,
+	.stats = p_stats,
+};
