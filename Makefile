@@ -27,7 +27,7 @@ DEPS_BUILD := build-essential pkg-config libcgroup-dev libnl-3-dev libnl-route-3
 DEPS_TEST := clang-format libcmocka-dev valgrind iproute2 iputils-ping util-linux procps e2fsprogs \
 	fio stress-ng jq time curl groff-base man-db mandoc systemd nodejs crun runc umoci \
 	python3 python3-pytest python3-setuptools python3-pip python3-venv \
-	nginx haproxy wrk apache2-utils nftables
+	nginx haproxy wrk apache2-utils nftables chromium tmux
 DEPS_VM := qemu-system-x86 busybox-static cpio kmod
 DEPS_FUZZ := clang libclang-rt-14-dev
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM) $(DEPS_FUZZ)

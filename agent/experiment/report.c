@@ -876,7 +876,7 @@ static void html_samples(FILE *o, const struct rep *r, struct bufs *B)
 			    1, ymax);
 		chart_line(&c, "limit", "cpu.max", "cpu.max (quota / period)", "#c62828", B->b);
 		chart_line(&c, "series", "cpu.usage_pct", "usage (% of one CPU)", palette[0], B->a);
-		chart_line(&c, "series", "cpu.throttled_pct", "throttled (% of wall time)",
+		chart_line(&c, "series", "cpu.throttled_pct", "throttled (% of wall time, summed over CPUs)",
 			   "#ef6c00", B->d);
 		chart_end(&c, "100% = one CPU busy all the time.");
 	}
