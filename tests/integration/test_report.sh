@@ -5,7 +5,7 @@
 # the OOM markers where the samples put them), and as Markdown (journal,
 # samples, page kept in RESULTS/artefacts; test_report_render.sh screenshots
 # such a run with Chromium on the host); an aborted run and a probe-only run
-# render too; bad input is named.
+# render too; bad input is named; GET /v1/experiments/ID/report.
 . "$(dirname "$0")/lib.sh"
 
 ART=$RESULTS/artefacts
@@ -133,3 +133,30 @@ expect_exit "a samples file with a bad line: exit 2" 2 "$DURESS" report "$WORK/j
 check "... naming FILE:LINE, and no output left" bash -c 'grep -q "bad.jsonl:2: not a sample" "$1" && ! [ -e "$2" ] && ! [ -e "$2.tmp" ]' _ "$WORK/stderr" "$WORK/bad.html"
 expect_exit "the samples file as the journal: exit 2" 2 "$DURESS" report "$WORK/s.jsonl"
 
+# ---- the same report from the API of `duress serve`
+STATE=$WORK/state SOCK=$WORK/state/duress.sock
+mkdir -p "$STATE"
+serve_up() { curl -s --max-time 2 --unix-socket "$SOCK" http://d/healthz; }
+if bg_start SERVER 15 serve_up "$WORK/serve.log" "$WORK/serve.log" \
+	"$DURESS" serve --state-dir "$STATE" --listen "unix:$SOCK"; then
+	api() { curl -s --max-time 30 -o "$WORK/body" -w '%{http_code}' --unix-socket "$SOCK" "$@"; }
+	code=$(api --data-binary @"$WORK/probe.yaml" "http://d/v1/experiments?target=cgroup:$dir")
+	xid=$(jq -r .id "$WORK/body")
+	check "serve: experiment posted (201, $xid)" [ "$code" = 201 ]
+	code=$(api "http://d/v1/experiments/$xid/report")
+	check "serve: its report while it runs: 409 ($code)" [ "$code" = 409 ]
+	wait_until 30 bash -c "curl -s --unix-socket '$SOCK' http://d/v1/experiments/$xid | jq -e '.state == \"exited\"'"
+	code=$(api -D "$WORK/headers" "http://d/v1/experiments/$xid/report")
+	check "serve: GET /v1/experiments/$xid/report once ended: 200, text/html, the verdict and the probe ($code)" bash -c \
+		'[ "$1" = 200 ] && grep -qi "^content-type: text/html" "$2" && grep -q "<h1>HELD" "$3" && grep -q "data-series=\"probe:health\"" "$3"' \
+		_ "$code" "$WORK/headers" "$WORK/body"
+	code=$(api "http://d/v1/experiments/$xid/report?format=markdown")
+	check "serve: ?format=markdown: 200 and Markdown ($code)" bash -c '[ "$1" = 200 ] && grep -q "^\*\*HELD\*\*" "$2"' _ "$code" "$WORK/body"
+	code=$(api "http://d/v1/experiments/$xid/report?format=pdf")
+	check "serve: ?format=pdf: 400 ($code)" [ "$code" = 400 ]
+	code=$(api "http://d/v1/experiments/nosuch/report")
+	check "serve: an unknown id: 404 ($code)" [ "$code" = 404 ]
+	bg_stop SERVER
+else
+	fail "serve started" "$(tail -n 5 "$WORK/serve.log")"
+fi

@@ -80,6 +80,20 @@ static void test_routes(void **state)
 				     &st, &allow),
 			 ROUTE_NONE); /* 33 characters */
 	assert_int_equal(serve_route("POST", "/v1/targets/x/lease", id, &st, &allow), ROUTE_NONE);
+	/* an experiment's report: GET ID/report; not of a fault */
+	assert_int_equal(serve_route("GET", "/v1/experiments/x-1/report", id, &st, &allow),
+			 ROUTE_EXPERIMENT_REPORT);
+	assert_int_equal(st, 0);
+	assert_string_equal(id, "x-1");
+	assert_int_equal(serve_route("POST", "/v1/experiments/x-1/report", id, &st, &allow),
+			 ROUTE_EXPERIMENT_REPORT);
+	assert_int_equal(st, 405);
+	assert_string_equal(allow, "GET");
+	assert_int_equal(serve_route("GET", "/v1/faults/flt-7/report", id, &st, &allow), ROUTE_NONE);
+	assert_int_equal(serve_route("GET", "/v1/experiments/../report", id, &st, &allow),
+			 ROUTE_NONE);
+	assert_int_equal(serve_route("GET", "/v1/experiments/x-1/reports", id, &st, &allow),
+			 ROUTE_NONE);
 }
 
 /* GET /v1/version: the release the Makefile passes (VERSION), the API
