@@ -430,8 +430,12 @@ static void test_prom_targets(void **state)
 	a.io.present = true;
 	a.io.rbytes = 4096;
 	a.io.wbytes = 8192;
+	a.cpu.max_quota = (struct opt_u64){ true, 50000 };
+	a.cpu.max_period = (struct opt_u64){ true, 100000 };
 	b.memory.current = (struct opt_u64){ true, 1000 };
 	b.memory.max = (struct opt_u64){ true, CG_MAX };
+	b.cpu.max_quota = (struct opt_u64){ true, CG_MAX };
+	b.cpu.max_period = (struct opt_u64){ true, 100000 };
 	b.net.present = true;
 	b.net.rx_bytes = 77;
 	b.net.tx_bytes = 88;
@@ -467,6 +471,9 @@ static void test_prom_targets(void **state)
 				  "q\\\"uote\",direction=\"receive\"} 5\n"));
 	assert_non_null(strstr(s, "duress_target_network_bytes_total{target=\"/sys/fs/cgroup/"
 				  "q\\\"uote\",direction=\"transmit\"} 88\n"));
+	assert_non_null(strstr(s, "duress_target_cpu_max_cpus{target=\"/sys/fs/cgroup/a\"} 0.5\n"));
+	assert_non_null(strstr(s, "duress_target_cpu_max_cpus{target=\"/sys/fs/cgroup/q\\\"uote\"} "
+				  "+Inf\n"));
 	/* absent is not zero: no cpu percent, no pids, no cpu pressure lines */
 	assert_null(strstr(s, "duress_target_cpu_usage_percent"));
 	assert_null(strstr(s, "duress_target_pids_current"));
