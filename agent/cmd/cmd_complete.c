@@ -35,6 +35,7 @@ static const struct {
 	{ "inject", inject_longopts },   { "run", run_longopts },
 	{ "validate", validate_longopts }, { "recover", recover_longopts },
 	{ "serve", serve_longopts },
+	{ "report", report_longopts },
 };
 
 /* The values of enumerated command options (their parsers accept these). */

@@ -195,6 +195,8 @@ static void ui_started(void *ctx, const struct fault_run *fr)
 
 	fprintf(stderr, "duress: %s fault in force on %s for %.1fs\n", fr->f.desc->name, ui->title,
 		ui->o->for_us / 1e6);
+	/* the live view counts down to the fault's end (the samples' clock) */
+	ui->live.phase_ends = fr->ends_at;
 }
 
 static void ui_failed(void *ctx, const struct fault_run *fr, const struct duress_err *e)

@@ -24,6 +24,7 @@ static const struct {
 	{ "run", cmd_run, "run an experiment: probes, faults, abort conditions, recovery, journal" },
 	{ "validate", cmd_validate, "check experiment manifests (every problem with its line and column)" },
 	{ "targets", cmd_targets, "list the cgroups that look like containers, with their usage" },
+	{ "report", cmd_report, "render a run's journal and samples as an HTML or Markdown report" },
 	{ "serve", cmd_serve, "serve the HTTP API: experiments, faults, /metrics (docs/api.md)" },
 };
 

@@ -601,13 +601,17 @@ static void loop(struct run *r, double until, enum loop_mode mode)
 					 pt->stall_us / 1e3, pt->window_us / 1e3);
 				return;
 			}
-		if (pfd[2].revents & POLLIN) {
-			drain_timer(tick_fd);
-			tick_faults(r);
-		}
+		/* the sample first: it sees the faults as they were in force
+		 * during the interval, before a tick ends one (and none is
+		 * ticked once stopping, so none restarts into a dying run) */
 		if (pfd[1].revents & POLLIN) {
 			drain_timer(sample_fd);
 			take(r, mode);
+		}
+		if (pfd[2].revents & POLLIN) {
+			drain_timer(tick_fd);
+			if (!stopping(r))
+				tick_faults(r);
 		}
 		if (!stopping(r) && (pfd[3].revents & POLLIN)) {
 			drain_timer(probe_fd);
@@ -952,6 +956,17 @@ static json_t *build_journal(struct run *r, int code, double end_real)
 					      json_pack("{s:s, s:s}", "name", r->faults[i].a->name,
 							"fault", r->faults[i].f.desc->name));
 	json_object_set_new(d, "faults", faults);
+	/* the run clock of the samples' `t` (s since the run began), for
+	 * reports that put samples, actions and probes on one axis */
+	json_object_set_new(d, "timeline",
+			    json_pack("{s:o, s:o, s:o, s:f}", "method_start_s",
+				      r->method_start > 0 ? json_real(round3(r->method_start))
+							  : json_null(),
+				      "revert_at_s",
+				      r->applied_any ? json_real(round3(r->revert_at)) : json_null(),
+				      "abort_at_s",
+				      r->aborted ? json_real(round3(r->abort_at)) : json_null(),
+				      "end_s", round3(end_real - r->t0_real)));
 	json_object_set_new(j, "duress", d);
 	return j;
 }
@@ -1021,7 +1036,8 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 				if (fault_in_force(&faults[i].f) && faults[i].ends_at > until)
 					until = faults[i].ends_at;
 			loop(r, until + 0.001, LOOP_METHOD);
-			tick_faults(r);
+			if (!stopping(r))
+				tick_faults(r);
 		}
 	}
 

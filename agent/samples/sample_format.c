@@ -15,6 +15,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 /* ---- JSON ---- */
 
@@ -277,13 +279,39 @@ int sample_format_parse(const char *text, enum sample_format *out, struct duress
 			       text ? text : "");
 }
 
+static bool env_utf8(void)
+{
+	const char *vars[] = { "LC_ALL", "LC_CTYPE", "LANG" };
+
+	for (size_t i = 0; i < DURESS_ARRAY_SIZE(vars); i++) {
+		const char *v = getenv(vars[i]);
+
+		if (v && *v)
+			return strcasestr(v, "utf-8") || strcasestr(v, "utf8");
+	}
+	return false;
+}
+
 void sample_writer_init(struct sample_writer *w, enum sample_format format, FILE *out,
 			const char *title)
 {
+	const char *term = getenv("TERM"), *nc = getenv("NO_COLOR");
+	struct winsize ws;
+
 	memset(w, 0, sizeof(*w));
 	w->format = format;
 	w->out = out;
 	w->title = title;
+	w->cols = 80;
+	w->rows = 24;
+	if (out && ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_row > 0) {
+		w->cols = ws.ws_col;
+		w->rows = ws.ws_row;
+	}
+	/* no TERM at all (a cron job, a CI runner) keeps the ANSI view asked for */
+	w->dumb = term && !strcmp(term, "dumb");
+	w->color = !w->dumb && !(nc && *nc);
+	w->utf8 = env_utf8();
 }
 
 void sample_writer_close(struct sample_writer *w)
@@ -467,16 +495,20 @@ out:
 #define TABLE_COLS 80
 
 struct screen {
-	char buf[4096];
+	char buf[8192];
 	size_t len;
+	int cols;
+	bool color;
 };
 
-/* Append one line, cut to TABLE_COLS columns. */
+/* Append one line, cut to sc->cols display columns (a UTF-8 character is
+ * one; colour escapes none, and a cut line still resets the colour). */
 static void __attribute__((format(printf, 2, 3))) line(struct screen *sc, const char *fmt, ...)
 {
-	char tmp[512];
+	char tmp[1024];
 	va_list ap;
-	int n;
+	int n, cols = 0, cut;
+	bool esc = false;
 
 	va_start(ap, fmt);
 	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
@@ -487,12 +519,29 @@ static void __attribute__((format(printf, 2, 3))) line(struct screen *sc, const 
 		n = sizeof(tmp) - 1;
 	while (n > 0 && tmp[n - 1] == ' ')
 		n--;
-	if (n > TABLE_COLS)
-		n = TABLE_COLS;
-	if (sc->len + (size_t)n + 1 >= sizeof(sc->buf))
+	for (cut = 0; cut < n; cut++) {
+		unsigned char ch = (unsigned char)tmp[cut];
+
+		if (ch == 0x1b)
+			esc = true;
+		if (esc) {
+			esc = ch != 'm';
+			continue;
+		}
+		if ((ch & 0xc0) == 0x80)
+			continue;
+		if (cols == sc->cols)
+			break;
+		cols++;
+	}
+	if (sc->len + (size_t)cut + 8 >= sizeof(sc->buf))
 		return;
-	memcpy(sc->buf + sc->len, tmp, (size_t)n);
-	sc->len += (size_t)n;
+	memcpy(sc->buf + sc->len, tmp, (size_t)cut);
+	sc->len += (size_t)cut;
+	if (cut < n && sc->color) {
+		memcpy(sc->buf + sc->len, "\033[0m", 4);
+		sc->len += 4;
+	}
 	sc->buf[sc->len++] = '\n';
 }
 
@@ -644,31 +693,219 @@ static void table_net(struct screen *sc, const struct sample_writer *w, const st
 	     s->net.tx_drops);
 }
 
+/* per-second rate of a counter since the previous sample, or NAN */
+static double rate_of(const struct sample_writer *w, const struct sample *s, bool present,
+		      uint64_t cur, uint64_t prev)
+{
+	if (!present || !w->have_prev || cur < prev || s->mono_ns <= w->prev.mono_ns)
+		return NAN;
+	return (double)(cur - prev) / ((double)(s->mono_ns - w->prev.mono_ns) / 1e9);
+}
+
+static void hist_push(struct sample_writer *w, const struct sample *s)
+{
+	double v[SAMPLE_HIST_N] = { NAN, NAN, NAN, NAN, NAN };
+
+	if (s->cpu.has_usage_pct)
+		v[0] = s->cpu.usage_pct;
+	if (s->memory.current.set)
+		v[1] = (double)s->memory.current.v;
+	v[2] = rate_of(w, s, s->io.present && w->prev.io.present, s->io.rbytes + s->io.wbytes,
+		       w->prev.io.rbytes + w->prev.io.wbytes);
+	for (int k = 0; k < SAMPLE_PSI_N; k++) {
+		const struct psi *p = sample_psi(s, k);
+
+		if (p && p->some.present && !(v[3] >= p->some.avg10))
+			v[3] = p->some.avg10;
+	}
+	v[4] = rate_of(w, s, s->net.present && w->prev.net.present,
+		       s->net.rx_drops + s->net.tx_drops, w->prev.net.rx_drops + w->prev.net.tx_drops);
+	if (w->nhist == SAMPLE_HIST) {
+		for (int k = 0; k < SAMPLE_HIST_N; k++)
+			memmove(w->hist[k], w->hist[k] + 1, (SAMPLE_HIST - 1) * sizeof(double));
+		w->nhist--;
+	}
+	for (int k = 0; k < SAMPLE_HIST_N; k++)
+		w->hist[k][w->nhist] = v[k];
+	w->nhist++;
+}
+
+/* A sparkline of the last `width` values, scaled to top (> 0). */
+static void spark(const struct sample_writer *w, int k, int width, double top, char *out,
+		  size_t len)
+{
+	static const char *const blocks[] = { "\u2581", "\u2582", "\u2583", "\u2584",
+					      "\u2585", "\u2586", "\u2587", "\u2588" };
+	static const char ascii[] = "_.-:=+*#";
+	size_t n = w->nhist < (size_t)width ? w->nhist : (size_t)width, o = 0;
+
+	out[0] = '\0';
+	for (size_t i = w->nhist - n; i < w->nhist && o + 4 < len; i++) {
+		double v = w->hist[k][i];
+		int lvl = isfinite(v) ? (int)fmin(7, fmax(0, v / top * 7.999)) : -1;
+
+		if (lvl < 0)
+			out[o++] = ' ';
+		else if (w->utf8)
+			o += (size_t)snprintf(out + o, len - o, "%s", blocks[lvl]);
+		else
+			out[o++] = ascii[lvl];
+	}
+	out[o] = '\0';
+}
+
+static double hist_max(const struct sample_writer *w, int k)
+{
+	double m = 0;
+
+	for (size_t i = 0; i < w->nhist; i++)
+		if (isfinite(w->hist[k][i]) && w->hist[k][i] > m)
+			m = w->hist[k][i];
+	return m;
+}
+
+/* "\033[31m" when used is at least 90% of limit, yellow from 75% */
+static const char *level_color(const struct sample_writer *w, double used, double limit)
+{
+	if (!w->color || !(limit > 0) || !isfinite(used))
+		return "";
+	return used >= 0.9 * limit ? "\033[31m" : used >= 0.75 * limit ? "\033[33m" : "";
+}
+
+static void table_history(struct screen *sc, const struct sample_writer *w, const struct sample *s)
+{
+	int width = sc->cols - 44;
+	char sp[SAMPLE_HIST * 4 + 8], val[64], sz[32], sz2[32];
+	const char *col, *end;
+	double lim, top;
+
+	if (width < 10 || w->rows < 24)
+		return; /* narrow or short: the numbers above only */
+	if (width > SAMPLE_HIST)
+		width = SAMPLE_HIST;
+	line(sc, "HISTORY  last %d samples, newest right", width);
+	/* cpu against cpu.max */
+	lim = s->cpu.max_quota.set && s->cpu.max_quota.v != CG_MAX && s->cpu.max_period.v
+		      ? (double)s->cpu.max_quota.v * 100.0 / (double)s->cpu.max_period.v
+		      : NAN;
+	top = fmax(hist_max(w, 0), isfinite(lim) ? lim : 100);
+	spark(w, 0, width, top, sp, sizeof(sp));
+	col = level_color(w, w->hist[0][w->nhist - 1], lim);
+	end = *col ? "\033[0m" : "";
+	if (isfinite(lim))
+		snprintf(val, sizeof(val), "%s%.0f%% of %.0f%%%s", col, w->hist[0][w->nhist - 1], lim,
+			 end);
+	else if (isfinite(w->hist[0][w->nhist - 1]))
+		snprintf(val, sizeof(val), "%.0f%%, no limit", w->hist[0][w->nhist - 1]);
+	else
+		snprintf(val, sizeof(val), "-");
+	line(sc, "  cpu    %-*s  %s", width, sp, val);
+	/* memory against max (or high) */
+	lim = s->memory.max.set && s->memory.max.v != CG_MAX ? (double)s->memory.max.v
+	      : s->memory.high.set && s->memory.high.v != CG_MAX ? (double)s->memory.high.v
+								: NAN;
+	top = fmax(hist_max(w, 1), isfinite(lim) ? lim : 0);
+	spark(w, 1, width, top > 0 ? top : 1, sp, sizeof(sp));
+	col = level_color(w, w->hist[1][w->nhist - 1], lim);
+	end = *col ? "\033[0m" : "";
+	if (isfinite(w->hist[1][w->nhist - 1]) && isfinite(lim))
+		snprintf(val, sizeof(val), "%s%s of %s %s%s", col,
+			 format_size((uint64_t)w->hist[1][w->nhist - 1], sz, sizeof(sz)),
+			 s->memory.max.set && s->memory.max.v != CG_MAX ? "max" : "high",
+			 format_size((uint64_t)lim, sz2, sizeof(sz2)), end);
+	else if (isfinite(w->hist[1][w->nhist - 1]))
+		snprintf(val, sizeof(val), "%s, no limit",
+			 format_size((uint64_t)w->hist[1][w->nhist - 1], sz, sizeof(sz)));
+	else
+		snprintf(val, sizeof(val), "-");
+	line(sc, "  memory %-*s  %s", width, sp, val);
+	/* io, pressure, drops: scaled to their own peak */
+	spark(w, 2, width, fmax(hist_max(w, 2), 1), sp, sizeof(sp));
+	if (isfinite(w->hist[2][w->nhist - 1]))
+		snprintf(val, sizeof(val), "%s/s",
+			 format_size((uint64_t)w->hist[2][w->nhist - 1], sz, sizeof(sz)));
+	else
+		snprintf(val, sizeof(val), "-");
+	line(sc, "  io     %-*s  %s", width, sp, val);
+	spark(w, 3, width, fmax(hist_max(w, 3), 1), sp, sizeof(sp));
+	snprintf(val, sizeof(val), isfinite(w->hist[3][w->nhist - 1]) ? "%.1f%% some avg10" : "-",
+		 w->hist[3][w->nhist - 1]);
+	line(sc, "  psi    %-*s  %s", width, sp, val);
+	spark(w, 4, width, fmax(hist_max(w, 4), 1), sp, sizeof(sp));
+	snprintf(val, sizeof(val), isfinite(w->hist[4][w->nhist - 1]) ? "%.0f drops/s" : "-",
+		 w->hist[4][w->nhist - 1]);
+	line(sc, "  net    %-*s  %s", width, sp, val);
+}
+
+/* TERM=dumb: one plain line per sample, scrolling */
+static int write_dumb(struct sample_writer *w, const struct sample *s)
+{
+	struct screen sc = { .len = 0, .cols = w->cols > 0 ? w->cols : 80 };
+	struct field a, b;
+	const char *phase = s->phase ? s->phase : w->phase;
+	char cpu[24] = "-", psi[24] = "-";
+
+	if (s->cpu.has_usage_pct)
+		snprintf(cpu, sizeof(cpu), "%.1f%%", s->cpu.usage_pct);
+	if (isfinite(w->hist[3][w->nhist - 1]))
+		snprintf(psi, sizeof(psi), "%.1f%%", w->hist[3][w->nhist - 1]);
+	line(&sc, "%7.1fs %s cpu %s mem %s max %s psi %s", s->t, phase ? phase : "-", cpu,
+	     hsize(&s->memory.current, &a), hsize(&s->memory.max, &b), psi);
+	fwrite(sc.buf, 1, sc.len, w->out);
+	return 0;
+}
+
 static int write_table(struct sample_writer *w, const struct sample *s, struct duress_err *err)
 {
-	struct screen sc = { .len = 0 };
+	struct screen sc = { .len = 0, .cols = w->cols > 0 ? w->cols : TABLE_COLS,
+			     .color = w->color };
 	struct field a, b;
-	char elapsed[32], right[48], title[TABLE_COLS + 1];
-	int room;
+	char elapsed[32], right[96], title[512], dashes[512];
+	const char *phase = s->phase ? s->phase : w->phase;
+	int room, wide;
 
+	hist_push(w, s);
+	if (w->dumb)
+		return write_dumb(w, s);
+	wide = sc.cols < (int)sizeof(title) - 1 ? sc.cols : (int)sizeof(title) - 1;
 	format_duration((uint64_t)(s->t > 0 ? s->t : 0) * 1000000, elapsed, sizeof(elapsed));
-	snprintf(right, sizeof(right), "elapsed %s", elapsed);
-	/* "duress  <title> <right>" in TABLE_COLS; a long title ends in "..." */
-	room = TABLE_COLS - 8 - 1 - (int)strlen(right);
+	if (phase && w->phase_ends > s->t)
+		snprintf(right, sizeof(right), "%s %.1fs left  elapsed %s", phase,
+			 w->phase_ends - s->t, elapsed);
+	else if (phase)
+		snprintf(right, sizeof(right), "%s  elapsed %s", phase, elapsed);
+	else
+		snprintf(right, sizeof(right), "elapsed %s", elapsed);
+	/* "duress  <title> <right>" in the width; a long title ends in "..." */
+	room = wide - 8 - 1 - (int)strlen(right);
+	if (room < 4)
+		room = 4;
 	snprintf(title, sizeof(title), "%s", w->title ? w->title : "");
 	if ((int)strlen(title) > room)
 		snprintf(title + room - 3, sizeof(title) - (size_t)(room - 3), "...");
 	line(&sc, "duress  %-*s %s", room, title, right);
-	line(&sc, "%.*s", TABLE_COLS,
-	     "--------------------------------------------------------------------------------");
+	memset(dashes, '-', (size_t)wide);
+	dashes[wide] = '\0';
+	line(&sc, "%s", dashes);
 	table_cpu(&sc, s);
 	table_memory(&sc, s);
 	table_io(&sc, w, s);
 	line(&sc, "PIDS     %s / %s", hnum(&s->pids.current, &a), hnum(&s->pids.max, &b));
 	table_psi(&sc, s);
 	table_net(&sc, w, s);
-	fputs("\033[H\033[J", w->out);
-	fwrite(sc.buf, 1, sc.len, w->out);
+	table_history(&sc, w, s);
+	/* in place: home, each line over the last one (erased to its end), then
+	 * the rest of the screen erased; never the whole screen, which
+	 * terminals (tmux's scroll-on-clear) may push into their history */
+	fputs("\033[H", w->out);
+	for (char *p = sc.buf, *nl; p < sc.buf + sc.len; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(sc.buf + sc.len - p));
+		if (!nl)
+			break;
+		fwrite(p, 1, (size_t)(nl - p), w->out);
+		fputs("\033[K\n", w->out);
+	}
+	fputs("\033[J", w->out);
 	return 0;
 }
 

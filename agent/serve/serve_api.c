@@ -99,14 +99,19 @@ enum serve_route serve_route(const char *method, const char *url, char id[SERVE_
 			const char *s = url + pl + 1, *slash = strchr(s, '/');
 			size_t n = slash ? (size_t)(slash - s) : 0;
 			char tmp[SERVE_ID_MAX + 1];
+			/* an experiment's report: ID/report */
+			bool report = slash && routes[i].r == ROUTE_EXPERIMENTS &&
+				      !strcmp(slash, "/report");
 
-			if (!slash || n == 0 || n > SERVE_ID_MAX || strcmp(slash, lease))
+			if (!slash || n == 0 || n > SERVE_ID_MAX || (strcmp(slash, lease) && !report))
 				continue;
 			memcpy(tmp, s, n);
 			tmp[n] = '\0';
 			if (!id_ok(tmp))
 				continue;
 			memcpy(id, tmp, n + 1);
+			if (report)
+				return allow(ROUTE_EXPERIMENT_REPORT, method, "GET", status, allowed);
 			return allow(routes[i].lease, method, "POST", status, allowed);
 		}
 	}

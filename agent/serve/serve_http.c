@@ -10,6 +10,7 @@
 #include <duress/core/timing.h>
 #include <duress/core/undo.h>
 #include <duress/experiment/manifest.h>
+#include <duress/experiment/report.h>
 #include <duress/experiment/manifest_validate.h>
 #include <duress/faults/fault.h>
 #include <duress/serve/serve_daemon.h>
@@ -544,6 +545,46 @@ static enum MHD_Result get_metrics(struct serve_server *srv, struct MHD_Connecti
 	return reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
 }
 
+/* GET /v1/experiments/ID/report[?format=markdown]: duress report of an
+ * ended experiment's journal and samples (docs/report.md) */
+static enum MHD_Result get_report(struct MHD_Connection *c, const struct job *j)
+{
+	const char *fmt_arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+	json_auto_t *journal = NULL, *samples = NULL;
+	enum report_format fmt = REPORT_HTML;
+	struct duress_err err = { 0 };
+	char path[PATH_MAX + 128];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	if (fmt_arg && report_format_parse(fmt_arg, &fmt, &err) < 0)
+		return reply_fail(c, 400, "format", "%s", err.msg);
+	if (j->state != JOB_EXITED)
+		return reply_fail(c, 409, "state", "'%s' is still running: its report comes once "
+				  "it has ended", j->id);
+	snprintf(path, sizeof(path), "%s/journal.json", j->dir);
+	if (report_journal_load(path, &journal, &err) < 0)
+		return reply_fail(c, 404, "journal", "'%s' left no journal: %s", j->id, err.msg);
+	snprintf(path, sizeof(path), "%s/samples.jsonl", j->dir);
+	if (access(path, F_OK) == 0 && report_samples_load(path, &samples, &err) < 0)
+		return reply_fail(c, 500, "samples", "%s", err.msg);
+	out = open_memstream(&buf, &len);
+	if (!out)
+		return MHD_NO;
+	if (report_write(out, journal, samples, fmt, &err) < 0) {
+		fclose(out);
+		free(buf);
+		return reply_fail(c, 500, "report", "%s", err.msg);
+	}
+	if (fclose(out) != 0) {
+		free(buf);
+		return MHD_NO;
+	}
+	return reply(c, 200, fmt == REPORT_HTML ? "text/html; charset=utf-8"
+						: "text/markdown; charset=utf-8", buf, len);
+}
+
 static enum MHD_Result dispatch(struct serve_server *srv, struct MHD_Connection *c,
 			       struct serve_req *r, const char *method)
 {
@@ -582,6 +623,11 @@ static enum MHD_Result dispatch(struct serve_server *srv, struct MHD_Connection 
 		if (j->state == JOB_RUNNING)
 			job_lease_renew(j, 0);
 		return reply_json(c, 200, job_json(j, false));
+	case ROUTE_EXPERIMENT_REPORT:
+		j = job_find(&srv->tab, r->id, true);
+		if (!j)
+			return reply_fail(c, 404, "id", "'%s': no such job", r->id);
+		return get_report(c, j);
 	case ROUTE_EXPERIMENT:
 	case ROUTE_FAULT:
 		/* by id again after a suspended DELETE: never a pointer kept across

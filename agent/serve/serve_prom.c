@@ -96,6 +96,19 @@ static int get_throttled_s(const struct sample *s, int i, int arg, double *v, co
 	return s->cpu.throttled_usec.set;
 }
 
+/* cpu.max as CPUs (quota / period); +Inf when unlimited */
+static int get_cpu_max(const struct sample *s, int i, int arg, double *v, const char **ln,
+		       const char **lv)
+{
+	if (i)
+		return -1;
+	if (!s->cpu.max_quota.set || !s->cpu.max_period.set || !s->cpu.max_period.v)
+		return 0;
+	*v = s->cpu.max_quota.v == CG_MAX ? (double)CG_MAX
+					   : (double)s->cpu.max_quota.v / s->cpu.max_period.v;
+	return 1;
+}
+
 enum { PSI_FULL = 1, PSI_TOTAL = 2 };
 
 /* PSI by resource; arg: PSI_FULL for the full line, PSI_TOTAL for the
@@ -173,6 +186,8 @@ static const struct {
 	  get_cpu_seconds, 0 },
 	{ "duress_target_cpu_usage_percent", "gauge",
 	  "CPU used over the last sampling interval, percent of one CPU", get_cpu_pct, 0 },
+	{ "duress_target_cpu_max_cpus", "gauge",
+	  "cpu.max of the target as CPUs (quota / period; +Inf: max)", get_cpu_max, 0 },
 	{ "duress_target_cpu_throttled_periods_total", "counter", "cpu.stat nr_throttled",
 	  get_throttled, 0 },
 	{ "duress_target_cpu_throttled_seconds_total", "counter", "cpu.stat throttled_usec, in seconds",

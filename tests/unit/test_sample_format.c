@@ -650,6 +650,64 @@ static void test_csv(void **state)
 	capture_close(&c);
 }
 
+/* The live view's modes: a narrow window (cut, no history), TERM=dumb (one
+ * plain line per sample), colour only without NO_COLOR. */
+static void test_table_modes(void **state)
+{
+	struct duress_err err = { 0 };
+	struct sample_writer w;
+	struct capture c;
+	struct sample s;
+	char *line, *save = NULL;
+
+	full_sample(&s);
+	set(&s.memory.max, 34000000); /* current 32 MiB: 98% */
+	capture_open(&c);
+	sample_writer_init(&w, SAMPLE_FORMAT_TABLE, c.f, "cgroup /app");
+	w.cols = 50, w.rows = 24, w.dumb = false, w.color = true, w.utf8 = true;
+	assert_int_equal(sample_writer_write(&w, &s, &err), 0);
+	fflush(c.f);
+	assert_null(strstr(c.buf, "HISTORY"));
+	for (line = strtok_r(c.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		assert_true(strlen(line) <= 50 + 3 + 4 + 3); /* + home, reset, erase */
+	capture_close(&c);
+
+	capture_open(&c);
+	sample_writer_init(&w, SAMPLE_FORMAT_TABLE, c.f, "cgroup /app");
+	w.cols = 80, w.rows = 24, w.dumb = false, w.color = true, w.utf8 = true;
+	s.phase = "during"; /* inject: the fault ends 3 s from now */
+	w.phase_ends = s.t + 3;
+	assert_int_equal(sample_writer_write(&w, &s, &err), 0);
+	s.phase = NULL;
+	fflush(c.f);
+	assert_non_null(strstr(c.buf, "during 3.0s left  elapsed"));
+	assert_non_null(strstr(c.buf, "\033[31m32 MiB of max 32.4 MiB\033[0m"));
+	assert_non_null(strstr(c.buf, "  memory \u2588"));
+	capture_close(&c);
+
+	capture_open(&c);
+	sample_writer_init(&w, SAMPLE_FORMAT_TABLE, c.f, "cgroup /app");
+	w.cols = 80, w.rows = 24, w.dumb = false, w.color = false, w.utf8 = false;
+	assert_int_equal(sample_writer_write(&w, &s, &err), 0);
+	fflush(c.f);
+	assert_null(strstr(c.buf, "\033[3"));
+	assert_non_null(strstr(c.buf, "  memory #"));
+	capture_close(&c);
+
+	capture_open(&c);
+	sample_writer_init(&w, SAMPLE_FORMAT_TABLE, c.f, "cgroup /app");
+	w.cols = 80, w.rows = 24, w.dumb = true, w.color = false;
+	w.phase = "during";
+	assert_int_equal(sample_writer_write(&w, &s, &err), 0);
+	s.t += 1;
+	assert_int_equal(sample_writer_write(&w, &s, &err), 0);
+	fflush(c.f);
+	assert_null(strchr(c.buf, '\033'));
+	assert_non_null(strstr(c.buf, " during cpu 12.3% mem 32 MiB max 32.4 MiB"));
+	assert_int_equal(strchr(strchr(c.buf, '\n') + 1, '\n')[1], '\0'); /* two lines */
+	capture_close(&c);
+}
+
 static void test_table(void **state)
 {
 	struct duress_err err = { 0 };
@@ -662,6 +720,12 @@ static void test_table(void **state)
 	sample_writer_init(&w, SAMPLE_FORMAT_TABLE, c.f,
 			   "cgroup /system.slice/a-very-long-unit-name-that-does-not-fit-in-the-"
 			   "title-line.service");
+	/* a terminal of 80x24 whatever runs the test */
+	w.cols = 80;
+	w.rows = 24;
+	w.dumb = false;
+	w.color = false;
+	w.utf8 = false;
 	full_sample(&s);
 	set(&s.cpu.max_quota, 20000);
 	s.t = 83.2;
@@ -674,13 +738,16 @@ static void test_table(void **state)
 	sample_writer_close(&w);
 	fflush(c.f);
 
-	assert_int_equal(strncmp(c.buf, "\033[H\033[J", 6), 0);
-	screen2 = strstr(c.buf + 6, "\033[H\033[J");
+	/* redrawn in place: home, each line erased to its end, the rest below */
+	assert_int_equal(strncmp(c.buf, "\033[H", 3), 0);
+	screen2 = strstr(c.buf + 3, "\033[H");
 	assert_non_null(screen2);
-	screen2 += 6;
+	assert_null(strstr(c.buf, "\033[H\033[J"));
+	assert_non_null(strstr(c.buf, "\033[J\033[H"));
+	screen2 += 3;
 	/* The first screen has no rates yet. */
 	assert_non_null(strstr(c.buf, "IO       read  -  "));
-	assert_non_null(strstr(screen2, "elapsed 1m23s\n"));
+	assert_non_null(strstr(screen2, "elapsed 1m23s\033[K\n"));
 	/* The long title is cut with "...". */
 	assert_non_null(strstr(screen2, "duress  cgroup /system.slice/a-very-long-unit-name-"));
 	assert_non_null(strstr(screen2, "... elapsed"));
@@ -695,8 +762,13 @@ static void test_table(void **state)
 	assert_non_null(strstr(screen2, "rx 2 KiB/s"));
 	assert_non_null(strstr(screen2, "cpu         1.25%          -"));
 	assert_non_null(strstr(screen2, "PIDS     - / -"));
+	/* the history: cpu against its 20% limit, memory with no limit */
+	assert_non_null(strstr(screen2, "HISTORY  last 36 samples, newest right"));
+	assert_non_null(strstr(screen2, "  cpu    "));
+	assert_non_null(strstr(screen2, "12% of 20%"));
+	assert_non_null(strstr(screen2, "32 MiB of high 64 MiB"));
 	for (line = strtok_r(screen2, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		assert_true(strlen(line) <= 80);
+		assert_true(strlen(line) <= 80 + 3); /* + "\033[K" */
 	capture_close(&c);
 }
 
@@ -725,6 +797,7 @@ int main(void)
 		cmocka_unit_test(test_jsonl),
 		cmocka_unit_test(test_csv),
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_table_modes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

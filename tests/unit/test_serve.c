@@ -86,6 +86,20 @@ static void test_routes(void **state)
 				     &st, &allow),
 			 ROUTE_NONE); /* 33 characters */
 	assert_int_equal(serve_route("POST", "/v1/targets/x/lease", id, &st, &allow), ROUTE_NONE);
+	/* an experiment's report: GET ID/report; not of a fault */
+	assert_int_equal(serve_route("GET", "/v1/experiments/x-1/report", id, &st, &allow),
+			 ROUTE_EXPERIMENT_REPORT);
+	assert_int_equal(st, 0);
+	assert_string_equal(id, "x-1");
+	assert_int_equal(serve_route("POST", "/v1/experiments/x-1/report", id, &st, &allow),
+			 ROUTE_EXPERIMENT_REPORT);
+	assert_int_equal(st, 405);
+	assert_string_equal(allow, "GET");
+	assert_int_equal(serve_route("GET", "/v1/faults/flt-7/report", id, &st, &allow), ROUTE_NONE);
+	assert_int_equal(serve_route("GET", "/v1/experiments/../report", id, &st, &allow),
+			 ROUTE_NONE);
+	assert_int_equal(serve_route("GET", "/v1/experiments/x-1/reports", id, &st, &allow),
+			 ROUTE_NONE);
 }
 
 /* GET /v1/version: the release the Makefile passes (VERSION), the API
@@ -916,8 +930,12 @@ static void test_prom_targets(void **state)
 	a.io.present = true;
 	a.io.rbytes = 4096;
 	a.io.wbytes = 8192;
+	a.cpu.max_quota = (struct opt_u64){ true, 50000 };
+	a.cpu.max_period = (struct opt_u64){ true, 100000 };
 	b.memory.current = (struct opt_u64){ true, 1000 };
 	b.memory.max = (struct opt_u64){ true, CG_MAX };
+	b.cpu.max_quota = (struct opt_u64){ true, CG_MAX };
+	b.cpu.max_period = (struct opt_u64){ true, 100000 };
 	b.net.present = true;
 	b.net.rx_bytes = 77;
 	b.net.tx_bytes = 88;
@@ -953,6 +971,9 @@ static void test_prom_targets(void **state)
 				  "q\\\"uote\",direction=\"receive\"} 5\n"));
 	assert_non_null(strstr(s, "duress_target_network_bytes_total{target=\"/sys/fs/cgroup/"
 				  "q\\\"uote\",direction=\"transmit\"} 88\n"));
+	assert_non_null(strstr(s, "duress_target_cpu_max_cpus{target=\"/sys/fs/cgroup/a\"} 0.5\n"));
+	assert_non_null(strstr(s, "duress_target_cpu_max_cpus{target=\"/sys/fs/cgroup/q\\\"uote\"} "
+				  "+Inf\n"));
 	/* absent is not zero: no cpu percent, no pids, no cpu pressure lines */
 	assert_null(strstr(s, "duress_target_cpu_usage_percent"));
 	assert_null(strstr(s, "duress_target_pids_current"));

@@ -17,6 +17,7 @@ int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /*
  * `duress __complete WHAT [ARGS]` for the shell completion
@@ -33,5 +34,6 @@ extern const struct option run_longopts[];
 extern const struct option validate_longopts[];
 extern const struct option recover_longopts[];
 extern const struct option serve_longopts[];
+extern const struct option report_longopts[];
 
 #endif

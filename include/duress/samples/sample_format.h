@@ -44,6 +44,20 @@ struct sample_writer {
 	const char *title;      /* table: target description */
 	struct sample prev;     /* table: for rates */
 	bool have_prev;
+	/* table, the live view (docs/samples.md): set by sample_writer_init
+	 * from the terminal and the environment, which tests may override */
+	int cols, rows;         /* TIOCGWINSZ of out, else 80x24 */
+	bool dumb;              /* TERM=dumb: one line per sample, no escapes */
+	bool color;             /* not dumb and NO_COLOR unset or empty */
+	bool utf8;              /* a UTF-8 locale: block sparklines, else ASCII */
+	const char *phase;      /* what the samples are under (inject, run), or NULL */
+	double phase_ends;      /* its end on the samples' clock (t); 0: none */
+	/* the last SAMPLE_HIST values: cpu %, memory.current, io bytes/s,
+	 * pressure (highest some avg10), dropped packets/s; NAN when absent */
+#define SAMPLE_HIST 40
+#define SAMPLE_HIST_N 5
+	double hist[SAMPLE_HIST_N][SAMPLE_HIST];
+	size_t nhist;
 };
 
 void sample_writer_init(struct sample_writer *w, enum sample_format format, FILE *out,

@@ -34,6 +34,7 @@ enum serve_route {
 	ROUTE_FAULT,       /* GET, DELETE /v1/faults/{id} */
 	ROUTE_EXPERIMENT_LEASE, /* POST /v1/experiments/{id}/lease */
 	ROUTE_FAULT_LEASE,      /* POST /v1/faults/{id}/lease */
+	ROUTE_EXPERIMENT_REPORT, /* GET /v1/experiments/{id}/report */
 };
 
 /*
