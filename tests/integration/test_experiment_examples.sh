@@ -1,6 +1,7 @@
 # Every example experiment in manifests/ runs against the sandbox with no
 # edits: a verdict (held 0 or deviated 1), everything reverted, a journal
 # that validates against the documented schema, JUnit XML, no sandbox left.
+# timeout: 600
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/experiment_schema.sh"
 
