@@ -109,6 +109,7 @@ tests/k8s/node_modules/.installed: tests/k8s/package-lock.json tests/k8s/package
 # Every test: unit tests here, integration tests on a real cgroup v2 kernel
 # (directly where the host has one, else in a throwaway VM).
 check: deps
+	@$(MAKE) --no-print-directory format-check
 	$(MAKE) -j2 tests-build
 	$(MAKE) -j2 asan
 	scripts/run-tests all

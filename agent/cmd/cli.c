@@ -3,7 +3,6 @@
 #include <duress/cmd/cli.h>
 #include <duress/core/exitcode.h>
 
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -69,10 +68,10 @@ bool cli_session_opt(int c, const char *arg, struct cli_session_opts *o)
 	return false;
 }
 
-int cli_open_target(const struct cli_session_opts *o, const char *what,
-		    const struct cg_root *root, const struct target_spec *spec,
-		    struct agent_session *sess, bool *have_sess, struct undo_log *undo,
-		    struct undo_log *sbx_undo, struct target *t, struct duress_err *err)
+int cli_open_target(const struct cli_session_opts *o, const char *what, const struct cg_root *root,
+		    const struct target_spec *spec, struct agent_session *sess, bool *have_sess,
+		    struct undo_log *undo, struct undo_log *sbx_undo, struct target *t,
+		    struct duress_err *err)
 {
 	if (!o->dry_run) {
 		if (session_begin(sess, o->state_dir, o->no_recover, what, err) < 0)

@@ -31,11 +31,10 @@ static const struct {
 	const char *cmd;
 	const struct option *opts;
 } cmd_opts[] = {
-	{ "sample", sample_longopts },   { "targets", targets_longopts },
-	{ "inject", inject_longopts },   { "run", run_longopts },
+	{ "sample", sample_longopts },	   { "targets", targets_longopts },
+	{ "inject", inject_longopts },	   { "run", run_longopts },
 	{ "validate", validate_longopts }, { "recover", recover_longopts },
-	{ "serve", serve_longopts },
-	{ "report", report_longopts },
+	{ "serve", serve_longopts },	   { "report", report_longopts },
 };
 
 /* The values of enumerated command options (their parsers accept these). */

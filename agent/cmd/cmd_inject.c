@@ -67,19 +67,20 @@ static void inject_usage(FILE *f, const struct fault_desc *d)
 		fault_print_options(d, f);
 		fprintf(f, "\n");
 	}
-	fprintf(f, "Common options:\n"
-		   "  -t, --target SPEC          cgroup:PATH, pid:N or container:ID; none = a sandbox\n"
-		   "  --for DUR                  how long the fault stays in force (required)\n"
-		   "  --interval DUR             sampling interval (default 1s)\n"
-		   "  --baseline DUR             sample this long before applying (default 2s; 0: none)\n"
-		   "  --samples FILE             write every sample as JSON Lines, with a phase field\n"
-		   "  --summary FILE             write the summary as JSON\n"
-		   "  --dry-run                  print exactly what would be written where; change nothing\n"
-		   "  --force                    lift the guard rails (root cgroup, own cgroup, PID 1)\n"
-		   "  -q, --quiet                no live table\n"
-		   "  --state-dir DIR            undo journal and locks (default /run/duress)\n"
-		   "  --no-recover               do not first revert what dead agents left\n"
-		   "Docs: docs/faults/<fault>.md, docs/cli.md (exit codes).\n");
+	fprintf(f,
+		"Common options:\n"
+		"  -t, --target SPEC          cgroup:PATH, pid:N or container:ID; none = a sandbox\n"
+		"  --for DUR                  how long the fault stays in force (required)\n"
+		"  --interval DUR             sampling interval (default 1s)\n"
+		"  --baseline DUR             sample this long before applying (default 2s; 0: none)\n"
+		"  --samples FILE             write every sample as JSON Lines, with a phase field\n"
+		"  --summary FILE             write the summary as JSON\n"
+		"  --dry-run                  print exactly what would be written where; change nothing\n"
+		"  --force                    lift the guard rails (root cgroup, own cgroup, PID 1)\n"
+		"  -q, --quiet                no live table\n"
+		"  --state-dir DIR            undo journal and locks (default /run/duress)\n"
+		"  --no-recover               do not first revert what dead agents left\n"
+		"Docs: docs/faults/<fault>.md, docs/cli.md (exit codes).\n");
 }
 
 /* The options of every fault (also listed by `duress __complete options inject`). */
@@ -108,7 +109,8 @@ static int parse_inject(int argc, char **argv, struct fault *f, struct inject_op
 	memcpy(longopts, inject_longopts, nc * sizeof(*longopts));
 	for (size_t i = 0; i < d->nopts; i++) {
 		longopts[nc + i].name = d->opts[i].name;
-		longopts[nc + i].has_arg = d->opts[i].type == FOPT_FLAG ? no_argument : required_argument;
+		longopts[nc + i].has_arg = d->opts[i].type == FOPT_FLAG ? no_argument
+									: required_argument;
 		longopts[nc + i].val = OPT_FAULT_BASE + (int)i;
 	}
 	o->interval_us = 1000000;
@@ -133,15 +135,16 @@ static int parse_inject(int argc, char **argv, struct fault *f, struct inject_op
 			if (parse_duration(optarg, "--for", &o->for_us, &err) < 0)
 				return cli_usage_error("inject", "%s", err.msg);
 			if (o->for_us < 100000)
-				return cli_usage_error("inject", "--for: '%s': must be at least 100ms",
-						       optarg);
+				return cli_usage_error(
+					"inject", "--for: '%s': must be at least 100ms", optarg);
 			o->for_set = true;
 			break;
 		case OPT_INTERVAL:
 			if (parse_duration(optarg, "--interval", &o->interval_us, &err) < 0)
 				return cli_usage_error("inject", "%s", err.msg);
 			if (o->interval_us < 10000)
-				return cli_usage_error("inject", "--interval: '%s': must be at least 10ms",
+				return cli_usage_error("inject",
+						       "--interval: '%s': must be at least 10ms",
 						       optarg);
 			break;
 		case OPT_BASELINE:
@@ -156,7 +159,8 @@ static int parse_inject(int argc, char **argv, struct fault *f, struct inject_op
 			inject_usage(stdout, d);
 			return -1;
 		case ':':
-			return cli_usage_error("inject", "option %s needs a value", argv[optind - 1]);
+			return cli_usage_error("inject", "option %s needs a value",
+					       argv[optind - 1]);
 		default:
 			return cli_usage_error("inject", "unknown option '%s' for the %s fault",
 					       argv[optind - 1], d->name);
@@ -165,8 +169,9 @@ static int parse_inject(int argc, char **argv, struct fault *f, struct inject_op
 	if (optind < argc)
 		return cli_usage_error("inject", "unexpected argument '%s'", argv[optind]);
 	if (!o->for_set)
-		return cli_usage_error("inject", "--for DUR is required: how long the %s fault "
-						 "stays in force",
+		return cli_usage_error("inject",
+				       "--for DUR is required: how long the %s fault "
+				       "stays in force",
 				       d->name);
 	return 0;
 }
@@ -232,7 +237,8 @@ static json_t *summary_json(struct fault *f, const struct inject_ui *ui,
 
 	json_object_set_new(o, "fault", json_string(f->desc->name));
 	json_object_set_new(o, "target", json_string(f->target->dir));
-	json_object_set_new(o, "for", json_string(format_duration(ui->o->for_us, dur, sizeof(dur))));
+	json_object_set_new(o, "for",
+			    json_string(format_duration(ui->o->for_us, dur, sizeof(dur))));
 	json_object_set_new(o, "in_force_s",
 			    json_real(round((f->ended_at - f->started_at) * 100) / 100));
 	json_object_set_new(o, "revert_ms", json_real(round(revert_ms * 10) / 10));
@@ -261,7 +267,9 @@ static int inject_run(struct fault_run *fr, struct inject_ui *ui, FILE *samples,
 		.quiet = true,
 		.own_messages = true,
 		.no_target = no_target,
-		.hooks = { .ctx = ui, .sample = ui_sample, .fault_started = ui_started,
+		.hooks = { .ctx = ui,
+			   .sample = ui_sample,
+			   .fault_started = ui_started,
 			   .fault_failed = ui_failed },
 	};
 	struct experiment x;
@@ -278,8 +286,9 @@ static int inject_run(struct fault_run *fr, struct inject_ui *ui, FILE *samples,
 		sample_writer_close(&ui->live);
 	if (!fr->ok) {
 		if (!ui->rc && res.vanished)
-			fprintf(stderr, "duress: target %s vanished before the %s fault was in "
-					"force; nothing is left of it\n",
+			fprintf(stderr,
+				"duress: target %s vanished before the %s fault was in "
+				"force; nothing is left of it\n",
 				ui->title, f->desc->name);
 		return ui->rc ? ui->rc
 			      : (res.vanished ? DURESS_EXIT_NO_TARGET : DURESS_EXIT_INTERRUPTED);
@@ -292,8 +301,9 @@ static int inject_run(struct fault_run *fr, struct inject_ui *ui, FILE *samples,
 	rep.gone = f->stop_rep.gone;
 	undo_report_add(&rep, &res.revert);
 	revert_ms = f->stop_ms + res.revert_ms;
-	fprintf(stdout, "\n%s fault on %s: in force %.1fs, ended by %s; reverted in %.1f ms "
-			"(%zu undone, %zu already gone, %zu failed)\n",
+	fprintf(stdout,
+		"\n%s fault on %s: in force %.1fs, ended by %s; reverted in %.1f ms "
+		"(%zu undone, %zu already gone, %zu failed)\n",
 		f->desc->name, ui->title, f->ended_at - f->started_at, ended_by(&res, true),
 		revert_ms, rep.reverted, rep.gone, rep.failed);
 	phase_stats_print(stdout, &res.before, &res.during);
@@ -304,7 +314,8 @@ static int inject_run(struct fault_run *fr, struct inject_ui *ui, FILE *samples,
 		json_t *v;
 
 		json_object_foreach(extra, k, v) {
-			char *txt = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(6));
+			char *txt = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT |
+							  JSON_REAL_PRECISION(6));
 
 			fprintf(stdout, "  %-26s %s\n", k, txt ? txt : "?");
 			free(txt);
@@ -318,8 +329,9 @@ static int inject_run(struct fault_run *fr, struct inject_ui *ui, FILE *samples,
 	if (rep.failed)
 		return DURESS_EXIT_NOT_REVERTED;
 	if (res.vanished) {
-		fprintf(stderr, "duress: target %s vanished during the fault (its processes exited "
-				"or its cgroup was removed); the run ended cleanly\n",
+		fprintf(stderr,
+			"duress: target %s vanished during the fault (its processes exited "
+			"or its cgroup was removed); the run ended cleanly\n",
 			ui->title);
 		return DURESS_EXIT_OK;
 	}

@@ -51,7 +51,8 @@ int cmd_recover(int argc, char **argv)
 			recover_usage(stdout);
 			return DURESS_EXIT_OK;
 		case ':':
-			return cli_usage_error("recover", "option %s needs a value", argv[optind - 1]);
+			return cli_usage_error("recover", "option %s needs a value",
+					       argv[optind - 1]);
 		default:
 			return cli_usage_error("recover", "unknown option '%s'", argv[optind - 1]);
 		}

@@ -32,18 +32,19 @@ const struct option report_longopts[] = {
 
 static void report_usage(FILE *f)
 {
-	fprintf(f, "usage: duress report JOURNAL [--samples FILE] [-o FILE] [--format html|markdown]\n\n"
-		   "What the target went through, from the journal of `duress run --journal`\n"
-		   "(and the samples of `--samples`): the verdict in words, a timeline of the\n"
-		   "run, the samples against the limits the faults set (OOM kills marked), the\n"
-		   "probes' latency and error rate per phase, recovery time, silent failures.\n\n"
-		   "  --samples FILE      the run's samples (JSON Lines) to plot\n"
-		   "  -o, --output FILE   where to write it (default: standard output)\n"
-		   "  --format FORMAT     html (one self-contained page: inline SVG, no script,\n"
-		   "                      nothing fetched; the default) or markdown (for a pull-\n"
-		   "                      request comment)\n"
-		   "Exit: 0 written, 2 bad journal, samples or option, 5 could not write\n"
-		   "(docs/report.md).\n");
+	fprintf(f,
+		"usage: duress report JOURNAL [--samples FILE] [-o FILE] [--format html|markdown]\n\n"
+		"What the target went through, from the journal of `duress run --journal`\n"
+		"(and the samples of `--samples`): the verdict in words, a timeline of the\n"
+		"run, the samples against the limits the faults set (OOM kills marked), the\n"
+		"probes' latency and error rate per phase, recovery time, silent failures.\n\n"
+		"  --samples FILE      the run's samples (JSON Lines) to plot\n"
+		"  -o, --output FILE   where to write it (default: standard output)\n"
+		"  --format FORMAT     html (one self-contained page: inline SVG, no script,\n"
+		"                      nothing fetched; the default) or markdown (for a pull-\n"
+		"                      request comment)\n"
+		"Exit: 0 written, 2 bad journal, samples or option, 5 could not write\n"
+		"(docs/report.md).\n");
 }
 
 int cmd_report(int argc, char **argv)

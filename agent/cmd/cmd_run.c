@@ -48,27 +48,28 @@ struct run_opts {
 
 static void run_usage(FILE *f)
 {
-	fprintf(f, "usage: duress run EXPERIMENT [-t TARGET] [--journal FILE] [--junit FILE]\n"
-		   "                  [--samples FILE] [--dry-run] [--force] [-q]\n"
-		   "       duress validate EXPERIMENT...\n\n"
-		   "Runs an experiment (YAML or JSON; ours or a Chaos Toolkit one): steady-state\n"
-		   "probes, the method's faults and actions, abort conditions, one revert of\n"
-		   "everything, rollbacks, recovery time, steady state after.\n\n"
-		   "  -t, --target SPEC   cgroup:PATH, pid:N or container:ID (overrides the manifest's\n"
-		   "                      target; none anywhere = a sandbox)\n"
-		   "  --journal FILE      the journal (Chaos Toolkit journal.json + a duress section)\n"
-		   "  --junit FILE        JUnit XML: each probe, activity and phase as a test case\n"
-		   "  --samples FILE      every sample as JSON Lines, with its phase\n"
-		   "  --dry-run           check, resolve and print every change; change nothing\n"
-		   "  --force             lift the guard rails (root cgroup, own cgroup, PID 1)\n"
-		   "  -q, --quiet         no progress lines\n"
-		   "  --state-dir DIR     undo journal and locks (default /run/duress)\n"
-		   "  --no-recover        do not first revert what dead agents left\n"
-		   "  --probe-net-guard   http probes refuse loopback, link-local and metadata\n"
-		   "                      addresses (duress serve's jobs)\n"
-		   "  --allow-probe-net CIDR  ... except inside CIDR (repeatable)\n"
-		   "Exit: 0 held, 1 deviated (or not steady before), 9 aborted, 10 invalid\n"
-		   "manifest, 4 unsupported, 5 internal (docs/cli.md, docs/manifests.md).\n");
+	fprintf(f,
+		"usage: duress run EXPERIMENT [-t TARGET] [--journal FILE] [--junit FILE]\n"
+		"                  [--samples FILE] [--dry-run] [--force] [-q]\n"
+		"       duress validate EXPERIMENT...\n\n"
+		"Runs an experiment (YAML or JSON; ours or a Chaos Toolkit one): steady-state\n"
+		"probes, the method's faults and actions, abort conditions, one revert of\n"
+		"everything, rollbacks, recovery time, steady state after.\n\n"
+		"  -t, --target SPEC   cgroup:PATH, pid:N or container:ID (overrides the manifest's\n"
+		"                      target; none anywhere = a sandbox)\n"
+		"  --journal FILE      the journal (Chaos Toolkit journal.json + a duress section)\n"
+		"  --junit FILE        JUnit XML: each probe, activity and phase as a test case\n"
+		"  --samples FILE      every sample as JSON Lines, with its phase\n"
+		"  --dry-run           check, resolve and print every change; change nothing\n"
+		"  --force             lift the guard rails (root cgroup, own cgroup, PID 1)\n"
+		"  -q, --quiet         no progress lines\n"
+		"  --state-dir DIR     undo journal and locks (default /run/duress)\n"
+		"  --no-recover        do not first revert what dead agents left\n"
+		"  --probe-net-guard   http probes refuse loopback, link-local and metadata\n"
+		"                      addresses (duress serve's jobs)\n"
+		"  --allow-probe-net CIDR  ... except inside CIDR (repeatable)\n"
+		"Exit: 0 held, 1 deviated (or not steady before), 9 aborted, 10 invalid\n"
+		"manifest, 4 unsupported, 5 internal (docs/cli.md, docs/manifests.md).\n");
 }
 
 /* also listed by `duress __complete options run` */
@@ -94,7 +95,8 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":" CLI_SESSION_SHORTOPTS "h", run_longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":" CLI_SESSION_SHORTOPTS "h", run_longopts, NULL)) !=
+	       -1) {
 		if (cli_session_opt(c, optarg, &o->s))
 			continue;
 		switch (c) {
@@ -235,8 +237,7 @@ static bool probes_only(const struct experiment *x, const struct run_opts *o)
 		    (x->method[i].type == ACT_PROBE && x->method[i].probe.type == PROBE_METRIC))
 			return false;
 	for (size_t i = 0; i < x->nrollback; i++)
-		if (x->rollback[i].type == ACT_PROBE &&
-		    x->rollback[i].probe.type == PROBE_METRIC)
+		if (x->rollback[i].type == ACT_PROBE && x->rollback[i].probe.type == PROBE_METRIC)
 			return false;
 	return true;
 }
@@ -253,7 +254,7 @@ static int writable(const char *opt, const char *path, struct duress_err *err)
 		return 0;
 	if (!access(path, F_OK))
 		return access(path, W_OK) < 0 ? duress_err_setc(err, DURESS_EXIT_USAGE, errno,
-							       "%s: cannot write %s", opt, path)
+								"%s: cannot write %s", opt, path)
 					      : 0;
 	dir = strdup(path);
 	if (!dir)
@@ -378,7 +379,7 @@ int cmd_run(int argc, char **argv)
 	}
 	snprintf(what, sizeof(what), "run %s", o.file);
 	if (!no_target && cli_open_target(&o.s, what, &root, &spec, &sess, &have_sess, &undo,
-					   &sbx_undo, &t, &err) < 0) {
+					  &sbx_undo, &t, &err) < 0) {
 		rc = cli_fail(&err);
 		goto out_target;
 	}
@@ -424,7 +425,8 @@ int cmd_run(int argc, char **argv)
 		goto out_target;
 	}
 	{
-		struct exp_opts eo = { .samples = samples, .quiet = o.s.quiet,
+		struct exp_opts eo = { .samples = samples,
+				       .quiet = o.s.quiet,
 				       .no_target = no_target };
 		char title[PATH_MAX + 128];
 

@@ -91,15 +91,16 @@ static int parse_sample_opts(int argc, char **argv, struct sample_opts *o)
 			if (parse_duration(optarg, "--interval", &o->interval_us, &err) < 0)
 				return cli_usage_error("sample", "%s", err.msg);
 			if (o->interval_us < MIN_INTERVAL_USEC)
-				return cli_usage_error("sample", "--interval: '%s': must be at least 10ms",
+				return cli_usage_error("sample",
+						       "--interval: '%s': must be at least 10ms",
 						       optarg);
 			break;
 		case 'd':
 			if (parse_duration(optarg, "--duration", &o->duration_us, &err) < 0)
 				return cli_usage_error("sample", "%s", err.msg);
 			if (o->duration_us == 0)
-				return cli_usage_error("sample", "--duration: '%s': must be more than 0",
-						       optarg);
+				return cli_usage_error(
+					"sample", "--duration: '%s': must be more than 0", optarg);
 			break;
 		case 'f':
 			if (sample_format_parse(optarg, &o->format, &err) < 0)
@@ -119,7 +120,8 @@ static int parse_sample_opts(int argc, char **argv, struct sample_opts *o)
 			sample_usage(stdout);
 			return -1;
 		case ':':
-			return cli_usage_error("sample", "option %s needs a value", argv[optind - 1]);
+			return cli_usage_error("sample", "option %s needs a value",
+					       argv[optind - 1]);
 		default:
 			return cli_usage_error("sample", "unknown option '%s'", argv[optind - 1]);
 		}
@@ -167,8 +169,9 @@ static int sample_loop(struct target *t, const struct sample_opts *o, FILE *out,
 		}
 		if (sample_take(t, have_prev ? &prev : NULL, t_rel, &cur, &err) < 0) {
 			if (err.errnum == ENOENT) {
-				fprintf(stderr, "duress: target %s vanished after %.1fs; %" PRIu64
-						" samples written\n",
+				fprintf(stderr,
+					"duress: target %s vanished after %.1fs; %" PRIu64
+					" samples written\n",
 					title, t_rel, n);
 				break;
 			}
@@ -196,8 +199,10 @@ static int sample_loop(struct target *t, const struct sample_opts *o, FILE *out,
 			if (pfd[1].revents & POLLIN) {
 				struct signalfd_siginfo si;
 
-				if (read(sfd, &si, sizeof(si)) == sizeof(si) && format != SAMPLE_FORMAT_TABLE)
-					fprintf(stderr, "duress: %s: stopping after %" PRIu64 " samples\n",
+				if (read(sfd, &si, sizeof(si)) == sizeof(si) &&
+				    format != SAMPLE_FORMAT_TABLE)
+					fprintf(stderr,
+						"duress: %s: stopping after %" PRIu64 " samples\n",
 						strsignal(si.ssi_signo), n);
 				goto out;
 			}
@@ -213,7 +218,8 @@ static int sample_loop(struct target *t, const struct sample_opts *o, FILE *out,
 out:
 	sample_writer_close(&w);
 	if (missed)
-		fprintf(stderr, "duress: %" PRIu64 " sampling ticks were missed (system too busy)\n",
+		fprintf(stderr,
+			"duress: %" PRIu64 " sampling ticks were missed (system too busy)\n",
 			missed);
 	return rc;
 }

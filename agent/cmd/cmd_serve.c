@@ -15,34 +15,43 @@
 
 static void serve_usage(FILE *f)
 {
-	fprintf(f, "usage: duress serve [--listen unix:PATH | --listen ADDR:PORT] [--token-file FILE]\n"
-		   "                    [--insecure-loopback] [--allow-commands] [--allow-force]\n"
-		   "                    [--allow-probe-net CIDR]... [--state-dir DIR]\n\n"
-		   "Serves the HTTP API (docs/api.md): experiments and faults as jobs, /metrics for\n"
-		   "Prometheus, /v1/targets, /v1/samples, /healthz.\n\n"
-		   "  --listen unix:PATH    a unix socket, mode 0600 (default " SERVE_DEFAULT_LISTEN ")\n"
-		   "  --listen ADDR:PORT    TCP on a numeric address (127.0.0.1:9100, [::1]:9100);\n"
-		   "                        needs --token-file, or --insecure-loopback on loopback\n"
-		   "  --token-file FILE     bearer token (first line, >= 32 random bytes: openssl\n"
-		   "                        rand -hex 32; file mode 0600 or stricter); every\n"
-		   "                        request but /healthz needs it\n"
-		   "  --insecure-loopback   allow TCP on a loopback address without a token\n"
-		   "  --allow-commands      accept posted experiments with process probes or\n"
-		   "                        actions and {type: env} configuration (refused by\n"
-		   "                        default: they run programs as root / read secrets)\n"
-		   "  --allow-probe-net CIDR  http probes of posted experiments may reach CIDR\n"
-		   "                        although it is loopback, link-local or a metadata\n"
-		   "                        address (refused by default; repeatable)\n"
-		   "  --allow-force         accept \"force\": true in posted faults (lifts the guard\n"
-		   "                        rails: the agent's cgroup, system slices, PID 1)\n"
-		   "  --state-dir DIR       undo journals, locks and job directories (default\n"
-		   "                        /run/duress)\n"
-		   "SIGTERM or SIGINT stops every job (each reverts) and exits 0 (7 if something\n"
-		   "could not be reverted).\n");
+	fprintf(f,
+		"usage: duress serve [--listen unix:PATH | --listen ADDR:PORT] [--token-file FILE]\n"
+		"                    [--insecure-loopback] [--allow-commands] [--allow-force]\n"
+		"                    [--allow-probe-net CIDR]... [--state-dir DIR]\n\n"
+		"Serves the HTTP API (docs/api.md): experiments and faults as jobs, /metrics for\n"
+		"Prometheus, /v1/targets, /v1/samples, /healthz.\n\n"
+		"  --listen unix:PATH    a unix socket, mode 0600 (default " SERVE_DEFAULT_LISTEN
+		")\n"
+		"  --listen ADDR:PORT    TCP on a numeric address (127.0.0.1:9100, [::1]:9100);\n"
+		"                        needs --token-file, or --insecure-loopback on loopback\n"
+		"  --token-file FILE     bearer token (first line, >= 32 random bytes: openssl\n"
+		"                        rand -hex 32; file mode 0600 or stricter); every\n"
+		"                        request but /healthz needs it\n"
+		"  --insecure-loopback   allow TCP on a loopback address without a token\n"
+		"  --allow-commands      accept posted experiments with process probes or\n"
+		"                        actions and {type: env} configuration (refused by\n"
+		"                        default: they run programs as root / read secrets)\n"
+		"  --allow-probe-net CIDR  http probes of posted experiments may reach CIDR\n"
+		"                        although it is loopback, link-local or a metadata\n"
+		"                        address (refused by default; repeatable)\n"
+		"  --allow-force         accept \"force\": true in posted faults (lifts the guard\n"
+		"                        rails: the agent's cgroup, system slices, PID 1)\n"
+		"  --state-dir DIR       undo journals, locks and job directories (default\n"
+		"                        /run/duress)\n"
+		"SIGTERM or SIGINT stops every job (each reverts) and exits 0 (7 if something\n"
+		"could not be reverted).\n");
 }
 
-enum { OPT_LISTEN = 256, OPT_TOKEN, OPT_INSECURE, OPT_STATE, OPT_ALLOW_COMMANDS, OPT_ALLOW_FORCE,
-       OPT_ALLOW_PROBE_NET };
+enum {
+	OPT_LISTEN = 256,
+	OPT_TOKEN,
+	OPT_INSECURE,
+	OPT_STATE,
+	OPT_ALLOW_COMMANDS,
+	OPT_ALLOW_FORCE,
+	OPT_ALLOW_PROBE_NET
+};
 
 const struct option serve_longopts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -102,7 +111,8 @@ int cmd_serve(int argc, char **argv)
 			serve_usage(stdout);
 			return DURESS_EXIT_OK;
 		case ':':
-			return cli_usage_error("serve", "option %s needs a value", argv[optind - 1]);
+			return cli_usage_error("serve", "option %s needs a value",
+					       argv[optind - 1]);
 		default:
 			return cli_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
 		}

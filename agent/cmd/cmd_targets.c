@@ -30,7 +30,7 @@
 
 struct row {
 	char id[CONTAINER_ID_MAX + 1]; /* "" for a plain cgroup (--all) */
-	const char *runtime;           /* NULL for a plain cgroup */
+	const char *runtime;	       /* NULL for a plain cgroup */
 	char rel[PATH_MAX];
 	char dir[PATH_MAX];
 	bool has_pids, has_mem, has_cpu0, has_cpu_pct;
@@ -60,8 +60,8 @@ static void usage(FILE *f)
 	      f);
 }
 
-static int rows_add(struct rows *r, const struct cg_root *root, const char *id,
-		    const char *runtime, const char *rel, struct duress_err *err)
+static int rows_add(struct rows *r, const struct cg_root *root, const char *id, const char *runtime,
+		    const char *rel, struct duress_err *err)
 {
 	struct row *row;
 
@@ -218,8 +218,8 @@ static void print_table(const struct rows *r)
 		/* A 64-hex id is cut to 12 like docker does; an OCI name is whole. */
 		printf("%-12.*s  %-10s  %5s  %10s  %6s  %s\n",
 		       strlen(row->id) == CONTAINER_ID_MAX ? 12 : CONTAINER_ID_MAX,
-		       row->id[0] ? row->id : "-",
-		       row->runtime ? row->runtime : "-", pids, mem, cpu, row->rel);
+		       row->id[0] ? row->id : "-", row->runtime ? row->runtime : "-", pids, mem,
+		       cpu, row->rel);
 	}
 }
 

@@ -18,26 +18,32 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{ "sample", cmd_sample, "sample a target's usage (CPU, memory, I/O, pids, pressure, network)" },
+	{ "sample", cmd_sample,
+	  "sample a target's usage (CPU, memory, I/O, pids, pressure, network)" },
 	{ "inject", cmd_inject, "apply one fault to a target for a while, sample it, revert it" },
 	{ "recover", cmd_recover, "revert what agents that died left behind (undo journals)" },
-	{ "run", cmd_run, "run an experiment: probes, faults, abort conditions, recovery, journal" },
-	{ "validate", cmd_validate, "check experiment manifests (every problem with its line and column)" },
+	{ "run", cmd_run,
+	  "run an experiment: probes, faults, abort conditions, recovery, journal" },
+	{ "validate", cmd_validate,
+	  "check experiment manifests (every problem with its line and column)" },
 	{ "targets", cmd_targets, "list the cgroups that look like containers, with their usage" },
-	{ "report", cmd_report, "render a run's journal and samples as an HTML or Markdown report" },
+	{ "report", cmd_report,
+	  "render a run's journal and samples as an HTML or Markdown report" },
 	{ "serve", cmd_serve, "serve the HTTP API: experiments, faults, /metrics (docs/api.md)" },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: duress COMMAND [OPTIONS]\n\n"
-		   "Puts a container (a cgroup v2) under resource duress and measures how it copes.\n\n"
-		   "Commands:\n");
+	fprintf(f,
+		"usage: duress COMMAND [OPTIONS]\n\n"
+		"Puts a container (a cgroup v2) under resource duress and measures how it copes.\n\n"
+		"Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "  %-10s %s\n", "version", "print the version");
-	fprintf(f, "\nTargets (-t): cgroup:PATH, pid:N, container:ID; none = a sandbox of its own.\n"
-		   "'duress COMMAND --help' for a command's options; exit codes in docs/cli.md.\n");
+	fprintf(f,
+		"\nTargets (-t): cgroup:PATH, pid:N, container:ID; none = a sandbox of its own.\n"
+		"'duress COMMAND --help' for a command's options; exit codes in docs/cli.md.\n");
 }
 
 int main(int argc, char **argv)

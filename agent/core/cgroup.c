@@ -127,8 +127,7 @@ int cg_root_discover(struct cg_root *root, struct duress_err *err)
 				       "(duress needs cgroup v2: boot with "
 				       "systemd.unified_cgroup_hierarchy=1, or run scripts/vm-run)",
 				       root->v1_controllers[0] ? "; this host has cgroup v1 (" : "",
-				       root->v1_controllers,
-				       root->v1_controllers[0] ? ")" : "");
+				       root->v1_controllers, root->v1_controllers[0] ? ")" : "");
 	if (cg_read_buf(root->mount, "cgroup.controllers", root->controllers,
 			sizeof(root->controllers), err) < 0)
 		return duress_err_wrap(err, "cgroup v2 at %s", root->mount);
@@ -174,18 +173,19 @@ int cg_root_require(const struct cg_root *root, const char *needed, struct dures
 	if (!missing[0])
 		return 0;
 	if (on_v1[0])
-		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
-				       "cgroup v2 at %s lacks the %s controller(s): this host mounts "
-				       "%s on cgroup v1%s%s (hybrid hierarchy). duress needs them on "
-				       "cgroup v2: boot with systemd.unified_cgroup_hierarchy=1, or "
-				       "run the command in a VM with scripts/vm-run",
-				       root->mount, missing, on_v1,
-				       root->v1_memory_mount[0] ? ", e.g. memory at " : "",
-				       root->v1_memory_mount);
+		return duress_err_setc(
+			err, DURESS_EXIT_UNSUPPORTED, 0,
+			"cgroup v2 at %s lacks the %s controller(s): this host mounts "
+			"%s on cgroup v1%s%s (hybrid hierarchy). duress needs them on "
+			"cgroup v2: boot with systemd.unified_cgroup_hierarchy=1, or "
+			"run the command in a VM with scripts/vm-run",
+			root->mount, missing, on_v1,
+			root->v1_memory_mount[0] ? ", e.g. memory at " : "", root->v1_memory_mount);
 	return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
 			       "cgroup v2 at %s lacks the %s controller(s) (available: %s): "
 			       "the parent cgroup has not delegated them",
-			       root->mount, missing, root->controllers[0] ? root->controllers : "none");
+			       root->mount, missing,
+			       root->controllers[0] ? root->controllers : "none");
 }
 
 int cg_path_join(const struct cg_root *root, const char *rel, char *out, size_t len,
@@ -336,7 +336,8 @@ int cg_write(const char *dir, const char *file, const char *value, struct duress
 	if (fd < 0) {
 		int e = errno;
 
-		return duress_err_set(err, e, "write '%s' to %s%s", value, path, write_hint(file, e));
+		return duress_err_set(err, e, "write '%s' to %s%s", value, path,
+				      write_hint(file, e));
 	}
 	do
 		w = write(fd, value, len);
@@ -344,7 +345,8 @@ int cg_write(const char *dir, const char *file, const char *value, struct duress
 	if (w < 0) {
 		int e = errno;
 
-		return duress_err_set(err, e, "write '%s' to %s%s", value, path, write_hint(file, e));
+		return duress_err_set(err, e, "write '%s' to %s%s", value, path,
+				      write_hint(file, e));
 	}
 	if ((size_t)w != len)
 		return duress_err_set(err, EIO, "write '%s' to %s: short write (%zd of %zu bytes)",
@@ -444,7 +446,8 @@ int cg_parse_io_stat(const char *text, struct io_dev_stat *devs, size_t max, siz
 		line = nl ? nl + 1 : NULL;
 		if (sscanf(buf, "%u:%u%n", &d.major, &d.minor, &off) != 2)
 			continue;
-		for (tok = strtok_r(buf + off, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		for (tok = strtok_r(buf + off, " \t", &save); tok;
+		     tok = strtok_r(NULL, " \t", &save)) {
 			unsigned long long v;
 			char key[16];
 
@@ -519,10 +522,11 @@ int cg_of_pid(pid_t pid, char *rel, size_t len, struct duress_err *err)
 		return duress_err_set(err, errno == ESRCH ? ESRCH : errno, "read %s", path);
 	buf[r] = '\0';
 	if (cg_parse_proc_cgroup(buf, rel, len) < 0)
-		return duress_err_set(err, ENOENT,
-				      "process %d is in no cgroup v2 (no '0::' line in %s: a cgroup "
-				      "v1 host?)",
-				      (int)pid, path);
+		return duress_err_set(
+			err, ENOENT,
+			"process %d is in no cgroup v2 (no '0::' line in %s: a cgroup "
+			"v1 host?)",
+			(int)pid, path);
 	return 0;
 }
 
@@ -637,8 +641,9 @@ int cg_for_each_child(const char *dir, int (*fn)(const char *sub, void *data), v
 			continue;
 		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
 			continue;
-		if (de->d_type == DT_UNKNOWN && (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-						 !S_ISDIR(st.st_mode)))
+		if (de->d_type == DT_UNKNOWN &&
+		    (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		     !S_ISDIR(st.st_mode)))
 			continue;
 		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= sizeof(sub))
 			continue;

@@ -28,7 +28,8 @@ static int read_number(const char *s, const char *what, double *val, const char 
 	/* strtod accepts hex ("0x10"): refuse anything that is not plain decimal. */
 	for (const char *p = s; p < e; p++)
 		if (!isdigit((unsigned char)*p) && *p != '.')
-			return duress_err_set(err, 0, "%s: '%s': not a plain decimal number", what, s);
+			return duress_err_set(err, 0, "%s: '%s': not a plain decimal number", what,
+					      s);
 	*end = e;
 	return 0;
 }
@@ -37,14 +38,12 @@ static const struct {
 	const char *suffix;
 	int shift;
 } size_suffixes[] = {
-	{ "", 0 },    { "b", 0 },    { "k", 10 },   { "kb", 10 },  { "kib", 10 },
-	{ "m", 20 },  { "mb", 20 },  { "mib", 20 }, { "g", 30 },   { "gb", 30 },
-	{ "gib", 30 }, { "t", 40 },  { "tb", 40 },  { "tib", 40 }, { "p", 50 },
-	{ "pb", 50 }, { "pib", 50 },
+	{ "", 0 },    { "b", 0 },    { "k", 10 }, { "kb", 10 }, { "kib", 10 }, { "m", 20 },
+	{ "mb", 20 }, { "mib", 20 }, { "g", 30 }, { "gb", 30 }, { "gib", 30 }, { "t", 40 },
+	{ "tb", 40 }, { "tib", 40 }, { "p", 50 }, { "pb", 50 }, { "pib", 50 },
 };
 
-int parse_size_spec(const char *s, const char *what, struct size_spec *out,
-		    struct duress_err *err)
+int parse_size_spec(const char *s, const char *what, struct size_spec *out, struct duress_err *err)
 {
 	const char *end;
 	double v;
@@ -63,9 +62,11 @@ int parse_size_spec(const char *s, const char *what, struct size_spec *out,
 		while (isspace((unsigned char)*rest))
 			rest++;
 		if (*rest)
-			return duress_err_set(err, 0, "%s: '%s': trailing characters after '%%'", what, s);
+			return duress_err_set(err, 0, "%s: '%s': trailing characters after '%%'",
+					      what, s);
 		if (v > 100.0)
-			return duress_err_set(err, 0, "%s: '%s': a percentage cannot exceed 100%%", what, s);
+			return duress_err_set(err, 0, "%s: '%s': a percentage cannot exceed 100%%",
+					      what, s);
 		out->is_pct = true;
 		out->pct = v;
 		out->bytes = 0;
@@ -87,14 +88,14 @@ int parse_size_spec(const char *s, const char *what, struct size_spec *out,
 		if (bytes >= 18446744073709551616.0)
 			return duress_err_set(err, 0, "%s: '%s': too large", what, s);
 		if (size_suffixes[i].shift == 0 && v != floor(v))
-			return duress_err_set(err, 0, "%s: '%s': a byte count must be whole", what, s);
+			return duress_err_set(err, 0, "%s: '%s': a byte count must be whole", what,
+					      s);
 		out->is_pct = false;
 		out->pct = 0;
 		out->bytes = (uint64_t)bytes;
 		return 0;
 	}
-	return duress_err_set(err, 0,
-			      "%s: '%s': unknown size suffix '%s' (use K, M, G, T or %%)",
+	return duress_err_set(err, 0, "%s: '%s': unknown size suffix '%s' (use K, M, G, T or %%)",
 			      what, s, suffix);
 }
 
@@ -105,7 +106,8 @@ int parse_size(const char *s, const char *what, uint64_t *out, struct duress_err
 	if (parse_size_spec(s, what, &spec, err) < 0)
 		return -1;
 	if (spec.is_pct)
-		return duress_err_set(err, 0, "%s: '%s': a percentage is not allowed here", what, s);
+		return duress_err_set(err, 0, "%s: '%s': a percentage is not allowed here", what,
+				      s);
 	*out = spec.bytes;
 	return 0;
 }
@@ -121,9 +123,8 @@ static const struct {
 	const char *unit;
 	double usec;
 } duration_units[] = {
-	{ "ns", 1e-3 }, { "us", 1 },      { "µs", 1 },     { "ms", 1e3 },
-	{ "s", 1e6 },   { "sec", 1e6 },   { "m", 60e6 },   { "min", 60e6 },
-	{ "h", 3600e6 }, { "d", 86400e6 },
+	{ "ns", 1e-3 }, { "us", 1 },   { "µs", 1 },	{ "ms", 1e3 },	 { "s", 1e6 },
+	{ "sec", 1e6 }, { "m", 60e6 }, { "min", 60e6 }, { "h", 3600e6 }, { "d", 86400e6 },
 };
 
 int parse_duration(const char *s, const char *what, uint64_t *usec, struct duress_err *err)
@@ -142,28 +143,30 @@ int parse_duration(const char *s, const char *what, uint64_t *usec, struct dures
 		bool found = false;
 
 		if (read_number(p, what, &v, &end, err) < 0)
-			return duress_err_set(err, 0, "%s: '%s': not a duration (e.g. 500ms, 30s, 2m)",
-					      what, s);
+			return duress_err_set(
+				err, 0, "%s: '%s': not a duration (e.g. 500ms, 30s, 2m)", what, s);
 		while (*end && !isdigit((unsigned char)*end) && *end != '.' && n + 1 < sizeof(unit))
 			unit[n++] = *end++;
 		unit[n] = '\0';
 		if (n == 0) {
 			if (any)
-				return duress_err_set(err, 0, "%s: '%s': number without a unit", what, s);
+				return duress_err_set(err, 0, "%s: '%s': number without a unit",
+						      what, s);
 			/* A bare number is seconds. */
 			found = true;
 			v *= 1e6;
 		}
-		for (size_t i = 0; !found && i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
+		for (size_t i = 0; !found && i < sizeof(duration_units) / sizeof(duration_units[0]);
+		     i++) {
 			if (!strcmp(unit, duration_units[i].unit)) {
 				v *= duration_units[i].usec;
 				found = true;
 			}
 		}
 		if (!found)
-			return duress_err_set(err, 0,
-					      "%s: '%s': unknown unit '%s' (use ns, us, ms, s, m, h, d)",
-					      what, s, unit);
+			return duress_err_set(
+				err, 0, "%s: '%s': unknown unit '%s' (use ns, us, ms, s, m, h, d)",
+				what, s, unit);
 		total += v;
 		any = true;
 		p = end;
@@ -193,8 +196,8 @@ int parse_percent(const char *s, const char *what, double *out, struct duress_er
 	return 0;
 }
 
-int parse_uint(const char *s, const char *what, uint64_t min, uint64_t max,
-	       uint64_t *out, struct duress_err *err)
+int parse_uint(const char *s, const char *what, uint64_t min, uint64_t max, uint64_t *out,
+	       struct duress_err *err)
 {
 	unsigned long long v;
 	char *end;
@@ -256,7 +259,8 @@ char *format_duration(uint64_t usec, char *buf, size_t len)
 			off += snprintf(buf + off, len - off, "%llum", (unsigned long long)m);
 		if ((sec || rest) && off < len) {
 			if (rest && rest % 1000 == 0)
-				snprintf(buf + off, len - off, "%llu.%03llus", (unsigned long long)sec,
+				snprintf(buf + off, len - off, "%llu.%03llus",
+					 (unsigned long long)sec,
 					 (unsigned long long)(rest / 1000));
 			else
 				snprintf(buf + off, len - off, "%llus", (unsigned long long)sec);

@@ -30,7 +30,8 @@ int proc_starttime(pid_t pid, unsigned long long *out)
 	if (!p)
 		return -1;
 	/* after ") " come fields 3..: state is field 3, starttime field 22 */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+	if (sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
 		   out) != 1)
 		return -1;
 	return 0;
@@ -130,8 +131,8 @@ int proc_child_setup(const struct proc_child *c, int exit_code)
 	/* Without its parent-death signal a child could outlive the agent;
 	 * and the parent may have died before the prctl: nobody would
 	 * signal us. */
-	if (c->deathsig && (prctl(PR_SET_PDEATHSIG, c->deathsig) < 0 ||
-			    (c->parent && getppid() != c->parent)))
+	if (c->deathsig &&
+	    (prctl(PR_SET_PDEATHSIG, c->deathsig) < 0 || (c->parent && getppid() != c->parent)))
 		_exit(exit_code);
 	if (c->default_handlers) {
 		struct sigaction sa;
@@ -139,7 +140,8 @@ int proc_child_setup(const struct proc_child *c, int exit_code)
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = SIG_DFL;
 		for (int sig = 1; sig < NSIG; sig++)
-			sigaction(sig, &sa, NULL); /* fails harmlessly for SIGKILL, SIGSTOP, libc's */
+			sigaction(sig, &sa,
+				  NULL); /* fails harmlessly for SIGKILL, SIGSTOP, libc's */
 	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, c->mask ? c->mask : &none, NULL);

@@ -123,11 +123,9 @@ int statedir_open(const char *path, bool create, struct duress_err *err)
 		if (nfd < 0) {
 			int e = errno;
 
-			return duress_err_setc(err, e == ELOOP || e == ENOTDIR
-							    ? DURESS_EXIT_UNSUPPORTED
-							    : 0,
-					       e, "state directory %s: %s%s", path, comp,
-					       kind_of(fd, comp));
+			return duress_err_setc(
+				err, e == ELOOP || e == ENOTDIR ? DURESS_EXIT_UNSUPPORTED : 0, e,
+				"state directory %s: %s%s", path, comp, kind_of(fd, comp));
 		}
 		close(fd);
 		fd = nfd;
@@ -138,8 +136,8 @@ int statedir_open(const char *path, bool create, struct duress_err *err)
 		why = statedir_component_untrusted(&st, uid);
 		if (why)
 			return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, EPERM,
-					       "state directory %s: its parent %s is %s", path, comp,
-					       why);
+					       "state directory %s: its parent %s is %s", path,
+					       comp, why);
 	}
 	if (check_own_dir(fd, path, err) < 0)
 		return duress_err_wrap(err, "state directory");
@@ -154,10 +152,9 @@ int statedir_subdir(int dirfd, const char *name, bool create, struct duress_err 
 		return duress_err_set(err, EINVAL, "state directory: bad name '%s'", name);
 	fd = open_dir_at(dirfd, name, create);
 	if (fd < 0)
-		return duress_err_setc(err, errno == ELOOP || errno == ENOTDIR
-						    ? DURESS_EXIT_UNSUPPORTED
-						    : 0,
-				       errno, "state directory: %s%s", name, kind_of(dirfd, name));
+		return duress_err_setc(
+			err, errno == ELOOP || errno == ENOTDIR ? DURESS_EXIT_UNSUPPORTED : 0,
+			errno, "state directory: %s%s", name, kind_of(dirfd, name));
 	if (check_own_dir(fd, name, err) < 0)
 		return duress_err_wrap(err, "state directory");
 	return steal_fd(&fd);

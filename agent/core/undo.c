@@ -92,7 +92,8 @@ static int check_helper(const struct undo_rec *rec, char *why, size_t len)
 {
 	if (!all_digits(rec->where) || !strtol(rec->where, NULL, 10) || !all_digits(rec->what) ||
 	    strncmp(rec->value, "duress", 6)) {
-		snprintf(why, len, "helper: '%.20s' '%.30s' '%.40s' is not one of the agent's helpers",
+		snprintf(why, len,
+			 "helper: '%.20s' '%.30s' '%.40s' is not one of the agent's helpers",
 			 rec->where, rec->what, rec->value);
 		return -1;
 	}
@@ -155,8 +156,8 @@ static void describe_cont(const struct undo_rec *rec, char *buf, size_t len)
 static int check_cont(const struct undo_rec *rec, char *why, size_t len)
 {
 	if (!all_digits(rec->where) || !strtol(rec->where, NULL, 10) || !all_digits(rec->what)) {
-		snprintf(why, len, "cont: '%.20s' '%.30s' is not a pid and a start time", rec->where,
-			 rec->what);
+		snprintf(why, len, "cont: '%.20s' '%.30s' is not a pid and a start time",
+			 rec->where, rec->what);
 		return -1;
 	}
 	return 0;
@@ -197,8 +198,10 @@ int undo_record(struct undo_log *log, const struct undo_kind *kind, const char *
 	memset(r, 0, sizeof(*r));
 	r->kind = kind;
 	snprintf(r->fault, sizeof(r->fault), "%s", fault ? fault : "");
-	if ((size_t)snprintf(r->where, sizeof(r->where), "%s", where ? where : "") >= sizeof(r->where))
-		return duress_err_set(err, ENAMETOOLONG, "undo: record %s: '%s'", kind->name, where);
+	if ((size_t)snprintf(r->where, sizeof(r->where), "%s", where ? where : "") >=
+	    sizeof(r->where))
+		return duress_err_set(err, ENAMETOOLONG, "undo: record %s: '%s'", kind->name,
+				      where);
 	if ((size_t)snprintf(r->what, sizeof(r->what), "%s", what ? what : "") >= sizeof(r->what))
 		return duress_err_set(err, ENAMETOOLONG, "undo: record %s: '%s'", kind->name, what);
 	r->value = strdup(value ? value : "");
@@ -251,8 +254,8 @@ static void revert_into(struct undo_log *log, size_t i, struct undo_report *repo
 		return;
 	if (revert_rec(log, i, &gone, &e) < 0) {
 		if (report->failed < DURESS_ARRAY_SIZE(report->failures))
-			snprintf(report->failures[report->failed], sizeof(report->failures[0]), "%s",
-				 e.msg);
+			snprintf(report->failures[report->failed], sizeof(report->failures[0]),
+				 "%s", e.msg);
 		report->failed++;
 		return;
 	}
@@ -270,8 +273,7 @@ int undo_revert_all(struct undo_log *log, struct undo_report *report)
 	return report->failed ? -1 : 0;
 }
 
-int undo_revert_steps(struct undo_log *log, const size_t *idx, size_t n,
-		      struct undo_report *report)
+int undo_revert_steps(struct undo_log *log, const size_t *idx, size_t n, struct undo_report *report)
 {
 	memset(report, 0, sizeof(*report));
 	for (size_t k = n; k-- > 0;)

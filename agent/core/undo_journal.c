@@ -231,7 +231,8 @@ int undo_journal_open(struct undo_journal *j, const char *state_dir, const char 
 		/* a stale file of a dead process with our pid */
 		unlinkat(j->dirfd, name, 0);
 		j->fd = openat(j->dirfd, name,
-			       O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+			       O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+			       0600);
 	}
 	if (j->fd < 0) {
 		int e = errno;
@@ -250,7 +251,8 @@ int undo_journal_open(struct undo_journal *j, const char *state_dir, const char 
 	proc_starttime(getpid(), &start);
 	if (undo_journal_escape(cmd, ecmd, sizeof(ecmd)) < 0)
 		snprintf(ecmd, sizeof(ecmd), "?");
-	snprintf(body, sizeof(body), "0 BEGIN pid=%d start=%llu cmd=%s", (int)getpid(), start, ecmd);
+	snprintf(body, sizeof(body), "0 BEGIN pid=%d start=%llu cmd=%s", (int)getpid(), start,
+		 ecmd);
 	if (append_line(j, body, err) < 0) {
 		undo_journal_close(j, true);
 		return -1;
@@ -285,8 +287,8 @@ static int split(char *line, char **f, int max)
 	return n;
 }
 
-int undo_journal_parse(const char *text, undo_kind_lookup find, struct undo_log *steps,
-		       pid_t *pid, unsigned long long *start, size_t *torn, struct duress_err *err)
+int undo_journal_parse(const char *text, undo_kind_lookup find, struct undo_log *steps, pid_t *pid,
+		       unsigned long long *start, size_t *torn, struct duress_err *err)
 {
 	*pid = 0;
 	*start = 0;

@@ -147,13 +147,13 @@ static void drain_timer(int fd)
 
 /* ---- records ---- */
 
-static json_t *activity_record(const struct action *a, double start, double end,
-			       const char *status)
+static json_t *activity_record(const struct action *a, double start, double end, const char *status)
 {
 	json_t *j = json_object();
 	char ts[64];
 
-	json_object_set_new(j, "activity", a && a->source ? mf_to_json_raw(a->source) : json_object());
+	json_object_set_new(j, "activity",
+			    a && a->source ? mf_to_json_raw(a->source) : json_object());
 	json_object_set_new(j, "status", json_string(status));
 	journal_time(start, ts, sizeof(ts));
 	json_object_set_new(j, "start", json_string(ts));
@@ -178,7 +178,7 @@ static json_t *probe_record(const struct probe *p, const struct probe_result *pr
 	json_object_set_new(act, "name", json_string(p->name ? p->name : "probe"));
 	json_object_set_new(act, "provider",
 			    json_pack("{s:s}", "type",
-				      p->type == PROBE_HTTP      ? "http"
+				      p->type == PROBE_HTTP	 ? "http"
 				      : p->type == PROBE_PROCESS ? "process"
 								 : "metric"));
 recorded:
@@ -399,7 +399,8 @@ static void method_probes(struct run *r)
 			r->probe_failed_during = true;
 			say(r, "probe '%s' failed (%u in a row): %s", p->name, ps->consecutive,
 			    pr.reason);
-			if (r->x->abort.probe_failures && ps->consecutive >= r->x->abort.probe_failures)
+			if (r->x->abort.probe_failures &&
+			    ps->consecutive >= r->x->abort.probe_failures)
 				do_abort(r, "probe", "probe '%s' failed %u time%s in a row: %s",
 					 p->name, ps->consecutive, ps->consecutive == 1 ? "" : "s",
 					 pr.reason);
@@ -435,8 +436,8 @@ static void end_fault(struct run *r, struct fault_run *fr)
 		return;
 	fault_stop(&fr->f, now(r));
 	undo_report_add(&r->early, &fr->f.stop_rep);
-	for (size_t i = 0; i < fr->f.stop_rep.failed && i < DURESS_ARRAY_SIZE(fr->f.stop_rep.failures);
-	     i++)
+	for (size_t i = 0;
+	     i < fr->f.stop_rep.failed && i < DURESS_ARRAY_SIZE(fr->f.stop_rep.failures); i++)
 		say(r, "%s fault '%s': not reverted yet (tried again at the end): %s",
 		    fr->f.desc->name, fr->a->name, fr->f.stop_rep.failures[i]);
 	say(r, "%s fault '%s' ended (in force %.2fs), reverted", fr->f.desc->name, fr->a->name,
@@ -491,8 +492,9 @@ static int apply_fault(struct run *r, struct fault_run *fr)
 		if (!r->o->no_target && !target_alive(r->t)) {
 			r->vanished = true;
 			if (!r->o->own_messages)
-				fprintf(stderr, "duress: the target vanished while the %s fault "
-						"'%s' was being applied\n",
+				fprintf(stderr,
+					"duress: the target vanished while the %s fault "
+					"'%s' was being applied\n",
 					fr->f.desc->name, fr->a->name);
 			return -1;
 		}
@@ -584,10 +586,12 @@ static void loop(struct run *r, double until, enum loop_mode mode)
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
-			if (read(r->sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGPIPE) {
+			if (read(r->sfd, &si, sizeof(si)) == sizeof(si) &&
+			    si.ssi_signo != SIGPIPE) {
 				r->stop_signal = (int)si.ssi_signo;
 				if (!r->o->own_messages)
-					fprintf(stderr, "duress: %s: stopping; reverting everything\n",
+					fprintf(stderr,
+						"duress: %s: stopping; reverting everything\n",
 						strsignal(r->stop_signal));
 				return;
 			}
@@ -596,8 +600,10 @@ static void loop(struct run *r, double until, enum loop_mode mode)
 			if (pfd[i].revents & (POLLPRI | POLLERR)) {
 				const struct psi_trigger *pt = &r->x->abort.triggers[i - 4];
 
-				do_abort(r, "pressure", "PSI trigger: %s %s stalled %.0f ms within "
-					 "%.0f ms", pt->resource, pt->full ? "full" : "some",
+				do_abort(r, "pressure",
+					 "PSI trigger: %s %s stalled %.0f ms within "
+					 "%.0f ms",
+					 pt->resource, pt->full ? "full" : "some",
 					 pt->stall_us / 1e3, pt->window_us / 1e3);
 				return;
 			}
@@ -691,7 +697,8 @@ static void run_action(struct run *r, const struct action *a, json_t *recs,
 		say(r, "%s '%s': %s%s%s", a->is_probe ? "probe" : "action", a->name,
 		    ok ? "succeeded" : "failed", ok ? "" : ": ", ok ? "" : pr.reason);
 		rec = activity_record(a, pr.start, pr.end, ok ? "succeeded" : "failed");
-		json_object_set_new(rec, "output", pr.output ? json_incref(pr.output) : json_null());
+		json_object_set_new(rec, "output",
+				    pr.output ? json_incref(pr.output) : json_null());
 		if (!ok)
 			json_object_set_new(rec, "exception", json_pack("[s]", pr.reason));
 		json_array_append_new(recs, rec);
@@ -717,9 +724,11 @@ static json_t *fault_record(struct run *r, struct fault_run *fr)
 	fault_report(&fr->f, rep);
 	json_object_set_new(out, "fault", json_string(f->desc->name));
 	json_object_set_new(out, "plan", plan);
-	json_object_set_new(out, "applied_at_s", json_real(round3(f->started_at - r->method_start)));
-	json_object_set_new(out, "in_force_s",
-			    json_real(round3((f->ended ? f->ended_at : r->revert_at) - f->started_at)));
+	json_object_set_new(out, "applied_at_s",
+			    json_real(round3(f->started_at - r->method_start)));
+	json_object_set_new(
+		out, "in_force_s",
+		json_real(round3((f->ended ? f->ended_at : r->revert_at) - f->started_at)));
 	json_object_set_new(out, "undo_steps", json_integer((json_int_t)f->nsteps));
 	json_object_set_new(out, "background", json_boolean(fr->a->background));
 	json_object_set_new(out, "fault_report", rep);
@@ -751,18 +760,19 @@ static json_t *probe_stats_json(struct run *r)
 		json_object_set_new(o, "runs", json_integer(ps->runs));
 		json_object_set_new(o, "failures", json_integer(ps->failures));
 		json_object_set_new(o, "error_rate",
-				    json_real(ps->runs ? round3((double)ps->failures / ps->runs) : 0));
+				    json_real(ps->runs ? round3((double)ps->failures / ps->runs)
+						       : 0));
 		if (ps->nlat) {
 			qsort(ps->lat, ps->nlat, sizeof(double), cmp_double);
 			for (size_t k = 0; k < ps->nlat; k++)
 				sum += ps->lat[k];
 			json_object_set_new(lat, "mean", json_real(round3(sum / ps->nlat)));
 			json_object_set_new(lat, "p50", json_real(round3(ps->lat[ps->nlat / 2])));
-			json_object_set_new(lat, "p95",
-					    json_real(round3(ps->lat[(ps->nlat * 95) / 100 <
-									    ps->nlat
-								    ? (ps->nlat * 95) / 100
-								    : ps->nlat - 1])));
+			json_object_set_new(
+				lat, "p95",
+				json_real(round3(ps->lat[(ps->nlat * 95) / 100 < ps->nlat
+								 ? (ps->nlat * 95) / 100
+								 : ps->nlat - 1])));
 			json_object_set_new(lat, "max", json_real(round3(ps->lat[ps->nlat - 1])));
 		}
 		json_object_set_new(o, "latency_ms", lat);
@@ -802,7 +812,8 @@ static void kernel_events(struct run *r)
 	if (d)
 		add_event(r->events, "oom_kill", (double)d,
 			  "%llu process%s of the target killed by the OOM killer (memory.events "
-			  "oom_kill)", (unsigned long long)d, d == 1 ? "" : "es");
+			  "oom_kill)",
+			  (unsigned long long)d, d == 1 ? "" : "es");
 	d = phase_delta(&b->memory.ev_max, &e->memory.ev_max);
 	if (d)
 		add_event(r->events, "memory_max", (double)d,
@@ -817,15 +828,16 @@ static void kernel_events(struct run *r)
 	if (d)
 		add_event(r->events, "cpu_throttled", (double)d,
 			  "CPU throttled in %llu periods (%.3f s; cpu.stat)", (unsigned long long)d,
-			  (double)phase_delta(&b->cpu.throttled_usec, &e->cpu.throttled_usec) / 1e6);
+			  (double)phase_delta(&b->cpu.throttled_usec, &e->cpu.throttled_usec) /
+				  1e6);
 	for (int k = 0; k < SAMPLE_PSI_N; k++) {
 		const char *const *res = sample_psi_names;
 
 		if (r->during.has_psi[k] && r->during.psi_some_peak[k] > r->x->silent_pressure_pct)
 			add_event(r->events, "pressure", r->during.psi_some_peak[k],
 				  "%s pressure peaked at %.1f%% (some avg10) above the %.1f%% "
-				  "threshold", res[k], r->during.psi_some_peak[k],
-				  r->x->silent_pressure_pct);
+				  "threshold",
+				  res[k], r->during.psi_some_peak[k], r->x->silent_pressure_pct);
 	}
 	read_pids(r, &now_pids, &nnow);
 	for (size_t i = 0; i < r->npids_before; i++)
@@ -873,8 +885,8 @@ static json_t *build_journal(struct run *r, int code, double end_real)
 	char ts[64], host[256] = "", pf[512];
 	size_t i;
 
-	status = r->stop_signal ? "interrupted"
-		 : r->aborted   ? "aborted"
+	status = r->stop_signal					       ? "interrupted"
+		 : r->aborted					       ? "aborted"
 		 : (!r->before_met || (r->after_ran && !r->after_met)) ? "failed"
 								       : "completed";
 	gethostname(host, sizeof(host) - 1);
@@ -890,10 +902,10 @@ static json_t *build_journal(struct run *r, int code, double end_real)
 	json_object_set_new(j, "duration", json_real(round3(end_real - r->t0_real)));
 	json_object_set_new(j, "status", json_string(status));
 	json_object_set_new(j, "deviated", json_boolean(r->after_ran && !r->after_met));
-	json_object_set_new(steady, "before", r->steady_before ? json_incref(r->steady_before)
-							       : json_null());
-	json_object_set_new(steady, "after", r->steady_after ? json_incref(r->steady_after)
-							     : json_null());
+	json_object_set_new(steady, "before",
+			    r->steady_before ? json_incref(r->steady_before) : json_null());
+	json_object_set_new(steady, "after",
+			    r->steady_after ? json_incref(r->steady_after) : json_null());
 	json_object_set_new(steady, "during", json_incref(r->during_rounds));
 	json_object_set_new(j, "steady_states", steady);
 	json_object_set_new(j, "run", json_incref(r->run_recs));
@@ -902,12 +914,14 @@ static json_t *build_journal(struct run *r, int code, double end_real)
 	json_object_set_new(d, "format", json_string(r->x->ctk ? "chaostoolkit" : "duress"));
 	json_object_set_new(d, "verdict", json_string(v));
 	json_object_set_new(d, "exit_code", json_integer(code));
-	json_object_set_new(d, "target", r->o->no_target ? json_null() :
-					 json_pack("{s:s, s:s}", "dir", r->t->dir, "kind",
-						   r->t->kind == TARGET_SANDBOX ? "sandbox"
-						   : r->t->kind == TARGET_CONTAINER ? "container"
-						   : r->t->kind == TARGET_PID ? "pid"
-									      : "cgroup"));
+	json_object_set_new(d, "target",
+			    r->o->no_target
+				    ? json_null()
+				    : json_pack("{s:s, s:s}", "dir", r->t->dir, "kind",
+						r->t->kind == TARGET_SANDBOX	 ? "sandbox"
+						: r->t->kind == TARGET_CONTAINER ? "container"
+						: r->t->kind == TARGET_PID	 ? "pid"
+										 : "cgroup"));
 	if (r->aborted)
 		json_object_set_new(d, "abort",
 				    json_pack("{s:s, s:s, s:f}", "kind", r->abort_kind, "reason",
@@ -930,16 +944,16 @@ static json_t *build_journal(struct run *r, int code, double end_real)
 	for (i = 0; i < r->early.failed && i < DURESS_ARRAY_SIZE(r->early.failures); i++)
 		json_array_append_new(fails, json_string(r->early.failures[i]));
 	json_object_set_new(rev, "not_reverted", fails);
-	json_object_set_new(rev, "at_s", r->applied_any ? json_real(round3(r->revert_at -
-									    r->method_start))
-							: json_null());
+	json_object_set_new(rev, "at_s",
+			    r->applied_any ? json_real(round3(r->revert_at - r->method_start))
+					   : json_null());
 	json_object_set_new(d, "revert", rev);
 	json_object_set_new(rec, "timeout_s", json_real(r->x->recovery_timeout_us / 1e6));
-	json_object_set_new(rec, "probes_s", r->recovered ? json_real(round3(r->recovery_s))
-							  : json_null());
-	json_object_set_new(rec, "pressure_s", r->pressure_back
-						       ? json_real(round3(r->pressure_recovery_s))
-						       : json_null());
+	json_object_set_new(rec, "probes_s",
+			    r->recovered ? json_real(round3(r->recovery_s)) : json_null());
+	json_object_set_new(rec, "pressure_s",
+			    r->pressure_back ? json_real(round3(r->pressure_recovery_s))
+					     : json_null());
 	json_object_set_new(rec, "pressure_before",
 			    json_pack("{s:f, s:f, s:f}", "cpu", r->psi_before[0], "memory",
 				      r->psi_before[1], "io", r->psi_before[2]));
@@ -958,15 +972,14 @@ static json_t *build_journal(struct run *r, int code, double end_real)
 	json_object_set_new(d, "faults", faults);
 	/* the run clock of the samples' `t` (s since the run began), for
 	 * reports that put samples, actions and probes on one axis */
-	json_object_set_new(d, "timeline",
-			    json_pack("{s:o, s:o, s:o, s:f}", "method_start_s",
-				      r->method_start > 0 ? json_real(round3(r->method_start))
-							  : json_null(),
-				      "revert_at_s",
-				      r->applied_any ? json_real(round3(r->revert_at)) : json_null(),
-				      "abort_at_s",
-				      r->aborted ? json_real(round3(r->abort_at)) : json_null(),
-				      "end_s", round3(end_real - r->t0_real)));
+	json_object_set_new(
+		d, "timeline",
+		json_pack("{s:o, s:o, s:o, s:f}", "method_start_s",
+			  r->method_start > 0 ? json_real(round3(r->method_start)) : json_null(),
+			  "revert_at_s",
+			  r->applied_any ? json_real(round3(r->revert_at)) : json_null(),
+			  "abort_at_s", r->aborted ? json_real(round3(r->abort_at)) : json_null(),
+			  "end_s", round3(end_real - r->t0_real)));
 	json_object_set_new(j, "duress", d);
 	return j;
 }
@@ -975,8 +988,13 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 		   size_t nfaults, struct undo_log *undo, int sfd, const struct exp_opts *o,
 		   json_t **journal, struct exp_result *res)
 {
-	struct run rr = { .x = x, .o = o, .t = t, .undo = undo, .faults = faults,
-			  .nfaults = nfaults, .sfd = sfd };
+	struct run rr = { .x = x,
+			  .o = o,
+			  .t = t,
+			  .undo = undo,
+			  .faults = faults,
+			  .nfaults = nfaults,
+			  .sfd = sfd };
 	struct run *r = &rr;
 	struct fault_run *next_fault = faults;
 	double t0;
@@ -1080,7 +1098,8 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 			take(r, LOOP_PLAIN);
 			r->after_met = steady_round(r, &r->steady_after);
 			r->after_ran = true;
-			say(r, "steady state after: %s", r->after_met ? "met" : "NOT met (deviated)");
+			say(r, "steady state after: %s",
+			    r->after_met ? "met" : "NOT met (deviated)");
 		}
 		r->aborted = was_aborted || r->aborted;
 	} else if (r->stop_signal && !r->vanished) {

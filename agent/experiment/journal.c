@@ -246,8 +246,8 @@ static void testcase(struct suite *s, const char *cls, const char *name, double 
 
 static const char *rec_name(json_t *rec)
 {
-	const char *n = json_string_value(json_object_get(json_object_get(rec, "activity"),
-							   "name"));
+	const char *n =
+		json_string_value(json_object_get(json_object_get(rec, "activity"), "name"));
 
 	return n ? n : "activity";
 }
@@ -280,17 +280,16 @@ int journal_junit_write(json_t *journal, const char *path, struct duress_err *er
 	FILE *f = tmp_open(path, &tmp, err);
 	struct suite s = { 0 };
 	json_t *d = json_object_get(journal, "duress"), *rec, *v;
-	const char *title = json_string_value(json_object_get(json_object_get(journal,
-									      "experiment"),
-							      "title"));
+	const char *title =
+		json_string_value(json_object_get(json_object_get(journal, "experiment"), "title"));
 	char msg[512];
 	size_t i;
 
 	if (!f)
 		return duress_err_wrap(err, "--junit");
 	if (!title)
-		title = json_string_value(json_object_get(json_object_get(journal, "experiment"),
-							  "name"));
+		title = json_string_value(
+			json_object_get(json_object_get(journal, "experiment"), "name"));
 	s.body = open_memstream(&s.text, &s.len);
 	if (!s.body) {
 		fclose(f);
@@ -302,8 +301,8 @@ int journal_junit_write(json_t *journal, const char *path, struct duress_err *er
 		     "steady state before");
 	json_array_foreach(json_object_get(journal, "run"), i, rec)
 		testcase(&s, "method", rec_name(rec),
-			 json_number_value(json_object_get(rec, "duration")), rec_failure(rec, false),
-			 NULL);
+			 json_number_value(json_object_get(rec, "duration")),
+			 rec_failure(rec, false), NULL);
 	json_array_foreach(json_object_get(d, "probes"), i, v) {
 		json_int_t runs = json_integer_value(json_object_get(v, "runs"));
 		json_int_t fails = json_integer_value(json_object_get(v, "failures"));
@@ -315,8 +314,8 @@ int journal_junit_write(json_t *journal, const char *path, struct duress_err *er
 	}
 	json_array_foreach(json_object_get(journal, "rollbacks"), i, rec)
 		testcase(&s, "rollback", rec_name(rec),
-			 json_number_value(json_object_get(rec, "duration")), rec_failure(rec, false),
-			 NULL);
+			 json_number_value(json_object_get(rec, "duration")),
+			 rec_failure(rec, false), NULL);
 	v = json_object_get(json_object_get(d, "recovery"), "probes_s");
 	if (json_array_size(json_object_get(journal, "run")))
 		testcase(&s, "recovery", "steady-state probes hold again",

@@ -327,7 +327,8 @@ static int parse_error(yaml_parser_t *p, struct mf_diags *d)
 		mf_diag_add(d, pos, false, "syntax: %s %s (from line %zu)", p->problem, p->context,
 			    p->context_mark.line + 1);
 	else
-		mf_diag_add(d, pos, false, "syntax: %s", p->problem ? p->problem : "malformed YAML");
+		mf_diag_add(d, pos, false, "syntax: %s",
+			    p->problem ? p->problem : "malformed YAML");
 	return -1;
 }
 
@@ -371,8 +372,8 @@ static int push_kid(struct mf_node *n, struct mf_node *kid, char *key, struct mf
 	return 0;
 }
 
-static int parse_node(yaml_parser_t *p, yaml_event_t *ev, struct mf_node **out,
-		      struct mf_diags *d, int depth, size_t *nodes);
+static int parse_node(yaml_parser_t *p, yaml_event_t *ev, struct mf_node **out, struct mf_diags *d,
+		      int depth, size_t *nodes);
 
 /* The keys of one map while it is parsed: an open-addressing set of
  * indices into n->keys, so that duplicates are found in linear time. */
@@ -465,7 +466,8 @@ static int children(yaml_parser_t *p, struct mf_node *n, struct mf_diags *d, int
 		if (n->type == MF_MAP) {
 			kpos = mark_pos(&ev.start_mark);
 			if (ev.type != YAML_SCALAR_EVENT) {
-				mf_diag_add(d, kpos, false, "syntax: a key must be plain text, not %s",
+				mf_diag_add(d, kpos, false,
+					    "syntax: a key must be plain text, not %s",
 					    ev.type == YAML_ALIAS_EVENT ? "an alias"
 									: "a list or a map");
 				yaml_event_delete(&ev);
@@ -504,8 +506,8 @@ static int children(yaml_parser_t *p, struct mf_node *n, struct mf_diags *d, int
 }
 
 /* ev is the node's first event; it is consumed (deleted) here. */
-static int parse_node(yaml_parser_t *p, yaml_event_t *ev, struct mf_node **out,
-		      struct mf_diags *d, int depth, size_t *nodes)
+static int parse_node(yaml_parser_t *p, yaml_event_t *ev, struct mf_node **out, struct mf_diags *d,
+		      int depth, size_t *nodes)
 {
 	struct mf_node *n = NULL;
 	int r = 0;
@@ -528,8 +530,7 @@ static int parse_node(yaml_parser_t *p, yaml_event_t *ev, struct mf_node **out,
 		if (!n)
 			break;
 		n->text = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
-		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-			   !ev->data.scalar.tag;
+		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev->data.scalar.tag;
 		if (!n->text) {
 			mf_node_free(n);
 			n = NULL;
@@ -637,8 +638,9 @@ int mf_parse(const char *text, size_t len, bool json, struct mf_node **root, str
 		json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 
 		if (!j) {
-			mf_diag_add(d, (struct mf_pos){ (unsigned)(je.line > 0 ? je.line : 1),
-							(unsigned)(je.column > 0 ? je.column : 1) },
+			mf_diag_add(d,
+				    (struct mf_pos){ (unsigned)(je.line > 0 ? je.line : 1),
+						     (unsigned)(je.column > 0 ? je.column : 1) },
 				    false, "syntax: %s", je.text);
 			return -1;
 		}
@@ -697,8 +699,10 @@ static const char *env_value(const struct subst *c, const struct mf_node *v, con
 	if (v->type != MF_MAP || !type || type->type != MF_SCALAR || strcmp(type->text, "env") ||
 	    !key || key->type != MF_SCALAR) {
 		if (type && type->type == MF_SCALAR && !strcmp(type->text, "vault"))
-			mf_diag_add(c->d, at->pos, true, "${%s}: %s.%s is a vault secret: not "
-				    "supported (inline and env ones are)", name, what, name);
+			mf_diag_add(c->d, at->pos, true,
+				    "${%s}: %s.%s is a vault secret: not "
+				    "supported (inline and env ones are)",
+				    name, what, name);
 		else
 			mf_diag_add(c->d, at->pos, false,
 				    "${%s}: %s value must be a scalar or {type: env, key: "
@@ -731,8 +735,8 @@ static const char *env_value(const struct subst *c, const struct mf_node *v, con
 
 /* The value of `name`: NULL if none (a diagnostic added, or for Chaos
  * Toolkit *unknown set: the text stays as written). */
-static const char *config_value(const struct subst *c, const char *name,
-				const struct mf_node *at, bool *plain, bool *unknown)
+static const char *config_value(const struct subst *c, const char *name, const struct mf_node *at,
+				bool *plain, bool *unknown)
 {
 	struct mf_node *v = mf_get(c->config, name);
 
@@ -899,8 +903,9 @@ static void substitute_list(struct mf_node *l, const struct subst *c)
 void mf_substitute_ctk(struct mf_node *root, const struct mf_node *config,
 		       const struct mf_node *secrets, bool no_env, struct mf_diags *d)
 {
-	struct subst c = { .config = config, .secrets = secrets, .no_env = no_env, .ctk = true,
-			   .d = d };
+	struct subst c = {
+		.config = config, .secrets = secrets, .no_env = no_env, .ctk = true, .d = d
+	};
 	struct mf_node *h = mf_get(root, "steady-state-hypothesis"), *ext;
 
 	if (h && h->type == MF_MAP)

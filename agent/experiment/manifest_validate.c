@@ -163,8 +163,8 @@ static int node_duration(struct bctx *c, const struct mf_node *n, const char *ke
 	return 1;
 }
 
-static int get_duration(struct bctx *c, const struct mf_node *map, const char *key,
-			uint64_t min_us, uint64_t *us)
+static int get_duration(struct bctx *c, const struct mf_node *map, const char *key, uint64_t min_us,
+			uint64_t *us)
 {
 	struct mf_node *n = mf_get(map, key);
 	uint64_t v;
@@ -302,8 +302,8 @@ static void check_regex(struct bctx *c, const struct mf_node *n, const char *key
 	regfree(&re);
 }
 
-static int str_list(struct bctx *c, const struct mf_node *n, const char *key,
-		    const char ***out, size_t *nout)
+static int str_list(struct bctx *c, const struct mf_node *n, const char *key, const char ***out,
+		    size_t *nout)
 {
 	const char **v;
 
@@ -452,13 +452,13 @@ static void ctk_process_arguments(struct bctx *c, struct mf_node *n, struct prob
 	p->nargs = p->nowned_args;
 }
 
-static const char *const http_keys[] = { "url", "method", "headers", "body", "timeout",
-					 "status", "contains", "equals", "regex",
-					 "json_pointer", "json_value", "max_latency", "netns",
-					 "verify_tls", NULL };
-static const char *const process_keys[] = { "path", "arguments", "timeout", "exit_code",
-					    "contains", "equals", "regex", "max_latency",
-					    "netns", NULL };
+static const char *const http_keys[] = { "url",	    "method",	    "headers",	  "body",
+					 "timeout", "status",	    "contains",	  "equals",
+					 "regex",   "json_pointer", "json_value", "max_latency",
+					 "netns",   "verify_tls",   NULL };
+static const char *const process_keys[] = { "path",	"arguments", "timeout", "exit_code",
+					    "contains", "equals",    "regex",	"max_latency",
+					    "netns",	NULL };
 
 /* Expectations common to http bodies and process output. */
 static void output_checks(struct bctx *c, const struct mf_node *m, struct probe *p)
@@ -518,8 +518,10 @@ static void http_probe(struct bctx *c, struct mf_node *m, struct probe *p)
 	output_checks(c, m, p);
 	if (get_str(c, m, "json_pointer", false, &p->json_pointer) > 0 && p->json_pointer[0] &&
 	    p->json_pointer[0] != '/')
-		diag(c, mf_get(m, "json_pointer"), "json_pointer: '%s': must be empty or start "
-		     "with '/' (RFC 6901)", p->json_pointer);
+		diag(c, mf_get(m, "json_pointer"),
+		     "json_pointer: '%s': must be empty or start "
+		     "with '/' (RFC 6901)",
+		     p->json_pointer);
 	n = mf_get(m, "json_value");
 	if (n) {
 		p->json_value = mf_to_json(n);
@@ -539,12 +541,15 @@ static void process_probe(struct bctx *c, struct mf_node *m, struct probe *p)
 			p->owned_path = ctk_which(p->path);
 			if (!p->owned_path)
 				diag(c, mf_get(m, "path"), "path: '%s': cannot be found (%s)",
-				     p->path, strchr(p->path, '/') ? "no executable file there"
-								    : "not on PATH");
+				     p->path,
+				     strchr(p->path, '/') ? "no executable file there"
+							  : "not on PATH");
 			p->path = p->owned_path;
 		} else if (!strchr(p->path, '/')) {
-			diag(c, mf_get(m, "path"), "path: '%s': give the program's path (no shell, "
-			     "no PATH search), e.g. /usr/bin/%s", p->path, p->path);
+			diag(c, mf_get(m, "path"),
+			     "path: '%s': give the program's path (no shell, "
+			     "no PATH search), e.g. /usr/bin/%s",
+			     p->path, p->path);
 		}
 	}
 	n = mf_get(m, "arguments");
@@ -621,8 +626,10 @@ static void ctk_tolerance(struct bctx *c, struct mf_node *t, struct probe *p)
 
 	if (t->type == MF_SCALAR) {
 		if (mf_is_null(t) || (!strcmp(tn, "a number") && strpbrk(t->text, ".eE"))) {
-			diag(c, t, "tolerance: must be an integer, a string, a boolean, a list or "
-			     "a map (got %s)", mf_is_null(t) ? "null" : t->text);
+			diag(c, t,
+			     "tolerance: must be an integer, a string, a boolean, a list or "
+			     "a map (got %s)",
+			     mf_is_null(t) ? "null" : t->text);
 			return;
 		}
 	} else if (t->type == MF_MAP) {
@@ -647,7 +654,8 @@ static void ctk_tolerance(struct bctx *c, struct mf_node *t, struct probe *p)
 		} else if (!strcmp(ty, "regex")) {
 			n = mf_get(t, "pattern");
 			if (!n) {
-				mf_diag_add(c->d, t->pos, false, "tolerance: a regex tolerance needs "
+				mf_diag_add(c->d, t->pos, false,
+					    "tolerance: a regex tolerance needs "
 					    "a pattern");
 				return;
 			}
@@ -657,28 +665,34 @@ static void ctk_tolerance(struct bctx *c, struct mf_node *t, struct probe *p)
 		} else if (!strcmp(ty, "jsonpath")) {
 			n = mf_get(t, "path");
 			if (!n) {
-				mf_diag_add(c->d, t->pos, false, "tolerance: a jsonpath tolerance "
+				mf_diag_add(c->d, t->pos, false,
+					    "tolerance: a jsonpath tolerance "
 					    "needs a path");
 				return;
 			}
 			if (!is_type(c, n, "path", MF_SCALAR))
 				return;
 			if (jsonpath_check(n->text, &e) < 0) {
-				mf_diag_add(c->d, n->pos, true, "path: %s (duress implements the "
-					    "subset in docs/manifests.md)", e.msg);
+				mf_diag_add(c->d, n->pos, true,
+					    "path: %s (duress implements the "
+					    "subset in docs/manifests.md)",
+					    e.msg);
 				return;
 			}
 		} else if (!strcmp(ty, "range")) {
 			n = mf_get(t, "range");
 			if (!n || n->type != MF_SEQ || n->n != 2 || !is_number_node(n->kids[0]) ||
 			    !is_number_node(n->kids[1])) {
-				diag(c, n ? n : t, "tolerance: range: expected [LOW, HIGH], two "
+				diag(c, n ? n : t,
+				     "tolerance: range: expected [LOW, HIGH], two "
 				     "numbers");
 				return;
 			}
 		} else {
-			diag(c, type ? type : t, "tolerance: type '%s' is unsupported (probe, "
-			     "regex, jsonpath, range)", ty);
+			diag(c, type ? type : t,
+			     "tolerance: type '%s' is unsupported (probe, "
+			     "regex, jsonpath, range)",
+			     ty);
 			return;
 		}
 		n = mf_get(t, "target");
@@ -710,8 +724,7 @@ static const char *fault_names(char *buf, size_t len)
 	return buf;
 }
 
-static int add_setting(struct action *a, const char *name, const char *value,
-		       struct mf_pos pos)
+static int add_setting(struct action *a, const char *name, const char *value, struct mf_pos pos)
 {
 	struct fault_setting *v = realloc(a->opts, (a->nopts + 1) * sizeof(*v));
 
@@ -854,7 +867,8 @@ static void check_fault(struct bctx *c, struct action *a)
 
 		duress_err_clear(&e);
 		if (f.vals[idx].set && a->fault->opts[idx].type != FOPT_LIST) {
-			mf_diag_add(c->d, a->opts[i].pos, false, "%s: given twice", a->opts[i].name);
+			mf_diag_add(c->d, a->opts[i].pos, false, "%s: given twice",
+				    a->opts[i].name);
 			goto out;
 		}
 		if (fault_opt_set(&f, idx, a->opts[i].value, a->opts[i].name, &e) < 0) {
@@ -919,20 +933,21 @@ static const struct fault_desc *find_fault(struct bctx *c, struct mf_node *n, co
 	return d;
 }
 
-static void fault_duration(struct bctx *c, struct mf_node *m, struct action *a,
-			   const char *where)
+static void fault_duration(struct bctx *c, struct mf_node *m, struct action *a, const char *where)
 {
 	if (get_duration(c, m, "duration", 100000, &a->duration_us) == 0) {
 		if (c->x->duration_us)
 			a->duration_us = c->x->duration_us;
 		else
-			mf_diag_add(c->d, m->pos, false, "duration: required: how long the %s fault "
-				    "stays in force (here, or %s)", a->fault->name, where);
+			mf_diag_add(c->d, m->pos, false,
+				    "duration: required: how long the %s fault "
+				    "stays in force (here, or %s)",
+				    a->fault->name, where);
 	}
 }
 
-static const char *const own_action_keys[] = { "name", "type", "provider", "description",
-					       "duration", "background", "pauses", NULL };
+static const char *const own_action_keys[] = { "name",	   "type",	 "provider", "description",
+					       "duration", "background", "pauses",   NULL };
 
 /* Our format: one method or rollback item.  A fault action names its
  * fault with `provider: NAME`, or with `fault: NAME` (the same, and the one
@@ -945,12 +960,14 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 
 	type = mf_get(m, "type");
 	get_str(c, m, "name",
-		sec != SEC_STEADY && !(type && type->type == MF_SCALAR && !strcmp(type->text, "pause")),
+		sec != SEC_STEADY &&
+			!(type && type->type == MF_SCALAR && !strcmp(type->text, "pause")),
 		&a->name);
 	get_bool(c, m, "background", &a->background);
 	pauses(c, m, a);
 	if (!type) {
-		mf_diag_add(c->d, m->pos, false, "type: required key missing (action, probe, "
+		mf_diag_add(c->d, m->pos, false,
+			    "type: required key missing (action, probe, "
 			    "pause, http, process or metric)");
 		return;
 	}
@@ -963,7 +980,8 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 		a->type = ACT_PAUSE;
 		check_keys(c, m, keys, "a pause");
 		if (get_duration(c, m, "duration", 0, &a->duration_us) == 0)
-			mf_diag_add(c->d, m->pos, false, "duration: required key missing (how long "
+			mf_diag_add(c->d, m->pos, false,
+				    "duration: required key missing (how long "
 				    "to pause)");
 		return;
 	}
@@ -981,7 +999,8 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 		if (fault_key)
 			prov = fault_key;
 		if (!prov) {
-			mf_diag_add(c->d, m->pos, false, "provider: required key missing (a fault: "
+			mf_diag_add(c->d, m->pos, false,
+				    "provider: required key missing (a fault: "
 				    "memory, cpu, ...; or http, process, metric)");
 			return;
 		}
@@ -991,7 +1010,8 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 			pmap = prov;
 			prov = mf_get(pmap, "type");
 			if (!prov) {
-				mf_diag_add(c->d, pmap->pos, false, "provider: a map needs a type "
+				mf_diag_add(c->d, pmap->pos, false,
+					    "provider: a map needs a type "
 					    "(http, process, metric or a fault)");
 				return;
 			}
@@ -1024,9 +1044,11 @@ static void own_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 	if (!a->fault)
 		return;
 	if (sec == SEC_ROLLBACK) {
-		diag(c, prov, "%s: %s: a rollback cannot inject a fault "
+		diag(c, prov,
+		     "%s: %s: a rollback cannot inject a fault "
 		     "(every fault is reverted by itself, through the undo log); rollback "
-		     "actions are http, process or pause", fault_key ? "fault" : "provider", kind);
+		     "actions are http, process or pause",
+		     fault_key ? "fault" : "provider", kind);
 		return;
 	}
 	if (a->is_probe) {
@@ -1099,8 +1121,7 @@ static struct mf_node *ctk_resolve_ref(struct bctx *c, struct mf_node *m)
 }
 
 /* A value as requests writes it in a form or a query: str() of it. */
-static void form_value(char **out, size_t *len, FILE *f, const char *key,
-		       const struct mf_node *v);
+static void form_value(char **out, size_t *len, FILE *f, const char *key, const struct mf_node *v);
 
 /* quote_plus: letters, digits and _.-~ kept, space as '+', the rest %XX. */
 static void form_escape(FILE *f, const char *s)
@@ -1117,8 +1138,7 @@ static void form_escape(FILE *f, const char *s)
 	}
 }
 
-static void form_value(char **out, size_t *len, FILE *f, const char *key,
-		       const struct mf_node *v)
+static void form_value(char **out, size_t *len, FILE *f, const char *key, const struct mf_node *v)
 {
 	char *t;
 
@@ -1189,8 +1209,9 @@ static void ctk_http_arguments(struct bctx *c, struct probe *p, struct mf_node *
 	if (!strcmp(p->method, "GET")) {
 		cleanup_free char *q = n->type == MF_MAP ? form_encode(n) : ctk_arg_text(n);
 
-		if (q && *q && asprintf(&p->owned_url, "%s%c%s", p->url,
-					strchr(p->url, '?') ? '&' : '?', q) >= 0)
+		if (q && *q &&
+		    asprintf(&p->owned_url, "%s%c%s", p->url, strchr(p->url, '?') ? '&' : '?', q) >=
+			    0)
 			p->url = p->owned_url;
 		return;
 	}
@@ -1221,16 +1242,17 @@ static void ctk_http_method(struct probe *p)
 /* Chaos Toolkit format: one activity. */
 static void ctk_activity(struct bctx *c, struct mf_node *m, enum section sec, struct action *a)
 {
-	static const char *const keys[] = { "type", "name", "provider", "tolerance",
-					    "background", "pauses", "ref", "controls",
+	static const char *const keys[] = { "type",	     "name",	"provider",    "tolerance",
+					    "background",    "pauses",	"ref",	       "controls",
 					    "configuration", "secrets", "description", NULL };
-	static const char *const http_ctk[] = { "type", "url", "method", "headers", "arguments",
-						"timeout", "expected_status", "verify_tls",
-						"max_retries", "secrets", "netns", NULL };
-	static const char *const proc_ctk[] = { "type", "path", "arguments", "timeout",
+	static const char *const http_ctk[] = {
+		"type",	       "url",	  "method",	     "headers",
+		"arguments",   "timeout", "expected_status", "verify_tls",
+		"max_retries", "secrets", "netns",	     NULL
+	};
+	static const char *const proc_ctk[] = { "type",	   "path",  "arguments", "timeout",
 						"secrets", "netns", NULL };
-	static const char *const duress_ctk[] = { "type", "fault", "duration", "arguments",
-						  NULL };
+	static const char *const duress_ctk[] = { "type", "fault", "duration", "arguments", NULL };
 	struct mf_node *type, *prov, *ptype, *n;
 	const char *tn;
 	size_t before;
@@ -1259,7 +1281,8 @@ static void ctk_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 	a->provider_pos = prov->pos;
 	ptype = mf_get(prov, "type");
 	if (!ptype) {
-		mf_diag_add(c->d, prov->pos, false, "type: required key missing (http, process, "
+		mf_diag_add(c->d, prov->pos, false,
+			    "type: required key missing (http, process, "
 			    "python or duress)");
 		return;
 	}
@@ -1315,7 +1338,8 @@ static void ctk_activity(struct bctx *c, struct mf_node *m, enum section sec, st
 			return;
 		}
 		if (sec != SEC_METHOD) {
-			diag(c, ptype, "provider: duress faults belong in the method (each is "
+			diag(c, ptype,
+			     "provider: duress faults belong in the method (each is "
 			     "reverted by itself)");
 			return;
 		}
@@ -1400,7 +1424,8 @@ static void steady_state(struct bctx *c, struct mf_node *m, const char *key)
 		if (acts[i].unsupported)
 			continue;
 		if (acts[i].type == ACT_FAULT || acts[i].type == ACT_PAUSE) {
-			mf_diag_add(c->d, acts[i].pos, false, "probes: a steady-state probe is http, "
+			mf_diag_add(c->d, acts[i].pos, false,
+				    "probes: a steady-state probe is http, "
 				    "process or metric");
 			continue;
 		}
@@ -1418,8 +1443,8 @@ static void steady_state(struct bctx *c, struct mf_node *m, const char *key)
 
 static void abort_spec(struct bctx *c, struct mf_node *m)
 {
-	static const char *const keys[] = { "probe_failures", "metrics", "max_duration",
-					    "pressure", NULL };
+	static const char *const keys[] = { "probe_failures", "metrics", "max_duration", "pressure",
+					    NULL };
 	static const char *const tkeys[] = { "resource", "full", "stall", "window", NULL };
 	struct abort_spec *a = &c->x->abort;
 	struct mf_node *n;
@@ -1459,7 +1484,8 @@ static void abort_spec(struct bctx *c, struct mf_node *m)
 				continue;
 			check_keys(c, t, tkeys, "a pressure trigger");
 			if (get_str(c, t, "resource", true, &res) > 0) {
-				if (strcmp(res, "cpu") && strcmp(res, "memory") && strcmp(res, "io"))
+				if (strcmp(res, "cpu") && strcmp(res, "memory") &&
+				    strcmp(res, "io"))
 					diag(c, mf_get(t, "resource"),
 					     "resource: '%s': must be cpu, memory or io", res);
 				snprintf(pt->resource, sizeof(pt->resource), "%s", res);
@@ -1468,10 +1494,12 @@ static void abort_spec(struct bctx *c, struct mf_node *m)
 			pt->window_us = 1000000;
 			get_duration(c, t, "window", 500000, &pt->window_us);
 			if (pt->window_us > 10000000)
-				diag(c, mf_get(t, "window"), "window: at most 10s (the kernel's "
+				diag(c, mf_get(t, "window"),
+				     "window: at most 10s (the kernel's "
 				     "limit)");
 			if (get_duration(c, t, "stall", 1, &pt->stall_us) == 0)
-				mf_diag_add(c->d, t->pos, false, "stall: required key missing (stall "
+				mf_diag_add(c->d, t->pos, false,
+					    "stall: required key missing (stall "
 					    "time within the window that aborts, e.g. 150ms)");
 			else if (pt->stall_us > pt->window_us)
 				diag(c, mf_get(t, "stall"), "stall: longer than the window");
@@ -1480,9 +1508,11 @@ static void abort_spec(struct bctx *c, struct mf_node *m)
 	}
 }
 
-static const char *const settings_keys[] = { "target", "duration", "probe_interval",
-					     "sample_interval", "baseline", "recovery_timeout",
-					     "abort", "silent_failures", NULL };
+static const char *const settings_keys[] = {
+	"target",	   "duration",	      "probe_interval",
+	"sample_interval", "baseline",	      "recovery_timeout",
+	"abort",	   "silent_failures", NULL
+};
 
 static void settings(struct bctx *c, struct mf_node *m)
 {
@@ -1517,15 +1547,26 @@ static bool is_ctk(const struct mf_node *root)
 
 static void build(struct bctx *c, struct mf_node *root)
 {
-	static const char *const own[] = { "name", "description", "hypothesis", "steady_state",
-					   "method", "rollback", "configuration", "tags",
-					   "target", "duration", "probe_interval",
-					   "sample_interval", "baseline", "recovery_timeout",
-					   "abort", "silent_failures", NULL };
-	static const char *const ctk[] = { "version", "title", "description", "tags",
-					   "configuration", "secrets", "contributions",
-					   "extensions", "controls", "runtime",
-					   "steady-state-hypothesis", "method", "rollbacks",
+	static const char *const own[] = {
+		"name",	    "description",	"hypothesis",	  "steady_state",
+		"method",   "rollback",		"configuration",  "tags",
+		"target",   "duration",		"probe_interval", "sample_interval",
+		"baseline", "recovery_timeout", "abort",	  "silent_failures",
+		NULL
+	};
+	static const char *const ctk[] = { "version",
+					   "title",
+					   "description",
+					   "tags",
+					   "configuration",
+					   "secrets",
+					   "contributions",
+					   "extensions",
+					   "controls",
+					   "runtime",
+					   "steady-state-hypothesis",
+					   "method",
+					   "rollbacks",
 					   NULL };
 	struct experiment *x = c->x;
 	struct mf_node *n;
@@ -1647,7 +1688,7 @@ invalid:
 }
 
 int manifest_load(const char *path, struct experiment *x, struct mf_diags *d,
-		    struct duress_err *err)
+		  struct duress_err *err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	cleanup_free char *buf = NULL;

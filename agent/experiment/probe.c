@@ -29,9 +29,10 @@
 #include <unistd.h>
 
 #define PROBE_OUTPUT_MAX (1 << 20) /* bytes of a body or stdout kept for checks */
-#define PROBE_JOURNAL_MAX 4096     /* bytes of it kept in the journal */
+#define PROBE_JOURNAL_MAX 4096	   /* bytes of it kept in the journal */
 
-static void fail(struct probe_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct probe_result *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static struct probe_net_guard guard; /* probe_net_guard_set() */
 
@@ -146,8 +147,9 @@ int metric_eval(const struct metric_expr *m, json_t *sample, json_t *first, doub
 	double v, base = 0;
 
 	if (sample_lookup(sample, m->key, &v) < 0)
-		return duress_err_set(err, 0, "%s: not in the sample (absent is not zero: the "
-					      "kernel or the target does not offer it)",
+		return duress_err_set(err, 0,
+				      "%s: not in the sample (absent is not zero: the "
+				      "kernel or the target does not offer it)",
 				      m->key);
 	if (m->increase) {
 		if (sample_lookup(first ? first : sample, m->key, &base) < 0)
@@ -210,7 +212,8 @@ json_t *json_pointer_get(json_t *doc, const char *ptr)
 			char *end;
 			unsigned long i = strtoul(tok, &end, 10);
 
-			doc = (!n || *end || (n > 1 && tok[0] == '0')) ? NULL : json_array_get(doc, i);
+			doc = (!n || *end || (n > 1 && tok[0] == '0')) ? NULL
+								       : json_array_get(doc, i);
 		} else {
 			doc = NULL;
 		}
@@ -239,8 +242,8 @@ static bool json_same(json_t *a, json_t *b)
 	return json_equal(a, b);
 }
 
-static void check_output(const struct probe *p, const char *what, const char *text,
-			 size_t len, struct probe_result *r)
+static void check_output(const struct probe *p, const char *what, const char *text, size_t len,
+			 struct probe_result *r)
 {
 	if (p->contains && !strstr(text, p->contains))
 		fail(r, "%s does not contain '%s'", what, p->contains);
@@ -279,7 +282,10 @@ static void check_output(const struct probe *p, const char *what, const char *te
 
 			/* a job of duress serve shows no part of a body to its client */
 			fail(r, "%s: %s is %.100s, expected %.100s", what, p->json_pointer,
-			     guard.on ? "(withheld)" : got ? got : "?", want ? want : "?");
+			     guard.on ? "(withheld)"
+			     : got    ? got
+				      : "?",
+			     want ? want : "?");
 			free(got);
 			free(want);
 		}
@@ -391,9 +397,10 @@ void probe_net_guard_set(const struct probe_net_guard *g)
 
 bool probe_net_refused(const struct probe_net_guard *g, int family, const unsigned char *addr)
 {
-	static const char *const refused[] = { "127.0.0.0/8",	   "0.0.0.0/8", "169.254.0.0/16",
-					       "100.100.100.200/32", "::1/128",	  "::/128",
-					       "fe80::/10",	      "fd00:ec2::254/128" };
+	static const char *const refused[] = { "127.0.0.0/8",	 "0.0.0.0/8",
+					       "169.254.0.0/16", "100.100.100.200/32",
+					       "::1/128",	 "::/128",
+					       "fe80::/10",	 "fd00:ec2::254/128" };
 	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	bool bad = false;
 
@@ -550,21 +557,22 @@ static void run_http(const struct probe *p, const struct probe_ctx *ctx, struct 
 		leave_netns(saved);
 		r->latency_ms = (timing_now() * 1e3) - t0;
 		if (cr != CURLE_OK && gs.refused[0]) {
-			fail(r, "%s %s: %s: a loopback, link-local or metadata address, refused for "
-				"a job started over the API (duress serve --allow-probe-net CIDR)",
+			fail(r,
+			     "%s %s: %s: a loopback, link-local or metadata address, refused for "
+			     "a job started over the API (duress serve --allow-probe-net CIDR)",
 			     p->method, p->url, gs.refused);
 		} else if (cr != CURLE_OK) {
 			(p->ctk ? raise_ : fail)(r, "%s %s: %s", p->method, p->url,
-						  errbuf[0] ? errbuf : curl_easy_strerror(cr));
+						 errbuf[0] ? errbuf : curl_easy_strerror(cr));
 		} else if (p->ctk) {
 			json_t *b = NULL;
 
 			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 			if (json_reply(rh))
 				b = json_loadb(body.p ? body.p : "", body.n, JSON_DECODE_ANY, NULL);
-			r->output = json_pack("{s:I, s:O, s:o}", "status", (json_int_t)code,
-					      "headers", rh, "body",
-					      b ? b : ctk_text(body.p ? body.p : (char[]){ 0 }, body.n));
+			r->output = json_pack(
+				"{s:I, s:O, s:o}", "status", (json_int_t)code, "headers", rh,
+				"body", b ? b : ctk_text(body.p ? body.p : (char[]){ 0 }, body.n));
 		} else {
 			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 			if (body.p)
@@ -595,8 +603,7 @@ static void drain(int fd, struct buf *b, bool *open_)
 		*open_ = false;
 }
 
-static void run_process(const struct probe *p, const struct probe_ctx *ctx,
-			struct probe_result *r)
+static void run_process(const struct probe *p, const struct probe_ctx *ctx, struct probe_result *r)
 {
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, status = 0;
 	cleanup_free const char **argv = calloc(p->nargs + 2, sizeof(*argv));
@@ -627,9 +634,8 @@ static void run_process(const struct probe *p, const struct probe_ctx *ctx,
 		(void)proc_child_setup(&setup, 127);
 		devnull = open("/dev/null", O_RDONLY);
 		setpgid(0, 0);
-		if (p->in_target_netns &&
-		    (!ctx->target || ctx->target->netns_fd < 0 ||
-		     setns(ctx->target->netns_fd, CLONE_NEWNET) < 0)) {
+		if (p->in_target_netns && (!ctx->target || ctx->target->netns_fd < 0 ||
+					   setns(ctx->target->netns_fd, CLONE_NEWNET) < 0)) {
 			dprintf(errp[1], "cannot enter the target's network namespace\n");
 			_exit(126);
 		}
@@ -746,7 +752,8 @@ static json_t *ctk_target(json_t *tol, json_t *value)
 /* Python's == between JSON values: 1 == 1.0, true == 1. */
 static bool py_equal(json_t *a, json_t *b)
 {
-	if ((json_is_number(a) || json_is_boolean(a)) && (json_is_number(b) || json_is_boolean(b))) {
+	if ((json_is_number(a) || json_is_boolean(a)) &&
+	    (json_is_number(b) || json_is_boolean(b))) {
 		double x = json_is_boolean(a) ? json_is_true(a) : json_number_value(a);
 		double y = json_is_boolean(b) ? json_is_true(b) : json_number_value(b);
 
@@ -816,16 +823,18 @@ static char *py_regex(const char *pat)
 	return o;
 }
 
-static bool ctk_met(const struct probe *p, const struct probe_ctx *ctx, json_t *tol,
-		    json_t *value, char *why, size_t len)
+static bool ctk_met(const struct probe *p, const struct probe_ctx *ctx, json_t *tol, json_t *value,
+		    char *why, size_t len)
 {
 	json_t *type, *v, *x;
 	size_t i;
 
 	if (json_is_boolean(tol) || json_is_string(tol)) {
-		snprintf(why, len, "the output is not %s (chaostoolkit-lib compares the whole "
-			 "output)", json_is_boolean(tol) ? (json_is_true(tol) ? "true" : "false")
-							  : "that string");
+		snprintf(why, len,
+			 "the output is not %s (chaostoolkit-lib compares the whole "
+			 "output)",
+			 json_is_boolean(tol) ? (json_is_true(tol) ? "true" : "false")
+					      : "that string");
 		return json_equal(value, tol);
 	}
 	if (json_is_integer(tol)) {
@@ -866,12 +875,14 @@ static bool ctk_met(const struct probe *p, const struct probe_ctx *ctx, json_t *
 	}
 	v = ctk_target(tol, value);
 	if (!strcmp(json_string_value(type), "regex")) {
-		cleanup_free char *pat = py_regex(json_string_value(json_object_get(tol, "pattern")));
+		cleanup_free char *pat =
+			py_regex(json_string_value(json_object_get(tol, "pattern")));
 		regex_t re;
 		bool m;
 
 		if (!json_is_string(v)) {
-			snprintf(why, len, "regex: the value is not text (give target: status, body, "
+			snprintf(why, len,
+				 "regex: the value is not text (give target: status, body, "
 				 "stdout or stderr)");
 			return false;
 		}
@@ -930,9 +941,10 @@ static bool ctk_met(const struct probe *p, const struct probe_ctx *ctx, json_t *
 			met = json_is_number(cnt) &&
 			      (double)json_array_size(vals) == json_number_value(cnt);
 		if (json_object_get(tol, "expect"))
-			met = json_is_array(expect) ? py_equal(vals, expect)
-						    : json_array_size(vals) == 1 &&
-							      py_equal(json_array_get(vals, 0), expect);
+			met = json_is_array(expect)
+				      ? py_equal(vals, expect)
+				      : json_array_size(vals) == 1 &&
+						py_equal(json_array_get(vals, 0), expect);
 		{
 			char *got = json_dumps(vals, JSON_COMPACT);
 

@@ -99,10 +99,11 @@ int report_samples_load(const char *path, json_t **out, struct duress_err *err)
 		if (!json_is_object(s) || !json_is_number(t) || !isfinite(json_number_value(t))) {
 			json_decref(s);
 			json_decref(arr);
-			return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-					       "--samples %s:%zu: not a sample (a JSON object with a "
-					       "number `t`, as `duress run --samples` writes)",
-					       path, lineno);
+			return duress_err_setc(
+				err, DURESS_EXIT_USAGE, 0,
+				"--samples %s:%zu: not a sample (a JSON object with a "
+				"number `t`, as `duress run --samples` writes)",
+				path, lineno);
 		}
 		json_array_append_new(arr, s);
 	}
@@ -135,8 +136,10 @@ static double iso_real(const char *s)
 	double sec;
 	int n = 0;
 
-	if (!s || sscanf(s, "%d-%d-%dT%d:%d:%lf%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-			 &tm.tm_hour, &tm.tm_min, &sec, &n) != 6 || sec < 0 || sec >= 61)
+	if (!s ||
+	    sscanf(s, "%d-%d-%dT%d:%d:%lf%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+		   &tm.tm_min, &sec, &n) != 6 ||
+	    sec < 0 || sec >= 61)
 		return NAN;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
@@ -333,25 +336,29 @@ static void time_axis(FILE *o, const struct rep *r, double h)
 	if (isfinite(r->method_s)) {
 		double end = isfinite(r->revert_s) ? r->revert_s : r->tmax;
 
-		fprintf(o, "<rect class=\"band-during\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-			   "height=\"%.1f\"><title>the method (faults in force)</title></rect>\n",
+		fprintf(o,
+			"<rect class=\"band-during\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+			"height=\"%.1f\"><title>the method (faults in force)</title></rect>\n",
 			X(r, r->method_s), y0, fmax(0, X(r, end) - X(r, r->method_s)), y1 - y0);
 	}
 	for (double t = ceil(r->tmin / step) * step; t <= r->tmax + 1e-9; t += step) {
 		char b[32];
 
 		fmt_num(t, b, sizeof(b));
-		fprintf(o, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
-			   "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%ss</text>\n",
+		fprintf(o,
+			"<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+			"<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%ss</text>\n",
 			X(r, t), y0, X(r, t), y1, X(r, t), y1 + 16, b);
 	}
 	if (isfinite(r->abort_s))
-		fprintf(o, "<line class=\"abort\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\">"
-			   "<title>abort at %.2fs</title></line>\n",
+		fprintf(o,
+			"<line class=\"abort\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\">"
+			"<title>abort at %.2fs</title></line>\n",
 			X(r, r->abort_s), y0, X(r, r->abort_s), y1, r->abort_s);
 	if (isfinite(r->revert_s))
-		fprintf(o, "<line class=\"revert\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\">"
-			   "<title>everything reverted at %.2fs</title></line>\n",
+		fprintf(o,
+			"<line class=\"revert\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\">"
+			"<title>everything reverted at %.2fs</title></line>\n",
 			X(r, r->revert_s), y0, X(r, r->revert_s), y1, r->revert_s);
 }
 
@@ -379,9 +386,10 @@ static void chart_begin(struct chart *c, FILE *o, const struct rep *r, const cha
 	c->legend[0] = '\0';
 	c->nlegend = 0;
 	fprintf(o, "<figure class=\"chart\"><figcaption>%s</figcaption>\n", title);
-	fprintf(o, "<svg id=\"chart-%s\" class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" "
-		   "viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" data-tmin=\"%.3f\" "
-		   "data-tmax=\"%.3f\" data-ymax=\"%g\" data-scale=\"%g\">\n",
+	fprintf(o,
+		"<svg id=\"chart-%s\" class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" "
+		"viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" data-tmin=\"%.3f\" "
+		"data-tmax=\"%.3f\" data-ymax=\"%g\" data-scale=\"%g\">\n",
 		id, REPORT_PLOT_W, REPORT_PLOT_H, REPORT_PLOT_W, REPORT_PLOT_H, r->tmin, r->tmax,
 		c->ymax, scale);
 	time_axis(o, r, REPORT_PLOT_H);
@@ -389,10 +397,11 @@ static void chart_begin(struct chart *c, FILE *o, const struct rep *r, const cha
 		double v = c->ymax * k / 2, y = Y(v, c->ymax, REPORT_PLOT_H);
 
 		fmt_num(v, b, sizeof(b));
-		fprintf(o, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>"
-			   "<text class=\"tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s %s</text>\n",
-			REPORT_PLOT_L, y, REPORT_PLOT_W - REPORT_PLOT_R, y, REPORT_PLOT_L - 6, y + 4,
-			b, unit);
+		fprintf(o,
+			"<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>"
+			"<text class=\"tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s %s</text>\n",
+			REPORT_PLOT_L, y, REPORT_PLOT_W - REPORT_PLOT_R, y, REPORT_PLOT_L - 6,
+			y + 4, b, unit);
 	}
 }
 
@@ -427,12 +436,14 @@ static void chart_line(struct chart *c, const char *cls, const char *key, const 
 			continue;
 		}
 		if (!open) {
-			fprintf(c->o, "<polyline class=\"%s\" data-series=\"%s\" stroke=\"%s\" "
-				      "points=\"",
+			fprintf(c->o,
+				"<polyline class=\"%s\" data-series=\"%s\" stroke=\"%s\" "
+				"points=\"",
 				cls, key, color);
 			open = true;
 		} else if (limit && prev != v[i]) {
-			fprintf(c->o, "%.1f,%.1f ", x, Y(fmin(prev, c->ymax), c->ymax, REPORT_PLOT_H));
+			fprintf(c->o, "%.1f,%.1f ", x,
+				Y(fmin(prev, c->ymax), c->ymax, REPORT_PLOT_H));
 		}
 		fprintf(c->o, "%.1f,%.1f ", x, Y(fmin(v[i], c->ymax), c->ymax, REPORT_PLOT_H));
 		prev = v[i];
@@ -523,11 +534,12 @@ void report_verdict_text(json_t *journal, char *buf, size_t len)
 		n = snprintf(buf, len,
 			     "ABORTED: %s (%s abort, %.1fs into the method); every fault was "
 			     "reverted.",
-			     str(abort, "reason") ?: "no reason recorded", str(abort, "kind") ?: "?",
-			     num(abort, "at_s"));
+			     str(abort, "reason") ?: "no reason recorded",
+			     str(abort, "kind") ?: "?", num(abort, "at_s"));
 	} else if (v && !strcmp(v, "interrupted")) {
-		n = snprintf(buf, len, "INTERRUPTED: the run was stopped by a signal before it "
-				       "ended; every fault was reverted.");
+		n = snprintf(buf, len,
+			     "INTERRUPTED: the run was stopped by a signal before it "
+			     "ended; every fault was reverted.");
 	} else if (v && !strcmp(v, "not-steady-before")) {
 		first_failure(json_object_get(steady, "before"), why, sizeof(why));
 		n = snprintf(buf, len,
@@ -604,7 +616,8 @@ static void fmt_s(double v, char *buf, size_t len)
 
 static void html_summary(FILE *o, const struct rep *r)
 {
-	json_t *d = r->d, *rev = json_object_get(d, "revert"), *rec = json_object_get(d, "recovery");
+	json_t *d = r->d, *rev = json_object_get(d, "revert"),
+	       *rec = json_object_get(d, "recovery");
 	json_t *tgt = json_object_get(d, "target"), *nr = json_object_get(rev, "not_reverted"), *x;
 	char b1[64], b2[64];
 	size_t i;
@@ -615,8 +628,9 @@ static void html_summary(FILE *o, const struct rep *r)
 	esc(o, str(tgt, "kind"));
 	fprintf(o, ")</td></tr>\n<tr><th>started</th><td>");
 	esc(o, str(r->j, "start"));
-	fprintf(o, "</td></tr>\n<tr><th>duration</th><td>%.2f s</td></tr>\n"
-		   "<tr><th>exit code</th><td>%.0f (%s)</td></tr>\n",
+	fprintf(o,
+		"</td></tr>\n<tr><th>duration</th><td>%.2f s</td></tr>\n"
+		"<tr><th>exit code</th><td>%.0f (%s)</td></tr>\n",
 		num(r->j, "duration"), num(d, "exit_code"), str(r->j, "status") ?: "?");
 	fprintf(o, "<tr><th>revert</th><td>%.0f change%s undone, the last %.0f in %.1f ms",
 		num(rev, "reverted"), num(rev, "reverted") == 1 ? "" : "s", num(rev, "at_end"),
@@ -632,8 +646,9 @@ static void html_summary(FILE *o, const struct rep *r)
 	}
 	fmt_s(num(rec, "probes_s"), b1, sizeof(b1));
 	fmt_s(num(rec, "pressure_s"), b2, sizeof(b2));
-	fprintf(o, "</td></tr>\n<tr><th>recovery</th><td>probes hold again: %s after the revert; "
-		   "pressure back: %s (timeout %.1f s)</td></tr>\n</table></section>\n",
+	fprintf(o,
+		"</td></tr>\n<tr><th>recovery</th><td>probes hold again: %s after the revert; "
+		"pressure back: %s (timeout %.1f s)</td></tr>\n</table></section>\n",
 		isfinite(num(rec, "probes_s")) ? b1 : "not within the timeout",
 		isfinite(num(rec, "pressure_s")) ? b2 : "not within the timeout",
 		num(rec, "timeout_s"));
@@ -660,8 +675,7 @@ static void round_row(const struct rep *r, json_t *round, const char *label, str
 	snprintf(row->label, sizeof(row->label), "%s", label);
 	row->kind = "steady";
 	row->failed = json_is_false(json_object_get(round, "steady_state_met"));
-	snprintf(row->title, sizeof(row->title), "%s: %s", label,
-		 row->failed ? "NOT met" : "met");
+	snprintf(row->title, sizeof(row->title), "%s: %s", label, row->failed ? "NOT met" : "met");
 }
 
 static size_t activity_rows(const struct rep *r, json_t *recs, bool rollback, struct row *rows,
@@ -671,7 +685,8 @@ static size_t activity_rows(const struct rep *r, json_t *recs, bool rollback, st
 	size_t i;
 
 	json_array_foreach(recs, i, rec) {
-		json_t *act = json_object_get(rec, "activity"), *out = json_object_get(rec, "output");
+		json_t *act = json_object_get(rec, "activity"),
+		       *out = json_object_get(rec, "output");
 		const char *fault = str(out, "fault"), *type = str(act, "type");
 		struct row *w;
 
@@ -690,8 +705,8 @@ static size_t activity_rows(const struct rep *r, json_t *recs, bool rollback, st
 		if (str(act, "name"))
 			snprintf(w->label, sizeof(w->label), "%s%s", rollback ? "rollback: " : "",
 				 str(act, "name"));
-		w->kind = rollback ? "rollback"
-			  : fault  ? "fault"
+		w->kind = rollback			   ? "rollback"
+			  : fault			   ? "fault"
 			  : type && !strcmp(type, "probe") ? "probe"
 			  : json_object_get(act, "pauses") || (type && !strcmp(type, "pause"))
 				  ? "pause"
@@ -718,7 +733,8 @@ static void html_timeline(FILE *o, const struct rep *r)
 		b->kind = "baseline";
 		b->start = 0;
 		b->end = isfinite(r->method_s) ? r->method_s : r->tmax;
-		snprintf(b->title, sizeof(b->title), "baseline samples and the steady state before");
+		snprintf(b->title, sizeof(b->title),
+			 "baseline samples and the steady state before");
 	}
 	if (json_is_object(json_object_get(steady, "before"))) {
 		round_row(r, json_object_get(steady, "before"), "steady state before", &rows[n]);
@@ -745,10 +761,11 @@ static void html_timeline(FILE *o, const struct rep *r)
 			n++;
 	}
 	h = REPORT_PLOT_T + REPORT_PLOT_B + rh * (int)(n ? n : 1);
-	fprintf(o, "<section id=\"timeline\"><h2>Timeline</h2>\n"
-		   "<svg id=\"chart-timeline\" class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" "
-		   "viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" data-tmin=\"%.3f\" "
-		   "data-tmax=\"%.3f\" data-ymax=\"1\" data-scale=\"1\">\n",
+	fprintf(o,
+		"<section id=\"timeline\"><h2>Timeline</h2>\n"
+		"<svg id=\"chart-timeline\" class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" "
+		"viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" data-tmin=\"%.3f\" "
+		"data-tmax=\"%.3f\" data-ymax=\"1\" data-scale=\"1\">\n",
 		REPORT_PLOT_W, h, REPORT_PLOT_W, h, r->tmin, r->tmax);
 	time_axis(o, r, h);
 	for (size_t i = 0; i < n; i++) {
@@ -759,8 +776,9 @@ static void html_timeline(FILE *o, const struct rep *r)
 		fprintf(o, "<text class=\"row-label\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">",
 			REPORT_PLOT_L - 6, y + 12);
 		esc(o, w->label);
-		fprintf(o, "</text><rect class=\"window w-%s%s\" data-kind=\"%s\" data-start=\"%.3f\" "
-			   "data-end=\"%.3f\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\"><title>",
+		fprintf(o,
+			"</text><rect class=\"window w-%s%s\" data-kind=\"%s\" data-start=\"%.3f\" "
+			"data-end=\"%.3f\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\"><title>",
 			w->failed ? "failed" : w->kind, "", w->kind, w->start, w->end, x0, y,
 			fmax(1.5, x1 - x0), rh - 6);
 		esc(o, w->title);
@@ -832,8 +850,9 @@ static void html_samples(FILE *o, const struct rep *r, struct bufs *B)
 	values(r, "memory.events.oom_kill", 1, B->d);
 	if (any(B->a, n)) {
 		ymax = fmax(vmax(B->a, n), fmax(vmax(B->b, n), vmax(B->c, n)));
-		chart_begin(&c, o, r, "memory", "Memory: memory.current against memory.max and "
-						"memory.high, OOM kills marked",
+		chart_begin(&c, o, r, "memory",
+			    "Memory: memory.current against memory.max and "
+			    "memory.high, OOM kills marked",
 			    "MiB", 1048576, ymax);
 		chart_line(&c, "limit", "memory.max", "memory.max", "#c62828", B->b);
 		chart_line(&c, "limit", "memory.high", "memory.high", "#ef6c00", B->c);
@@ -845,12 +864,14 @@ static void html_samples(FILE *o, const struct rep *r, struct bufs *B)
 				continue;
 			kills += (int)(B->d[i] - B->d[i - 1]);
 			y = Y(fmin(isfinite(B->a[i]) ? B->a[i] : 0, c.ymax), c.ymax, REPORT_PLOT_H);
-			fprintf(o, "<circle class=\"oom\" data-t=\"%.3f\" data-kills=\"%.0f\" "
-				   "cx=\"%.1f\" cy=\"%.1f\" r=\"5\"><title>%.0f OOM kill%s at %.2fs"
-				   "</title></circle><text class=\"oom-label\" x=\"%.1f\" y=\"%.1f\" "
-				   "text-anchor=\"middle\">OOM</text>\n",
-				r->t[i], B->d[i] - B->d[i - 1], X(r, r->t[i]), y, B->d[i] - B->d[i - 1],
-				B->d[i] - B->d[i - 1] == 1 ? "" : "s", r->t[i], X(r, r->t[i]), y - 8);
+			fprintf(o,
+				"<circle class=\"oom\" data-t=\"%.3f\" data-kills=\"%.0f\" "
+				"cx=\"%.1f\" cy=\"%.1f\" r=\"5\"><title>%.0f OOM kill%s at %.2fs"
+				"</title></circle><text class=\"oom-label\" x=\"%.1f\" y=\"%.1f\" "
+				"text-anchor=\"middle\">OOM</text>\n",
+				r->t[i], B->d[i] - B->d[i - 1], X(r, r->t[i]), y,
+				B->d[i] - B->d[i - 1], B->d[i] - B->d[i - 1] == 1 ? "" : "s",
+				r->t[i], X(r, r->t[i]), y - 8);
 		}
 		if (kills)
 			legend_add(&c, "OOM kill (memory.events oom_kill)", "#c62828", false);
@@ -876,8 +897,8 @@ static void html_samples(FILE *o, const struct rep *r, struct bufs *B)
 			    1, ymax);
 		chart_line(&c, "limit", "cpu.max", "cpu.max (quota / period)", "#c62828", B->b);
 		chart_line(&c, "series", "cpu.usage_pct", "usage (% of one CPU)", palette[0], B->a);
-		chart_line(&c, "series", "cpu.throttled_pct", "throttled (% of wall time, summed over CPUs)",
-			   "#ef6c00", B->d);
+		chart_line(&c, "series", "cpu.throttled_pct",
+			   "throttled (% of wall time, summed over CPUs)", "#ef6c00", B->d);
 		chart_end(&c, "100% = one CPU busy all the time.");
 	}
 	/* io */
@@ -936,11 +957,12 @@ static size_t probe_points(const struct rep *r, const char *name, json_t *during
 	size_t n = 0, i;
 
 	for (int ph = 0; ph < 2; ph++) {
-		json_array_foreach(json_object_get(json_object_get(steady, phases[ph]), "probes"), i,
-				   p) {
+		json_array_foreach(json_object_get(json_object_get(steady, phases[ph]), "probes"),
+				   i, p) {
 			if (n >= cap)
 				break;
-			if (!name || strcmp(str(json_object_get(p, "activity"), "name") ?: "", name))
+			if (!name ||
+			    strcmp(str(json_object_get(p, "activity"), "name") ?: "", name))
 				continue;
 			pts[n].t = rel(r, str(p, "start"));
 			pts[n].ms = num(p, "latency_ms");
@@ -988,8 +1010,8 @@ static void rate_cell(FILE *o, int runs, int fails)
 
 static void html_probes(FILE *o, const struct rep *r)
 {
-	json_t *probes = json_object_get(r->d, "probes"), *steady = json_object_get(r->j,
-										   "steady_states");
+	json_t *probes = json_object_get(r->d, "probes"),
+	       *steady = json_object_get(r->j, "steady_states");
 	json_t *p;
 	size_t np = json_array_size(probes), i, cap = 4096;
 	struct probe_pt *pts;
@@ -1024,9 +1046,9 @@ static void html_probes(FILE *o, const struct rep *r)
 		if (i >= MAX_PROBES)
 			break;
 		for (size_t m = 0; m < k; m++) {
-			double x = X(r, pts[m].t), y = Y(fmin(isfinite(pts[m].ms) ? pts[m].ms : 0,
-							     c.ymax),
-							c.ymax, REPORT_PLOT_H);
+			double x = X(r, pts[m].t),
+			       y = Y(fmin(isfinite(pts[m].ms) ? pts[m].ms : 0, c.ymax), c.ymax,
+				     REPORT_PLOT_H);
 
 			if (!open) {
 				fputs("<polyline class=\"series\" data-series=\"probe:", o);
@@ -1039,14 +1061,15 @@ static void html_probes(FILE *o, const struct rep *r)
 		if (open)
 			fputs("\"/>\n", o);
 		for (size_t m = 0; m < k; m++) {
-			double x = X(r, pts[m].t), y = Y(fmin(isfinite(pts[m].ms) ? pts[m].ms : 0,
-							     c.ymax),
-							c.ymax, REPORT_PLOT_H);
+			double x = X(r, pts[m].t),
+			       y = Y(fmin(isfinite(pts[m].ms) ? pts[m].ms : 0, c.ymax), c.ymax,
+				     REPORT_PLOT_H);
 
 			if (pts[m].ok)
 				continue;
-			fprintf(o, "<path class=\"probe-fail\" data-t=\"%.3f\" d=\"M%.1f %.1fl8 8m0 "
-				   "-8l-8 8\"><title>failed at %.2fs</title></path>\n",
+			fprintf(o,
+				"<path class=\"probe-fail\" data-t=\"%.3f\" d=\"M%.1f %.1fl8 8m0 "
+				"-8l-8 8\"><title>failed at %.2fs</title></path>\n",
 				pts[m].t, x - 4, y - 4, pts[m].t);
 		}
 		{
@@ -1087,12 +1110,14 @@ static void html_probes(FILE *o, const struct rep *r)
 		json_t *rec = json_object_get(r->d, "recovery");
 
 		if (isfinite(num(rec, "probes_s")))
-			fprintf(o, "<p><strong>Recovery time:</strong> the probes held again %.2f s "
-				   "after the revert.</p>\n",
+			fprintf(o,
+				"<p><strong>Recovery time:</strong> the probes held again %.2f s "
+				"after the revert.</p>\n",
 				num(rec, "probes_s"));
 		else if (isfinite(r->revert_s))
-			fprintf(o, "<p><strong>Recovery time:</strong> the probes did not hold again "
-				   "within the recovery timeout (%.1f s).</p>\n",
+			fprintf(o,
+				"<p><strong>Recovery time:</strong> the probes did not hold again "
+				"within the recovery timeout (%.1f s).</p>\n",
 				num(rec, "timeout_s"));
 	}
 	fputs("</section>\n", o);
@@ -1107,9 +1132,10 @@ static void html_events(FILE *o, const struct rep *r)
 	silent = json_object_get(r->d, "silent_failures");
 	fputs("<section id=\"events\"><h2>Kernel events and silent failures</h2>\n", o);
 	if (json_array_size(silent)) {
-		fprintf(o, "<div class=\"callout\" id=\"silent\"><strong>%zu silent failure%s"
-			   "</strong>: the kernel saw these while every probe passed, so a user "
-			   "may have been hurt without the probes noticing.<ul>",
+		fprintf(o,
+			"<div class=\"callout\" id=\"silent\"><strong>%zu silent failure%s"
+			"</strong>: the kernel saw these while every probe passed, so a user "
+			"may have been hurt without the probes noticing.<ul>",
 			json_array_size(silent), json_array_size(silent) == 1 ? "" : "s");
 		json_array_foreach(silent, i, e) {
 			fputs("<li>", o);
@@ -1220,8 +1246,8 @@ static void md_spark_row(FILE *o, const struct rep *r, const char *label, const 
 
 static void write_md(FILE *o, const struct rep *r, struct bufs *B)
 {
-	json_t *probes = json_object_get(r->d, "probes"), *steady = json_object_get(r->j,
-										   "steady_states");
+	json_t *probes = json_object_get(r->d, "probes"),
+	       *steady = json_object_get(r->j, "steady_states");
 	struct row rows[MAX_ROWS];
 	char words[2048];
 	size_t n, i;
@@ -1236,8 +1262,9 @@ static void write_md(FILE *o, const struct rep *r, struct bufs *B)
 	md_cell(o, strchr(words, ':') ? strchr(words, ':') + 2 : words);
 	fprintf(o, "\n\n| | |\n|---|---|\n| target | `");
 	md_cell(o, str(json_object_get(r->d, "target"), "dir"));
-	fprintf(o, "` |\n| duration | %.2f s |\n| exit code | %.0f |\n| revert | %.0f undone "
-		   "in %.1f ms, %zu not reverted |\n",
+	fprintf(o,
+		"` |\n| duration | %.2f s |\n| exit code | %.0f |\n| revert | %.0f undone "
+		"in %.1f ms, %zu not reverted |\n",
 		num(r->j, "duration"), num(r->d, "exit_code"),
 		num(json_object_get(r->d, "revert"), "reverted"),
 		num(json_object_get(r->d, "revert"), "ms"),
@@ -1289,14 +1316,17 @@ static void write_md(FILE *o, const struct rep *r, struct bufs *B)
 		json_array_foreach(probes, i, p) {
 			int rb, fb, ra, fa;
 
-			round_rate(json_object_get(steady, "before"), str(p, "name") ?: "", &rb, &fb);
-			round_rate(json_object_get(steady, "after"), str(p, "name") ?: "", &ra, &fa);
+			round_rate(json_object_get(steady, "before"), str(p, "name") ?: "", &rb,
+				   &fb);
+			round_rate(json_object_get(steady, "after"), str(p, "name") ?: "", &ra,
+				   &fa);
 			fputs("| ", o);
 			md_cell(o, str(p, "name"));
 			fprintf(o, " | %d/%d | %.0f/%.0f | %d/%d | ", fb, rb, num(p, "failures"),
 				num(p, "runs"), fa, ra);
 			if (isfinite(num(json_object_get(p, "latency_ms"), "p95")))
-				fprintf(o, "%.1f ms |\n", num(json_object_get(p, "latency_ms"), "p95"));
+				fprintf(o, "%.1f ms |\n",
+					num(json_object_get(p, "latency_ms"), "p95"));
 			else
 				fputs("- |\n", o);
 		}
@@ -1310,8 +1340,9 @@ static void write_md(FILE *o, const struct rep *r, struct bufs *B)
 		}
 	}
 	if (json_array_size(json_object_get(r->d, "silent_failures")))
-		fprintf(o, "\n> **%zu silent failure(s)**: the kernel saw the events above while "
-			   "every probe passed.\n",
+		fprintf(o,
+			"\n> **%zu silent failure(s)**: the kernel saw the events above while "
+			"every probe passed.\n",
 			json_array_size(json_object_get(r->d, "silent_failures")));
 }
 

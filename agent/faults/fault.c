@@ -86,8 +86,8 @@ static int check_bounds(const struct fault_opt *o, double v, const char *text, c
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: '%s': must be at least %g",
 				       what, text, o->min);
 	if (o->max > 0 && v > o->max)
-		return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: '%s': must be at most %g", what,
-				       text, o->max);
+		return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: '%s': must be at most %g",
+				       what, text, o->max);
 	return 0;
 }
 
@@ -107,16 +107,16 @@ int fault_opt_set(struct fault *f, int idx, const char *text, const char *what,
 		v->u = 1;
 		break;
 	case FOPT_UINT:
-		if (parse_uint(text, what, (uint64_t)o->min, o->max > 0 ? (uint64_t)o->max : UINT64_MAX,
-			       &v->u, &e) < 0)
+		if (parse_uint(text, what, (uint64_t)o->min,
+			       o->max > 0 ? (uint64_t)o->max : UINT64_MAX, &v->u, &e) < 0)
 			goto usage;
 		break;
 	case FOPT_DOUBLE:
 		errno = 0;
 		v->d = strtod(text, &end);
 		if (errno || end == text || *end || v->d != v->d)
-			return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: '%s': expected a number",
-					       what, text);
+			return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
+					       "%s: '%s': expected a number", what, text);
 		if (check_bounds(o, v->d, text, what, err) < 0)
 			return -1;
 		break;
@@ -140,7 +140,8 @@ int fault_opt_set(struct fault *f, int idx, const char *text, const char *what,
 			return -1;
 		if (v->size.is_pct && v->size.pct <= 0)
 			return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-					       "%s: '%s': a percentage must be more than 0", what, text);
+					       "%s: '%s': a percentage must be more than 0", what,
+					       text);
 		break;
 	case FOPT_DURATION:
 		if (parse_duration(text, what, &v->u, &e) < 0)
@@ -155,13 +156,14 @@ int fault_opt_set(struct fault *f, int idx, const char *text, const char *what,
 		for (int i = 0; o->choices && o->choices[i]; i++) {
 			size_t n = strlen(choices);
 
-			snprintf(choices + n, sizeof(choices) - n, "%s%s", n ? ", " : "", o->choices[i]);
+			snprintf(choices + n, sizeof(choices) - n, "%s%s", n ? ", " : "",
+				 o->choices[i]);
 			if (!strcmp(o->choices[i], text))
 				found = i;
 		}
 		if (found < 0)
-			return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: '%s': must be one of %s",
-					       what, text, choices);
+			return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
+					       "%s: '%s': must be one of %s", what, text, choices);
 		v->choice = found;
 		v->s = text;
 		break;
@@ -262,7 +264,8 @@ int fault_stop(struct fault *f, double now)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	undo_revert_steps(f->undo, f->steps, f->nsteps, &f->stop_rep);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	f->stop_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	f->stop_ms =
+		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	fault_ended(f, now);
 	return f->stop_rep.failed ? -1 : 0;
 }
@@ -384,7 +387,8 @@ int fault_cg_set(struct fault *f, const char *dir, const char *file, const char 
 	cleanup_free char *orig = NULL;
 
 	if (read_trimmed(dir, file, &orig, err) < 0)
-		return duress_err_wrap(err, "%s fault: save %s before changing it", f->desc->name, file);
+		return duress_err_wrap(err, "%s fault: save %s before changing it", f->desc->name,
+				       file);
 	if (undo_record(f->undo, &undo_kind_cgroup_write, f->desc->name, dir, file, orig, err) < 0)
 		return -1;
 	return cg_write(dir, file, value, err);

@@ -168,7 +168,7 @@ unsigned int cpu_chunk_adapt(unsigned int chunk, uint64_t took_ns)
 /* ---- the worker (runs in a child process) ---- */
 
 struct cpu_worker_arg {
-	double load;       /* percent of one CPU */
+	double load; /* percent of one CPU */
 	uint64_t slice_ns;
 };
 
@@ -266,17 +266,34 @@ enum { CPU_INSIDE, CPU_BESIDE };
 static const char *const cpu_placements[] = { "inside", "beside", NULL };
 
 static const struct fault_opt cpu_opts[] = {
-	{ .name = "workers", .type = FOPT_UINT, .metavar = "N", .min = 1, .max = CPU_WORKERS_MAX,
+	{ .name = "workers",
+	  .type = FOPT_UINT,
+	  .metavar = "N",
+	  .min = 1,
+	  .max = CPU_WORKERS_MAX,
 	  .help = "stress worker processes (default: the CPUs the target may use, rounded up)" },
-	{ .name = "load", .type = FOPT_PERCENT, .metavar = "PCT", .min = 0, .max = 100,
+	{ .name = "load",
+	  .type = FOPT_PERCENT,
+	  .metavar = "PCT",
+	  .min = 0,
+	  .max = 100,
 	  .help = "busy share of one CPU per worker, over 10 ms slices (default 100)" },
-	{ .name = "placement", .type = FOPT_ENUM, .metavar = "inside|beside",
+	{ .name = "placement",
+	  .type = FOPT_ENUM,
+	  .metavar = "inside|beside",
 	  .choices = cpu_placements,
 	  .help = "workers in the target (eating its quota; default) or in a sibling cgroup" },
-	{ .name = "quota", .type = FOPT_DOUBLE, .metavar = "CPUS", .min = 0.01,
+	{ .name = "quota",
+	  .type = FOPT_DOUBLE,
+	  .metavar = "CPUS",
+	  .min = 0.01,
 	  .max = CPU_QUOTA_MAX,
 	  .help = "set the target's cpu.max to CPUS CPUs per 100 ms period (0.5 = half a CPU)" },
-	{ .name = "weight", .type = FOPT_UINT, .metavar = "N", .min = 1, .max = 10000,
+	{ .name = "weight",
+	  .type = FOPT_UINT,
+	  .metavar = "N",
+	  .min = 1,
+	  .max = 10000,
 	  .help = "set the target's cpu.weight (1..10000; the kernel's default is 100)" },
 };
 
@@ -285,15 +302,15 @@ struct cpu_priv {
 	bool beside;
 	unsigned int nworkers;
 	struct cpu_worker_arg warg;
-	bool pin;                 /* pin workers to cpus */
+	bool pin; /* pin workers to cpus */
 	cpu_set_t cpus;
 	char cpus_text[256];
-	char cpus_src[PATH_MAX];  /* the cgroup whose cpuset.cpus.effective it is */
-	char quota[64];           /* cpu.max to write, "" for none */
-	char weight[16];          /* cpu.weight to write, "" for none */
-	char wdir[PATH_MAX];      /* the workers' cgroup, once made */
-	pid_t *pids;              /* nworkers entries, 0 = none running */
-	unsigned int restarts;    /* workers started again after they died */
+	char cpus_src[PATH_MAX]; /* the cgroup whose cpuset.cpus.effective it is */
+	char quota[64];		 /* cpu.max to write, "" for none */
+	char weight[16];	 /* cpu.weight to write, "" for none */
+	char wdir[PATH_MAX];	 /* the workers' cgroup, once made */
+	pid_t *pids;		 /* nworkers entries, 0 = none running */
+	unsigned int restarts;	 /* workers started again after they died */
 };
 
 static int cpu_validate(struct fault *f, struct duress_err *err)
@@ -430,8 +447,8 @@ static int plan_workers(struct fault *f, struct cpu_priv *p, struct duress_err *
 		 * the target's quota does not bound it */
 		long online = sysconf(_SC_NPROCESSORS_ONLN);
 
-		p->nworkers = found ? (unsigned int)CPU_COUNT(&p->cpus) :
-				      (unsigned int)(online > 0 ? online : 1);
+		p->nworkers = found ? (unsigned int)CPU_COUNT(&p->cpus)
+				    : (unsigned int)(online > 0 ? online : 1);
 		snprintf(why, sizeof(why), " (default: the %u CPUs the target may run on, %s)",
 			 p->nworkers, found ? p->cpus_text : "all online");
 	} else {
@@ -445,8 +462,8 @@ static int plan_workers(struct fault *f, struct cpu_priv *p, struct duress_err *
 			return duress_err_wrap(err, "cpu: capacity of %s", f->target->dir);
 		}
 		p->nworkers = cpu_default_workers(cap);
-		snprintf(why, sizeof(why), " (default: the target may use %.2f CPUs, %s, rounded up)",
-			 cap, src);
+		snprintf(why, sizeof(why),
+			 " (default: the target may use %.2f CPUs, %s, rounded up)", cap, src);
 	}
 	p->pids = calloc(p->nworkers, sizeof(*p->pids));
 	if (!p->pids)
@@ -461,10 +478,11 @@ static int plan_workers(struct fault *f, struct cpu_priv *p, struct duress_err *
 			*slash = '\0';
 	}
 	fault_plan_add(f, "create cgroup %s/duress-cpu-%d (%s)", parent, (int)getpid(),
-		       p->beside ? "beside the target, under its parent: not charged to the target" :
-				   "inside the target: its CPU time is charged to the target");
-	fault_plan_add(f, "start %u worker process%s '%s' busy %g%% of one CPU each in 10 ms "
-			  "slices (%.2f CPUs in all)%s",
+		       p->beside ? "beside the target, under its parent: not charged to the target"
+				 : "inside the target: its CPU time is charged to the target");
+	fault_plan_add(f,
+		       "start %u worker process%s '%s' busy %g%% of one CPU each in 10 ms "
+		       "slices (%.2f CPUs in all)%s",
 		       p->nworkers, p->nworkers == 1 ? "" : "es", CPU_WORKER_NAME, p->warg.load,
 		       p->nworkers * p->warg.load / 100.0, why);
 	if (p->pin)
@@ -487,8 +505,8 @@ static int cpu_plan(struct fault *f, struct duress_err *err)
 					       "--quota: '%g': must be at least %g CPUs", quota->d,
 					       (double)CPU_QUOTA_MIN_US / CPU_PERIOD_US);
 		read_now(dir, "cpu.max", now, sizeof(now));
-		fault_plan_add(f, "write '%s' to %s/cpu.max (now '%s'): %g CPUs", p->quota, dir, now,
-			       quota->d);
+		fault_plan_add(f, "write '%s' to %s/cpu.max (now '%s'): %g CPUs", p->quota, dir,
+			       now, quota->d);
 	}
 	if (weight->set) {
 		snprintf(p->weight, sizeof(p->weight), "%llu", (unsigned long long)weight->u);
@@ -502,13 +520,13 @@ static int cpu_plan(struct fault *f, struct duress_err *err)
 		fault_plan_add(f, "revert: kill the workers and remove their cgroup");
 	if (quota->set || weight->set)
 		fault_plan_add(f, "revert: write the original %s%s%s back",
-			       quota->set ? "cpu.max" : "", quota->set && weight->set ? " and " : "",
+			       quota->set ? "cpu.max" : "",
+			       quota->set && weight->set ? " and " : "",
 			       weight->set ? "cpu.weight" : "");
 	return 0;
 }
 
-static int start_worker(struct fault *f, struct cpu_priv *p, unsigned int i,
-			struct duress_err *err)
+static int start_worker(struct fault *f, struct cpu_priv *p, unsigned int i, struct duress_err *err)
 {
 	pid_t pid;
 
@@ -517,9 +535,10 @@ static int start_worker(struct fault *f, struct cpu_priv *p, unsigned int i,
 		return duress_err_wrap(err, "cpu: worker %u", i + 1);
 	p->pids[i] = pid;
 	if (p->pin && sched_setaffinity(pid, sizeof(p->cpus), &p->cpus) < 0)
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno,
-				       "cpu: pin worker %d to CPUs %s (cpuset.cpus.effective of %s)",
-				       (int)pid, p->cpus_text, p->cpus_src);
+		return duress_err_setc(
+			err, DURESS_EXIT_INTERNAL, errno,
+			"cpu: pin worker %d to CPUs %s (cpuset.cpus.effective of %s)", (int)pid,
+			p->cpus_text, p->cpus_src);
 	return 0;
 }
 
@@ -601,7 +620,8 @@ static void cpu_release(struct fault *f)
 
 const struct fault_desc fault_cpu = {
 	.name = "cpu",
-	.summary = "burn CPU in or beside the target (--workers, --load), lower cpu.max or cpu.weight",
+	.summary =
+		"burn CPU in or beside the target (--workers, --load), lower cpu.max or cpu.weight",
 	.opts = cpu_opts,
 	.nopts = DURESS_ARRAY_SIZE(cpu_opts),
 	.priv_size = sizeof(struct cpu_priv),

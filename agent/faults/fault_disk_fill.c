@@ -65,20 +65,30 @@ bool fill_leaves_too_little(const struct fs_space *s, uint64_t fill, double pct)
 }
 
 #define FILL_OPEN_TIMEOUT_MS 10000
-#define FILL_WAIT_MS 2000          /* apply waits this long for the fill itself */
-#define FILL_GUARD_PCT 1.0         /* least free space on the agent's own filesystem */
+#define FILL_WAIT_MS 2000  /* apply waits this long for the fill itself */
+#define FILL_GUARD_PCT 1.0 /* least free space on the agent's own filesystem */
 #define FILL_WRITE_CHUNK (1 << 20)
 #define FILL_CORRECTIONS 3
 
 static const struct fault_opt fill_opts[] = {
-	{ .name = "path", .type = FOPT_STRING, .metavar = "DIR",
+	{ .name = "path",
+	  .type = FOPT_STRING,
+	  .metavar = "DIR",
 	  .help = "a directory on the filesystem to fill, in the target's view (default: the "
 		  "target's root)" },
-	{ .name = "size", .type = FOPT_SIZE, .metavar = "SIZE", .min = 1,
+	{ .name = "size",
+	  .type = FOPT_SIZE,
+	  .metavar = "SIZE",
+	  .min = 1,
 	  .help = "allocate SIZE bytes" },
-	{ .name = "percent", .type = FOPT_PERCENT, .metavar = "PCT", .max = 100,
+	{ .name = "percent",
+	  .type = FOPT_PERCENT,
+	  .metavar = "PCT",
+	  .max = 100,
 	  .help = "fill until PCT of the filesystem is in use (df's Use%)" },
-	{ .name = "leave", .type = FOPT_SIZE, .metavar = "SIZE",
+	{ .name = "leave",
+	  .type = FOPT_SIZE,
+	  .metavar = "SIZE",
 	  .help = "fill until SIZE is left to unprivileged users (f_bavail; root keeps the "
 		  "reserved blocks)" },
 };
@@ -92,20 +102,20 @@ struct fill_job {
 
 struct fill_priv {
 	struct fill_job job;
-	const char *goal_opt;      /* "--leave" */
-	char goal_text[96];        /* "leave 16 MiB free" */
+	const char *goal_opt; /* "--leave" */
+	char goal_text[96];   /* "leave 16 MiB free" */
 	char path[PATH_MAX];
 	char view[64];
 	char fstype[64];
 	bool tmpfs;
-	struct fs_space space;     /* at plan time */
-	int64_t need;              /* estimate at plan time */
+	struct fs_space space; /* at plan time */
+	int64_t need;	       /* estimate at plan time */
 
 	char workers_dir[PATH_MAX];
 	pid_t pid;
 	struct wmsg msg;
 	bool opened, filled, exited, full, failed;
-	uint64_t held;             /* bytes the fill file holds */
+	uint64_t held; /* bytes the fill file holds */
 	char method[16];
 	double fill_s;
 	uint64_t avail_after;
@@ -284,7 +294,8 @@ static int fill_validate(struct fault *f, struct duress_err *err)
 				       "disk-fill: %s%s%s%s%s: give only one of --size, --percent "
 				       "and --leave",
 				       size->set ? "--size" : "", size->set ? " and " : "",
-				       pct->set ? "--percent" : "", pct->set && leave->set ? " and " : "",
+				       pct->set ? "--percent" : "",
+				       pct->set && leave->set ? " and " : "",
 				       leave->set ? "--leave" : "");
 	if (size->set) {
 		p->job.goal.mode = FILL_SIZE;
@@ -302,8 +313,8 @@ static int fill_validate(struct fault *f, struct duress_err *err)
 		p->job.goal.mode = FILL_LEAVE;
 		p->job.goal.bytes = leave->u;
 		p->goal_opt = "--leave";
-		snprintf(p->goal_text, sizeof(p->goal_text),
-			 "leave %s free to unprivileged users", format_size(leave->u, a, sizeof(a)));
+		snprintf(p->goal_text, sizeof(p->goal_text), "leave %s free to unprivileged users",
+			 format_size(leave->u, a, sizeof(a)));
 	}
 	return 0;
 }
@@ -400,7 +411,8 @@ static int fill_plan(struct fault *f, struct duress_err *err)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
 				       "--leave %s: %s (%s) has only %s free to unprivileged users "
 				       "already: nothing to fill",
-				       format_size(g->bytes, nd, sizeof(nd)), p->path, p->fstype, av);
+				       format_size(g->bytes, nd, sizeof(nd)), p->path, p->fstype,
+				       av);
 	if (p->need <= 0 && g->mode == FILL_PERCENT)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
 				       "--percent %g: %s (%s) is already %.1f%% in use: nothing to "
@@ -411,28 +423,32 @@ static int fill_plan(struct fault *f, struct duress_err *err)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
 				       "--size %s: %s (%s) has only %s free to unprivileged users; "
 				       "--leave 0 fills all of it",
-				       format_size(g->bytes, nd, sizeof(nd)), p->path, p->fstype, av);
+				       format_size(g->bytes, nd, sizeof(nd)), p->path, p->fstype,
+				       av);
 	format_size((uint64_t)p->need, nd, sizeof(nd));
 	format_size(fill_avail_after(s, (uint64_t)p->need), left, sizeof(left));
 	if (holds_agent_state(p->job.dirfd, which, sizeof(which)) &&
 	    fill_leaves_too_little(s, (uint64_t)p->need, FILL_GUARD_PCT)) {
 		if (!f->force)
-			return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
-					       "%s: %s (%s) also holds %s, where the agent keeps its "
-					       "state: filling %s would leave %s of %s free, less "
-					       "than %g%% (--force to do it anyway)",
-					       p->goal_opt, p->path, p->fstype, which, nd, left, tot,
-					       FILL_GUARD_PCT);
+			return duress_err_setc(
+				err, DURESS_EXIT_REFUSED, 0,
+				"%s: %s (%s) also holds %s, where the agent keeps its "
+				"state: filling %s would leave %s of %s free, less "
+				"than %g%% (--force to do it anyway)",
+				p->goal_opt, p->path, p->fstype, which, nd, left, tot,
+				FILL_GUARD_PCT);
 		fault_plan_add(f, "--force: %s also holds %s; %s left is less than %g%%", p->path,
 			       which, left, FILL_GUARD_PCT);
 	}
-	fault_plan_add(f, "fill %s (%s, seen through %s): %s of %s free to unprivileged users "
-			  "(f_bavail); allocate about %s to %s, leaving %s",
+	fault_plan_add(f,
+		       "fill %s (%s, seen through %s): %s of %s free to unprivileged users "
+		       "(f_bavail); allocate about %s to %s, leaving %s",
 		       p->path, p->fstype, p->view, av, tot, nd, p->goal_text, left);
-	fault_plan_add(f, "how: one worker 'duress-fill' in %s/duress-disk-fill-%d opens an "
-			  "unnamed file there (O_TMPFILE, else created and unlinked at once), "
-			  "fills it with fallocate(2) (write(2) if the filesystem lacks it) and "
-			  "holds it open: it cannot outlive the agent",
+	fault_plan_add(f,
+		       "how: one worker 'duress-fill' in %s/duress-disk-fill-%d opens an "
+		       "unnamed file there (O_TMPFILE, else created and unlinked at once), "
+		       "fills it with fallocate(2) (write(2) if the filesystem lacks it) and "
+		       "holds it open: it cannot outlive the agent",
 		       f->target->dir, (int)getpid());
 	if (s->free > s->avail)
 		fault_plan_add(f, "root can still use the %s reserved for it (f_bfree - f_bavail)",
@@ -476,9 +492,10 @@ static int poll_worker(struct fault *f, int timeout_ms, bool until_open, struct 
 
 	while (!p->filled && (r = wmsg_recv(&p->msg, timeout_ms, line, sizeof(line))) != 0) {
 		if (r < 0)
-			return duress_err_setc(err, DURESS_EXIT_FAILED, 0,
-					       "disk-fill worker %d on %s exited before it reported",
-					       (int)p->pid, p->path);
+			return duress_err_setc(
+				err, DURESS_EXIT_FAILED, 0,
+				"disk-fill worker %d on %s exited before it reported", (int)p->pid,
+				p->path);
 		if (!strncmp(line, "error ", 6))
 			return duress_err_setc(err, DURESS_EXIT_FAILED, 0,
 					       "disk-fill worker %d on %s (%s): %s", (int)p->pid,
@@ -538,13 +555,14 @@ static int fill_tick(struct fault *f, uint64_t since_apply_us, struct duress_err
 	if (!p->filled && poll_worker(f, 0, false, err) < 0)
 		return -1;
 	if (WIFSIGNALED(status))
-		return duress_err_setc(err, DURESS_EXIT_FAILED, 0,
-				       "disk-fill worker %d was killed by signal %d (%s): the space "
-				       "is back%s",
-				       (int)p->pid, WTERMSIG(status), strsignal(WTERMSIG(status)),
-				       p->tmpfs && WTERMSIG(status) == SIGKILL
-					       ? " (a tmpfs fill is memory: the OOM killer?)"
-					       : "");
+		return duress_err_setc(
+			err, DURESS_EXIT_FAILED, 0,
+			"disk-fill worker %d was killed by signal %d (%s): the space "
+			"is back%s",
+			(int)p->pid, WTERMSIG(status), strsignal(WTERMSIG(status)),
+			p->tmpfs && WTERMSIG(status) == SIGKILL
+				? " (a tmpfs fill is memory: the OOM killer?)"
+				: "");
 	return duress_err_setc(err, DURESS_EXIT_FAILED, 0,
 			       "disk-fill worker %d exited (status %d): the space is back",
 			       (int)p->pid, WEXITSTATUS(status));

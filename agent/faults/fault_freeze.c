@@ -17,28 +17,32 @@
 #include <unistd.h>
 
 struct freeze_priv {
-	uint64_t on_us, off_us;   /* cycle; off_us 0 = frozen throughout */
+	uint64_t on_us, off_us; /* cycle; off_us 0 = frozen throughout */
 	bool frozen;
-	uint64_t phase_start_us;  /* since apply */
-	uint64_t frozen_us;       /* total time frozen so far */
+	uint64_t phase_start_us; /* since apply */
+	uint64_t frozen_us;	 /* total time frozen so far */
 	unsigned cycles;
 	double time_to_freeze_ms; /* until cgroup.events says frozen 1 */
 };
 
 static const struct fault_opt freeze_opts[] = {
-	{ .name = "cycle", .type = FOPT_STRING, .metavar = "ON/OFF",
+	{ .name = "cycle",
+	  .type = FOPT_STRING,
+	  .metavar = "ON/OFF",
 	  .help = "alternate frozen ON and running OFF, e.g. 2s/8s (default: frozen throughout)" },
 };
 
 /* Pure: "2s/8s" -> on/off in microseconds; both must be > 0. */
-static int freeze_parse_cycle(const char *text, uint64_t *on_us, uint64_t *off_us, struct duress_err *err)
+static int freeze_parse_cycle(const char *text, uint64_t *on_us, uint64_t *off_us,
+			      struct duress_err *err)
 {
 	char on[64];
 	const char *slash = strchr(text, '/');
 
 	if (!slash || (size_t)(slash - text) >= sizeof(on))
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-				       "--cycle: '%s': expected ON/OFF durations, e.g. 2s/8s", text);
+				       "--cycle: '%s': expected ON/OFF durations, e.g. 2s/8s",
+				       text);
 	memcpy(on, text, slash - text);
 	on[slash - text] = '\0';
 	if (parse_duration(on, "--cycle", on_us, err) < 0 ||
@@ -116,7 +120,8 @@ static int freeze_apply(struct fault *f, struct duress_err *err)
 	p->cycles = 1;
 	p->time_to_freeze_ms = wait_frozen(f->target->dir, 1, 5000);
 	if (p->time_to_freeze_ms < 0)
-		fprintf(stderr, "duress: freeze: %s did not report frozen within 5s\n", f->target->dir);
+		fprintf(stderr, "duress: freeze: %s did not report frozen within 5s\n",
+			f->target->dir);
 	return 0;
 }
 

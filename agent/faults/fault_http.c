@@ -33,55 +33,102 @@
 
 static const struct fault_opt http_opts[] = {
 	PXF_OPTS,
-	{ .name = "percent", .type = FOPT_PERCENT, .metavar = "PCT", .max = 100,
+	{ .name = "percent",
+	  .type = FOPT_PERCENT,
+	  .metavar = "PCT",
+	  .max = 100,
 	  .help = "apply to PCT of the matching requests (default 100)" },
-	{ .name = "method", .type = FOPT_LIST, .metavar = "METHOD",
+	{ .name = "method",
+	  .type = FOPT_LIST,
+	  .metavar = "METHOD",
 	  .help = "only requests with this method (GET, POST, ...), repeatable" },
-	{ .name = "path", .type = FOPT_LIST, .metavar = "URL-PATH",
+	{ .name = "path",
+	  .type = FOPT_LIST,
+	  .metavar = "URL-PATH",
 	  .help = "only paths that start with URL-PATH, or match a glob (/api/*), repeatable" },
-	{ .name = "header", .type = FOPT_LIST, .metavar = "NAME[:VALUE]",
+	{ .name = "header",
+	  .type = FOPT_LIST,
+	  .metavar = "NAME[:VALUE]",
 	  .help = "only requests with this header (value exact or a glob), repeatable: all of them" },
-	{ .name = "abort", .type = FOPT_UINT, .metavar = "STATUS", .min = 200, .max = 599,
+	{ .name = "abort",
+	  .type = FOPT_UINT,
+	  .metavar = "STATUS",
+	  .min = 200,
+	  .max = 599,
 	  .help = "answer STATUS without the server (500, 502, 503; 429 comes with Retry-After)" },
-	{ .name = "abort-body", .type = FOPT_STRING, .metavar = "TEXT",
+	{ .name = "abort-body",
+	  .type = FOPT_STRING,
+	  .metavar = "TEXT",
 	  .help = "the body of the --abort answer (default: the status's reason)" },
-	{ .name = "retry-after", .type = FOPT_UINT, .metavar = "SECONDS", .max = 86400,
+	{ .name = "retry-after",
+	  .type = FOPT_UINT,
+	  .metavar = "SECONDS",
+	  .max = 86400,
 	  .help = "Retry-After header of the --abort answer" },
-	{ .name = "delay", .type = FOPT_DURATION, .metavar = "DUR",
+	{ .name = "delay",
+	  .type = FOPT_DURATION,
+	  .metavar = "DUR",
 	  .help = "hold each request DUR before it goes to the server" },
-	{ .name = "slow-body", .type = FOPT_STRING, .metavar = "RATE",
+	{ .name = "slow-body",
+	  .type = FOPT_STRING,
+	  .metavar = "RATE",
 	  .help = "throttle response bodies to RATE (10KB/s, 256kbit)" },
-	{ .name = "rate-limit", .type = FOPT_STRING, .metavar = "N/s",
+	{ .name = "rate-limit",
+	  .type = FOPT_STRING,
+	  .metavar = "N/s",
 	  .help = "let N requests a second through (N/m: a minute); the excess gets 429 + Retry-After" },
-	{ .name = "rate-limit-burst", .type = FOPT_UINT, .metavar = "N", .min = 1, .max = 1000000,
+	{ .name = "rate-limit-burst",
+	  .type = FOPT_UINT,
+	  .metavar = "N",
+	  .min = 1,
+	  .max = 1000000,
 	  .help = "requests --rate-limit lets through at once (default 1)" },
-	{ .name = "rate-limit-queue", .type = FOPT_FLAG,
+	{ .name = "rate-limit-queue",
+	  .type = FOPT_FLAG,
 	  .help = "hold the excess until its turn (at most 60s) instead of answering 429" },
-	{ .name = "truncate-body", .type = FOPT_SIZE_PCT, .metavar = "SIZE|PCT",
+	{ .name = "truncate-body",
+	  .type = FOPT_SIZE_PCT,
+	  .metavar = "SIZE|PCT",
 	  .help = "send only this much of the response body (bytes or a share), then close" },
-	{ .name = "corrupt-body", .type = FOPT_FLAG,
+	{ .name = "corrupt-body",
+	  .type = FOPT_FLAG,
 	  .help = "flip about 1% of the response body's bytes (the length stays)" },
-	{ .name = "replace-body", .type = FOPT_STRING, .metavar = "PATH",
+	{ .name = "replace-body",
+	  .type = FOPT_STRING,
+	  .metavar = "PATH",
 	  .help = "send the file at PATH (1 MiB at most) as the response body" },
-	{ .name = "content-type", .type = FOPT_STRING, .metavar = "TYPE",
+	{ .name = "content-type",
+	  .type = FOPT_STRING,
+	  .metavar = "TYPE",
 	  .help = "set the response's Content-Type to TYPE (a wrong one)" },
-	{ .name = "malformed-json", .type = FOPT_FLAG,
+	{ .name = "malformed-json",
+	  .type = FOPT_FLAG,
 	  .help = "send half of the response body, framed as the whole: JSON that does not parse" },
-	{ .name = "reset", .type = FOPT_FLAG,
+	{ .name = "reset",
+	  .type = FOPT_FLAG,
 	  .help = "reset the connection (RST) halfway through the response body" },
-	{ .name = "rule", .type = FOPT_LIST, .metavar = "K=V,...",
+	{ .name = "rule",
+	  .type = FOPT_LIST,
+	  .metavar = "K=V,...",
 	  .help = "one more rule with matchers, percent and faults of its own, repeatable "
 		  "(method=GET,path=/api/*,abort=503,percent=10)" },
 };
 
 /* The options that make a rule do something. */
-static const char *const fault_keys[] = { "abort",	   "delay",	     "slow-body",
-					  "rate-limit",	   "truncate-body",  "corrupt-body",
-					  "replace-body",  "content-type",   "malformed-json",
-					  "reset",	   NULL };
+static const char *const fault_keys[] = { "abort",
+					  "delay",
+					  "slow-body",
+					  "rate-limit",
+					  "truncate-body",
+					  "corrupt-body",
+					  "replace-body",
+					  "content-type",
+					  "malformed-json",
+					  "reset",
+					  NULL };
 /* ...and those that only qualify a rule. */
-static const char *const qualifier_keys[] = { "percent",  "method",	     "path",
-					      "header",	  "abort-body",	     "retry-after",
+static const char *const qualifier_keys[] = { "percent",	  "method",	      "path",
+					      "header",		  "abort-body",	      "retry-after",
 					      "rate-limit-burst", "rate-limit-queue", NULL };
 
 struct http_priv {
@@ -92,7 +139,8 @@ struct http_priv {
 	char *desc[HTTP_MAX_RULES];
 };
 
-static int usage(struct duress_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage(struct duress_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static int usage(struct duress_err *err, const char *fmt, ...)
 {
@@ -149,8 +197,8 @@ static int read_body_file(const char *path, const char *what, char **out, size_t
 	if (fd < 0)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, errno, "%s: %s", what, path);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: %s: not a regular file", what,
-				       path);
+		return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: %s: not a regular file",
+				       what, path);
 	if (st.st_size > HRULE_BODY_MAX)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: %s: %lld bytes, at most %d",
 				       what, path, (long long)st.st_size, HRULE_BODY_MAX);
@@ -162,8 +210,8 @@ static int read_body_file(const char *path, const char *what, char **out, size_t
 
 		if (r <= 0) {
 			free(buf);
-			return duress_err_setc(err, DURESS_EXIT_USAGE, r < 0 ? errno : EIO, "%s: read %s",
-					       what, path);
+			return duress_err_setc(err, DURESS_EXIT_USAGE, r < 0 ? errno : EIO,
+					       "%s: read %s", what, path);
 		}
 		got += (size_t)r;
 	}
@@ -175,13 +223,20 @@ static int read_body_file(const char *path, const char *what, char **out, size_t
 static int conflicts(const struct fault *src, const char *w, struct duress_err *err)
 {
 	static const char *const pairs[][2] = {
-		{ "abort", "rate-limit" },	   { "abort", "slow-body" },
-		{ "abort", "truncate-body" },	   { "abort", "corrupt-body" },
-		{ "abort", "replace-body" },	   { "abort", "content-type" },
-		{ "abort", "malformed-json" },	   { "abort", "reset" },
-		{ "replace-body", "malformed-json" }, { "replace-body", "truncate-body" },
-		{ "replace-body", "corrupt-body" }, { "replace-body", "reset" },
-		{ "malformed-json", "truncate-body" }, { "malformed-json", "reset" },
+		{ "abort", "rate-limit" },
+		{ "abort", "slow-body" },
+		{ "abort", "truncate-body" },
+		{ "abort", "corrupt-body" },
+		{ "abort", "replace-body" },
+		{ "abort", "content-type" },
+		{ "abort", "malformed-json" },
+		{ "abort", "reset" },
+		{ "replace-body", "malformed-json" },
+		{ "replace-body", "truncate-body" },
+		{ "replace-body", "corrupt-body" },
+		{ "replace-body", "reset" },
+		{ "malformed-json", "truncate-body" },
+		{ "malformed-json", "reset" },
 		{ "truncate-body", "reset" },
 	};
 
@@ -192,7 +247,8 @@ static int conflicts(const struct fault *src, const char *w, struct duress_err *
 	if (is_set(src, "abort-body") && !is_set(src, "abort"))
 		return usage(err, "%s--abort-body needs --abort", w);
 	if (is_set(src, "retry-after") && !is_set(src, "abort"))
-		return usage(err, "%s--retry-after needs --abort (a --rate-limit computes its own)", w);
+		return usage(err, "%s--retry-after needs --abort (a --rate-limit computes its own)",
+			     w);
 	if ((is_set(src, "rate-limit-burst") || is_set(src, "rate-limit-queue")) &&
 	    !is_set(src, "rate-limit"))
 		return usage(err, "%s--rate-limit-%s needs --rate-limit", w,
@@ -228,8 +284,8 @@ static int build_rule(const struct fault *src, struct hrule *r, const char *w,
 	v = fault_opt(src, "path");
 	for (size_t i = 0; i < v->nlist; i++) {
 		if ((v->list[i][0] != '/' && v->list[i][0] != '*') || !clean_text(v->list[i]))
-			return usage(err, "%s--path '%s': a path starts with '/' (a glob: /api/*)", w,
-				     v->list[i]);
+			return usage(err, "%s--path '%s': a path starts with '/' (a glob: /api/*)",
+				     w, v->list[i]);
 		if (!(r->paths[r->npaths++] = strdup(v->list[i])))
 			return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "http");
 	}
@@ -238,11 +294,13 @@ static int build_rule(const struct fault *src, struct hrule *r, const char *w,
 		const char *colon = strchr(v->list[i], ':');
 		struct hrule_header *h = &r->headers[r->nheaders++];
 
-		h->name = strndup(v->list[i], colon ? (size_t)(colon - v->list[i]) : strlen(v->list[i]));
+		h->name = strndup(v->list[i],
+				  colon ? (size_t)(colon - v->list[i]) : strlen(v->list[i]));
 		if (!h->name)
 			return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "http");
 		if (!token(h->name) || !clean_text(v->list[i]))
-			return usage(err, "%s--header '%s': expected NAME or NAME:VALUE", w, v->list[i]);
+			return usage(err, "%s--header '%s': expected NAME or NAME:VALUE", w,
+				     v->list[i]);
 		if (colon) {
 			const char *val = colon + 1;
 
@@ -315,8 +373,9 @@ static int build_rule(const struct fault *src, struct hrule *r, const char *w,
 	v = fault_opt(src, "content-type");
 	if (v->set) {
 		if (!*v->s || !clean_text(v->s) || strlen(v->s) > 200)
-			return usage(err, "%s--content-type '%s': a header value (no control "
-					  "characters, 200 at most)",
+			return usage(err,
+				     "%s--content-type '%s': a header value (no control "
+				     "characters, 200 at most)",
 				     w, v->s);
 		if (!(r->content_type = strdup(v->s)))
 			return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "http");
@@ -332,7 +391,8 @@ static char *describe(const struct hrule *r)
 	char buf[1024], sz[32];
 	size_t n = 0;
 
-#define PUT(...) (n += (size_t)snprintf(buf + n, n < sizeof(buf) ? sizeof(buf) - n : 0, __VA_ARGS__))
+#define PUT(...) \
+	(n += (size_t)snprintf(buf + n, n < sizeof(buf) ? sizeof(buf) - n : 0, __VA_ARGS__))
 	PUT("%g%% of", r->percent);
 	for (size_t i = 0; i < r->nmethods; i++)
 		PUT("%s%s", i ? "|" : " ", r->methods[i]);
@@ -393,9 +453,10 @@ static int add_rule(struct http_priv *p, const struct fault *src, const char *w,
 	if (p->nrules == HTTP_MAX_RULES)
 		return usage(err, "http: at most %d rules", HTTP_MAX_RULES);
 	if (!any_set(src, fault_keys))
-		return usage(err, "%sno fault in it (--abort, --delay, --slow-body, --rate-limit, "
-				  "--truncate-body, --corrupt-body, --replace-body, --content-type, "
-				  "--malformed-json or --reset)",
+		return usage(err,
+			     "%sno fault in it (--abort, --delay, --slow-body, --rate-limit, "
+			     "--truncate-body, --corrupt-body, --replace-body, --content-type, "
+			     "--malformed-json or --reset)",
 			     w);
 	r = &p->rules[p->nrules++];
 	if (build_rule(src, r, w, err) < 0)
@@ -423,9 +484,10 @@ static int http_validate(struct fault *f, struct duress_err *err)
 	} else if (any_set(f, qualifier_keys)) {
 		for (size_t i = 0; qualifier_keys[i]; i++)
 			if (is_set(f, qualifier_keys[i]))
-				return usage(err, "http: --%s qualifies a fault given beside it, and "
-						  "there is none (--abort, --delay, ...); inside "
-						  "--rule it goes as %s=...",
+				return usage(err,
+					     "http: --%s qualifies a fault given beside it, and "
+					     "there is none (--abort, --delay, ...); inside "
+					     "--rule it goes as %s=...",
 					     qualifier_keys[i], qualifier_keys[i]);
 	}
 	for (size_t i = 0; i < rules->nlist; i++) {
@@ -436,8 +498,8 @@ static int http_validate(struct fault *f, struct duress_err *err)
 		int r;
 
 		snprintf(w, sizeof(w), "--rule %zu", i + 1);
-		if (fault_rule_parse(f->desc, rules->list[i], w, pxf_global_opts, &tmp, &items, &nitems,
-				     err) < 0)
+		if (fault_rule_parse(f->desc, rules->list[i], w, pxf_global_opts, &tmp, &items,
+				     &nitems, err) < 0)
 			return -1;
 		snprintf(w, sizeof(w), "--rule %zu: ", i + 1);
 		r = add_rule(p, &tmp, w, err);
@@ -447,9 +509,10 @@ static int http_validate(struct fault *f, struct duress_err *err)
 			return -1;
 	}
 	if (!p->nrules)
-		return usage(err, "http: nothing to do: give a fault (--abort, --delay, --slow-body, "
-				  "--rate-limit, --truncate-body, --corrupt-body, --replace-body, "
-				  "--content-type, --malformed-json, --reset) or --rule");
+		return usage(err,
+			     "http: nothing to do: give a fault (--abort, --delay, --slow-body, "
+			     "--rate-limit, --truncate-body, --corrupt-body, --replace-body, "
+			     "--content-type, --malformed-json, --reset) or --rule");
 	p->hc.rules = p->rules;
 	p->hc.nrules = p->nrules;
 	p->px.filter = &httpf_filter;

@@ -130,37 +130,68 @@ enum io_mode { IO_READ, IO_WRITE, IO_RANDREAD, IO_RANDWRITE };
 static const char *const io_modes[] = { "read", "write", "randread", "randwrite", NULL };
 
 static const struct fault_opt io_opts[] = {
-	{ .name = "device", .type = FOPT_STRING, .metavar = "PATH|MAJ:MIN",
+	{ .name = "device",
+	  .type = FOPT_STRING,
+	  .metavar = "PATH|MAJ:MIN",
 	  .help = "disk for io.max: a block device, a file on the disk, or MAJ:MIN (default: "
 		  "the disk under the workers' --path, else under the target's root)" },
-	{ .name = "rbps", .type = FOPT_SIZE, .metavar = "SIZE", .min = 1,
+	{ .name = "rbps",
+	  .type = FOPT_SIZE,
+	  .metavar = "SIZE",
+	  .min = 1,
 	  .help = "limit reads to SIZE bytes per second (io.max rbps)" },
-	{ .name = "wbps", .type = FOPT_SIZE, .metavar = "SIZE", .min = 1,
+	{ .name = "wbps",
+	  .type = FOPT_SIZE,
+	  .metavar = "SIZE",
+	  .min = 1,
 	  .help = "limit writes to SIZE bytes per second (io.max wbps)" },
-	{ .name = "riops", .type = FOPT_UINT, .metavar = "N", .min = 1,
+	{ .name = "riops",
+	  .type = FOPT_UINT,
+	  .metavar = "N",
+	  .min = 1,
 	  .help = "limit reads to N operations per second (io.max riops)" },
-	{ .name = "wiops", .type = FOPT_UINT, .metavar = "N", .min = 1,
+	{ .name = "wiops",
+	  .type = FOPT_UINT,
+	  .metavar = "N",
+	  .min = 1,
 	  .help = "limit writes to N operations per second (io.max wiops)" },
-	{ .name = "workers", .type = FOPT_UINT, .metavar = "N", .min = 1, .max = IO_WORKERS_MAX,
+	{ .name = "workers",
+	  .type = FOPT_UINT,
+	  .metavar = "N",
+	  .min = 1,
+	  .max = IO_WORKERS_MAX,
 	  .help = "run N I/O stress worker processes inside the target" },
-	{ .name = "mode", .type = FOPT_ENUM, .metavar = "MODE", .choices = io_modes,
+	{ .name = "mode",
+	  .type = FOPT_ENUM,
+	  .metavar = "MODE",
+	  .choices = io_modes,
 	  .help = "workers: read, write, randread or randwrite (default write)" },
-	{ .name = "block", .type = FOPT_SIZE, .metavar = "SIZE", .min = 512, .max = 64 << 20,
+	{ .name = "block",
+	  .type = FOPT_SIZE,
+	  .metavar = "SIZE",
+	  .min = 512,
+	  .max = 64 << 20,
 	  .help = "workers: bytes per operation (default 64K, 4K for rand modes)" },
-	{ .name = "direct", .type = FOPT_FLAG,
+	{ .name = "direct",
+	  .type = FOPT_FLAG,
 	  .help = "workers: O_DIRECT, bypassing the page cache" },
-	{ .name = "path", .type = FOPT_STRING, .metavar = "PATH",
+	{ .name = "path",
+	  .type = FOPT_STRING,
+	  .metavar = "PATH",
 	  .help = "workers: directory (or new file name) for the scratch files, in the "
 		  "target's view (default /var/tmp, else /tmp)" },
-	{ .name = "file-size", .type = FOPT_SIZE, .metavar = "SIZE", .min = 1 << 20,
+	{ .name = "file-size",
+	  .type = FOPT_SIZE,
+	  .metavar = "SIZE",
+	  .min = 1 << 20,
 	  .help = "workers: size of each worker's scratch file (default 64M)" },
 };
 
 /* What a worker needs; copied into the child by fork. */
 struct io_job {
-	int dirfd;            /* directory of the scratch file */
+	int dirfd;		 /* directory of the scratch file */
 	char name[NAME_MAX + 1]; /* a named file to create and unlink at once; "" = O_TMPFILE */
-	int go_rd, go_wr;     /* closed by the agent once io.max is written: start */
+	int go_rd, go_wr;	 /* closed by the agent once io.max is written: start */
 	int report_rd, report_wr;
 	enum io_mode mode;
 	bool direct;
@@ -175,19 +206,19 @@ struct io_worker {
 };
 
 struct io_priv {
-	bool limits;              /* any of rbps/wbps/riops/wiops */
+	bool limits; /* any of rbps/wbps/riops/wiops */
 	struct io_limits lim;
 	bool device_given;
 	struct fs_disk disk;
-	char line[128];           /* io.max line to write */
-	char orig[256];           /* the device's original line */
-	bool orig_found;          /* the device had a line of its own */
+	char line[128];	 /* io.max line to write */
+	char orig[256];	 /* the device's original line */
+	bool orig_found; /* the device had a line of its own */
 
 	unsigned int nworkers;
 	struct io_job job;
-	char scratch[PATH_MAX];   /* where the scratch files go, for messages */
+	char scratch[PATH_MAX]; /* where the scratch files go, for messages */
 	char scratch_fs[64];
-	char base[NAME_MAX + 1];  /* --path names a new file: its name ("" = O_TMPFILE) */
+	char base[NAME_MAX + 1]; /* --path names a new file: its name ("" = O_TMPFILE) */
 	struct io_worker workers[IO_WORKERS_MAX];
 	char workers_dir[PATH_MAX];
 	unsigned int exited;
@@ -336,7 +367,8 @@ static int io_worker_main(void *arg)
 		ops++;
 		if (!mode_random(j->mode))
 			off += j->block;
-		if (ops % nblocks == 0 || (!mode_random(j->mode) && off + j->block > j->file_size)) {
+		if (ops % nblocks == 0 ||
+		    (!mode_random(j->mode) && off + j->block > j->file_size)) {
 			/* one pass over the file: push buffered writes out, drop cached pages */
 			off = mode_random(j->mode) ? off : 0;
 			if (!j->direct && !mode_reads(j->mode) && fdatasync(fd) < 0)
@@ -395,7 +427,8 @@ static int io_validate(struct fault *f, struct duress_err *err)
 		for (size_t i = 0; i < DURESS_ARRAY_SIZE(worker_opts); i++)
 			if (fault_opt(f, worker_opts[i])->set)
 				return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-						       "--%s: only with --workers N", worker_opts[i]);
+						       "--%s: only with --workers N",
+						       worker_opts[i]);
 	if (!p->limits && !p->nworkers)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
 				       "io: nothing to do: give --rbps, --wbps, --riops or --wiops "
@@ -406,9 +439,9 @@ static int io_validate(struct fault *f, struct duress_err *err)
 
 	p->job.mode = mode->set ? (enum io_mode)mode->choice : IO_WRITE;
 	p->job.direct = fault_opt(f, "direct")->set;
-	p->job.block = block->set ? block->u
-				  : mode_random(p->job.mode) ? IO_DEFAULT_BLOCK_RAND
-							     : IO_DEFAULT_BLOCK_SEQ;
+	p->job.block = block->set		  ? block->u
+		       : mode_random(p->job.mode) ? IO_DEFAULT_BLOCK_RAND
+						  : IO_DEFAULT_BLOCK_SEQ;
 	p->job.file_size = fsize->set ? fsize->u : IO_DEFAULT_FILE_SIZE;
 	if (p->job.direct && p->job.block % 512)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
@@ -441,10 +474,11 @@ static int io_supported(struct fault *f, struct duress_err *err)
 	if (f->root && !cg_root_has(f->root, "io"))
 		return cg_root_require(f->root, "io", err);
 	if (!cg_exists(f->target->dir, "io.max"))
-		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
-				       "io: %s has no io.max: the io controller is not enabled for it "
-				       "(its parent's cgroup.subtree_control lacks +io)",
-				       f->target->dir);
+		return duress_err_setc(
+			err, DURESS_EXIT_UNSUPPORTED, 0,
+			"io: %s has no io.max: the io controller is not enabled for it "
+			"(its parent's cgroup.subtree_control lacks +io)",
+			f->target->dir);
 	return 0;
 }
 
@@ -472,7 +506,8 @@ static int plan_scratch(struct fault *f, struct duress_err *err)
 		fd = open_dir(f, path->s, &e);
 		if (fd < 0 && e.errnum == ENOTDIR) {
 			struct stat st;
-			cleanup_close int fd2 = fs_open_in_root(f->target->pid, path->s, O_PATH, err);
+			cleanup_close int fd2 =
+				fs_open_in_root(f->target->pid, path->s, O_PATH, err);
 
 			if (fd2 >= 0 && fstat(fd2, &st) == 0 && !S_ISDIR(st.st_mode))
 				return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
@@ -509,8 +544,9 @@ static int plan_scratch(struct fault *f, struct duress_err *err)
 		if (fd < 0) {
 			*err = e;
 			err->code = DURESS_EXIT_UNSUPPORTED;
-			return duress_err_wrap(err, "io workers: no /var/tmp or /tmp in the "
-						    "target's root (%s): give --path",
+			return duress_err_wrap(err,
+					       "io workers: no /var/tmp or /tmp in the "
+					       "target's root (%s): give --path",
 					       view);
 		}
 	}
@@ -528,11 +564,12 @@ static int plan_scratch(struct fault *f, struct duress_err *err)
 		char a[32], b[32];
 
 		if (need > avail)
-			return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-					       "--file-size: %u worker(s) need %s of scratch space, "
-					       "%s (%s) has %s free",
-					       p->nworkers, format_size(need, a, sizeof(a)), p->scratch,
-					       p->scratch_fs, format_size(avail, b, sizeof(b)));
+			return duress_err_setc(
+				err, DURESS_EXIT_USAGE, 0,
+				"--file-size: %u worker(s) need %s of scratch space, "
+				"%s (%s) has %s free",
+				p->nworkers, format_size(need, a, sizeof(a)), p->scratch,
+				p->scratch_fs, format_size(avail, b, sizeof(b)));
 	}
 	return 0;
 }
@@ -597,21 +634,25 @@ static int io_plan(struct fault *f, struct duress_err *err)
 					       "io: %s/io.max: the line of %u:%u is too long", dir,
 					       p->disk.major, p->disk.minor);
 		p->orig_found = found == 1;
-		if (io_max_format(p->disk.major, p->disk.minor, &p->lim, p->line, sizeof(p->line)) < 0)
+		if (io_max_format(p->disk.major, p->disk.minor, &p->lim, p->line, sizeof(p->line)) <
+		    0)
 			return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno,
 					       "io: format the io.max line");
 		if (p->disk.is_partition)
-			fault_plan_add(f, "device: partition %u:%u is on disk %s (%u:%u): io.max takes "
-					  "the whole disk",
-				       p->disk.part_major, p->disk.part_minor, p->disk.name,
-				       p->disk.major, p->disk.minor);
+			fault_plan_add(
+				f,
+				"device: partition %u:%u is on disk %s (%u:%u): io.max takes "
+				"the whole disk",
+				p->disk.part_major, p->disk.part_minor, p->disk.name, p->disk.major,
+				p->disk.minor);
 		fault_plan_add(f, "write '%s' to %s/io.max (disk %s; now '%s'%s)", p->line, dir,
 			       p->disk.name, p->orig, p->orig_found ? "" : ": no limits");
 	}
 	if (p->nworkers) {
-		fault_plan_add(f, "start %u I/O worker(s) 'duress-io' in %s/duress-io-%d: %s, %s "
-				  "blocks%s, each on a %s scratch file in %s (%s, seen through %s) "
-				  "that has no name (O_TMPFILE, or unlinked at once)",
+		fault_plan_add(f,
+			       "start %u I/O worker(s) 'duress-io' in %s/duress-io-%d: %s, %s "
+			       "blocks%s, each on a %s scratch file in %s (%s, seen through %s) "
+			       "that has no name (O_TMPFILE, or unlinked at once)",
 			       p->nworkers, dir, (int)getpid(), mode_name(p->job.mode),
 			       format_size(p->job.block, sz, sizeof(sz)),
 			       p->job.direct ? ", O_DIRECT" : "",
@@ -658,9 +699,9 @@ static int start_workers(struct fault *f, struct duress_err *err)
 			snprintf(p->job.name, sizeof(p->job.name), "%.240s.%u", p->base, i);
 		else
 			snprintf(p->job.name, sizeof(p->job.name), "%s", p->base);
-		if (worker_spawn_reporting(p->workers_dir, "duress-io", 1000, io_worker_main, &p->job,
-					   &p->job.report_rd, &p->job.report_wr, &w->msg, &w->pid,
-					   err) < 0)
+		if (worker_spawn_reporting(p->workers_dir, "duress-io", 1000, io_worker_main,
+					   &p->job, &p->job.report_rd, &p->job.report_wr, &w->msg,
+					   &w->pid, err) < 0)
 			return duress_err_wrap(err, "io worker %u", i);
 	}
 	return 0;
@@ -685,8 +726,8 @@ static int wait_ready(struct fault *f, struct duress_err *err)
 					       "io worker %d on %s: not ready after %d s",
 					       (int)w->pid, p->scratch, IO_READY_TIMEOUT_MS / 1000);
 		return duress_err_setc(err, DURESS_EXIT_FAILED, 0,
-				       "io worker %d on %s: exited before it was ready", (int)w->pid,
-				       p->scratch);
+				       "io worker %d on %s: exited before it was ready",
+				       (int)w->pid, p->scratch);
 	}
 	return 0;
 }
@@ -698,8 +739,8 @@ static int io_apply(struct fault *f, struct duress_err *err)
 	if (p->nworkers && (start_workers(f, err) < 0 || wait_ready(f, err) < 0))
 		return -1;
 	if (p->limits) {
-		if (undo_record(f->undo, &undo_kind_cgroup_write, f->desc->name, f->target->dir, "io.max",
-				p->orig, err) < 0)
+		if (undo_record(f->undo, &undo_kind_cgroup_write, f->desc->name, f->target->dir,
+				"io.max", p->orig, err) < 0)
 			return -1;
 		if (cg_write(f->target->dir, "io.max", p->line, err) < 0)
 			return duress_err_wrap(err, "io: set the limits of disk %s", p->disk.name);
@@ -759,7 +800,8 @@ static void io_report(struct fault *f, json_t *summary)
 		json_object_set_new(summary, "io_direct", json_boolean(p->job.direct));
 		json_object_set_new(summary, "io_scratch", json_string(p->scratch));
 		if (p->exited)
-			json_object_set_new(summary, "io_workers_stopped", json_string(p->exit_note));
+			json_object_set_new(summary, "io_workers_stopped",
+					    json_string(p->exit_note));
 	}
 }
 

@@ -60,15 +60,15 @@ enum hog_step {
 struct hog_shared {
 	_Atomic uint64_t resident; /* bytes made resident so far */
 	_Atomic uint64_t full_ns;  /* CLOCK_MONOTONIC when all of it was resident, 0 = not yet */
-	_Atomic int locked;        /* 1 while mlock() holds it (no swapping out) */
-	_Atomic int fail_step;     /* enum hog_step */
+	_Atomic int locked;	   /* 1 while mlock() holds it (no swapping out) */
+	_Atomic int fail_step;	   /* enum hog_step */
 	_Atomic int fail_errno;
 };
 
 /* What the hog process needs; it reads it from its copy of the agent. */
 struct hog_arg {
-	uint64_t bytes;         /* final size */
-	uint64_t ramp_us;       /* 0: at once */
+	uint64_t bytes;		/* final size */
+	uint64_t ramp_us;	/* 0: at once */
 	uint64_t ramp_start_ns; /* CLOCK_MONOTONIC of apply: restarts resume the ramp */
 	struct hog_shared *shared;
 };
@@ -85,12 +85,12 @@ struct memory_priv {
 	/* apply and tick */
 	char workers[PATH_MAX];
 	struct hog_shared *shared;
-	pid_t hog_pid;          /* 0: none running */
-	uint64_t hog_start_us;  /* since apply, of the running hog */
-	uint64_t hog_start_ns;  /* CLOCK_MONOTONIC, of the running hog */
+	pid_t hog_pid;		/* 0: none running */
+	uint64_t hog_start_us;	/* since apply, of the running hog */
+	uint64_t hog_start_ns;	/* CLOCK_MONOTONIC, of the running hog */
 	uint64_t restart_at_us; /* since apply */
-	bool hog_done;          /* --hog-once and it ended */
-	unsigned int streak;    /* kills in a row without a healthy run */
+	bool hog_done;		/* --hog-once and it ended */
+	unsigned int streak;	/* kills in a row without a healthy run */
 
 	/* report */
 	unsigned int kills, exits, restarts;
@@ -101,17 +101,32 @@ struct memory_priv {
 };
 
 static const struct fault_opt memory_opts[] = {
-	{ .name = "max", .type = FOPT_SIZE_PCT, .metavar = "SIZE|PCT", .min = 4096,
+	{ .name = "max",
+	  .type = FOPT_SIZE_PCT,
+	  .metavar = "SIZE|PCT",
+	  .min = 4096,
 	  .help = "set memory.max (hard limit: reclaim, then OOM kill); PCT of the target's capacity" },
-	{ .name = "high", .type = FOPT_SIZE_PCT, .metavar = "SIZE|PCT", .min = 4096,
+	{ .name = "high",
+	  .type = FOPT_SIZE_PCT,
+	  .metavar = "SIZE|PCT",
+	  .min = 4096,
 	  .help = "set memory.high (throttle and reclaim above it, no kill); PCT as for --max" },
-	{ .name = "swap-max", .type = FOPT_SIZE, .metavar = "SIZE",
+	{ .name = "swap-max",
+	  .type = FOPT_SIZE,
+	  .metavar = "SIZE",
 	  .help = "set memory.swap.max (0 = no swap for the target)" },
-	{ .name = "hog", .type = FOPT_SIZE_PCT, .metavar = "SIZE|PCT", .min = 4096,
+	{ .name = "hog",
+	  .type = FOPT_SIZE_PCT,
+	  .metavar = "SIZE|PCT",
+	  .min = 4096,
 	  .help = "run a hog in the target that keeps SIZE resident (oom_score_adj 1000)" },
-	{ .name = "ramp", .type = FOPT_DURATION, .metavar = "DUR",
+	{ .name = "ramp",
+	  .type = FOPT_DURATION,
+	  .metavar = "DUR",
 	  .help = "grow the hog linearly over DUR instead of at once" },
-	{ .name = "hog-once", .type = FOPT_FLAG, .metavar = "",
+	{ .name = "hog-once",
+	  .type = FOPT_FLAG,
+	  .metavar = "",
 	  .help = "do not restart the hog after it is killed (default: restart, with a backoff)" },
 };
 
@@ -289,16 +304,19 @@ static int memory_validate(struct fault *f, struct duress_err *err)
 	const struct fault_val *hog = fault_opt(f, "hog"), *ramp = fault_opt(f, "ramp");
 
 	if (ramp->set && !hog->set)
-		return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "--ramp: only applies with --hog");
+		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
+				       "--ramp: only applies with --hog");
 	if (ramp->set && ramp->u == 0)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
 				       "--ramp: must be longer than 0 (leave it out for at once)");
 	if (fault_opt(f, "hog-once")->set && !hog->set)
-		return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "--hog-once: only applies with --hog");
+		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
+				       "--hog-once: only applies with --hog");
 	if (!fault_opt(f, "max")->set && !fault_opt(f, "high")->set &&
 	    !fault_opt(f, "swap-max")->set && !hog->set)
-		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-				       "memory: give at least one of --max, --high, --swap-max, --hog");
+		return duress_err_setc(
+			err, DURESS_EXIT_USAGE, 0,
+			"memory: give at least one of --max, --high, --swap-max, --hog");
 	p->hog_once = fault_opt(f, "hog-once")->set;
 	return 0;
 }
@@ -310,18 +328,19 @@ static int memory_supported(struct fault *f, struct duress_err *err)
 	bool memcg = cg_exists(dir, "memory.max");
 
 	if ((limits || fault_opt(f, "swap-max")->set) && !memcg)
-		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
-				       "memory: %s has no memory.max: %s", dir,
-				       !strcmp(f->target->rel, "/")
-					       ? "the root cgroup cannot be limited"
-					       : "the memory controller is not enabled for it "
-						 "(+memory in the parent's cgroup.subtree_control)");
+		return duress_err_setc(
+			err, DURESS_EXIT_UNSUPPORTED, 0, "memory: %s has no memory.max: %s", dir,
+			!strcmp(f->target->rel, "/")
+				? "the root cgroup cannot be limited"
+				: "the memory controller is not enabled for it "
+				  "(+memory in the parent's cgroup.subtree_control)");
 	if (fault_opt(f, "swap-max")->set && !cg_exists(dir, "memory.swap.max"))
-		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
-				       "--swap-max: %s has no memory.swap.max: this kernel does not "
-				       "account swap per cgroup (CONFIG_MEMCG_SWAP off, or booted "
-				       "with swapaccount=0)",
-				       dir);
+		return duress_err_setc(
+			err, DURESS_EXIT_UNSUPPORTED, 0,
+			"--swap-max: %s has no memory.swap.max: this kernel does not "
+			"account swap per cgroup (CONFIG_MEMCG_SWAP off, or booted "
+			"with swapaccount=0)",
+			dir);
 	return 0;
 }
 
@@ -338,8 +357,7 @@ static void read_now(const char *dir, const char *file, char *buf, size_t len)
 }
 
 /* "67108864 (64 MiB)"; with the percentage when one was given. */
-static const char *describe_value(const struct fault_val *v, uint64_t bytes, char *buf,
-				  size_t len)
+static const char *describe_value(const struct fault_val *v, uint64_t bytes, char *buf, size_t len)
 {
 	char sz[32];
 
@@ -351,8 +369,7 @@ static const char *describe_value(const struct fault_val *v, uint64_t bytes, cha
 	return buf;
 }
 
-static int plan_write(struct fault *f, const char *file, const struct fault_val *v,
-		      uint64_t bytes)
+static int plan_write(struct fault *f, const char *file, const struct fault_val *v, uint64_t bytes)
 {
 	char now[64], desc[96];
 
@@ -380,8 +397,8 @@ static int memory_plan(struct fault *f, struct duress_err *err)
 		return -1;
 	if ((vmax->set && vmax->size.is_pct) || (vhigh->set && vhigh->size.is_pct) ||
 	    (vhog->set && vhog->size.is_pct))
-		fault_plan_add(f, "percentages are of %s: %s", format_size(p->capacity, s1, sizeof(s1)),
-			       p->capacity_src);
+		fault_plan_add(f, "percentages are of %s: %s",
+			       format_size(p->capacity, s1, sizeof(s1)), p->capacity_src);
 
 	if (vmax->set && memory_resolve(&vmax->size, p->capacity, page, "--max", &p->max, err) < 0)
 		return -1;
@@ -392,10 +409,10 @@ static int memory_plan(struct fault *f, struct duress_err *err)
 	    memory_resolve(&vhog->size, p->capacity, page, "--hog", &p->arg.bytes, err) < 0)
 		return -1;
 	if (vmax->set && vhigh->set && p->high >= p->max)
-		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-				       "--high: %s is not below --max %s: memory.high would never act",
-				       format_size(p->high, s1, sizeof(s1)),
-				       format_size(p->max, s2, sizeof(s2)));
+		return duress_err_setc(
+			err, DURESS_EXIT_USAGE, 0,
+			"--high: %s is not below --max %s: memory.high would never act",
+			format_size(p->high, s1, sizeof(s1)), format_size(p->max, s2, sizeof(s2)));
 	p->set_max = vmax->set;
 	p->set_high = vhigh->set;
 	p->set_swap = vswap->set;
@@ -416,8 +433,10 @@ static int memory_plan(struct fault *f, struct duress_err *err)
 	if (p->set_high) {
 		plan_write(f, "memory.high", vhigh, p->high);
 		if (have_current && current > p->high)
-			fault_plan_add(f, "  the target uses %s now, above --high: it is throttled at once",
-				       format_size(current, s1, sizeof(s1)));
+			fault_plan_add(
+				f,
+				"  the target uses %s now, above --high: it is throttled at once",
+				format_size(current, s1, sizeof(s1)));
 	}
 	if (p->set_swap)
 		plan_write(f, "memory.swap.max", vswap, p->swap_max);
@@ -438,8 +457,9 @@ static int memory_plan(struct fault *f, struct duress_err *err)
 					   : "restarted if killed (backoff 100ms doubling to 2s)");
 		limit = p->set_max && p->max < p->capacity ? p->max : p->capacity;
 		if (p->arg.bytes > limit)
-			fault_plan_add(f, "  the hog is larger than the %s it may use: expect OOM kills",
-				       format_size(limit, s2, sizeof(s2)));
+			fault_plan_add(
+				f, "  the hog is larger than the %s it may use: expect OOM kills",
+				format_size(limit, s2, sizeof(s2)));
 		if (p->arg.ramp_us && f->duration_us && p->arg.ramp_us > f->duration_us)
 			fault_plan_add(f, "  --ramp is longer than --for: the hog reaches only %s",
 				       format_size(memory_ramp_bytes(p->arg.bytes, f->duration_us,

@@ -41,43 +41,89 @@ static const char *const proto_choices[] = { "tcp", "udp", "icmp", NULL };
 static const char *const dir_choices[] = { "egress", "ingress", "both", NULL };
 
 static const struct fault_opt net_opts[] = {
-	{ .name = "delay", .type = FOPT_DURATION, .metavar = "DUR",
+	{ .name = "delay",
+	  .type = FOPT_DURATION,
+	  .metavar = "DUR",
 	  .help = "add DUR of latency to every packet (netem), e.g. 100ms" },
-	{ .name = "jitter", .type = FOPT_DURATION, .metavar = "DUR",
+	{ .name = "jitter",
+	  .type = FOPT_DURATION,
+	  .metavar = "DUR",
 	  .help = "vary the delay by DUR (uniform: +-DUR; other laws: standard deviation)" },
-	{ .name = "correlation", .type = FOPT_PERCENT, .metavar = "PCT", .max = 100,
+	{ .name = "correlation",
+	  .type = FOPT_PERCENT,
+	  .metavar = "PCT",
+	  .max = 100,
 	  .help = "how much each packet's delay follows the previous one's" },
-	{ .name = "distribution", .type = FOPT_ENUM, .metavar = "LAW", .choices = dist_choices,
+	{ .name = "distribution",
+	  .type = FOPT_ENUM,
+	  .metavar = "LAW",
+	  .choices = dist_choices,
 	  .help = "law of the jitter: uniform (default), normal, pareto, paretonormal" },
-	{ .name = "loss", .type = FOPT_PERCENT, .metavar = "PCT", .max = 100,
+	{ .name = "loss",
+	  .type = FOPT_PERCENT,
+	  .metavar = "PCT",
+	  .max = 100,
 	  .help = "drop PCT of the packets" },
-	{ .name = "loss-correlation", .type = FOPT_PERCENT, .metavar = "PCT", .max = 100,
+	{ .name = "loss-correlation",
+	  .type = FOPT_PERCENT,
+	  .metavar = "PCT",
+	  .max = 100,
 	  .help = "how much each loss follows the previous one (bursts)" },
-	{ .name = "duplicate", .type = FOPT_PERCENT, .metavar = "PCT", .max = 100,
+	{ .name = "duplicate",
+	  .type = FOPT_PERCENT,
+	  .metavar = "PCT",
+	  .max = 100,
 	  .help = "send PCT of the packets twice" },
-	{ .name = "corrupt", .type = FOPT_PERCENT, .metavar = "PCT", .max = 100,
+	{ .name = "corrupt",
+	  .type = FOPT_PERCENT,
+	  .metavar = "PCT",
+	  .max = 100,
 	  .help = "flip a random bit in PCT of the packets" },
-	{ .name = "reorder", .type = FOPT_PERCENT, .metavar = "PCT", .max = 100,
+	{ .name = "reorder",
+	  .type = FOPT_PERCENT,
+	  .metavar = "PCT",
+	  .max = 100,
 	  .help = "send PCT of the packets at once, ahead of the delayed ones (needs --delay)" },
-	{ .name = "gap", .type = FOPT_UINT, .metavar = "N", .min = 1, .max = 4294967295.0,
+	{ .name = "gap",
+	  .type = FOPT_UINT,
+	  .metavar = "N",
+	  .min = 1,
+	  .max = 4294967295.0,
 	  .help = "reorder: only every Nth packet may jump ahead (default 1)" },
-	{ .name = "rate", .type = FOPT_STRING, .metavar = "RATE",
+	{ .name = "rate",
+	  .type = FOPT_STRING,
+	  .metavar = "RATE",
 	  .help = "limit the bandwidth: 1mbit, 512kbit, 10MB/s (netem rate)" },
-	{ .name = "device", .type = FOPT_LIST, .metavar = "IFACE",
+	{ .name = "device",
+	  .type = FOPT_LIST,
+	  .metavar = "IFACE",
 	  .help = "interface to shape, repeatable (default: every interface up but lo)" },
-	{ .name = "to", .type = FOPT_LIST, .metavar = "CIDR",
+	{ .name = "to",
+	  .type = FOPT_LIST,
+	  .metavar = "CIDR",
 	  .help = "shape only traffic with these peers, repeatable (IPv4 and IPv6)" },
-	{ .name = "port", .type = FOPT_STRING, .metavar = "N[-M]",
+	{ .name = "port",
+	  .type = FOPT_STRING,
+	  .metavar = "N[-M]",
 	  .help = "shape only traffic with this port (or range) at either end" },
-	{ .name = "protocol", .type = FOPT_ENUM, .metavar = "PROTO", .choices = proto_choices,
+	{ .name = "protocol",
+	  .type = FOPT_ENUM,
+	  .metavar = "PROTO",
+	  .choices = proto_choices,
 	  .help = "shape only tcp, udp or icmp (ICMP and ICMPv6)" },
-	{ .name = "direction", .type = FOPT_ENUM, .metavar = "DIR", .choices = dir_choices,
+	{ .name = "direction",
+	  .type = FOPT_ENUM,
+	  .metavar = "DIR",
+	  .choices = dir_choices,
 	  .help = "egress (default), ingress (through an ifb device) or both" },
-	{ .name = "partition", .type = FOPT_FLAG,
+	{ .name = "partition",
+	  .type = FOPT_FLAG,
 	  .help = "drop all traffic with the --to peers (or all traffic), both directions" },
-	{ .name = "dns-outage", .type = FOPT_FLAG,
+	{ .name = "dns-outage",
+	  .type = FOPT_FLAG,
 	  .help = "drop DNS: UDP and TCP port 53 (to the --to servers, if given)" },
-	{ .name = "reject", .type = FOPT_FLAG,
+	{ .name = "reject",
+	  .type = FOPT_FLAG,
 	  .help = "with --partition: refuse instead of dropping (TCP gets a reset, the rest an "
 		  "ICMP port unreachable), so connections fail at once rather than time out" },
 };
@@ -90,7 +136,7 @@ struct net_counters {
 
 struct net_dev {
 	struct ns_link link;
-	struct ns_saved root;         /* egress: what the root was at plan time */
+	struct ns_saved root; /* egress: what the root was at plan time */
 	enum ns_ingress_state ing;
 	uint32_t ing_parent;
 	char ifb[IF_NAMESIZE];
@@ -122,7 +168,8 @@ struct net_priv {
 
 /* ---- validate: options alone ---- */
 
-static int usage(struct duress_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage(struct duress_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static int usage(struct duress_err *err, const char *fmt, ...)
 {
@@ -142,31 +189,37 @@ static bool set(const struct fault *f, const char *name)
 
 static int check_presets(struct fault *f, struct duress_err *err)
 {
-	static const char *const netem_opts[] = { "delay", "jitter", "correlation", "distribution",
-						  "loss", "loss-correlation", "duplicate", "corrupt",
-						  "reorder", "gap", "rate" };
+	static const char *const netem_opts[] = { "delay",	  "jitter",  "correlation",
+						  "distribution", "loss",    "loss-correlation",
+						  "duplicate",	  "corrupt", "reorder",
+						  "gap",	  "rate" };
 	const char *preset = set(f, "partition") ? "--partition" : "--dns-outage";
 
 	if (set(f, "partition") && set(f, "dns-outage"))
 		return usage(err, "--partition and --dns-outage exclude each other");
 	for (size_t i = 0; i < DURESS_ARRAY_SIZE(netem_opts); i++)
 		if (set(f, netem_opts[i]))
-			return usage(err, "%s drops every packet it matches: --%s makes no sense with it",
-				     preset, netem_opts[i]);
+			return usage(
+				err,
+				"%s drops every packet it matches: --%s makes no sense with it",
+				preset, netem_opts[i]);
 	if (set(f, "dns-outage") && (set(f, "port") || set(f, "protocol")))
-		return usage(err, "--dns-outage chooses the port (53) and protocols (udp, tcp) "
-				  "itself: drop --%s",
+		return usage(err,
+			     "--dns-outage chooses the port (53) and protocols (udp, tcp) "
+			     "itself: drop --%s",
 			     set(f, "port") ? "port" : "protocol");
 	if (set(f, "reject")) {
 		static const char *const not_with[] = { "port", "protocol", "device", "direction" };
 
 		if (!set(f, "partition"))
-			return usage(err, "--reject changes how --partition cuts: give --partition");
+			return usage(err,
+				     "--reject changes how --partition cuts: give --partition");
 		for (size_t i = 0; i < DURESS_ARRAY_SIZE(not_with); i++)
 			if (set(f, not_with[i]))
-				return usage(err, "--partition --reject cuts all traffic with the "
-						  "--to peers, both ways, on every interface: "
-						  "drop --%s",
+				return usage(err,
+					     "--partition --reject cuts all traffic with the "
+					     "--to peers, both ways, on every interface: "
+					     "drop --%s",
 					     not_with[i]);
 	}
 	return 0;
@@ -213,7 +266,7 @@ static int net_validate(struct fault *f, struct duress_err *err)
 	v = fault_opt(f, "distribution");
 	p->netem.dist = NS_DIST_UNIFORM;
 	if (v->set)
-		p->netem.dist = v->choice == 1   ? NS_DIST_NORMAL
+		p->netem.dist = v->choice == 1	 ? NS_DIST_NORMAL
 				: v->choice == 2 ? NS_DIST_PARETO
 				: v->choice == 3 ? NS_DIST_PARETONORMAL
 						 : NS_DIST_UNIFORM;
@@ -244,8 +297,9 @@ static int net_validate(struct fault *f, struct duress_err *err)
 	}
 	v = fault_opt(f, "protocol");
 	if (v->set)
-		p->match.proto = v->choice == 0 ? NS_PROTO_TCP : v->choice == 1 ? NS_PROTO_UDP
-										: NS_PROTO_ICMP;
+		p->match.proto = v->choice == 0	  ? NS_PROTO_TCP
+				 : v->choice == 1 ? NS_PROTO_UDP
+						  : NS_PROTO_ICMP;
 	if (p->match.proto == NS_PROTO_ICMP && p->match.has_ports)
 		return usage(err, "--port: ICMP has no ports (--protocol icmp)");
 	if (set(f, "dns-outage")) {
@@ -293,7 +347,8 @@ static int net_supported(struct fault *f, struct duress_err *err)
 				       "namespace to shape");
 	if (p->reject)
 		return nft_probe(false, true, err) < 0
-			       ? duress_err_wrap(err, "network: --reject needs nftables with reject")
+			       ? duress_err_wrap(err,
+						 "network: --reject needs nftables with reject")
 			       : 0;
 	return qdisc_probe(p->filtered && p->egress, p->ingress, err);
 }
@@ -310,8 +365,9 @@ static int read_counters(struct net_priv *p, struct duress_err *err, int which)
 		return -1;
 	for (size_t d = 0; d < p->ndevs; d++) {
 		struct net_dev *dev = &p->devs[d];
-		struct net_counters *c = which == 0 ? &dev->at_plan : which == 1 ? &dev->at_apply
-										  : &dev->last;
+		struct net_counters *c = which == 0   ? &dev->at_plan
+					 : which == 1 ? &dev->at_apply
+						      : &dev->last;
 
 		for (size_t i = 0; i < n; i++) {
 			if (links[i].ifindex != dev->link.ifindex)
@@ -356,12 +412,14 @@ static int pick_devices(struct fault *f, struct net_priv *p, struct duress_err *
 				found = true;
 				for (size_t d = 0; d < p->ndevs; d++)
 					if (p->devs[d].link.ifindex == links[i].ifindex)
-						return usage(err, "--device %s given twice", v->list[k]);
+						return usage(err, "--device %s given twice",
+							     v->list[k]);
 				p->devs[p->ndevs++].link = links[i];
 			}
 			if (!found)
-				return usage(err, "--device: no interface '%s' in the target's network "
-						  "namespace (it has: %s)",
+				return usage(err,
+					     "--device: no interface '%s' in the target's network "
+					     "namespace (it has: %s)",
 					     v->list[k], have);
 		}
 		return 0;
@@ -371,16 +429,18 @@ static int pick_devices(struct fault *f, struct net_priv *p, struct duress_err *
 		    is_our_ifb(&links[i]))
 			continue;
 		if (p->ndevs >= NET_MAX_DEVS)
-			return usage(err, "network: more than %d interfaces are up in the target's "
-					  "namespace: name some with --device",
+			return usage(err,
+				     "network: more than %d interfaces are up in the target's "
+				     "namespace: name some with --device",
 				     NET_MAX_DEVS);
 		p->devs[p->ndevs++].link = links[i];
 	}
 	if (!p->ndevs)
-		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
-				       "network: the target's network namespace has no interface up "
-				       "but lo (it has: %s); name one with --device (lo only that way)",
-				       have);
+		return duress_err_setc(
+			err, DURESS_EXIT_UNSUPPORTED, 0,
+			"network: the target's network namespace has no interface up "
+			"but lo (it has: %s); name one with --device (lo only that way)",
+			have);
 	return 0;
 }
 
@@ -408,8 +468,8 @@ static size_t ssh_sessions(pid_t pid, struct tcp_conn *out, size_t max)
 			struct tcp_conn c = { .family = k ? AF_INET6 : AF_INET };
 			size_t words = k ? 4 : 1;
 
-			if (sscanf(line, " %*u: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x", la, &lp, ra,
-				   &rp, &st) != 5)
+			if (sscanf(line, " %*u: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x", la, &lp,
+				   ra, &rp, &st) != 5)
 				continue;
 			if (st != 1 || lp != 22 || strlen(ra) != words * 8)
 				continue;
@@ -528,37 +588,44 @@ static void plan_device(struct fault *f, struct net_priv *p, struct net_dev *d)
 
 		ns_saved_describe(&d->root, orig, sizeof(orig));
 		if (!p->filtered) {
-			fault_plan_add(f, "%s egress: replace the root qdisc (now %s) with netem %x: %s%s%s",
-				       name, orig, NS_MAJ_ROOT, netem,
-				       copy ? ", and under it a copy of " : "", copy ? o->kind : "");
+			fault_plan_add(
+				f,
+				"%s egress: replace the root qdisc (now %s) with netem %x: %s%s%s",
+				name, orig, NS_MAJ_ROOT, netem,
+				copy ? ", and under it a copy of " : "", copy ? o->kind : "");
 		} else {
-			fault_plan_add(f,
-				       "%s egress: replace the root qdisc (now %s) with prio %x: (2 "
-				       "bands, every priority on band 1%s%s), netem %x: on band 2: %s",
-				       name, orig, NS_MAJ_ROOT, copy ? ", which keeps a copy of " : "",
-				       copy ? o->kind : "", NS_MAJ_NETEM, netem);
+			fault_plan_add(
+				f,
+				"%s egress: replace the root qdisc (now %s) with prio %x: (2 "
+				"bands, every priority on band 1%s%s), netem %x: on band 2: %s",
+				name, orig, NS_MAJ_ROOT, copy ? ", which keeps a copy of " : "",
+				copy ? o->kind : "", NS_MAJ_NETEM, netem);
 			rules_summary(p->eg_rules, p->n_eg, rules, sizeof(rules));
-			fault_plan_add(f, "%s egress: %zu u32 filter%s at %x: sending to %x:2 (netem): %s",
-				       name, p->n_eg, p->n_eg == 1 ? "" : "s", NS_MAJ_ROOT, NS_MAJ_ROOT,
-				       rules);
+			fault_plan_add(
+				f, "%s egress: %zu u32 filter%s at %x: sending to %x:2 (netem): %s",
+				name, p->n_eg, p->n_eg == 1 ? "" : "s", NS_MAJ_ROOT, NS_MAJ_ROOT,
+				rules);
 		}
 	}
 	if (p->ingress) {
 		struct ns_netem in = p->netem;
 
 		ns_netem_describe(&in, netem, sizeof(netem));
-		fault_plan_add(f, "%s ingress: create ifb device %s (up) with root netem %x: %s", name,
-			       d->ifb, NS_MAJ_ROOT, netem);
+		fault_plan_add(f, "%s ingress: create ifb device %s (up) with root netem %x: %s",
+			       name, d->ifb, NS_MAJ_ROOT, netem);
 		if (d->ing == NS_INGRESS_NONE)
-			fault_plan_add(f, "%s ingress: add an ingress qdisc ffff: (none now)", name);
+			fault_plan_add(f, "%s ingress: add an ingress qdisc ffff: (none now)",
+				       name);
 		else
-			fault_plan_add(f, "%s ingress: keep its %s qdisc; our filters beside the "
-					  "owner's at %s, priorities %u-%u",
+			fault_plan_add(f,
+				       "%s ingress: keep its %s qdisc; our filters beside the "
+				       "owner's at %s, priorities %u-%u",
 				       name, d->ing == NS_INGRESS_CLSACT ? "clsact" : "ingress",
 				       ns_handle_str(d->ing_parent, h, sizeof(h)), NS_PREF_BASE,
 				       NS_PREF_BASE + 2);
 		rules_summary(p->in_rules, p->n_in, rules, sizeof(rules));
-		fault_plan_add(f, "%s ingress: %zu u32 filter%s at %s redirecting (mirred) to %s: %s",
+		fault_plan_add(f,
+			       "%s ingress: %zu u32 filter%s at %s redirecting (mirred) to %s: %s",
 			       name, p->n_in, p->n_in == 1 ? "" : "s",
 			       ns_handle_str(d->ing_parent, h, sizeof(h)), d->ifb, rules);
 	}
@@ -577,9 +644,10 @@ static int plan_reject(struct fault *f, struct net_priv *p)
 	nft_table_name(f->desc->name, p->table, sizeof(p->table));
 	fault_plan_add(f, "network namespace net:[%llu] of pid %d (undo records: %s)",
 		       netshape_ino(p->ns), (int)f->target->pid, p->ref);
-	fault_plan_add(f, "nftables: table inet %s, chains input and output: traffic with %s "
-			  "refused, both ways: TCP with a reset, the rest with an ICMP port "
-			  "unreachable (resets themselves pass)",
+	fault_plan_add(f,
+		       "nftables: table inet %s, chains input and output: traffic with %s "
+		       "refused, both ways: TCP with a reset, the rest with an ICMP port "
+		       "unreachable (resets themselves pass)",
 		       p->table, p->match.ncidrs ? peers : "every peer (all but loopback)");
 	fault_plan_add(f, "revert: delete table inet %s", p->table);
 	return 0;
@@ -652,8 +720,9 @@ static int apply_egress(struct fault *f, struct net_priv *p, struct net_dev *d,
 		rc = undo_record(f->undo, &undo_kind_qdisc, f->desc->name, p->ref, what, text, err);
 	}
 	if (rc >= 0)
-		rc = qdisc_install(p->ns, d->link.ifindex, &p->netem, p->filtered ? p->eg_rules : NULL,
-				      p->filtered ? p->n_eg : 0, &now, err);
+		rc = qdisc_install(p->ns, d->link.ifindex, &p->netem,
+				   p->filtered ? p->eg_rules : NULL, p->filtered ? p->n_eg : 0,
+				   &now, err);
 	ns_saved_free(&now);
 	if (rc < 0)
 		return duress_err_wrap(err, "network: shape %s (egress)", d->link.name);
@@ -674,19 +743,21 @@ static int apply_ingress(struct fault *f, struct net_priv *p, struct net_dev *d,
 		goto fail;
 	if (d->ing == NS_INGRESS_NONE) {
 		snprintf(what, sizeof(what), "%s ingress", d->link.name);
-		if (undo_record(f->undo, &undo_kind_qdisc, f->desc->name, p->ref, what, "none", err) < 0 ||
+		if (undo_record(f->undo, &undo_kind_qdisc, f->desc->name, p->ref, what, "none",
+				err) < 0 ||
 		    qdisc_add_ingress(p->ns, d->link.ifindex, err) < 0)
 			goto fail;
 	} else {
 		for (unsigned pref = NS_PREF_BASE; pref <= NS_PREF_BASE + 2; pref++) {
 			snprintf(what, sizeof(what), "%s %s %u", d->link.name,
 				 ns_handle_str(d->ing_parent, h, sizeof(h)), pref);
-			if (undo_record(f->undo, &undo_kind_tc_filter, f->desc->name, p->ref, what, "", err) < 0)
+			if (undo_record(f->undo, &undo_kind_tc_filter, f->desc->name, p->ref, what,
+					"", err) < 0)
 				goto fail;
 		}
 	}
 	if (qdisc_add_redirect(p->ns, d->link.ifindex, d->ing_parent, p->in_rules, p->n_in,
-				  d->ifb_ifindex, err) < 0)
+			       d->ifb_ifindex, err) < 0)
 		goto fail;
 	d->ingress_done = true;
 	return 0;
@@ -770,10 +841,14 @@ static json_t *counters_json(const struct net_counters *a, const struct net_coun
 	double s = b->t - a->t;
 
 	json_object_set_new(o, "seconds", json_real((double)(long)(s * 100) / 100));
-	json_object_set_new(o, "tx_packets", json_integer((json_int_t)(b->tx_packets - a->tx_packets)));
-	json_object_set_new(o, "rx_packets", json_integer((json_int_t)(b->rx_packets - a->rx_packets)));
-	json_object_set_new(o, "tx_dropped", json_integer((json_int_t)(b->tx_dropped - a->tx_dropped)));
-	json_object_set_new(o, "rx_dropped", json_integer((json_int_t)(b->rx_dropped - a->rx_dropped)));
+	json_object_set_new(o, "tx_packets",
+			    json_integer((json_int_t)(b->tx_packets - a->tx_packets)));
+	json_object_set_new(o, "rx_packets",
+			    json_integer((json_int_t)(b->rx_packets - a->rx_packets)));
+	json_object_set_new(o, "tx_dropped",
+			    json_integer((json_int_t)(b->tx_dropped - a->tx_dropped)));
+	json_object_set_new(o, "rx_dropped",
+			    json_integer((json_int_t)(b->rx_dropped - a->rx_dropped)));
 	return o;
 }
 
@@ -815,11 +890,12 @@ static void net_report(struct fault *f, json_t *summary)
 		json_object_set_new(summary, "peers", json_integer((json_int_t)p->match.ncidrs));
 		return;
 	}
-	json_object_set_new(summary, "netem", json_string(ns_netem_describe(&p->netem, netem,
-									    sizeof(netem))));
+	json_object_set_new(summary, "netem",
+			    json_string(ns_netem_describe(&p->netem, netem, sizeof(netem))));
 	json_object_set_new(summary, "direction",
-			    json_string(p->egress && p->ingress ? "both" : p->ingress ? "ingress"
-										     : "egress"));
+			    json_string(p->egress && p->ingress ? "both"
+					: p->ingress		? "ingress"
+								: "egress"));
 	if (p->filtered)
 		json_object_set_new(summary, "filters",
 				    json_integer((json_int_t)((p->egress ? p->n_eg : 0) +
@@ -845,8 +921,9 @@ static void net_release(struct fault *f)
 
 const struct fault_desc fault_network = {
 	.name = "network",
-	.summary = "delay, jitter, loss, duplication, corruption, reordering, bandwidth, partitions "
-		   "(netem over netlink)",
+	.summary =
+		"delay, jitter, loss, duplication, corruption, reordering, bandwidth, partitions "
+		"(netem over netlink)",
 	.opts = net_opts,
 	.nopts = DURESS_ARRAY_SIZE(net_opts),
 	.priv_size = sizeof(struct net_priv),

@@ -23,8 +23,8 @@ static int usage(struct duress_err *err, const char *what, const char *text, con
 	return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: '%s': %s", what, text, why);
 }
 
-int fault_rule_split(const char *text, const char *what, struct fault_rule_item **items,
-		     size_t *n, struct duress_err *err)
+int fault_rule_split(const char *text, const char *what, struct fault_rule_item **items, size_t *n,
+		     struct duress_err *err)
 {
 	size_t len = strlen(text), cap = FAULT_RULE_MAX_ITEMS;
 	struct fault_rule_item *v = calloc(cap, sizeof(*v));
@@ -66,7 +66,8 @@ int fault_rule_split(const char *text, const char *what, struct fault_rule_item 
 			val = malloc(len + 1);
 			if (!val) {
 				fault_rule_items_free(v, *n);
-				return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "%s", what);
+				return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "%s",
+						       what);
 			}
 			if (*p == '"') {
 				for (p++; *p && *p != '"'; p++) {
@@ -85,8 +86,9 @@ int fault_rule_split(const char *text, const char *what, struct fault_rule_item 
 				if (*p && *p != ',') {
 					free(val);
 					fault_rule_items_free(v, *n);
-					return usage(err, what, text,
-						     "text after a quoted value (a comma separates items)");
+					return usage(
+						err, what, text,
+						"text after a quoted value (a comma separates items)");
 				}
 			} else {
 				while (*p && *p != ',')
@@ -133,20 +135,22 @@ int fault_rule_parse(const struct fault_desc *desc, const char *text, const char
 				idx = -2;
 		if (idx == -2) {
 			duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-					"%s: %s: given once for the whole fault, not in a rule", what,
-					it->key);
+					"%s: %s: given once for the whole fault, not in a rule",
+					what, it->key);
 			goto fail;
 		}
 		if (idx < 0) {
-			duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: %s: not an option of the %s fault",
-					what, it->key, desc->name);
+			duress_err_setc(err, DURESS_EXIT_USAGE, 0,
+					"%s: %s: not an option of the %s fault", what, it->key,
+					desc->name);
 			goto fail;
 		}
 		snprintf(w, sizeof(w), "%s: %s", what, it->key);
 		if (desc->opts[idx].type == FOPT_FLAG && it->value && strcmp(it->value, "true")) {
 			if (!strcmp(it->value, "false"))
 				continue;
-			duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s: a flag (true, false or bare)", w);
+			duress_err_setc(err, DURESS_EXIT_USAGE, 0,
+					"%s: a flag (true, false or bare)", w);
 			goto fail;
 		}
 		if (out->vals[idx].set && desc->opts[idx].type != FOPT_LIST) {

@@ -21,27 +21,49 @@
 
 static const struct fault_opt tcp_opts[] = {
 	PXF_OPTS,
-	{ .name = "percent", .type = FOPT_PERCENT, .metavar = "PCT", .max = 100,
+	{ .name = "percent",
+	  .type = FOPT_PERCENT,
+	  .metavar = "PCT",
+	  .max = 100,
 	  .help = "apply to PCT of the connections (default 100)" },
-	{ .name = "reset", .type = FOPT_FLAG,
+	{ .name = "reset",
+	  .type = FOPT_FLAG,
 	  .help = "reset the connection (RST): the client sees ECONNRESET" },
-	{ .name = "reset-after", .type = FOPT_DURATION, .metavar = "DUR",
+	{ .name = "reset-after",
+	  .type = FOPT_DURATION,
+	  .metavar = "DUR",
 	  .help = "--reset once the connection is DUR old, not at once" },
-	{ .name = "timeout", .type = FOPT_FLAG,
+	{ .name = "timeout",
+	  .type = FOPT_FLAG,
 	  .help = "accept, then never answer (nothing reaches the server)" },
-	{ .name = "latency", .type = FOPT_DURATION, .metavar = "DUR",
+	{ .name = "latency",
+	  .type = FOPT_DURATION,
+	  .metavar = "DUR",
 	  .help = "delay what the server sends by DUR" },
-	{ .name = "latency-up", .type = FOPT_DURATION, .metavar = "DUR",
+	{ .name = "latency-up",
+	  .type = FOPT_DURATION,
+	  .metavar = "DUR",
 	  .help = "delay what the client sends by DUR" },
-	{ .name = "jitter", .type = FOPT_DURATION, .metavar = "DUR",
+	{ .name = "jitter",
+	  .type = FOPT_DURATION,
+	  .metavar = "DUR",
 	  .help = "vary the latencies by +-DUR (order is kept)" },
-	{ .name = "bandwidth", .type = FOPT_STRING, .metavar = "RATE",
+	{ .name = "bandwidth",
+	  .type = FOPT_STRING,
+	  .metavar = "RATE",
 	  .help = "limit what the server sends to RATE (1mbit, 100KB/s)" },
-	{ .name = "bandwidth-up", .type = FOPT_STRING, .metavar = "RATE",
+	{ .name = "bandwidth-up",
+	  .type = FOPT_STRING,
+	  .metavar = "RATE",
 	  .help = "limit what the client sends to RATE" },
-	{ .name = "slow-close", .type = FOPT_DURATION, .metavar = "DUR",
+	{ .name = "slow-close",
+	  .type = FOPT_DURATION,
+	  .metavar = "DUR",
 	  .help = "pass a close (FIN) on only DUR later" },
-	{ .name = "limit-data", .type = FOPT_SIZE, .metavar = "SIZE", .min = 1,
+	{ .name = "limit-data",
+	  .type = FOPT_SIZE,
+	  .metavar = "SIZE",
+	  .min = 1,
 	  .help = "close the connection after SIZE bytes from the server" },
 };
 
@@ -50,7 +72,8 @@ struct tcp_priv {
 	struct tcpf_config tc;
 };
 
-static int usage(struct duress_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage(struct duress_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static int usage(struct duress_err *err, const char *fmt, ...)
 {
@@ -90,8 +113,10 @@ static int rate(const struct fault *f, const char *name, uint64_t *out, struct d
 
 static int tcp_validate(struct fault *f, struct duress_err *err)
 {
-	static const char *const toxics[] = { "latency", "latency-up", "bandwidth", "bandwidth-up",
-					      "slow-close", "limit-data", NULL };
+	static const char *const toxics[] = { "latency",    "latency-up",
+					      "bandwidth",  "bandwidth-up",
+					      "slow-close", "limit-data",
+					      NULL };
 	struct tcp_priv *p = f->priv;
 	struct tcpf_config *c = &p->tc;
 	const struct fault_val *v;
@@ -104,8 +129,9 @@ static int tcp_validate(struct fault *f, struct duress_err *err)
 			return usage(err, "--timeout and --reset exclude each other");
 		for (size_t i = 0; toxics[i]; i++)
 			if (is_set(f, toxics[i]))
-				return usage(err, "--timeout lets nothing through: --%s makes no sense "
-						  "with it",
+				return usage(err,
+					     "--timeout lets nothing through: --%s makes no sense "
+					     "with it",
 					     toxics[i]);
 	}
 	if (is_set(f, "reset-after") && !is_set(f, "reset"))
@@ -168,7 +194,8 @@ static int tcp_plan(struct fault *f, struct duress_err *err)
 
 	if (pxf_plan(f, &p->px, err) < 0)
 		return -1;
-#define PUT(...) (n += (size_t)snprintf(line + n, n < sizeof(line) ? sizeof(line) - n : 0, __VA_ARGS__))
+#define PUT(...) \
+	(n += (size_t)snprintf(line + n, n < sizeof(line) ? sizeof(line) - n : 0, __VA_ARGS__))
 	PUT("%g%% of the connections:", c->percent);
 	if (c->reset && !c->reset_after_ns)
 		PUT(" reset at once");
@@ -177,17 +204,22 @@ static int tcp_plan(struct fault *f, struct duress_err *err)
 	if (c->timeout)
 		PUT(" accepted, never answered");
 	if (c->latency_ns[PROXY_DOWN])
-		PUT(" server->client +%s", format_duration(c->latency_ns[PROXY_DOWN] / 1000, a, sizeof(a)));
+		PUT(" server->client +%s",
+		    format_duration(c->latency_ns[PROXY_DOWN] / 1000, a, sizeof(a)));
 	if (c->latency_ns[PROXY_UP])
-		PUT(" client->server +%s", format_duration(c->latency_ns[PROXY_UP] / 1000, a, sizeof(a)));
+		PUT(" client->server +%s",
+		    format_duration(c->latency_ns[PROXY_UP] / 1000, a, sizeof(a)));
 	if (c->jitter_ns)
 		PUT(" (+-%s)", format_duration(c->jitter_ns / 1000, a, sizeof(a)));
 	if (c->bandwidth_bps[PROXY_DOWN])
-		PUT(" server->client at %s/s", format_size(c->bandwidth_bps[PROXY_DOWN], a, sizeof(a)));
+		PUT(" server->client at %s/s",
+		    format_size(c->bandwidth_bps[PROXY_DOWN], a, sizeof(a)));
 	if (c->bandwidth_bps[PROXY_UP])
-		PUT(" client->server at %s/s", format_size(c->bandwidth_bps[PROXY_UP], b, sizeof(b)));
+		PUT(" client->server at %s/s",
+		    format_size(c->bandwidth_bps[PROXY_UP], b, sizeof(b)));
 	if (c->slow_close_ns)
-		PUT(" closes passed on %s late", format_duration(c->slow_close_ns / 1000, a, sizeof(a)));
+		PUT(" closes passed on %s late",
+		    format_duration(c->slow_close_ns / 1000, a, sizeof(a)));
 	if (c->limit_data)
 		PUT(" closed after %s from the server", format_size(c->limit_data, a, sizeof(a)));
 #undef PUT

@@ -79,11 +79,11 @@ static void child_error(int ctl, const char *fmt, ...)
 	fault_helper_send(ctl, "error", NULL, msg);
 }
 
-static _Noreturn void child_run(const struct fault_helper_spec *spec, pid_t parent, int go,
-				int ctl)
+static _Noreturn void child_run(const struct fault_helper_spec *spec, pid_t parent, int go, int ctl)
 {
-	const struct proc_child setup = { .name = spec->name, .deathsig = SIGKILL, .parent = parent,
-					  .default_handlers = true };
+	const struct proc_child setup = {
+		.name = spec->name, .deathsig = SIGKILL, .parent = parent, .default_handlers = true
+	};
 	int keep[FAULT_HELPER_MAX_KEEP + 1];
 	char c;
 	ssize_t n;
@@ -283,7 +283,8 @@ static int spawn(struct fault_helper *h, struct duress_err *err)
 
 		snprintf(where, sizeof(where), "%d", (int)child);
 		snprintf(when, sizeof(when), "%llu", start);
-		idx = undo_record(h->f->undo, &undo_kind_helper, h->f->desc->name, where, when, spec->name, err);
+		idx = undo_record(h->f->undo, &undo_kind_helper, h->f->desc->name, where, when,
+				  spec->name, err);
 		if (idx < 0) {
 			kill(child, SIGKILL);
 			reap_blocking(child, NULL);
@@ -333,18 +334,19 @@ static int wait_ready(struct fault_helper *h, struct duress_err *err)
 		usleep(1000);
 	}
 	if (waitpid(h->pid, &st, WNOHANG) == h->pid) {
-died:
+	died:
 		h->pid = 0;
 		forget_step(h);
 		status_text(st, how, sizeof(how));
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, 0, "%s %s before it was ready%s%s",
-				       h->spec.name, how, h->last_error[0] ? ": " : "",
-				       h->last_error);
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, 0,
+				       "%s %s before it was ready%s%s", h->spec.name, how,
+				       h->last_error[0] ? ": " : "", h->last_error);
 	}
 	fault_helper_stop(h);
-	return duress_err_setc(err, DURESS_EXIT_INTERNAL, ETIMEDOUT, "%s: not ready within %.1fs%s%s",
-			       h->spec.name, h->spec.ready_timeout_us / 1e6,
-			       h->last_error[0] ? ": " : "", h->last_error);
+	return duress_err_setc(err, DURESS_EXIT_INTERNAL, ETIMEDOUT,
+			       "%s: not ready within %.1fs%s%s", h->spec.name,
+			       h->spec.ready_timeout_us / 1e6, h->last_error[0] ? ": " : "",
+			       h->last_error);
 }
 
 int fault_helper_start(struct fault *f, struct fault_helper *h,
@@ -474,8 +476,9 @@ void fault_helper_merge(json_t *dst, json_t *src)
 			}
 			fault_helper_merge(d, v);
 		} else if (json_is_integer(v) && json_is_integer(d)) {
-			json_object_set_new(dst, k,
-					    json_integer(json_integer_value(d) + json_integer_value(v)));
+			json_object_set_new(
+				dst, k,
+				json_integer(json_integer_value(d) + json_integer_value(v)));
 		} else {
 			json_object_set(dst, k, v);
 		}

@@ -15,10 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const pxf_global_opts[] = { "port", "direction", "to", "listen", "upstream", "rule",
-					NULL };
+const char *const pxf_global_opts[] = { "port",	    "direction", "to", "listen",
+					"upstream", "rule",	 NULL };
 
-static int usage(struct duress_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage(struct duress_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static int usage(struct duress_err *err, const char *fmt, ...)
 {
@@ -49,21 +50,28 @@ int pxf_validate(struct fault *f, struct pxf *x, struct duress_err *err)
 	snprintf(x->helper_name, sizeof(x->helper_name), "duress-%s", f->desc->name);
 	if (lis->set || up->set) {
 		if (!lis->set || !up->set)
-			return usage(err, "%s: --listen and --upstream go together (an explicit proxy)",
+			return usage(err,
+				     "%s: --listen and --upstream go together (an explicit proxy)",
 				     f->desc->name);
 		if (port->set || dir->set || to->set)
-			return usage(err, "%s: --%s is for a transparent proxy (-t TARGET --port N); "
-					  "an explicit one (--listen/--upstream) redirects nothing",
-				     f->desc->name, port->set ? "port" : dir->set ? "direction" : "to");
-		if (proxy_parse_addr(lis->s, "--listen", &x->listen_addr, &x->listen_len, err) < 0 ||
+			return usage(err,
+				     "%s: --%s is for a transparent proxy (-t TARGET --port N); "
+				     "an explicit one (--listen/--upstream) redirects nothing",
+				     f->desc->name,
+				     port->set	? "port"
+				     : dir->set ? "direction"
+						: "to");
+		if (proxy_parse_addr(lis->s, "--listen", &x->listen_addr, &x->listen_len, err) <
+			    0 ||
 		    proxy_parse_addr(up->s, "--upstream", &x->upstream, &x->upstream_len, err) < 0)
 			return -1;
 		x->explicit_mode = true;
 		return 0;
 	}
 	if (!port->set)
-		return usage(err, "%s: --port N is required (the connections to redirect), or "
-				  "--listen ADDR:PORT --upstream ADDR:PORT for an explicit proxy",
+		return usage(err,
+			     "%s: --port N is required (the connections to redirect), or "
+			     "--listen ADDR:PORT --upstream ADDR:PORT for an explicit proxy",
 			     f->desc->name);
 	x->port = (uint16_t)port->u;
 	x->inbound = !dir->set || dir->choice == 0;
@@ -103,7 +111,8 @@ static int listening(pid_t pid, uint16_t port)
 		while (fgets(line, sizeof(line), fp)) {
 			unsigned lp, st;
 
-			if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &lp, &st) == 2 &&
+			if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &lp, &st) ==
+				    2 &&
 			    st == 0x0A && lp == port) {
 				found = 1;
 				break;
@@ -165,8 +174,8 @@ int pxf_supported(struct fault *f, struct pxf *x, struct duress_err *err)
 		uint16_t bound;
 
 		if (x->listen_fd < 0 &&
-		    proxy_listen(-1, (struct sockaddr *)&x->listen_addr, x->listen_len, &x->listen_fd,
-				 &bound, "--listen", err) < 0)
+		    proxy_listen(-1, (struct sockaddr *)&x->listen_addr, x->listen_len,
+				 &x->listen_fd, &bound, "--listen", err) < 0)
 			return -1;
 		x->listen_port = bound;
 		e = try_connect(&x->upstream, x->upstream_len, PXF_UPSTREAM_CHECK_MS);
@@ -178,17 +187,19 @@ int pxf_supported(struct fault *f, struct pxf *x, struct duress_err *err)
 		return 0;
 	}
 	if (f->target->netns_fd < 0 || f->target->pid <= 0)
-		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
-				       "%s: the target has no process, hence no network namespace to "
-				       "redirect in (an explicit proxy needs none: --listen/--upstream)",
-				       f->desc->name);
+		return duress_err_setc(
+			err, DURESS_EXIT_UNSUPPORTED, 0,
+			"%s: the target has no process, hence no network namespace to "
+			"redirect in (an explicit proxy needs none: --listen/--upstream)",
+			f->desc->name);
 	if (netshape_fd_ino(f->target->netns_fd, &x->netns_ino) < 0)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno,
 				       "%s: the target's network namespace", f->desc->name);
 	if (shared_namespace(f, x, err) < 0)
 		return -1;
 	if (nft_probe(true, false, err) < 0)
-		return duress_err_wrap(err, "%s: the redirect needs nftables with NAT", f->desc->name);
+		return duress_err_wrap(err, "%s: the redirect needs nftables with NAT",
+				       f->desc->name);
 	if (x->inbound && listening(f->target->pid, x->port) == 0)
 		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
 				       "--port %u: nothing listens on TCP port %u in the target's "
@@ -203,8 +214,9 @@ int pxf_plan(struct fault *f, struct pxf *x, struct duress_err *err)
 	char a[INET6_ADDRSTRLEN + 8], b[INET6_ADDRSTRLEN + 8], to[1024] = "";
 
 	if (x->explicit_mode) {
-		fault_plan_add(f, "start the %s proxy (process %s) listening on %s, forwarding to %s; "
-				  "no redirect",
+		fault_plan_add(f,
+			       "start the %s proxy (process %s) listening on %s, forwarding to %s; "
+			       "no redirect",
 			       f->desc->name, x->helper_name,
 			       proxy_format_addr((struct sockaddr *)&x->listen_addr, a, sizeof(a)),
 			       proxy_format_addr((struct sockaddr *)&x->upstream, b, sizeof(b)));
@@ -221,11 +233,13 @@ int pxf_plan(struct fault *f, struct pxf *x, struct duress_err *err)
 		snprintf(to + n, sizeof(to) - n, "%s%s", i ? ", " : " to ",
 			 ns_format_cidr(&x->cidrs[i], c, sizeof(c)));
 	}
-	fault_plan_add(f, "start the %s proxy (process %s) inside the target's network namespace "
-			  "net:[%llu], listening on a port of its own",
+	fault_plan_add(f,
+		       "start the %s proxy (process %s) inside the target's network namespace "
+		       "net:[%llu], listening on a port of its own",
 		       f->desc->name, x->helper_name, x->netns_ino);
-	fault_plan_add(f, "nftables table inet %s in net:[%llu]: %s: tcp dport %u%s redirect to "
-			  "the proxy (its own connections, marked 0x%08x, excluded)",
+	fault_plan_add(f,
+		       "nftables table inet %s in net:[%llu]: %s: tcp dport %u%s redirect to "
+		       "the proxy (its own connections, marked 0x%08x, excluded)",
 		       x->table, x->netns_ino,
 		       x->inbound ? "nat prerouting (connections coming in)"
 				  : "nat output (connections going out)",
@@ -254,7 +268,8 @@ static void hook_event(const char *msg, void *arg)
 static int helper_main(void *arg, int ctl)
 {
 	struct pxf *x = arg;
-	struct proxy_config cfg = { .listen_fd = x->listen_fd, .filter = x->filter,
+	struct proxy_config cfg = { .listen_fd = x->listen_fd,
+				    .filter = x->filter,
 				    .filter_arg = x->filter_arg };
 	struct proxy_hooks hooks = { hook_ready, hook_report, hook_event, &ctl };
 	struct duress_err err = { 0 };
@@ -279,11 +294,17 @@ static int helper_main(void *arg, int ctl)
 
 int pxf_apply(struct fault *f, struct pxf *x, struct duress_err *err)
 {
-	struct fault_helper_spec spec = { .main = helper_main, .arg = x, .netns_fd = -1,
+	struct fault_helper_spec spec = { .main = helper_main,
+					  .arg = x,
+					  .netns_fd = -1,
 					  .max_restarts = PXF_MAX_RESTARTS,
 					  .ready_timeout_us = PXF_READY_TIMEOUT_US };
-	struct nft_redirect r = { .l4proto = IPPROTO_TCP, .inbound = x->inbound, .port = x->port,
-				  .skip_mark = PROXY_MARK, .cidrs = x->cidrs, .ncidrs = x->ncidrs };
+	struct nft_redirect r = { .l4proto = IPPROTO_TCP,
+				  .inbound = x->inbound,
+				  .port = x->port,
+				  .skip_mark = PROXY_MARK,
+				  .cidrs = x->cidrs,
+				  .ncidrs = x->ncidrs };
 
 	spec.name = x->helper_name;
 	if (!x->explicit_mode) {
@@ -294,8 +315,8 @@ int pxf_apply(struct fault *f, struct pxf *x, struct duress_err *err)
 			return duress_err_wrap(err, "%s", f->desc->name);
 		spec.netns_fd = f->target->netns_fd;
 	} else if (x->listen_fd < 0 &&
-		   proxy_listen(-1, (struct sockaddr *)&x->listen_addr, x->listen_len, &x->listen_fd,
-				&x->listen_port, "--listen", err) < 0) {
+		   proxy_listen(-1, (struct sockaddr *)&x->listen_addr, x->listen_len,
+				&x->listen_fd, &x->listen_port, "--listen", err) < 0) {
 		return -1;
 	}
 	spec.keep_fds[0] = x->listen_fd;
@@ -309,7 +330,8 @@ int pxf_apply(struct fault *f, struct pxf *x, struct duress_err *err)
 	r.to_port = x->listen_port;
 	if (nft_open(f->target->netns_fd, &x->nft, err) < 0)
 		return duress_err_wrap(err, "%s", f->desc->name);
-	if (undo_record(f->undo, &undo_kind_nft_table, f->desc->name, x->ref, x->table, "inet", err) < 0)
+	if (undo_record(f->undo, &undo_kind_nft_table, f->desc->name, x->ref, x->table, "inet",
+			err) < 0)
 		return -1;
 	if (nft_redirect_add(x->nft, x->table, &r, err) < 0)
 		return duress_err_wrap(err, "%s: redirect port %u", f->desc->name, x->port);
@@ -343,17 +365,19 @@ void pxf_report(struct fault *f, struct pxf *x, json_t *summary)
 		fault_helper_collect(&x->helper);
 	c = fault_helper_counters(&x->helper);
 
-	json_object_set_new(summary, "mode", json_string(x->explicit_mode ? "explicit" : "transparent"));
+	json_object_set_new(summary, "mode",
+			    json_string(x->explicit_mode ? "explicit" : "transparent"));
 	if (x->explicit_mode) {
 		json_object_set_new(summary, "listen",
-				    json_string(proxy_format_addr((struct sockaddr *)&x->listen_addr, a,
-								  sizeof(a))));
+				    json_string(proxy_format_addr(
+					    (struct sockaddr *)&x->listen_addr, a, sizeof(a))));
 		json_object_set_new(summary, "upstream",
-				    json_string(proxy_format_addr((struct sockaddr *)&x->upstream, a,
-								  sizeof(a))));
+				    json_string(proxy_format_addr((struct sockaddr *)&x->upstream,
+								  a, sizeof(a))));
 	} else {
 		json_object_set_new(summary, "port", json_integer(x->port));
-		json_object_set_new(summary, "direction", json_string(x->inbound ? "inbound" : "outbound"));
+		json_object_set_new(summary, "direction",
+				    json_string(x->inbound ? "inbound" : "outbound"));
 		json_object_set_new(summary, "table", json_string(x->table));
 		json_object_set_new(summary, "proxy_port", json_integer(x->listen_port));
 	}

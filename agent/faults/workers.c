@@ -38,7 +38,8 @@ int workers_cgroup(struct fault *f, bool beside, char *dir, size_t len, struct d
 					       f->desc->name);
 		*slash = '\0';
 	}
-	if ((size_t)snprintf(dir, len, "%s/duress-%s-%d", parent, f->desc->name, (int)getpid()) >= len)
+	if ((size_t)snprintf(dir, len, "%s/duress-%s-%d", parent, f->desc->name, (int)getpid()) >=
+	    len)
 		return duress_err_set(err, ENAMETOOLONG, "%s/duress-%s-%d", parent, f->desc->name,
 				      (int)getpid());
 	if (undo_record(f->undo, &undo_kind_cgroup_remove, f->desc->name, dir, "", "", err) < 0)
@@ -100,8 +101,12 @@ int worker_spawn(const char *dir, const char *name, int oom_score_adj, int (*fn)
 	if (child == 0) {
 		struct duress_err e = { 0 };
 		const struct proc_child setup = {
-			.name = name, .deathsig = SIGKILL, .parent = parent,
-			.default_handlers = true, .set_oom = true, .oom_score_adj = oom_score_adj,
+			.name = name,
+			.deathsig = SIGKILL,
+			.parent = parent,
+			.default_handlers = true,
+			.set_oom = true,
+			.oom_score_adj = oom_score_adj,
 		};
 
 		close(p[0]);
@@ -133,10 +138,11 @@ int worker_spawn(const char *dir, const char *name, int oom_score_adj, int (*fn)
 		 * the agent's cgroup namespace (a sidecar, nsdelegate). */
 		if (err->errnum == ENOENT && access(dir, F_OK) == 0) {
 			err->code = DURESS_EXIT_UNSUPPORTED;
-			duress_err_wrap(err, "%s is outside the agent's cgroup namespace, where the "
-					     "kernel (nsdelegate) moves no process: run the agent in "
-					     "the host cgroup namespace for faults with workers "
-					     "(docs/containers.md)",
+			duress_err_wrap(err,
+					"%s is outside the agent's cgroup namespace, where the "
+					"kernel (nsdelegate) moves no process: run the agent in "
+					"the host cgroup namespace for faults with workers "
+					"(docs/containers.md)",
 					dir);
 		}
 		return -1;

@@ -26,8 +26,8 @@
 struct rate_unit {
 	const char *name; /* compared case-insensitively unless `exact` */
 	bool exact;
-	bool needs_s;     /* only a rate with "/s" ("Mb/s", "MB/s") */
-	double bits;      /* bits per second for one unit */
+	bool needs_s; /* only a rate with "/s" ("Mb/s", "MB/s") */
+	double bits;  /* bits per second for one unit */
 };
 
 static const struct rate_unit rate_units[] = {
@@ -62,7 +62,7 @@ static const struct rate_unit rate_units[] = {
 	{ "bytes", false, true, 8 },
 };
 
-#define RATE_UNITS_HELP                                                                     \
+#define RATE_UNITS_HELP                                                                    \
 	"bit, kbit, mbit, gbit (or kibit, mibit, gibit), or bytes: B/s, KB/s, MB/s, GB/s " \
 	"(KiB/s, MiB/s, GiB/s)"
 
@@ -118,17 +118,19 @@ int ns_parse_rate(const char *s, const char *what, uint64_t *bps, struct duress_
 		}
 	}
 	if (!unit_found)
-		return USAGE(err, "%s: '%s': unknown unit '%s' (%s)", what, s, unit, RATE_UNITS_HELP);
+		return USAGE(err, "%s: '%s': unknown unit '%s' (%s)", what, s, unit,
+			     RATE_UNITS_HELP);
 	if (unit_found->needs_s && !per_s) {
 		if (unit_found->bits >= 8 && strchr(unit, 'B'))
-			return USAGE(err, "%s: '%s' is a size, not a rate: did you mean %s/s?", what,
-				     s, s);
+			return USAGE(err, "%s: '%s' is a size, not a rate: did you mean %s/s?",
+				     what, s, s);
 		return USAGE(err, "%s: '%s': unknown unit '%s' (%s)", what, s, unit,
 			     RATE_UNITS_HELP);
 	}
 	v *= unit_found->bits;
 	if (v < 8)
-		return USAGE(err, "%s: '%s': too low, at least 8bit (one byte per second)", what, s);
+		return USAGE(err, "%s: '%s': too low, at least 8bit (one byte per second)", what,
+			     s);
 	if (v > 1.8e19)
 		return USAGE(err, "%s: '%s': too high", what, s);
 	*bps = (uint64_t)llround(v);
@@ -140,8 +142,10 @@ char *ns_format_rate(uint64_t bps, char *buf, size_t len)
 	static const struct {
 		uint64_t mult;
 		const char *unit;
-	} units[] = { { 1000000000000ULL, "tbit" }, { 1000000000ULL, "gbit" },
-		      { 1000000ULL, "mbit" }, { 1000ULL, "kbit" } };
+	} units[] = { { 1000000000000ULL, "tbit" },
+		      { 1000000000ULL, "gbit" },
+		      { 1000000ULL, "mbit" },
+		      { 1000ULL, "kbit" } };
 
 	for (size_t i = 0; i < DURESS_ARRAY_SIZE(units); i++) {
 		if (bps >= units[i].mult && bps % units[i].mult == 0) {
@@ -178,11 +182,13 @@ int ns_parse_cidr(const char *s, const char *what, struct ns_cidr *out, struct d
 	unsigned max;
 
 	if (!*s)
-		return USAGE(err, "%s: empty address (expected an IPv4 or IPv6 address or CIDR, "
-				  "e.g. 10.0.0.0/8 or fd00::/64)",
+		return USAGE(err,
+			     "%s: empty address (expected an IPv4 or IPv6 address or CIDR, "
+			     "e.g. 10.0.0.0/8 or fd00::/64)",
 			     what);
 	if (!alen || alen >= sizeof(addr))
-		return USAGE(err, "%s: '%s': malformed CIDR (expected e.g. 10.0.0.0/8 or fd00::/64)",
+		return USAGE(err,
+			     "%s: '%s': malformed CIDR (expected e.g. 10.0.0.0/8 or fd00::/64)",
 			     what, s);
 	memcpy(addr, s, alen);
 	addr[alen] = '\0';
@@ -194,20 +200,20 @@ int ns_parse_cidr(const char *s, const char *what, struct ns_cidr *out, struct d
 		max = 32;
 	}
 	if (inet_pton(c.family, addr, c.addr) != 1)
-		return USAGE(err, "%s: '%s': malformed CIDR: '%s' is not an %s address", what, s, addr,
-			     c.family == AF_INET ? "IPv4" : "IPv6");
+		return USAGE(err, "%s: '%s': malformed CIDR: '%s' is not an %s address", what, s,
+			     addr, c.family == AF_INET ? "IPv4" : "IPv6");
 	c.prefix = max;
 	if (slash) {
 		const char *p = slash + 1;
 		unsigned long n = 0;
 
 		if (!*p)
-			return USAGE(err, "%s: '%s': malformed CIDR: no prefix length after '/'", what,
-				     s);
+			return USAGE(err, "%s: '%s': malformed CIDR: no prefix length after '/'",
+				     what, s);
 		for (; *p; p++) {
 			if (!isdigit((unsigned char)*p) || n > 1000)
-				return USAGE(err, "%s: '%s': malformed CIDR: bad prefix length", what,
-					     s);
+				return USAGE(err, "%s: '%s': malformed CIDR: bad prefix length",
+					     what, s);
 			n = n * 10 + (unsigned long)(*p - '0');
 		}
 		if (n > max)
@@ -241,8 +247,8 @@ bool ns_cidr_contains(const struct ns_cidr *c, const unsigned char *addr)
 	return (addr[full] & (unsigned char)(0xff00u >> rest)) == c->addr[full];
 }
 
-static int parse_port(const char *s, size_t len, const char *what, const char *whole,
-		      uint16_t *out, struct duress_err *err)
+static int parse_port(const char *s, size_t len, const char *what, const char *whole, uint16_t *out,
+		      struct duress_err *err)
 {
 	unsigned long n = 0;
 
@@ -671,11 +677,11 @@ static int rules_for(struct rule_set *rs, const struct ns_match *m, bool src, in
 			else
 				add_key(r, b->value, b->mask, l4);
 			if (last != b->value)
-				appendf(r->desc, sizeof(r->desc), " %s %u-%u", sport ? "sport" : "dport",
-					b->value, last);
+				appendf(r->desc, sizeof(r->desc), " %s %u-%u",
+					sport ? "sport" : "dport", b->value, last);
 			else
-				appendf(r->desc, sizeof(r->desc), " %s %u", sport ? "sport" : "dport",
-					b->value);
+				appendf(r->desc, sizeof(r->desc), " %s %u",
+					sport ? "sport" : "dport", b->value);
 		}
 	}
 	return 0;
@@ -767,8 +773,9 @@ bool ns_match_covers_tcp(const struct ns_match *m, int family, const unsigned ch
 
 bool ns_kind_copyable(const char *kind)
 {
-	static const char *const kinds[] = { "fq_codel", "codel", "fq", "sfq", "pfifo", "bfifo",
-					     "pfifo_fast", "tbf", "cake", "pie", "fq_pie", "red" };
+	static const char *const kinds[] = { "fq_codel", "codel", "fq",		"sfq",
+					     "pfifo",	 "bfifo", "pfifo_fast", "tbf",
+					     "cake",	 "pie",	  "fq_pie",	"red" };
 
 	for (size_t i = 0; i < DURESS_ARRAY_SIZE(kinds); i++)
 		if (!strcmp(kind, kinds[i]))
@@ -800,8 +807,9 @@ static int hex16(const char *s, size_t len, uint32_t *out)
 	for (size_t i = 0; i < len; i++) {
 		if (!isxdigit((unsigned char)s[i]))
 			return -1;
-		v = v * 16 + (uint32_t)(isdigit((unsigned char)s[i]) ? s[i] - '0'
-								      : tolower((unsigned char)s[i]) - 'a' + 10);
+		v = v * 16 + (uint32_t)(isdigit((unsigned char)s[i])
+						? s[i] - '0'
+						: tolower((unsigned char)s[i]) - 'a' + 10);
 	}
 	*out = v;
 	return 0;
@@ -844,7 +852,8 @@ int ns_saved_format(const struct ns_saved *s, char **text, struct duress_err *er
 
 	if (s->none || !s->n) {
 		*text = strdup("none");
-		return *text ? 0 : duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "saved qdisc");
+		return *text ? 0
+			     : duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "saved qdisc");
 	}
 	for (size_t i = 0; i < s->n; i++)
 		cap += 64 + NS_KIND_MAX + s->q[i].attrs_len * 2;
@@ -855,8 +864,9 @@ int ns_saved_format(const struct ns_saved *s, char **text, struct duress_err *er
 		const struct ns_saved_qdisc *q = &s->q[i];
 		char p[16], h[16];
 
-		len += (size_t)snprintf(out + len, cap - len, "%sparent=%s handle=%s kind=%s attrs=",
-					i ? "; " : "", ns_handle_str(q->parent, p, sizeof(p)),
+		len += (size_t)snprintf(out + len, cap - len,
+					"%sparent=%s handle=%s kind=%s attrs=", i ? "; " : "",
+					ns_handle_str(q->parent, p, sizeof(p)),
 					ns_handle_str(q->handle, h, sizeof(h)), q->kind);
 		for (size_t j = 0; j < q->attrs_len; j++)
 			len += (size_t)snprintf(out + len, cap - len, "%02x", q->attrs[j]);
@@ -910,7 +920,8 @@ static int parse_entry(char *e, struct ns_saved_qdisc *q, const char *text, stru
 			q->attrs_len = n / 2;
 			q->attrs = malloc(q->attrs_len ? q->attrs_len : 1);
 			if (!q->attrs)
-				return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "saved qdisc");
+				return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM,
+						       "saved qdisc");
 			for (size_t i = 0; i < q->attrs_len; i++) {
 				uint32_t b;
 
@@ -970,7 +981,8 @@ char *ns_saved_describe(const struct ns_saved *s, char *buf, size_t len)
 	if (s->q[0].handle == 0)
 		snprintf(buf, len, "the kernel's default (%s)", s->q[0].kind);
 	else
-		snprintf(buf, len, "%s %s", s->q[0].kind, ns_handle_str(s->q[0].handle, h, sizeof(h)));
+		snprintf(buf, len, "%s %s", s->q[0].kind,
+			 ns_handle_str(s->q[0].handle, h, sizeof(h)));
 	if (s->n > 1)
 		appendf(buf, len, " with %zu child qdisc%s", s->n - 1, s->n > 2 ? "s" : "");
 	return buf;

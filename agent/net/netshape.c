@@ -219,7 +219,7 @@ int netshape_ref_open(const char *ref, int *fd, bool *gone, struct duress_err *e
 /* ---- the socket, opened on a thread of its own in the namespace ---- */
 
 struct open_job {
-	int netns_fd;     /* enter this, or -1: a new namespace of its own */
+	int netns_fd; /* enter this, or -1: a new namespace of its own */
 	struct nl_sock *sk;
 	int errnum;
 	const char *step;
@@ -307,10 +307,9 @@ static int run_open_thread(struct open_job *j, struct duress_err *err)
 				       before, after);
 	}
 	if (j->errnum)
-		return duress_err_setc(err,
-				       j->errnum == EPERM ? DURESS_EXIT_UNSUPPORTED
-							  : DURESS_EXIT_INTERNAL,
-				       j->errnum, "network: %s", j->step);
+		return duress_err_setc(
+			err, j->errnum == EPERM ? DURESS_EXIT_UNSUPPORTED : DURESS_EXIT_INTERNAL,
+			j->errnum, "network: %s", j->step);
 	return 0;
 }
 
@@ -408,7 +407,9 @@ static void extack_msg(struct nlmsghdr *h, char *out, size_t len)
 	if (!(h->nlmsg_flags & NLM_F_ACK_TLVS))
 		return;
 	if (!(h->nlmsg_flags & NLM_F_CAPPED))
-		off += e->msg.nlmsg_len > NLMSG_HDRLEN ? NLMSG_ALIGN(e->msg.nlmsg_len) - NLMSG_HDRLEN : 0;
+		off += e->msg.nlmsg_len > NLMSG_HDRLEN
+			       ? NLMSG_ALIGN(e->msg.nlmsg_len) - NLMSG_HDRLEN
+			       : 0;
 	if (NLMSG_HDRLEN + off >= h->nlmsg_len)
 		return;
 	a = (struct nlattr *)((char *)e + off);
@@ -429,8 +430,8 @@ static void extack_msg(struct nlmsghdr *h, char *out, size_t len)
  * every answer.  Returns 0, or -errno of the kernel's refusal with its
  * explanation in kmsg.
  */
-int netshape_talk_raw(struct netshape *ns, struct nl_msg *msg, netshape_msg_cb cb, void *arg, char *kmsg,
-		size_t kmsglen)
+int netshape_talk_raw(struct netshape *ns, struct nl_msg *msg, netshape_msg_cb cb, void *arg,
+		      char *kmsg, size_t kmsglen)
 {
 	uint32_t seq;
 	int r;
@@ -495,14 +496,15 @@ int netshape_talk(struct netshape *ns, struct nl_msg *msg, netshape_msg_cb cb, v
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	if (kmsg[0])
-		duress_err_setc(err, DURESS_EXIT_INTERNAL, -r, "%s: the kernel says '%s'", what, kmsg);
+		duress_err_setc(err, DURESS_EXIT_INTERNAL, -r, "%s: the kernel says '%s'", what,
+				kmsg);
 	else
 		duress_err_setc(err, DURESS_EXIT_INTERNAL, -r, "%s", what);
 	return r;
 }
 
 struct nl_msg *netshape_tc_msg(int type, int flags, int ifindex, uint32_t parent, uint32_t handle,
-			     uint32_t info)
+			       uint32_t info)
 {
 	struct tcmsg t = {
 		.tcm_family = AF_UNSPEC,
@@ -610,8 +612,8 @@ static void read_stats2(struct nlattr *a, struct ns_qdisc *q)
 		case TCA_STATS_BASIC: {
 			struct gnet_stats_basic b = { 0 };
 
-			memcpy(&b, nla_data(s), (size_t)nla_len(s) < sizeof(b) ? (size_t)nla_len(s)
-									     : sizeof(b));
+			memcpy(&b, nla_data(s),
+			       (size_t)nla_len(s) < sizeof(b) ? (size_t)nla_len(s) : sizeof(b));
 			q->bytes = b.bytes;
 			if (!q->packets)
 				q->packets = b.packets;
@@ -625,8 +627,8 @@ static void read_stats2(struct nlattr *a, struct ns_qdisc *q)
 		case TCA_STATS_QUEUE: {
 			struct gnet_stats_queue qs = { 0 };
 
-			memcpy(&qs, nla_data(s), (size_t)nla_len(s) < sizeof(qs) ? (size_t)nla_len(s)
-									      : sizeof(qs));
+			memcpy(&qs, nla_data(s),
+			       (size_t)nla_len(s) < sizeof(qs) ? (size_t)nla_len(s) : sizeof(qs));
 			q->qlen = qs.qlen;
 			q->backlog = qs.backlog;
 			q->drops = qs.drops;
@@ -668,7 +670,8 @@ static int qdisc_cb(struct nlmsghdr *h, void *arg)
 	if (!q->attrs)
 		return -1;
 	d->n++;
-	nlmsg_for_each_attr(a, h, sizeof(*t), rem) {
+	nlmsg_for_each_attr(a, h, sizeof(*t), rem)
+	{
 		switch (nla_type(a)) {
 		case TCA_KIND:
 			snprintf(q->kind, sizeof(q->kind), "%.*s", nla_len(a), (char *)nla_data(a));
@@ -703,13 +706,14 @@ void netshape_qdiscs_free(struct ns_qdisc *q, size_t n)
 int netshape_qdiscs(struct netshape *ns, int ifindex, struct ns_qdisc **out, size_t *n,
 		    struct duress_err *err)
 {
-	cleanup_nlmsg struct nl_msg *m = netshape_tc_msg(RTM_GETQDISC, NLM_F_DUMP, ifindex, 0, 0, 0);
+	cleanup_nlmsg struct nl_msg *m =
+		netshape_tc_msg(RTM_GETQDISC, NLM_F_DUMP, ifindex, 0, 0, 0);
 	struct qdisc_dump d = { .ifindex = ifindex };
 
 	if (!m)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "network: qdisc dump");
-	if (netshape_talk(ns, m, qdisc_cb, &d, err, "network: list the qdiscs of ifindex %d", ifindex) <
-	    0) {
+	if (netshape_talk(ns, m, qdisc_cb, &d, err, "network: list the qdiscs of ifindex %d",
+			  ifindex) < 0) {
 		netshape_qdiscs_free(d.v, d.n);
 		return -1;
 	}
@@ -739,16 +743,17 @@ static int pref_cb(struct nlmsghdr *h, void *arg)
 
 /* Filters attached at parent (a qdisc handle, or the ingress hook). */
 int netshape_filter_scan(struct netshape *ns, int ifindex, uint32_t parent,
-			  struct netshape_prefs *p, struct duress_err *err)
+			 struct netshape_prefs *p, struct duress_err *err)
 {
-	cleanup_nlmsg struct nl_msg *m = netshape_tc_msg(RTM_GETTFILTER, NLM_F_DUMP, ifindex, parent, 0, 0);
+	cleanup_nlmsg struct nl_msg *m =
+		netshape_tc_msg(RTM_GETTFILTER, NLM_F_DUMP, ifindex, parent, 0, 0);
 	char ph[16];
 	int r;
 
 	if (!m)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "network: filter dump");
 	r = netshape_talk(ns, m, pref_cb, p, err, "network: list the filters of ifindex %d at %s",
-		     ifindex, ns_handle_str(parent, ph, sizeof(ph)));
+			  ifindex, ns_handle_str(parent, ph, sizeof(ph)));
 	/* a qdisc without filters support answers EOPNOTSUPP or EINVAL */
 	if (r == -EOPNOTSUPP || r == -EINVAL || r == -ENOENT)
 		return 0;
@@ -777,8 +782,7 @@ static struct nl_msg *link_msg(int type, int flags, int ifindex, unsigned iff, u
 	return m;
 }
 
-int netshape_add_ifb(struct netshape *ns, const char *name, int *ifindex,
-		     struct duress_err *err)
+int netshape_add_ifb(struct netshape *ns, const char *name, int *ifindex, struct duress_err *err)
 {
 	cleanup_nlmsg struct nl_msg *m = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, 0, 0);
 	cleanup_nlmsg struct nl_msg *up = NULL;
@@ -786,7 +790,8 @@ int netshape_add_ifb(struct netshape *ns, const char *name, int *ifindex,
 	struct ns_link l;
 	int r;
 
-	if (!m || nla_put_string(m, IFLA_IFNAME, name) < 0 || !(info = netshape_nest_open(m, IFLA_LINKINFO)) ||
+	if (!m || nla_put_string(m, IFLA_IFNAME, name) < 0 ||
+	    !(info = netshape_nest_open(m, IFLA_LINKINFO)) ||
 	    nla_put_string(m, IFLA_INFO_KIND, "ifb") < 0)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "network: build ifb");
 	netshape_nest_close(m, info);
@@ -857,4 +862,3 @@ int netshape_qdisc_stats(struct netshape *ns, int ifindex, uint32_t handle, stru
 	netshape_qdiscs_free(qs, n);
 	return rc;
 }
-

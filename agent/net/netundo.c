@@ -58,7 +58,8 @@ static void describe_qdisc(const struct undo_rec *rec, char *buf, size_t len)
 		ns_saved_free(&s);
 	}
 	if (!strcmp(desc, "none"))
-		snprintf(buf, len, "remove the %s qdisc (none before) in %s", rec->what, rec->where);
+		snprintf(buf, len, "remove the %s qdisc (none before) in %s", rec->what,
+			 rec->where);
 	else
 		snprintf(buf, len, "%s qdisc in %s back to %s", rec->what, rec->where, desc);
 }
@@ -160,8 +161,8 @@ static int check_link(const struct undo_rec *rec, char *why, size_t len)
 {
 	if (check_ref(rec, why, len) < 0)
 		return -1;
-	if (strncmp(rec->what, NS_IFB_PREFIX, strlen(NS_IFB_PREFIX)) || strlen(rec->what) >= IF_NAMESIZE ||
-	    (rec->value[0] && strcmp(rec->value, "ifb"))) {
+	if (strncmp(rec->what, NS_IFB_PREFIX, strlen(NS_IFB_PREFIX)) ||
+	    strlen(rec->what) >= IF_NAMESIZE || (rec->value[0] && strcmp(rec->value, "ifb"))) {
 		snprintf(why, len, "link: '%.40s' (%.20s) is not an ifb device the agent makes",
 			 rec->what, rec->value);
 		return -1;

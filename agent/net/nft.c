@@ -37,7 +37,7 @@
 #include <libnftnl/table.h>
 
 #define NFT_REPLY_TIMEOUT_MS 5000
-#define NFT_MSG_ROOM 4096  /* the most one message of ours can take */
+#define NFT_MSG_ROOM 4096 /* the most one message of ours can take */
 #define NFT_LOOPBACK_IFINDEX 1
 #define NFT_RECV_SIZE 16384
 
@@ -51,7 +51,8 @@ void nft_table_name(const char *fault, char *buf, size_t len)
 
 	/* table names stay plain identifiers: nft(8) can name them too */
 	for (i = 0; fault[i] && i < sizeof(clean) - 1; i++)
-		clean[i] = (fault[i] >= 'a' && fault[i] <= 'z') || (fault[i] >= '0' && fault[i] <= '9')
+		clean[i] = (fault[i] >= 'a' && fault[i] <= 'z') ||
+					   (fault[i] >= '0' && fault[i] <= '9')
 				   ? fault[i]
 				   : '_';
 	clean[i] = '\0';
@@ -382,7 +383,8 @@ int nft_build_redirect(void *buf, size_t size, uint32_t seq, const char *table, 
 				       "nftables: '%s' is not a table name of duress's", table);
 	if (r->l4proto != IPPROTO_TCP && r->l4proto != IPPROTO_UDP)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, EINVAL,
-				       "nftables: redirect: protocol %d (tcp or udp only)", r->l4proto);
+				       "nftables: redirect: protocol %d (tcp or udp only)",
+				       r->l4proto);
 	if (!r->port || !r->to_port)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, EINVAL,
 				       "nftables: redirect: port 0");
@@ -525,7 +527,7 @@ static struct owned {
 } owned[NFT_MAX_OWNED];
 
 struct open_job {
-	int netns_fd;     /* enter it, or -1: a private namespace of our own */
+	int netns_fd; /* enter it, or -1: a private namespace of our own */
 	struct mnl_socket *nl;
 	int errnum;
 	const char *step;
@@ -587,10 +589,11 @@ static int run_open_thread(struct open_job *j, struct duress_err *err)
 		if (j->nl)
 			mnl_socket_close(j->nl);
 		j->nl = NULL;
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, 0,
-				       "nftables: the agent's own network namespace changed (%llu -> "
-				       "%llu): refusing to go on",
-				       before, after);
+		return duress_err_setc(
+			err, DURESS_EXIT_INTERNAL, 0,
+			"nftables: the agent's own network namespace changed (%llu -> "
+			"%llu): refusing to go on",
+			before, after);
 	}
 	if (j->errnum)
 		return duress_err_setc(err,
@@ -659,9 +662,9 @@ unsigned long long nft_ino(const struct nft *n)
 /* ---- talking to the kernel ---- */
 
 struct talk {
-	uint32_t first, last;      /* seq range of the messages sent */
-	size_t want, got;          /* acks expected (messages with NLM_F_ACK), received */
-	int errnum;                /* first error, by seq */
+	uint32_t first, last; /* seq range of the messages sent */
+	size_t want, got;     /* acks expected (messages with NLM_F_ACK), received */
+	int errnum;	      /* first error, by seq */
 	uint32_t err_seq;
 	char extack[256];
 };
@@ -677,7 +680,8 @@ static void extack_text(const struct nlmsghdr *h, char *out, size_t len)
 	if (!(h->nlmsg_flags & NLM_F_CAPPED))
 		off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
 	mnl_attr_for_each_payload((const void *)((const char *)e + off),
-				  h->nlmsg_len - NLMSG_HDRLEN - off) {
+				  h->nlmsg_len - NLMSG_HDRLEN - off)
+	{
 		if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG)
 			snprintf(out, len, "%s", mnl_attr_get_str(attr));
 	}
@@ -737,7 +741,8 @@ static int talk(struct nft *n, const void *buf, size_t len, size_t want, uint32_
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "nftables: receive");
+			return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno,
+					       "nftables: receive");
 		}
 		for (const struct nlmsghdr *h = (const void *)rbuf; mnl_nlmsg_ok(h, (int)r);
 		     h = mnl_nlmsg_next(h, (int *)&r))
@@ -992,8 +997,11 @@ static int kernel_probe(struct nft *n, void *arg, struct duress_err *err)
 	char name[NFT_NAME_MAX];
 
 	if (a->redirect) {
-		struct nft_redirect r = { .l4proto = IPPROTO_TCP, .inbound = true, .port = 9,
-					  .to_port = 10, .skip_mark = 1 };
+		struct nft_redirect r = { .l4proto = IPPROTO_TCP,
+					  .inbound = true,
+					  .port = 9,
+					  .to_port = 10,
+					  .skip_mark = 1 };
 
 		nft_table_name("probe", name, sizeof(name));
 		if (apply_batch(n, name, false, &r, false, err) < 0)
@@ -1040,13 +1048,14 @@ static int revert_nft_table(const struct undo_rec *rec, bool *gone, struct dures
 	int r;
 
 	if (!nft_name_ours(rec->what))
-		return duress_err_set(err, EPERM,
-				      "nft-table: refusing to delete table '%s': not one of duress's",
-				      rec->what);
+		return duress_err_set(
+			err, EPERM, "nft-table: refusing to delete table '%s': not one of duress's",
+			rec->what);
 	/* ours, made by this process: closing its owner socket removes it;
 	 * the delete below then only confirms it is gone */
 	if (ns_ref_parse(rec->where, &pid, &ino) == 0)
-		had = disown(ino, rec->what); /* nft_table_del then confirms (and waits out EPERM) */
+		had = disown(ino,
+			     rec->what); /* nft_table_del then confirms (and waits out EPERM) */
 	if (netshape_ref_open(rec->where, &fd, gone, err) < 0)
 		return -1;
 	if (*gone)

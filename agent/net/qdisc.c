@@ -74,7 +74,7 @@ static int saved_add(struct ns_saved *s, const struct ns_qdisc *q, struct duress
 }
 
 int qdisc_save_root(struct netshape *ns, const struct ns_link *link, struct ns_saved *out,
-		       struct duress_err *err)
+		    struct duress_err *err)
 {
 	struct ns_qdisc *qs = NULL, *root = NULL;
 	size_t n = 0;
@@ -149,11 +149,12 @@ int qdisc_save_root(struct netshape *ns, const struct ns_link *link, struct ns_s
 		if (q->parent == NS_H_INGRESS)
 			continue;
 		if (in_tree && !strcmp(q->kind, "netem")) {
-			duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
-					"network: %s already has a netem qdisc (%s), from another "
-					"tool or person: duress neither stacks on it nor replaces it "
-					"(its delay distribution cannot be read back)",
-					link->name, ns_handle_str(q->handle, h, sizeof(h)));
+			duress_err_setc(
+				err, DURESS_EXIT_UNSUPPORTED, 0,
+				"network: %s already has a netem qdisc (%s), from another "
+				"tool or person: duress neither stacks on it nor replaces it "
+				"(its delay distribution cannot be read back)",
+				link->name, ns_handle_str(q->handle, h, sizeof(h)));
 			goto out;
 		}
 		if (in_tree && (q->has_stab || user_classes(q->kind))) {
@@ -168,7 +169,8 @@ int qdisc_save_root(struct netshape *ns, const struct ns_link *link, struct ns_s
 		if (in_tree) {
 			struct netshape_prefs p = { 0 };
 
-			if (netshape_filter_scan(ns, link->ifindex, TC_H_MAJ(q->handle), &p, err) < 0)
+			if (netshape_filter_scan(ns, link->ifindex, TC_H_MAJ(q->handle), &p, err) <
+			    0)
 				goto out;
 			if (p.n) {
 				duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
@@ -191,9 +193,8 @@ out:
 	return rc;
 }
 
-int qdisc_ingress_state(struct netshape *ns, const struct ns_link *link,
-			   enum ns_ingress_state *st, uint32_t *filter_parent,
-			   struct duress_err *err)
+int qdisc_ingress_state(struct netshape *ns, const struct ns_link *link, enum ns_ingress_state *st,
+			uint32_t *filter_parent, struct duress_err *err)
 {
 	struct ns_qdisc *qs = NULL;
 	struct netshape_prefs p = { .lo = NS_PREF_BASE, .hi = NS_PREF_BASE + 2 };
@@ -221,12 +222,13 @@ int qdisc_ingress_state(struct netshape *ns, const struct ns_link *link,
 	if (netshape_filter_scan(ns, link->ifindex, *filter_parent, &p, err) < 0)
 		return -1;
 	if (p.in_range)
-		return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
-				       "network: %s: the ingress hook already has filters with "
-				       "duress's priorities %u-%u at %s, left by a run that did not "
-				       "revert; remove them first",
-				       link->name, NS_PREF_BASE, NS_PREF_BASE + 2,
-				       ns_handle_str(*filter_parent, h, sizeof(h)));
+		return duress_err_setc(
+			err, DURESS_EXIT_REFUSED, 0,
+			"network: %s: the ingress hook already has filters with "
+			"duress's priorities %u-%u at %s, left by a run that did not "
+			"revert; remove them first",
+			link->name, NS_PREF_BASE, NS_PREF_BASE + 2,
+			ns_handle_str(*filter_parent, h, sizeof(h)));
 	return 0;
 }
 
@@ -270,12 +272,12 @@ static void fix_codel(const char *kind, unsigned char *attrs, size_t len)
 }
 
 /* Create (or replace) a qdisc from saved attributes. */
-static int put_saved(struct netshape *ns, int ifindex, int flags, uint32_t parent,
-		     uint32_t handle, const char *kind, const unsigned char *attrs, size_t len,
+static int put_saved(struct netshape *ns, int ifindex, int flags, uint32_t parent, uint32_t handle,
+		     const char *kind, const unsigned char *attrs, size_t len,
 		     struct duress_err *err, const char *what)
 {
-	cleanup_nlmsg struct nl_msg *m = netshape_tc_msg(RTM_NEWQDISC, flags | NLM_F_ACK, ifindex, parent,
-						handle, 0);
+	cleanup_nlmsg struct nl_msg *m =
+		netshape_tc_msg(RTM_NEWQDISC, flags | NLM_F_ACK, ifindex, parent, handle, 0);
 	cleanup_free unsigned char *copy = malloc(len ? len : 1);
 	char ph[16], hh[16];
 
@@ -287,10 +289,10 @@ static int put_saved(struct netshape *ns, int ifindex, int flags, uint32_t paren
 	    (len && nlmsg_append(m, copy, len, NLMSG_ALIGNTO) < 0))
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, EMSGSIZE, "network: %s", what);
 	return netshape_talk(ns, m, NULL, NULL, err, "network: %s (%s %s at %s)", what, kind,
-			ns_handle_str(handle, hh, sizeof(hh)), ns_handle_str(parent, ph, sizeof(ph))) <
-		       0
-	       ? -1
-	       : 0;
+			     ns_handle_str(handle, hh, sizeof(hh)),
+			     ns_handle_str(parent, ph, sizeof(ph))) < 0
+		       ? -1
+		       : 0;
 }
 
 static uint32_t us_to_ticks(uint64_t us)
@@ -335,7 +337,8 @@ static int put_netem_opts(struct nl_msg *m, const struct ns_netem *n)
 	}
 	if (n->rate_bps) {
 		uint64_t bytes = (n->rate_bps + 4) / 8;
-		struct tc_netem_rate r = { .rate = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes };
+		struct tc_netem_rate r = { .rate = bytes > UINT32_MAX ? UINT32_MAX
+								      : (uint32_t)bytes };
 
 		if (!r.rate)
 			r.rate = 1;
@@ -363,19 +366,19 @@ static int put_netem_opts(struct nl_msg *m, const struct ns_netem *n)
 	return 0;
 }
 
-static int add_netem(struct netshape *ns, int ifindex, int flags, uint32_t parent,
-		     uint32_t handle, const struct ns_netem *n, struct duress_err *err)
+static int add_netem(struct netshape *ns, int ifindex, int flags, uint32_t parent, uint32_t handle,
+		     const struct ns_netem *n, struct duress_err *err)
 {
-	cleanup_nlmsg struct nl_msg *m = netshape_tc_msg(RTM_NEWQDISC, flags | NLM_F_ACK, ifindex, parent,
-						handle, 0);
+	cleanup_nlmsg struct nl_msg *m =
+		netshape_tc_msg(RTM_NEWQDISC, flags | NLM_F_ACK, ifindex, parent, handle, 0);
 	char ph[16], hh[16];
 
 	if (!m || nla_put_string(m, TCA_KIND, "netem") < 0 || put_netem_opts(m, n) < 0)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM,
 				       "network: build the netem qdisc");
 	return netshape_talk(ns, m, NULL, NULL, err, "network: add netem %s at %s of ifindex %d",
-			ns_handle_str(handle, hh, sizeof(hh)), ns_handle_str(parent, ph, sizeof(ph)),
-			ifindex) < 0
+			     ns_handle_str(handle, hh, sizeof(hh)),
+			     ns_handle_str(parent, ph, sizeof(ph)), ifindex) < 0
 		       ? -1
 		       : 0;
 }
@@ -383,32 +386,35 @@ static int add_netem(struct netshape *ns, int ifindex, int flags, uint32_t paren
 static int add_prio(struct netshape *ns, int ifindex, struct duress_err *err)
 {
 	cleanup_nlmsg struct nl_msg *m =
-		netshape_tc_msg(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, ifindex, NS_H_ROOT,
-		       NS_H(NS_MAJ_ROOT, 0), 0);
+		netshape_tc_msg(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, ifindex,
+				NS_H_ROOT, NS_H(NS_MAJ_ROOT, 0), 0);
 	/* two bands, every priority on the first: the rest of the traffic */
 	struct tc_prio_qopt q = { .bands = 2 };
 
 	if (!m || nla_put_string(m, TCA_KIND, "prio") < 0 ||
 	    nla_put(m, TCA_OPTIONS, sizeof(q), &q) < 0)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "network: build prio");
-	return netshape_talk(ns, m, NULL, NULL, err, "network: replace the root qdisc of ifindex %d "
-						"with prio %x: (2 bands)",
-			ifindex, NS_MAJ_ROOT) < 0
+	return netshape_talk(ns, m, NULL, NULL, err,
+			     "network: replace the root qdisc of ifindex %d "
+			     "with prio %x: (2 bands)",
+			     ifindex, NS_MAJ_ROOT) < 0
 		       ? -1
 		       : 0;
 }
 
 /* u32 filter at parent with its keys; classid or a mirred redirect. */
-static int add_u32(struct netshape *ns, int ifindex, uint32_t parent,
-		   const struct ns_u32_rule *r, uint32_t classid, int redirect_ifindex,
-		   struct duress_err *err)
+static int add_u32(struct netshape *ns, int ifindex, uint32_t parent, const struct ns_u32_rule *r,
+		   uint32_t classid, int redirect_ifindex, struct duress_err *err)
 {
 	static const uint16_t eth[] = { ETH_P_ALL, ETH_P_IP, ETH_P_IPV6 };
-	uint16_t proto = htons(r->family == AF_INET ? eth[1] : r->family == AF_INET6 ? eth[2] : eth[0]);
+	uint16_t proto = htons(r->family == AF_INET    ? eth[1]
+			       : r->family == AF_INET6 ? eth[2]
+						       : eth[0]);
 	cleanup_nlmsg struct nl_msg *m =
-		netshape_tc_msg(RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, ifindex, parent, 0,
-		       TC_H_MAKE((uint32_t)r->pref << 16, proto));
-	unsigned char selbuf[sizeof(struct tc_u32_sel) + NS_U32_MAX_KEYS * sizeof(struct tc_u32_key)];
+		netshape_tc_msg(RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, ifindex,
+				parent, 0, TC_H_MAKE((uint32_t)r->pref << 16, proto));
+	unsigned char
+		selbuf[sizeof(struct tc_u32_sel) + NS_U32_MAX_KEYS * sizeof(struct tc_u32_key)];
 	struct tc_u32_sel *sel = (struct tc_u32_sel *)selbuf;
 	struct nlattr *opts;
 	char ph[16];
@@ -421,7 +427,8 @@ static int add_u32(struct netshape *ns, int ifindex, uint32_t parent,
 		sel->keys[i].mask = htonl(r->keys[i].mask);
 		sel->keys[i].off = r->keys[i].off;
 	}
-	if (!m || nla_put_string(m, TCA_KIND, "u32") < 0 || !(opts = netshape_nest_open(m, TCA_OPTIONS)) ||
+	if (!m || nla_put_string(m, TCA_KIND, "u32") < 0 ||
+	    !(opts = netshape_nest_open(m, TCA_OPTIONS)) ||
 	    nla_put(m, TCA_U32_SEL, (int)(sizeof(*sel) + (size_t)r->nkeys * sizeof(sel->keys[0])),
 		    sel) < 0)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "network: build u32");
@@ -435,7 +442,8 @@ static int add_u32(struct netshape *ns, int ifindex, uint32_t parent,
 		};
 		struct nlattr *acts = netshape_nest_open(m, TCA_U32_ACT), *act, *aopts;
 
-		if (!acts || !(act = netshape_nest_open(m, 1)) || nla_put_string(m, TCA_ACT_KIND, "mirred") < 0 ||
+		if (!acts || !(act = netshape_nest_open(m, 1)) ||
+		    nla_put_string(m, TCA_ACT_KIND, "mirred") < 0 ||
 		    !(aopts = netshape_nest_open(m, TCA_ACT_OPTIONS)) ||
 		    nla_put(m, TCA_MIRRED_PARMS, sizeof(mir), &mir) < 0)
 			return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM,
@@ -446,15 +454,15 @@ static int add_u32(struct netshape *ns, int ifindex, uint32_t parent,
 	}
 	netshape_nest_close(m, opts);
 	return netshape_talk(ns, m, NULL, NULL, err,
-			"network: add u32 filter (%s) at %s of ifindex %d, priority %u", r->desc,
-			ns_handle_str(parent, ph, sizeof(ph)), ifindex, r->pref) < 0
+			     "network: add u32 filter (%s) at %s of ifindex %d, priority %u",
+			     r->desc, ns_handle_str(parent, ph, sizeof(ph)), ifindex, r->pref) < 0
 		       ? -1
 		       : 0;
 }
 
 int qdisc_install(struct netshape *ns, int ifindex, const struct ns_netem *netem,
-		     const struct ns_u32_rule *rules, size_t nrules, const struct ns_saved *orig,
-		     struct duress_err *err)
+		  const struct ns_u32_rule *rules, size_t nrules, const struct ns_saved *orig,
+		  struct duress_err *err)
 {
 	const struct ns_saved_qdisc *o = orig && !orig->none && orig->n ? &orig->q[0] : NULL;
 	bool copy = o && ns_kind_copyable(o->kind);
@@ -476,8 +484,9 @@ int qdisc_install(struct netshape *ns, int ifindex, const struct ns_netem *netem
 		struct duress_err e2 = { 0 };
 
 		/* best effort: without it the rest goes through a plain fifo */
-		put_saved(ns, ifindex, NLM_F_CREATE | NLM_F_EXCL, inner_parent, NS_H(NS_MAJ_INNER, 0),
-			  o->kind, o->attrs, o->attrs_len, &e2, "copy the original qdisc");
+		put_saved(ns, ifindex, NLM_F_CREATE | NLM_F_EXCL, inner_parent,
+			  NS_H(NS_MAJ_INNER, 0), o->kind, o->attrs, o->attrs_len, &e2,
+			  "copy the original qdisc");
 	}
 	for (size_t i = 0; i < nrules; i++)
 		if (add_u32(ns, ifindex, NS_H(NS_MAJ_ROOT, 0), &rules[i], NS_H(NS_MAJ_ROOT, 2), 0,
@@ -488,20 +497,21 @@ int qdisc_install(struct netshape *ns, int ifindex, const struct ns_netem *netem
 
 int qdisc_add_ingress(struct netshape *ns, int ifindex, struct duress_err *err)
 {
-	cleanup_nlmsg struct nl_msg *m = netshape_tc_msg(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
-						ifindex, NS_H_INGRESS, NS_H(0xffff, 0), 0);
+	cleanup_nlmsg struct nl_msg *m = netshape_tc_msg(RTM_NEWQDISC,
+							 NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+							 ifindex, NS_H_INGRESS, NS_H(0xffff, 0), 0);
 
 	if (!m || nla_put_string(m, TCA_KIND, "ingress") < 0)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "network: build ingress");
 	return netshape_talk(ns, m, NULL, NULL, err, "network: add an ingress qdisc to ifindex %d",
-			ifindex) < 0
+			     ifindex) < 0
 		       ? -1
 		       : 0;
 }
 
 int qdisc_add_redirect(struct netshape *ns, int ifindex, uint32_t parent,
-			  const struct ns_u32_rule *rules, size_t nrules, int ifb_ifindex,
-			  struct duress_err *err)
+		       const struct ns_u32_rule *rules, size_t nrules, int ifb_ifindex,
+		       struct duress_err *err)
 {
 	for (size_t i = 0; i < nrules; i++)
 		if (add_u32(ns, ifindex, parent, &rules[i], 0, ifb_ifindex, err) < 0)
@@ -510,10 +520,10 @@ int qdisc_add_redirect(struct netshape *ns, int ifindex, uint32_t parent,
 }
 
 int qdisc_del_filters(struct netshape *ns, int ifindex, uint32_t parent, uint16_t pref,
-			 struct duress_err *err)
+		      struct duress_err *err)
 {
-	cleanup_nlmsg struct nl_msg *m = netshape_tc_msg(RTM_DELTFILTER, NLM_F_ACK, ifindex, parent, 0,
-						TC_H_MAKE((uint32_t)pref << 16, 0));
+	cleanup_nlmsg struct nl_msg *m = netshape_tc_msg(RTM_DELTFILTER, NLM_F_ACK, ifindex, parent,
+							 0, TC_H_MAKE((uint32_t)pref << 16, 0));
 	char ph[16], kmsg[256];
 	int r;
 
@@ -532,14 +542,15 @@ int qdisc_del_filters(struct netshape *ns, int ifindex, uint32_t parent, uint16_
 
 static bool same_qdisc(const struct ns_qdisc *q, const struct ns_saved_qdisc *s)
 {
-	return q->handle == s->handle && !strcmp(q->kind, s->kind) && q->attrs_len == s->attrs_len &&
-	       !memcmp(q->attrs, s->attrs, s->attrs_len);
+	return q->handle == s->handle && !strcmp(q->kind, s->kind) &&
+	       q->attrs_len == s->attrs_len && !memcmp(q->attrs, s->attrs, s->attrs_len);
 }
 
 static int del_qdisc(struct netshape *ns, int ifindex, uint32_t parent, uint32_t handle,
 		     struct duress_err *err)
 {
-	cleanup_nlmsg struct nl_msg *m = netshape_tc_msg(RTM_DELQDISC, NLM_F_ACK, ifindex, parent, handle, 0);
+	cleanup_nlmsg struct nl_msg *m =
+		netshape_tc_msg(RTM_DELQDISC, NLM_F_ACK, ifindex, parent, handle, 0);
 	char hh[16], kmsg[256];
 	int r;
 
@@ -627,11 +638,12 @@ static int restore_root(struct netshape *ns, const struct ns_link *l, const stru
 	root = find_handle(qs, n, NS_H_ROOT, 0);
 	if (root && root->handle != 0 && !is_ours(root->handle) &&
 	    !(s->q[0].handle && root->handle == s->q[0].handle)) {
-		duress_err_setc(err, DURESS_EXIT_INTERNAL, 0,
-				"network: %s: the root qdisc is now %s %s, neither duress's nor the "
-				"saved %s: someone else changed it, left alone",
-				l->name, root->kind, ns_handle_str(root->handle, hh, sizeof(hh)),
-				ns_saved_describe(s, desc, sizeof(desc)));
+		duress_err_setc(
+			err, DURESS_EXIT_INTERNAL, 0,
+			"network: %s: the root qdisc is now %s %s, neither duress's nor the "
+			"saved %s: someone else changed it, left alone",
+			l->name, root->kind, ns_handle_str(root->handle, hh, sizeof(hh)),
+			ns_saved_describe(s, desc, sizeof(desc)));
 		goto out;
 	}
 	if (s->q[0].handle == 0) {
@@ -669,7 +681,7 @@ out:
 }
 
 int qdisc_restore(struct netshape *ns, const char *ifname, bool ingress, const char *text,
-		     bool *gone, struct duress_err *err)
+		  bool *gone, struct duress_err *err)
 {
 	struct ns_saved s;
 	struct ns_link l;
@@ -716,7 +728,8 @@ static int ns_probe_step(struct netshape *ns, void *arg, struct duress_err *err)
 
 	snprintf(rule.desc, sizeof(rule.desc), "probe");
 	/* lo (ifindex 1) of a namespace of our own */
-	if (add_netem(ns, 1, NLM_F_CREATE | NLM_F_EXCL, NS_H_ROOT, NS_H(NS_MAJ_INNER, 0), &n, err) < 0)
+	if (add_netem(ns, 1, NLM_F_CREATE | NLM_F_EXCL, NS_H_ROOT, NS_H(NS_MAJ_INNER, 0), &n, err) <
+	    0)
 		return check_fail(err, "add a netem qdisc", "sch_netem");
 	if (p->filtered) {
 		if (add_prio(ns, 1, err) < 0)
@@ -741,4 +754,3 @@ int qdisc_probe(bool filtered, bool ingress, struct duress_err *err)
 
 	return netshape_check_private(ns_probe_step, &a, err);
 }
-

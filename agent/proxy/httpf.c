@@ -28,9 +28,9 @@
 #define HTTPF_URL_MAX 8192
 #define HTTPF_HDR_MAX 64
 #define HTTPF_ARENA 16384
-#define HTTPF_FIFO_PAUSE 256   /* requests awaiting answers: stop reading there */
+#define HTTPF_FIFO_PAUSE 256 /* requests awaiting answers: stop reading there */
 #define HTTPF_FIFO_RESUME 128
-#define HTTPF_SLICES_PER_S 20  /* slow bodies: how finely they are paced */
+#define HTTPF_SLICES_PER_S 20	/* slow bodies: how finely they are paced */
 #define HTTPF_FORWARD_MIN 65536 /* a body this long with nothing to do goes past the parser */
 
 struct hbuf {
@@ -83,9 +83,9 @@ struct hreq {
 	struct hreq *next;
 	bool head_method, upgrade, keep_alive;
 	bool in_fifo, is_cur;
-	bool drop_body;               /* answered by us: its body goes nowhere */
+	bool drop_body; /* answered by us: its body goes nowhere */
 	struct hrule_plan plan;
-	char *synth;                  /* our answer, sent in its turn */
+	char *synth; /* our answer, sent in its turn */
 	size_t synth_len;
 	uint64_t synth_at;
 	bool close_after;
@@ -94,8 +94,8 @@ struct hreq {
 enum hstate {
 	HS_HEAD,
 	HS_BODY,
-	HS_RAW,   /* not (or no longer) HTTP: bytes pass */
-	HS_DONE,  /* the connection is being cut: nothing more goes out */
+	HS_RAW,	 /* not (or no longer) HTTP: bytes pass */
+	HS_DONE, /* the connection is being cut: nothing more goes out */
 };
 
 struct hside {
@@ -104,8 +104,8 @@ struct hside {
 	struct hbuf head;
 	bool lf_pending;
 	bool at_head_end, at_msg_end;
-	bool interim;                 /* the response being parsed is a 1xx */
-	bool forwarding;              /* the rest of the body goes past us (proxy_forward) */
+	bool interim;	 /* the response being parsed is a 1xx */
+	bool forwarding; /* the rest of the body goes past us (proxy_forward) */
 };
 
 enum after { AFTER_NONE, AFTER_CLOSE, AFTER_RESET };
@@ -113,12 +113,12 @@ enum after { AFTER_NONE, AFTER_CLOSE, AFTER_RESET };
 /* How the response to the front request is being handled. */
 struct rstate {
 	struct hreq *r;
-	bool decoded;      /* body from on_body pieces (else raw bytes) */
-	bool rechunk;      /* decoded pieces go out as chunks */
-	bool buffer;       /* the body is held whole, then sent */
-	bool drop;         /* the body goes nowhere */
-	bool half_first;   /* reset of a body of unknown length: half of the first piece */
-	uint64_t limit;    /* body bytes to forward, then `after` */
+	bool decoded;	 /* body from on_body pieces (else raw bytes) */
+	bool rechunk;	 /* decoded pieces go out as chunks */
+	bool buffer;	 /* the body is held whole, then sent */
+	bool drop;	 /* the body goes nowhere */
+	bool half_first; /* reset of a body of unknown length: half of the first piece */
+	uint64_t limit;	 /* body bytes to forward, then `after` */
 	uint64_t seen;
 	enum after after;
 	bool stopped;
@@ -472,13 +472,14 @@ static void req_head(struct hconn *h)
 		bool close = !r->keep_alive || h->info->expect_continue;
 
 		cfg->answered++;
-		int conn = close		   ? HRULE_CONN_CLOSE
+		int conn = close		  ? HRULE_CONN_CLOSE
 			   : s->p.http_minor == 0 ? HRULE_CONN_KEEP_ALIVE
 						  : HRULE_CONN_DEFAULT;
 
 		if (hrule_synth_response(r->plan.abort_status, r->plan.abort_body,
 					 r->plan.abort_body_len, r->plan.has_retry_after,
-					 r->plan.retry_after_s, conn, &r->synth, &r->synth_len) < 0) {
+					 r->plan.retry_after_s, conn, &r->synth,
+					 &r->synth_len) < 0) {
 			free(r);
 			h->cur = NULL;
 			go_raw(h, false);
@@ -491,7 +492,8 @@ static void req_head(struct hconn *h)
 		emit_synth_fronts(h);
 		return;
 	}
-	proxy_send(c, PROXY_UP, s->head.p, s->head.len, r->plan.delay_ns ? now + r->plan.delay_ns : 0);
+	proxy_send(c, PROXY_UP, s->head.p, s->head.len,
+		   r->plan.delay_ns ? now + r->plan.delay_ns : 0);
 	fifo_push(h, r);
 }
 
@@ -669,7 +671,8 @@ static void head_out(struct hconn *h, unsigned drop)
 	free(out);
 }
 
-static void add_extra(struct rstate *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_extra(struct rstate *rs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static void add_extra(struct rstate *rs, const char *fmt, ...)
 {
@@ -855,8 +858,9 @@ static void resp_end(struct hconn *h)
 
 			if (hrule_malformed(rs->body.p, rs->body.len, &b, &bl) == 0) {
 				add_extra(rs, "Content-Length: %zu\r\n", bl);
-				head_out(h, DROP_CL | DROP_TE |
-						    (rs->r && rs->r->plan.content_type ? DROP_CT : 0));
+				head_out(h,
+					 DROP_CL | DROP_TE |
+						 (rs->r && rs->r->plan.content_type ? DROP_CT : 0));
 				rs->rechunk = false;
 				down_out(h, b, bl);
 				free(b);

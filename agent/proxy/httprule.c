@@ -178,7 +178,8 @@ void hrule_plan(struct hrule *rules, size_t n, const struct hrule_req *q, uint64
 			continue;
 		if (r->delay_ns && first(out, HR_DELAY))
 			out->delay_ns += r->delay_ns;
-		if (r->rate > 0 && !(out->fired & ((1u << HR_RATE_LIMIT) | (1u << HR_RATE_QUEUE)))) {
+		if (r->rate > 0 &&
+		    !(out->fired & ((1u << HR_RATE_LIMIT) | (1u << HR_RATE_QUEUE)))) {
 			bool granted;
 			uint64_t wait = hrule_bucket_take(&r->bucket, now, r->rate_queue, &granted);
 
@@ -245,9 +246,8 @@ static bool looks_json(const char *b, size_t n)
 	return n && (*b == '{' || *b == '[');
 }
 
-int hrule_synth_response(unsigned status, const char *body, size_t body_len,
-			 bool has_retry_after, uint64_t retry_after_s, int conn, char **out,
-			 size_t *len)
+int hrule_synth_response(unsigned status, const char *body, size_t body_len, bool has_retry_after,
+			 uint64_t retry_after_s, int conn, char **out, size_t *len)
 {
 	const char *reason = hrule_status_reason(status);
 	char dflt[128], head[512], ra[64] = "";
@@ -265,10 +265,11 @@ int hrule_synth_response(unsigned status, const char *body, size_t body_len,
 		snprintf(ra, sizeof(ra), "Retry-After: %llu\r\n",
 			 (unsigned long long)(has_retry_after ? retry_after_s : 1));
 	hl = snprintf(head, sizeof(head),
-		      "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n", status,
-		      reason, looks_json(body, body_len) ? "application/json" : "text/plain; charset=utf-8",
+		      "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+		      status, reason,
+		      looks_json(body, body_len) ? "application/json" : "text/plain; charset=utf-8",
 		      body_len, ra,
-		      conn == HRULE_CONN_CLOSE	    ? "Connection: close\r\n"
+		      conn == HRULE_CONN_CLOSE	      ? "Connection: close\r\n"
 		      : conn == HRULE_CONN_KEEP_ALIVE ? "Connection: keep-alive\r\n"
 						      : "");
 	buf = malloc((size_t)hl + body_len);
@@ -369,7 +370,8 @@ int hrule_parse_rate(const char *text, const char *what, double *rate, struct du
 	v = strtod(text, &end);
 	if (end == text || errno || !(v > 0) || v != v)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-				       "%s: '%s': expected requests per second (N/s, N/m)", what, text);
+				       "%s: '%s': expected requests per second (N/s, N/m)", what,
+				       text);
 	if (!strcmp(end, "/s") || !*end)
 		per = 1;
 	else if (!strcmp(end, "/m") || !strcmp(end, "/min"))

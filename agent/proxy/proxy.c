@@ -39,18 +39,18 @@
 #endif
 
 #define READ_SIZE 65536
-#define READS_PER_TURN 16          /* then let the others have a go */
+#define READS_PER_TURN 16 /* then let the others have a go */
 #define ACCEPTS_PER_TURN 64
 #define MAX_EVENTS 256
 #define SPLICE_SIZE 65536
 #define RESET_POLL_NS (2ULL * 1000000)
-#define CORK_MAX 16384             /* bytes gathered in a filter's callback */
+#define CORK_MAX 16384 /* bytes gathered in a filter's callback */
 
 enum tag { TAG_SIDE, TAG_LISTEN, TAG_WATCH, TAG_SIGNAL };
 
 struct chunk {
 	struct chunk *next;
-	uint64_t at;        /* not before (monotonic ns) */
+	uint64_t at; /* not before (monotonic ns) */
 	uint32_t len, off, cap;
 	char data[];
 };
@@ -60,16 +60,16 @@ struct chunk {
 struct queue {
 	struct chunk *head, *tail;
 	size_t bytes;
-	uint64_t floor;     /* release time of the last chunk: never earlier after it */
+	uint64_t floor; /* release time of the last chunk: never earlier after it */
 };
 
 struct side {
-	uint8_t tag;        /* TAG_SIDE: the first member, as in struct tagged */
-	uint8_t idx;        /* 0 client, 1 server */
+	uint8_t tag; /* TAG_SIDE: the first member, as in struct tagged */
+	uint8_t idx; /* 0 client, 1 server */
 	struct proxy_conn *c;
 	int fd;
 	bool rd_ready, wr_ready;
-	bool rd_hup;        /* the peer's FIN (or an error) was signalled: read to the end */
+	bool rd_hup; /* the peer's FIN (or an error) was signalled: read to the end */
 };
 
 enum { CLIENT = 0, SERVER = 1 };
@@ -77,23 +77,23 @@ enum { CLIENT = 0, SERVER = 1 };
 struct proxy_conn {
 	struct proxy *p;
 	struct side s[2];
-	struct queue q[2];          /* q[UP] goes to the server, q[DOWN] to the client */
-	int pipe[2][2];             /* splice: per direction, -1 until used */
+	struct queue q[2]; /* q[UP] goes to the server, q[DOWN] to the client */
+	int pipe[2][2];	   /* splice: per direction, -1 until used */
 	size_t piped[2];
 	bool paused[2], pass[2];
-	bool src_eof[2];            /* the source of dir sent FIN */
+	bool src_eof[2];	    /* the source of dir sent FIN */
 	bool want_shut[2], shut[2]; /* FIN to the destination of dir: asked, done */
 	bool connecting, connected, no_upstream;
 	bool closing, resetting, dead, splicing, in_ready, filter_open;
-	bool corked;        /* in a filter callback: sends are gathered, then flushed */
-	bool bulk;          /* a pass-through read filled the buffer: splice from now on */
-	uint64_t fwd[2];    /* bytes of dir that go straight through (proxy_forward) */
+	bool corked;	 /* in a filter callback: sends are gathered, then flushed */
+	bool bulk;	 /* a pass-through read filled the buffer: splice from now on */
+	uint64_t fwd[2]; /* bytes of dir that go straight through (proxy_forward) */
 	uint64_t timer_at, connect_deadline, reset_deadline, reset_poll;
-	uint64_t wake;              /* min of the above and queue release times; 0 none */
-	size_t heap_idx;            /* SIZE_MAX: not in the heap */
+	uint64_t wake;	 /* min of the above and queue release times; 0 none */
+	size_t heap_idx; /* SIZE_MAX: not in the heap */
 	uint64_t id;
-	struct proxy_conn *next;    /* ready list */
-	struct proxy_conn *dead_next; /* dead list */
+	struct proxy_conn *next;		/* ready list */
+	struct proxy_conn *dead_next;		/* dead list */
 	struct proxy_conn *all_prev, *all_next; /* every live connection */
 	struct sockaddr_storage dest;
 	uint64_t bytes[2];
@@ -231,7 +231,8 @@ static void event_v(struct proxy *p, const char *fmt, va_list ap)
 	p->has_event = true;
 }
 
-static void engine_event(struct proxy *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void engine_event(struct proxy *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static void engine_event(struct proxy *p, const char *fmt, ...)
 {
@@ -772,7 +773,8 @@ static bool pump_forward(struct proxy_conn *c, int dir, bool *more)
 	if (c->fwd[dir] >= 16384 && !c->p->cfg.no_splice &&
 	    (pp[0] >= 0 || pipe2(pp, O_NONBLOCK | O_CLOEXEC) == 0)) {
 		size_t want = c->fwd[dir] < SPLICE_SIZE ? (size_t)c->fwd[dir] : SPLICE_SIZE;
-		ssize_t r = splice(s->fd, NULL, pp[1], NULL, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		ssize_t r =
+			splice(s->fd, NULL, pp[1], NULL, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 
 		if (r < 0 && errno == EINTR) {
 			*more = true;
@@ -862,7 +864,8 @@ static bool pump(struct proxy_conn *c, int dir)
 			return !c->dead;
 		/* the flush will wake us; a filter that answers by itself (the
 		 * other queue) is bounded too */
-		if (c->q[dir].bytes >= PROXY_QUEUE_HIWAT || c->q[!dir].bytes >= 4 * PROXY_QUEUE_HIWAT)
+		if (c->q[dir].bytes >= PROXY_QUEUE_HIWAT ||
+		    c->q[!dir].bytes >= 4 * PROXY_QUEUE_HIWAT)
 			return true;
 		r = recv(s->fd, p->buf, READ_SIZE, MSG_DONTWAIT);
 		if (r < 0) {
@@ -923,7 +926,8 @@ static void connect_done(struct proxy_conn *c)
 	if (e) {
 		c->p->n_upstream_err++;
 		engine_event(c->p, "upstream %s: connect: %s",
-			     proxy_format_addr((struct sockaddr *)&c->dest, a, sizeof(a)), strerror(e));
+			     proxy_format_addr((struct sockaddr *)&c->dest, a, sizeof(a)),
+			     strerror(e));
 		/* the client sees what it would have seen: a refusal, as a reset */
 		conn_kill(c, true);
 		return;
@@ -959,9 +963,8 @@ static void conn_settle(struct proxy_conn *c)
 	if (c->resetting) {
 		int outq = 0;
 
-		if (!c->q[PROXY_DOWN].head &&
-		    (ioctl(c->s[CLIENT].fd, SIOCOUTQ, &outq) < 0 || outq == 0 ||
-		     p->now >= c->reset_deadline)) {
+		if (!c->q[PROXY_DOWN].head && (ioctl(c->s[CLIENT].fd, SIOCOUTQ, &outq) < 0 ||
+					       outq == 0 || p->now >= c->reset_deadline)) {
 			conn_kill(c, true);
 			return;
 		}
@@ -1057,8 +1060,9 @@ static int conn_start(struct proxy *p, int client_fd, int server_fd)
 			if (original_dest(client_fd, &c->dest) < 0) {
 				/* not redirected to us: a direct connection to the
 				 * proxy's port, which would loop */
-				engine_event(p, "a connection that was not redirected (no original "
-						"destination: %s): refused",
+				engine_event(p,
+					     "a connection that was not redirected (no original "
+					     "destination: %s): refused",
 					     strerror(errno));
 				p->n_refused++;
 				conn_kill(c, true);
@@ -1095,9 +1099,10 @@ static int conn_start(struct proxy *p, int client_fd, int server_fd)
 	}
 	if (server_fd < 0) {
 		socklen_t dl = c->dest.ss_family == AF_INET ? sizeof(struct sockaddr_in)
-							     : sizeof(struct sockaddr_in6);
+							    : sizeof(struct sockaddr_in6);
 
-		server_fd = socket(c->dest.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		server_fd =
+			socket(c->dest.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (server_fd < 0) {
 			p->n_upstream_err++;
 			engine_event(p, "upstream socket: %s", strerror(errno));
@@ -1105,10 +1110,12 @@ static int conn_start(struct proxy *p, int client_fd, int server_fd)
 			return 0;
 		}
 		if (p->cfg.mark)
-			setsockopt(server_fd, SOL_SOCKET, SO_MARK, &p->cfg.mark, sizeof(p->cfg.mark));
+			setsockopt(server_fd, SOL_SOCKET, SO_MARK, &p->cfg.mark,
+				   sizeof(p->cfg.mark));
 		set_nodelay(server_fd);
 		c->s[SERVER].fd = server_fd;
-		if (connect(server_fd, (struct sockaddr *)&c->dest, dl) < 0 && errno != EINPROGRESS) {
+		if (connect(server_fd, (struct sockaddr *)&c->dest, dl) < 0 &&
+		    errno != EINPROGRESS) {
 			char a[INET6_ADDRSTRLEN + 8];
 
 			p->n_upstream_err++;
@@ -1119,8 +1126,9 @@ static int conn_start(struct proxy *p, int client_fd, int server_fd)
 			return 0;
 		}
 		c->connecting = true;
-		c->connect_deadline = p->now + (p->cfg.connect_timeout_ns ? p->cfg.connect_timeout_ns
-									  : PROXY_CONNECT_TIMEOUT_NS);
+		c->connect_deadline = p->now + (p->cfg.connect_timeout_ns
+							? p->cfg.connect_timeout_ns
+							: PROXY_CONNECT_TIMEOUT_NS);
 	} else {
 		set_nonblock(server_fd);
 		set_nodelay(server_fd);
@@ -1172,7 +1180,8 @@ int proxy_adopt(struct proxy *p, int client_fd, int server_fd, struct duress_err
 	set_nonblock(client_fd);
 	p->now = clock_ns();
 	if (conn_start(p, client_fd, server_fd) < 0)
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "proxy: adopt a connection");
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno,
+				       "proxy: adopt a connection");
 	return 0;
 }
 

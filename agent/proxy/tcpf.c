@@ -21,10 +21,10 @@ const char *tcpf_kind_name(enum tcpf_kind k)
 
 struct tconn {
 	bool picked, timeout;
-	uint64_t pace_at[2];       /* bandwidth: when the next byte may go */
-	uint64_t sent_down;        /* limit_data */
-	uint64_t reset_at;         /* reset_after */
-	uint64_t shut_at;          /* slow close: when pending FINs go */
+	uint64_t pace_at[2]; /* bandwidth: when the next byte may go */
+	uint64_t sent_down;  /* limit_data */
+	uint64_t reset_at;   /* reset_after */
+	uint64_t shut_at;    /* slow close: when pending FINs go */
 	bool shut_pending[2];
 	bool limited;
 };
@@ -128,9 +128,10 @@ static void t_data(struct proxy_conn *c, enum proxy_dir dir, const char *buf, si
 		while (len) {
 			size_t n = len < slice ? len : slice;
 			uint64_t start = t->pace_at[dir] > (at ? at : now) ? t->pace_at[dir]
-									 : (at ? at : now);
+									   : (at ? at : now);
 
-			t->pace_at[dir] = start + (uint64_t)n * PROXY_NS_PER_S / cfg->bandwidth_bps[dir];
+			t->pace_at[dir] =
+				start + (uint64_t)n * PROXY_NS_PER_S / cfg->bandwidth_bps[dir];
 			proxy_send(c, dir, buf, n, t->pace_at[dir]);
 			buf += n;
 			len -= n;

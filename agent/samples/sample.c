@@ -26,8 +26,8 @@
 
 struct sample_reader {
 	const char *dir;
-	bool missing;  /* a file was ENOENT: check that dir still exists */
-	char *big;     /* whole copy of a file that filled buf */
+	bool missing; /* a file was ENOENT: check that dir still exists */
+	char *big;    /* whole copy of a file that filled buf */
 	char buf[SAMPLE_READ_BUF];
 };
 
@@ -84,8 +84,7 @@ static int sr_read(struct sample_reader *r, const char *dir, const char *file, c
 	return -1;
 }
 
-static int bad_content(const char *dir, const char *file, const char *text,
-		       struct duress_err *err)
+static int bad_content(const char *dir, const char *file, const char *text, struct duress_err *err)
 {
 	size_t n = strcspn(text, "\n");
 
@@ -253,10 +252,8 @@ static int read_all(struct sample_reader *r, const struct target *t, struct samp
 		{ "throttled_usec", &s->cpu.throttled_usec },
 	};
 	const struct keyed_field mem_events[] = {
-		{ "low", &s->memory.ev_low },
-		{ "high", &s->memory.ev_high },
-		{ "max", &s->memory.ev_max },
-		{ "oom", &s->memory.ev_oom },
+		{ "low", &s->memory.ev_low },		{ "high", &s->memory.ev_high },
+		{ "max", &s->memory.ev_max },		{ "oom", &s->memory.ev_oom },
 		{ "oom_kill", &s->memory.ev_oom_kill },
 	};
 	const struct keyed_field mem_stat[] = {
@@ -305,8 +302,8 @@ static int read_all(struct sample_reader *r, const struct target *t, struct samp
 	return 0;
 }
 
-int sample_take(const struct target *t, const struct sample *prev, double t_rel,
-		struct sample *out, struct duress_err *err)
+int sample_take(const struct target *t, const struct sample *prev, double t_rel, struct sample *out,
+		struct duress_err *err)
 {
 	struct sample_reader r = { .dir = t->dir };
 	struct timespec mono;

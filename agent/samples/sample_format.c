@@ -623,8 +623,7 @@ static void table_memory(struct screen *sc, const struct sample *s)
 	     hnum(&s->memory.ev_low, &a), hnum(&s->memory.ev_high, &b), hnum(&s->memory.ev_max, &c),
 	     hnum(&s->memory.ev_oom, &d), hnum(&s->memory.ev_oom_kill, &e));
 	line(sc, "         anon %s   file %s   shmem %s   kernel %s", hsize(&s->memory.anon, &a),
-	     hsize(&s->memory.file, &b), hsize(&s->memory.shmem, &c),
-	     hsize(&s->memory.kernel, &d));
+	     hsize(&s->memory.file, &b), hsize(&s->memory.shmem, &c), hsize(&s->memory.kernel, &d));
 }
 
 static void table_io(struct screen *sc, const struct sample_writer *w, const struct sample *s)
@@ -719,7 +718,8 @@ static void hist_push(struct sample_writer *w, const struct sample *s)
 			v[3] = p->some.avg10;
 	}
 	v[4] = rate_of(w, s, s->net.present && w->prev.net.present,
-		       s->net.rx_drops + s->net.tx_drops, w->prev.net.rx_drops + w->prev.net.tx_drops);
+		       s->net.rx_drops + s->net.tx_drops,
+		       w->prev.net.rx_drops + w->prev.net.tx_drops);
 	if (w->nhist == SAMPLE_HIST) {
 		for (int k = 0; k < SAMPLE_HIST_N; k++)
 			memmove(w->hist[k], w->hist[k] + 1, (SAMPLE_HIST - 1) * sizeof(double));
@@ -793,17 +793,17 @@ static void table_history(struct screen *sc, const struct sample_writer *w, cons
 	col = level_color(w, w->hist[0][w->nhist - 1], lim);
 	end = *col ? "\033[0m" : "";
 	if (isfinite(lim))
-		snprintf(val, sizeof(val), "%s%.0f%% of %.0f%%%s", col, w->hist[0][w->nhist - 1], lim,
-			 end);
+		snprintf(val, sizeof(val), "%s%.0f%% of %.0f%%%s", col, w->hist[0][w->nhist - 1],
+			 lim, end);
 	else if (isfinite(w->hist[0][w->nhist - 1]))
 		snprintf(val, sizeof(val), "%.0f%%, no limit", w->hist[0][w->nhist - 1]);
 	else
 		snprintf(val, sizeof(val), "-");
 	line(sc, "  cpu    %-*s  %s", width, sp, val);
 	/* memory against max (or high) */
-	lim = s->memory.max.set && s->memory.max.v != CG_MAX ? (double)s->memory.max.v
+	lim = s->memory.max.set && s->memory.max.v != CG_MAX	 ? (double)s->memory.max.v
 	      : s->memory.high.set && s->memory.high.v != CG_MAX ? (double)s->memory.high.v
-								: NAN;
+								 : NAN;
 	top = fmax(hist_max(w, 1), isfinite(lim) ? lim : 0);
 	spark(w, 1, width, top > 0 ? top : 1, sp, sizeof(sp));
 	col = level_color(w, w->hist[1][w->nhist - 1], lim);
@@ -857,7 +857,8 @@ static int write_dumb(struct sample_writer *w, const struct sample *s)
 
 static int write_table(struct sample_writer *w, const struct sample *s, struct duress_err *err)
 {
-	struct screen sc = { .len = 0, .cols = w->cols > 0 ? w->cols : TABLE_COLS,
+	struct screen sc = { .len = 0,
+			     .cols = w->cols > 0 ? w->cols : TABLE_COLS,
 			     .color = w->color };
 	struct field a, b;
 	char elapsed[32], right[96], title[512], dashes[512];

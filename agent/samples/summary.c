@@ -74,7 +74,8 @@ json_t *phase_stats_json(const struct phase_stats *ps, const struct phase_stats 
 	json_object_set_new(o, "seconds", json_real(round2(b->t - a->t)));
 	cpu = json_object();
 	if (ps->cpu_pct_n) {
-		json_object_set_new(cpu, "usage_pct_avg", json_real(round2(ps->cpu_pct_sum / ps->cpu_pct_n)));
+		json_object_set_new(cpu, "usage_pct_avg",
+				    json_real(round2(ps->cpu_pct_sum / ps->cpu_pct_n)));
 		json_object_set_new(cpu, "usage_pct_max", json_real(round2(ps->cpu_pct_max)));
 	}
 	put_delta(cpu, "nr_throttled", &a->cpu.nr_throttled, &b->cpu.nr_throttled);
@@ -93,19 +94,35 @@ json_t *phase_stats_json(const struct phase_stats *ps, const struct phase_stats 
 	json_object_set_new(o, "memory", mem);
 	if (a->io.present && b->io.present) {
 		io = json_object();
-		json_object_set_new(io, "rbytes", json_integer((json_int_t)(b->io.rbytes >= a->io.rbytes ? b->io.rbytes - a->io.rbytes : 0)));
-		json_object_set_new(io, "wbytes", json_integer((json_int_t)(b->io.wbytes >= a->io.wbytes ? b->io.wbytes - a->io.wbytes : 0)));
-		json_object_set_new(io, "rios", json_integer((json_int_t)(b->io.rios >= a->io.rios ? b->io.rios - a->io.rios : 0)));
-		json_object_set_new(io, "wios", json_integer((json_int_t)(b->io.wios >= a->io.wios ? b->io.wios - a->io.wios : 0)));
+		json_object_set_new(io, "rbytes",
+				    json_integer((json_int_t)(b->io.rbytes >= a->io.rbytes
+								      ? b->io.rbytes - a->io.rbytes
+								      : 0)));
+		json_object_set_new(io, "wbytes",
+				    json_integer((json_int_t)(b->io.wbytes >= a->io.wbytes
+								      ? b->io.wbytes - a->io.wbytes
+								      : 0)));
+		json_object_set_new(io, "rios",
+				    json_integer((json_int_t)(b->io.rios >= a->io.rios
+								      ? b->io.rios - a->io.rios
+								      : 0)));
+		json_object_set_new(io, "wios",
+				    json_integer((json_int_t)(b->io.wios >= a->io.wios
+								      ? b->io.wios - a->io.wios
+								      : 0)));
 		json_object_set_new(o, "io", io);
 	}
 	if (a->net.present && b->net.present) {
 		json_t *net = json_object();
 
-		json_object_set_new(net, "rx_bytes", json_integer((json_int_t)(b->net.rx_bytes - a->net.rx_bytes)));
-		json_object_set_new(net, "tx_bytes", json_integer((json_int_t)(b->net.tx_bytes - a->net.tx_bytes)));
-		json_object_set_new(net, "rx_drops", json_integer((json_int_t)(b->net.rx_drops - a->net.rx_drops)));
-		json_object_set_new(net, "tx_drops", json_integer((json_int_t)(b->net.tx_drops - a->net.tx_drops)));
+		json_object_set_new(net, "rx_bytes",
+				    json_integer((json_int_t)(b->net.rx_bytes - a->net.rx_bytes)));
+		json_object_set_new(net, "tx_bytes",
+				    json_integer((json_int_t)(b->net.tx_bytes - a->net.tx_bytes)));
+		json_object_set_new(net, "rx_drops",
+				    json_integer((json_int_t)(b->net.rx_drops - a->net.rx_drops)));
+		json_object_set_new(net, "tx_drops",
+				    json_integer((json_int_t)(b->net.tx_drops - a->net.tx_drops)));
 		json_object_set_new(o, "net", net);
 	}
 	psi = json_object();
@@ -150,7 +167,8 @@ void phase_stats_print(FILE *f, const struct phase_stats *before, const struct p
 	if (b->cpu.throttled_usec.set) {
 		snprintf(c2, sizeof(c2), "%.2fs (%llu)",
 			 phase_delta(&a->cpu.throttled_usec, &b->cpu.throttled_usec) / 1e6,
-			 (unsigned long long)phase_delta(&a->cpu.nr_throttled, &b->cpu.nr_throttled));
+			 (unsigned long long)phase_delta(&a->cpu.nr_throttled,
+							 &b->cpu.nr_throttled));
 		fprintf(f, "  %-26s %16s %16s\n", "cpu throttled (periods)", "", c2);
 	}
 	if (during->has_mem) {
@@ -163,7 +181,8 @@ void phase_stats_print(FILE *f, const struct phase_stats *before, const struct p
 	}
 	if (b->memory.ev_oom_kill.set) {
 		snprintf(c2, sizeof(c2), "%llu / %llu / %llu",
-			 (unsigned long long)phase_delta(&a->memory.ev_oom_kill, &b->memory.ev_oom_kill),
+			 (unsigned long long)phase_delta(&a->memory.ev_oom_kill,
+							 &b->memory.ev_oom_kill),
 			 (unsigned long long)phase_delta(&a->memory.ev_max, &b->memory.ev_max),
 			 (unsigned long long)phase_delta(&a->memory.ev_high, &b->memory.ev_high));
 		fprintf(f, "  %-26s %16s %16s\n", "oom_kill / max / high evts", "", c2);
@@ -183,10 +202,12 @@ void phase_stats_print(FILE *f, const struct phase_stats *before, const struct p
 			continue;
 		snprintf(label, sizeof(label), "psi %s some/full peak", res[i]);
 		if (before->has_psi[i])
-			snprintf(c1, sizeof(c1), "%.1f / %.1f", before->psi_some_peak[i], before->psi_full_peak[i]);
+			snprintf(c1, sizeof(c1), "%.1f / %.1f", before->psi_some_peak[i],
+				 before->psi_full_peak[i]);
 		else
 			snprintf(c1, sizeof(c1), "-");
-		snprintf(c2, sizeof(c2), "%.1f / %.1f", during->psi_some_peak[i], during->psi_full_peak[i]);
+		snprintf(c2, sizeof(c2), "%.1f / %.1f", during->psi_some_peak[i],
+			 during->psi_full_peak[i]);
 		fprintf(f, "  %-26s %16s %16s\n", label, c1, c2);
 	}
 }

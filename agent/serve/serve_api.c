@@ -92,7 +92,8 @@ enum serve_route serve_route(const char *method, const char *url, char id[SERVE_
 			return allow(routes[i].r, method, routes[i].methods, status, allowed);
 		if (url[pl] == '/' && routes[i].item != ROUTE_NONE && id_ok(url + pl + 1)) {
 			snprintf(id, SERVE_ID_MAX + 1, "%s", url + pl + 1);
-			return allow(routes[i].item, method, routes[i].item_methods, status, allowed);
+			return allow(routes[i].item, method, routes[i].item_methods, status,
+				     allowed);
 		}
 		/* ID/lease: the id's length checked before it is copied */
 		if (url[pl] == '/' && routes[i].lease != ROUTE_NONE) {
@@ -103,7 +104,8 @@ enum serve_route serve_route(const char *method, const char *url, char id[SERVE_
 			bool report = slash && routes[i].r == ROUTE_EXPERIMENTS &&
 				      !strcmp(slash, "/report");
 
-			if (!slash || n == 0 || n > SERVE_ID_MAX || (strcmp(slash, lease) && !report))
+			if (!slash || n == 0 || n > SERVE_ID_MAX ||
+			    (strcmp(slash, lease) && !report))
 				continue;
 			memcpy(tmp, s, n);
 			tmp[n] = '\0';
@@ -111,7 +113,8 @@ enum serve_route serve_route(const char *method, const char *url, char id[SERVE_
 				continue;
 			memcpy(id, tmp, n + 1);
 			if (report)
-				return allow(ROUTE_EXPERIMENT_REPORT, method, "GET", status, allowed);
+				return allow(ROUTE_EXPERIMENT_REPORT, method, "GET", status,
+					     allowed);
 			return allow(routes[i].lease, method, "POST", status, allowed);
 		}
 	}
@@ -187,29 +190,33 @@ int serve_cross_site_check(const char *method, const char *origin, const char *f
 			   struct serve_error *e)
 {
 	if (origin) {
-		serve_error_set(e, 403, "Origin", "a request from a web page (Origin: %.100s) "
-							 "is refused: the API is not for browsers",
-				       origin);
+		serve_error_set(e, 403, "Origin",
+				"a request from a web page (Origin: %.100s) "
+				"is refused: the API is not for browsers",
+				origin);
 		return e->status;
 	}
 	if (fetch_site && strcasecmp(fetch_site, "none")) {
-		serve_error_set(e, 403, "Sec-Fetch-Site", "a request from a web page "
-								 "(Sec-Fetch-Site: %.40s) is refused",
-				       fetch_site);
+		serve_error_set(e, 403, "Sec-Fetch-Site",
+				"a request from a web page "
+				"(Sec-Fetch-Site: %.40s) is refused",
+				fetch_site);
 		return e->status;
 	}
 	if (!strcmp(method, "POST") && content_type &&
 	    (!strncasecmp(content_type, "text/plain", 10) ||
 	     !strncasecmp(content_type, "multipart/form-data", 19))) {
-		serve_error_set(e, 415, "Content-Type", "Content-Type: %.60s: expected "
-							       "application/json or a YAML type",
-				       content_type);
+		serve_error_set(e, 415, "Content-Type",
+				"Content-Type: %.60s: expected "
+				"application/json or a YAML type",
+				content_type);
 		return e->status;
 	}
 	if (loopback_tcp && host && !serve_host_is_loopback(host)) {
-		serve_error_set(e, 421, "Host", "Host: %.100s: this server answers only "
-						       "for the loopback (localhost, 127.0.0.1, [::1])",
-				       host);
+		serve_error_set(e, 421, "Host",
+				"Host: %.100s: this server answers only "
+				"for the loopback (localhost, 127.0.0.1, [::1])",
+				host);
 		return e->status;
 	}
 	return 0;
@@ -276,7 +283,8 @@ double serve_token_bits(const char *s)
 	if (hex && !(lower && upper))
 		alphabet = digit && !lower && !upper ? 10 : 16;
 	else
-		alphabet = (digit ? 10 : 0) + (lower ? 26 : 0) + (upper ? 26 : 0) + (other ? 32 : 0);
+		alphabet =
+			(digit ? 10 : 0) + (lower ? 26 : 0) + (upper ? 26 : 0) + (other ? 32 : 0);
 	for (size_t c = 0; c < 256; c++)
 		if (counts[c]) {
 			double q = (double)counts[c] / (double)n;
@@ -290,10 +298,11 @@ double serve_token_bits(const char *s)
 /* Placeholders of examples and templates: refused whatever their length. */
 static const char *token_placeholder(const char *s)
 {
-	static const char *const words[] = { "changeme", "change-me", "change_me", "replace-me",
-					     "replaceme", "replace_me", "placeholder", "example",
-					     "your-token", "yourtoken", "secret", "password",
-					     "s3cr3t", "passw0rd", NULL };
+	static const char *const words[] = { "changeme",    "change-me", "change_me",
+					     "replace-me",  "replaceme", "replace_me",
+					     "placeholder", "example",	 "your-token",
+					     "yourtoken",   "secret",	 "password",
+					     "s3cr3t",	    "passw0rd",	 NULL };
 
 	for (size_t i = 0; words[i]; i++)
 		if (strcasestr(s, words[i]))
@@ -312,8 +321,8 @@ int serve_read_token(const char *path, char *out, size_t len, struct duress_err 
 	char *s, *e;
 
 	if (fd < 0)
-		return duress_err_setc(err, DURESS_EXIT_USAGE, errno, "--token-file: cannot open %s",
-				       path);
+		return duress_err_setc(err, DURESS_EXIT_USAGE, errno,
+				       "--token-file: cannot open %s", path);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
 				       "--token-file: %s is not a regular file", path);
@@ -324,7 +333,8 @@ int serve_read_token(const char *path, char *out, size_t len, struct duress_err 
 				       path, (unsigned)(st.st_mode & 07777));
 	n = read(fd, buf, sizeof(buf) - 1);
 	if (n < 0)
-		return duress_err_setc(err, DURESS_EXIT_USAGE, errno, "--token-file: read %s", path);
+		return duress_err_setc(err, DURESS_EXIT_USAGE, errno, "--token-file: read %s",
+				       path);
 	buf[n] = '\0';
 	s = buf;
 	while (*s == ' ' || *s == '\t')
@@ -335,10 +345,11 @@ int serve_read_token(const char *path, char *out, size_t len, struct duress_err 
 	*e = '\0';
 	if (e - s == 0)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-				       "--token-file: %s: no token (the first line is empty)", path);
-	if ((size_t)(e - s) >= len)
-		return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "--token-file: %s: token too long",
+				       "--token-file: %s: no token (the first line is empty)",
 				       path);
+	if ((size_t)(e - s) >= len)
+		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
+				       "--token-file: %s: token too long", path);
 	for (const char *p = s; *p; p++)
 		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
 			return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
@@ -347,10 +358,11 @@ int serve_read_token(const char *path, char *out, size_t len, struct duress_err 
 					       path);
 	word = token_placeholder(s);
 	if (word)
-		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-				       "--token-file: %s: the token is a placeholder ('%s'): make a "
-				       "random one, e.g. openssl rand -hex 32",
-				       path, word);
+		return duress_err_setc(
+			err, DURESS_EXIT_USAGE, 0,
+			"--token-file: %s: the token is a placeholder ('%s'): make a "
+			"random one, e.g. openssl rand -hex 32",
+			path, word);
 	bits = serve_token_bits(s);
 	if (bits < SERVE_TOKEN_MIN_BITS)
 		return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
@@ -511,8 +523,8 @@ static int copy_whole(char *buf, size_t len, const char *s, const char *field,
 	size_t n = strlen(s);
 
 	if (n >= len)
-		return serve_error_set(e, 422, field, "%s: too long (%zu bytes, at most %zu)", field,
-				       n, len - 1);
+		return serve_error_set(e, 422, field, "%s: too long (%zu bytes, at most %zu)",
+				       field, n, len - 1);
 	memcpy(buf, s, n + 1);
 	return 0;
 }
@@ -546,8 +558,9 @@ static int fault_options(json_t *opts, struct fault *f, struct serve_fault_req *
 	if (!opts)
 		return 0;
 	if (!json_is_object(opts))
-		return serve_error_set(e, 422, "options", "options: expected an object of the %s "
-							   "fault's options",
+		return serve_error_set(e, 422, "options",
+				       "options: expected an object of the %s "
+				       "fault's options",
 				       d->name);
 	json_object_foreach(opts, k, v) {
 		int idx = fault_opt_index(d, k);
@@ -556,8 +569,9 @@ static int fault_options(json_t *opts, struct fault *f, struct serve_fault_req *
 
 		snprintf(what, sizeof(what), "options.%s", k);
 		if (idx < 0)
-			return serve_error_set(e, 422, what, "%s: unknown option of the %s fault "
-							     "(see docs/faults/%s.md)",
+			return serve_error_set(e, 422, what,
+					       "%s: unknown option of the %s fault "
+					       "(see docs/faults/%s.md)",
 					       what, d->name, d->name);
 		snprintf(flag, sizeof(flag), "--%s", k);
 		if (d->opts[idx].type == FOPT_FLAG) {
@@ -599,13 +613,12 @@ static int fault_options(json_t *opts, struct fault *f, struct serve_fault_req *
 		}
 		rc = value_text(v, text, sizeof(text));
 		if (rc == -2)
-			return serve_error_set(e, 422, what, "%s: too long (at most %zu bytes)", what,
-					       sizeof(text) - 1);
+			return serve_error_set(e, 422, what, "%s: too long (at most %zu bytes)",
+					       what, sizeof(text) - 1);
 		if (rc < 0)
-			return serve_error_set(e, 422, what, "%s: expected a string or a number%s",
-					       what,
-					       d->opts[idx].type == FOPT_LIST ? " (or a list of them)"
-									      : "");
+			return serve_error_set(
+				e, 422, what, "%s: expected a string or a number%s", what,
+				d->opts[idx].type == FOPT_LIST ? " (or a list of them)" : "");
 		if (push(r, flag) < 0 || push(r, text) < 0)
 			return serve_error_set(e, 422, what, "too many options");
 		if (fault_opt_set(f, idx, r->argv[r->argc - 1], what, &err) < 0)
@@ -621,7 +634,8 @@ int serve_lease_parse(const char *text, const char *field, uint64_t *us, struct 
 	if (parse_duration(text, field, us, &err) < 0)
 		return serve_error_set(e, 422, field, "%s", err.msg);
 	if (*us < SERVE_LEASE_MIN_US || *us > SERVE_LEASE_MAX_US)
-		return serve_error_set(e, 422, field, "%s: '%s': must be from 1s to 1h", field, text);
+		return serve_error_set(e, 422, field, "%s: '%s': must be from 1s to 1h", field,
+				       text);
 	return 0;
 }
 
@@ -646,9 +660,10 @@ static int fault_parse(json_t *o, struct fault *f, struct serve_fault_req *r, bo
 		for (size_t i = 0; keys[i]; i++)
 			known |= !strcmp(k, keys[i]);
 		if (!known)
-			return serve_error_set(e, 422, k, "%s: unknown field (fields: fault, target, "
-							  "duration, options, force, interval, "
-							  "baseline, id, lease)",
+			return serve_error_set(e, 422, k,
+					       "%s: unknown field (fields: fault, target, "
+					       "duration, options, force, interval, "
+					       "baseline, id, lease)",
 					       k);
 	}
 	v = json_object_get(o, "id");
@@ -659,35 +674,40 @@ static int fault_parse(json_t *o, struct fault *f, struct serve_fault_req *r, bo
 		for (size_t i = 0; ok && i < n; i++)
 			ok = isalnum((unsigned char)id[i]) || id[i] == '-';
 		if (!ok)
-			return serve_error_set(e, 422, "id", "id: expected 1 to %d letters, digits "
-							     "or '-'",
+			return serve_error_set(e, 422, "id",
+					       "id: expected 1 to %d letters, digits "
+					       "or '-'",
 					       SERVE_ID_MAX);
 		snprintf(r->id, sizeof(r->id), "%s", id);
 	}
 	v = json_object_get(o, "fault");
 	if (!v || !json_is_string(v))
-		return serve_error_set(e, 422, "fault", "fault: required, a fault name (memory, cpu, "
-							"io, disk-fill, freeze, network)");
+		return serve_error_set(e, 422, "fault",
+				       "fault: required, a fault name (memory, cpu, "
+				       "io, disk-fill, freeze, network)");
 	name = json_string_value(v);
 	r->desc = fault_find(name);
 	if (!r->desc)
 		return serve_error_set(e, 422, "fault", "fault: '%s': unknown fault", name);
 	v = json_object_get(o, "target");
 	if (!v || !json_is_string(v) || !*json_string_value(v))
-		return serve_error_set(e, 422, "target", "target: required: cgroup:PATH, pid:N or "
-							 "container:ID (a sandbox exists only "
-							 "while a command runs)");
+		return serve_error_set(e, 422, "target",
+				       "target: required: cgroup:PATH, pid:N or "
+				       "container:ID (a sandbox exists only "
+				       "while a command runs)");
 	target = json_string_value(v);
 	if (copy_whole(r->target, sizeof(r->target), target, "target", e) < 0)
 		return -1;
 	if (target_spec_parse(r->target, &spec, &err) < 0)
 		return serve_error_set(e, 422, "target", "target: %s", err.msg);
-	rc = get_duration_field(o, "duration", &r->duration_us, r->duration, sizeof(r->duration), e);
+	rc = get_duration_field(o, "duration", &r->duration_us, r->duration, sizeof(r->duration),
+				e);
 	if (rc < 0)
 		return -1;
 	if (!rc)
-		return serve_error_set(e, 422, "duration", "duration: required: how long the fault "
-							   "stays in force (\"30s\")");
+		return serve_error_set(e, 422, "duration",
+				       "duration: required: how long the fault "
+				       "stays in force (\"30s\")");
 	if (r->duration_us < 100000)
 		return serve_error_set(e, 422, "duration", "duration: '%s': must be at least 100ms",
 				       r->duration);
@@ -701,7 +721,8 @@ static int fault_parse(json_t *o, struct fault *f, struct serve_fault_req *r, bo
 		return -1;
 	v = json_object_get(o, "lease");
 	if (v && !json_is_string(v))
-		return serve_error_set(e, 422, "lease", "lease: expected a duration string like \"5s\"");
+		return serve_error_set(e, 422, "lease",
+				       "lease: expected a duration string like \"5s\"");
 	if (v && serve_lease_parse(json_string_value(v), "lease", &r->lease_us, e) < 0)
 		return -1;
 	v = json_object_get(o, "force");
@@ -738,8 +759,9 @@ int serve_fault_parse(const char *body, size_t len, struct fault *f, struct serv
 	memset(f, 0, sizeof(*f));
 	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	if (!o)
-		return serve_error_set(e, 400, "body", "body: malformed JSON at line %d column %d: %s",
-				       je.line, je.column, je.text);
+		return serve_error_set(e, 400, "body",
+				       "body: malformed JSON at line %d column %d: %s", je.line,
+				       je.column, je.text);
 	rc = fault_parse(o, f, req, &have_f, e);
 	json_decref(o);
 	if (rc < 0) {

@@ -61,7 +61,6 @@ static void tick(void)
 			http_resume_waiters(S.tab.jobs[i]);
 }
 
-
 int daemon_run(const struct serve_opts *o, struct duress_err *err)
 {
 	cleanup_close int sfd = -1;
@@ -108,8 +107,9 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 
 		S.have_root = cg_root_discover(&S.root, &e2) == 0;
 		if (!S.have_root)
-			fprintf(stderr, "duress serve: %s (faults and experiments on targets will be "
-					"refused)\n",
+			fprintf(stderr,
+				"duress serve: %s (faults and experiments on targets will be "
+				"refused)\n",
 				e2.msg);
 	}
 	/* job ids go on from the last run's, so that directories are not reused */
@@ -129,18 +129,20 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 	tfd = timing_periodic_fd(1000000);
 	if (sfd < 0 || tfd < 0)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "signalfd/timerfd");
-	lfd = o->tcp ? listen_tcp(&o->ss, o->sslen, o->listen, err) : listen_unix(o->listen + 5, err);
+	lfd = o->tcp ? listen_tcp(&o->ss, o->sslen, o->listen, err)
+		     : listen_unix(o->listen + 5, err);
 	if (lfd < 0)
 		return -1;
 	if (!o->tcp) /* removed at exit */
 		snprintf(S.sock_path, sizeof(S.sock_path), "%s", o->listen + 5);
 	S.tab.mono0 = timing_now();
-	S.d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
-			       NULL, http_handle, &S, MHD_OPTION_LISTEN_SOCKET, lfd,
+	S.d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
+			       NULL, NULL, http_handle, &S, MHD_OPTION_LISTEN_SOCKET, lfd,
 			       MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
 			       MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, NULL,
 			       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-			       MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_CONN_MAX, MHD_OPTION_END);
+			       MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_CONN_MAX,
+			       MHD_OPTION_END);
 	if (!S.d) {
 		close(lfd);
 		if (S.sock_path[0])

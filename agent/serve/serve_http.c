@@ -36,7 +36,7 @@ enum conn_stage { CONN_HEAD, CONN_BODY, CONN_SERVED };
 struct http_conn {
 	struct http_conn *prev, *next; /* oldest first */
 	int fd;
-	double since;                  /* the start of its current request */
+	double since; /* the start of its current request */
 	enum conn_stage stage;
 	bool tcp, closing, stream;
 	struct sockaddr_storage addr;
@@ -62,7 +62,8 @@ static bool same_addr(const struct http_conn *a, const struct http_conn *b)
 		return ((const struct sockaddr_in *)&a->addr)->sin_addr.s_addr ==
 		       ((const struct sockaddr_in *)&b->addr)->sin_addr.s_addr;
 	return !memcmp(&((const struct sockaddr_in6 *)&a->addr)->sin6_addr,
-		       &((const struct sockaddr_in6 *)&b->addr)->sin6_addr, sizeof(struct in6_addr));
+		       &((const struct sockaddr_in6 *)&b->addr)->sin6_addr,
+		       sizeof(struct in6_addr));
 }
 
 /* libmicrohttpd notices the end of the stream and closes it cleanly */
@@ -114,8 +115,9 @@ void http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context
 			return;
 		k->fd = fd ? fd->connect_fd : -1;
 		k->since = timing_now();
-		if (a && a->client_addr && (a->client_addr->sa_family == AF_INET ||
-					    a->client_addr->sa_family == AF_INET6)) {
+		if (a && a->client_addr &&
+		    (a->client_addr->sa_family == AF_INET ||
+		     a->client_addr->sa_family == AF_INET6)) {
 			k->tcp = true;
 			memcpy(&k->addr, a->client_addr,
 			       a->client_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
@@ -194,7 +196,7 @@ void http_resume_waiters(struct job *j)
 /* ---- handlers ---- */
 
 static enum MHD_Result post_fault(struct serve_server *srv, struct MHD_Connection *c,
-				   struct serve_req *r)
+				  struct serve_req *r)
 {
 	struct serve_error e = { 0 };
 	struct serve_fault_req fr;
@@ -210,8 +212,9 @@ static enum MHD_Result post_fault(struct serve_server *srv, struct MHD_Connectio
 	/* the guard rails (the agent's own cgroup, system slices, PID 1) are
 	 * the operator's to lift, not an API client's */
 	if (fr.force && !srv->allow_force) {
-		serve_error_set(&e, 403, "force", "force: lifting the guard rails is refused over "
-						  "the API unless the server runs with --allow-force");
+		serve_error_set(&e, 403, "force",
+				"force: lifting the guard rails is refused over "
+				"the API unless the server runs with --allow-force");
 		goto out;
 	}
 	j = job_new(&srv->tab, false, fr.id, &e);
@@ -220,7 +223,8 @@ static enum MHD_Result post_fault(struct serve_server *srv, struct MHD_Connectio
 	snprintf(j->what, sizeof(j->what), "%s", fr.desc->name);
 	snprintf(j->kinds, sizeof(j->kinds), "%s", fr.desc->name);
 	snprintf(j->spec, sizeof(j->spec), "%s", fr.target);
-	if (job_resolve_target(&srv->tab, j, fr.force, &e) < 0 || job_busy_check(&srv->tab, j, &e) < 0)
+	if (job_resolve_target(&srv->tab, j, fr.force, &e) < 0 ||
+	    job_busy_check(&srv->tab, j, &e) < 0)
 		goto out_job;
 	undo_log_init(&undo);
 	f.root = &srv->root;
@@ -328,10 +332,11 @@ static int api_policy_check(const struct serve_server *srv, const struct experim
 		return 0;
 	for (size_t i = 0; i < x->nsteady; i++)
 		if (probe_runs_command(&x->steady[i]))
-			return serve_error_set(e, 422, "steady_state",
-					       "steady-state probe '%s' (line %u): a process probe %s",
-					       x->steady[i].name ? x->steady[i].name : "",
-					       x->steady[i].pos.line, why);
+			return serve_error_set(
+				e, 422, "steady_state",
+				"steady-state probe '%s' (line %u): a process probe %s",
+				x->steady[i].name ? x->steady[i].name : "", x->steady[i].pos.line,
+				why);
 	for (size_t l = 0; l < DURESS_ARRAY_SIZE(lists); l++)
 		for (size_t i = 0; i < lists[l].n; i++) {
 			const struct action *a = &lists[l].a[i];
@@ -347,11 +352,12 @@ static int api_policy_check(const struct serve_server *srv, const struct experim
 		const char *type = json_string_value(json_object_get(v, "type"));
 
 		if (json_is_object(v) && type && !strcmp(type, "env"))
-			return serve_error_set(e, 422, "configuration",
-					       "configuration.%s: {type: env} reads the server's "
-					       "environment: refused over the API unless the server "
-					       "runs with --allow-commands",
-					       key);
+			return serve_error_set(
+				e, 422, "configuration",
+				"configuration.%s: {type: env} reads the server's "
+				"environment: refused over the API unless the server "
+				"runs with --allow-commands",
+				key);
 	}
 	return 0;
 }
@@ -373,14 +379,15 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 	FILE *f;
 
 	if (!r->len)
-		return reply_fail(c, 400, "body", "%s", "body: empty: an experiment manifest (YAML or JSON)");
+		return reply_fail(c, 400, "body", "%s",
+				  "body: empty: an experiment manifest (YAML or JSON)");
 	if (lease && serve_lease_parse(lease, "lease", &lease_us, &e) < 0)
 		return reply_error(c, &e);
 	mf_diags_init(&d, name);
 	/* without --allow-commands the environment is never read, not even to
 	 * validate (a diagnostic could carry it back) */
-	if (manifest_load_text_opts(name, r->body, r->len, srv->allow_commands ? 0 : MANIFEST_NO_ENV,
-				    &x, &d, &err) < 0) {
+	if (manifest_load_text_opts(name, r->body, r->len,
+				    srv->allow_commands ? 0 : MANIFEST_NO_ENV, &x, &d, &err) < 0) {
 		json_t *o = json_object();
 		int status = !x.root ? 400 : 422; /* a syntax error, else invalid or unsupported */
 
@@ -403,15 +410,17 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 		return reply_fail(c, 422, "target", "target: too long (at most %zu bytes)",
 				  sizeof(j->spec) - 1);
 	}
-	j = job_new(&srv->tab, true, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id"), &e);
+	j = job_new(&srv->tab, true, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id"),
+		    &e);
 	if (!j) {
 		manifest_free(&x);
 		return reply_error(c, &e);
 	}
 	snprintf(j->what, sizeof(j->what), "%s", x.title ? x.title : "");
-	snprintf(j->spec, sizeof(j->spec), "%s", override && *override ? override
-						 : x.target		 ? x.target
-									 : "");
+	snprintf(j->spec, sizeof(j->spec), "%s",
+		 override && *override ? override
+		 : x.target	       ? x.target
+				       : "");
 	for (size_t i = 0; i < x.nmethod; i++) {
 		const char *k = x.method[i].type == ACT_FAULT ? x.method[i].fault->name : NULL;
 		char have[sizeof(j->kinds) + 2], want[64];
@@ -561,8 +570,10 @@ static enum MHD_Result get_report(struct MHD_Connection *c, const struct job *j)
 	if (fmt_arg && report_format_parse(fmt_arg, &fmt, &err) < 0)
 		return reply_fail(c, 400, "format", "%s", err.msg);
 	if (j->state != JOB_EXITED)
-		return reply_fail(c, 409, "state", "'%s' is still running: its report comes once "
-				  "it has ended", j->id);
+		return reply_fail(c, 409, "state",
+				  "'%s' is still running: its report comes once "
+				  "it has ended",
+				  j->id);
 	snprintf(path, sizeof(path), "%s/journal.json", j->dir);
 	if (report_journal_load(path, &journal, &err) < 0)
 		return reply_fail(c, 404, "journal", "'%s' left no journal: %s", j->id, err.msg);
@@ -581,12 +592,14 @@ static enum MHD_Result get_report(struct MHD_Connection *c, const struct job *j)
 		free(buf);
 		return MHD_NO;
 	}
-	return reply(c, 200, fmt == REPORT_HTML ? "text/html; charset=utf-8"
-						: "text/markdown; charset=utf-8", buf, len);
+	return reply(c, 200,
+		     fmt == REPORT_HTML ? "text/html; charset=utf-8"
+					: "text/markdown; charset=utf-8",
+		     buf, len);
 }
 
 static enum MHD_Result dispatch(struct serve_server *srv, struct MHD_Connection *c,
-			       struct serve_req *r, const char *method)
+				struct serve_req *r, const char *method)
 {
 	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 	struct job *j;
@@ -611,14 +624,16 @@ static enum MHD_Result dispatch(struct serve_server *srv, struct MHD_Connection 
 			return list_jobs(srv, c, r->route == ROUTE_EXPERIMENTS);
 		if (srv->stopping)
 			return reply_fail(c, 503, "", "%s", "the agent is stopping");
-		return r->route == ROUTE_EXPERIMENTS ? post_experiment(srv, c, r) : post_fault(srv, c, r);
+		return r->route == ROUTE_EXPERIMENTS ? post_experiment(srv, c, r)
+						     : post_fault(srv, c, r);
 	case ROUTE_EXPERIMENT_LEASE:
 	case ROUTE_FAULT_LEASE:
 		j = job_find(&srv->tab, r->id, r->route == ROUTE_EXPERIMENT_LEASE);
 		if (!j)
 			return reply_fail(c, 404, "id", "'%s': no such job", r->id);
 		if (j->lease_s <= 0)
-			return reply_fail(c, 409, "lease", "'%s' was started without a lease", r->id);
+			return reply_fail(c, 409, "lease", "'%s' was started without a lease",
+					  r->id);
 		/* a job that ended or is stopping stays so: its state tells the client */
 		if (j->state == JOB_RUNNING)
 			job_lease_renew(j, 0);
@@ -645,8 +660,8 @@ static enum MHD_Result dispatch(struct serve_server *srv, struct MHD_Connection 
 }
 
 enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url,
-			      const char *method, const char *version, const char *upload,
-			      size_t *upload_size, void **con_cls)
+			    const char *method, const char *version, const char *upload,
+			    size_t *upload_size, void **con_cls)
 {
 	struct serve_server *srv = cls;
 	struct serve_req *r = *con_cls;
@@ -666,7 +681,8 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url
 
 			if (serve_cross_site_check(method, HDR("Origin"), HDR("Sec-Fetch-Site"),
 						   HDR(MHD_HTTP_HEADER_CONTENT_TYPE),
-						   HDR(MHD_HTTP_HEADER_HOST), srv->loopback_tcp, &e))
+						   HDR(MHD_HTTP_HEADER_HOST), srv->loopback_tcp,
+						   &e))
 				return reply_error(c, &e);
 #undef HDR
 		}
@@ -680,7 +696,7 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url
 			serve_error_set(&e, 401, "Authorization",
 					"a bearer token is required (Authorization: Bearer TOKEN)");
 			return reply_error_hdr(c, &e, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-						 "Bearer realm=\"duress\"");
+					       "Bearer realm=\"duress\"");
 		}
 		if (r->route == ROUTE_NONE)
 			return reply_fail(c, 404, "", "%s", "no such resource (see docs/api.md)");
@@ -691,9 +707,11 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url
 					method, allow);
 			return reply_error_hdr(c, &e, MHD_HTTP_HEADER_ALLOW, allow);
 		}
-		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > SERVE_BODY_MAX)
-			return reply_fail(c, 413, "body", "body: larger than %d bytes", SERVE_BODY_MAX);
+			return reply_fail(c, 413, "body", "body: larger than %d bytes",
+					  SERVE_BODY_MAX);
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -727,7 +745,7 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url
 }
 
 void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-		      enum MHD_RequestTerminationCode toe)
+		    enum MHD_RequestTerminationCode toe)
 {
 	struct serve_req *r = *con_cls;
 
@@ -740,4 +758,3 @@ void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(r);
 	*con_cls = NULL;
 }
-

@@ -53,8 +53,10 @@ static void rfc3339(const struct timespec *ts, char *buf, size_t len)
 static const char *exit_name(int code)
 {
 	static const char *const names[] = {
-		"ok",	   "deviated", "usage",	       "no target", "unsupported",	  "internal",
-		"refused", "not reverted", "interrupted", "aborted", "invalid manifest",
+		"ok",	     "deviated",	 "usage",
+		"no target", "unsupported",	 "internal",
+		"refused",   "not reverted",	 "interrupted",
+		"aborted",   "invalid manifest",
 	};
 
 	return code >= 0 && code < (int)DURESS_ARRAY_SIZE(names) ? names[code] : "unknown";
@@ -114,8 +116,8 @@ json_t *job_json(const struct job *j, bool full)
 	json_object_set_new(o, "kind", json_string(j->experiment ? "experiment" : "fault"));
 	json_object_set_new(o, j->experiment ? "title" : "fault", serve_json_text(j->what));
 	json_object_set_new(o, "target", j->spec[0] ? serve_json_text(j->spec) : json_null());
-	json_object_set_new(o, "target_dir", j->have_t || j->t.dir[0] ? serve_json_text(j->t.dir)
-								       : json_null());
+	json_object_set_new(o, "target_dir",
+			    j->have_t || j->t.dir[0] ? serve_json_text(j->t.dir) : json_null());
 	json_object_set_new(o, "state", json_string(states[j->state]));
 	json_object_set_new(o, "phase", last_phase(j));
 	json_object_set_new(o, "pid", json_integer(j->pid));
@@ -126,8 +128,8 @@ json_t *job_json(const struct job *j, bool full)
 		json_object_set_new(o, "ended", json_string(ts));
 		json_object_set_new(o, "exit_code",
 				    j->signal ? json_null() : json_integer(j->exit_code));
-		json_object_set_new(o, "outcome", json_string(j->signal ? "killed"
-									: exit_name(j->exit_code)));
+		json_object_set_new(o, "outcome",
+				    json_string(j->signal ? "killed" : exit_name(j->exit_code)));
 		if (j->signal)
 			json_object_set_new(o, "signal", json_integer(j->signal));
 		now = j->ended;
@@ -153,7 +155,8 @@ json_t *job_json(const struct job *j, bool full)
 	}
 	if (!full)
 		return o;
-	snprintf(path, sizeof(path), "%s/%s", j->dir, j->experiment ? "journal.json" : "summary.json");
+	snprintf(path, sizeof(path), "%s/%s", j->dir,
+		 j->experiment ? "journal.json" : "summary.json");
 	{
 		json_t *doc = json_load_file(path, 0, NULL);
 
@@ -165,7 +168,8 @@ json_t *job_json(const struct job *j, bool full)
 
 		snprintf(path, sizeof(path), "%s/log", j->dir);
 		log = fileio_slurp(path, LOG_TAIL, true, NULL);
-		json_object_set_new(o, "log", log ? serve_json_text(log) ?: json_null() : json_null());
+		json_object_set_new(o, "log",
+				    log ? serve_json_text(log) ?: json_null() : json_null());
 	}
 	return o;
 }
@@ -295,8 +299,7 @@ void jobs_trim(struct job_table *tab)
 	}
 }
 
-struct job *job_new(struct job_table *tab, bool experiment, const char *id,
-		    struct serve_error *e)
+struct job *job_new(struct job_table *tab, bool experiment, const char *id, struct serve_error *e)
 {
 	struct job *j;
 	int rc;
@@ -316,7 +319,8 @@ struct job *job_new(struct job_table *tab, bool experiment, const char *id,
 	for (size_t i = 0; id && *id && i < tab->njobs; i++)
 		if (!strcmp(tab->jobs[i]->id, id)) {
 			serve_error_set(e, 409, "id", "id: '%s' is taken (by a job %s)", id,
-					tab->jobs[i]->state == JOB_EXITED ? "that ended" : "in force");
+					tab->jobs[i]->state == JOB_EXITED ? "that ended"
+									  : "in force");
 			return NULL;
 		}
 
@@ -345,7 +349,8 @@ struct job *job_new(struct job_table *tab, bool experiment, const char *id,
 	snprintf(j->dir, sizeof(j->dir), "%s/serve/%s", tab->state_dir, j->id);
 	rc = mkdir(j->dir, 0700);
 	if (rc < 0 && errno == EEXIST) {
-		snprintf(j->dir, sizeof(j->dir), "%s/serve/%s.%lu", tab->state_dir, j->id, tab->seq);
+		snprintf(j->dir, sizeof(j->dir), "%s/serve/%s.%lu", tab->state_dir, j->id,
+			 tab->seq);
 		rc = mkdir(j->dir, 0700);
 	}
 	if (rc < 0) {
@@ -395,21 +400,22 @@ int job_busy_check(const struct job_table *tab, const struct job *j, struct serv
 			const struct job *o = tab->jobs[i];
 			char theirs[sizeof(o->kinds) + 2], mine[64];
 
-			if (o == j || o->state == JOB_EXITED || !o->have_t || strcmp(o->t.dir, j->t.dir))
+			if (o == j || o->state == JOB_EXITED || !o->have_t ||
+			    strcmp(o->t.dir, j->t.dir))
 				continue;
 			snprintf(theirs, sizeof(theirs), " %s ", o->kinds);
 			snprintf(mine, sizeof(mine), " %s ", k);
 			if (strstr(theirs, mine))
-				return serve_error_set(e, 409, "target",
-						       "a %s fault is already in force on %s (%s %s); "
-						       "one per target and resource, different "
-						       "resources may combine",
-						       k, j->t.dir, o->experiment ? "experiment" : "fault",
-						       o->id);
+				return serve_error_set(
+					e, 409, "target",
+					"a %s fault is already in force on %s (%s %s); "
+					"one per target and resource, different "
+					"resources may combine",
+					k, j->t.dir, o->experiment ? "experiment" : "fault", o->id);
 		}
 		if (session_lock_probe(tab->state_dir, &j->t, k, &err) < 0)
-			return serve_error_set(e, err.code == DURESS_EXIT_REFUSED ? 409 : 500, "target",
-					       "%s", err.msg);
+			return serve_error_set(e, err.code == DURESS_EXIT_REFUSED ? 409 : 500,
+					       "target", "%s", err.msg);
 	}
 	return 0;
 }
@@ -436,8 +442,9 @@ int job_spawn(struct job_table *tab, struct job *j, char **argv, struct serve_er
 		 * server's death) is then an interrupted job, not one killed
 		 * before it could set up anything (counted as a revert failure) */
 		sigset_t stop;
-		struct proc_child setup = { .deathsig = SIGTERM, .parent = ppid,
-					    .default_handlers = true, .mask = &stop };
+		struct proc_child setup = {
+			.deathsig = SIGTERM, .parent = ppid, .default_handlers = true, .mask = &stop
+		};
 		int fd;
 
 		sigemptyset(&stop);
@@ -502,7 +509,8 @@ void jobs_expire_leases(struct job_table *tab)
 
 		if (j->state != JOB_RUNNING || j->lease_s <= 0 || now < j->lease_deadline)
 			continue;
-		fprintf(stderr, "duress serve: %s %s: its lease (%.3gs) was not renewed: stopping it\n",
+		fprintf(stderr,
+			"duress serve: %s %s: its lease (%.3gs) was not renewed: stopping it\n",
 			j->experiment ? "experiment" : "fault", j->id, j->lease_s);
 		j->lease_expired = true;
 		job_stop(j);
@@ -578,8 +586,8 @@ void jobs_sample(struct job_table *tab)
 
 			target_refresh_pid(&j->t, &e2);
 		}
-		if (sample_take(&j->t, j->have_last ? &j->last : NULL, timing_now() - tab->mono0, &s,
-				&err) < 0)
+		if (sample_take(&j->t, j->have_last ? &j->last : NULL, timing_now() - tab->mono0,
+				&s, &err) < 0)
 			continue;
 		n++;
 		o = sample_to_json(&s);
@@ -622,8 +630,9 @@ char *jobs_sample_now(const struct job_table *tab, const char *spec, struct serv
 		return NULL;
 	}
 	if (ts.kind == TARGET_SANDBOX) {
-		serve_error_set(e, 422, "target", "target: required: cgroup:PATH, pid:N or "
-						  "container:ID");
+		serve_error_set(e, 422, "target",
+				"target: required: cgroup:PATH, pid:N or "
+				"container:ID");
 		return NULL;
 	}
 	if (!tab->root) {
@@ -643,7 +652,8 @@ char *jobs_sample_now(const struct job_table *tab, const char *spec, struct serv
 			prev = &j->last;
 	}
 	if (sample_take(&t, prev, timing_now() - tab->mono0, &s, &err) < 0) {
-		serve_error_set(e, err.errnum == ENOENT ? 404 : 500, "target", "target: %s", err.msg);
+		serve_error_set(e, err.errnum == ENOENT ? 404 : 500, "target", "target: %s",
+				err.msg);
 		target_release(&t);
 		return NULL;
 	}
@@ -682,7 +692,8 @@ void jobs_stop_all(struct job_table *tab, int sfd)
 
 		if (!killed && timing_now() - t0 > SERVE_SHUTDOWN_WAIT_S) {
 			/* their guardians revert what they leave */
-			fprintf(stderr, "duress serve: jobs still running after %ds: killing them\n",
+			fprintf(stderr,
+				"duress serve: jobs still running after %ds: killing them\n",
 				SERVE_SHUTDOWN_WAIT_S);
 			for (size_t i = 0; i < tab->njobs; i++)
 				if (tab->jobs[i]->state != JOB_EXITED)

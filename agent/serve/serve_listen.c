@@ -156,7 +156,7 @@ int listen_unix(const char *path, struct duress_err *err)
 }
 
 int listen_tcp(const struct sockaddr_storage *ss, socklen_t len, const char *text,
-		     struct duress_err *err)
+	       struct duress_err *err)
 {
 	int one = 1;
 	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

@@ -27,7 +27,7 @@
 
 static struct {
 	pid_t pid; /* > 0 while a listing runs */
-	int fd;    /* its standard output */
+	int fd;	   /* its standard output */
 	double started;
 	char *buf;
 	size_t n, cap;

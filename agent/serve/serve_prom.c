@@ -44,16 +44,16 @@ static void prom_value(FILE *out, double v)
 typedef int (*prom_get)(const struct sample *s, int i, int arg, double *v, const char **lname,
 			const char **lval);
 
-#define OPT_GET(fnname, field)                                                                    \
-	static int fnname(const struct sample *s, int i, int arg, double *v, const char **ln,     \
-			  const char **lv)                                                        \
-	{                                                                                         \
-		if (i)                                                                            \
-			return -1;                                                                \
-		*v = (double)s->field.v;                                                          \
-		if (s->field.set && s->field.v == CG_MAX)                                         \
-			*v = (double)CG_MAX;                                                      \
-		return s->field.set;                                                              \
+#define OPT_GET(fnname, field)                                                                \
+	static int fnname(const struct sample *s, int i, int arg, double *v, const char **ln, \
+			  const char **lv)                                                    \
+	{                                                                                     \
+		if (i)                                                                        \
+			return -1;                                                            \
+		*v = (double)s->field.v;                                                      \
+		if (s->field.set && s->field.v == CG_MAX)                                     \
+			*v = (double)CG_MAX;                                                  \
+		return s->field.set;                                                          \
 	}
 
 OPT_GET(get_mem_current, memory.current)
@@ -105,7 +105,7 @@ static int get_cpu_max(const struct sample *s, int i, int arg, double *v, const 
 	if (!s->cpu.max_quota.set || !s->cpu.max_period.set || !s->cpu.max_period.v)
 		return 0;
 	*v = s->cpu.max_quota.v == CG_MAX ? (double)CG_MAX
-					   : (double)s->cpu.max_quota.v / s->cpu.max_period.v;
+					  : (double)s->cpu.max_quota.v / s->cpu.max_period.v;
 	return 1;
 }
 
@@ -168,8 +168,8 @@ static const struct {
 	  get_mem_current, 0 },
 	{ "duress_target_memory_max_bytes", "gauge", "memory.max of the target cgroup (+Inf: max)",
 	  get_mem_max, 0 },
-	{ "duress_target_memory_high_bytes", "gauge", "memory.high of the target cgroup (+Inf: max)",
-	  get_mem_high, 0 },
+	{ "duress_target_memory_high_bytes", "gauge",
+	  "memory.high of the target cgroup (+Inf: max)", get_mem_high, 0 },
 	{ "duress_target_memory_peak_bytes", "gauge", "memory.peak of the target cgroup",
 	  get_mem_peak, 0 },
 	{ "duress_target_memory_swap_current_bytes", "gauge", "memory.swap.current of the target",
@@ -181,7 +181,8 @@ static const struct {
 	{ "duress_target_oom_total", "counter", "memory.events oom: OOM situations in the target",
 	  get_oom, 0 },
 	{ "duress_target_oom_kills_total", "counter",
-	  "memory.events oom_kill: processes of the target killed by the OOM killer", get_oom_kill, 0 },
+	  "memory.events oom_kill: processes of the target killed by the OOM killer", get_oom_kill,
+	  0 },
 	{ "duress_target_cpu_usage_seconds_total", "counter", "cpu.stat usage_usec, in seconds",
 	  get_cpu_seconds, 0 },
 	{ "duress_target_cpu_usage_percent", "gauge",
@@ -190,8 +191,8 @@ static const struct {
 	  "cpu.max of the target as CPUs (quota / period; +Inf: max)", get_cpu_max, 0 },
 	{ "duress_target_cpu_throttled_periods_total", "counter", "cpu.stat nr_throttled",
 	  get_throttled, 0 },
-	{ "duress_target_cpu_throttled_seconds_total", "counter", "cpu.stat throttled_usec, in seconds",
-	  get_throttled_s, 0 },
+	{ "duress_target_cpu_throttled_seconds_total", "counter",
+	  "cpu.stat throttled_usec, in seconds", get_throttled_s, 0 },
 	{ "duress_target_pressure_some_avg10", "gauge",
 	  "PSI some avg10: percent of time some tasks stalled on the resource", get_psi, 0 },
 	{ "duress_target_pressure_full_avg10", "gauge",
@@ -203,11 +204,11 @@ static const struct {
 	{ "duress_target_io_bytes_total", "counter", "io.stat rbytes/wbytes summed over devices",
 	  get_dir, DIR_IO },
 	{ "duress_target_network_bytes_total", "counter",
-	  "bytes through the target's network namespace interfaces (lo excluded)",
-	  get_dir, DIR_NET_BYTES },
+	  "bytes through the target's network namespace interfaces (lo excluded)", get_dir,
+	  DIR_NET_BYTES },
 	{ "duress_target_network_drops_total", "counter",
-	  "packets dropped on the target's network namespace interfaces (lo excluded)",
-	  get_dir, DIR_NET_DROPS },
+	  "packets dropped on the target's network namespace interfaces (lo excluded)", get_dir,
+	  DIR_NET_DROPS },
 	{ "duress_target_pids_current", "gauge", "pids.current of the target cgroup", get_pids, 0 },
 	{ "duress_target_pids_max", "gauge", "pids.max of the target cgroup (+Inf: max)",
 	  get_pids_max, 0 },
@@ -228,16 +229,16 @@ void prom_targets(FILE *out, const struct prom_target *v, size_t n)
 			for (int i = 0;; i++) {
 				const char *ln = NULL, *lv = NULL;
 				double val = 0;
-				int r = target_metrics[m].get(v[t].s, i, target_metrics[m].arg, &val,
-							      &ln, &lv);
+				int r = target_metrics[m].get(v[t].s, i, target_metrics[m].arg,
+							      &val, &ln, &lv);
 
 				if (r < 0)
 					break;
 				if (!r)
 					continue;
 				if (!head) {
-					prom_head(out, target_metrics[m].name, target_metrics[m].type,
-						  target_metrics[m].help);
+					prom_head(out, target_metrics[m].name,
+						  target_metrics[m].type, target_metrics[m].help);
 					head = true;
 				}
 				fprintf(out, "%s{target=\"", target_metrics[m].name);
@@ -262,7 +263,8 @@ void prom_agent(FILE *out, const struct prom_agent *a, const struct prom_fault *
 	} m[] = {
 		{ "duress_faults_active", "gauge", "single faults in force (POST /v1/faults)",
 		  a->faults_active },
-		{ "duress_experiments_active", "gauge", "experiments running", a->experiments_active },
+		{ "duress_experiments_active", "gauge", "experiments running",
+		  a->experiments_active },
 		{ "duress_faults_started_total", "counter", "single faults started",
 		  (double)a->faults_started },
 		{ "duress_experiments_started_total", "counter", "experiments started",
@@ -305,4 +307,3 @@ void prom_agent(FILE *out, const struct prom_agent *a, const struct prom_fault *
 		fputs("\"} 1\n", out);
 	}
 }
-

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
-			       char *body, size_t len)
+enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type, char *body,
+		      size_t len)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -53,7 +53,7 @@ enum MHD_Result reply_error(struct MHD_Connection *c, const struct serve_error *
 
 /* An error answer with one more header (WWW-Authenticate, Allow). */
 enum MHD_Result reply_error_hdr(struct MHD_Connection *c, const struct serve_error *e,
-					 const char *header, const char *value)
+				const char *header, const char *value)
 {
 	char *s = serve_error_json(e);
 	struct MHD_Response *resp;
@@ -69,8 +69,8 @@ enum MHD_Result reply_error_hdr(struct MHD_Connection *c, const struct serve_err
 	return ret;
 }
 
-enum MHD_Result reply_fail(struct MHD_Connection *c, int status, const char *field,
-			    const char *fmt, ...)
+enum MHD_Result reply_fail(struct MHD_Connection *c, int status, const char *field, const char *fmt,
+			   ...)
 {
 	struct serve_error e;
 	va_list ap;
@@ -82,4 +82,3 @@ enum MHD_Result reply_fail(struct MHD_Connection *c, int status, const char *fie
 	serve_utf8_fix(e.reason);
 	return reply_error(c, &e);
 }
-

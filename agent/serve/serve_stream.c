@@ -19,10 +19,10 @@
 struct follower {
 	struct serve_server *srv;
 	char id[SERVE_ID_MAX + 1];
-	uint64_t next;          /* ring: the next sample's number */
-	bool file;              /* job=: DIR/samples.jsonl */
+	uint64_t next; /* ring: the next sample's number */
+	bool file;     /* job=: DIR/samples.jsonl */
 	char path[PATH_MAX + 128];
-	uint64_t off;           /* file: bytes already sent */
+	uint64_t off; /* file: bytes already sent */
 	struct MHD_Connection *c;
 	bool suspended;
 	struct follower *nextf;
@@ -143,7 +143,7 @@ static uint64_t last_lines_offset(const char *path, size_t want)
  * the last `want`), or with file set the job's own file (the last `want`
  * lines; 0: all). */
 static enum MHD_Result follow(struct serve_server *srv, struct MHD_Connection *c, struct job *j,
-			     size_t want, bool file)
+			      size_t want, bool file)
 {
 	struct follower *f;
 	struct MHD_Response *r;
@@ -201,16 +201,16 @@ enum MHD_Result stream_get_samples(struct serve_server *srv, struct MHD_Connecti
 		unsigned long v = strtoul(last, &end, 10);
 
 		if (!*last || *end || v == 0 || v > SERVE_RING)
-			return reply_fail(c, 422, "last", "last: '%s': expected a count of 1 to 120",
-				    last);
+			return reply_fail(c, 422, "last",
+					  "last: '%s': expected a count of 1 to 120", last);
 		want = v;
 	}
 	if (fol) {
 		if (!strcmp(fol, "1") || !strcmp(fol, "true") || !*fol)
 			follow_on = true;
 		else if (strcmp(fol, "0") && strcmp(fol, "false"))
-			return reply_fail(c, 422, "follow", "follow: '%s': expected 1, true, 0 or false",
-				    fol);
+			return reply_fail(c, 422, "follow",
+					  "follow: '%s': expected 1, true, 0 or false", fol);
 	}
 	if (jid) {
 		char path[PATH_MAX + 128];
@@ -229,16 +229,19 @@ enum MHD_Result stream_get_samples(struct serve_server *srv, struct MHD_Connecti
 		return reply(c, 200, "application/x-ndjson", text, text ? strlen(text) : 0);
 	}
 	if (!target)
-		return reply_fail(c, 422, "target", "%s", "target: required (?target=SPEC or ?job=ID)");
+		return reply_fail(c, 422, "target", "%s",
+				  "target: required (?target=SPEC or ?job=ID)");
 	if (now && strcmp(now, "0") && strcmp(now, "false")) {
 		struct serve_error e;
 		char *line;
 		size_t len;
 
 		if (strcmp(now, "1") && strcmp(now, "true") && *now)
-			return reply_fail(c, 422, "now", "now: '%s': expected 1, true, 0 or false", now);
+			return reply_fail(c, 422, "now", "now: '%s': expected 1, true, 0 or false",
+					  now);
 		if (follow_on || last)
-			return reply_fail(c, 422, "now", "%s", "now: one sample now, without follow or last");
+			return reply_fail(c, 422, "now", "%s",
+					  "now: one sample now, without follow or last");
 		line = jobs_sample_now(&srv->tab, target, &e);
 		if (!line)
 			return reply_error(c, &e);
@@ -249,14 +252,16 @@ enum MHD_Result stream_get_samples(struct serve_server *srv, struct MHD_Connecti
 	/* the newest job on that target, a running one first */
 	for (int pass = 0; pass < 2 && !j; pass++)
 		for (size_t i = srv->tab.njobs; i-- > 0 && !j;)
-			if (srv->tab.jobs[i]->have_t && (pass || srv->tab.jobs[i]->state != JOB_EXITED) &&
-			    serve_target_matches(target, srv->tab.jobs[i]->spec, srv->tab.jobs[i]->t.dir,
-						 srv->tab.jobs[i]->t.rel))
+			if (srv->tab.jobs[i]->have_t &&
+			    (pass || srv->tab.jobs[i]->state != JOB_EXITED) &&
+			    serve_target_matches(target, srv->tab.jobs[i]->spec,
+						 srv->tab.jobs[i]->t.dir, srv->tab.jobs[i]->t.rel))
 				j = srv->tab.jobs[i];
 	if (!j)
-		return reply_fail(c, 404, "target",
-			    "target: '%s': not the target of a fault or experiment of this agent",
-			    target);
+		return reply_fail(
+			c, 404, "target",
+			"target: '%s': not the target of a fault or experiment of this agent",
+			target);
 	if (follow_on)
 		return follow(srv, c, j, want, false);
 	out = malloc(cap);
@@ -264,7 +269,8 @@ enum MHD_Result stream_get_samples(struct serve_server *srv, struct MHD_Connecti
 		return MHD_NO;
 	out[0] = '\0';
 	for (size_t k = j->ring_n > want ? j->ring_n - want : 0; k < j->ring_n; k++) {
-		const char *line = j->ring[(j->ring_head + SERVE_RING - j->ring_n + k) % SERVE_RING];
+		const char *line =
+			j->ring[(j->ring_head + SERVE_RING - j->ring_n + k) % SERVE_RING];
 		size_t l = strlen(line);
 
 		if (n + l + 2 > cap) {
@@ -285,4 +291,3 @@ enum MHD_Result stream_get_samples(struct serve_server *srv, struct MHD_Connecti
 	}
 	return reply(c, 200, "application/x-ndjson", out, n);
 }
-

@@ -119,8 +119,9 @@ static int replay(int dfd, const char *name, const char *path, bool wait, bool d
 	for (size_t i = 0; i < steps.n; i++)
 		pending += !steps.recs[i].done;
 	if (torn)
-		fprintf(out, "%s: its last record was torn (the agent died while writing it); "
-			     "replaying the %zu complete ones\n",
+		fprintf(out,
+			"%s: its last record was torn (the agent died while writing it); "
+			"replaying the %zu complete ones\n",
 			path, steps.n);
 	for (size_t i = steps.n; i-- > 0;) {
 		char desc[1024];
@@ -128,8 +129,8 @@ static int replay(int dfd, const char *name, const char *path, bool wait, bool d
 		if (steps.recs[i].done)
 			continue;
 		steps.recs[i].kind->describe(&steps.recs[i], desc, sizeof(desc));
-		fprintf(out, "%s %s (%s fault of agent %d)\n", dry_run ? "would revert:" : "revert:",
-			desc, steps.recs[i].fault, (int)pid);
+		fprintf(out, "%s %s (%s fault of agent %d)\n",
+			dry_run ? "would revert:" : "revert:", desc, steps.recs[i].fault, (int)pid);
 	}
 	if (dry_run) {
 		report->reverted += pending;
@@ -181,8 +182,8 @@ int recover_journal(const char *path, bool wait, bool dry_run, FILE *out,
 	return replay(dfd, slash + 1, path, wait, dry_run, false, out, report, err);
 }
 
-int recover_all(const char *state_dir, const char *except, bool dry_run, bool quiet_busy,
-		FILE *out, struct recover_report *report, struct duress_err *err)
+int recover_all(const char *state_dir, const char *except, bool dry_run, bool quiet_busy, FILE *out,
+		struct recover_report *report, struct duress_err *err)
 {
 	cleanup_close int sfd = -1;
 	cleanup_close int dfd = -1;
@@ -199,7 +200,8 @@ int recover_all(const char *state_dir, const char *except, bool dry_run, bool qu
 		return err->errnum == ENOENT ? 0 : -1;
 	d = fdopendir(dup(dfd));
 	if (!d)
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "open %s/journal", state_dir);
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "open %s/journal",
+				       state_dir);
 	while ((de = readdir(d))) {
 		char path[4096 + 512];
 		size_t nl = strlen(de->d_name);
@@ -209,7 +211,8 @@ int recover_all(const char *state_dir, const char *except, bool dry_run, bool qu
 		snprintf(path, sizeof(path), "%s/journal/%s", state_dir, de->d_name);
 		if (except && !strcmp(path, except))
 			continue;
-		if (replay(dfd, de->d_name, path, false, dry_run, quiet_busy, out, report, err) < 0) {
+		if (replay(dfd, de->d_name, path, false, dry_run, quiet_busy, out, report, err) <
+		    0) {
 			fprintf(out, "%s\n", err->msg);
 			rc = -1;
 		}

@@ -29,7 +29,6 @@
 #define SYS_pidfd_open 434
 #endif
 
-
 void session_recover_dead(const char *state_dir, const char *who)
 {
 	struct recover_report rep = { 0 };
@@ -50,7 +49,6 @@ void session_recover_dead(const char *state_dir, const char *who)
 int session_begin(struct agent_session *s, const char *state_dir_opt, bool no_recover,
 		  const char *what, struct duress_err *err)
 {
-
 	memset(s, 0, sizeof(*s));
 	s->journal.fd = -1;
 	snprintf(s->state_dir, sizeof(s->state_dir), "%s", state_dir_resolve(state_dir_opt));
@@ -188,8 +186,8 @@ int session_guard(struct agent_session *s, struct duress_err *err)
 	if (child < 0)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "guardian: fork");
 	if (child == 0) {
-		char *const argv[] = { "duress", "__guardian", spid, sjfd, s->journal.path, sready,
-				       NULL };
+		char *const argv[] = { "duress",	"__guardian", spid, sjfd,
+				       s->journal.path, sready,	      NULL };
 		/* it must outlive the agent and keep the journal and the locks */
 		const struct proc_child setup = { .keep_private = true };
 
@@ -338,8 +336,9 @@ int guardian_main(int argc, char **argv)
 	if (fstat(jfd, &st) == 0 && st.st_nlink == 0)
 		return DURESS_EXIT_OK;
 	close(jfd);
-	fprintf(stderr, "duress guardian: the agent (pid %d) died with changes in force; "
-			"reverting them\n",
+	fprintf(stderr,
+		"duress guardian: the agent (pid %d) died with changes in force; "
+		"reverting them\n",
 		(int)agent);
 	if (recover_journal(argv[3], true, false, stderr, &rep, &err) < 0 && err.msg[0])
 		fprintf(stderr, "duress guardian: %s\n", err.msg);

@@ -201,8 +201,9 @@ static int private_mntns(struct duress_err *err)
 				       "cgroup view: unshare(CLONE_NEWNS) (needs CAP_SYS_ADMIN, "
 				       "and seccomp/AppArmor must allow unshare)");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return duress_err_setc(err, DURESS_EXIT_NO_TARGET, errno,
-				       "cgroup view: make the mounts private (mount / MS_REC|MS_PRIVATE)");
+		return duress_err_setc(
+			err, DURESS_EXIT_NO_TARGET, errno,
+			"cgroup view: make the mounts private (mount / MS_REC|MS_PRIVATE)");
 	mntns_private = true;
 	return 0;
 }
@@ -243,8 +244,9 @@ static int view_mount(pid_t pid, const char *dir, int dirfd, char *rel, size_t r
 		ret = duress_err_wrap(err, "cgroup view");
 	/* Back to our own namespace before any interface file is opened. */
 	if (setns(own, CLONE_NEWCGROUP) < 0)
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno,
-				       "cgroup view: setns back to the agent's own cgroup namespace");
+		return duress_err_setc(
+			err, DURESS_EXIT_INTERNAL, errno,
+			"cgroup view: setns back to the agent's own cgroup namespace");
 	return ret;
 }
 
@@ -306,13 +308,14 @@ int cg_ns_join_from_env(struct duress_err *err)
 	path = strcmp(v, "host") ? v : "/proc/1/ns/cgroup";
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, errno,
-				       "DURESS_CGROUPNS=%s: cannot open %s (the host's PID namespace "
-				       "and CAP_SYS_PTRACE are needed for host)",
-				       v, path);
+		return duress_err_setc(
+			err, DURESS_EXIT_UNSUPPORTED, errno,
+			"DURESS_CGROUPNS=%s: cannot open %s (the host's PID namespace "
+			"and CAP_SYS_PTRACE are needed for host)",
+			v, path);
 	if (fstat(fd, &want) < 0 || stat("/proc/self/ns/cgroup", &have) < 0)
-		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno,
-				       "DURESS_CGROUPNS: stat %s", path);
+		return duress_err_setc(err, DURESS_EXIT_INTERNAL, errno, "DURESS_CGROUPNS: stat %s",
+				       path);
 	if (want.st_ino == have.st_ino && want.st_dev == have.st_dev)
 		return 0; /* there already (the host, or a child of a joined agent) */
 	if (setns(fd, CLONE_NEWCGROUP) < 0)
@@ -330,7 +333,8 @@ int cg_ns_join_from_env(struct duress_err *err)
 	if (umount2("/sys/fs/cgroup", MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
 		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, errno,
 				       "DURESS_CGROUPNS: umount the container's /sys/fs/cgroup");
-	if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+	if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) <
+	    0)
 		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, errno,
 				       "DURESS_CGROUPNS: mount cgroup2 at /sys/fs/cgroup (needs "
 				       "CAP_SYS_ADMIN; AppArmor must allow mounting cgroup2)");
@@ -409,8 +413,8 @@ static void describe_cg_remove(const struct undo_rec *rec, char *buf, size_t len
 
 /* The interface files a fault writes (and so a replay may write back). */
 static const char *const written_files[] = {
-	"memory.max", "memory.high", "memory.swap.max", "cpu.max", "cpu.weight", "io.max",
-	"cgroup.freeze", NULL,
+	"memory.max", "memory.high", "memory.swap.max", "cpu.max",
+	"cpu.weight", "io.max",	     "cgroup.freeze",	NULL,
 };
 
 /* A cgroup directory: an absolute path without "." or ".." components,
@@ -430,9 +434,10 @@ static int check_cg_dir(const struct undo_rec *rec, char *why, size_t len)
 	if (cg_view_parse(cg_view_base(), rec->where, NULL, NULL, NULL, 0))
 		return 0;
 	if (statfs(rec->where, &sf) < 0)
-		return errno == ENOENT ? 0 : (snprintf(why, len, "%s: %.200s: %s", rec->kind->name,
-						       rec->where, strerror(errno)),
-					      -1);
+		return errno == ENOENT ? 0
+				       : (snprintf(why, len, "%s: %.200s: %s", rec->kind->name,
+						   rec->where, strerror(errno)),
+					  -1);
 	if (sf.f_type != CGROUP2_SUPER_MAGIC) {
 		snprintf(why, len, "%s: %.200s is not on a cgroup2 filesystem", rec->kind->name,
 			 rec->where);
@@ -445,8 +450,8 @@ static int check_cg_dir(const struct undo_rec *rec, char *why, size_t len)
 	}
 	return 0;
 bad:
-	snprintf(why, len, "%s: '%.200s' is not an absolute path without . and ..",
-		 rec->kind->name, rec->where);
+	snprintf(why, len, "%s: '%.200s' is not an absolute path without . and ..", rec->kind->name,
+		 rec->where);
 	return -1;
 }
 
@@ -457,7 +462,8 @@ static int check_cg_write(const struct undo_rec *rec, char *why, size_t len)
 	for (size_t i = 0; written_files[i]; i++)
 		known |= !strcmp(rec->what, written_files[i]);
 	if (!known) {
-		snprintf(why, len, "cgroup-write: '%.100s' is not a file a fault writes", rec->what);
+		snprintf(why, len, "cgroup-write: '%.100s' is not a file a fault writes",
+			 rec->what);
 		return -1;
 	}
 	return check_cg_dir(rec, why, len);
@@ -485,7 +491,7 @@ bad:
 	return -1;
 }
 
-const struct undo_kind undo_kind_cgroup_write = { "cgroup-write", revert_cg_write, describe_cg_write,
-						  check_cg_write };
+const struct undo_kind undo_kind_cgroup_write = { "cgroup-write", revert_cg_write,
+						  describe_cg_write, check_cg_write };
 const struct undo_kind undo_kind_cgroup_remove = { "cgroup-remove", revert_cg_remove,
 						   describe_cg_remove, check_cg_remove };

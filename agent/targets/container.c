@@ -403,10 +403,11 @@ int container_find(const struct cg_root *root, const char *prefix, struct contai
 				       prefix ? prefix : "");
 	for (size_t i = 0; i < plen; i++) {
 		if (!oci_id_char_ok(prefix[i]))
-			return duress_err_setc(err, DURESS_EXIT_USAGE, 0,
-					       "container id '%s': '%c' is not a letter, digit, '_', "
-					       "'.', '+' or '-'",
-					       prefix, prefix[i]);
+			return duress_err_setc(
+				err, DURESS_EXIT_USAGE, 0,
+				"container id '%s': '%c' is not a letter, digit, '_', "
+				"'.', '+' or '-'",
+				prefix, prefix[i]);
 		lower[i] = (char)tolower((unsigned char)prefix[i]);
 	}
 	memcpy(want, prefix, plen);
@@ -447,8 +448,7 @@ int container_find(const struct cg_root *root, const char *prefix, struct contai
 		return duress_err_setc(err, DURESS_EXIT_NO_TARGET, 0,
 				       "no container with id prefix '%s' (%zu container%s found: "
 				       "%s%s)",
-				       want, n, n == 1 ? "" : "s", msg,
-				       shown < n ? ", ..." : "");
+				       want, n, n == 1 ? "" : "s", msg, shown < n ? ", ..." : "");
 	}
 
 	/* Show enough of each id to tell them apart. */
@@ -470,8 +470,7 @@ int container_find(const struct cg_root *root, const char *prefix, struct contai
 			break;
 	}
 	if (shown < nhits)
-		msg_add(msg, sizeof(msg), &off, "%sand %zu more", shown ? ", " : "",
-			nhits - shown);
+		msg_add(msg, sizeof(msg), &off, "%sand %zu more", shown ? ", " : "", nhits - shown);
 	return duress_err_setc(err, DURESS_EXIT_NO_TARGET, 0,
 			       "container id prefix '%s' is ambiguous: matches %s; give more of "
 			       "the id, or use cgroup:PATH",

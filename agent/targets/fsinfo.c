@@ -82,8 +82,8 @@ static void base_name(const char *path, char *out, size_t len)
 	out[n] = '\0';
 }
 
-int fs_whole_disk(const char *sysfs, unsigned int major, unsigned int minor,
-		   struct fs_disk *out, struct duress_err *err)
+int fs_whole_disk(const char *sysfs, unsigned int major, unsigned int minor, struct fs_disk *out,
+		  struct duress_err *err)
 {
 	char link[PATH_MAX], real[PATH_MAX], attr[PATH_MAX + 16], val[64];
 	struct fs_disk d = { 0 };
@@ -115,7 +115,8 @@ int fs_whole_disk(const char *sysfs, unsigned int major, unsigned int minor,
 	}
 	snprintf(attr, sizeof(attr), "%s/dev", real);
 	if (read_attr(attr, val, sizeof(val)) < 0)
-		return duress_err_set(err, errno, "block device %u:%u: read %s", major, minor, attr);
+		return duress_err_set(err, errno, "block device %u:%u: read %s", major, minor,
+				      attr);
 	if (fs_parse_majmin(val, &d.major, &d.minor) < 0)
 		return duress_err_set(err, EINVAL, "block device %u:%u: %s holds '%s', not MAJ:MIN",
 				      major, minor, attr, val);
@@ -164,7 +165,7 @@ static void opt_value(const char *opts, const char *key, char *out, size_t len)
 #define MI_FIELDS 64
 
 int fs_mountinfo_find(const char *text, unsigned int major, unsigned int minor,
-		       struct fs_mount *out)
+		      struct fs_mount *out)
 {
 	for (const char *line = text; line && *line;) {
 		const char *start = line, *nl = strchr(line, '\n');
@@ -235,7 +236,7 @@ static int no_disk(struct duress_err *err, const char *fmt, ...)
 }
 
 int fs_disk_of_dev(const char *sysfs, const char *mountinfo, dev_t dev, const char *what,
-		    struct fs_disk *out, struct duress_err *err)
+		   struct fs_disk *out, struct duress_err *err)
 {
 	struct fs_mount me;
 	struct stat st;
@@ -246,9 +247,10 @@ int fs_disk_of_dev(const char *sysfs, const char *mountinfo, dev_t dev, const ch
 		return 0;
 	}
 	if (fs_mountinfo_find(mountinfo, 0, minor(dev), &me) < 0)
-		return no_disk(err, "%s is on a filesystem with no block device (device 0:%u, not in "
-				    "mountinfo): io.max needs a disk; name one with --device "
-				    "PATH|MAJ:MIN",
+		return no_disk(err,
+			       "%s is on a filesystem with no block device (device 0:%u, not in "
+			       "mountinfo): io.max needs a disk; name one with --device "
+			       "PATH|MAJ:MIN",
 			       what, minor(dev));
 	/* btrfs and a few others show an anonymous device but sit on a disk */
 	if (me.source[0] == '/' && stat(me.source, &st) == 0 && S_ISBLK(st.st_mode)) {
@@ -257,12 +259,14 @@ int fs_disk_of_dev(const char *sysfs, const char *mountinfo, dev_t dev, const ch
 		return 0;
 	}
 	if (me.upperdir[0])
-		return no_disk(err, "%s is on an %s filesystem (mounted at %s, upper directory "
-				    "%s) that has no block device: io.max needs a disk; name the one "
-				    "under the upper directory with --device",
+		return no_disk(err,
+			       "%s is on an %s filesystem (mounted at %s, upper directory "
+			       "%s) that has no block device: io.max needs a disk; name the one "
+			       "under the upper directory with --device",
 			       what, me.fstype, me.mountpoint, me.upperdir);
-	return no_disk(err, "%s is on a %s filesystem (%s mounted at %s) that has no block "
-			    "device: io.max needs a disk; name one with --device PATH|MAJ:MIN",
+	return no_disk(err,
+		       "%s is on a %s filesystem (%s mounted at %s) that has no block "
+		       "device: io.max needs a disk; name one with --device PATH|MAJ:MIN",
 		       what, me.fstype, me.source, me.mountpoint);
 }
 
@@ -363,4 +367,3 @@ const char *fs_type_name(long f_type)
 			return names[i].name;
 	return NULL;
 }
-

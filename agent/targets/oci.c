@@ -67,8 +67,8 @@ static int json_u64(json_t *o, const char *key, unsigned long long *out)
 	return -1;
 }
 
-int oci_parse_state(const char *text, enum oci_format fmt, pid_t *pid,
-		    unsigned long long *start, struct duress_err *err)
+int oci_parse_state(const char *text, enum oci_format fmt, pid_t *pid, unsigned long long *start,
+		    struct duress_err *err)
 {
 	const char *kpid = fmt == OCI_FORMAT_RUNC ? "init_process_pid" : "pid";
 	const char *kstart = fmt == OCI_FORMAT_RUNC ? "init_process_start" : "process-start-time";

@@ -97,15 +97,15 @@ static void sleep_next_period(int64_t *next, int64_t period)
 
 /* ---- the workload ---- */
 
-#define WL_MEM_SIZE (32UL << 20)	/* kept resident */
-#define WL_MEM_SLICE (1UL << 20)	/* re-touched per second */
-#define WL_DISK_SIZE (1UL << 20)	/* written and fsynced per second */
-#define WL_MSG_SIZE 4096		/* one echo message */
-#define WL_MSG_PERIOD_NS (100 * NSEC_PER_MSEC)	/* 10 messages per second */
+#define WL_MEM_SIZE (32UL << 20)	       /* kept resident */
+#define WL_MEM_SLICE (1UL << 20)	       /* re-touched per second */
+#define WL_DISK_SIZE (1UL << 20)	       /* written and fsynced per second */
+#define WL_MSG_SIZE 4096		       /* one echo message */
+#define WL_MSG_PERIOD_NS (100 * NSEC_PER_MSEC) /* 10 messages per second */
 #define WL_CPU_BUSY_NS (2 * NSEC_PER_MSEC)
-#define WL_CPU_PERIOD_NS (10 * NSEC_PER_MSEC)	/* 2 ms busy in 10 ms: 20% of a CPU */
-#define WL_SOCK_TIMEOUT_S 2		/* a stalled connection is dropped and redone */
-#define WL_POLL_MS 250			/* how often blocked threads look at the stop flag */
+#define WL_CPU_PERIOD_NS (10 * NSEC_PER_MSEC) /* 2 ms busy in 10 ms: 20% of a CPU */
+#define WL_SOCK_TIMEOUT_S 2		      /* a stalled connection is dropped and redone */
+#define WL_POLL_MS 250			      /* how often blocked threads look at the stop flag */
 #define WL_MAX_CONNS 8
 #define WL_NTHREADS 5
 
@@ -387,8 +387,8 @@ static int wl_setup(struct workload *wl, struct duress_err *err)
 {
 	int var_errno;
 
-	wl->mem = mmap(NULL, WL_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
+	wl->mem =
+		mmap(NULL, WL_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (wl->mem == MAP_FAILED) {
 		wl->mem = NULL;
 		return duress_err_set(err, errno, "allocate %lu MiB of memory", WL_MEM_SIZE >> 20);
@@ -448,8 +448,8 @@ int sandbox_workload_main(int ready_fd, struct duress_err *err)
 	};
 	/* Thread names (15 chars at most) show in top -H and /proc/PID/task. */
 	static const char *const names[WL_NTHREADS] = { "sandbox-cpu", "sandbox-memory",
-							 "sandbox-disk", "sandbox-echo",
-							 "sandbox-client" };
+							"sandbox-disk", "sandbox-echo",
+							"sandbox-client" };
 	struct workload wl = {
 		.disk_fd = -1,
 		.listen_fd = -1,
@@ -575,8 +575,12 @@ static __attribute__((noreturn)) void leader_main(const char *dir, pid_t agent, 
 {
 	/* The agent may block or catch signals; the workload starts with defaults. */
 	const struct proc_child setup = {
-		.name = "duress-sandbox", .deathsig = SIGKILL, .parent = agent,
-		.default_handlers = true, .set_oom = true, .oom_score_adj = SANDBOX_OOM_SCORE_ADJ,
+		.name = "duress-sandbox",
+		.deathsig = SIGKILL,
+		.parent = agent,
+		.default_handlers = true,
+		.set_oom = true,
+		.oom_score_adj = SANDBOX_OOM_SCORE_ADJ,
 	};
 	struct duress_err err = { 0 };
 	int fd;
@@ -679,12 +683,12 @@ static int wait_ready(int fd, pid_t pid, struct duress_err *err)
 
 		if (left <= 0)
 			return duress_err_set(err, 0,
-					      "sandbox workload (pid %d) not ready after %d s",
-					      pid, SANDBOX_READY_TIMEOUT_MS / 1000);
+					      "sandbox workload (pid %d) not ready after %d s", pid,
+					      SANDBOX_READY_TIMEOUT_MS / 1000);
 		r = poll(&pfd, 1, (int)((left + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC));
 		if (r < 0 && errno != EINTR)
-			return duress_err_set(err, errno,
-					      "wait for the sandbox workload (pid %d)", pid);
+			return duress_err_set(err, errno, "wait for the sandbox workload (pid %d)",
+					      pid);
 		if (r <= 0)
 			continue;
 		n = read(fd, (char *)&msg + got, sizeof(msg) - got);
@@ -780,8 +784,7 @@ int sandbox_create(const struct cg_root *root, struct target *t, struct duress_e
 
 	if (wait_ready(rfd, child, err) < 0)
 		goto fail_kill;
-	if (open_ns(child, "net", &netns_fd, err) < 0 ||
-	    open_ns(child, "mnt", &mntns_fd, err) < 0)
+	if (open_ns(child, "net", &netns_fd, err) < 0 || open_ns(child, "mnt", &mntns_fd, err) < 0)
 		goto fail_kill;
 
 	target_init(t);

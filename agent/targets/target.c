@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TARGET_FORMS                                                                       \
+#define TARGET_FORMS                                                                           \
 	"accepted forms: cgroup:PATH, pid:N, container:ID (an OCI container name, or 6 to 64 " \
 	"hex chars of an id), or no -t for a sandbox"
 
@@ -330,8 +330,9 @@ static int resolve_pid(const struct cg_root *root, pid_t pid, struct target *t,
 
 		snprintf(t->nsrel, sizeof(t->nsrel), "%s", rel);
 		if (cg_view_for_pid(pid, t->view, sizeof(t->view), vrel, sizeof(vrel), err) < 0)
-			return duress_err_wrap(err, "%s: its cgroup %s is outside the agent's cgroup "
-						    "namespace",
+			return duress_err_wrap(err,
+					       "%s: its cgroup %s is outside the agent's cgroup "
+					       "namespace",
 					       what, rel);
 		if ((size_t)snprintf(t->dir, sizeof(t->dir), "%s%s", t->view,
 				     strcmp(vrel, "/") ? vrel : "") >= sizeof(t->dir))
@@ -522,7 +523,8 @@ static int count_procs(const char *dir, int depth)
 	while ((de = readdir(d))) {
 		char sub[PATH_MAX];
 
-		if (de->d_type != DT_DIR || de->d_name[0] == '.' || !strncmp(de->d_name, "duress-", 7))
+		if (de->d_type != DT_DIR || de->d_name[0] == '.' ||
+		    !strncmp(de->d_name, "duress-", 7))
 			continue;
 		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= sizeof(sub))
 			continue;
@@ -563,10 +565,11 @@ int target_guard(const struct target *t, bool force, struct duress_err *err)
 				       "refusing to put the root cgroup under duress: that is the "
 				       "whole host (use --force if you mean it)");
 	if (cg_of_pid(getpid(), own, sizeof(own), &e) == 0 && cg_rel_covers(t->rel, own))
-		return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
-				       "refusing: target %s holds the agent itself (its cgroup is "
-				       "%s); the agent could not revert what it breaks (use --force)",
-				       t->rel, own);
+		return duress_err_setc(
+			err, DURESS_EXIT_REFUSED, 0,
+			"refusing: target %s holds the agent itself (its cgroup is "
+			"%s); the agent could not revert what it breaks (use --force)",
+			t->rel, own);
 	if (cg_of_pid(1, init, sizeof(init), &e) == 0 && cg_rel_covers(t->rel, init))
 		return duress_err_setc(err, DURESS_EXIT_REFUSED, 0,
 				       "refusing: target %s holds PID 1 of this host (cgroup %s) "

@@ -85,7 +85,8 @@ int main(int argc, char **argv)
 	int n, ok = 0, failed = 0;
 
 	if (argc < 6) {
-		fprintf(stderr, "usage: bench_lifecycle LABEL CGFILE N DURESS inject FAULT ARGS...\n");
+		fprintf(stderr,
+			"usage: bench_lifecycle LABEL CGFILE N DURESS inject FAULT ARGS...\n");
 		return 2;
 	}
 	label = argv[1];

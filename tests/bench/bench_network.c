@@ -128,16 +128,27 @@ int main(int argc, char **argv)
 		char *saved = NULL;
 		bool gone;
 		double a;
-		char *tc1[] = { "nsenter", "-t", pidtxt, "-n", "tc", "qdisc", "add", "dev", (char *)ifname,
-				"root", "handle", "1:", "prio", "bands", "2", "priomap", "0", "0", "0",
-				"0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", NULL };
-		char *tc2[] = { "nsenter", "-t", pidtxt, "-n", "tc", "qdisc", "add", "dev", (char *)ifname,
-				"parent", "1:2", "handle", "10:", "netem", "delay", "100ms", NULL };
-		char *tc3[] = { "nsenter", "-t", pidtxt, "-n", "tc", "filter", "add", "dev", (char *)ifname,
-				"parent", "1:", "protocol", "ip", "prio", "1", "u32", "match", "ip",
-				"dst", "10.0.0.1/32", "flowid", "1:2", NULL };
-		char *tcdel[] = { "nsenter", "-t", pidtxt, "-n", "tc", "qdisc", "del", "dev",
-				  (char *)ifname, "root", NULL };
+		char *tc1[] = { "nsenter", "-t",     pidtxt,
+				"-n",	   "tc",     "qdisc",
+				"add",	   "dev",    (char *)ifname,
+				"root",	   "handle", "1:",
+				"prio",	   "bands",  "2",
+				"priomap", "0",	     "0",
+				"0",	   "0",	     "0",
+				"0",	   "0",	     "0",
+				"0",	   "0",	     "0",
+				"0",	   "0",	     "0",
+				"0",	   "0",	     NULL };
+		char *tc2[] = { "nsenter", "-t",    pidtxt,	    "-n",     "tc",  "qdisc",
+				"add",	   "dev",   (char *)ifname, "parent", "1:2", "handle",
+				"10:",	   "netem", "delay",	    "100ms",  NULL };
+		char *tc3[] = { "nsenter", "-t",       pidtxt, "-n",	       "tc",
+				"filter",  "add",      "dev",  (char *)ifname, "parent",
+				"1:",	   "protocol", "ip",   "prio",	       "1",
+				"u32",	   "match",    "ip",   "dst",	       "10.0.0.1/32",
+				"flowid",  "1:2",      NULL };
+		char *tcdel[] = { "nsenter", "-t",  pidtxt,	    "-n",   "tc", "qdisc",
+				  "del",     "dev", (char *)ifname, "root", NULL };
 		char *tcb[] = { "nsenter", "-t", pidtxt, "-n", "tc", "-batch", batch, NULL };
 
 		a = now_ms();
@@ -179,8 +190,8 @@ int main(int argc, char **argv)
 		t[5][i] = now_ms() - a;
 	}
 	unlink(batch);
-	double oa = median(t[0], n), orv = median(t[1], n), ta = median(t[2], n), tr = median(t[3], n),
-	       ba = median(t[4], n), br = median(t[5], n);
+	double oa = median(t[0], n), orv = median(t[1], n), ta = median(t[2], n),
+	       tr = median(t[3], n), ba = median(t[4], n), br = median(t[5], n);
 
 	printf("filtered netem rule (prio + netem + 1 u32 filter), median of %d rounds:\n", n);
 	printf("  apply:  duress %.2f ms | tc, 3 x nsenter+tc %.2f ms (x%.1f) | tc -batch %.2f ms (x%.1f)\n",
@@ -199,6 +210,7 @@ int main(int argc, char **argv)
 		t[0][i] = now_ms() - a;
 	}
 	printf("  (once per run, before planning, the agent probes the kernel in a namespace of its "
-	       "own: %.2f ms)\n", median(t[0], n < 5 ? n : 5));
+	       "own: %.2f ms)\n",
+	       median(t[0], n < 5 ? n : 5));
 	return 0;
 }

@@ -44,7 +44,8 @@ int main(int argc, char **argv)
 	struct rusage ru;
 	FILE *devnull = fopen("/dev/null", "w");
 
-	if (argc != 4 || (n = atoi(argv[1])) < 1 || (hz = atoi(argv[2])) < 1 || (secs = atoi(argv[3])) < 1) {
+	if (argc != 4 || (n = atoi(argv[1])) < 1 || (hz = atoi(argv[2])) < 1 ||
+	    (secs = atoi(argv[3])) < 1) {
 		fprintf(stderr, "usage: bench_sample TARGETS HZ SECONDS\n");
 		return 2;
 	}
@@ -57,8 +58,8 @@ int main(int argc, char **argv)
 	kids = calloc(n, sizeof(*kids));
 	for (int i = 0; i < n; i++) {
 		target_init(&t[i]);
-		if ((size_t)snprintf(t[i].dir, sizeof(t[i].dir), "%.3000s/duress-bench-%d-%d", root.mount,
-				     (int)getpid(), i) >= sizeof(t[i].dir))
+		if ((size_t)snprintf(t[i].dir, sizeof(t[i].dir), "%.3000s/duress-bench-%d-%d",
+				     root.mount, (int)getpid(), i) >= sizeof(t[i].dir))
 			return 5;
 		snprintf(t[i].rel, sizeof(t[i].rel), "%s", cg_path_rel(&root, t[i].dir));
 		if (cg_create(t[i].dir, false, &err) < 0) {
@@ -81,7 +82,8 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			json_t *j;
 
-			if (sample_take(&t[i], tick ? &prev[i] : NULL, t0 - start, &cur, &err) < 0) {
+			if (sample_take(&t[i], tick ? &prev[i] : NULL, t0 - start, &cur, &err) <
+			    0) {
 				duress_err_print(stderr, &err);
 				return 5;
 			}
@@ -99,8 +101,8 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru);
 	cpu_s = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
 		ru.ru_stime.tv_usec / 1e6;
-	printf("targets=%d hz=%d seconds=%d samples=%ld cpu_pct=%.2f max_rss_kib=%ld us_per_sample=%.1f\n", n,
-	       hz, secs, samples, cpu_s / secs * 100, ru.ru_maxrss, spent / samples * 1e6);
+	printf("targets=%d hz=%d seconds=%d samples=%ld cpu_pct=%.2f max_rss_kib=%ld us_per_sample=%.1f\n",
+	       n, hz, secs, samples, cpu_s / secs * 100, ru.ru_maxrss, spent / samples * 1e6);
 	for (int i = 0; i < n; i++) {
 		kill(kids[i], SIGKILL);
 		waitpid(kids[i], NULL, 0);

@@ -73,8 +73,8 @@ static struct outcome load(const char *name, const char *text, size_t len)
 			fail(name, "failure is not -1");
 		if (!d.n)
 			fail(name, "refused without a diagnostic");
-		if (mf_diags_only_unsupported(&d) ? err.code != DURESS_EXIT_UNSUPPORTED :
-						    err.code != DURESS_EXIT_INVALID_MANIFEST)
+		if (mf_diags_only_unsupported(&d) ? err.code != DURESS_EXIT_UNSUPPORTED
+						  : err.code != DURESS_EXIT_INVALID_MANIFEST)
 			fail(name, "exit code does not match the diagnostics");
 	}
 	for (size_t i = 0; i < d.n; i++)

@@ -40,7 +40,8 @@ static double now_s(void)
 
 static int listen_any(int type, int port)
 {
-	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6,
+				  .sin6_port = htons((uint16_t)port),
 				  .sin6_addr = IN6ADDR_ANY_INIT };
 	int fd = socket(AF_INET6, type, 0), zero = 0, one = 1;
 
@@ -120,8 +121,8 @@ static int sink(int port, double seconds)
 		printf("rate_bps=0 bytes=%llu seconds=0\n", total);
 		return 1;
 	}
-	printf("rate_bps=%.0f bytes=%llu seconds=%.2f\n", (double)after_mark * 8 / (end - mark), total,
-	       end - mark);
+	printf("rate_bps=%.0f bytes=%llu seconds=%.2f\n", (double)after_mark * 8 / (end - mark),
+	       total, end - mark);
 	close(fd);
 	close(lfd);
 	return 0;
@@ -159,7 +160,8 @@ static int cmp_double(const void *a, const void *b)
 static int owd_recv(int port, int count, double timeout)
 {
 	int fd = listen_any(SOCK_DGRAM, port), n = 0;
-	double sum = 0, tsum = 0, end = now_s() + timeout, *d = calloc((size_t)count + 1, sizeof(*d));
+	double sum = 0, tsum = 0, end = now_s() + timeout,
+	       *d = calloc((size_t)count + 1, sizeof(*d));
 
 	if (fd < 0 || !d) {
 		perror("nethelper owd-recv: bind");
@@ -221,7 +223,8 @@ int main(int argc, char **argv)
 		return owd_recv(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
 	if (argc == 6 && !strcmp(argv[1], "owd-send"))
 		return owd_send(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
-	fprintf(stderr, "usage: nethelper sink PORT SECONDS | source HOST PORT SECONDS |\n"
-			"       owd-recv PORT COUNT TIMEOUT_S | owd-send HOST PORT COUNT INTERVAL_MS\n");
+	fprintf(stderr,
+		"usage: nethelper sink PORT SECONDS | source HOST PORT SECONDS |\n"
+		"       owd-recv PORT COUNT TIMEOUT_S | owd-send HOST PORT COUNT INTERVAL_MS\n");
 	return 2;
 }

@@ -122,8 +122,8 @@ static void test_proc_cgroup(void **state)
 	char out[256];
 
 	(void)state;
-	assert_int_equal(cg_parse_proc_cgroup("0::/system.slice/docker-abc.scope\n", out, sizeof(out)),
-			 0);
+	assert_int_equal(
+		cg_parse_proc_cgroup("0::/system.slice/docker-abc.scope\n", out, sizeof(out)), 0);
 	assert_string_equal(out, "/system.slice/docker-abc.scope");
 	/* hybrid host: v1 lines first, then the v2 line */
 	assert_int_equal(cg_parse_proc_cgroup("12:pids:/user.slice\n"
@@ -211,11 +211,13 @@ static void test_files(void **state)
 static void test_root_paths(void **state)
 {
 	struct duress_err err = { 0 };
-	struct cg_root root = { .mount = "/sys/fs/cgroup", .controllers = "cpuset cpu io memory pids" };
+	struct cg_root root = { .mount = "/sys/fs/cgroup",
+				.controllers = "cpuset cpu io memory pids" };
 	char out[128];
 
 	(void)state;
-	assert_int_equal(cg_path_join(&root, "/system.slice/x.service/", out, sizeof(out), &err), 0);
+	assert_int_equal(cg_path_join(&root, "/system.slice/x.service/", out, sizeof(out), &err),
+			 0);
 	assert_string_equal(out, "/sys/fs/cgroup/system.slice/x.service");
 	assert_int_equal(cg_path_join(&root, "/", out, sizeof(out), &err), 0);
 	assert_string_equal(out, "/sys/fs/cgroup");

@@ -177,12 +177,11 @@ static void test_undo_log(void **state)
 	assert_int_equal(undo_revert_all(&log, &rep), 0);
 	assert_int_equal(rep.reverted + rep.gone + rep.failed, 0);
 	/* a failing step is reported and the others still run */
-	assert_int_equal(undo_record(&log, &undo_kind_cgroup_write, "memory", dir, "memory.max", "1G",
-				     &err),
+	assert_int_equal(undo_record(&log, &undo_kind_cgroup_write, "memory", dir, "memory.max",
+				     "1G", &err),
 			 3);
-	assert_int_equal(undo_record(&log, &undo_kind_cgroup_write, "memory", dir, "sub/x", "v",
-				     &err),
-			 4);
+	assert_int_equal(
+		undo_record(&log, &undo_kind_cgroup_write, "memory", dir, "sub/x", "v", &err), 4);
 	chmod(path, 0); /* root ignores modes: make it a directory to force a failure */
 	unlink(path);
 	mkdir(path, 0700);
@@ -195,8 +194,8 @@ static void test_undo_log(void **state)
 	rmdir(dir);
 }
 
-static void fill(struct sample *s, double t, uint64_t usage, double pct, uint64_t mem, uint64_t oomk,
-		 double psi_mem)
+static void fill(struct sample *s, double t, uint64_t usage, double pct, uint64_t mem,
+		 uint64_t oomk, double psi_mem)
 {
 	memset(s, 0, sizeof(*s));
 	s->t = t;
@@ -234,29 +233,40 @@ static void test_summary(void **state)
 	b = phase_stats_json(&before, NULL);
 	d = phase_stats_json(&during, &before);
 	assert_int_equal(json_integer_value(json_object_get(b, "samples")), 2);
-	assert_true(json_real_value(json_object_get(json_object_get(b, "cpu"), "usage_pct_avg")) == 10.0);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "memory"), "peak")), 120);
+	assert_true(json_real_value(json_object_get(json_object_get(b, "cpu"), "usage_pct_avg")) ==
+		    10.0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "memory"), "peak")),
+			 120);
 	/* during counters start from the last sample before: 9000 - 2000 */
 	assert_true(json_real_value(json_object_get(d, "seconds")) == 2.0);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(d, "cpu"), "throttled_usec")),
-			 700);
-	assert_true(json_real_value(json_object_get(json_object_get(d, "cpu"), "usage_pct_avg")) == 40.0);
-	assert_true(json_real_value(json_object_get(json_object_get(d, "cpu"), "usage_pct_max")) == 50.0);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(d, "memory"), "peak")), 300);
-	assert_int_equal(json_integer_value(json_object_get(
-				 json_object_get(json_object_get(d, "memory"), "events"), "oom_kill")),
-			 3);
-	assert_true(json_real_value(json_object_get(json_object_get(json_object_get(d, "psi"), "memory"),
-						    "some_avg10_peak")) == 75.0);
-	assert_true(json_real_value(json_object_get(json_object_get(json_object_get(d, "psi"), "memory"),
-						    "full_avg10_peak")) == 37.5);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(d, "cpu"), "throttled_usec")),
+		700);
+	assert_true(json_real_value(json_object_get(json_object_get(d, "cpu"), "usage_pct_avg")) ==
+		    40.0);
+	assert_true(json_real_value(json_object_get(json_object_get(d, "cpu"), "usage_pct_max")) ==
+		    50.0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(d, "memory"), "peak")),
+			 300);
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(json_object_get(d, "memory"), "events"), "oom_kill")),
+		3);
+	assert_true(json_real_value(
+			    json_object_get(json_object_get(json_object_get(d, "psi"), "memory"),
+					    "some_avg10_peak")) == 75.0);
+	assert_true(json_real_value(
+			    json_object_get(json_object_get(json_object_get(d, "psi"), "memory"),
+					    "full_avg10_peak")) == 37.5);
 	/* absent PSI of cpu/io is omitted, not zero */
 	assert_null(json_object_get(json_object_get(d, "psi"), "cpu"));
 	json_decref(b);
 	json_decref(d);
 	/* counters that go backwards (a reset) give 0, never a huge number */
-	assert_int_equal(phase_delta(&(struct opt_u64){ true, 10 }, &(struct opt_u64){ true, 5 }), 0);
-	assert_int_equal(phase_delta(&(struct opt_u64){ false, 0 }, &(struct opt_u64){ true, 5 }), 0);
+	assert_int_equal(phase_delta(&(struct opt_u64){ true, 10 }, &(struct opt_u64){ true, 5 }),
+			 0);
+	assert_int_equal(phase_delta(&(struct opt_u64){ false, 0 }, &(struct opt_u64){ true, 5 }),
+			 0);
 }
 
 int main(void)

@@ -76,8 +76,8 @@ static void test_default_workers(void **state)
 
 static void test_cpu_list(void **state)
 {
-	static const char *const bad[] = { "a", "3-1", "0,,1", "0-", "-1", "1-2-3", "0,", "1 2",
-					   "99999", "0;1" };
+	static const char *const bad[] = { "a",	    "3-1", "0,,1", "0-",    "-1",
+					   "1-2-3", "0,",  "1 2",  "99999", "0;1" };
 	cpu_set_t set;
 	unsigned int n = 99;
 
@@ -441,12 +441,12 @@ static void dump_plan(const struct fake *k)
 		print_message("  plan: %s\n", k->f.plan[i]);
 }
 
-#define PLAN_HAS(k, ...)                                                  \
-	do {                                                              \
-		if (!plan_has(k, __VA_ARGS__, (const char *)NULL)) {      \
-			dump_plan(k);                                     \
-			fail_msg("no plan line with %s", #__VA_ARGS__);   \
-		}                                                         \
+#define PLAN_HAS(k, ...)                                                \
+	do {                                                            \
+		if (!plan_has(k, __VA_ARGS__, (const char *)NULL)) {    \
+			dump_plan(k);                                   \
+			fail_msg("no plan line with %s", #__VA_ARGS__); \
+		}                                                       \
 	} while (0)
 
 static void test_plan_default_workers(void **state)

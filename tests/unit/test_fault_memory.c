@@ -29,7 +29,6 @@
 #include <duress/targets/target.h>
 #include <duress/core/undo.h>
 
-
 #define MiB (1ULL << 20)
 #define PAGE 4096ULL
 
@@ -266,7 +265,8 @@ static void test_validate(void **state)
 	assert_int_equal(run_validate(&err, "high", "50%", NULL), 0);
 	assert_int_equal(run_validate(&err, "swap-max", "0", NULL), 0);
 	assert_int_equal(run_validate(&err, "hog", "50%", NULL), 0);
-	assert_int_equal(run_validate(&err, "hog", "200M", "ramp", "5s", "hog-once", NULL, NULL), 0);
+	assert_int_equal(run_validate(&err, "hog", "200M", "ramp", "5s", "hog-once", NULL, NULL),
+			 0);
 	assert_int_equal(run_validate(&err, "max", "64M", "high", "48M", "swap-max", "0", "hog",
 				      "200M", NULL),
 			 0);
@@ -358,8 +358,7 @@ static void test_plan_percentages(void **state)
 	snprintf(where, sizeof(where), "memory.max of %s", k.dir);
 	expect_plan(&k.f, "percentages are of 256 MiB", where, NULL);
 	/* 50% = 128 MiB, 40% of 65536 pages = 26214 pages, 25% = 64 MiB */
-	expect_plan(&k.f, "write 134217728 (128 MiB, 50%)", "/app/memory.max",
-		    "now '268435456'");
+	expect_plan(&k.f, "write 134217728 (128 MiB, 50%)", "/app/memory.max", "now '268435456'");
 	expect_plan(&k.f, "write 107372544 ", "/app/memory.high", "now 'max'");
 	expect_plan(&k.f, "write 0 (0 B)", "/app/memory.swap.max", "now 'max'");
 	expect_plan(&k.f, "memory hog", "67108864 (64 MiB, 25%)", "growing linearly over 10s");

@@ -57,19 +57,19 @@ static int try(const char *name, char *msg, size_t len, ...)
 	return rc;
 }
 
-#define BAD(needle, ...)                                                                          \
-	do {                                                                                      \
-		char m_[1024];                                                                    \
-		if (try(__VA_ARGS__, NULL) == 0)                                                  \
-			fail_msg("accepted: %s", #__VA_ARGS__);                                   \
-		if (!strstr(m_, needle))                                                          \
-			fail_msg("'%s' lacks '%s'", m_, needle);                                  \
+#define BAD(needle, ...)                                         \
+	do {                                                     \
+		char m_[1024];                                   \
+		if (try(__VA_ARGS__, NULL) == 0)                 \
+			fail_msg("accepted: %s", #__VA_ARGS__);  \
+		if (!strstr(m_, needle))                         \
+			fail_msg("'%s' lacks '%s'", m_, needle); \
 	} while (0)
-#define OK(...)                                                                                   \
-	do {                                                                                      \
-		char m_[1024];                                                                    \
-		if (try(__VA_ARGS__, NULL) < 0)                                                   \
-			fail_msg("refused: %s: %s", #__VA_ARGS__, m_);                            \
+#define OK(...)                                                        \
+	do {                                                           \
+		char m_[1024];                                         \
+		if (try(__VA_ARGS__, NULL) < 0)                        \
+			fail_msg("refused: %s: %s", #__VA_ARGS__, m_); \
 	} while (0)
 
 static void test_http_options(void **state)
@@ -80,8 +80,8 @@ static void test_http_options(void **state)
 	   "200ms", "percent", "10", "method", "get", "path", "/api/*", "header", "X-A: b*");
 	BAD("--abort 299: not a known HTTP status", "http", m_, sizeof(m_), "port", "80", "abort",
 	    "299");
-	BAD("--abort: '700': must be between 200 and 599", "http", m_, sizeof(m_), "port", "80", "abort",
-	    "700");
+	BAD("--abort: '700': must be between 200 and 599", "http", m_, sizeof(m_), "port", "80",
+	    "abort", "700");
 	BAD("--percent", "http", m_, sizeof(m_), "port", "80", "abort", "503", "percent", "150");
 	BAD("nothing to do", "http", m_, sizeof(m_), "port", "80");
 	BAD("--port N is required", "http", m_, sizeof(m_), "abort", "503");
@@ -95,8 +95,8 @@ static void test_http_options(void **state)
 	    "10.0.0.0/8", "abort", "503");
 	OK("http", m_, sizeof(m_), "port", "80", "direction", "outbound", "to", "10.0.0.0/8", "to",
 	   "fd00::/8", "abort", "503");
-	BAD("--to", "http", m_, sizeof(m_), "port", "80", "direction", "outbound", "to", "10.0.0.300",
-	    "abort", "503");
+	BAD("--to", "http", m_, sizeof(m_), "port", "80", "direction", "outbound", "to",
+	    "10.0.0.300", "abort", "503");
 	BAD("--abort and --truncate-body exclude each other", "http", m_, sizeof(m_), "port", "80",
 	    "abort", "503", "truncate-body", "50%");
 	BAD("--retry-after needs --abort", "http", m_, sizeof(m_), "port", "80", "delay", "1s",
@@ -105,7 +105,8 @@ static void test_http_options(void **state)
 	    "1s", "rate-limit-queue", NULL);
 	BAD("--rate-limit", "http", m_, sizeof(m_), "port", "80", "rate-limit", "fast");
 	BAD("--slow-body", "http", m_, sizeof(m_), "port", "80", "slow-body", "10");
-	BAD("--path 'api': a path starts with '/'", "http", m_, sizeof(m_), "port", "80", "abort", "500", "path", "api");
+	BAD("--path 'api': a path starts with '/'", "http", m_, sizeof(m_), "port", "80", "abort",
+	    "500", "path", "api");
 	BAD("--header", "http", m_, sizeof(m_), "port", "80", "abort", "500", "header", "Bad Name");
 	BAD("--content-type", "http", m_, sizeof(m_), "port", "80", "content-type", "a\r\nb");
 	BAD("--replace-body: /nonexistent/body", "http", m_, sizeof(m_), "port", "80",
@@ -118,9 +119,11 @@ static void test_http_options(void **state)
 static void test_http_rules(void **state)
 {
 	(void)state;
-	OK("http", m_, sizeof(m_), "port", "80", "rule", "method=GET,path=/api/*,abort=503,percent=10",
-	   "rule", "delay=200ms, header=X-Canary:1", "rule", "reset=true,path=/download");
-	OK("http", m_, sizeof(m_), "port", "80", "abort", "500", "rule", "abort-body=\"a, \\\"b\\\"\",abort=502");
+	OK("http", m_, sizeof(m_), "port", "80", "rule",
+	   "method=GET,path=/api/*,abort=503,percent=10", "rule", "delay=200ms, header=X-Canary:1",
+	   "rule", "reset=true,path=/download");
+	OK("http", m_, sizeof(m_), "port", "80", "abort", "500", "rule",
+	   "abort-body=\"a, \\\"b\\\"\",abort=502");
 	BAD("--rule 1: port: given once for the whole fault", "http", m_, sizeof(m_), "port", "80",
 	    "rule", "port=81,abort=503");
 	BAD("--rule 2: nope: not an option of the http fault", "http", m_, sizeof(m_), "port", "80",
@@ -149,7 +152,8 @@ static void test_rule_text(void **state)
 	assert_int_equal(fault_rule_append(buf, sizeof(buf), "abort-body", "say \"hi\" \\ bye"), 0);
 	assert_int_equal(fault_rule_append(buf, sizeof(buf), "reset", NULL), 0);
 	assert_int_equal(fault_rule_append(buf, sizeof(buf), "percent", "10"), 0);
-	assert_string_equal(buf, "path=\"/a,b\",abort-body=\"say \\\"hi\\\" \\\\ bye\",reset,percent=10");
+	assert_string_equal(
+		buf, "path=\"/a,b\",abort-body=\"say \\\"hi\\\" \\\\ bye\",reset,percent=10");
 	assert_int_equal(fault_rule_split(buf, "--rule", &it, &n, &err), 0);
 	assert_int_equal(n, 4);
 	assert_string_equal(it[0].key, "path");
@@ -253,10 +257,8 @@ static void test_manifest_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_http_options),
-		cmocka_unit_test(test_http_rules),
-		cmocka_unit_test(test_rule_text),
-		cmocka_unit_test(test_tcp_options),
+		cmocka_unit_test(test_http_options),   cmocka_unit_test(test_http_rules),
+		cmocka_unit_test(test_rule_text),      cmocka_unit_test(test_tcp_options),
 		cmocka_unit_test(test_manifest_rules),
 	};
 

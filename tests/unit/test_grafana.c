@@ -165,11 +165,11 @@ static void test_checker(void **state)
 	assert_true(is_exported(names, "duress_target_memory_max_bytes"));
 	assert_true(is_exported(names, "duress_target_cpu_max_cpus"));
 	assert_true(is_exported(names, "duress_fault_active"));
-	assert_int_equal(check_expr(names, "rate(duress_target_io_bytes_total[1m])", bad,
-				    sizeof(bad)),
-			 1);
-	assert_int_equal(check_expr(names, "duress_target_memory_current_bytes / "
-					   "duress_target_memory_maximum_bytes",
+	assert_int_equal(
+		check_expr(names, "rate(duress_target_io_bytes_total[1m])", bad, sizeof(bad)), 1);
+	assert_int_equal(check_expr(names,
+				    "duress_target_memory_current_bytes / "
+				    "duress_target_memory_maximum_bytes",
 				    bad, sizeof(bad)),
 			 -1);
 	assert_string_equal(bad, "duress_target_memory_maximum_bytes");
@@ -183,13 +183,20 @@ static void test_dashboard(void **state)
 	json_t *d = json_load_file(DASHBOARD, 0, &je);
 	struct walk w = { 0 };
 	static const char *const wanted[] = {
-		"duress_target_memory_current_bytes", "duress_target_memory_max_bytes",
-		"duress_target_memory_high_bytes",    "duress_target_oom_kills_total",
-		"duress_target_cpu_usage_percent",    "duress_target_cpu_max_cpus",
-		"duress_target_cpu_throttled_seconds_total", "duress_target_io_bytes_total",
-		"duress_target_pressure_some_avg10",  "duress_target_network_drops_total",
-		"duress_fault_active",		      "duress_reverts_ok_total",
-		"duress_revert_failures_total",	      "duress_jobs_failed_total",
+		"duress_target_memory_current_bytes",
+		"duress_target_memory_max_bytes",
+		"duress_target_memory_high_bytes",
+		"duress_target_oom_kills_total",
+		"duress_target_cpu_usage_percent",
+		"duress_target_cpu_max_cpus",
+		"duress_target_cpu_throttled_seconds_total",
+		"duress_target_io_bytes_total",
+		"duress_target_pressure_some_avg10",
+		"duress_target_network_drops_total",
+		"duress_fault_active",
+		"duress_reverts_ok_total",
+		"duress_revert_failures_total",
+		"duress_jobs_failed_total",
 	};
 
 	if (!d)

@@ -114,8 +114,8 @@ static void test_merge(void **state)
 
 	(void)state;
 	fault_helper_merge(a, b);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "http"), "requests")),
-			 15);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(a, "http"), "requests")), 15);
 	assert_true(json_real_value(json_object_get(json_object_get(a, "http"), "p99")) == 9.5);
 	assert_int_equal(json_integer_value(json_object_get(
 				 json_object_get(json_object_get(a, "http"), "injected"), "abort")),
@@ -131,8 +131,10 @@ static void test_merge(void **state)
 
 static void test_start_counters_stop(void **state)
 {
-	struct fault_helper_spec spec = { .name = "duress-test", .netns_fd = -1,
-					  .main = main_counts, .ready_timeout_us = 5000000 };
+	struct fault_helper_spec spec = { .name = "duress-test",
+					  .netns_fd = -1,
+					  .main = main_counts,
+					  .ready_timeout_us = 5000000 };
 	struct duress_err err = { 0 };
 	struct fault_helper h;
 	struct undo_log log;
@@ -189,7 +191,8 @@ static void test_start_counters_stop(void **state)
  * probe_fd was open in it (it reads the ready line itself). */
 static void test_fds_closed(void **state)
 {
-	struct fault_helper_spec spec = { .name = "duress-test", .netns_fd = -1,
+	struct fault_helper_spec spec = { .name = "duress-test",
+					  .netns_fd = -1,
 					  .main = main_counts };
 	struct duress_err err = { 0 };
 	struct fault_helper h;
@@ -235,8 +238,10 @@ static void test_fds_closed(void **state)
 
 static void test_restart_then_give_up(void **state)
 {
-	struct fault_helper_spec spec = { .name = "duress-test", .netns_fd = -1,
-					  .main = main_dies, .max_restarts = 2,
+	struct fault_helper_spec spec = { .name = "duress-test",
+					  .netns_fd = -1,
+					  .main = main_dies,
+					  .max_restarts = 2,
 					  .ready_timeout_us = 5000000 };
 	struct duress_err err = { 0 };
 	struct fault_helper h;
@@ -279,8 +284,10 @@ static void test_restart_then_give_up(void **state)
 
 static void test_not_ready(void **state)
 {
-	struct fault_helper_spec spec = { .name = "duress-test", .netns_fd = -1,
-					  .main = main_silent, .ready_timeout_us = 200000 };
+	struct fault_helper_spec spec = { .name = "duress-test",
+					  .netns_fd = -1,
+					  .main = main_silent,
+					  .ready_timeout_us = 200000 };
 	struct duress_err err = { 0 };
 	struct fault_helper h;
 	struct undo_log log;
@@ -337,7 +344,8 @@ static int main_last_words(void *arg, int ctl)
  * its final counters, collected after), SIGKILL for one that ignores it. */
 static void test_revert_kills(void **state)
 {
-	struct fault_helper_spec spec = { .name = "duress-test", .netns_fd = -1,
+	struct fault_helper_spec spec = { .name = "duress-test",
+					  .netns_fd = -1,
 					  .main = main_silent };
 	struct duress_err err = { 0 };
 	struct undo_report rep;
@@ -382,8 +390,8 @@ static void test_revert_kills(void **state)
 		json_t *c = fault_helper_counters(&h);
 
 		assert_non_null(c);
-		assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "x"), "final")),
-				 1);
+		assert_int_equal(
+			json_integer_value(json_object_get(json_object_get(c, "x"), "final")), 1);
 		json_decref(c);
 	}
 	fault_helper_release(&h);
@@ -404,12 +412,9 @@ static void test_revert_kills(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_merge),
-		cmocka_unit_test(test_start_counters_stop),
-		cmocka_unit_test(test_fds_closed),
-		cmocka_unit_test(test_restart_then_give_up),
-		cmocka_unit_test(test_not_ready),
-		cmocka_unit_test(test_revert_kills),
+		cmocka_unit_test(test_merge),	   cmocka_unit_test(test_start_counters_stop),
+		cmocka_unit_test(test_fds_closed), cmocka_unit_test(test_restart_then_give_up),
+		cmocka_unit_test(test_not_ready),  cmocka_unit_test(test_revert_kills),
 	};
 
 	/* the agent's helpers are forks of a process named duress, which the

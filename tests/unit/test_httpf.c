@@ -192,7 +192,8 @@ static void test_framing_passes(void **state)
 	assert_memory_equal(buf, head, strlen(head));
 	assert_string_equal(buf + strlen(head), chunked);
 	/* Expect: 100-continue */
-	put(&g, g.client, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+	put(&g, g.client,
+	    "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
 	get(&g, g.server, buf, sizeof(buf), 0, "100-continue\r\n\r\n", 2000, NULL);
 	put(&g, g.server, "HTTP/1.1 100 Continue\r\n\r\n");
 	get(&g, g.client, buf, sizeof(buf), 0, "100 Continue\r\n\r\n", 2000, NULL);
@@ -225,7 +226,8 @@ static void test_corrupt_chunked(void **state)
 	rig_up(&g, 1);
 	for (size_t i = 0; i < sizeof(body); i++)
 		body[i] = (char)('a' + i % 26);
-	n = (size_t)snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	n = (size_t)snprintf(resp, sizeof(resp),
+			     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
 	for (size_t off = 0; off < sizeof(body); off += 1024)
 		n += (size_t)snprintf(resp + n, sizeof(resp) - n, "400\r\n%.1024s\r\n", body + off);
 	n += (size_t)snprintf(resp + n, sizeof(resp) - n, "0\r\n\r\n");
@@ -277,10 +279,12 @@ static void test_malformed_keepalive(void **state)
 	g.rules[0].percent = 100;
 	g.rules[0].malformed_json = true;
 	rig_up(&g, 1);
-	put(&g, g.client, "GET /json HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+	put(&g, g.client,
+	    "GET /json HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n");
 	get(&g, g.server, buf, sizeof(buf), 0, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n", 2000, NULL);
-	put(&g, g.server, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n"
-			  "{\"a\":[1,2]}\n");
+	put(&g, g.server,
+	    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n"
+	    "{\"a\":[1,2]}\n");
 	put(&g, g.server, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext");
 	get(&g, g.client, buf, sizeof(buf), 0, "\r\n\r\nnext", 2000, NULL);
 	assert_non_null(strstr(buf, "Content-Length: 6\r\n"));
@@ -301,12 +305,15 @@ static void test_upgrade(void **state)
 	g.rules[0].percent = 100;
 	g.rules[0].abort_status = 503;
 	rig_up(&g, 1);
-	put(&g, g.client, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
-			  "\x81\x05hello");
+	put(&g, g.client,
+	    "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+	    "\x81\x05hello");
 	get(&g, g.server, buf, sizeof(buf), 0, "hello", 2000, NULL);
-	assert_non_null(strstr(buf, "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello"));
-	put(&g, g.server, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-			  "Connection: Upgrade\r\n\r\n\x81\x02hi");
+	assert_non_null(
+		strstr(buf, "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello"));
+	put(&g, g.server,
+	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n\r\n\x81\x02hi");
 	get(&g, g.client, buf, sizeof(buf), 0, "hi", 2000, NULL);
 	assert_non_null(strstr(buf, "101 Switching Protocols"));
 	put(&g, g.client, "GET /not-http-any-more HTTP/1.1\r\n\r\n");
@@ -402,7 +409,8 @@ static void test_forward_bodies(void **state)
 	g.rules[0].abort_status = 503;
 	rig_up(&g, 1);
 	/* an upload of 300000 bytes, then a request that is answered */
-	n = (size_t)snprintf(msg, sizeof(msg), "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+	n = (size_t)snprintf(msg, sizeof(msg),
+			     "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
 			     sizeof(body));
 	memcpy(msg + n, body, sizeof(body));
 	n += sizeof(body);
@@ -416,14 +424,16 @@ static void test_forward_bodies(void **state)
 		/* send it while reading what the server end gets */
 		while (got < sizeof(body) + 60) {
 			if (off < n) {
-				ssize_t w = send(g.client, msg + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+				ssize_t w = send(g.client, msg + off, n - off,
+						 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 				if (w > 0)
 					off += (size_t)w;
 			}
 			proxy_run_once(g.p, 1, &err);
 			for (;;) {
-				ssize_t r = recv(g.server, buf + got, sizeof(buf) - 1 - got, MSG_DONTWAIT);
+				ssize_t r = recv(g.server, buf + got, sizeof(buf) - 1 - got,
+						 MSG_DONTWAIT);
 
 				if (r <= 0)
 					break;
@@ -450,14 +460,16 @@ static void test_forward_bodies(void **state)
 
 		while (!strstr(got ? buf : "", "injected by duress")) {
 			if (off < total) {
-				ssize_t w = send(g.server, msg + off, total - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+				ssize_t w = send(g.server, msg + off, total - off,
+						 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 				if (w > 0)
 					off += (size_t)w;
 			}
 			proxy_run_once(g.p, 1, &err);
 			for (;;) {
-				ssize_t r = recv(g.client, buf + got, sizeof(buf) - 1 - got, MSG_DONTWAIT);
+				ssize_t r = recv(g.client, buf + got, sizeof(buf) - 1 - got,
+						 MSG_DONTWAIT);
 
 				if (r <= 0)
 					break;
@@ -470,7 +482,8 @@ static void test_forward_bodies(void **state)
 		a = strstr(buf, "\r\n\r\n");
 		assert_non_null(a);
 		assert_memory_equal(a + 4, body, sizeof(body));
-		assert_memory_equal(a + 4 + sizeof(body), "HTTP/1.1 503 Service Unavailable\r\n", 34);
+		assert_memory_equal(a + 4 + sizeof(body), "HTTP/1.1 503 Service Unavailable\r\n",
+				    34);
 	}
 	assert_int_equal(g.cfg.requests, 2);
 	assert_int_equal(g.cfg.responses, 1);

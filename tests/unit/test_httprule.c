@@ -184,8 +184,8 @@ static void test_synth(void **state)
 	assert_null(hrule_status_reason(299));
 	assert_null(hrule_status_reason(600));
 	assert_null(hrule_status_reason(100));
-	assert_int_equal(hrule_synth_response(503, NULL, 0, false, 0, HRULE_CONN_DEFAULT, &out, &len),
-			 0);
+	assert_int_equal(
+		hrule_synth_response(503, NULL, 0, false, 0, HRULE_CONN_DEFAULT, &out, &len), 0);
 	{
 		const char want[] = "HTTP/1.1 503 Service Unavailable\r\n"
 				    "Content-Type: text/plain; charset=utf-8\r\n"
@@ -207,8 +207,8 @@ static void test_synth(void **state)
 	assert_non_null(strstr(out, "Connection: close\r\n"));
 	assert_non_null(strstr(out, "\r\n\r\n{\"e\":1}"));
 	free(out);
-	assert_int_equal(hrule_synth_response(503, "x", 1, true, 30, HRULE_CONN_KEEP_ALIVE, &out, &len),
-			 0);
+	assert_int_equal(
+		hrule_synth_response(503, "x", 1, true, 30, HRULE_CONN_KEEP_ALIVE, &out, &len), 0);
 	out = realloc(out, len + 1);
 	out[len] = '\0';
 	assert_non_null(strstr(out, "Retry-After: 30\r\n"));
@@ -226,8 +226,8 @@ static void test_rewrite(void **state)
 
 	(void)state;
 	assert_int_equal(hrule_head_rewrite(head, strlen(head), drop,
-					    "Content-Type: text/html\r\nContent-Length: 5\r\n", &out,
-					    &len),
+					    "Content-Type: text/html\r\nContent-Length: 5\r\n",
+					    &out, &len),
 			 0);
 	{
 		const char want[] = "HTTP/1.1 200 OK\r\nX-Keep: yes\r\nContent-Type: text/html\r\n"
@@ -300,7 +300,7 @@ static void test_hist(void **state)
 	assert_true(phist_pct_ms(&h, 50) == 0);
 	for (int i = 0; i < 99; i++)
 		phist_add(&h, 200000); /* 200 ms */
-	phist_add(&h, 2000000);        /* one 2 s */
+	phist_add(&h, 2000000);	       /* one 2 s */
 	assert_in_range((uint64_t)phist_pct_ms(&h, 50), 194, 206);
 	assert_in_range((uint64_t)phist_pct_ms(&h, 99), 194, 206);
 	assert_in_range((uint64_t)phist_pct_ms(&h, 100), 1940, 2000);
@@ -316,10 +316,10 @@ static void test_hist(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_match),	   cmocka_unit_test(test_rng),
-		cmocka_unit_test(test_bucket),	   cmocka_unit_test(test_plan),
-		cmocka_unit_test(test_synth),	   cmocka_unit_test(test_rewrite),
-		cmocka_unit_test(test_cuts),	   cmocka_unit_test(test_rate_parse),
+		cmocka_unit_test(test_match),  cmocka_unit_test(test_rng),
+		cmocka_unit_test(test_bucket), cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_synth),  cmocka_unit_test(test_rewrite),
+		cmocka_unit_test(test_cuts),   cmocka_unit_test(test_rate_parse),
 		cmocka_unit_test(test_hist),
 	};
 

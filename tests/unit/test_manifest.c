@@ -298,21 +298,23 @@ static void test_ctk_errors(void **state)
 	manifest_free(&x);
 	mf_diags_free(&d);
 	/* a steady-state probe needs a tolerance */
-	expect_one("title: t\ndescription: d\nsteady-state-hypothesis:\n  title: s\n  probes:\n"
-		   "    - type: probe\n      name: p\n      provider: {type: http, url: 'http://a/'}\n"
-		   "method: []\n",
-		   6, 7, "tolerance: required");
+	expect_one(
+		"title: t\ndescription: d\nsteady-state-hypothesis:\n  title: s\n  probes:\n"
+		"    - type: probe\n      name: p\n      provider: {type: http, url: 'http://a/'}\n"
+		"method: []\n",
+		6, 7, "tolerance: required");
 }
 
 /* One CTK method activity (YAML provider text) loaded; returns its probe. */
-static const struct probe *ctk_one(const char *provider, struct experiment *x,
-				   struct mf_diags *d, int *code)
+static const struct probe *ctk_one(const char *provider, struct experiment *x, struct mf_diags *d,
+				   int *code)
 {
 	char text[2048];
 
 	snprintf(text, sizeof(text),
 		 "title: t\ndescription: d\nmethod:\n  - type: action\n    name: a\n"
-		 "    provider: %s\n", provider);
+		 "    provider: %s\n",
+		 provider);
 	load("c.yaml", text, x, d, code);
 	return x->nmethod ? &x->method[0].probe : NULL;
 }
@@ -328,8 +330,8 @@ static void test_ctk_process_arguments(void **state)
 
 	(void)state;
 	setenv("PATH", "/nonexistent:/bin:/usr/bin", 1);
-	p = ctk_one("{type: process, path: sh, arguments: [-c, '', null, 'echo a b', 3, true]}",
-		    &x, &d, &code);
+	p = ctk_one("{type: process, path: sh, arguments: [-c, '', null, 'echo a b', 3, true]}", &x,
+		    &d, &code);
 	assert_int_equal(code, 0);
 	assert_string_equal(p->path, "/bin/sh");
 	assert_int_equal(p->nargs, 4);
@@ -339,8 +341,8 @@ static void test_ctk_process_arguments(void **state)
 	assert_string_equal(p->args[3], "True");
 	manifest_free(&x);
 	mf_diags_free(&d);
-	p = ctk_one("{type: process, path: /bin/echo, arguments: {--a: 1, --b: '', -c: x}}", &x,
-		    &d, &code);
+	p = ctk_one("{type: process, path: /bin/echo, arguments: {--a: 1, --b: '', -c: x}}", &x, &d,
+		    &code);
 	assert_int_equal(code, 0);
 	assert_int_equal(p->nargs, 5);
 	assert_string_equal(p->args[0], "--a");
@@ -378,8 +380,8 @@ static void test_ctk_http_arguments(void **state)
 	assert_int_equal(p->timeout_us, 0);
 	manifest_free(&x);
 	mf_diags_free(&d);
-	p = ctk_one("{type: http, url: 'http://h/', method: post, arguments: {a: 1, b: x}}", &x,
-		    &d, &code);
+	p = ctk_one("{type: http, url: 'http://h/', method: post, arguments: {a: 1, b: x}}", &x, &d,
+		    &code);
 	assert_string_equal(p->body, "a=1&b=x");
 	assert_string_equal(p->headers[p->nheaders - 1],
 			    "Content-Type: application/x-www-form-urlencoded");
@@ -414,9 +416,11 @@ static void test_ctk_tolerances_refs_python(void **state)
 	snprintf(text, sizeof(text), "%s      tolerance: {type: range, range: [1]}\nmethod: []\n",
 		 head);
 	expect_one(text, 9, 39, "range: expected [LOW, HIGH]");
-	snprintf(text, sizeof(text), "%s      tolerance: {type: jsonpath, path: '$.a', count: 1, "
+	snprintf(text, sizeof(text),
+		 "%s      tolerance: {type: jsonpath, path: '$.a', count: 1, "
 		 "target: body}\nmethod:\n  - ref: q\n  - ref: p\n  - type: action\n"
-		 "    name: q\n    provider: {type: process, path: /bin/true}\n", head);
+		 "    name: q\n    provider: {type: process, path: /bin/true}\n",
+		 head);
 	assert_int_equal(load("r.yaml", text, &x, &d, &code), 0);
 	assert_int_equal(x.method[0].type, ACT_PROBE); /* a ref to a later activity */
 	assert_string_equal(x.method[0].probe.path, "/bin/true");
@@ -425,8 +429,10 @@ static void test_ctk_tolerances_refs_python(void **state)
 	mf_diags_free(&d);
 	/* a probe tolerance that runs a program runs a command (the API refuses
 	 * it without --allow-commands) */
-	snprintf(text, sizeof(text), "%s      tolerance: {type: probe, name: t, provider: {type: "
-		 "process, path: /bin/true}}\nmethod: []\n", head);
+	snprintf(text, sizeof(text),
+		 "%s      tolerance: {type: probe, name: t, provider: {type: "
+		 "process, path: /bin/true}}\nmethod: []\n",
+		 head);
 	assert_int_equal(load("t.yaml", text, &x, &d, &code), 0);
 	assert_int_equal(x.steady[0].type, PROBE_HTTP);
 	assert_true(probe_runs_command(&x.steady[0]));
@@ -529,9 +535,9 @@ static void test_ctk_lenient(void **state)
 
 static void test_metric_expressions(void **state)
 {
-	json_t *s = json_pack("{s:{s:f}, s:{s:{s:i}, s:s}, s:{s:{s:f}}}", "cpu", "usage_pct",
-			      42.5, "memory", "events", "oom_kill", 3, "max", "max", "psi",
-			      "memory", "full_avg10", 12.0);
+	json_t *s = json_pack("{s:{s:f}, s:{s:{s:i}, s:s}, s:{s:{s:f}}}", "cpu", "usage_pct", 42.5,
+			      "memory", "events", "oom_kill", 3, "max", "max", "psi", "memory",
+			      "full_avg10", 12.0);
 	json_t *first = json_pack("{s:{s:{s:i}}}", "memory", "events", "oom_kill", 1);
 	struct metric_expr m;
 	struct duress_err err = { 0 };

@@ -189,8 +189,8 @@ static void test_ports(void **state)
 	assert_int_equal(lo, 8000);
 	assert_int_equal(hi, 8100);
 	assert_int_equal(ns_parse_ports("1-65535", "--port", &lo, &hi, &err), 0);
-	static const char *const bad[] = { "0", "65536", "100-50", "a", "1-", "-5", "", "5-x",
-					   "1--2", "99999999999" };
+	static const char *const bad[] = { "0",	 "65536", "100-50", "a",    "1-",
+					   "-5", "",	  "5-x",    "1--2", "99999999999" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&err, 0, sizeof(err));
 		if (ns_parse_ports(bad[i], "--port", &lo, &hi, &err) != -1)
@@ -444,7 +444,7 @@ static void test_dist(void **state)
 
 /* A tbf 8002: (rate 1mbit burst 10k latency 50ms) as the 6.1 kernel
  * reported it. */
-#define TBF_TEXT                                                                  \
+#define TBF_TEXT                                                                       \
 	"parent=root handle=8002: kind=tbf attrs=2c00020028000100000100000000000048e8" \
 	"01000000000000000000000000006a4000000088130000000000"
 
@@ -469,8 +469,9 @@ static void test_saved_roundtrip(void **state)
 	s.q[1].attrs = a1;
 	s.q[1].attrs_len = sizeof(a1);
 	assert_int_equal(ns_saved_format(&s, &text, &err), 0);
-	assert_string_equal(text, "parent=root handle=8001: kind=mq attrs=; "
-				  "parent=8001:1 handle=8002: kind=fq_codel attrs=0800020001020304");
+	assert_string_equal(text,
+			    "parent=root handle=8001: kind=mq attrs=; "
+			    "parent=8001:1 handle=8002: kind=fq_codel attrs=0800020001020304");
 	assert_int_equal(ns_saved_parse(text, &back, &err), 0);
 	assert_int_equal(back.n, 2);
 	assert_false(back.none);
@@ -500,7 +501,8 @@ static void test_saved_roundtrip(void **state)
 	ns_saved_free(&back);
 
 	/* the kernel's default, and nothing */
-	assert_int_equal(ns_saved_parse("parent=root handle=0: kind=noqueue attrs=", &back, &err), 0);
+	assert_int_equal(ns_saved_parse("parent=root handle=0: kind=noqueue attrs=", &back, &err),
+			 0);
 	assert_int_equal(back.q[0].handle, 0);
 	assert_string_equal(ns_saved_describe(&back, desc, sizeof(desc)),
 			    "the kernel's default (noqueue)");
@@ -512,10 +514,14 @@ static void test_saved_roundtrip(void **state)
 	free(text);
 
 	static const char *const bad[] = {
-		"", "garbage", "parent=root handle=8001: kind=tbf",
+		"",
+		"garbage",
+		"parent=root handle=8001: kind=tbf",
 		"parent=root handle=8001: kind=tbf attrs=abc",
-		"parent=root handle=8001: kind=t;bf attrs=", "parent=x handle=8001: kind=tbf attrs=",
-		"parent=root handle=8001: kind=tbf attrs=zz", "parent=root handle=12345: kind=tbf attrs=",
+		"parent=root handle=8001: kind=t;bf attrs=",
+		"parent=x handle=8001: kind=tbf attrs=",
+		"parent=root handle=8001: kind=tbf attrs=zz",
+		"parent=root handle=12345: kind=tbf attrs=",
 		"parent=root handle=8001: kind=tbf attrs= color=blue",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -569,8 +575,11 @@ static void test_codel_replay(void **state)
 
 static void test_netem_text(void **state)
 {
-	struct ns_netem n = { .delay_us = 100000, .jitter_us = 10000, .dist = NS_DIST_NORMAL,
-			      .loss = 5, .rate_bps = 1000000 };
+	struct ns_netem n = { .delay_us = 100000,
+			      .jitter_us = 10000,
+			      .dist = NS_DIST_NORMAL,
+			      .loss = 5,
+			      .rate_bps = 1000000 };
 	char buf[256];
 
 	(void)state;
@@ -677,10 +686,12 @@ static void test_confinement(void **state)
 		assert_string_equal(l.kind, "ifb");
 		assert_true(access("/sys/class/net/drsunit0", F_OK) != 0);
 		assert_int_equal(netshape_del_link(ns, "drsunit0", "ifb", &err), 0);
-		assert_int_equal(netshape_del_link(ns, "drsunit0", "ifb", &err), 1); /* idempotent */
+		assert_int_equal(netshape_del_link(ns, "drsunit0", "ifb", &err),
+				 1);						/* idempotent */
 		assert_int_equal(netshape_del_link(ns, "lo", "ifb", &err), -1); /* not ours */
 	} else {
-		print_message("ifb unavailable on this kernel (%s): device part not run\n", err.msg);
+		print_message("ifb unavailable on this kernel (%s): device part not run\n",
+			      err.msg);
 	}
 	netshape_close(ns);
 

@@ -58,7 +58,8 @@ static void test_names(void **state)
 	assert_false(nft_name_ours("DURESS_http_1_1"));
 	assert_false(nft_name_ours("duress_http_1_1;x"));
 	assert_false(nft_name_ours("duress_../x"));
-	assert_false(nft_name_ours("duress_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	assert_false(nft_name_ours(
+		"duress_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
 }
 
 /* Walk a batch: message types in order into types[], rules as libnftnl
@@ -147,8 +148,11 @@ static bool has(const char *text, const char *needle)
 
 static void test_redirect_inbound(void **state)
 {
-	struct nft_redirect r = { .l4proto = IPPROTO_TCP, .inbound = true, .port = 8080,
-				  .to_port = 40000, .skip_mark = 0x0d5a0000 };
+	struct nft_redirect r = { .l4proto = IPPROTO_TCP,
+				  .inbound = true,
+				  .port = 8080,
+				  .to_port = 40000,
+				  .skip_mark = 0x0d5a0000 };
 	struct nft_label labels[8];
 	size_t len = 0, nl = 8;
 	struct duress_err err = { 0 };
@@ -156,8 +160,8 @@ static void test_redirect_inbound(void **state)
 	static struct seen s;
 
 	(void)state;
-	assert_int_equal(nft_build_redirect(buf, sizeof(buf), 100, "duress_http_1_1", true, &r, &len,
-					    labels, &nl, &err),
+	assert_int_equal(nft_build_redirect(buf, sizeof(buf), 100, "duress_http_1_1", true, &r,
+					    &len, labels, &nl, &err),
 			 0);
 	walk(buf, len, &s);
 	assert_int_equal(s.ntypes, 3);
@@ -192,8 +196,12 @@ static void test_redirect_inbound(void **state)
 static void test_redirect_outbound(void **state)
 {
 	struct ns_cidr c[2];
-	struct nft_redirect r = { .l4proto = IPPROTO_TCP, .port = 443, .to_port = 40001,
-				  .skip_mark = 0x0d5a0000, .cidrs = c, .ncidrs = 2 };
+	struct nft_redirect r = { .l4proto = IPPROTO_TCP,
+				  .port = 443,
+				  .to_port = 40001,
+				  .skip_mark = 0x0d5a0000,
+				  .cidrs = c,
+				  .ncidrs = 2 };
 	struct duress_err err = { 0 };
 	char buf[NFT_BATCH_MIN];
 	size_t len = 0;
@@ -294,26 +302,28 @@ static void test_reject(void **state)
 
 	(void)state;
 	assert_int_equal(ns_parse_cidr("192.0.2.0/24", "--to", &c, &err), 0);
-	assert_int_equal(nft_build_reject(buf, sizeof(buf), 1, "duress_network_1_1", true, &rj, &len,
-					  NULL, NULL, &err),
+	assert_int_equal(nft_build_reject(buf, sizeof(buf), 1, "duress_network_1_1", true, &rj,
+					  &len, NULL, NULL, &err),
 			 0);
 	walk(buf, len, &s);
 	/* table, input chain + 3 rules, output chain + 3 rules */
 	assert_int_equal(s.ntypes, 9);
 	assert_string_equal(s.chain_type, "filter");
 	assert_true(has(s.text, "inet duress_network_1_1 input"));
-	assert_true(has(s.text, "[ payload load 4b @ network header + 12 => reg 1 ]")); /* saddr in */
-	assert_true(has(s.text, "[ payload load 4b @ network header + 16 => reg 1 ]")); /* daddr out */
-	assert_true(has(s.text, "[ reject type 1 code 0 ]"));  /* tcp reset */
-	assert_true(has(s.text, "[ reject type 2 code 1 ]"));  /* icmpx port unreachable */
+	assert_true(
+		has(s.text, "[ payload load 4b @ network header + 12 => reg 1 ]")); /* saddr in */
+	assert_true(
+		has(s.text, "[ payload load 4b @ network header + 16 => reg 1 ]")); /* daddr out */
+	assert_true(has(s.text, "[ reject type 1 code 0 ]"));			    /* tcp reset */
+	assert_true(has(s.text, "[ reject type 2 code 1 ]")); /* icmpx port unreachable */
 	/* resets pass first: the ones the rules send come back through the other chain */
 	assert_true(has(s.text, "[ payload load 1b @ transport header + 13 => reg 1 ] "
 				"[ bitwise reg 1 = ( reg 1 & 0x00000004 ) ^ 0x00000000 ] "
 				"[ cmp neq reg 1 0x00000000 ] [ immediate reg 0 accept ]"));
 	/* without peers: everything but loopback */
 	rj.ncidrs = 0;
-	assert_int_equal(nft_build_reject(buf, sizeof(buf), 1, "duress_network_1_2", true, &rj, &len,
-					  NULL, NULL, &err),
+	assert_int_equal(nft_build_reject(buf, sizeof(buf), 1, "duress_network_1_2", true, &rj,
+					  &len, NULL, NULL, &err),
 			 0);
 	walk(buf, len, &s);
 	assert_true(has(s.text, "[ meta load iif => reg 1 ] [ cmp neq reg 1 0x00000001 ]"));
@@ -338,8 +348,11 @@ static int end_child(void **state)
  * process, seen, then removed by its undo step. */
 static void test_kernel(void **state)
 {
-	struct nft_redirect r = { .l4proto = IPPROTO_TCP, .inbound = false, .port = 80,
-				  .to_port = 40002, .skip_mark = 0x0d5a0000 };
+	struct nft_redirect r = { .l4proto = IPPROTO_TCP,
+				  .inbound = false,
+				  .port = 80,
+				  .to_port = 40002,
+				  .skip_mark = 0x0d5a0000 };
 	struct duress_err err = { 0 };
 	struct undo_log log;
 	struct nft *n = NULL;
@@ -431,11 +444,12 @@ static void test_kernel(void **state)
 			assert_int_equal(nft_table_exists(n, table, &err), 1);
 			/* a connect() to the peer is refused at once: the reset the
 			 * output chain sends gets back through the input chain */
-			snprintf(cmd, sizeof(cmd),
-				 "nsenter --net=%s sh -c 'ip addr add 192.0.2.5/24 dev lo && "
-				 "ip link set lo up && timeout 5 bash -c \"exec 3<>/dev/tcp/192.0.2.9/80\" "
-				 "2>&1 | grep -q \"Connection refused\"'",
-				 path);
+			snprintf(
+				cmd, sizeof(cmd),
+				"nsenter --net=%s sh -c 'ip addr add 192.0.2.5/24 dev lo && "
+				"ip link set lo up && timeout 5 bash -c \"exec 3<>/dev/tcp/192.0.2.9/80\" "
+				"2>&1 | grep -q \"Connection refused\"'",
+				path);
 			assert_int_equal(system(cmd), 0);
 			assert_int_equal(nft_table_del(n, table, &gone, &err), 0);
 			assert_false(gone);

@@ -114,15 +114,13 @@ static void test_rel_helpers(void **state)
 	assert_string_equal(dir, "/run/duress/cgns/9-1");
 	assert_int_equal(cg_view_parse("/run/duress/cgns", "/sys/fs/cgroup/x", NULL, NULL, NULL, 0),
 			 0);
-	assert_int_equal(cg_view_parse("/run/duress/cgns", "/run/duress/cgnsX/1-2", NULL, NULL,
-				       NULL, 0),
-			 0);
+	assert_int_equal(
+		cg_view_parse("/run/duress/cgns", "/run/duress/cgnsX/1-2", NULL, NULL, NULL, 0), 0);
 	assert_int_equal(cg_view_parse("/run/duress/cgns", "/run/duress/cgns/abc-2", NULL, NULL,
 				       NULL, 0),
 			 0);
-	assert_int_equal(cg_view_parse("/run/duress/cgns", "/run/duress/cgns/12-", NULL, NULL,
-				       NULL, 0),
-			 0);
+	assert_int_equal(
+		cg_view_parse("/run/duress/cgns", "/run/duress/cgns/12-", NULL, NULL, NULL, 0), 0);
 	/* Not a view path: nothing to do, even with no such mount. */
 	{
 		struct duress_err err = { 0 };
@@ -318,7 +316,8 @@ static void test_find(void **state)
 	duress_err_clear(&err);
 	assert_int_equal(container_find(&root, "we", &ci, &err), -1);
 	assert_int_equal(err.code, DURESS_EXIT_NO_TARGET);
-	assert_non_null(strstr(err.msg, "container id prefix 'we' is ambiguous: matches web (runc, "));
+	assert_non_null(
+		strstr(err.msg, "container id prefix 'we' is ambiguous: matches web (runc, "));
 	assert_non_null(strstr(err.msg, "/runc/web), web2 (runc, "));
 
 	duress_err_clear(&err);
@@ -389,7 +388,7 @@ int main(void)
 	int fails = 0;
 
 	fails += cmocka_run_group_tests_name("oci: pure", pure, NULL, NULL);
-	fails += cmocka_run_group_tests_name("oci: state roots", roots, roots_setup,
-					     roots_teardown);
+	fails +=
+		cmocka_run_group_tests_name("oci: state roots", roots, roots_setup, roots_teardown);
 	return fails ? 1 : 0;
 }

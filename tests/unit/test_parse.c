@@ -206,14 +206,10 @@ static void test_duration_round_trip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_size_suffixes),
-		cmocka_unit_test(test_size_errors),
-		cmocka_unit_test(test_size_spec_percent),
-		cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_duration_errors),
-		cmocka_unit_test(test_percent_and_uint),
-		cmocka_unit_test(test_format_size),
-		cmocka_unit_test(test_format_duration),
+		cmocka_unit_test(test_size_suffixes),	    cmocka_unit_test(test_size_errors),
+		cmocka_unit_test(test_size_spec_percent),   cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_duration_errors),	    cmocka_unit_test(test_percent_and_uint),
+		cmocka_unit_test(test_format_size),	    cmocka_unit_test(test_format_duration),
 		cmocka_unit_test(test_duration_round_trip),
 	};
 

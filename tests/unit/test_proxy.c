@@ -184,10 +184,14 @@ static int alone_open(struct proxy_conn *c)
 }
 
 static const struct proxy_filter hold_filter = {
-	.name = "hold", .conn_size = sizeof(struct hold_state), .data = hold_data,
+	.name = "hold",
+	.conn_size = sizeof(struct hold_state),
+	.data = hold_data,
 };
 static const struct proxy_filter alone_filter = {
-	.name = "alone", .conn_size = sizeof(struct hold_state), .open = alone_open,
+	.name = "alone",
+	.conn_size = sizeof(struct hold_state),
+	.open = alone_open,
 	.data = hold_data,
 };
 
@@ -278,7 +282,8 @@ static void test_explicit_tcp(void **state)
 	socklen_t upl;
 	struct duress_err err = { 0 };
 	struct proxy_config cfg = { 0 };
-	struct sockaddr_in any = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in any = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	static struct reader r;
 	struct proxy *p;
 	int lfd, ufd, cfd, sfd = -1;
@@ -363,7 +368,9 @@ static void fin_data(struct proxy_conn *c, enum proxy_dir dir, const char *buf, 
 }
 
 static const struct proxy_filter fin_filter = {
-	.name = "fin", .data = fin_data, .eof = fin_eof,
+	.name = "fin",
+	.data = fin_data,
+	.eof = fin_eof,
 };
 
 static void test_many_short(void **state)
@@ -431,8 +438,10 @@ static void test_addr(void **state)
 	assert_int_equal(proxy_parse_addr("localhost:99", "--listen", &a, &l, &err), 0);
 	assert_string_equal(proxy_format_addr((struct sockaddr *)&a, buf, sizeof(buf)),
 			    "127.0.0.1:99");
-	static const char *const bad[] = { "", "8080", "127.0.0.1", "127.0.0.1:0", "1.2.3.4:65536",
-					   "::1:80", "[::1]80", "example.com:80", "1.2.3.4:x" };
+	static const char *const bad[] = {
+		"",	  "8080",    "127.0.0.1",      "127.0.0.1:0", "1.2.3.4:65536",
+		"::1:80", "[::1]80", "example.com:80", "1.2.3.4:x"
+	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		duress_err_clear(&err);
 		if (proxy_parse_addr(bad[i], "--upstream", &a, &l, &err) == 0)
@@ -445,12 +454,9 @@ static void test_addr(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_forward),
-		cmocka_unit_test(test_hold_and_reset),
-		cmocka_unit_test(test_no_upstream),
-		cmocka_unit_test(test_explicit_tcp),
-		cmocka_unit_test(test_many_short),
-		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_forward),	    cmocka_unit_test(test_hold_and_reset),
+		cmocka_unit_test(test_no_upstream), cmocka_unit_test(test_explicit_tcp),
+		cmocka_unit_test(test_many_short),  cmocka_unit_test(test_addr),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -64,8 +64,9 @@ static json_t *journal(const char *verdict, bool faults, bool probes)
 
 	if (faults) {
 		json_array_append_new(run, fault_rec("cap", "memory", 2, 6, json_object()));
-		json_array_append_new(run, fault_rec("quota", "cpu", 2, 6,
-						     json_pack("{s:s}", "cpu_max", "50000 100000")));
+		json_array_append_new(run,
+				      fault_rec("quota", "cpu", 2, 6,
+						json_pack("{s:s}", "cpu_max", "50000 100000")));
 		json_array_append_new(run, fault_rec("slow-disk", "io", 2.5, 5.5,
 						     json_pack("{s:s}", "io_max",
 							       "8:0 rbps=1048576 wbps=2097152")));
@@ -88,8 +89,8 @@ static json_t *journal(const char *verdict, bool faults, bool probes)
 		json_decref(tl);
 	}
 	iso(9.5, endts, sizeof(endts));
-	faultlist = faults ? json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "name", "cap", "fault",
-				       "memory", "name", "quota", "fault", "cpu", "name",
+	faultlist = faults ? json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "name", "cap",
+				       "fault", "memory", "name", "quota", "fault", "cpu", "name",
 				       "slow-disk", "fault", "io")
 			   : json_array();
 	events = json_pack("[{s:s, s:f, s:s}]", "kind", "oom_kill", "value", 2.0, "detail",
@@ -98,7 +99,7 @@ static json_t *journal(const char *verdict, bool faults, bool probes)
 		      " s:o, s:[]}",
 		      "experiment", "title", "memory, cpu and io", "start", START, "end", endts,
 		      "duration", 9.5, "status",
-		      !strcmp(verdict, "held") ? "completed"
+		      !strcmp(verdict, "held")	    ? "completed"
 		      : !strcmp(verdict, "aborted") ? "aborted"
 						    : "failed",
 		      "deviated", false, "steady_states", "before", "steady_state_met", true,
@@ -114,14 +115,14 @@ static json_t *journal(const char *verdict, bool faults, bool probes)
 			  "/sys/fs/cgroup/app", "kind", "cgroup", "abort",
 			  !strcmp(verdict, "aborted")
 				  ? json_pack("{s:s, s:s, s:f}", "kind", "probe", "reason",
-					      "probe 'web' failed 2 times in a row: HTTP 503", "at_s",
-					      1.5)
+					      "probe 'web' failed 2 times in a row: HTTP 503",
+					      "at_s", 1.5)
 				  : json_null(),
 			  "phases", "before", "during", "after", "revert", "ms", 3.2, "reverted", 5,
 			  "at_end", 5, "not_reverted", "at_s", 4.0, "recovery", "timeout_s", 30.0,
-			  "probes_s", 1.25, "pressure_s", "probes", pr, "kernel_events", json_incref(events),
-			  "silent_failures", events, "faults", faultlist, "timeline", "method_start_s", 2.0, "revert_at_s", 6.0,
-			  "abort_at_s",
+			  "probes_s", 1.25, "pressure_s", "probes", pr, "kernel_events",
+			  json_incref(events), "silent_failures", events, "faults", faultlist,
+			  "timeline", "method_start_s", 2.0, "revert_at_s", 6.0, "abort_at_s",
 			  !strcmp(verdict, "aborted") ? json_real(3.5) : json_null(), "end_s",
 			  9.5));
 	return j;
@@ -150,16 +151,18 @@ static json_t *samples(void)
 			json_pack("{s:f, s:s, s:{s:f, s:I, s:I, s:{s:o, s:i}},"
 				  " s:{s:I, s:o, s:o, s:{s:i}}, s:{s:I, s:I}, s:{s:{s:f}},"
 				  " s:{s:I, s:I}}",
-				  "t", t, "phase", during ? "during" : t < 2 ? "before" : "after",
+				  "t", t, "phase",
+				  during  ? "during"
+				  : t < 2 ? "before"
+					  : "after",
 				  "cpu", "usage_pct", during ? 50.0 : 100.0, "usage_usec",
 				  (json_int_t)usage, "throttled_usec", (json_int_t)thr, "max",
 				  "quota", during ? json_integer(50000) : json_string("max"),
-				  "period", 100000, "memory", "current",
-				  (json_int_t)(mem * MIB), "max",
-				  during ? json_integer(64 * 1048576) : json_string("max"), "high",
-				  during ? json_integer(48 * 1048576) : json_string("max"), "events",
-				  "oom_kill", kills, "io", "rbytes", (json_int_t)0, "wbytes",
-				  (json_int_t)wbytes, "psi", "memory", "some_avg10",
+				  "period", 100000, "memory", "current", (json_int_t)(mem * MIB),
+				  "max", during ? json_integer(64 * 1048576) : json_string("max"),
+				  "high", during ? json_integer(48 * 1048576) : json_string("max"),
+				  "events", "oom_kill", kills, "io", "rbytes", (json_int_t)0,
+				  "wbytes", (json_int_t)wbytes, "psi", "memory", "some_avg10",
 				  during ? 12.5 : 0.0, "net", "rx_drops", (json_int_t)0, "tx_drops",
 				  (json_int_t)(during ? 3 * i : 0)));
 	}
@@ -180,8 +183,7 @@ static char *render(json_t *j, json_t *s, enum report_format fmt)
 }
 
 /* the value of attribute attr of the element that holds `marker` */
-static void attr(const char *html, const char *marker, const char *attr_name, char *out,
-		 size_t len)
+static void attr(const char *html, const char *marker, const char *attr_name, char *out, size_t len)
 {
 	const char *m = strstr(html, marker), *start, *a, *q;
 	char key[64];
@@ -237,8 +239,8 @@ static struct scale scale_of(const char *html, const char *id)
 
 static double xof(const struct scale *s, double t)
 {
-	return REPORT_PLOT_L +
-	       (t - s->tmin) / (s->tmax - s->tmin) * (REPORT_PLOT_W - REPORT_PLOT_L - REPORT_PLOT_R);
+	return REPORT_PLOT_L + (t - s->tmin) / (s->tmax - s->tmin) *
+				       (REPORT_PLOT_W - REPORT_PLOT_L - REPORT_PLOT_R);
 }
 
 static double yof(const struct scale *s, double v)
@@ -335,9 +337,11 @@ static void test_memory_limits_and_oom(void **state)
 	assert_true(has_point(h, "limit", "memory.high", xof(&sc, 4.0), yof(&sc, 48)));
 	/* two OOM markers, at the samples that saw the kills, on the usage */
 	assert_int_equal(count(h, "<circle class=\"oom\""), 2);
-	assert_float_equal(attr_num(h, "class=\"oom\" data-t=\"4.000\"", "cx"), xof(&sc, 4.0), 0.06);
+	assert_float_equal(attr_num(h, "class=\"oom\" data-t=\"4.000\"", "cx"), xof(&sc, 4.0),
+			   0.06);
 	assert_float_equal(attr_num(h, "class=\"oom\" data-t=\"4.000\"", "cy"), yof(&sc, 40), 0.06);
-	assert_float_equal(attr_num(h, "class=\"oom\" data-t=\"5.000\"", "cx"), xof(&sc, 5.0), 0.06);
+	assert_float_equal(attr_num(h, "class=\"oom\" data-t=\"5.000\"", "cx"), xof(&sc, 5.0),
+			   0.06);
 	assert_float_equal(attr_num(h, "class=\"oom\" data-t=\"5.000\"", "cy"), yof(&sc, 50), 0.06);
 	free(h);
 	json_decref(j);
@@ -362,8 +366,8 @@ static void test_cpu_io_psi_net(void **state)
 	assert_true(has_point(h, "limit", "io.max.wbps", xof(&io, 3.0), yof(&io, 2)));
 	assert_true(has_point(h, "limit", "io.max.rbps", xof(&io, 3.0), yof(&io, 1)));
 	assert_false(has_point(h, "limit", "io.max.wbps", xof(&io, 2.0), yof(&io, 2)));
-	assert_true(has_point(h, "series", "psi.memory.some_avg10", xof(&psi, 3.0),
-			      yof(&psi, 12.5)));
+	assert_true(
+		has_point(h, "series", "psi.memory.some_avg10", xof(&psi, 3.0), yof(&psi, 12.5)));
 	/* tx drops: 3*i - 3*(i-1) per 0.5 s = 6/s */
 	assert_true(has_point(h, "series", "net.tx_drops", xof(&net, 3.0), yof(&net, 6)));
 	free(h);
@@ -385,7 +389,8 @@ static void test_timeline_and_probes(void **state)
 			   xof(&tl, 2.5), 0.06);
 	assert_non_null(strstr(h, "data-kind=\"steady\" data-start=\"1.500\""));
 	assert_non_null(strstr(h, "data-kind=\"steady\" data-start=\"8.000\""));
-	assert_non_null(strstr(h, "data-kind=\"recovery\" data-start=\"6.000\" data-end=\"7.250\""));
+	assert_non_null(
+		strstr(h, "data-kind=\"recovery\" data-start=\"6.000\" data-end=\"7.250\""));
 	assert_non_null(strstr(h, "class=\"revert\""));
 	assert_null(strstr(h, "class=\"abort\""));
 	/* probe latency: 10 ms at the method's start (2.0 s), failures at 4.0, 4.5 */
@@ -408,8 +413,9 @@ static void test_aborted(void **state)
 	char *h = render(j, NULL, REPORT_HTML);
 
 	assert_non_null(strstr(h, "data-verdict=\"aborted\""));
-	assert_non_null(strstr(h, "ABORTED: probe &#39;web&#39; failed 2 times in a row: HTTP 503 "
-				  "(probe abort, 1.5s into the method); every fault was reverted."));
+	assert_non_null(strstr(h,
+			       "ABORTED: probe &#39;web&#39; failed 2 times in a row: HTTP 503 "
+			       "(probe abort, 1.5s into the method); every fault was reverted."));
 	assert_non_null(strstr(h, "<line class=\"abort\""));
 	assert_non_null(strstr(h, "No samples: pass <code>--samples FILE</code>"));
 	assert_null(strstr(h, "id=\"chart-memory\""));
@@ -487,7 +493,8 @@ static void test_bad_input(void **state)
 	fclose(f);
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(report_journal_load(path, &out, &err), -1);
-	assert_non_null(strstr(err.msg, "is not a duress run journal: journal: experiment: missing"));
+	assert_non_null(
+		strstr(err.msg, "is not a duress run journal: journal: experiment: missing"));
 	/* the fixture is one */
 	j = journal("held", true, true);
 	assert_int_equal(journal_write(j, path, &err), 0);

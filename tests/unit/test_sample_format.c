@@ -97,8 +97,7 @@ static void test_net_dev_parse_malformed(void **state)
 	assert_int_equal(errno, EINVAL);
 	assert_int_equal(net_dev_parse("  eth0: 1 2 x 4 5 6 7 8 9 10 11 12\n", ifs, 2, &n, NULL),
 			 -1);
-	assert_int_equal(net_dev_parse("   : 1 2 3 4 5 6 7 8 9 10 11 12\n", ifs, 2, &n, NULL),
-			 -1);
+	assert_int_equal(net_dev_parse("   : 1 2 3 4 5 6 7 8 9 10 11 12\n", ifs, 2, &n, NULL), -1);
 }
 
 /* ---- sample_take() on a fixture tree ---- */
@@ -120,9 +119,9 @@ static int fixture_setup(void **state)
 	}
 	fx_put(fx->dir, "cgroup.procs", "4242\n");
 	fx_put(fx->dir, "cpu.stat",
-		 "usage_usec 8000000\nuser_usec 6000000\nsystem_usec 2000000\n"
-		 "core_sched.force_idle_usec 0\nnr_periods 500\nnr_throttled 120\n"
-		 "throttled_usec 1234567\nnr_bursts 0\nburst_usec 0\n");
+	       "usage_usec 8000000\nuser_usec 6000000\nsystem_usec 2000000\n"
+	       "core_sched.force_idle_usec 0\nnr_periods 500\nnr_throttled 120\n"
+	       "throttled_usec 1234567\nnr_bursts 0\nburst_usec 0\n");
 	fx_put(fx->dir, "cpu.max", "20000 100000\n");
 	fx_put(fx->dir, "cpu.weight", "100\n");
 	fx_put(fx->dir, "memory.current", "33554432\n");
@@ -130,22 +129,23 @@ static int fixture_setup(void **state)
 	fx_put(fx->dir, "memory.high", "67108864\n");
 	fx_put(fx->dir, "memory.low", "0\n");
 	fx_put(fx->dir, "memory.min", "0\n");
-	fx_put(fx->dir, "memory.events", "low 0\nhigh 12\nmax 3\noom 1\noom_kill 1\n"
-					   "oom_group_kill 0\n");
+	fx_put(fx->dir, "memory.events",
+	       "low 0\nhigh 12\nmax 3\noom 1\noom_kill 1\n"
+	       "oom_group_kill 0\n");
 	/* No "kernel" line (kernels < 5.18); file_mapped precedes file. */
 	fx_put(fx->dir, "memory.stat",
-		 "anon 31457280\nfile_mapped 4096\nfile 1048576\nkernel_stack 65536\n"
-		 "pagetables 4096\nshmem 8192\nfile_dirty 0\n");
+	       "anon 31457280\nfile_mapped 4096\nfile 1048576\nkernel_stack 65536\n"
+	       "pagetables 4096\nshmem 8192\nfile_dirty 0\n");
 	fx_put(fx->dir, "io.stat",
-		 "8:0 rbytes=1048576 wbytes=2097152 rios=10 wios=20 dbytes=0 dios=0\n"
-		 "253:1 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=512 dios=1\n");
+	       "8:0 rbytes=1048576 wbytes=2097152 rios=10 wios=20 dbytes=0 dios=0\n"
+	       "253:1 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=512 dios=1\n");
 	fx_put(fx->dir, "pids.current", "5\n");
 	fx_put(fx->dir, "pids.max", "max\n");
 	/* cpu.pressure without "full" (kernels < 5.13). */
 	fx_put(fx->dir, "cpu.pressure", "some avg10=1.20 avg60=0.50 avg300=0.10 total=123456\n");
 	fx_put(fx->dir, "memory.pressure",
-		 "some avg10=75.50 avg60=40.00 avg300=10.00 total=9000000\n"
-		 "full avg10=70.25 avg60=35.00 avg300=8.00 total=8000000\n");
+	       "some avg10=75.50 avg60=40.00 avg300=10.00 total=9000000\n"
+	       "full avg10=70.25 avg60=35.00 avg300=8.00 total=8000000\n");
 	/* Absent: memory.peak, memory.swap.*, io.pressure. */
 	*state = fx;
 	return 0;
@@ -384,8 +384,9 @@ static void full_sample(struct sample *s)
 	set(&s->memory.anon, 31457280);
 	s->io.present = true;
 	s->io.ndevs = 1;
-	s->io.devs[0] = (struct io_dev_stat){ .major = 8, .minor = 0, .rbytes = 1048576,
-					      .wbytes = 4096, .rios = 10, .wios = 1 };
+	s->io.devs[0] = (struct io_dev_stat){
+		.major = 8, .minor = 0, .rbytes = 1048576, .wbytes = 4096, .rios = 10, .wios = 1
+	};
 	s->io.rbytes = 1048576;
 	s->io.wbytes = 4096;
 	s->io.rios = 10;
@@ -419,11 +420,9 @@ static void test_sample_to_json(void **state)
 	assert_true(json_is_object(cpu));
 	assert_true(json_real_value(json_object_get(cpu, "usage_pct")) == 12.35);
 	assert_int_equal(json_integer_value(json_object_get(cpu, "usage_usec")), 8000000);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(cpu, "max"),
-								"quota")),
-			    "max");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(cpu, "max"),
-								 "period")),
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(cpu, "max"), "quota")), "max");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(cpu, "max"), "period")),
 			 100000);
 	assert_null(json_object_get(cpu, "user_usec"));
 
@@ -443,8 +442,7 @@ static void test_sample_to_json(void **state)
 	v = json_object_get(json_object_get(json_object_get(j, "io"), "devices"), "8:0");
 	assert_int_equal(json_integer_value(json_object_get(v, "rbytes")), 1048576);
 	assert_int_equal(json_integer_value(json_object_get(v, "dios")), 0);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "io"), "rios")),
-			 10);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "io"), "rios")), 10);
 
 	/* No pids fields at all: no "pids" object.  PSI: cpu only, some only. */
 	assert_null(json_object_get(j, "pids"));
@@ -498,8 +496,8 @@ static void key_cb(const char *key, json_t *value, void *data)
 static void test_json_flatten(void **state)
 {
 	struct keys k = { .n = 0 };
-	json_t *j = json_pack("{s:i, s:{s:i, s:{s:s}}, s:{}, s:[i]}", "a", 1, "b", "c", 2, "d",
-			      "e", "x", "empty", "arr", 3);
+	json_t *j = json_pack("{s:i, s:{s:i, s:{s:s}}, s:{}, s:[i]}", "a", 1, "b", "c", 2, "d", "e",
+			      "x", "empty", "arr", 3);
 	struct sample s;
 
 	sample_json_flatten(j, key_cb, &k);
@@ -597,11 +595,10 @@ static void test_jsonl(void **state)
 	*strchr(c.buf, '\n') = '\0';
 	j = json_loads(c.buf, 0, NULL);
 	assert_non_null(j);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "memory"),
-							       "current")),
-			 33554432);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "memory"),
-								"max")),
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(j, "memory"), "current")),
+		33554432);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "memory"), "max")),
 			    "max");
 	json_decref(j);
 	capture_close(&c);

@@ -77,13 +77,15 @@ static void test_routes(void **state)
 			 ROUTE_FAULT_LEASE);
 	assert_int_equal(st, 405);
 	assert_string_equal(allow, "POST");
-	assert_int_equal(serve_route("POST", "/v1/faults/flt-7/leases", id, &st, &allow), ROUTE_NONE);
-	assert_int_equal(serve_route("POST", "/v1/faults/flt-7/lease/", id, &st, &allow), ROUTE_NONE);
+	assert_int_equal(serve_route("POST", "/v1/faults/flt-7/leases", id, &st, &allow),
+			 ROUTE_NONE);
+	assert_int_equal(serve_route("POST", "/v1/faults/flt-7/lease/", id, &st, &allow),
+			 ROUTE_NONE);
 	assert_int_equal(serve_route("POST", "/v1/faults//lease", id, &st, &allow), ROUTE_NONE);
 	assert_int_equal(serve_route("POST", "/v1/faults/a.b/lease", id, &st, &allow), ROUTE_NONE);
 	assert_int_equal(serve_route("POST", "/v1/faults/../lease", id, &st, &allow), ROUTE_NONE);
-	assert_int_equal(serve_route("POST", "/v1/faults/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/lease", id,
-				     &st, &allow),
+	assert_int_equal(serve_route("POST", "/v1/faults/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/lease",
+				     id, &st, &allow),
 			 ROUTE_NONE); /* 33 characters */
 	assert_int_equal(serve_route("POST", "/v1/targets/x/lease", id, &st, &allow), ROUTE_NONE);
 	/* an experiment's report: GET ID/report; not of a fault */
@@ -95,7 +97,8 @@ static void test_routes(void **state)
 			 ROUTE_EXPERIMENT_REPORT);
 	assert_int_equal(st, 405);
 	assert_string_equal(allow, "GET");
-	assert_int_equal(serve_route("GET", "/v1/faults/flt-7/report", id, &st, &allow), ROUTE_NONE);
+	assert_int_equal(serve_route("GET", "/v1/faults/flt-7/report", id, &st, &allow),
+			 ROUTE_NONE);
 	assert_int_equal(serve_route("GET", "/v1/experiments/../report", id, &st, &allow),
 			 ROUTE_NONE);
 	assert_int_equal(serve_route("GET", "/v1/experiments/x-1/reports", id, &st, &allow),
@@ -166,7 +169,7 @@ static void test_auth(void **state)
 	assert_false(serve_auth_ok(NULL, tok));
 	assert_false(serve_auth_ok("", tok));
 	assert_false(serve_auth_ok("Bearer ", tok));
-	assert_false(serve_auth_ok("Bearer 0123456789abcdefXY", tok));  /* a prefix */
+	assert_false(serve_auth_ok("Bearer 0123456789abcdefXY", tok));	 /* a prefix */
 	assert_false(serve_auth_ok("Bearer 0123456789abcdefXYZZ", tok)); /* longer */
 	assert_false(serve_auth_ok("Bearer 0123456789abcdefXYz", tok));
 	assert_false(serve_auth_ok("Basic 0123456789abcdefXYZ", tok));
@@ -225,7 +228,7 @@ static void test_token_placeholder_and_weak_refused(void **state)
 	char dir[] = "/tmp/duress-serve-XXXXXX", path[64], tok[256];
 	struct duress_err err = { 0 };
 	static const char *const weak[] = {
-		"0123456789abcdef",				  /* 16 hex: 64 bits */
+		"0123456789abcdef",				   /* 16 hex: 64 bits */
 		"5c0ffee5c0ffee5c0ffee5c0ffee5c0ffee5c0ffee5c0ff", /* 48 hex: 192 bits */
 		"abababababababababababababababababababababababababababababababababab",
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -240,7 +243,7 @@ static void test_token_placeholder_and_weak_refused(void **state)
 	};
 	static const char *const good[] = {
 		"3f9c1a7be04d5e6f8a2b9c0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b", /* -hex 32 */
-		"q0cQ8mZ1vH3kP9tYbXn4Lr7Ws2Fd6Gj5Ae8Uo1Ki3Mz=",			  /* -base64 32 */
+		"q0cQ8mZ1vH3kP9tYbXn4Lr7Ws2Fd6Gj5Ae8Uo1Ki3Mz=",			    /* -base64 32 */
 	};
 
 	(void)state;
@@ -370,15 +373,16 @@ static void test_fault_good(void **state)
 	struct serve_fault_req r;
 	struct serve_error e;
 	struct fault f;
-	const char *want[] = { "inject",     "memory", "-t",	     "cgroup:/x", "--for",
-			       "30s",	     "--interval", "1s",  "--baseline", "0s",
-			       "-q",	     "--max",	   "64M", "--hog",	"16777216" };
+	const char *want[] = { "inject", "memory",     "-t",  "cgroup:/x",  "--for",
+			       "30s",	 "--interval", "1s",  "--baseline", "0s",
+			       "-q",	 "--max",      "64M", "--hog",	    "16777216" };
 
 	(void)state;
-	assert_int_equal(parse("{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"30s\","
-			       "\"id\":\"ctk-1\",\"options\":{\"max\":\"64M\",\"hog\":16777216}}",
-			       &f, &r, &e),
-			 0);
+	assert_int_equal(
+		parse("{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"30s\","
+		      "\"id\":\"ctk-1\",\"options\":{\"max\":\"64M\",\"hog\":16777216}}",
+		      &f, &r, &e),
+		0);
 	assert_string_equal(r.id, "ctk-1");
 	assert_int_equal(r.duration_us, 30000000);
 	assert_int_equal(r.lease_us, 0);
@@ -392,10 +396,11 @@ static void test_fault_good(void **state)
 	serve_fault_req_free(&r);
 
 	/* a lease: not an argument of the child, the server keeps it */
-	assert_int_equal(parse("{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"30s\","
-			       "\"lease\":\"5s\",\"options\":{\"max\":\"64M\"}}",
-			       &f, &r, &e),
-			 0);
+	assert_int_equal(
+		parse("{\"fault\":\"memory\",\"target\":\"cgroup:/x\",\"duration\":\"30s\","
+		      "\"lease\":\"5s\",\"options\":{\"max\":\"64M\"}}",
+		      &f, &r, &e),
+		0);
 	assert_int_equal(r.lease_us, 5000000);
 	for (size_t i = 0; i < r.argc; i++)
 		assert_null(strstr(r.argv[i], "lease"));
@@ -573,7 +578,8 @@ static void test_error_cut_on_character_boundary(void **state)
 		free(text);
 	}
 	/* bytes that are no character: '?' in their place, the rest kept */
-	serve_error_set(&e, 422, "\xff", "bad \xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 %s", "ok \xe2\x82\xac");
+	serve_error_set(&e, 422, "\xff", "bad \xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 %s",
+			"ok \xe2\x82\xac");
 	text = serve_error_json(&e);
 	o = json_loads(text, 0, NULL);
 	assert_non_null(o);
@@ -718,8 +724,11 @@ static int tiny_server(pid_t *pid)
 
 static void probe_url(const char *url, struct probe_result *r)
 {
-	struct probe p = { .type = PROBE_HTTP, .timeout_us = 2000000, .method = "GET",
-			   .url = url, .json_pointer = "/secret" };
+	struct probe p = { .type = PROBE_HTTP,
+			   .timeout_us = 2000000,
+			   .method = "GET",
+			   .url = url,
+			   .json_pointer = "/secret" };
 	struct probe_ctx ctx = { 0 };
 
 	p.json_value = json_string("s2");
@@ -770,19 +779,26 @@ static void test_api_probes_guarded(void **state)
 			const char *addr;
 			bool refused;
 		} cases[] = {
-			{ AF_INET, "127.1.2.3", true },	     { AF_INET, "0.0.0.0", true },
-			{ AF_INET, "169.254.1.1", true },    { AF_INET, "100.100.100.200", true },
-			{ AF_INET, "10.0.0.1", false },	     { AF_INET, "100.100.100.201", false },
-			{ AF_INET6, "::1", true },	     { AF_INET6, "fe80::1", true },
-			{ AF_INET6, "fd00:ec2::254", true }, { AF_INET6, "::ffff:169.254.169.254", true },
-			{ AF_INET6, "2001:db8::1", false },  { AF_INET6, "fd00::1", false },
+			{ AF_INET, "127.1.2.3", true },
+			{ AF_INET, "0.0.0.0", true },
+			{ AF_INET, "169.254.1.1", true },
+			{ AF_INET, "100.100.100.200", true },
+			{ AF_INET, "10.0.0.1", false },
+			{ AF_INET, "100.100.100.201", false },
+			{ AF_INET6, "::1", true },
+			{ AF_INET6, "fe80::1", true },
+			{ AF_INET6, "fd00:ec2::254", true },
+			{ AF_INET6, "::ffff:169.254.169.254", true },
+			{ AF_INET6, "2001:db8::1", false },
+			{ AF_INET6, "fd00::1", false },
 		};
 		unsigned char a[16];
 
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 			assert_int_equal(inet_pton(cases[i].family, cases[i].addr, a), 1);
 			if (probe_net_refused(&g, cases[i].family, a) != cases[i].refused)
-				fail_msg("%s: refused should be %d", cases[i].addr, cases[i].refused);
+				fail_msg("%s: refused should be %d", cases[i].addr,
+					 cases[i].refused);
 		}
 	}
 
@@ -792,7 +808,8 @@ static void test_api_probes_guarded(void **state)
 	probe_net_guard_set(&g);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
 	probe_url(url, &r);
-	assert_string_equal(json_string_value(json_object_get(r.output, "body")), "{\"secret\":\"s1\"}");
+	assert_string_equal(json_string_value(json_object_get(r.output, "body")),
+			    "{\"secret\":\"s1\"}");
 	assert_non_null(strstr(r.reason, "(withheld)"));
 	assert_null(strstr(r.reason, "s1"));
 	/* and the journal the API shows has no body */
@@ -850,8 +867,8 @@ static void test_cross_site_requests_refused(void **state)
 						"127.0.0.1:9100", true, &e),
 			 0);
 	assert_int_equal(serve_cross_site_check("POST", NULL, NULL,
-						"application/x-www-form-urlencoded", "duress", false,
-						&e),
+						"application/x-www-form-urlencoded", "duress",
+						false, &e),
 			 0);
 	assert_int_equal(serve_cross_site_check("GET", NULL, NULL, NULL, "evil.example", false, &e),
 			 0); /* the unix socket: no browser reaches it */
@@ -951,8 +968,9 @@ static void test_prom_targets(void **state)
 				  "67108864\n"));
 	assert_non_null(strstr(s, "duress_target_memory_max_bytes{target=\"/sys/fs/cgroup/q\\\"uote"
 				  "\"} +Inf\n"));
-	assert_non_null(strstr(s, "# TYPE duress_target_oom_kills_total counter\n"
-				  "duress_target_oom_kills_total{target=\"/sys/fs/cgroup/a\"} 2\n"));
+	assert_non_null(strstr(s,
+			       "# TYPE duress_target_oom_kills_total counter\n"
+			       "duress_target_oom_kills_total{target=\"/sys/fs/cgroup/a\"} 2\n"));
 	assert_non_null(strstr(s, "duress_target_cpu_usage_seconds_total{target=\"/sys/fs/cgroup/"
 				  "a\"} 1.5\n"));
 	assert_non_null(strstr(s, "duress_target_pressure_some_avg10{target=\"/sys/fs/cgroup/a\","
@@ -993,8 +1011,11 @@ static void agent_cb(FILE *f, const void *arg)
 
 static void test_prom_agent(void **state)
 {
-	struct prom_agent a = { .faults_active = 1, .faults_started = 3, .reverts_ok = 2,
-				.revert_failures = 0, .sample_cost_last_s = 0.00025 };
+	struct prom_agent a = { .faults_active = 1,
+				.faults_started = 3,
+				.reverts_ok = 2,
+				.revert_failures = 0,
+				.sample_cost_last_s = 0.00025 };
 	char *s = capture(agent_cb, &a);
 
 	(void)state;
@@ -1004,8 +1025,9 @@ static void test_prom_agent(void **state)
 	assert_non_null(strstr(s, "duress_reverts_ok_total 2\n"));
 	assert_non_null(strstr(s, "duress_revert_failures_total 0\n"));
 	assert_non_null(strstr(s, "duress_sample_cost_seconds 0.00025"));
-	assert_non_null(strstr(s, "duress_fault_active{id=\"flt-1\",kind=\"fault\",fault=\"network\","
-				  "target=\"/sys/fs/cgroup/x\"} 1\n"));
+	assert_non_null(strstr(s,
+			       "duress_fault_active{id=\"flt-1\",kind=\"fault\",fault=\"network\","
+			       "target=\"/sys/fs/cgroup/x\"} 1\n"));
 	free(s);
 }
 
@@ -1014,8 +1036,8 @@ static void test_target_matches(void **state)
 	(void)state;
 	assert_true(serve_target_matches("cgroup:/x", "cgroup:/x", "/sys/fs/cgroup/x", "/x"));
 	assert_true(serve_target_matches("/sys/fs/cgroup/x", "pid:5", "/sys/fs/cgroup/x", "/x"));
-	assert_true(serve_target_matches("cgroup:/sys/fs/cgroup/x", "pid:5", "/sys/fs/cgroup/x",
-					 "/x"));
+	assert_true(
+		serve_target_matches("cgroup:/sys/fs/cgroup/x", "pid:5", "/sys/fs/cgroup/x", "/x"));
 	assert_true(serve_target_matches("/x", "pid:5", "/sys/fs/cgroup/x", "/x"));
 	assert_false(serve_target_matches("/y", "pid:5", "/sys/fs/cgroup/x", "/x"));
 	assert_false(serve_target_matches("", "", "/sys/fs/cgroup/x", "/x"));
@@ -1028,9 +1050,9 @@ static void test_listen_tcp_parse(void **state)
 	struct sockaddr_storage ss;
 	socklen_t len = 0;
 	static const char *const bad[] = {
-		"127.0.0.1",	  "127.0.0.1:",	 "127.0.0.1:0",	   "127.0.0.1:65536",
-		"127.0.0.1:80x", ":80",		 "localhost:80",   "[::1:80",
-		"::1:80",	  "[]:80",	 "1.2.3.4.5:80",   "[127.0.0.1]:80",
+		"127.0.0.1",	 "127.0.0.1:", "127.0.0.1:0",  "127.0.0.1:65536",
+		"127.0.0.1:80x", ":80",	       "localhost:80", "[::1:80",
+		"::1:80",	 "[]:80",      "1.2.3.4.5:80", "[127.0.0.1]:80",
 	};
 	char ip[64];
 
@@ -1141,20 +1163,26 @@ static void test_listen_unix_never_follows_symlinks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_routes),	       cmocka_unit_test(test_routes_404_405),
+		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_routes_404_405),
 		cmocka_unit_test(test_version),
-		cmocka_unit_test(test_auth),	       cmocka_unit_test(test_token_file),
+		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_token_file),
 		cmocka_unit_test(test_token_placeholder_and_weak_refused),
-		cmocka_unit_test(test_fault_bad),      cmocka_unit_test(test_fault_good),
+		cmocka_unit_test(test_fault_bad),
+		cmocka_unit_test(test_fault_good),
 		cmocka_unit_test(test_validated_value_is_value_run),
 		cmocka_unit_test(test_client_id_never_reused_as_automatic),
 		cmocka_unit_test(test_evicted_job_directories_removed),
 		cmocka_unit_test(test_api_probes_guarded),
 		cmocka_unit_test(test_cross_site_requests_refused),
 		cmocka_unit_test(test_error_cut_on_character_boundary),
-		cmocka_unit_test(test_prom_escape),    cmocka_unit_test(test_prom_targets),
-		cmocka_unit_test(test_prom_agent),     cmocka_unit_test(test_target_matches),
-		cmocka_unit_test(test_listen_tcp_parse), cmocka_unit_test(test_listen_unix),
+		cmocka_unit_test(test_prom_escape),
+		cmocka_unit_test(test_prom_targets),
+		cmocka_unit_test(test_prom_agent),
+		cmocka_unit_test(test_target_matches),
+		cmocka_unit_test(test_listen_tcp_parse),
+		cmocka_unit_test(test_listen_unix),
 		cmocka_unit_test(test_listen_unix_never_follows_symlinks),
 	};
 

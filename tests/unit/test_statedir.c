@@ -226,10 +226,13 @@ static void test_replay_refuses_planted(void **state)
 	write_journal(j, (const char *const[]){ body, NULL });
 	/* remove a cgroup the agent did not make */
 	snprintf(j, sizeof(j), "%s/3.undo", jdir);
-	write_journal(j, (const char *const[]){ "1 ADD 0 cgroup-remove cpu /sys/fs/cgroup/system.slice % %", NULL });
+	write_journal(j,
+		      (const char *const[]){
+			      "1 ADD 0 cgroup-remove cpu /sys/fs/cgroup/system.slice % %", NULL });
 	/* a link that is not one of the agent's ifb devices */
 	snprintf(j, sizeof(j), "%s/4.undo", jdir);
-	write_journal(j, (const char *const[]){ "1 ADD 0 link network /proc/1/ns/net@4026531840 eth0 ifb", NULL });
+	write_journal(j, (const char *const[]){
+				 "1 ADD 0 link network /proc/1/ns/net@4026531840 eth0 ifb", NULL });
 	/* a journal of another user: not even read */
 	snprintf(j, sizeof(j), "%s/5.undo", jdir);
 	snprintf(body, sizeof(body), "1 ADD 0 cgroup-write memory %s victim pwned", base);

@@ -294,9 +294,8 @@ static void test_disk_of_dev(void **state)
 	assert_true(d.is_partition);
 
 	/* device-less filesystems: a clear error naming the type and --device */
-	assert_int_equal(fs_disk_of_dev(fx->sysfs, mountinfo, makedev(0, 25), "/dev/shm/x", &d,
-					 &err),
-			 -1);
+	assert_int_equal(
+		fs_disk_of_dev(fx->sysfs, mountinfo, makedev(0, 25), "/dev/shm/x", &d, &err), -1);
 	assert_int_equal(err.errnum, ENODEV);
 	assert_non_null(strstr(err.msg, "/dev/shm/x"));
 	assert_non_null(strstr(err.msg, "tmpfs filesystem"));
@@ -327,7 +326,10 @@ static void test_disk_of_dev(void **state)
 /* ---- fills ---- */
 
 static const struct fs_space space1g = {
-	.total = 1000 * MiB, .free = 950 * MiB, .avail = 900 * MiB, .block = 4096,
+	.total = 1000 * MiB,
+	.free = 950 * MiB,
+	.avail = 900 * MiB,
+	.block = 4096,
 };
 
 static void test_fill_needed(void **state)
@@ -358,7 +360,9 @@ static void test_fill_needed(void **state)
 static void test_fill_percent_rounds_to_blocks(void **state)
 {
 	/* 3 of 7 blocks in use (df: in use + avail = 7 blocks) */
-	struct fs_space s = { .total = 8 * 4096, .free = 5 * 4096, .avail = 4 * 4096, .block = 4096 };
+	struct fs_space s = {
+		.total = 8 * 4096, .free = 5 * 4096, .avail = 4 * 4096, .block = 4096
+	};
 	struct fill_goal g = { .mode = FILL_PERCENT, .pct = 60 };
 	int64_t need;
 	uint64_t used;
@@ -453,7 +457,8 @@ int main(void)
 		cmocka_unit_test(test_io_max_find_small),
 		cmocka_unit_test(test_majmin),
 		cmocka_unit_test_setup_teardown(test_whole_disk, setup_sysfs, teardown_sysfs),
-		cmocka_unit_test_setup_teardown(test_whole_disk_errors, setup_sysfs, teardown_sysfs),
+		cmocka_unit_test_setup_teardown(test_whole_disk_errors, setup_sysfs,
+						teardown_sysfs),
 		cmocka_unit_test(test_mountinfo),
 		cmocka_unit_test_setup_teardown(test_disk_of_dev, setup_sysfs, teardown_sysfs),
 		cmocka_unit_test(test_fill_needed),

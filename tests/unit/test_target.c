@@ -176,8 +176,8 @@ static void test_spec_parse_ok(void **state)
 	assert_int_equal(target_spec_parse("", &s, &err), 0);
 	assert_int_equal(s.kind, TARGET_SANDBOX);
 
-	assert_int_equal(target_spec_parse("cgroup:/sys/fs/cgroup/system.slice/x.service", &s,
-					   &err), 0);
+	assert_int_equal(
+		target_spec_parse("cgroup:/sys/fs/cgroup/system.slice/x.service", &s, &err), 0);
 	assert_int_equal(s.kind, TARGET_CGROUP);
 	assert_string_equal(s.value, "/sys/fs/cgroup/system.slice/x.service");
 	assert_int_equal(target_spec_parse("cgroup:system.slice/x.service", &s, &err), 0);
@@ -378,12 +378,9 @@ static void test_scan(void **state)
 		const char *rel, *id, *runtime;
 	} want[] = {
 		/* sorted by rel */
-		{ D2_REL, ID_D2, "docker" },
-		{ K1_REL, ID_K1, "containerd" },
-		{ K2_REL, ID_K2, "kubepods" },
-		{ W2_REL, ID_W2, "crio" },
-		{ W1_REL, ID_W1, "kubepods" },
-		{ P1_REL, ID_P1, "podman" },
+		{ D2_REL, ID_D2, "docker" },   { K1_REL, ID_K1, "containerd" },
+		{ K2_REL, ID_K2, "kubepods" }, { W2_REL, ID_W2, "crio" },
+		{ W1_REL, ID_W1, "kubepods" }, { P1_REL, ID_P1, "podman" },
 		{ D1_REL, ID_D1, "docker" },
 	};
 
@@ -637,8 +634,7 @@ static void test_resolve_cgroup_errors(void **state)
 	assert_string_equal(err.msg, want);
 
 	duress_err_clear(&err);
-	assert_int_equal(resolve(f, "cgroup:system.slice/sshd.service/cgroup.procs", &t, &err),
-			 -1);
+	assert_int_equal(resolve(f, "cgroup:system.slice/sshd.service/cgroup.procs", &t, &err), -1);
 	assert_int_equal(err.code, DURESS_EXIT_NO_TARGET);
 	assert_non_null(strstr(err.msg, "is not a directory"));
 

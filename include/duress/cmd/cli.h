@@ -45,14 +45,16 @@ enum {
 };
 
 /* Their getopt_long entries (for a command's table) and short options. */
-#define CLI_SESSION_LONGOPTS                                                   \
-	{ "target", required_argument, NULL, 't' },                            \
-	{ "samples", required_argument, NULL, CLI_OPT_SAMPLES },               \
-	{ "dry-run", no_argument, NULL, CLI_OPT_DRY_RUN },                     \
-	{ "force", no_argument, NULL, CLI_OPT_FORCE },                         \
-	{ "quiet", no_argument, NULL, 'q' },                                   \
-	{ "state-dir", required_argument, NULL, CLI_OPT_STATE_DIR },           \
-	{ "no-recover", no_argument, NULL, CLI_OPT_NO_RECOVER }
+#define CLI_SESSION_LONGOPTS                                                 \
+	{ "target", required_argument, NULL, 't' },                          \
+		{ "samples", required_argument, NULL, CLI_OPT_SAMPLES },     \
+		{ "dry-run", no_argument, NULL, CLI_OPT_DRY_RUN },           \
+		{ "force", no_argument, NULL, CLI_OPT_FORCE },               \
+		{ "quiet", no_argument, NULL, 'q' },                         \
+		{ "state-dir", required_argument, NULL, CLI_OPT_STATE_DIR }, \
+	{                                                                    \
+		"no-recover", no_argument, NULL, CLI_OPT_NO_RECOVER          \
+	}
 #define CLI_SESSION_SHORTOPTS "t:q"
 
 /* Take getopt's c (and optarg) if it is one of them: true if taken. */
@@ -68,10 +70,10 @@ bool cli_session_opt(int c, const char *arg, struct cli_session_opts *o);
  * still drops a sandbox that was made (session_drop_sandbox, a no-op
  * otherwise) and ends the session as on every other path.
  */
-int cli_open_target(const struct cli_session_opts *o, const char *what,
-		    const struct cg_root *root, const struct target_spec *spec,
-		    struct agent_session *sess, bool *have_sess, struct undo_log *undo,
-		    struct undo_log *sbx_undo, struct target *t, struct duress_err *err);
+int cli_open_target(const struct cli_session_opts *o, const char *what, const struct cg_root *root,
+		    const struct target_spec *spec, struct agent_session *sess, bool *have_sess,
+		    struct undo_log *undo, struct undo_log *sbx_undo, struct target *t,
+		    struct duress_err *err);
 
 /* Shared environment check for commands that change things: root. */
 int cli_require_root(const char *what, struct duress_err *err);

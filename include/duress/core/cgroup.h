@@ -27,8 +27,8 @@
 #define CG_MAX UINT64_MAX
 
 struct cg_root {
-	char mount[PATH_MAX];   /* cgroup2 mount point, "" if none */
-	char controllers[256];  /* root cgroup.controllers, space-separated */
+	char mount[PATH_MAX];  /* cgroup2 mount point, "" if none */
+	char controllers[256]; /* root cgroup.controllers, space-separated */
 	/* Controllers libcgroup found on v1 hierarchies ("memory cpu ..."). */
 	char v1_controllers[256];
 	char v1_memory_mount[PATH_MAX]; /* for the hint, "" if none */
@@ -62,8 +62,7 @@ const char *cg_path_rel(const struct cg_root *root, const char *dir);
 /* Read a whole interface file into a malloc'd NUL-terminated buffer. */
 int cg_read(const char *dir, const char *file, char **out, struct duress_err *err);
 /* Read into buf (NUL-terminated); returns the length.  ENOENT is an error. */
-int cg_read_buf(const char *dir, const char *file, char *buf, size_t len,
-		struct duress_err *err);
+int cg_read_buf(const char *dir, const char *file, char *buf, size_t len, struct duress_err *err);
 /* A single number, or "max" as CG_MAX. */
 int cg_read_u64(const char *dir, const char *file, uint64_t *out, struct duress_err *err);
 /* Write value in one write(2); the error names the file and the value. */

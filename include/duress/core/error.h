@@ -18,9 +18,9 @@
 #define DURESS_ERR_MSG_MAX 1024
 
 struct duress_err {
-	int errnum;                    /* errno of the cause, 0 if none */
-	int code;                      /* exit code class (enum duress_exit), 0 = unset */
-	char msg[DURESS_ERR_MSG_MAX];  /* "what: why", with strerror appended */
+	int errnum;		      /* errno of the cause, 0 if none */
+	int code;		      /* exit code class (enum duress_exit), 0 = unset */
+	char msg[DURESS_ERR_MSG_MAX]; /* "what: why", with strerror appended */
 };
 
 /* Fill err; appends ": strerror(errnum)" when errnum != 0.  Returns -1. */
@@ -28,8 +28,8 @@ int duress_err_set(struct duress_err *err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Like duress_err_set, and tags the error with an exit code class. */
-int duress_err_setc(struct duress_err *err, int code, int errnum,
-		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int duress_err_setc(struct duress_err *err, int code, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Prefix the existing message with context ("ctx: old message").  Returns -1. */
 int duress_err_wrap(struct duress_err *err, const char *fmt, ...)

@@ -21,13 +21,12 @@
  */
 struct size_spec {
 	bool is_pct;
-	double pct;      /* 0..100 when is_pct */
-	uint64_t bytes;  /* when !is_pct */
+	double pct;	/* 0..100 when is_pct */
+	uint64_t bytes; /* when !is_pct */
 };
 
 /* `what` names the option for the message ("--max"). */
-int parse_size_spec(const char *s, const char *what, struct size_spec *out,
-		    struct duress_err *err);
+int parse_size_spec(const char *s, const char *what, struct size_spec *out, struct duress_err *err);
 /* Bytes only; a percentage is an error. */
 int parse_size(const char *s, const char *what, uint64_t *out, struct duress_err *err);
 /* Resolve a size_spec against a base (bytes); rounds down. */
@@ -44,8 +43,8 @@ int parse_duration(const char *s, const char *what, uint64_t *usec, struct dures
 int parse_percent(const char *s, const char *what, double *out, struct duress_err *err);
 
 /* Unsigned integer in [min, max]. */
-int parse_uint(const char *s, const char *what, uint64_t min, uint64_t max,
-	       uint64_t *out, struct duress_err *err);
+int parse_uint(const char *s, const char *what, uint64_t min, uint64_t max, uint64_t *out,
+	       struct duress_err *err);
 
 /*
  * The components of a slash-separated path, slashes skipped:

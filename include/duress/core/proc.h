@@ -27,13 +27,13 @@ bool proc_is_agents(pid_t pid);
 /* What a child does first after fork() (stress-ng's one child set-up). */
 struct proc_child {
 	const char *name;      /* PR_SET_NAME (comm), or NULL */
-	int deathsig;          /* PR_SET_PDEATHSIG: SIGKILL, SIGTERM; 0: outlive the agent */
-	pid_t parent;          /* with deathsig: exit if the parent died before the prctl */
+	int deathsig;	       /* PR_SET_PDEATHSIG: SIGKILL, SIGTERM; 0: outlive the agent */
+	pid_t parent;	       /* with deathsig: exit if the parent died before the prctl */
 	bool default_handlers; /* every handler back to SIG_DFL (the agent may ignore some) */
 	bool keep_private;     /* keep the agent's private descriptors (the guardian) */
-	bool set_oom;          /* write oom_score_adj */
+	bool set_oom;	       /* write oom_score_adj */
 	int oom_score_adj;
-	const sigset_t *mask;  /* the signal mask to leave (NULL: none blocked) */
+	const sigset_t *mask; /* the signal mask to leave (NULL: none blocked) */
 };
 
 /*

@@ -32,12 +32,12 @@ struct undo_kind;
 
 struct undo_rec {
 	const struct undo_kind *kind;
-	char fault[32];        /* fault that recorded it ("memory") */
-	char where[PATH_MAX];  /* cgroup dir, file path, or network namespace reference */
-	char what[256];        /* interface file, interface name, ... */
-	char *value;           /* original value or saved state (text, malloc'd, may be "") */
-	bool done;             /* reverted (or dropped): skip */
-	size_t jid;            /* its id in the undo journal (DONE lines name it) */
+	char fault[32];	      /* fault that recorded it ("memory") */
+	char where[PATH_MAX]; /* cgroup dir, file path, or network namespace reference */
+	char what[256];	      /* interface file, interface name, ... */
+	char *value;	      /* original value or saved state (text, malloc'd, may be "") */
+	bool done;	      /* reverted (or dropped): skip */
+	size_t jid;	      /* its id in the undo journal (DONE lines name it) */
 };
 
 /*

@@ -35,12 +35,12 @@
 #define DURESS_STATE_DIR_DEFAULT "/run/duress"
 
 struct undo_journal {
-	int fd;               /* open, O_APPEND, flock'd shared */
+	int fd; /* open, O_APPEND, flock'd shared */
 	char path[4096];
-	bool unnamed;         /* made O_TMPFILE: named at path with its first step */
-	int dirfd;            /* while unnamed: its directory, in the mount it was made in */
+	bool unnamed; /* made O_TMPFILE: named at path with its first step */
+	int dirfd;    /* while unnamed: its directory, in the mount it was made in */
 	uint64_t seq;
-	size_t next_id;       /* ids of ADD lines, unique across the logs sharing it */
+	size_t next_id; /* ids of ADD lines, unique across the logs sharing it */
 };
 
 /* The state directory: the option if given, else $DURESS_STATE_DIR, else
@@ -80,7 +80,7 @@ typedef const struct undo_kind *(*undo_kind_lookup)(const char *name);
  * removes the views they name).  Stops at the first torn or corrupt line and
  * counts it in *torn.  Fills *pid and *start from BEGIN (0 if missing).
  */
-int undo_journal_parse(const char *text, undo_kind_lookup find, struct undo_log *steps,
-		       pid_t *pid, unsigned long long *start, size_t *torn, struct duress_err *err);
+int undo_journal_parse(const char *text, undo_kind_lookup find, struct undo_log *steps, pid_t *pid,
+		       unsigned long long *start, size_t *torn, struct duress_err *err);
 
 #endif

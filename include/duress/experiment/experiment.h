@@ -31,16 +31,16 @@
 /* One fault action of the method, set up before anything runs. */
 struct fault_run {
 	const struct action *a;
-	struct fault f;             /* its lifecycle state: f.started, f.ended, ... */
+	struct fault f; /* its lifecycle state: f.started, f.ended, ... */
 	bool built;
-	bool ok;                    /* applied without an error */
-	double ends_at;             /* run clock (s) */
+	bool ok;	/* applied without an error */
+	double ends_at; /* run clock (s) */
 	/* the steady-state probes after its hits (fault_hits: kill rounds) */
-	unsigned hits_seen;         /* hits the runner has seen */
-	double hit_at;              /* run clock of the last one */
-	bool hit_pending;           /* no probe round has passed since */
-	bool hit_failed;            /* a probe round failed since */
-	double pass_again_s;        /* the longest time to a passing round, < 0 none */
+	unsigned hits_seen;  /* hits the runner has seen */
+	double hit_at;	     /* run clock of the last one */
+	bool hit_pending;    /* no probe round has passed since */
+	bool hit_failed;     /* a probe round failed since */
+	double pass_again_s; /* the longest time to a passing round, < 0 none */
 };
 
 /* What a command shows while an experiment runs; every member optional. */
@@ -55,23 +55,23 @@ struct exp_hooks {
 };
 
 struct exp_opts {
-	FILE *samples;      /* JSON Lines of every sample, with a phase; NULL: none */
-	bool quiet;         /* no progress lines */
-	bool own_messages;  /* the command reports failures, signals and a vanished
+	FILE *samples;	   /* JSON Lines of every sample, with a phase; NULL: none */
+	bool quiet;	   /* no progress lines */
+	bool own_messages; /* the command reports failures, signals and a vanished
 			     * target itself (inject); the runner prints none */
-	bool no_target;     /* the faults need none (an explicit proxy): t is an
+	bool no_target;	   /* the faults need none (an explicit proxy): t is an
 			     * empty target, nothing is sampled or watched */
 	struct exp_hooks hooks;
 };
 
 /* The outcome of a run, for a command's own summary. */
 struct exp_result {
-	int stop_signal;            /* the signal that stopped it, 0 if none */
-	bool vanished;              /* the target's processes or cgroup went away */
+	int stop_signal; /* the signal that stopped it, 0 if none */
+	bool vanished;	 /* the target's processes or cgroup went away */
 	bool aborted;
-	struct undo_report revert;  /* the one revert at the end */
+	struct undo_report revert; /* the one revert at the end */
 	double revert_ms;
-	double revert_at;           /* run clock (s) */
+	double revert_at; /* run clock (s) */
 	struct phase_stats before, during, after;
 };
 

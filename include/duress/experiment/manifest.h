@@ -46,21 +46,21 @@ enum mf_type {
 struct mf_node {
 	enum mf_type type;
 	struct mf_pos pos;
-	char *text;            /* MF_SCALAR: the value, after ${name} substitution */
-	bool plain;            /* MF_SCALAR: unquoted, so true, 10, null are typed */
-	char *raw;             /* MF_SCALAR with ${name}: the text as written */
+	char *text; /* MF_SCALAR: the value, after ${name} substitution */
+	bool plain; /* MF_SCALAR: unquoted, so true, 10, null are typed */
+	char *raw;  /* MF_SCALAR with ${name}: the text as written */
 	bool raw_plain;
-	size_t n;              /* MF_SEQ items, MF_MAP entries */
-	size_t cap;            /* room in kids (keys, kpos) */
+	size_t n;	       /* MF_SEQ items, MF_MAP entries */
+	size_t cap;	       /* room in kids (keys, kpos) */
 	struct mf_node **kids; /* MF_SEQ items, MF_MAP values */
-	char **keys;           /* MF_MAP keys */
+	char **keys;	       /* MF_MAP keys */
 	struct mf_pos *kpos;   /* MF_MAP key positions */
 };
 
 /* One problem found in a manifest. */
 struct mf_diag {
 	struct mf_pos pos;
-	char *msg;        /* "key: reason" */
+	char *msg;	  /* "key: reason" */
 	bool unsupported; /* valid, but cannot run here (python providers) */
 };
 
@@ -73,7 +73,7 @@ struct mf_diags {
 	 * quotes the first, it shows the second */
 	struct mf_secret {
 		char *value, *written;
-	} *secrets;
+	} * secrets;
 	size_t nsecrets;
 };
 
@@ -91,8 +91,7 @@ bool mf_diags_only_unsupported(const struct mf_diags *d);
  * one diagnostic with its position, and the function fails.  Anchors and
  * aliases, several documents and duplicate keys are refused.
  */
-int mf_parse(const char *text, size_t len, bool json, struct mf_node **root,
-	     struct mf_diags *d);
+int mf_parse(const char *text, size_t len, bool json, struct mf_node **root, struct mf_diags *d);
 void mf_node_free(struct mf_node *n);
 
 /* The value of `key` in a map, or NULL (also when n is not a map). */

@@ -37,17 +37,17 @@ struct action {
 	const char *name;
 	struct mf_pos pos;
 	enum action_type type;
-	bool is_probe;           /* a "probe" activity: its result is recorded only */
-	bool unsupported;        /* a python provider: reported, cannot run */
+	bool is_probe;	  /* a "probe" activity: its result is recorded only */
+	bool unsupported; /* a python provider: reported, cannot run */
 	const struct fault_desc *fault;
 	struct mf_pos provider_pos;
 	struct fault_setting *opts;
 	size_t nopts;
-	uint64_t duration_us;    /* fault: how long it stays in force; pause: length */
+	uint64_t duration_us; /* fault: how long it stays in force; pause: length */
 	bool background;
 	uint64_t pause_before_us, pause_after_us;
-	struct probe probe;      /* ACT_PROBE */
-	struct mf_node *source;  /* the activity as written (for the journal) */
+	struct probe probe;	/* ACT_PROBE */
+	struct mf_node *source; /* the activity as written (for the journal) */
 };
 
 #define ABORT_MAX_TRIGGERS 3
@@ -61,25 +61,25 @@ struct psi_trigger {
 };
 
 struct abort_spec {
-	unsigned probe_failures;   /* a probe failing N times in a row; 0: off */
+	unsigned probe_failures;     /* a probe failing N times in a row; 0: off */
 	struct metric_expr *metrics; /* abort as soon as one holds */
 	size_t nmetrics;
-	uint64_t max_duration_us;  /* wall clock from the start of the run; 0: none */
+	uint64_t max_duration_us; /* wall clock from the start of the run; 0: none */
 	struct psi_trigger triggers[ABORT_MAX_TRIGGERS];
 	size_t ntriggers;
 };
 
 struct experiment {
 	const char *file;
-	bool ctk;                  /* Chaos Toolkit format */
+	bool ctk; /* Chaos Toolkit format */
 	const char *title, *description;
 	const char *hyp_title, *hyp_description;
-	const char *target;        /* target spec, NULL: sandbox (or -t) */
-	uint64_t duration_us;      /* default in-force time of a fault action */
+	const char *target;	    /* target spec, NULL: sandbox (or -t) */
+	uint64_t duration_us;	    /* default in-force time of a fault action */
 	uint64_t probe_interval_us; /* probes during the method; 0: none */
 	uint64_t sample_interval_us;
 	uint64_t baseline_us;
-	bool baseline_set;         /* written in the manifest */
+	bool baseline_set; /* written in the manifest */
 	uint64_t recovery_timeout_us;
 	double silent_pressure_pct; /* PSI some avg10 above this is a silent failure */
 	struct probe *steady;
@@ -89,9 +89,9 @@ struct experiment {
 	struct action *rollback;
 	size_t nrollback;
 	struct abort_spec abort;
-	json_t *source;            /* the manifest as JSON (journal "experiment") */
-	struct mf_node *root;      /* owns every string above */
-	bool python_providers;     /* some activity needs python (cannot run) */
+	json_t *source;	       /* the manifest as JSON (journal "experiment") */
+	struct mf_node *root;  /* owns every string above */
+	bool python_providers; /* some activity needs python (cannot run) */
 };
 
 /*
@@ -102,15 +102,15 @@ struct experiment {
  * DURESS_EXIT_USAGE.
  */
 int manifest_load(const char *path, struct experiment *x, struct mf_diags *d,
-		    struct duress_err *err);
+		  struct duress_err *err);
 /* The same from text; `name` is the file name for messages. */
 /* manifest_load_text with flags: MANIFEST_NO_ENV, the environment is never
  * read ({type: env} configuration entries are diagnostics). */
 #define MANIFEST_NO_ENV 1u
 int manifest_load_text_opts(const char *name, const char *text, size_t len, unsigned flags,
 			    struct experiment *x, struct mf_diags *d, struct duress_err *err);
-int manifest_load_text(const char *name, const char *text, size_t len,
-			 struct experiment *x, struct mf_diags *d, struct duress_err *err);
+int manifest_load_text(const char *name, const char *text, size_t len, struct experiment *x,
+		       struct mf_diags *d, struct duress_err *err);
 void manifest_free(struct experiment *x);
 
 /*

@@ -66,17 +66,17 @@ struct probe {
 	 * records it, and only an error (refused, timed out, exec failed) makes
 	 * the probe fail; the tolerance, when there is one, decides the rest */
 	bool ctk;
-	json_t *tolerance;        /* CTK tolerance as written (substituted), or NULL */
-	struct probe *tol_probe;  /* CTK `tolerance: {type: probe, ...}`: run it */
+	json_t *tolerance;	      /* CTK tolerance as written (substituted), or NULL */
+	struct probe *tol_probe;      /* CTK `tolerance: {type: probe, ...}`: run it */
 	const struct mf_node *source; /* the activity as written, for the journal */
-	bool in_target_netns;    /* run in the target's network namespace */
-	uint64_t timeout_us;     /* 0: none (Chaos Toolkit's default) */
+	bool in_target_netns;	      /* run in the target's network namespace */
+	uint64_t timeout_us;	      /* 0: none (Chaos Toolkit's default) */
 	/* http */
 	const char *url, *method, *body;
-	char *owned_body;        /* body made from CTK arguments, malloc'd */
-	char *owned_url;         /* CTK GET: the url with the arguments as its query */
-	char *owned_method;      /* CTK: the method upper-cased */
-	char **headers;          /* "Name: value", malloc'd */
+	char *owned_body;   /* body made from CTK arguments, malloc'd */
+	char *owned_url;    /* CTK GET: the url with the arguments as its query */
+	char *owned_method; /* CTK: the method upper-cased */
+	char **headers;	    /* "Name: value", malloc'd */
 	size_t nheaders;
 	bool verify_tls;
 	/* expected http status or process exit code; none: http below 400,
@@ -84,40 +84,40 @@ struct probe {
 	struct status_range status[PROBE_MAX_STATUS];
 	size_t nstatus;
 	/* http body, process standard output */
-	const char *contains;    /* substring */
-	const char *equals;      /* whole text, surrounding white space ignored */
-	const char *regex;       /* POSIX extended */
+	const char *contains;	  /* substring */
+	const char *equals;	  /* whole text, surrounding white space ignored */
+	const char *regex;	  /* POSIX extended */
 	const char *json_pointer; /* RFC 6901, into the body parsed as JSON */
-	json_t *json_value;      /* expected value there; NULL: only present */
-	uint64_t max_latency_us; /* 0: none (http and process) */
+	json_t *json_value;	  /* expected value there; NULL: only present */
+	uint64_t max_latency_us;  /* 0: none (http and process) */
 	/* process */
 	const char *path;
-	const char **args;       /* argv[1..], malloc'd array */
+	const char **args; /* argv[1..], malloc'd array */
 	size_t nargs;
-	char *owned_path;        /* path found on PATH, malloc'd */
-	char *owned_line;        /* CTK string arguments: "PATH ARGUMENTS" for sh -c */
-	char **owned_args;       /* CTK map or typed list arguments, as text */
+	char *owned_path;  /* path found on PATH, malloc'd */
+	char *owned_line;  /* CTK string arguments: "PATH ARGUMENTS" for sh -c */
+	char **owned_args; /* CTK map or typed list arguments, as text */
 	size_t nowned_args;
-	unsigned max_retries;    /* http: retries of a refused connection */
+	unsigned max_retries; /* http: retries of a refused connection */
 	/* metric */
 	struct metric_expr metric;
 };
 
 struct probe_ctx {
 	const struct target *target; /* for netns: target; may be NULL */
-	json_t *sample;              /* the latest sample (sample_to_json), or NULL */
-	json_t *first_sample;        /* the run's first, for increase(); or NULL */
-	bool no_tolerance;           /* a method or rollback activity: Chaos Toolkit
+	json_t *sample;		     /* the latest sample (sample_to_json), or NULL */
+	json_t *first_sample;	     /* the run's first, for increase(); or NULL */
+	bool no_tolerance;	     /* a method or rollback activity: Chaos Toolkit
 				      * checks no tolerance there */
 };
 
 struct probe_result {
 	bool ok;
-	bool raised;         /* CTK: the activity itself failed (status failed) */
+	bool raised; /* CTK: the activity itself failed (status failed) */
 	double latency_ms;
-	double start, end;   /* CLOCK_REALTIME, seconds */
-	char reason[512];    /* why it failed; "" when ok */
-	json_t *output;      /* http {status, body}, process {status, stdout, stderr},
+	double start, end; /* CLOCK_REALTIME, seconds */
+	char reason[512];  /* why it failed; "" when ok */
+	json_t *output;	   /* http {status, body}, process {status, stdout, stderr},
 			      * metric {key, value} */
 };
 

@@ -56,21 +56,21 @@ enum fopt_type {
 };
 
 struct fault_opt {
-	const char *name;            /* long option without "--" ("swap-max") */
+	const char *name; /* long option without "--" ("swap-max") */
 	enum fopt_type type;
-	const char *metavar;         /* for --help: "SIZE|PCT" */
-	double min, max;             /* numeric bounds, inclusive; max 0 = none */
-	const char *const *choices;  /* FOPT_ENUM: NULL-terminated */
+	const char *metavar;	    /* for --help: "SIZE|PCT" */
+	double min, max;	    /* numeric bounds, inclusive; max 0 = none */
+	const char *const *choices; /* FOPT_ENUM: NULL-terminated */
 	const char *help;
 };
 
 struct fault_val {
 	bool set;
-	uint64_t u;            /* UINT, SIZE, DURATION (us) */
-	double d;              /* DOUBLE, PERCENT */
+	uint64_t u;	       /* UINT, SIZE, DURATION (us) */
+	double d;	       /* DOUBLE, PERCENT */
 	struct size_spec size; /* SIZE_PCT (and SIZE: bytes, is_pct false) */
-	const char *s;         /* STRING, ENUM: the text as given */
-	int choice;            /* ENUM: index into choices */
+	const char *s;	       /* STRING, ENUM: the text as given */
+	int choice;	       /* ENUM: index into choices */
 	const char **list;     /* LIST: malloc'd array of the texts */
 	size_t nlist;
 };
@@ -80,18 +80,18 @@ struct fault_val {
 struct fault;
 
 struct fault_desc {
-	const char *name;            /* "memory", "cpu", "io", "disk-fill", "freeze", "network" */
-	const char *summary;         /* one line for help */
+	const char *name;    /* "memory", "cpu", "io", "disk-fill", "freeze", "network" */
+	const char *summary; /* one line for help */
 	const struct fault_opt *opts;
 	size_t nopts;
-	size_t priv_size;            /* zeroed bytes at f->priv */
+	size_t priv_size; /* zeroed bytes at f->priv */
 	int (*validate)(struct fault *f, struct duress_err *err);
 	int (*supported)(struct fault *f, struct duress_err *err);
 	int (*plan)(struct fault *f, struct duress_err *err);
 	int (*apply)(struct fault *f, struct duress_err *err);
 	int (*tick)(struct fault *f, uint64_t since_apply_us, struct duress_err *err); /* or NULL */
-	void (*report)(struct fault *f, json_t *summary);                             /* or NULL */
-	void (*release)(struct fault *f);                                             /* or NULL */
+	void (*report)(struct fault *f, json_t *summary);			       /* or NULL */
+	void (*release)(struct fault *f);					       /* or NULL */
 	/* Or NULL: this instance, as its options stand, needs no target (an
 	 * explicit proxy: --listen/--upstream); inject then runs without one
 	 * (f->target is an empty target: no cgroup, no process, netns_fd -1). */
@@ -113,23 +113,23 @@ struct fault_desc {
 
 struct fault {
 	const struct fault_desc *desc;
-	struct fault_val *vals;      /* one per desc->opts entry, same index */
+	struct fault_val *vals; /* one per desc->opts entry, same index */
 	const struct cg_root *root;
 	struct target *target;
 	struct undo_log *undo;
-	uint64_t duration_us;        /* --for */
-	bool force;                  /* --force: guard rails off */
+	uint64_t duration_us; /* --for */
+	bool force;	      /* --force: guard rails off */
 	void *priv;
-	char *plan[FAULT_PLAN_MAX];  /* human-readable changes, in order */
+	char *plan[FAULT_PLAN_MAX]; /* human-readable changes, in order */
 	size_t nplan;
 	/* the driver's state (fault.c): read, never written, elsewhere */
 	bool checked, prepared;
-	bool started, ended;         /* started: apply() ran (even if it failed) */
+	bool started, ended;	     /* started: apply() ran (even if it failed) */
 	double started_at, ended_at; /* seconds, on the runner's clock */
-	size_t *steps;               /* its undo steps: indices in *undo */
+	size_t *steps;		     /* its undo steps: indices in *undo */
 	size_t nsteps;
 	struct undo_report stop_rep; /* what fault_stop() reverted */
-	double stop_ms;              /* and how long it took */
+	double stop_ms;		     /* and how long it took */
 };
 
 /* ---- registry (agent/faults/fault.c) ---- */
@@ -208,6 +208,5 @@ void fault_print_options(const struct fault_desc *d, FILE *out);
  */
 int fault_cg_set(struct fault *f, const char *dir, const char *file, const char *value,
 		 struct duress_err *err);
-
 
 #endif

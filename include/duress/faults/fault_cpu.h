@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CPU_PERIOD_US 100000ULL     /* cpu.max period written by --quota */
-#define CPU_QUOTA_MIN_US 1000ULL    /* the kernel's smallest cpu.max quota */
-#define CPU_SLICE_NS 10000000ULL    /* duty-cycle slice of a worker: 10 ms */
+#define CPU_PERIOD_US 100000ULL	 /* cpu.max period written by --quota */
+#define CPU_QUOTA_MIN_US 1000ULL /* the kernel's smallest cpu.max quota */
+#define CPU_SLICE_NS 10000000ULL /* duty-cycle slice of a worker: 10 ms */
 
 /*
  * The cpu.max text for `cpus` CPUs per period_us: "50000 100000" for 0.5.
@@ -50,8 +50,8 @@ int cpu_list_parse(const char *text, cpu_set_t *set, unsigned int *count);
 
 struct cpu_duty {
 	uint64_t period_ns;
-	double load;       /* fraction of one CPU, 0..1 */
-	int64_t debt_ns;   /* wanted minus used so far, within [-10, 1] periods */
+	double load;	 /* fraction of one CPU, 0..1 */
+	int64_t debt_ns; /* wanted minus used so far, within [-10, 1] periods */
 };
 
 /* load_pct in (0, 100]; values outside are clamped. */

@@ -16,13 +16,13 @@ enum fill_mode {
 struct fill_goal {
 	enum fill_mode mode;
 	uint64_t bytes; /* FILL_SIZE, FILL_LEAVE */
-	double pct;     /* FILL_PERCENT, 0..100 */
+	double pct;	/* FILL_PERCENT, 0..100 */
 };
 
 /* The statfs numbers a fill works from, all in bytes. */
 struct fs_space {
 	uint64_t total; /* f_blocks * f_frsize */
-	uint64_t free;  /* f_bfree: root may use it, reserved blocks included */
+	uint64_t free;	/* f_bfree: root may use it, reserved blocks included */
 	uint64_t avail; /* f_bavail: what unprivileged users may still use */
 	uint64_t block; /* f_frsize (allocation granularity) */
 };

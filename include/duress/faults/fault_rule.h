@@ -31,8 +31,8 @@ struct fault_rule_item {
 
 /* Split text into items (malloc'd copies in *items, *n of them); usage
  * errors name `what` ("--rule 2"). */
-int fault_rule_split(const char *text, const char *what, struct fault_rule_item **items,
-		     size_t *n, struct duress_err *err);
+int fault_rule_split(const char *text, const char *what, struct fault_rule_item **items, size_t *n,
+		     struct duress_err *err);
 void fault_rule_items_free(struct fault_rule_item *items, size_t n);
 
 /*

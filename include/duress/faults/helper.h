@@ -46,38 +46,38 @@
 
 #define FAULT_HELPER_MAX_KEEP 8
 #define FAULT_HELPER_LINE_MAX 65536
-#define FAULT_HELPER_STOP_US 2000000      /* SIGTERM, then SIGKILL after this */
+#define FAULT_HELPER_STOP_US 2000000 /* SIGTERM, then SIGKILL after this */
 #define FAULT_HELPER_BACKOFF_MIN_US 100000
 #define FAULT_HELPER_BACKOFF_MAX_US 5000000
 
 struct fault_helper_spec {
-	const char *name;             /* process name (comm, 15 chars) and for messages */
-	int netns_fd;                 /* enter this network namespace first, or -1 */
-	int (*main)(void *arg, int ctl_fd); /* in the child; its result is the exit code */
-	void *arg;                    /* what main gets (the child has a copy of memory) */
+	const char *name;		     /* process name (comm, 15 chars) and for messages */
+	int netns_fd;			     /* enter this network namespace first, or -1 */
+	int (*main)(void *arg, int ctl_fd);  /* in the child; its result is the exit code */
+	void *arg;			     /* what main gets (the child has a copy of memory) */
 	int keep_fds[FAULT_HELPER_MAX_KEEP]; /* descriptors the child keeps (a listener) */
 	size_t nkeep;
-	unsigned max_restarts;        /* deaths restarted (with backoff); 0: none */
-	uint64_t ready_timeout_us;    /* wait for "ready"; 0: do not wait */
+	unsigned max_restarts;	   /* deaths restarted (with backoff); 0: none */
+	uint64_t ready_timeout_us; /* wait for "ready"; 0: do not wait */
 };
 
 struct fault_helper {
 	struct fault_helper_spec spec;
-	struct fault *f;              /* the owner: its undo log and name */
-	pid_t pid;                    /* 0: not running */
-	int ctl;                      /* our end of the channel, non-blocking; -1 */
-	size_t undo_idx;              /* the "kill" step of pid */
+	struct fault *f; /* the owner: its undo log and name */
+	pid_t pid;	 /* 0: not running */
+	int ctl;	 /* our end of the channel, non-blocking; -1 */
+	size_t undo_idx; /* the "kill" step of pid */
 	bool has_undo;
-	char *rbuf;                   /* partial line */
+	char *rbuf; /* partial line */
 	size_t rlen;
-	bool skipping;                /* inside a line longer than the limit */
-	json_t *last, *base;          /* counters: live helper, dead helpers summed */
+	bool skipping;	     /* inside a line longer than the limit */
+	json_t *last, *base; /* counters: live helper, dead helpers summed */
 	unsigned restarts;
-	uint64_t restart_at_us;       /* monotonic; 0: none due */
+	uint64_t restart_at_us; /* monotonic; 0: none due */
 	uint64_t backoff_us;
-	int last_status;              /* wait status of the last death */
-	char last_error[256];         /* its last "error" line */
-	bool failed;                  /* gave up: poll reports it every time */
+	int last_status;      /* wait status of the last death */
+	char last_error[256]; /* its last "error" line */
+	bool failed;	      /* gave up: poll reports it every time */
 };
 
 /* Start the helper (see above).  On failure nothing is left running and

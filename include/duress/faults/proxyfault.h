@@ -43,19 +43,31 @@
 static const char *const pxf_direction_choices[] = { "inbound", "outbound", NULL };
 
 /* The entries every proxy fault's option table starts with. */
-#define PXF_OPTS                                                                                   \
-	{ .name = "port", .type = FOPT_UINT, .metavar = "N", .min = 1, .max = 65535,               \
-	  .help = "transparent: the TCP port whose connections go through the proxy" },           \
-	{ .name = "direction", .type = FOPT_ENUM, .metavar = "DIR",                                 \
-	  .choices = pxf_direction_choices,                                                         \
-	  .help = "inbound (default: clients of the target's server on --port) or outbound "     \
-		  "(the target's connections to --port elsewhere)" },                              \
-	{ .name = "to", .type = FOPT_LIST, .metavar = "CIDR",                                       \
-	  .help = "outbound: only connections to these addresses, repeatable (IPv4, IPv6)" },      \
-	{ .name = "listen", .type = FOPT_STRING, .metavar = "ADDR:PORT",                            \
-	  .help = "explicit proxy: listen here (no redirect, no target needed)" },                 \
-	{ .name = "upstream", .type = FOPT_STRING, .metavar = "ADDR:PORT",                          \
-	  .help = "explicit proxy: forward every connection here" }
+#define PXF_OPTS                                                                                      \
+	{ .name = "port",                                                                             \
+	  .type = FOPT_UINT,                                                                          \
+	  .metavar = "N",                                                                             \
+	  .min = 1,                                                                                   \
+	  .max = 65535,                                                                               \
+	  .help = "transparent: the TCP port whose connections go through the proxy" },               \
+		{ .name = "direction",                                                                \
+		  .type = FOPT_ENUM,                                                                  \
+		  .metavar = "DIR",                                                                   \
+		  .choices = pxf_direction_choices,                                                   \
+		  .help = "inbound (default: clients of the target's server on --port) or outbound "  \
+			  "(the target's connections to --port elsewhere)" },                         \
+		{ .name = "to",                                                                       \
+		  .type = FOPT_LIST,                                                                  \
+		  .metavar = "CIDR",                                                                  \
+		  .help = "outbound: only connections to these addresses, repeatable (IPv4, IPv6)" }, \
+		{ .name = "listen",                                                                   \
+		  .type = FOPT_STRING,                                                                \
+		  .metavar = "ADDR:PORT",                                                             \
+		  .help = "explicit proxy: listen here (no redirect, no target needed)" },            \
+	{                                                                                             \
+		.name = "upstream", .type = FOPT_STRING, .metavar = "ADDR:PORT",                      \
+		.help = "explicit proxy: forward every connection here"                               \
+	}
 
 /* Options set in a rule would be once-only ones: these. */
 extern const char *const pxf_global_opts[];
@@ -72,13 +84,13 @@ struct pxf {
 	const struct proxy_filter *filter;
 	void *filter_arg;
 	void (*filter_init)(void *filter_arg); /* in the helper, before serving */
-	char helper_name[16];                  /* "duress-http" */
+	char helper_name[16];		       /* "duress-http" */
 	/* running */
-	bool inited;                           /* pxf_init done: descriptors are ours */
+	bool inited; /* pxf_init done: descriptors are ours */
 	int listen_fd;
 	uint16_t listen_port;
 	unsigned long long netns_ino;
-	char ref[PATH_MAX];                    /* the target's namespace, for undo steps */
+	char ref[PATH_MAX]; /* the target's namespace, for undo steps */
 	char table[NFT_NAME_MAX];
 	struct nft *nft;
 	struct fault_helper helper;

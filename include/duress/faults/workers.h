@@ -56,7 +56,7 @@ int worker_reap(pid_t pid, int *status);
 void wmsg_send(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 struct wmsg {
-	int fd;         /* read end, O_NONBLOCK is set by wmsg_init */
+	int fd; /* read end, O_NONBLOCK is set by wmsg_init */
 	char buf[1024];
 	size_t len;
 	bool eof;

@@ -48,9 +48,9 @@ int ns_parse_rate(const char *s, const char *what, uint64_t *bps, struct duress_
 char *ns_format_rate(uint64_t bps, char *buf, size_t len);
 
 struct ns_cidr {
-	int family;             /* AF_INET or AF_INET6 */
+	int family;		/* AF_INET or AF_INET6 */
 	unsigned char addr[16]; /* network order, host bits cleared */
-	unsigned prefix;        /* 0..32 or 0..128 */
+	unsigned prefix;	/* 0..32 or 0..128 */
 };
 
 /* "10.0.0.1", "10.0.0.0/8", "fd00::1", "2001:db8::/32".  Host bits beyond
@@ -84,14 +84,14 @@ double ns_prob_pct(uint32_t p);
 /* ---- netem parameters ---- */
 
 enum ns_dist {
-	NS_DIST_UNIFORM,     /* netem without a table */
+	NS_DIST_UNIFORM, /* netem without a table */
 	NS_DIST_NORMAL,
 	NS_DIST_PARETO,
 	NS_DIST_PARETONORMAL,
 };
 
-#define NS_DIST_SIZE 4096     /* entries of our tables */
-#define NS_DIST_SCALE 8192    /* netem: one standard deviation */
+#define NS_DIST_SIZE 4096  /* entries of our tables */
+#define NS_DIST_SCALE 8192 /* netem: one standard deviation */
 
 /*
  * Fill a delay distribution table: NS_DIST_SIZE quantiles of the law,
@@ -109,14 +109,14 @@ const char *ns_dist_name(enum ns_dist d);
 
 struct ns_netem {
 	uint64_t delay_us, jitter_us;
-	double delay_corr;            /* percent */
+	double delay_corr; /* percent */
 	enum ns_dist dist;
-	double loss, loss_corr;       /* percent */
-	double duplicate, corrupt;    /* percent */
-	double reorder;               /* percent; needs a delay */
-	uint32_t gap;                 /* reorder gap, 0: 1 when reorder is set */
-	uint64_t rate_bps;            /* bits per second, 0: none */
-	uint32_t limit;               /* packets; 0: computed (ns_netem_limit) */
+	double loss, loss_corr;	   /* percent */
+	double duplicate, corrupt; /* percent */
+	double reorder;		   /* percent; needs a delay */
+	uint32_t gap;		   /* reorder gap, 0: 1 when reorder is set */
+	uint64_t rate_bps;	   /* bits per second, 0: none */
+	uint32_t limit;		   /* packets; 0: computed (ns_netem_limit) */
 };
 
 /* netem's queue limit for a spec: 1000 packets, or with a rate enough for
@@ -138,7 +138,7 @@ enum ns_proto {
 
 struct ns_match {
 	struct ns_cidr cidrs[NS_MATCH_MAX_CIDRS];
-	size_t ncidrs;          /* 0: any address */
+	size_t ncidrs; /* 0: any address */
 	bool has_ports;
 	uint16_t port_lo, port_hi; /* either end of the connection */
 	enum ns_proto proto;
@@ -157,11 +157,11 @@ struct ns_u32_key {
 #define NS_U32_MAX_KEYS 8
 
 struct ns_u32_rule {
-	int family;        /* AF_INET, AF_INET6, or AF_UNSPEC (every packet) */
-	uint16_t pref;     /* filter priority: NS_PREF_BASE + 0/1/2 */
+	int family;    /* AF_INET, AF_INET6, or AF_UNSPEC (every packet) */
+	uint16_t pref; /* filter priority: NS_PREF_BASE + 0/1/2 */
 	struct ns_u32_key keys[NS_U32_MAX_KEYS];
 	int nkeys;
-	char desc[128];    /* "dst 10.0.0.0/8 tcp dport 53" */
+	char desc[128]; /* "dst 10.0.0.0/8 tcp dport 53" */
 };
 
 #define NS_MAX_RULES 512
@@ -188,15 +188,15 @@ bool ns_match_covers_tcp(const struct ns_match *m, int family, const unsigned ch
 #define NS_KIND_MAX 32
 
 struct ns_saved_qdisc {
-	uint32_t parent, handle;     /* handle 0: the kernel's default */
+	uint32_t parent, handle; /* handle 0: the kernel's default */
 	char kind[NS_KIND_MAX];
-	unsigned char *attrs;        /* raw netlink attributes but TCA_KIND, malloc'd */
+	unsigned char *attrs; /* raw netlink attributes but TCA_KIND, malloc'd */
 	size_t attrs_len;
 };
 
 struct ns_saved {
-	bool none;                   /* nothing there (ingress): delete ours */
-	size_t n;                    /* [0] is the root (or the ingress) */
+	bool none; /* nothing there (ingress): delete ours */
+	size_t n;  /* [0] is the root (or the ingress) */
 	struct ns_saved_qdisc q[NS_SAVED_MAX];
 };
 

@@ -78,7 +78,8 @@ typedef int (*netshape_msg_cb)(struct nlmsghdr *h, void *arg);
  * every answer.  0, or -errno of the kernel's refusal, err filled as
  * "<what>: the kernel says '<its extended ack>'". */
 int netshape_talk(struct netshape *ns, struct nl_msg *msg, netshape_msg_cb cb, void *arg,
-		  struct duress_err *err, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+		  struct duress_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 /* The same without err: the kernel's explanation in kmsg. */
 int netshape_talk_raw(struct netshape *ns, struct nl_msg *msg, netshape_msg_cb cb, void *arg,
 		      char *kmsg, size_t kmsglen);
@@ -105,10 +106,10 @@ void netshape_closep(struct netshape **ns);
  * several entries: its table and its keys; one priority is one filter
  * chain as tc shows it). */
 struct netshape_prefs {
-	size_t n;             /* distinct priorities */
-	uint16_t prefs[16];   /* the first of them */
+	size_t n;	    /* distinct priorities */
+	uint16_t prefs[16]; /* the first of them */
 	uint16_t lo, hi;
-	size_t in_range;      /* of them in [lo, hi] */
+	size_t in_range; /* of them in [lo, hi] */
 };
 /* Filters attached at parent (a qdisc handle, or the ingress hook). */
 int netshape_filter_scan(struct netshape *ns, int ifindex, uint32_t parent,
@@ -119,8 +120,8 @@ int netshape_filter_scan(struct netshape *ns, int ifindex, uint32_t parent,
 struct ns_link {
 	int ifindex;
 	char name[IF_NAMESIZE];
-	char kind[32];         /* "veth", "ifb", ... ("" for physical and lo) */
-	unsigned flags;        /* IFF_UP, IFF_LOOPBACK, ... */
+	char kind[32];	/* "veth", "ifb", ... ("" for physical and lo) */
+	unsigned flags; /* IFF_UP, IFF_LOOPBACK, ... */
 	uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes, rx_dropped, tx_dropped;
 };
 
@@ -136,9 +137,9 @@ struct ns_qdisc {
 	int ifindex;
 	uint32_t parent, handle;
 	char kind[NS_KIND_MAX];
-	unsigned char *attrs;       /* configuration attributes (as in ns_saved_qdisc) */
+	unsigned char *attrs; /* configuration attributes (as in ns_saved_qdisc) */
 	size_t attrs_len;
-	bool has_stab;              /* a size table: cannot be read back */
+	bool has_stab; /* a size table: cannot be read back */
 	bool has_stats;
 	uint64_t bytes, packets, drops, overlimits, requeues;
 	uint32_t qlen, backlog;
@@ -150,8 +151,7 @@ int netshape_qdiscs(struct netshape *ns, int ifindex, struct ns_qdisc **out, siz
 void netshape_qdiscs_free(struct ns_qdisc *q, size_t n);
 
 /* Create an ifb device and set it up; its ifindex in *ifindex. */
-int netshape_add_ifb(struct netshape *ns, const char *name, int *ifindex,
-		     struct duress_err *err);
+int netshape_add_ifb(struct netshape *ns, const char *name, int *ifindex, struct duress_err *err);
 /* Delete a link of kind `kind` by name: 0 done, 1 not there; refuses
  * another kind. */
 int netshape_del_link(struct netshape *ns, const char *name, const char *kind,

@@ -44,12 +44,12 @@
 
 /* Redirect connections to a local port. */
 struct nft_redirect {
-	int l4proto;             /* IPPROTO_TCP or IPPROTO_UDP */
-	bool inbound;            /* prerouting: to local port `port`;
+	int l4proto;		     /* IPPROTO_TCP or IPPROTO_UDP */
+	bool inbound;		     /* prerouting: to local port `port`;
 				  * else output: from the namespace to `port` */
-	uint16_t port;           /* the destination port matched */
-	uint16_t to_port;        /* redirected to this local port */
-	uint32_t skip_mark;      /* packets with this mark (SO_MARK of the
+	uint16_t port;		     /* the destination port matched */
+	uint16_t to_port;	     /* redirected to this local port */
+	uint32_t skip_mark;	     /* packets with this mark (SO_MARK of the
 				  * proxy's own sockets) are left alone; 0: none */
 	const struct ns_cidr *cidrs; /* outbound: only to these; none: any */
 	size_t ncidrs;

@@ -20,24 +20,23 @@
 /* Save the root qdisc tree of a link: refused (code DURESS_EXIT_UNSUPPORTED
  * or DURESS_EXIT_REFUSED) when it cannot be restored exactly. */
 int qdisc_save_root(struct netshape *ns, const struct ns_link *link, struct ns_saved *out,
-		       struct duress_err *err);
+		    struct duress_err *err);
 
 enum ns_ingress_state {
-	NS_INGRESS_NONE,      /* no ingress qdisc: we add one (and delete it afterwards) */
-	NS_INGRESS_INGRESS,   /* an ingress qdisc: our filters go beside the owner's */
-	NS_INGRESS_CLSACT,    /* a clsact qdisc: likewise, on its ingress hook */
+	NS_INGRESS_NONE,    /* no ingress qdisc: we add one (and delete it afterwards) */
+	NS_INGRESS_INGRESS, /* an ingress qdisc: our filters go beside the owner's */
+	NS_INGRESS_CLSACT,  /* a clsact qdisc: likewise, on its ingress hook */
 };
 
 /* What is on the ingress hook, and the parent our filters would use; refused
  * when the owner's filters use our priorities. */
-int qdisc_ingress_state(struct netshape *ns, const struct ns_link *link,
-			   enum ns_ingress_state *st, uint32_t *filter_parent,
-			   struct duress_err *err);
+int qdisc_ingress_state(struct netshape *ns, const struct ns_link *link, enum ns_ingress_state *st,
+			uint32_t *filter_parent, struct duress_err *err);
 
 /* Put a saved root (or "none" for the ingress hook) back; idempotent.
  * Leaves alone (error) a qdisc that is neither ours nor the saved one. */
 int qdisc_restore(struct netshape *ns, const char *ifname, bool ingress, const char *text,
-		     bool *gone, struct duress_err *err);
+		  bool *gone, struct duress_err *err);
 
 /*
  * Install our tree as the root of ifindex (replacing what is there):
@@ -47,19 +46,19 @@ int qdisc_restore(struct netshape *ns, const char *ifname, bool ingress, const c
  * band 2 and the u32 rules pointing at d5a0:2.
  */
 int qdisc_install(struct netshape *ns, int ifindex, const struct ns_netem *netem,
-		     const struct ns_u32_rule *rules, size_t nrules, const struct ns_saved *orig,
-		     struct duress_err *err);
+		  const struct ns_u32_rule *rules, size_t nrules, const struct ns_saved *orig,
+		  struct duress_err *err);
 
 /* Add an ingress qdisc (ffff:). */
 int qdisc_add_ingress(struct netshape *ns, int ifindex, struct duress_err *err);
 /* u32 filters at parent that redirect matching packets to the egress of
  * ifb_ifindex (mirred). */
 int qdisc_add_redirect(struct netshape *ns, int ifindex, uint32_t parent,
-			  const struct ns_u32_rule *rules, size_t nrules, int ifb_ifindex,
-			  struct duress_err *err);
+		       const struct ns_u32_rule *rules, size_t nrules, int ifb_ifindex,
+		       struct duress_err *err);
 /* Delete every filter of priority pref at parent; ENOENT is success. */
 int qdisc_del_filters(struct netshape *ns, int ifindex, uint32_t parent, uint16_t pref,
-			 struct duress_err *err);
+		      struct duress_err *err);
 
 /*
  * Probe, in a throwaway namespace of its own, whether the kernel can do

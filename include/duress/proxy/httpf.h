@@ -26,12 +26,12 @@
 struct httpf_config {
 	struct hrule *rules;
 	size_t nrules;
-	uint64_t seed;                 /* 0: from getrandom() */
+	uint64_t seed; /* 0: from getrandom() */
 	/* state in the proxy process */
 	struct hrule_rng rng;
 	uint64_t requests, responses, matched, parse_errors, upgrades, answered;
 	uint64_t injected[HR_NKINDS];
-	struct phist latency_added;    /* delay and queueing, per request that had some */
+	struct phist latency_added; /* delay and queueing, per request that had some */
 };
 
 /* Before proxy_new(): seeds the random source, fills the rules' buckets. */

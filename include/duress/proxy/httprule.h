@@ -25,8 +25,8 @@ enum hrule_kind {
 	HR_ABORT,
 	HR_DELAY,
 	HR_SLOW_BODY,
-	HR_RATE_LIMIT,    /* the excess answered 429 */
-	HR_RATE_QUEUE,    /* the excess held until its turn */
+	HR_RATE_LIMIT, /* the excess answered 429 */
+	HR_RATE_QUEUE, /* the excess held until its turn */
 	HR_TRUNCATE,
 	HR_CORRUPT,
 	HR_REPLACE,
@@ -40,13 +40,13 @@ enum hrule_kind {
 const char *hrule_kind_name(enum hrule_kind k);
 
 #define HRULE_MAX_MATCH 16
-#define HRULE_BODY_MAX (1 << 20)          /* --abort-body, --replace-body */
-#define HRULE_BUFFER_MAX (16u << 20)      /* bodies a fault must hold whole */
+#define HRULE_BODY_MAX (1 << 20)		/* --abort-body, --replace-body */
+#define HRULE_BUFFER_MAX (16u << 20)		/* bodies a fault must hold whole */
 #define HRULE_QUEUE_MAX_NS (60ULL * 1000000000) /* --rate-limit-queue: longest wait */
 
 struct hrule_header {
-	char *name;        /* case-insensitive */
-	char *value;       /* glob on the value; NULL: any value */
+	char *name;  /* case-insensitive */
+	char *value; /* glob on the value; NULL: any value */
 };
 
 /* A GCRA token bucket: rate per second, burst requests at once. */
@@ -58,29 +58,29 @@ struct hrule_bucket {
 
 struct hrule {
 	/* matchers (empty: any) */
-	char *methods[HRULE_MAX_MATCH];   /* any of, upper case */
+	char *methods[HRULE_MAX_MATCH]; /* any of, upper case */
 	size_t nmethods;
-	char *paths[HRULE_MAX_MATCH];     /* any of: a prefix, or a glob with * ? [ */
+	char *paths[HRULE_MAX_MATCH]; /* any of: a prefix, or a glob with * ? [ */
 	size_t npaths;
 	struct hrule_header headers[HRULE_MAX_MATCH]; /* all of */
 	size_t nheaders;
-	double percent;                    /* of the matching requests, 0..100 */
+	double percent; /* of the matching requests, 0..100 */
 	/* faults (0/NULL/false: not set) */
 	unsigned abort_status;
-	char *abort_body;                  /* NULL: "<reason> (injected by duress)\n" */
+	char *abort_body; /* NULL: "<reason> (injected by duress)\n" */
 	size_t abort_body_len;
 	bool has_retry_after;
 	uint64_t retry_after_s;
 	uint64_t delay_ns;
-	uint64_t slow_body_bps;            /* bytes per second */
-	double rate;                       /* requests per second; 0: none */
+	uint64_t slow_body_bps; /* bytes per second */
+	double rate;		/* requests per second; 0: none */
 	unsigned rate_burst;
 	bool rate_queue;
 	bool truncate, truncate_pct;
-	double truncate_keep_pct;          /* keep this share of the body */
-	uint64_t truncate_keep_bytes;      /* or this many bytes */
+	double truncate_keep_pct;     /* keep this share of the body */
+	uint64_t truncate_keep_bytes; /* or this many bytes */
 	bool corrupt;
-	char *replace_body;                /* the file's content */
+	char *replace_body; /* the file's content */
 	size_t replace_len;
 	char *content_type;
 	bool malformed_json;
@@ -91,25 +91,25 @@ struct hrule {
 
 /* A request as the matchers see it. */
 struct hrule_req {
-	const char *method;                /* "GET" */
-	const char *path;                  /* without the query, NUL-terminated */
-	const char *const *hnames;         /* headers, as received */
+	const char *method;	   /* "GET" */
+	const char *path;	   /* without the query, NUL-terminated */
+	const char *const *hnames; /* headers, as received */
 	const char *const *hvalues;
 	size_t nheaders;
 };
 
 /* What happens to one request: the combination of the rules that fired. */
 struct hrule_plan {
-	unsigned fired;                    /* bit per enum hrule_kind */
-	bool matched;                      /* some rule's matchers held */
-	unsigned abort_status;             /* also 429 of a rate limit */
+	unsigned fired;	       /* bit per enum hrule_kind */
+	bool matched;	       /* some rule's matchers held */
+	unsigned abort_status; /* also 429 of a rate limit */
 	const char *abort_body;
 	size_t abort_body_len;
 	bool has_retry_after;
 	uint64_t retry_after_s;
-	uint64_t delay_ns;                 /* before forwarding (delay and queue) */
+	uint64_t delay_ns; /* before forwarding (delay and queue) */
 	uint64_t slow_body_bps;
-	const struct hrule *truncate;      /* the rule that decides each */
+	const struct hrule *truncate; /* the rule that decides each */
 	bool corrupt;
 	const char *replace_body;
 	size_t replace_len;
@@ -158,9 +158,8 @@ enum { HRULE_CONN_DEFAULT, HRULE_CONN_CLOSE, HRULE_CONN_KEEP_ALIVE };
  * Content-Length, Retry-After when asked (always for 429: 1 s unless
  * given), a Connection header as conn says.  malloc'd in *out.
  */
-int hrule_synth_response(unsigned status, const char *body, size_t body_len,
-			 bool has_retry_after, uint64_t retry_after_s, int conn, char **out,
-			 size_t *len);
+int hrule_synth_response(unsigned status, const char *body, size_t body_len, bool has_retry_after,
+			 uint64_t retry_after_s, int conn, char **out, size_t *len);
 
 /*
  * Rewrite a response head (status line and header lines, ending with an

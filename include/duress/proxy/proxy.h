@@ -43,15 +43,16 @@
 
 #include <duress/core/error.h>
 
-#define PROXY_MARK 0x0d5a0000u                 /* SO_MARK of every upstream socket */
-#define PROXY_QUEUE_HIWAT (256 * 1024)          /* bytes queued per direction */
+#define PROXY_MARK 0x0d5a0000u	       /* SO_MARK of every upstream socket */
+#define PROXY_QUEUE_HIWAT (256 * 1024) /* bytes queued per direction */
 #define PROXY_CONNECT_TIMEOUT_NS (10ULL * 1000000000)
-#define PROXY_RESET_DRAIN_NS (1000ULL * 1000000) /* reset: wait this long for the peer
+#define PROXY_RESET_DRAIN_NS \
+	(1000ULL * 1000000) /* reset: wait this long for the peer
 						  * to have what was sent before it */
 #define PROXY_NS_PER_S 1000000000ULL
 
 enum proxy_dir {
-	PROXY_UP = 0,   /* client -> server */
+	PROXY_UP = 0,	/* client -> server */
 	PROXY_DOWN = 1, /* server -> client */
 };
 
@@ -59,13 +60,13 @@ struct proxy;
 struct proxy_conn;
 
 enum proxy_open {
-	PROXY_OPEN_CONNECT = 0,   /* connect upstream (the usual) */
-	PROXY_OPEN_NO_UPSTREAM,   /* do not: the filter answers or holds it alone */
+	PROXY_OPEN_CONNECT = 0, /* connect upstream (the usual) */
+	PROXY_OPEN_NO_UPSTREAM, /* do not: the filter answers or holds it alone */
 };
 
 struct proxy_filter {
-	const char *name;      /* counters go under it: "http", "tcp" */
-	size_t conn_size;      /* zeroed bytes per connection (proxy_conn_priv) */
+	const char *name; /* counters go under it: "http", "tcp" */
+	size_t conn_size; /* zeroed bytes per connection (proxy_conn_priv) */
 	/* a connection was accepted: returns enum proxy_open (may also reset it) */
 	int (*open)(struct proxy_conn *c);
 	/* bytes arrived on dir (from the client for UP, the server for DOWN) */
@@ -84,16 +85,16 @@ struct proxy_filter {
 };
 
 struct proxy_config {
-	int listen_fd;                 /* listening socket (made non-blocking here); -1: none */
-	bool transparent;              /* original destination from conntrack */
+	int listen_fd;			  /* listening socket (made non-blocking here); -1: none */
+	bool transparent;		  /* original destination from conntrack */
 	struct sockaddr_storage upstream; /* explicit mode */
 	socklen_t upstream_len;
-	uint32_t mark;                 /* SO_MARK of upstream sockets; 0: none */
+	uint32_t mark;			   /* SO_MARK of upstream sockets; 0: none */
 	const struct proxy_filter *filter; /* NULL: plain forwarding */
-	void *filter_arg;              /* proxy_conn_arg(), and the stats hook's */
-	bool no_splice;                /* never splice (benchmarks compare) */
-	uint64_t connect_timeout_ns;   /* 0: PROXY_CONNECT_TIMEOUT_NS */
-	unsigned max_conns;            /* 0: as many as descriptors allow */
+	void *filter_arg;		   /* proxy_conn_arg(), and the stats hook's */
+	bool no_splice;			   /* never splice (benchmarks compare) */
+	uint64_t connect_timeout_ns;	   /* 0: PROXY_CONNECT_TIMEOUT_NS */
+	unsigned max_conns;		   /* 0: as many as descriptors allow */
 };
 
 /* ---- the engine ---- */
@@ -115,9 +116,9 @@ unsigned proxy_active(const struct proxy *p);
 
 /* What proxy_serve tells its owner (the helper's control channel). */
 struct proxy_hooks {
-	void (*ready)(void *arg);                    /* serving */
-	void (*report)(json_t *stats, void *arg);    /* about once a second, and at the end */
-	void (*event)(const char *msg, void *arg);   /* at most one a second */
+	void (*ready)(void *arg);		   /* serving */
+	void (*report)(json_t *stats, void *arg);  /* about once a second, and at the end */
+	void (*event)(const char *msg, void *arg); /* at most one a second */
 	void *arg;
 };
 

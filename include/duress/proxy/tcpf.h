@@ -37,20 +37,20 @@ enum tcpf_kind {
 };
 
 struct tcpf_config {
-	double percent;                 /* of the connections */
+	double percent; /* of the connections */
 	bool reset;
 	uint64_t reset_after_ns;
 	bool timeout;
 	uint64_t latency_ns[2], jitter_ns; /* [PROXY_UP], [PROXY_DOWN] */
-	uint64_t bandwidth_bps[2];      /* bytes per second; 0: none */
+	uint64_t bandwidth_bps[2];	   /* bytes per second; 0: none */
 	uint64_t slow_close_ns;
-	uint64_t limit_data;            /* bytes from the server; 0: none */
+	uint64_t limit_data; /* bytes from the server; 0: none */
 	uint64_t seed;
 	/* state in the proxy process */
 	struct hrule_rng rng;
 	uint64_t picked;
 	uint64_t injected[TCPF_NKINDS];
-	uint64_t swallowed;             /* bytes a timeout ate */
+	uint64_t swallowed; /* bytes a timeout ate */
 };
 
 const char *tcpf_kind_name(enum tcpf_kind k);

@@ -38,16 +38,16 @@ struct net_if_stat {
 };
 
 struct sample {
-	double t;             /* seconds since the sampler started */
-	struct timespec ts;   /* CLOCK_REALTIME when taken */
-	uint64_t mono_ns;     /* CLOCK_MONOTONIC when taken */
-	const char *phase;    /* "before", "during", "after" around a fault; NULL: none */
+	double t;	    /* seconds since the sampler started */
+	struct timespec ts; /* CLOCK_REALTIME when taken */
+	uint64_t mono_ns;   /* CLOCK_MONOTONIC when taken */
+	const char *phase;  /* "before", "during", "after" around a fault; NULL: none */
 
 	struct {
 		struct opt_u64 usage_usec, user_usec, system_usec;
 		struct opt_u64 nr_periods, nr_throttled, throttled_usec;
 		bool has_usage_pct;
-		double usage_pct; /* percent of one CPU over the interval */
+		double usage_pct;		      /* percent of one CPU over the interval */
 		struct opt_u64 max_quota, max_period; /* cpu.max; quota CG_MAX = max */
 		struct opt_u64 weight;
 	} cpu;
@@ -88,8 +88,8 @@ struct sample {
  * Network counters come from /proc/<t->pid>/net/dev (the target's netns);
  * absent when the target has no process.
  */
-int sample_take(const struct target *t, const struct sample *prev, double t_rel,
-		struct sample *out, struct duress_err *err);
+int sample_take(const struct target *t, const struct sample *prev, double t_rel, struct sample *out,
+		struct duress_err *err);
 
 /*
  * Pure parser of /proc/PID/net/dev text (header lines skipped).  Fills up
@@ -107,6 +107,5 @@ int net_dev_parse(const char *text, struct net_if_stat *ifs, size_t max, size_t 
 extern const char *const sample_psi_names[SAMPLE_PSI_N];
 /* The pressure of resource i in s, or NULL when the kernel gave none. */
 const struct psi *sample_psi(const struct sample *s, int i);
-
 
 #endif

@@ -38,21 +38,21 @@ int sample_format_parse(const char *text, enum sample_format *out, struct duress
 struct sample_writer {
 	enum sample_format format;
 	FILE *out;
-	bool header_done;       /* csv: header written */
-	char **csv_columns;     /* csv: columns fixed by the first sample */
+	bool header_done;   /* csv: header written */
+	char **csv_columns; /* csv: columns fixed by the first sample */
 	size_t ncsv_columns;
-	const char *title;      /* table: target description */
-	struct sample prev;     /* table: for rates */
+	const char *title;  /* table: target description */
+	struct sample prev; /* table: for rates */
 	bool have_prev;
 	/* table, the live view (docs/samples.md): set by sample_writer_init
 	 * from the terminal and the environment, which tests may override */
-	int cols, rows;         /* TIOCGWINSZ of out, else 80x24 */
-	bool dumb;              /* TERM=dumb: one line per sample, no escapes */
-	bool color;             /* not dumb and NO_COLOR unset or empty */
-	bool utf8;              /* a UTF-8 locale: block sparklines, else ASCII */
-	const char *phase;      /* what the samples are under (inject, run), or NULL */
-	double phase_ends;      /* its end on the samples' clock (t); 0: none */
-	/* the last SAMPLE_HIST values: cpu %, memory.current, io bytes/s,
+	int cols, rows;	   /* TIOCGWINSZ of out, else 80x24 */
+	bool dumb;	   /* TERM=dumb: one line per sample, no escapes */
+	bool color;	   /* not dumb and NO_COLOR unset or empty */
+	bool utf8;	   /* a UTF-8 locale: block sparklines, else ASCII */
+	const char *phase; /* what the samples are under (inject, run), or NULL */
+	double phase_ends; /* its end on the samples' clock (t); 0: none */
+			   /* the last SAMPLE_HIST values: cpu %, memory.current, io bytes/s,
 	 * pressure (highest some avg10), dropped packets/s; NAN when absent */
 #define SAMPLE_HIST 40
 #define SAMPLE_HIST_N 5

@@ -17,14 +17,14 @@
 #include <duress/samples/sample.h>
 
 struct phase_stats {
-	unsigned n;                 /* samples seen */
-	struct sample first, last;  /* for counter deltas */
-	double cpu_pct_sum;         /* mean = sum / cpu_pct_n */
+	unsigned n;		   /* samples seen */
+	struct sample first, last; /* for counter deltas */
+	double cpu_pct_sum;	   /* mean = sum / cpu_pct_n */
 	unsigned cpu_pct_n;
 	double cpu_pct_max;
 	bool has_mem;
-	uint64_t mem_peak;          /* max memory.current */
-	double psi_some_peak[SAMPLE_PSI_N];    /* avg10 peaks: cpu, memory, io */
+	uint64_t mem_peak;		    /* max memory.current */
+	double psi_some_peak[SAMPLE_PSI_N]; /* avg10 peaks: cpu, memory, io */
 	double psi_full_peak[SAMPLE_PSI_N];
 	bool has_psi[SAMPLE_PSI_N];
 };

@@ -22,18 +22,18 @@
 #define SERVE_API_VERSION 1
 
 enum serve_route {
-	ROUTE_NONE,        /* unknown path: 404 */
-	ROUTE_HEALTHZ,     /* GET /healthz */
-	ROUTE_VERSION,     /* GET /v1/version */
-	ROUTE_METRICS,     /* GET /metrics */
-	ROUTE_TARGETS,     /* GET /v1/targets */
-	ROUTE_SAMPLES,     /* GET /v1/samples */
-	ROUTE_EXPERIMENTS, /* GET, POST /v1/experiments */
-	ROUTE_EXPERIMENT,  /* GET, DELETE /v1/experiments/{id} */
-	ROUTE_FAULTS,      /* GET, POST /v1/faults */
-	ROUTE_FAULT,       /* GET, DELETE /v1/faults/{id} */
-	ROUTE_EXPERIMENT_LEASE, /* POST /v1/experiments/{id}/lease */
-	ROUTE_FAULT_LEASE,      /* POST /v1/faults/{id}/lease */
+	ROUTE_NONE,		 /* unknown path: 404 */
+	ROUTE_HEALTHZ,		 /* GET /healthz */
+	ROUTE_VERSION,		 /* GET /v1/version */
+	ROUTE_METRICS,		 /* GET /metrics */
+	ROUTE_TARGETS,		 /* GET /v1/targets */
+	ROUTE_SAMPLES,		 /* GET /v1/samples */
+	ROUTE_EXPERIMENTS,	 /* GET, POST /v1/experiments */
+	ROUTE_EXPERIMENT,	 /* GET, DELETE /v1/experiments/{id} */
+	ROUTE_FAULTS,		 /* GET, POST /v1/faults */
+	ROUTE_FAULT,		 /* GET, DELETE /v1/faults/{id} */
+	ROUTE_EXPERIMENT_LEASE,	 /* POST /v1/experiments/{id}/lease */
+	ROUTE_FAULT_LEASE,	 /* POST /v1/faults/{id}/lease */
 	ROUTE_EXPERIMENT_REPORT, /* GET /v1/experiments/{id}/report */
 };
 
@@ -111,7 +111,7 @@ json_t *serve_json_text(const char *s);
  * client that dies (a killed test run) does not leave its fault in force
  * until the fault's own duration ends.
  */
-#define SERVE_LEASE_MIN_US 1000000ULL           /* the loop looks once a second */
+#define SERVE_LEASE_MIN_US 1000000ULL /* the loop looks once a second */
 #define SERVE_LEASE_MAX_US (3600ULL * 1000000ULL)
 
 /* A lease's text ("5s") into *us, checked (1s .. 1h); `field` names it in
@@ -147,7 +147,6 @@ struct serve_fault_req {
 int serve_fault_parse(const char *body, size_t len, struct fault *f, struct serve_fault_req *req,
 		      struct serve_error *e);
 void serve_fault_req_free(struct serve_fault_req *req);
-
 
 /* 1 when the query string value `v` names this target: the spec as given,
  * the cgroup directory or its path below the cgroup2 mount. */

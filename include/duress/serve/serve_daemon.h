@@ -20,16 +20,16 @@
 
 /* What the command line decided, checked (cmd/cmd_serve.c). */
 struct serve_opts {
-	const char *listen;      /* "unix:PATH" or the TCP text, for messages */
+	const char *listen; /* "unix:PATH" or the TCP text, for messages */
 	bool tcp;
 	struct sockaddr_storage ss; /* tcp: the parsed address */
 	socklen_t sslen;
-	const char *token;       /* NULL: no token needed */
+	const char *token; /* NULL: no token needed */
 	bool allow_commands;
-	bool allow_force;        /* clients may lift the guard rails ("force": true) */
+	bool allow_force; /* clients may lift the guard rails ("force": true) */
 	const char *allow_probe_net[SERVE_PROBE_NET_MAX]; /* CIDRs http probes may reach */
 	size_t nallow_probe_net;
-	const char *state_dir;   /* resolved */
+	const char *state_dir; /* resolved */
 };
 
 /* Serve until SIGTERM or SIGINT.  Returns the exit code (0, or

@@ -21,9 +21,9 @@
 #include <duress/serve/serve_prom.h>
 #include <duress/targets/target.h>
 
-#define SERVE_MAX_JOBS 256   /* kept, finished ones included (oldest finished dropped) */
-#define SERVE_RING 120       /* samples kept per job: two minutes at 1 Hz */
-#define SERVE_MAX_WAITERS 8  /* DELETE requests waiting for one job to end */
+#define SERVE_MAX_JOBS 256	  /* kept, finished ones included (oldest finished dropped) */
+#define SERVE_RING 120		  /* samples kept per job: two minutes at 1 Hz */
+#define SERVE_MAX_WAITERS 8	  /* DELETE requests waiting for one job to end */
 #define SERVE_SHUTDOWN_WAIT_S 120 /* serve's SIGTERM: jobs get this long to revert */
 /* bytes the jobs' directories may hold under STATE/serve (a tmpfs /run or
  * a memory-backed volume): past it the oldest finished jobs are dropped,
@@ -37,7 +37,7 @@ struct MHD_Connection;
 struct job {
 	char id[SERVE_ID_MAX + 1];
 	bool experiment;
-	char what[256];      /* fault name, or the experiment's title */
+	char what[256];	     /* fault name, or the experiment's title */
 	char kinds[256];     /* the faults it applies, space-separated ("memory cpu") */
 	char spec[PATH_MAX]; /* target as given ("" = a sandbox) */
 	struct target t;
@@ -67,12 +67,12 @@ struct job {
 struct job_table {
 	struct job *jobs[SERVE_MAX_JOBS];
 	size_t njobs;
-	unsigned long seq;           /* numbers the ids the server chooses */
-	struct prom_agent stats;     /* for /metrics */
-	const char *state_dir;       /* job directories go below STATE/serve/ */
-	const struct cg_root *root;  /* NULL: no cgroup v2 here, targets refused */
-	double mono0;                /* samples' t = 0 */
-	uint64_t bytes_max;          /* 0: SERVE_STATE_BYTES_MAX */
+	unsigned long seq;	    /* numbers the ids the server chooses */
+	struct prom_agent stats;    /* for /metrics */
+	const char *state_dir;	    /* job directories go below STATE/serve/ */
+	const struct cg_root *root; /* NULL: no cgroup v2 here, targets refused */
+	double mono0;		    /* samples' t = 0 */
+	uint64_t bytes_max;	    /* 0: SERVE_STATE_BYTES_MAX */
 	/* called when a job has ended (the daemon answers who waits for it) */
 	void (*on_exit)(struct job *j);
 };
@@ -80,8 +80,7 @@ struct job_table {
 /* A new job: the id given (checked: [A-Za-z0-9-], not taken) or one
  * chosen, and a directory of its own, STATE/serve/ID.  NULL with e set
  * (422, 409, 503 when the table is full of running jobs, 500). */
-struct job *job_new(struct job_table *tab, bool experiment, const char *id,
-		    struct serve_error *e);
+struct job *job_new(struct job_table *tab, bool experiment, const char *id, struct serve_error *e);
 /* Drop a job that was never started: its directory and the job. */
 void job_discard(struct job *j); /* its directory removed too */
 /* Bytes the job's directory holds (its files, as allocated). */

@@ -26,6 +26,6 @@ int listen_unix(const char *path, struct duress_err *err);
 
 /* A listening TCP socket; `text` names it in errors.  The fd, or < 0. */
 int listen_tcp(const struct sockaddr_storage *ss, socklen_t len, const char *text,
-		     struct duress_err *err);
+	       struct duress_err *err);
 
 #endif

@@ -23,9 +23,9 @@ struct serve_server {
 	struct MHD_Daemon *d;
 	char token[512];
 	bool need_token;
-	bool allow_commands; /* --allow-commands: process probes, ${env} */
-	bool allow_force;    /* --allow-force: a fault's "force": true */
-	bool loopback_tcp;   /* a TCP listener on the loopback: Host checked */
+	bool allow_commands;		    /* --allow-commands: process probes, ${env} */
+	bool allow_force;		    /* --allow-force: a fault's "force": true */
+	bool loopback_tcp;		    /* a TCP listener on the loopback: Host checked */
 	const char *const *allow_probe_net; /* --allow-probe-net CIDRs, checked */
 	size_t nallow_probe_net;
 	char state_dir[PATH_MAX];
@@ -46,20 +46,19 @@ struct serve_req {
 	bool too_big;
 	size_t discarded;
 	bool resumed;
-	bool deleting; /* a DELETE suspended until its job exits */
+	bool deleting;		   /* a DELETE suspended until its job exits */
 	unsigned long targets_gen; /* GET /v1/targets: waits for this listing */
 };
 
-
 /* Answers: the body is malloc'd and handed over (freed on failure too). */
-enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
-			     char *body, size_t len);
+enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type, char *body,
+		      size_t len);
 enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, json_t *j);
 enum MHD_Result reply_error(struct MHD_Connection *c, const struct serve_error *e);
 /* An error answer with one more header (WWW-Authenticate, Allow). */
 enum MHD_Result reply_error_hdr(struct MHD_Connection *c, const struct serve_error *e,
-				       const char *header, const char *value);
-enum MHD_Result reply_fail(struct MHD_Connection *c, int status, const char *field,
-			  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+				const char *header, const char *value);
+enum MHD_Result reply_fail(struct MHD_Connection *c, int status, const char *field, const char *fmt,
+			   ...) __attribute__((format(printf, 4, 5)));
 
 #endif

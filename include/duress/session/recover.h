@@ -39,7 +39,7 @@ int recover_journal(const char *path, bool wait, bool dry_run, FILE *out,
  * `except`, the caller's own).  Journals of live agents are counted in
  * report->busy; with quiet_busy they are not mentioned on `out` (an agent
  * starting up).  Returns < 0 if a step failed. */
-int recover_all(const char *state_dir, const char *except, bool dry_run, bool quiet_busy,
-		FILE *out, struct recover_report *report, struct duress_err *err);
+int recover_all(const char *state_dir, const char *except, bool dry_run, bool quiet_busy, FILE *out,
+		struct recover_report *report, struct duress_err *err);
 
 #endif

@@ -19,10 +19,10 @@
 struct container_info {
 	char id[CONTAINER_ID_MAX + 1];
 	const char *runtime;
-	char rel[PATH_MAX];   /* for OCI ones: the init's /proc/PID/cgroup path */
-	pid_t pid;            /* OCI: the init process, 0 for cgroup-named ones */
+	char rel[PATH_MAX];	  /* for OCI ones: the init's /proc/PID/cgroup path */
+	pid_t pid;		  /* OCI: the init process, 0 for cgroup-named ones */
 	unsigned long long start; /* OCI: its start time (clock ticks since boot) */
-	char state[PATH_MAX]; /* OCI: the state directory, "" otherwise */
+	char state[PATH_MAX];	  /* OCI: the state directory, "" otherwise */
 };
 
 /*

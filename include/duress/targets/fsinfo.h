@@ -23,10 +23,10 @@
 int fs_parse_majmin(const char *s, unsigned int *major, unsigned int *minor);
 
 struct fs_disk {
-	unsigned int major, minor;     /* the whole disk (what io.max takes) */
+	unsigned int major, minor;	     /* the whole disk (what io.max takes) */
 	unsigned int part_major, part_minor; /* the device asked about (a partition or the disk) */
 	bool is_partition;
-	char name[64];                 /* kernel name of the disk: "vda", "nvme0n1" */
+	char name[64]; /* kernel name of the disk: "vda", "nvme0n1" */
 };
 
 /*
@@ -34,15 +34,15 @@ struct fs_disk {
  * the device itself, or its parent when it has a `partition` file.  A device
  * sysfs does not know fails with errno ENODEV ("no block device 8:99").
  */
-int fs_whole_disk(const char *sysfs, unsigned int major, unsigned int minor,
-		   struct fs_disk *out, struct duress_err *err);
+int fs_whole_disk(const char *sysfs, unsigned int major, unsigned int minor, struct fs_disk *out,
+		  struct duress_err *err);
 
 struct fs_mount {
 	unsigned int major, minor; /* st_dev of the mounted filesystem */
 	char mountpoint[PATH_MAX];
 	char fstype[64];
 	char source[PATH_MAX];
-	char upperdir[PATH_MAX];   /* overlay: its upperdir= option, else "" */
+	char upperdir[PATH_MAX]; /* overlay: its upperdir= option, else "" */
 };
 
 /*
@@ -50,7 +50,7 @@ struct fs_mount {
  * octal escapes (\040) decoded.  Returns 0 if found, -1 if not.
  */
 int fs_mountinfo_find(const char *text, unsigned int major, unsigned int minor,
-		       struct fs_mount *out);
+		      struct fs_mount *out);
 
 /*
  * The whole disk under a filesystem whose st_dev is dev.  A real device
@@ -62,7 +62,7 @@ int fs_mountinfo_find(const char *text, unsigned int major, unsigned int minor,
  * that --device picks a disk.  `what` names the path for messages.
  */
 int fs_disk_of_dev(const char *sysfs, const char *mountinfo, dev_t dev, const char *what,
-		    struct fs_disk *out, struct duress_err *err);
+		   struct fs_disk *out, struct duress_err *err);
 
 /*
  * The whole disk under `path` (a block device node: that device; any other

@@ -24,8 +24,8 @@ enum oci_format {
 bool oci_id_char_ok(char c);
 
 /* Pure: the init pid and start time from a state file's text. */
-int oci_parse_state(const char *text, enum oci_format fmt, pid_t *pid,
-		    unsigned long long *start, struct duress_err *err);
+int oci_parse_state(const char *text, enum oci_format fmt, pid_t *pid, unsigned long long *start,
+		    struct duress_err *err);
 
 /* The state roots: $DURESS_OCI_ROOTS (':'-separated) or the defaults. */
 size_t oci_roots(char roots[][PATH_MAX], size_t max);

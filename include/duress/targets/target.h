@@ -31,7 +31,7 @@ enum target_kind {
 struct target_spec {
 	enum target_kind kind;
 	char value[PATH_MAX]; /* path for cgroup:, id or prefix (as given) for container: */
-	pid_t pid;            /* for pid: */
+	pid_t pid;	      /* for pid: */
 };
 
 /* Pure: parse "-t" text.  NULL or "" means sandbox.  Usage errors name the
@@ -42,22 +42,22 @@ int target_spec_parse(const char *text, struct target_spec *spec, struct duress_
 
 struct target {
 	enum target_kind kind;
-	char dir[PATH_MAX];   /* absolute cgroupfs directory */
-	char rel[PATH_MAX];   /* below the cgroup2 mount, starts with '/' */
+	char dir[PATH_MAX];	       /* absolute cgroupfs directory */
+	char rel[PATH_MAX];	       /* below the cgroup2 mount, starts with '/' */
 	char id[CONTAINER_ID_MAX + 1]; /* full container id, "" if not a container */
-	const char *runtime;  /* "docker", "containerd", "crio", "podman", "kubepods",
+	const char *runtime;	       /* "docker", "containerd", "crio", "podman", "kubepods",
 			       * "runc", "crun" or NULL */
-	pid_t pid;            /* a process of the target (0 if it has none) */
-	bool pin_pid;         /* keep pid while it lives (pid:N, an OCI container's init) */
+	pid_t pid;		       /* a process of the target (0 if it has none) */
+	bool pin_pid; /* keep pid while it lives (pid:N, an OCI container's init) */
 	/* Reached through a cgroup-namespace view (cgview.h): dir and rel are
 	 * below view; nsrel is the cgroup as the agent's own namespace shows
 	 * it ("/../app").  Both "" otherwise. */
 	char view[PATH_MAX];
 	char nsrel[PATH_MAX];
-	int netns_fd;         /* open /proc/PID/ns/net, or -1 */
-	int mntns_fd;         /* open /proc/PID/ns/mnt, or -1 */
-	bool owned;           /* the agent created it (sandbox): remove at exit */
-	pid_t workload_pid;   /* sandbox: the workload's leader process */
+	int netns_fd;	    /* open /proc/PID/ns/net, or -1 */
+	int mntns_fd;	    /* open /proc/PID/ns/mnt, or -1 */
+	bool owned;	    /* the agent created it (sandbox): remove at exit */
+	pid_t workload_pid; /* sandbox: the workload's leader process */
 };
 
 void target_init(struct target *t);
@@ -67,8 +67,8 @@ void target_init(struct target *t);
  * match listed in the message) or not a cgroup directory fail with code
  * DURESS_EXIT_NO_TARGET.  TARGET_SANDBOX is resolved by sandbox_create().
  */
-int target_resolve(const struct cg_root *root, const struct target_spec *spec,
-		   struct target *t, struct duress_err *err);
+int target_resolve(const struct cg_root *root, const struct target_spec *spec, struct target *t,
+		   struct duress_err *err);
 
 /* Refresh t->pid and the namespace handles from the target's current
  * processes (the first in cgroup.procs, searching below if it has none). */
