@@ -111,7 +111,9 @@ for body in [
         (exp.replace("url: 'http://127.0.0.1:1/'", "url: 'http://127.0.0.1:1/', regex: 'x{0,32767}'")).encode(),
         (exp.replace("url: 'http://127.0.0.1:1/'", "url: 'http://127.0.0.1:1/', regex: '" + "(a*)*" * 300 + "'")).encode(),
         (exp.replace("type: http, url: 'http://127.0.0.1:1/'", "type: process, path: /bin/sh")).encode(),
-        (exp + "target: cgroup:/../../../etc\n").encode(),
+        # (a target in duress's own format: Chaos Toolkit's ignores unknown keys)
+        b"name: n\ndescription: d\nhypothesis: {title: h}\ntarget: cgroup:/../../../etc\n"
+        b"method:\n  - {type: action, name: a, provider: cpu, workers: 1, duration: 1s}\n",
         b"title: \xff\xfe\ndescription: d\n",
         b"{\"title\": \"t\", \"description\": \"" + b"\xc3" * 1000 + b"\"}",
         b"\x00" * 1000,
