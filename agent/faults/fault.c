@@ -313,6 +313,17 @@ bool fault_may_empty(const struct fault *f)
 	return f->started && f->desc->may_empty;
 }
 
+int fault_usage(struct duress_err *err, const char *fmt, ...)
+{
+	char msg[DURESS_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s", msg);
+}
+
 int fault_plan_add(struct fault *f, const char *fmt, ...)
 {
 	va_list ap;

@@ -90,20 +90,6 @@ struct conn_priv {
 	bool helper_started;
 };
 
-static int usage(struct duress_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int usage(struct duress_err *err, const char *fmt, ...)
-{
-	char msg[DURESS_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s", msg);
-}
-
 static int name_opt(const struct fault *f, const char *opt, const char *def, char *out,
 		    struct duress_err *err)
 {
@@ -111,10 +97,10 @@ static int name_opt(const struct fault *f, const char *opt, const char *def, cha
 	const char *s = v->set ? v->s : def;
 
 	if (!*s || strlen(s) > CONN_NAME_MAX)
-		return usage(err, "--%s '%s': 1 to %d characters", opt, s, CONN_NAME_MAX);
+		return fault_usage(err, "--%s '%s': 1 to %d characters", opt, s, CONN_NAME_MAX);
 	for (const char *c = s; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			return usage(err, "--%s: no control characters", opt);
+			return fault_usage(err, "--%s: no control characters", opt);
 	strcpy(out, s);
 	return 0;
 }
@@ -126,13 +112,14 @@ static int conn_validate(struct fault *f, struct duress_err *err)
 	char text[INET6_ADDRSTRLEN + 16];
 
 	if (!port->set)
-		return usage(err, "connections: --port N is required (the server's port)");
+		return fault_usage(err, "connections: --port N is required (the server's port)");
 	if (fault_opt(f, "count")->set == fault_opt(f, "until-refused")->set)
-		return usage(err, "connections: give --count N or --until-refused (one of them)");
+		return fault_usage(err,
+				   "connections: give --count N or --until-refused (one of them)");
 	p->count = (unsigned)fault_opt(f, "count")->u;
 	p->hold_us = fault_opt(f, "hold")->u;
 	if (fault_opt(f, "hold")->set && !p->hold_us)
-		return usage(err, "--hold: a duration above 0 (30s, 5m)");
+		return fault_usage(err, "--hold: a duration above 0 (30s, 5m)");
 	if (host->set && strchr(host->s, ':') && host->s[0] != '[')
 		snprintf(text, sizeof(text), "[%s]:%llu", host->s, (unsigned long long)port->u);
 	else
@@ -146,7 +133,8 @@ static int conn_validate(struct fault *f, struct duress_err *err)
 		return -1;
 	if (fault_opt(f, "password")->set) {
 		if (strlen(fault_opt(f, "password")->s) >= sizeof(p->password))
-			return usage(err, "--password: at most %zu bytes", sizeof(p->password) - 1);
+			return fault_usage(err, "--password: at most %zu bytes",
+					   sizeof(p->password) - 1);
 		strcpy(p->password, fault_opt(f, "password")->s);
 		p->has_password = true;
 	}

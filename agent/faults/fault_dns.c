@@ -103,20 +103,6 @@ static void free_regexes(struct dns_priv *p)
 	p->nre = 0;
 }
 
-static int usage(struct duress_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int usage(struct duress_err *err, const char *fmt, ...)
-{
-	char msg[DURESS_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s", msg);
-}
-
 static bool is_set(const struct fault *f, const char *name)
 {
 	return fault_opt(f, name)->set;
@@ -163,13 +149,13 @@ static int dns_validate(struct fault *f, struct duress_err *err)
 		const char *why = dnsf_pattern_invalid(dom->list[i]);
 
 		if (why)
-			return usage(err, "--domain '%s': %s", dom->list[i], why);
+			return fault_usage(err, "--domain '%s': %s", dom->list[i], why);
 	}
 	c->domains = dom->list;
 	c->ndomains = dom->nlist;
 	free_regexes(p);
 	if (rx->nlist > DNS_MAX_REGEX)
-		return usage(err, "--domain-regex: at most %d expressions", DNS_MAX_REGEX);
+		return fault_usage(err, "--domain-regex: at most %d expressions", DNS_MAX_REGEX);
 	for (size_t i = 0; i < rx->nlist; i++) {
 		if (regex_compile(&p->re[i], rx->list[i], REG_EXTENDED | REG_ICASE | REG_NOSUB,
 				  "--domain-regex", err) < 0)
@@ -179,19 +165,21 @@ static int dns_validate(struct fault *f, struct duress_err *err)
 	c->regexes = p->re;
 	c->nregexes = p->nre;
 	if (actions > 1)
-		return usage(err, "--error, --spoof and --drop exclude each other (one answer per "
-				  "query)");
+		return fault_usage(err,
+				   "--error, --spoof and --drop exclude each other (one answer per "
+				   "query)");
 	if (is_set(f, "drop") && delay->set)
-		return usage(err, "--drop never answers: --delay makes no sense with it");
+		return fault_usage(err, "--drop never answers: --delay makes no sense with it");
 	if (!actions && !delay->set)
-		return usage(err, "dns: nothing to do: give --error nxdomain|servfail|refused, "
-				  "--spoof IP, --drop or --delay DUR");
+		return fault_usage(err,
+				   "dns: nothing to do: give --error nxdomain|servfail|refused, "
+				   "--spoof IP, --drop or --delay DUR");
 	if (delay->set && delay->u == 0)
-		return usage(err, "--delay: give more than 0");
+		return fault_usage(err, "--delay: give more than 0");
 	if (delay->u > DNS_MAX_DELAY_US)
-		return usage(err, "--delay: at most 60s (clients give up long before)");
+		return fault_usage(err, "--delay: at most 60s (clients give up long before)");
 	if (is_set(f, "ttl") && !spoof->set)
-		return usage(err, "--ttl is the TTL of spoofed records: it needs --spoof");
+		return fault_usage(err, "--ttl is the TTL of spoofed records: it needs --spoof");
 	c->delay_ns = delay->u * 1000;
 	c->action = is_set(f, "error")
 			    ? (enum dnsf_action)dnsf_action_parse(fault_opt(f, "error")->s)
@@ -203,18 +191,18 @@ static int dns_validate(struct fault *f, struct duress_err *err)
 
 		if (inet_pton(AF_INET, s, &c->v4) == 1) {
 			if (c->has_v4)
-				return usage(err,
-					     "--spoof: one IPv4 address at most ('%s' is a second)",
-					     s);
+				return fault_usage(
+					err, "--spoof: one IPv4 address at most ('%s' is a second)",
+					s);
 			c->has_v4 = true;
 		} else if (inet_pton(AF_INET6, s, &c->v6) == 1) {
 			if (c->has_v6)
-				return usage(err,
-					     "--spoof: one IPv6 address at most ('%s' is a second)",
-					     s);
+				return fault_usage(
+					err, "--spoof: one IPv6 address at most ('%s' is a second)",
+					s);
 			c->has_v6 = true;
 		} else {
-			return usage(err, "--spoof '%s': not an IPv4 or IPv6 address", s);
+			return fault_usage(err, "--spoof '%s': not an IPv4 or IPv6 address", s);
 		}
 	}
 	c->ttl = is_set(f, "ttl") ? (uint32_t)fault_opt(f, "ttl")->u : DNSF_DEFAULT_TTL;
@@ -227,12 +215,12 @@ static int dns_validate(struct fault *f, struct duress_err *err)
 	p->upstream_given = up->set;
 	if (lis->set) {
 		if (!up->set)
-			return usage(err,
-				     "dns: --listen needs --upstream ADDR[:PORT] (the server that "
+			return fault_usage(
+				err, "dns: --listen needs --upstream ADDR[:PORT] (the server that "
 				     "answers the rest)");
 		if (to->nlist)
-			return usage(err,
-				     "dns: --to picks the queries a redirect takes; an explicit "
+			return fault_usage(
+				err, "dns: --to picks the queries a redirect takes; an explicit "
 				     "responder (--listen) redirects nothing");
 		if (proxy_parse_addr(lis->s, "--listen", &x->listen_addr, &x->listen_len, err) < 0)
 			return -1;
@@ -240,7 +228,7 @@ static int dns_validate(struct fault *f, struct duress_err *err)
 		return 0;
 	}
 	if (to->nlist > NFT_MAX_CIDRS)
-		return usage(err, "--to: at most %d addresses", NFT_MAX_CIDRS);
+		return fault_usage(err, "--to: at most %d addresses", NFT_MAX_CIDRS);
 	for (size_t i = 0; i < to->nlist; i++)
 		if (ns_parse_cidr(to->list[i], "--to", &x->cidrs[x->ncidrs++], err) < 0)
 			return -1;
@@ -338,9 +326,9 @@ static int dns_supported(struct fault *f, struct duress_err *err)
 	int e;
 
 	if (x->explicit_mode) {
-		if (x->listen_fd < 0 &&
-		    dnsf_listen(-1, (struct sockaddr *)&x->listen_addr, x->listen_len,
-				&x->listen_fd, &x->listen_port, "--listen", err) < 0)
+		if (x->listen_fd < 0 && proxy_listen_udp(-1, (struct sockaddr *)&x->listen_addr,
+							 x->listen_len, DNSF_RCVBUF, &x->listen_fd,
+							 &x->listen_port, "--listen", err) < 0)
 			return -1;
 		e = upstream_answers(&x->upstream, x->upstream_len);
 		if (e)
@@ -497,13 +485,13 @@ static int dns_apply(struct fault *f, struct duress_err *err)
 	if (!x->explicit_mode) {
 		/* in the target's namespace, held by the agent: a restarted
 		 * helper gets the same port */
-		if (dnsf_listen(f->target->netns_fd, NULL, 0, &x->listen_fd, &x->listen_port,
-				"dns responder", err) < 0)
+		if (proxy_listen_udp(f->target->netns_fd, NULL, 0, DNSF_RCVBUF, &x->listen_fd,
+				     &x->listen_port, "dns responder", err) < 0)
 			return -1;
 		spec.netns_fd = f->target->netns_fd;
-	} else if (x->listen_fd < 0 &&
-		   dnsf_listen(-1, (struct sockaddr *)&x->listen_addr, x->listen_len, &x->listen_fd,
-			       &x->listen_port, "--listen", err) < 0) {
+	} else if (x->listen_fd < 0 && proxy_listen_udp(-1, (struct sockaddr *)&x->listen_addr,
+							x->listen_len, DNSF_RCVBUF, &x->listen_fd,
+							&x->listen_port, "--listen", err) < 0) {
 		return -1;
 	}
 	spec.keep_fds[0] = x->listen_fd;

@@ -139,20 +139,6 @@ struct http_priv {
 	char *desc[HTTP_MAX_RULES];
 };
 
-static int usage(struct duress_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int usage(struct duress_err *err, const char *fmt, ...)
-{
-	char msg[DURESS_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s", msg);
-}
-
 static bool is_set(const struct fault *f, const char *name)
 {
 	return fault_opt(f, name)->set;
@@ -242,17 +228,18 @@ static int conflicts(const struct fault *src, const char *w, struct duress_err *
 
 	for (size_t i = 0; i < DURESS_ARRAY_SIZE(pairs); i++)
 		if (is_set(src, pairs[i][0]) && is_set(src, pairs[i][1]))
-			return usage(err, "%s--%s and --%s exclude each other (use two rules)", w,
-				     pairs[i][0], pairs[i][1]);
+			return fault_usage(err,
+					   "%s--%s and --%s exclude each other (use two rules)", w,
+					   pairs[i][0], pairs[i][1]);
 	if (is_set(src, "abort-body") && !is_set(src, "abort"))
-		return usage(err, "%s--abort-body needs --abort", w);
+		return fault_usage(err, "%s--abort-body needs --abort", w);
 	if (is_set(src, "retry-after") && !is_set(src, "abort"))
-		return usage(err, "%s--retry-after needs --abort (a --rate-limit computes its own)",
-			     w);
+		return fault_usage(
+			err, "%s--retry-after needs --abort (a --rate-limit computes its own)", w);
 	if ((is_set(src, "rate-limit-burst") || is_set(src, "rate-limit-queue")) &&
 	    !is_set(src, "rate-limit"))
-		return usage(err, "%s--rate-limit-%s needs --rate-limit", w,
-			     is_set(src, "rate-limit-burst") ? "burst" : "queue");
+		return fault_usage(err, "%s--rate-limit-%s needs --rate-limit", w,
+				   is_set(src, "rate-limit-burst") ? "burst" : "queue");
 	return 0;
 }
 
@@ -269,7 +256,7 @@ static int build_rule(const struct fault *src, struct hrule *r, const char *w,
 	v = fault_opt(src, "method");
 	if (v->nlist > HRULE_MAX_MATCH || fault_opt(src, "path")->nlist > HRULE_MAX_MATCH ||
 	    fault_opt(src, "header")->nlist > HRULE_MAX_MATCH)
-		return usage(err, "%sat most %d of each matcher", w, HRULE_MAX_MATCH);
+		return fault_usage(err, "%sat most %d of each matcher", w, HRULE_MAX_MATCH);
 	for (size_t i = 0; i < v->nlist; i++) {
 		char *m = strdup(v->list[i]);
 
@@ -279,13 +266,15 @@ static int build_rule(const struct fault *src, struct hrule *r, const char *w,
 			*p = (char)toupper((unsigned char)*p);
 		r->methods[r->nmethods++] = m;
 		if (!token(m))
-			return usage(err, "%s--method '%s': not an HTTP method", w, v->list[i]);
+			return fault_usage(err, "%s--method '%s': not an HTTP method", w,
+					   v->list[i]);
 	}
 	v = fault_opt(src, "path");
 	for (size_t i = 0; i < v->nlist; i++) {
 		if ((v->list[i][0] != '/' && v->list[i][0] != '*') || !clean_text(v->list[i]))
-			return usage(err, "%s--path '%s': a path starts with '/' (a glob: /api/*)",
-				     w, v->list[i]);
+			return fault_usage(err,
+					   "%s--path '%s': a path starts with '/' (a glob: /api/*)",
+					   w, v->list[i]);
 		if (!(r->paths[r->npaths++] = strdup(v->list[i])))
 			return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "http");
 	}
@@ -299,8 +288,8 @@ static int build_rule(const struct fault *src, struct hrule *r, const char *w,
 		if (!h->name)
 			return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "http");
 		if (!token(h->name) || !clean_text(v->list[i]))
-			return usage(err, "%s--header '%s': expected NAME or NAME:VALUE", w,
-				     v->list[i]);
+			return fault_usage(err, "%s--header '%s': expected NAME or NAME:VALUE", w,
+					   v->list[i]);
 		if (colon) {
 			const char *val = colon + 1;
 
@@ -313,15 +302,16 @@ static int build_rule(const struct fault *src, struct hrule *r, const char *w,
 	v = fault_opt(src, "abort");
 	if (v->set) {
 		if (!hrule_status_reason((unsigned)v->u))
-			return usage(err, "%s--abort %llu: not a known HTTP status", w,
-				     (unsigned long long)v->u);
+			return fault_usage(err, "%s--abort %llu: not a known HTTP status", w,
+					   (unsigned long long)v->u);
 		r->abort_status = (unsigned)v->u;
 	}
 	v = fault_opt(src, "abort-body");
 	if (v->set) {
 		r->abort_body_len = strlen(v->s);
 		if (r->abort_body_len > HRULE_BODY_MAX)
-			return usage(err, "%s--abort-body: at most %d bytes", w, HRULE_BODY_MAX);
+			return fault_usage(err, "%s--abort-body: at most %d bytes", w,
+					   HRULE_BODY_MAX);
 		if (!(r->abort_body = strdup(v->s)))
 			return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "http");
 	}
@@ -330,7 +320,7 @@ static int build_rule(const struct fault *src, struct hrule *r, const char *w,
 	r->retry_after_s = v->u;
 	v = fault_opt(src, "delay");
 	if (v->set && v->u > HTTP_MAX_DELAY_US)
-		return usage(err, "%s--delay: at most 10m", w);
+		return fault_usage(err, "%s--delay: at most 10m", w);
 	r->delay_ns = v->u * 1000;
 	v = fault_opt(src, "slow-body");
 	if (v->set) {
@@ -373,10 +363,10 @@ static int build_rule(const struct fault *src, struct hrule *r, const char *w,
 	v = fault_opt(src, "content-type");
 	if (v->set) {
 		if (!*v->s || !clean_text(v->s) || strlen(v->s) > 200)
-			return usage(err,
-				     "%s--content-type '%s': a header value (no control "
-				     "characters, 200 at most)",
-				     w, v->s);
+			return fault_usage(err,
+					   "%s--content-type '%s': a header value (no control "
+					   "characters, 200 at most)",
+					   w, v->s);
 		if (!(r->content_type = strdup(v->s)))
 			return duress_err_setc(err, DURESS_EXIT_INTERNAL, ENOMEM, "http");
 	}
@@ -451,13 +441,14 @@ static int add_rule(struct http_priv *p, const struct fault *src, const char *w,
 	struct hrule *r;
 
 	if (p->nrules == HTTP_MAX_RULES)
-		return usage(err, "http: at most %d rules", HTTP_MAX_RULES);
+		return fault_usage(err, "http: at most %d rules", HTTP_MAX_RULES);
 	if (!any_set(src, fault_keys))
-		return usage(err,
-			     "%sno fault in it (--abort, --delay, --slow-body, --rate-limit, "
-			     "--truncate-body, --corrupt-body, --replace-body, --content-type, "
-			     "--malformed-json or --reset)",
-			     w);
+		return fault_usage(
+			err,
+			"%sno fault in it (--abort, --delay, --slow-body, --rate-limit, "
+			"--truncate-body, --corrupt-body, --replace-body, --content-type, "
+			"--malformed-json or --reset)",
+			w);
 	r = &p->rules[p->nrules++];
 	if (build_rule(src, r, w, err) < 0)
 		return -1;
@@ -484,11 +475,12 @@ static int http_validate(struct fault *f, struct duress_err *err)
 	} else if (any_set(f, qualifier_keys)) {
 		for (size_t i = 0; qualifier_keys[i]; i++)
 			if (is_set(f, qualifier_keys[i]))
-				return usage(err,
-					     "http: --%s qualifies a fault given beside it, and "
-					     "there is none (--abort, --delay, ...); inside "
-					     "--rule it goes as %s=...",
-					     qualifier_keys[i], qualifier_keys[i]);
+				return fault_usage(
+					err,
+					"http: --%s qualifies a fault given beside it, and "
+					"there is none (--abort, --delay, ...); inside "
+					"--rule it goes as %s=...",
+					qualifier_keys[i], qualifier_keys[i]);
 	}
 	for (size_t i = 0; i < rules->nlist; i++) {
 		struct fault tmp;
@@ -509,8 +501,8 @@ static int http_validate(struct fault *f, struct duress_err *err)
 			return -1;
 	}
 	if (!p->nrules)
-		return usage(err,
-			     "http: nothing to do: give a fault (--abort, --delay, --slow-body, "
+		return fault_usage(
+			err, "http: nothing to do: give a fault (--abort, --delay, --slow-body, "
 			     "--rate-limit, --truncate-body, --corrupt-body, --replace-body, "
 			     "--content-type, --malformed-json, --reset) or --rule");
 	p->hc.rules = p->rules;

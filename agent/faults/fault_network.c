@@ -168,20 +168,6 @@ struct net_priv {
 
 /* ---- validate: options alone ---- */
 
-static int usage(struct duress_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int usage(struct duress_err *err, const char *fmt, ...)
-{
-	char msg[DURESS_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s", msg);
-}
-
 static bool set(const struct fault *f, const char *name)
 {
 	return fault_opt(f, name)->set;
@@ -196,31 +182,31 @@ static int check_presets(struct fault *f, struct duress_err *err)
 	const char *preset = set(f, "partition") ? "--partition" : "--dns-outage";
 
 	if (set(f, "partition") && set(f, "dns-outage"))
-		return usage(err, "--partition and --dns-outage exclude each other");
+		return fault_usage(err, "--partition and --dns-outage exclude each other");
 	for (size_t i = 0; i < DURESS_ARRAY_SIZE(netem_opts); i++)
 		if (set(f, netem_opts[i]))
-			return usage(
+			return fault_usage(
 				err,
 				"%s drops every packet it matches: --%s makes no sense with it",
 				preset, netem_opts[i]);
 	if (set(f, "dns-outage") && (set(f, "port") || set(f, "protocol")))
-		return usage(err,
-			     "--dns-outage chooses the port (53) and protocols (udp, tcp) "
-			     "itself: drop --%s",
-			     set(f, "port") ? "port" : "protocol");
+		return fault_usage(err,
+				   "--dns-outage chooses the port (53) and protocols (udp, tcp) "
+				   "itself: drop --%s",
+				   set(f, "port") ? "port" : "protocol");
 	if (set(f, "reject")) {
 		static const char *const not_with[] = { "port", "protocol", "device", "direction" };
 
 		if (!set(f, "partition"))
-			return usage(err,
-				     "--reject changes how --partition cuts: give --partition");
+			return fault_usage(
+				err, "--reject changes how --partition cuts: give --partition");
 		for (size_t i = 0; i < DURESS_ARRAY_SIZE(not_with); i++)
 			if (set(f, not_with[i]))
-				return usage(err,
-					     "--partition --reject cuts all traffic with the "
-					     "--to peers, both ways, on every interface: "
-					     "drop --%s",
-					     not_with[i]);
+				return fault_usage(err,
+						   "--partition --reject cuts all traffic with the "
+						   "--to peers, both ways, on every interface: "
+						   "drop --%s",
+						   not_with[i]);
 	}
 	return 0;
 }
@@ -233,34 +219,36 @@ static int net_validate(struct fault *f, struct duress_err *err)
 	int r;
 
 	if (set(f, "reject") && !preset)
-		return usage(err, "--reject changes how --partition cuts: give --partition");
+		return fault_usage(err, "--reject changes how --partition cuts: give --partition");
 	if (preset && check_presets(f, err) < 0)
 		return -1;
 	p->reject = set(f, "reject");
 	if (set(f, "jitter") && !set(f, "delay"))
-		return usage(err, "--jitter needs --delay: it varies the delay");
+		return fault_usage(err, "--jitter needs --delay: it varies the delay");
 	if (set(f, "correlation") && !set(f, "delay"))
-		return usage(err, "--correlation needs --delay (it correlates the delays)");
+		return fault_usage(err, "--correlation needs --delay (it correlates the delays)");
 	if (set(f, "distribution") && !set(f, "jitter"))
-		return usage(err, "--distribution shapes the jitter: give --jitter too");
+		return fault_usage(err, "--distribution shapes the jitter: give --jitter too");
 	if (set(f, "loss-correlation") && !set(f, "loss"))
-		return usage(err, "--loss-correlation needs --loss");
+		return fault_usage(err, "--loss-correlation needs --loss");
 	if (set(f, "reorder") && (!set(f, "delay") || !fault_opt(f, "delay")->u))
-		return usage(err, "--reorder needs --delay: netem reorders by sending some packets "
-				  "at once while the others wait out the delay");
+		return fault_usage(
+			err, "--reorder needs --delay: netem reorders by sending some packets "
+			     "at once while the others wait out the delay");
 	if (set(f, "gap") && !set(f, "reorder"))
-		return usage(err, "--gap needs --reorder");
+		return fault_usage(err, "--gap needs --reorder");
 	if (!preset && !set(f, "delay") && !set(f, "loss") && !set(f, "duplicate") &&
 	    !set(f, "corrupt") && !set(f, "reorder") && !set(f, "rate"))
-		return usage(err, "network: nothing to do: give --delay, --loss, --duplicate, "
-				  "--corrupt, --reorder, --rate, --partition or --dns-outage");
+		return fault_usage(err,
+				   "network: nothing to do: give --delay, --loss, --duplicate, "
+				   "--corrupt, --reorder, --rate, --partition or --dns-outage");
 	v = fault_opt(f, "delay");
 	p->netem.delay_us = v->u;
 	if (v->set && v->u > NET_MAX_DELAY_US)
-		return usage(err, "--delay: at most 60s");
+		return fault_usage(err, "--delay: at most 60s");
 	v = fault_opt(f, "jitter");
 	if (v->set && v->u > NET_MAX_DELAY_US)
-		return usage(err, "--jitter: at most 60s");
+		return fault_usage(err, "--jitter: at most 60s");
 	p->netem.jitter_us = v->u;
 	p->netem.delay_corr = fault_opt(f, "correlation")->d;
 	v = fault_opt(f, "distribution");
@@ -285,7 +273,7 @@ static int net_validate(struct fault *f, struct duress_err *err)
 	/* which traffic */
 	v = fault_opt(f, "to");
 	if (v->nlist > NS_MATCH_MAX_CIDRS)
-		return usage(err, "--to: at most %d addresses", NS_MATCH_MAX_CIDRS);
+		return fault_usage(err, "--to: at most %d addresses", NS_MATCH_MAX_CIDRS);
 	for (size_t i = 0; i < v->nlist; i++)
 		if (ns_parse_cidr(v->list[i], "--to", &p->match.cidrs[p->match.ncidrs++], err) < 0)
 			return -1;
@@ -301,19 +289,20 @@ static int net_validate(struct fault *f, struct duress_err *err)
 				 : v->choice == 1 ? NS_PROTO_UDP
 						  : NS_PROTO_ICMP;
 	if (p->match.proto == NS_PROTO_ICMP && p->match.has_ports)
-		return usage(err, "--port: ICMP has no ports (--protocol icmp)");
+		return fault_usage(err, "--port: ICMP has no ports (--protocol icmp)");
 	if (set(f, "dns-outage")) {
 		p->match.has_ports = true;
 		p->match.port_lo = p->match.port_hi = 53;
 	}
 	v = fault_opt(f, "device");
 	if (v->nlist > NET_MAX_DEVS)
-		return usage(err, "--device: at most %d interfaces", NET_MAX_DEVS);
+		return fault_usage(err, "--device: at most %d interfaces", NET_MAX_DEVS);
 	for (size_t i = 0; i < v->nlist; i++) {
 		size_t n = strlen(v->list[i]);
 
 		if (!n || n >= IF_NAMESIZE || strpbrk(v->list[i], "/ \t:"))
-			return usage(err, "--device: '%s' is not an interface name", v->list[i]);
+			return fault_usage(err, "--device: '%s' is not an interface name",
+					   v->list[i]);
 	}
 	v = fault_opt(f, "direction");
 	if (v->set) {
@@ -412,15 +401,16 @@ static int pick_devices(struct fault *f, struct net_priv *p, struct duress_err *
 				found = true;
 				for (size_t d = 0; d < p->ndevs; d++)
 					if (p->devs[d].link.ifindex == links[i].ifindex)
-						return usage(err, "--device %s given twice",
-							     v->list[k]);
+						return fault_usage(err, "--device %s given twice",
+								   v->list[k]);
 				p->devs[p->ndevs++].link = links[i];
 			}
 			if (!found)
-				return usage(err,
-					     "--device: no interface '%s' in the target's network "
-					     "namespace (it has: %s)",
-					     v->list[k], have);
+				return fault_usage(
+					err,
+					"--device: no interface '%s' in the target's network "
+					"namespace (it has: %s)",
+					v->list[k], have);
 		}
 		return 0;
 	}
@@ -429,10 +419,11 @@ static int pick_devices(struct fault *f, struct net_priv *p, struct duress_err *
 		    is_our_ifb(&links[i]))
 			continue;
 		if (p->ndevs >= NET_MAX_DEVS)
-			return usage(err,
-				     "network: more than %d interfaces are up in the target's "
-				     "namespace: name some with --device",
-				     NET_MAX_DEVS);
+			return fault_usage(
+				err,
+				"network: more than %d interfaces are up in the target's "
+				"namespace: name some with --device",
+				NET_MAX_DEVS);
 		p->devs[p->ndevs++].link = links[i];
 	}
 	if (!p->ndevs)

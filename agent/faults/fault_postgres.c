@@ -101,20 +101,6 @@ struct pg_priv {
 	char desc[768];
 };
 
-static int usage(struct duress_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int usage(struct duress_err *err, const char *fmt, ...)
-{
-	char msg[DURESS_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s", msg);
-}
-
 static bool is_set(const struct fault *f, const char *name)
 {
 	return fault_opt(f, name)->set;
@@ -188,26 +174,27 @@ static int pg_validate(struct fault *f, struct duress_err *err)
 	v = fault_opt(f, "error");
 	if (v->set) {
 		if (!pgf_sqlstate_valid(v->s))
-			return usage(err,
-				     "--error '%s': not a PostgreSQL error SQLSTATE (five "
-				     "characters of 0-9 and A-Z in an error class: 40P01, "
-				     "23505, ...)",
-				     v->s);
+			return fault_usage(err,
+					   "--error '%s': not a PostgreSQL error SQLSTATE (five "
+					   "characters of 0-9 and A-Z in an error class: 40P01, "
+					   "23505, ...)",
+					   v->s);
 		errors = "error";
 	}
 	for (size_t i = 0; i < DURESS_ARRAY_SIZE(shortcuts); i++) {
 		if (!is_set(f, shortcuts[i].opt))
 			continue;
 		if (errors)
-			return usage(err, "--%s and --%s exclude each other (one error at a time)",
-				     errors, shortcuts[i].opt);
+			return fault_usage(err,
+					   "--%s and --%s exclude each other (one error at a time)",
+					   errors, shortcuts[i].opt);
 		errors = shortcuts[i].opt;
 		snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", shortcuts[i].code);
 		c->error_pct = pct(f, shortcuts[i].opt);
 	}
 	if (is_set(f, "after") && !is_set(f, "fail-ddl"))
-		return usage(err,
-			     "--after counts the schema changes let through: it needs --fail-ddl");
+		return fault_usage(
+			err, "--after counts the schema changes let through: it needs --fail-ddl");
 	if (is_set(f, "fail-ddl")) {
 		c->fail_ddl = true;
 		c->ddl_pct = percent;
@@ -216,10 +203,11 @@ static int pg_validate(struct fault *f, struct duress_err *err)
 			snprintf(c->ddl_sqlstate, sizeof(c->ddl_sqlstate), "%s",
 				 fault_opt(f, "error")->s);
 		else if (errors)
-			return usage(err,
-				     "--fail-ddl and --%s exclude each other (--error SQLSTATE "
-				     "sets the error of --fail-ddl)",
-				     errors);
+			return fault_usage(
+				err,
+				"--fail-ddl and --%s exclude each other (--error SQLSTATE "
+				"sets the error of --fail-ddl)",
+				errors);
 	} else if (is_set(f, "error")) {
 		snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", fault_opt(f, "error")->s);
 		c->error_pct = percent;
@@ -231,9 +219,9 @@ static int pg_validate(struct fault *f, struct duress_err *err)
 	v = fault_opt(f, "delay");
 	if (v->set) {
 		if (!v->u)
-			return usage(err, "--delay: a duration above 0 (200ms, 2s)");
+			return fault_usage(err, "--delay: a duration above 0 (200ms, 2s)");
 		if (v->u > PG_MAX_DELAY_US)
-			return usage(err, "--delay: at most 10m");
+			return fault_usage(err, "--delay: at most 10m");
 		c->delay_ns = v->u * 1000;
 		c->delay_pct = percent;
 	}
@@ -243,8 +231,8 @@ static int pg_validate(struct fault *f, struct duress_err *err)
 	    !is_set(f, "query-canceled") && !is_set(f, "admin-shutdown") &&
 	    !is_set(f, "too-many-connections") && !is_set(f, "drop-connection") &&
 	    !is_set(f, "corrupt-rows"))
-		return usage(err,
-			     "postgres: nothing to do: give --error, --deadlock, "
+		return fault_usage(
+			err, "postgres: nothing to do: give --error, --deadlock, "
 			     "--serialization-failure, --query-canceled, --admin-shutdown, "
 			     "--too-many-connections, --delay, --drop-connection, --fail-ddl or "
 			     "--corrupt-rows");
@@ -253,8 +241,8 @@ static int pg_validate(struct fault *f, struct duress_err *err)
 	v = fault_opt(f, "match");
 	if (v->set) {
 		if (!*v->s)
-			return usage(err,
-				     "--match: an empty pattern matches everything: leave it out");
+			return fault_usage(
+				err, "--match: an empty pattern matches everything: leave it out");
 		if (regex_compile(&c->match, v->s, REG_EXTENDED | REG_ICASE | REG_NOSUB, "--match",
 				  err) < 0)
 			return -1;

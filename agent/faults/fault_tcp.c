@@ -72,20 +72,6 @@ struct tcp_priv {
 	struct tcpf_config tc;
 };
 
-static int usage(struct duress_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int usage(struct duress_err *err, const char *fmt, ...)
-{
-	char msg[DURESS_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s", msg);
-}
-
 static bool is_set(const struct fault *f, const char *name)
 {
 	return fault_opt(f, name)->set;
@@ -126,47 +112,50 @@ static int tcp_validate(struct fault *f, struct duress_err *err)
 	memset(c, 0, sizeof(*c));
 	if (is_set(f, "timeout")) {
 		if (is_set(f, "reset"))
-			return usage(err, "--timeout and --reset exclude each other");
+			return fault_usage(err, "--timeout and --reset exclude each other");
 		for (size_t i = 0; toxics[i]; i++)
 			if (is_set(f, toxics[i]))
-				return usage(err,
-					     "--timeout lets nothing through: --%s makes no sense "
-					     "with it",
-					     toxics[i]);
+				return fault_usage(
+					err,
+					"--timeout lets nothing through: --%s makes no sense "
+					"with it",
+					toxics[i]);
 	}
 	if (is_set(f, "reset-after") && !is_set(f, "reset"))
-		return usage(err, "--reset-after needs --reset");
+		return fault_usage(err, "--reset-after needs --reset");
 	if (is_set(f, "jitter") && !is_set(f, "latency") && !is_set(f, "latency-up"))
-		return usage(err, "--jitter varies a latency: give --latency or --latency-up");
+		return fault_usage(err,
+				   "--jitter varies a latency: give --latency or --latency-up");
 	c->percent = is_set(f, "percent") ? fault_opt(f, "percent")->d : 100;
 	c->reset = is_set(f, "reset");
 	c->reset_after_ns = fault_opt(f, "reset-after")->u * 1000;
 	c->timeout = is_set(f, "timeout");
 	v = fault_opt(f, "latency");
 	if (v->u > TCP_MAX_DELAY_US)
-		return usage(err, "--latency: at most 10m");
+		return fault_usage(err, "--latency: at most 10m");
 	c->latency_ns[PROXY_DOWN] = v->u * 1000;
 	v = fault_opt(f, "latency-up");
 	if (v->u > TCP_MAX_DELAY_US)
-		return usage(err, "--latency-up: at most 10m");
+		return fault_usage(err, "--latency-up: at most 10m");
 	c->latency_ns[PROXY_UP] = v->u * 1000;
 	v = fault_opt(f, "jitter");
 	if (v->u > TCP_MAX_DELAY_US)
-		return usage(err, "--jitter: at most 10m");
+		return fault_usage(err, "--jitter: at most 10m");
 	c->jitter_ns = v->u * 1000;
 	if (rate(f, "bandwidth", &c->bandwidth_bps[PROXY_DOWN], err) < 0 ||
 	    rate(f, "bandwidth-up", &c->bandwidth_bps[PROXY_UP], err) < 0)
 		return -1;
 	v = fault_opt(f, "slow-close");
 	if (v->u > TCP_MAX_DELAY_US)
-		return usage(err, "--slow-close: at most 10m");
+		return fault_usage(err, "--slow-close: at most 10m");
 	c->slow_close_ns = v->u * 1000;
 	c->limit_data = fault_opt(f, "limit-data")->u;
 	if (!c->reset && !c->timeout && !c->latency_ns[0] && !c->latency_ns[1] &&
 	    !c->bandwidth_bps[0] && !c->bandwidth_bps[1] && !c->slow_close_ns && !c->limit_data)
-		return usage(err, "tcp: nothing to do: give --reset, --timeout, --latency, "
-				  "--latency-up, --bandwidth, --bandwidth-up, --slow-close or "
-				  "--limit-data");
+		return fault_usage(err,
+				   "tcp: nothing to do: give --reset, --timeout, --latency, "
+				   "--latency-up, --bandwidth, --bandwidth-up, --slow-close or "
+				   "--limit-data");
 	p->px.filter = &tcpf_filter;
 	p->px.filter_arg = c;
 	p->px.filter_init = tcp_filter_init;

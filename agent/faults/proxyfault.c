@@ -18,20 +18,6 @@
 const char *const pxf_global_opts[] = { "port",	    "direction", "to", "listen",
 					"upstream", "rule",	 NULL };
 
-static int usage(struct duress_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int usage(struct duress_err *err, const char *fmt, ...)
-{
-	char msg[DURESS_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return duress_err_setc(err, DURESS_EXIT_USAGE, 0, "%s", msg);
-}
-
 void pxf_init(struct pxf *x)
 {
 	if (x->inited)
@@ -50,17 +36,18 @@ int pxf_validate(struct fault *f, struct pxf *x, struct duress_err *err)
 	snprintf(x->helper_name, sizeof(x->helper_name), "duress-%s", f->desc->name);
 	if (lis->set || up->set) {
 		if (!lis->set || !up->set)
-			return usage(err,
-				     "%s: --listen and --upstream go together (an explicit proxy)",
-				     f->desc->name);
+			return fault_usage(
+				err, "%s: --listen and --upstream go together (an explicit proxy)",
+				f->desc->name);
 		if (port->set || dir->set || to->set)
-			return usage(err,
-				     "%s: --%s is for a transparent proxy (-t TARGET --port N); "
-				     "an explicit one (--listen/--upstream) redirects nothing",
-				     f->desc->name,
-				     port->set	? "port"
-				     : dir->set ? "direction"
-						: "to");
+			return fault_usage(
+				err,
+				"%s: --%s is for a transparent proxy (-t TARGET --port N); "
+				"an explicit one (--listen/--upstream) redirects nothing",
+				f->desc->name,
+				port->set  ? "port"
+				: dir->set ? "direction"
+					   : "to");
 		if (proxy_parse_addr(lis->s, "--listen", &x->listen_addr, &x->listen_len, err) <
 			    0 ||
 		    proxy_parse_addr(up->s, "--upstream", &x->upstream, &x->upstream_len, err) < 0)
@@ -69,17 +56,18 @@ int pxf_validate(struct fault *f, struct pxf *x, struct duress_err *err)
 		return 0;
 	}
 	if (!port->set)
-		return usage(err,
-			     "%s: --port N is required (the connections to redirect), or "
-			     "--listen ADDR:PORT --upstream ADDR:PORT for an explicit proxy",
-			     f->desc->name);
+		return fault_usage(err,
+				   "%s: --port N is required (the connections to redirect), or "
+				   "--listen ADDR:PORT --upstream ADDR:PORT for an explicit proxy",
+				   f->desc->name);
 	x->port = (uint16_t)port->u;
 	x->inbound = !dir->set || dir->choice == 0;
 	if (to->nlist && x->inbound)
-		return usage(err, "--to: only with --direction outbound (it picks the target's "
-				  "dependencies by address)");
+		return fault_usage(err,
+				   "--to: only with --direction outbound (it picks the target's "
+				   "dependencies by address)");
 	if (to->nlist > NFT_MAX_CIDRS)
-		return usage(err, "--to: at most %d addresses", NFT_MAX_CIDRS);
+		return fault_usage(err, "--to: at most %d addresses", NFT_MAX_CIDRS);
 	for (size_t i = 0; i < to->nlist; i++)
 		if (ns_parse_cidr(to->list[i], "--to", &x->cidrs[x->ncidrs++], err) < 0)
 			return -1;

@@ -1555,7 +1555,7 @@ char *proxy_format_addr(const struct sockaddr *sa, char *buf, size_t len)
 }
 
 struct listen_job {
-	int netns_fd;
+	int netns_fd, type, rcvbuf;
 	const struct sockaddr *addr;
 	socklen_t addrlen;
 	int fd, errnum;
@@ -1569,33 +1569,46 @@ static int listen_here(struct listen_job *j)
 	const struct sockaddr *a = j->addr;
 	socklen_t al = j->addrlen;
 	int one = 1, zero = 0, fd;
+	bool udp = j->type == SOCK_DGRAM;
 
 	if (!a) {
 		a = (const struct sockaddr *)&any6;
 		al = sizeof(any6);
 	}
-	fd = socket(a->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(a->sa_family, j->type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 && !j->addr && errno == EAFNOSUPPORT) {
 		/* no IPv6 in this namespace: IPv4 only */
 		a = (const struct sockaddr *)&any4;
 		al = sizeof(any4);
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		fd = socket(AF_INET, j->type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	}
 	if (fd < 0) {
 		j->errnum = errno;
 		j->step = "socket";
 		return -1;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (!udp)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (a->sa_family == AF_INET6 && !j->addr)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (udp) {
+		/* each datagram's destination address (IPv4 packets come on an
+		 * IPv4 socket or a dual-stack one) */
+		if (a->sa_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+		/* room for a burst (past rmem_max where we may) */
+		if (j->rcvbuf &&
+		    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &j->rcvbuf, sizeof(j->rcvbuf)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &j->rcvbuf, sizeof(j->rcvbuf));
+	}
 	if (bind(fd, a, al) < 0) {
 		j->errnum = errno;
 		j->step = "bind";
 		close(fd);
 		return -1;
 	}
-	if (listen(fd, 4096) < 0) {
+	if (!udp && listen(fd, 4096) < 0) {
 		j->errnum = errno;
 		j->step = "listen";
 		close(fd);
@@ -1618,42 +1631,67 @@ static void *listen_thread(void *arg)
 	return NULL;
 }
 
-int proxy_listen(int netns_fd, const struct sockaddr *addr, socklen_t addrlen, int *fd,
-		 uint16_t *bound, const char *what, struct duress_err *err)
+static int listen_in(struct listen_job *j, int *fd, uint16_t *bound, const char *what,
+		     struct duress_err *err)
 {
-	struct listen_job j = { .netns_fd = netns_fd, .addr = addr, .addrlen = addrlen, .fd = -1 };
 	struct sockaddr_storage got;
 	socklen_t gl = sizeof(got);
 	char a[INET6_ADDRSTRLEN + 8] = "the wildcard";
 
-	if (addr)
-		proxy_format_addr(addr, a, sizeof(a));
-	if (netns_fd >= 0) {
+	if (j->addr)
+		proxy_format_addr(j->addr, a, sizeof(a));
+	if (j->netns_fd >= 0) {
 		pthread_t th;
-		int r = pthread_create(&th, NULL, listen_thread, &j);
+		int r = pthread_create(&th, NULL, listen_thread, j);
 
 		if (r)
 			return duress_err_setc(err, DURESS_EXIT_INTERNAL, r,
 					       "%s: start the namespace thread", what);
 		pthread_join(th, NULL);
 	} else {
-		listen_here(&j);
+		listen_here(j);
 	}
-	if (j.fd < 0)
+	if (j->fd < 0)
 		return duress_err_setc(err,
-				       j.errnum == EADDRINUSE || j.errnum == EADDRNOTAVAIL ||
-						       j.errnum == EACCES
+				       j->errnum == EADDRINUSE || j->errnum == EADDRNOTAVAIL ||
+						       j->errnum == EACCES
 					       ? DURESS_EXIT_UNSUPPORTED
 					       : DURESS_EXIT_INTERNAL,
-				       j.errnum, "%s: %s on %s", what, j.step, a);
-	if (getsockname(j.fd, (struct sockaddr *)&got, &gl) < 0) {
+				       j->errnum, "%s: %s%s on %s", what,
+				       j->type == SOCK_DGRAM ? "udp " : "", j->step, a);
+	if (getsockname(j->fd, (struct sockaddr *)&got, &gl) < 0) {
 		int e = errno;
 
-		close(j.fd);
+		close(j->fd);
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, e, "%s: getsockname", what);
 	}
 	*bound = ntohs(got.ss_family == AF_INET ? ((struct sockaddr_in *)&got)->sin_port
 						: ((struct sockaddr_in6 *)&got)->sin6_port);
-	*fd = j.fd;
+	*fd = j->fd;
 	return 0;
+}
+
+int proxy_listen(int netns_fd, const struct sockaddr *addr, socklen_t addrlen, int *fd,
+		 uint16_t *bound, const char *what, struct duress_err *err)
+{
+	struct listen_job j = { .netns_fd = netns_fd,
+				.type = SOCK_STREAM,
+				.addr = addr,
+				.addrlen = addrlen,
+				.fd = -1 };
+
+	return listen_in(&j, fd, bound, what, err);
+}
+
+int proxy_listen_udp(int netns_fd, const struct sockaddr *addr, socklen_t addrlen, int rcvbuf,
+		     int *fd, uint16_t *bound, const char *what, struct duress_err *err)
+{
+	struct listen_job j = { .netns_fd = netns_fd,
+				.type = SOCK_DGRAM,
+				.rcvbuf = rcvbuf,
+				.addr = addr,
+				.addrlen = addrlen,
+				.fd = -1 };
+
+	return listen_in(&j, fd, bound, what, err);
 }

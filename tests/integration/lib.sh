@@ -174,4 +174,21 @@ helper_pid() {
 	wait_until 5 pgrep -x "$1" && pgrep -x "$1" | head -n 1
 }
 
+# running NAME: is a live (not zombie) process named NAME there?  A helper
+# whose agent was SIGKILLed is reparented to PID 1, which on some hosts
+# (a container's init) never reaps it: its zombie is not "left running".
+running() {
+	local p
+	for p in $(pgrep -x "$1"); do
+		grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null || return 0
+	done
+	return 1
+}
+# not_running NAME...: none of them is running
+not_running() {
+	local n
+	for n in "$@"; do running "$n" && return 1; done
+	return 0
+}
+
 jq_avg() { jq -s "[.[1:][] | $2] | add / length * 100 | round / 100" "$1"; }

@@ -184,7 +184,7 @@ check "... naming --upstream" grep -q -- "--upstream 127.0.0.1:$DEAD: no DNS ser
 expect_exit "--listen on a port in use (dnsmasq's): exit 4" 4 \
 	"$DURESS" inject dns --listen "127.0.0.1:$UP" --upstream "127.0.0.1:$UP" --error nxdomain --for 1s --state-dir "$STATE"
 check "... naming --listen" grep -q -- "--listen: udp bind on 127.0.0.1:$UP" "$WORK/stderr"
-check "nothing left running after the refusals" bash -c '! pgrep -x duress-dns'
+check "nothing left running after the refusals" not_running duress-dns
 check "no journal left" bash -c '[ -z "$(ls "$1/journal" 2>/dev/null)" ]' _ "$STATE"
 
 # ---- kill -9 of the agent: the responder goes with it ----

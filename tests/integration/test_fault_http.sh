@@ -281,7 +281,7 @@ check "... naming --upstream" grep -q -- "--upstream 127.0.0.1:$DEAD: nothing an
 expect_exit "--listen on a port in use: exit 4" 4 \
 	"$DURESS" inject http --listen "127.0.0.1:$UP" --upstream "127.0.0.1:$UP" --abort 503 --for 1s --state-dir "$STATE"
 check "... naming --listen" grep -q -- "--listen: bind on 127.0.0.1:$UP" "$WORK/stderr"
-check "nothing left running after the refusals" bash -c '! pgrep -x duress-http'
+check "nothing left running after the refusals" not_running duress-http
 check "no journal left" bash -c '[ -z "$(ls "$1/journal" 2>/dev/null)" ]' _ "$STATE"
 
 # ---- kill -9 of the agent: the proxy goes with it ----

@@ -182,7 +182,7 @@ check "the server shows none of the holder's connections" \
 : > "$WORK/conn.err"
 bg_start CONN 60 holding "$WORK/conn.out" "$WORK/conn.err" \
 	"$DURESS" inject connections --port "$DB" --count 5 --for 120s --state-dir "$STATE"
-hp=$(pgrep -x duress-conns | head -n 1)
+hp=$(helper_pid duress-conns)
 kill -9 "$CONN"
 wait "$CONN" 2> /dev/null
 CONN=
@@ -211,7 +211,7 @@ check "... naming --port" grep -q -- "--port: nothing answers on 127.0.0.1:$DEAD
 expect_exit "connections with neither --count nor --until-refused: exit 2" 2 \
 	"$DURESS" inject connections --port "$DB" --for 1s --state-dir "$STATE"
 check "... naming both" grep -q -- "--count N or --until-refused" "$WORK/stderr"
-check "nothing left running after the refusals" bash -c '! pgrep -x duress-postgres && ! pgrep -x duress-conns'
+check "nothing left running after the refusals" not_running duress-postgres duress-conns
 check "no journal left" bash -c '[ -z "$(ls "$1/journal" 2>/dev/null)" ]' _ "$STATE"
 
 # ---- the manifests ----

@@ -159,4 +159,4 @@ check "... naming --latency" grep -q -- '--latency' "$WORK/stderr"
 expect_exit "--bandwidth fast: exit 2" 2 \
 	"$DURESS" inject tcp --listen "127.0.0.1:$PX" --upstream "127.0.0.1:$UP" --bandwidth fast --for 1s --state-dir "$STATE"
 check "... naming --bandwidth" grep -q -- '--bandwidth' "$WORK/stderr"
-check "nothing left running" bash -c '! pgrep -x duress-tcp'
+check "nothing left running" not_running duress-tcp

@@ -196,6 +196,8 @@ bool fault_may_empty(const struct fault *f);
 
 /* Add a plan line ("write '64M' to /sys/fs/cgroup/x/memory.max (now 'max')"). */
 int fault_plan_add(struct fault *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage error (exit 2) whose message is fmt: the faults' option checks. */
+int fault_usage(struct duress_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Print the options table as --help text. */
 void fault_print_options(const struct fault_desc *d, FILE *out);

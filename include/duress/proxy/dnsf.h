@@ -126,15 +126,6 @@ int dnsf_answer(const struct dnsf_config *cfg, const uint8_t *msg, size_t len,
 /* {"queries", "matched", ..., "injected": {"nxdomain", ...}} into out. */
 void dnsf_stats(const struct dnsf_config *cfg, json_t *out);
 
-/*
- * A UDP socket (non-blocking, packet info on) on addr (NULL: the wildcard,
- * IPv6 dual-stack where the namespace has IPv6), made in the network
- * namespace netns_fd (-1: the agent's own) by a short-lived thread.  The
- * port in *bound; `what` names it in errors.
- */
-int dnsf_listen(int netns_fd, const struct sockaddr *addr, socklen_t addrlen, int *fd,
-		uint16_t *bound, const char *what, struct duress_err *err);
-
 struct dnsf_serve_config {
 	int listen_fd;
 	struct sockaddr_storage upstream;

@@ -139,6 +139,11 @@ int proxy_serve(const struct proxy_config *cfg, int watch_fd, const struct proxy
  */
 int proxy_listen(int netns_fd, const struct sockaddr *addr, socklen_t addrlen, int *fd,
 		 uint16_t *bound, const char *what, struct duress_err *err);
+/* The same for a UDP socket (no SO_REUSEADDR, no listen): each datagram's
+ * destination address comes with it (IP_PKTINFO, IPV6_RECVPKTINFO);
+ * rcvbuf bytes of receive buffer (0: the system's). */
+int proxy_listen_udp(int netns_fd, const struct sockaddr *addr, socklen_t addrlen, int rcvbuf,
+		     int *fd, uint16_t *bound, const char *what, struct duress_err *err);
 
 /* "127.0.0.1:8080", "[::1]:8080", "localhost:8080" (resolved numerically
  * only: no DNS) into a sockaddr; usage errors name `what`. */
