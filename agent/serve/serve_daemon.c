@@ -17,6 +17,7 @@
 #include <duress/core/timing.h>
 #include <duress/core/undo_journal.h>
 #include <duress/serve/serve_daemon.h>
+#include <duress/serve/serve_conn.h>
 #include <duress/serve/serve_http.h>
 #include <duress/serve/serve_listen.h>
 #include <duress/serve/serve_listing.h>
@@ -51,7 +52,7 @@ static void job_ended(struct job *j)
 static void tick(void)
 {
 	listing_tick();
-	http_conn_tick();
+	conn_tick();
 	jobs_expire_leases(&S.tab);
 	jobs_sample(&S.tab);
 	stream_resume_all(); /* new samples in the rings, new lines in the jobs' files */
@@ -139,7 +140,7 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 	S.d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
 			       NULL, NULL, http_handle, &S, MHD_OPTION_LISTEN_SOCKET, lfd,
 			       MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
-			       MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, NULL,
+			       MHD_OPTION_NOTIFY_CONNECTION, conn_notify, NULL,
 			       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 			       MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_CONN_MAX,
 			       MHD_OPTION_END);

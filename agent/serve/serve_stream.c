@@ -2,7 +2,7 @@
 /* GET /v1/samples, plain and followed (serve_stream.h). */
 #include <duress/core/cleanup.h>
 #include <duress/core/fileio.h>
-#include <duress/serve/serve_http.h>
+#include <duress/serve/serve_conn.h>
 #include <duress/serve/serve_reply.h>
 #include <duress/serve/serve_stream.h>
 
@@ -150,7 +150,7 @@ static enum MHD_Result follow(struct serve_server *srv, struct MHD_Connection *c
 	enum MHD_Result ret;
 
 	/* long-lived: a few per client, the other slots stay for the rest */
-	if (http_conn_streams(c) >= SERVE_STREAMS_PER_CLIENT)
+	if (conn_streams(c) >= SERVE_STREAMS_PER_CLIENT)
 		return reply_fail(c, 429, "follow", "follow: %d streams from this client already",
 				  SERVE_STREAMS_PER_CLIENT);
 	f = calloc(1, sizeof(*f));
@@ -179,7 +179,7 @@ static enum MHD_Result follow(struct serve_server *srv, struct MHD_Connection *c
 	ret = MHD_queue_response(c, 200, r);
 	MHD_destroy_response(r);
 	if (ret == MHD_YES)
-		http_conn_stream(c, true);
+		conn_stream(c, true);
 	return ret;
 }
 
