@@ -125,6 +125,7 @@ check "no run left anything behind 1 s after kill -9 ($left of $runs did)" [ "$l
 
 # stop: the agent killed while the target's process is in state T; the
 # guardian resumes it (SIGCONT) within 1 s
+agents=() # (not the last random run's: --while must follow this agent)
 start_agent stop --process all
 wait_until 10 --while "${agents[0]}" grep -q ' T ' "/proc/$tpid/stat"
 check "stop: the target's process in state T under the agent" grep -q ' T ' "/proc/$tpid/stat"
@@ -135,6 +136,7 @@ snapshot > "$WORK/after.txt"
 check "stop: everything back after kill -9" diff "$WORK/before.txt" "$WORK/after.txt"
 
 # agent and guardian killed together: duress recover restores everything
+agents=()
 start_agent memory --max 100M --hog 24M
 start_agent network --delay 30ms
 sleep 2.5
