@@ -87,7 +87,8 @@ rc=$?
 # the RST reaches curl at connect (7), while it sends the request (55) or
 # while it waits for the answer (56), as the scheduler has it
 check "tcp --reset inbound: the client's connection is reset (curl $rc)" \
-	bash -c '[ "$1" = 7 ] || { [[ $1 = 5[56] ]] && grep -q "reset by peer" "$2"; }' _ "$rc" "$WORK/curl.err"
+	bash -c '[ "$1" = 7 ] || { [[ $1 = 5[56] ]] && grep -qE "reset by peer|Broken pipe" "$2"; }' _ "$rc" "$WORK/curl.err" ||
+	sed "s/^/    curl: /" "$WORK/curl.err"
 stop
 check "after tcp: no table, no proxy" clean
 check "after tcp: 200 again" direct_in
