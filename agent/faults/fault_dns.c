@@ -301,21 +301,16 @@ static int upstream_answers(const struct sockaddr_storage *a, socklen_t len)
 
 static int shared_namespace(struct fault *f, struct pxf *x, struct duress_err *err)
 {
-	unsigned long long self = 0, init = 0;
-	struct stat st;
+	const char *whose = f->force ? NULL : pxf_shared_netns(x);
 
-	netshape_self_ino(&self);
-	if (stat("/proc/1/ns/net", &st) == 0)
-		init = (unsigned long long)st.st_ino;
-	if (f->force || (x->netns_ino != self && x->netns_ino != init))
+	if (!whose)
 		return 0;
 	return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
 			       "dns: the target has no network namespace of its own (it shares "
 			       "%s, net:[%llu]): a redirect there would take every DNS query of "
 			       "this host; use an explicit responder (--listen ADDR:PORT "
 			       "--upstream ADDR) or --force",
-			       x->netns_ino == self ? "the agent's" : "the host's (PID 1)",
-			       x->netns_ino);
+			       whose, x->netns_ino);
 }
 
 static int dns_supported(struct fault *f, struct duress_err *err)

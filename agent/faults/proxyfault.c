@@ -133,7 +133,7 @@ static int try_connect(const struct sockaddr_storage *a, socklen_t len, int time
 	return e;
 }
 
-static int shared_namespace(struct fault *f, struct pxf *x, struct duress_err *err)
+const char *pxf_shared_netns(const struct pxf *x)
 {
 	unsigned long long self = 0, init = 0;
 	struct stat st;
@@ -141,16 +141,23 @@ static int shared_namespace(struct fault *f, struct pxf *x, struct duress_err *e
 	netshape_self_ino(&self);
 	if (stat("/proc/1/ns/net", &st) == 0)
 		init = (unsigned long long)st.st_ino;
-	if (f->force || (x->netns_ino != self && x->netns_ino != init))
+	return x->netns_ino == self   ? "the agent's"
+	       : x->netns_ino == init ? "the host's (PID 1)"
+				      : NULL;
+}
+
+static int shared_namespace(struct fault *f, struct pxf *x, struct duress_err *err)
+{
+	const char *whose = f->force ? NULL : pxf_shared_netns(x);
+
+	if (!whose)
 		return 0;
 	return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, 0,
 			       "%s: the target has no network namespace of its own (it shares %s, "
 			       "net:[%llu]): a redirect there would take every connection to port "
 			       "%u on this host; use an explicit proxy (--listen ADDR:PORT "
 			       "--upstream ADDR:PORT) or --force",
-			       f->desc->name,
-			       x->netns_ino == self ? "the agent's" : "the host's (PID 1)",
-			       x->netns_ino, x->port);
+			       f->desc->name, whose, x->netns_ino, x->port);
 }
 
 int pxf_supported(struct fault *f, struct pxf *x, struct duress_err *err)

@@ -110,6 +110,10 @@ bool pxf_no_target(const struct fault *f);
  * upstream answers; transparent: a namespace of its own, nftables with
  * NAT and redirect, something listening on --port (inbound). */
 int pxf_supported(struct fault *f, struct pxf *x, struct duress_err *err);
+/* Whose network namespace the target shares ("the agent's", "the host's
+ * (PID 1)"), where a redirect would take the host's traffic; NULL if it
+ * has its own.  x->netns_ino must be set. */
+const char *pxf_shared_netns(const struct pxf *x);
 /* plan: where the proxy goes and the redirect, as plan lines. */
 int pxf_plan(struct fault *f, struct pxf *x, struct duress_err *err);
 /* apply: listener, helper (running filter/filter_arg), redirect. */
