@@ -70,22 +70,36 @@ static int replay(int dfd, const char *name, const char *path, bool wait, bool d
 	pid_t pid;
 	struct stat st;
 
-	fd = openat(dfd, name, O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	/* Looked at before it is opened for real (O_PATH: opening a FIFO, a
+	 * device or a socket planted under a journal's name has effects of
+	 * its own, or blocks); never through a symlink. */
+	fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0; /* replayed meanwhile by someone else */
-		return duress_err_set(err, errno, "open journal %s%s", path,
-				      errno == ELOOP ? ": a symbolic link, not replayed" : "");
+		return duress_err_set(err, errno, "open journal %s", path);
 	}
 	/* only a journal this agent's user wrote: a regular file of its own,
 	 * one link, nobody else may write it */
 	if (fstat(fd, &st) < 0)
 		return duress_err_set(err, errno, "journal %s", path);
-	untrusted = statedir_file_untrusted(&st, geteuid());
+	untrusted = S_ISLNK(st.st_mode) ? "a symbolic link" : statedir_file_untrusted(&st, geteuid());
 	if (untrusted && !(st.st_nlink == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())) {
 		report->refused++;
 		fprintf(out, "%s: not replayed: %s\n", path, untrusted);
 		return 0;
+	}
+	{
+		char self[64];
+		int rfd;
+
+		/* the very file looked at, now for reading and appending */
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		rfd = open(self, O_RDWR | O_APPEND | O_NONBLOCK | O_CLOEXEC);
+		if (rfd < 0)
+			return duress_err_set(err, errno, "open journal %s", path);
+		close(fd);
+		fd = rfd;
 	}
 	if (flock(fd, (dry_run ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB)) < 0) {
 		if (errno == EWOULDBLOCK) {
@@ -102,9 +116,19 @@ static int replay(int dfd, const char *name, const char *path, bool wait, bool d
 	if (fileio_read_fd(fd, RECOVER_JOURNAL_MAX, &text) < 0)
 		return duress_err_set(err, errno, "read journal %s", path);
 	undo_log_init(&steps);
-	if (undo_journal_parse(text, recover_kind_find, &steps, &pid, &start, &torn, err) < 0)
-		return duress_err_wrap(err, "journal %s", path);
-	if (check_records(&steps, why, sizeof(why)) < 0) {
+	if (undo_journal_parse(text, recover_kind_find, &steps, &pid, &start, &torn, err) < 0) {
+		if (err->errnum == ENOMEM) {
+			undo_log_free(&steps);
+			return duress_err_wrap(err, "journal %s", path);
+		}
+		/* a record the agent never writes (a kind it does not record,
+		 * a field too long for it): the journal is not its own */
+		snprintf(why, sizeof(why), "%.400s", err->msg);
+		memset(err, 0, sizeof(*err));
+	} else if (check_records(&steps, why, sizeof(why)) == 0) {
+		why[0] = '\0';
+	}
+	if (why[0]) {
 		char aside[300];
 
 		undo_log_free(&steps);

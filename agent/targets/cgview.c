@@ -136,14 +136,32 @@ void cg_views_release(void)
 
 int cg_view_remove(const char *path)
 {
-	char dir[PATH_MAX];
+	struct duress_err e = { 0 };
+	char dir[PATH_MAX], at[PATH_MAX];
+	cleanup_close int bfd = -1;
+	cleanup_close int vfd = -1;
+	const char *name;
+	struct statfs sf;
 	size_t kept = 0;
 	int rc = 0;
 
 	if (!cg_view_parse(cg_view_base(), path, NULL, NULL, dir, sizeof(dir)))
 		return 0;
-	umount2(dir, MNT_DETACH | UMOUNT_NOFOLLOW);
-	if (rmdir(dir) < 0 && errno != ENOENT)
+	/* Through the checked view base, never a path: a symlink planted for
+	 * it (or for the view) must not lead the unmount or the removal to
+	 * a mount or a directory elsewhere.  Only a cgroup2 mount is
+	 * unmounted. */
+	name = strrchr(dir, '/') + 1;
+	bfd = statedir_open(cg_view_base(), false, &e);
+	if (bfd < 0)
+		return e.errnum == ENOENT ? 0 : -1;
+	vfd = openat(bfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (vfd < 0)
+		return errno == ENOENT ? 0 : -1;
+	snprintf(at, sizeof(at), "/proc/self/fd/%d/%s", bfd, name);
+	if (fstatfs(vfd, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
+		umount2(at, MNT_DETACH | UMOUNT_NOFOLLOW);
+	if (unlinkat(bfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		rc = -1;
 	for (size_t i = 0; i < nviews; i++)
 		if (strcmp(views[i].dir, dir))
@@ -469,25 +487,32 @@ static int check_cg_write(const struct undo_rec *rec, char *why, size_t len)
 	return check_cg_dir(rec, why, len);
 }
 
-/* Only cgroups the agent makes: duress-<fault>-<pid>, duress-sandbox-<pid>. */
+/* Who makes cgroups of their own (workers.c, the sandbox): a record of
+ * another fault never names one. */
+static const char *const cgroup_makers[] = { "cpu", "memory", "io", "disk-fill", "sandbox", NULL };
+
+/* Only cgroups the agent makes: duress-<fault>-<pid>, the fault being the
+ * record's own and one that makes cgroups (a cgroup merely named like one,
+ * duress-canary-1, is not the agent's). */
 static int check_cg_remove(const struct undo_rec *rec, char *why, size_t len)
 {
-	const char *base = strrchr(rec->where, '/'), *dash;
-	size_t i;
+	const char *base = strrchr(rec->where, '/');
+	size_t fl = strlen(rec->fault);
+	bool maker = false;
 
+	for (size_t i = 0; cgroup_makers[i]; i++)
+		maker |= !strcmp(rec->fault, cgroup_makers[i]);
 	base = base ? base + 1 : rec->where;
-	dash = strrchr(base, '-');
-	if (strncmp(base, "duress-", 7) || !dash || dash < base + 8 || !dash[1])
+	if (!maker || strncmp(base, "duress-", 7) || strncmp(base + 7, rec->fault, fl) ||
+	    base[7 + fl] != '-' || !base[8 + fl])
 		goto bad;
-	for (i = 7; base + i < dash; i++)
-		if (!((base[i] >= 'a' && base[i] <= 'z') || base[i] == '-'))
-			goto bad;
-	for (const char *d = dash + 1; *d; d++)
+	for (const char *d = base + 8 + fl; *d; d++)
 		if (*d < '0' || *d > '9')
 			goto bad;
 	return check_cg_dir(rec, why, len);
 bad:
-	snprintf(why, len, "cgroup-remove: '%.200s' is not a cgroup the agent makes", rec->where);
+	snprintf(why, len, "cgroup-remove: '%.200s' (%.30s fault) is not a cgroup the agent makes",
+		 rec->where, rec->fault);
 	return -1;
 }
 

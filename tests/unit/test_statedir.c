@@ -245,7 +245,7 @@ static void test_replay_refuses_planted(void **state)
 	replay_all(st, &rep);
 	assert_int_equal(rep.journals, 0);
 	assert_int_equal(rep.reverted, 0);
-	assert_int_equal(rep.refused, 5); /* the symlink fails to open, reported */
+	assert_int_equal(rep.refused, 6); /* the symlink too: never opened */
 	/* nothing they name was touched */
 	{
 		char buf[32] = "";
@@ -265,8 +265,9 @@ static void test_replay_refuses_planted(void **state)
 	assert_int_equal(stat(j, &sb), 0);
 }
 
-/* A kill step names a process that is not one of the agent's (with the
- * right pid and start time): the replay leaves it alone. */
+/* A helper step names a process that is not one of the agent's (with the
+ * right pid and start time): the replay leaves it alone.  A plain kill
+ * step (no fault records one) is refused, its journal never replayed. */
 static void test_replay_kills_only_the_agents(void **state)
 {
 	char st[256], jdir[512], j[600], body[256];
@@ -307,10 +308,14 @@ static void test_replay_kills_only_the_agents(void **state)
 	}
 	assert_int_equal(proc_starttime(child, &start), 0);
 	snprintf(j, sizeof(j), "%s/7.undo", jdir);
+	snprintf(body, sizeof(body), "1 ADD 0 helper http %d %llu duress-http", (int)child, start);
+	write_journal(j, (const char *const[]){ body, NULL });
+	snprintf(j, sizeof(j), "%s/8.undo", jdir);
 	snprintf(body, sizeof(body), "1 ADD 0 kill helper %d %llu %%", (int)child, start);
 	write_journal(j, (const char *const[]){ body, NULL });
 	replay_all(st, &rep);
 	assert_int_equal(rep.journals, 1);
+	assert_int_equal(rep.refused, 1);
 	assert_int_equal(waitpid(child, &status, WNOHANG), 0); /* still alive */
 	kill(child, SIGKILL);
 	waitpid(child, &status, 0);
