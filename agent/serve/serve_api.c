@@ -185,6 +185,23 @@ bool serve_host_is_loopback(const char *host)
 	return inet_pton(AF_INET6, name, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
+bool serve_body_type_ok(const char *content_type)
+{
+	static const char *const ok[] = { "application/json", "application/yaml",
+					  "application/x-yaml", "text/yaml",
+					  "text/x-yaml", NULL };
+	size_t n = strcspn(content_type, "; \t");
+
+	/* the media type alone (parameters such as charset do not matter);
+	 * the form types a web page can send without asking (text/plain,
+	 * application/x-www-form-urlencoded, multipart/form-data) are not
+	 * among them */
+	for (size_t i = 0; ok[i]; i++)
+		if (strlen(ok[i]) == n && !strncasecmp(content_type, ok[i], n))
+			return true;
+	return false;
+}
+
 int serve_cross_site_check(const char *method, const char *origin, const char *fetch_site,
 			   const char *content_type, const char *host, bool loopback_tcp,
 			   struct serve_error *e)
@@ -203,12 +220,12 @@ int serve_cross_site_check(const char *method, const char *origin, const char *f
 				fetch_site);
 		return e->status;
 	}
-	if (!strcmp(method, "POST") && content_type &&
-	    (!strncasecmp(content_type, "text/plain", 10) ||
-	     !strncasecmp(content_type, "multipart/form-data", 19))) {
+	if (!strcmp(method, "POST") && content_type && !serve_body_type_ok(content_type)) {
 		serve_error_set(e, 415, "Content-Type",
-				"Content-Type: %.60s: expected "
-				"application/json or a YAML type",
+				"Content-Type: %.60s: a POST body must be application/json "
+				"or YAML (application/yaml, application/x-yaml, text/yaml, "
+				"text/x-yaml): curl --json, or -H 'Content-Type: "
+				"application/json'",
 				content_type);
 		return e->status;
 	}

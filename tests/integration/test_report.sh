@@ -140,7 +140,7 @@ serve_up() { curl -s --max-time 2 --unix-socket "$SOCK" http://d/healthz; }
 if bg_start SERVER 15 serve_up "$WORK/serve.log" "$WORK/serve.log" \
 	"$DURESS" serve --state-dir "$STATE" --listen "unix:$SOCK" --allow-probe-net 127.0.0.0/8; then
 	api() { curl -s --max-time 30 -o "$WORK/body" -w '%{http_code}' --unix-socket "$SOCK" "$@"; }
-	code=$(api --data-binary @"$WORK/probe.yaml" "http://d/v1/experiments?target=cgroup:$dir")
+	code=$(api -H 'Content-Type: application/yaml' --data-binary @"$WORK/probe.yaml" "http://d/v1/experiments?target=cgroup:$dir")
 	xid=$(jq -r .id "$WORK/body")
 	check "serve: experiment posted (201, $xid)" [ "$code" = 201 ]
 	code=$(api "http://d/v1/experiments/$xid/report")

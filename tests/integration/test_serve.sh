@@ -36,14 +36,16 @@ stop_serve() { bg_stop SERVER "${1:-TERM}"; SRC=$BG_RC; }
 
 # api METHOD PATH [CURL-ARGS...]: over the unix socket; CODE = HTTP status,
 # the body in $WORK/body
+# (a POST body is JSON or YAML, and says so: YAML holds JSON)
+CT=(-H 'Content-Type: application/yaml')
 api() {
 	local m=$1 p=$2; shift 2
-	CODE=$(curl -s --max-time 90 -o "$WORK/body" -w '%{http_code}' --unix-socket "$SOCK" -X "$m" "$@" "http://duress$p")
+	CODE=$(curl -s --max-time 90 -o "$WORK/body" -w '%{http_code}' --unix-socket "$SOCK" -X "$m" "${CT[@]}" "$@" "http://duress$p")
 }
 # tcp METHOD PATH [CURL-ARGS...]: over TCP, headers in $WORK/headers
 tcp() {
 	local m=$1 p=$2; shift 2
-	CODE=$(curl -s --max-time 90 -D "$WORK/headers" -o "$WORK/body" -w '%{http_code}' -X "$m" "$@" "http://127.0.0.1:$PORT$p")
+	CODE=$(curl -s --max-time 90 -D "$WORK/headers" -o "$WORK/body" -w '%{http_code}' -X "$m" "${CT[@]}" "$@" "http://127.0.0.1:$PORT$p")
 }
 # is CODE [JQ-EXPR]: the last answer had status CODE (and its body holds EXPR)
 is() {

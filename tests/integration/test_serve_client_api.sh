@@ -26,7 +26,8 @@ tcp_up() { curl -s --max-time 2 "http://127.0.0.1:$PORT/healthz"; }
 # api METHOD PATH [CURL-ARGS...]: CODE = HTTP status, the body in $WORK/body
 api() {
 	local m=$1 p=$2; shift 2
-	CODE=$(curl -s --max-time 90 -o "$WORK/body" -w '%{http_code}' --unix-socket "$SOCK" -X "$m" "$@" "http://duress$p")
+	# (a POST body is JSON or YAML, and says so: YAML holds JSON)
+	CODE=$(curl -s --max-time 90 -o "$WORK/body" -w '%{http_code}' --unix-socket "$SOCK" -X "$m" -H 'Content-Type: application/yaml' "$@" "http://duress$p")
 }
 is() {
 	local code=$1; shift

@@ -92,6 +92,12 @@ if bg_start SERVER 15 tcp_up "$WORK/serve.log" "$WORK/serve.log" \
 		[ "$(code -H 'Sec-Fetch-Site: cross-site' "http://127.0.0.1:$PORT/v1/faults")" = 403 ]
 	check "a text/plain POST: 415" \
 		[ "$(code -H 'Content-Type: text/plain' -d "$body" "http://127.0.0.1:$PORT/v1/faults")" = 415 ]
+	check "a form POST (what curl -d sends): 415" \
+		[ "$(code -d "$body" "http://127.0.0.1:$PORT/v1/faults")" = 415 ]
+	check "  the answer names the header and the types taken" \
+		jq -e '.field == "Content-Type" and (.error | test("application/x-www-form-urlencoded.*application/json.*YAML"))' "$WORK/body"
+	check "  curl --json is taken (no 415: $(code --json "$body" "http://127.0.0.1:$PORT/v1/faults"))" \
+		[ "$(code --json "$body" "http://127.0.0.1:$PORT/v1/faults")" != 415 ]
 	check "a foreign Host on the loopback listener (DNS rebinding): 421" \
 		[ "$(code -H 'Host: evil.example:'"$PORT" "http://127.0.0.1:$PORT/v1/faults")" = 421 ]
 	check "  Host: localhost is served" \
@@ -113,7 +119,7 @@ early_deletes() {
 	for i in $(seq 30); do
 		# one client, one connection: the DELETE follows the POST's answer
 		# at once (the id chosen by the client)
-		curl -s --max-time 30 --unix-socket "$SOCK" -X POST --data-binary @"$WORK/probes.yaml" \
+		curl -s --max-time 30 --unix-socket "$SOCK" -X POST -H 'Content-Type: application/yaml' --data-binary @"$WORK/probes.yaml" \
 			-o /dev/null "http://d/v1/experiments?id=early-$i" --next \
 			-s --max-time 30 --unix-socket "$SOCK" -X DELETE -o "$WORK/body" \
 			"http://d/v1/experiments/early-$i"
@@ -152,7 +158,7 @@ check "a lone slow client is closed at its head's deadline ($(cat "$WORK/slow.ou
 big_posts() {
 	local i
 	for i in $(seq 100); do
-		curl -s --max-time 30 --unix-socket "$SOCK" -X POST --data-binary @"$WORK/big.yaml" \
+		curl -s --max-time 30 --unix-socket "$SOCK" -X POST -H 'Content-Type: application/yaml' --data-binary @"$WORK/big.yaml" \
 			-o "$WORK/body" -w '%{http_code}\n' "http://d/v1/experiments"
 	done | sort | uniq -c | tr '\n' ' '
 }

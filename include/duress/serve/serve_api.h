@@ -82,8 +82,10 @@ int serve_error_set(struct serve_error *e, int status, const char *field, const 
 /*
  * Requests a web page could make (issue 12): one that carries an Origin
  * header, or a Sec-Fetch-Site other than "none", comes from a browser
- * page: refused (403), as is a POST body of a type a page may send
- * without asking (text/plain, multipart/form-data: 415).  On a loopback
+ * page: refused (403), as is a POST body of any type but JSON or YAML
+ * (serve_body_type_ok; the form types a page may send without asking,
+ * text/plain, application/x-www-form-urlencoded, multipart/form-data:
+ * 415).  On a loopback
  * TCP listener the Host must name the loopback (localhost, 127.0.0.0/8,
  * [::1], with or without a port): a page whose name was rebound to
  * 127.0.0.1 sends its own (421).  0, or the status with e filled.
@@ -92,6 +94,9 @@ int serve_cross_site_check(const char *method, const char *origin, const char *f
 			   const char *content_type, const char *host, bool loopback_tcp,
 			   struct serve_error *e);
 bool serve_host_is_loopback(const char *host);
+
+/* Is content_type (parameters ignored) application/json or a YAML type? */
+bool serve_body_type_ok(const char *content_type);
 
 /* The error as the JSON body of a 4xx/5xx response (malloc'd text). */
 char *serve_error_json(const struct serve_error *e);
