@@ -192,3 +192,36 @@ not_running() {
 }
 
 jq_avg() { jq -s "[.[1:][] | $2] | add / length * 100 | round / 100" "$1"; }
+
+# serve_asan: the API tests run `duress serve` from the ASan+UBSan build
+# (build-asan/duress, `make asan`; `make check` builds it before the
+# integration tests; the VM sees it through the shared root), and so do
+# the child agents it starts (it runs its own binary).  $SERVE is that
+# binary.  Any report ends the process that made it (halt_on_error) and
+# is written under $SAN_LOG, never only to a log nobody reads:
+# sanitizer_clean, at the end, checks that nothing was written there.
+serve_asan() {
+	SERVE=$TOP/build-asan/duress
+	SAN_LOG=$WORK/sanitizer
+	mkdir -p "$SAN_LOG"
+	if [ ! -x "$SERVE" ]; then
+		fail "the server under test is the ASan build" "no $SERVE: run 'make asan' (make check does)"
+		SERVE=$DURESS
+		return 1
+	fi
+	export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:exitcode=99:detect_leaks=1:log_path=$SAN_LOG/asan"
+	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=99:log_path=$SAN_LOG/ubsan"
+	export LSAN_OPTIONS="log_path=$SAN_LOG/lsan"
+}
+# sanitizer_clean: after the server stopped (LeakSanitizer reports at exit)
+sanitizer_clean() {
+	local f
+	f=$(find "$SAN_LOG" -type f -size +0 2> /dev/null | head -n 3)
+	if [ -z "$f" ]; then
+		pass "no ASan/UBSan/LSan report from the server or its agents"
+	else
+		fail "no ASan/UBSan/LSan report from the server or its agents" \
+			"$(for x in $f; do echo "== $x"; grep -m 8 -E 'ERROR|runtime error|#[0-9] ' "$x"; done | head -c 3000)"
+		cp $f "$RESULTS/" 2> /dev/null
+	fi
+}

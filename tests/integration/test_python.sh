@@ -29,6 +29,7 @@ _py_cleanup() {
 	_net_cleanup
 }
 trap _py_cleanup EXIT
+serve_asan
 
 export PYTHONPATH=$TOP/python/src:$TOP/python/tests PYTHONDONTWRITEBYTECODE=1
 PYTEST=("$PY" -m pytest -p duress.pytest_plugin -p no:cacheprovider --duress-socket "$SOCK")
@@ -76,7 +77,7 @@ check "the service answers at http://10.9.0.2:8080/" curl -sf --max-time 5 http:
 t0=$(target_state)
 
 if ! bg_start SERVER 15 serve_up "$WORK/serve.log" "$WORK/serve.log" \
-	"$DURESS" serve --listen "unix:$SOCK" --state-dir "$STATE"; then
+	"$SERVE" serve --listen "unix:$SOCK" --state-dir "$STATE"; then
 	fail "serve started on $SOCK" "no answer"
 	exit 0
 fi
@@ -269,3 +270,4 @@ check "no fault of the agent still running" bash -c "curl -s --unix-socket '$SOC
 bg_stop SERVER TERM
 check "the server exits 0 ($BG_RC)" [ "$BG_RC" = 0 ]
 echo "  (${SECONDS}s in all)"
+sanitizer_clean

@@ -7,6 +7,7 @@
 # such a run with Chromium on the host); an aborted run and a probe-only run
 # render too; bad input is named; GET /v1/experiments/ID/report.
 . "$(dirname "$0")/lib.sh"
+serve_asan
 
 ART=$RESULTS/artefacts
 mkdir -p "$ART"
@@ -138,7 +139,7 @@ STATE=$WORK/state SOCK=$WORK/state/duress.sock
 mkdir -p "$STATE"
 serve_up() { curl -s --max-time 2 --unix-socket "$SOCK" http://d/healthz; }
 if bg_start SERVER 15 serve_up "$WORK/serve.log" "$WORK/serve.log" \
-	"$DURESS" serve --state-dir "$STATE" --listen "unix:$SOCK" --allow-probe-net 127.0.0.0/8; then
+	"$SERVE" serve --state-dir "$STATE" --listen "unix:$SOCK" --allow-probe-net 127.0.0.0/8; then
 	api() { curl -s --max-time 30 -o "$WORK/body" -w '%{http_code}' --unix-socket "$SOCK" "$@"; }
 	code=$(api -H 'Content-Type: application/yaml' --data-binary @"$WORK/probe.yaml" "http://d/v1/experiments?target=cgroup:$dir")
 	xid=$(jq -r .id "$WORK/body")
@@ -160,3 +161,4 @@ if bg_start SERVER 15 serve_up "$WORK/serve.log" "$WORK/serve.log" \
 else
 	fail "serve started" "$(tail -n 5 "$WORK/serve.log")"
 fi
+sanitizer_clean

@@ -22,6 +22,7 @@ _serve_cleanup() {
 	_net_cleanup
 }
 trap _serve_cleanup EXIT
+serve_asan
 
 # start_serve ARGS...: start the server, wait up to 15 s for /healthz
 serve_up() {
@@ -30,7 +31,7 @@ serve_up() {
 }
 start_serve() {
 	bg_start SERVER 15 serve_up "$WORK/serve.log" "$WORK/serve.log" \
-		"$DURESS" serve --state-dir "$STATE" "$@"
+		"$SERVE" serve --state-dir "$STATE" "$@"
 }
 stop_serve() { bg_stop SERVER "${1:-TERM}"; SRC=$BG_RC; }
 
@@ -67,7 +68,7 @@ qdisc_ours() { tns tc qdisc show dev vt0 | grep -q ' d5a0: '; }
 mem_is() { [ "$(cat "$1/memory.max")" = "$2" ]; }
 # the agent's jobs and guardians (argv[0] is the agent's path; this
 # pattern does not match pgrep's or bash's own command line)
-agent_procs() { pgrep -af "^($DURESS|duress) (inject|run|__guardian)"; }
+agent_procs() { pgrep -af "^($DURESS|$SERVE|duress) (inject|run|__guardian)"; }
 no_agent_procs() { ! agent_procs; }
 njobs() { curl -s --unix-socket "$SOCK" http://duress/v1/faults | jq length; }
 nexps() { curl -s --unix-socket "$SOCK" http://duress/v1/experiments | jq length; }
@@ -86,15 +87,15 @@ host0=$(host_state)
 
 # ---- startup refusals: usage errors, nothing listens ----
 expect_exit "TCP on a non-loopback address without a token: exit 2" 2 \
-	"$DURESS" serve --listen "10.9.0.1:$PORT" --state-dir "$STATE"
+	"$SERVE" serve --listen "10.9.0.1:$PORT" --state-dir "$STATE"
 check "  the message says a token is needed" grep -q "needs --token-file" "$WORK/stderr"
 expect_exit "TCP on loopback without a token or --insecure-loopback: exit 2" 2 \
-	"$DURESS" serve --listen "127.0.0.1:$PORT" --state-dir "$STATE"
+	"$SERVE" serve --listen "127.0.0.1:$PORT" --state-dir "$STATE"
 expect_exit "--insecure-loopback on a non-loopback address: exit 2" 2 \
-	"$DURESS" serve --listen "10.9.0.1:$PORT" --insecure-loopback --state-dir "$STATE"
+	"$SERVE" serve --listen "10.9.0.1:$PORT" --insecure-loopback --state-dir "$STATE"
 echo "0123456789abcdef0123456789abcdef" > "$WORK/short.token"; chmod 600 "$WORK/short.token"
 expect_exit "a token of less than 32 bytes of entropy: exit 2" 2 \
-	"$DURESS" serve --listen "10.9.0.1:$PORT" --token-file "$WORK/short.token" --state-dir "$STATE"
+	"$SERVE" serve --listen "10.9.0.1:$PORT" --token-file "$WORK/short.token" --state-dir "$STATE"
 check "nothing listens on $PORT after the refusals" bash -c "! curl -s --max-time 2 http://127.0.0.1:$PORT/healthz"
 
 # ---- the unix socket ----
@@ -330,7 +331,7 @@ check "serve SIGKILL: its job reverts by itself (parent death signal)" wait_unti
 start_serve --listen "unix:$SOCK"
 check "a new server takes over the stale socket" grep -q "removing the stale socket" "$WORK/serve.log"
 check "  and answers" curl -s --unix-socket "$SOCK" http://d/healthz
-expect_exit "a second server on a live socket: refused, exit 6" 6 "$DURESS" serve --listen "unix:$SOCK" --state-dir "$STATE"
+expect_exit "a second server on a live socket: refused, exit 6" 6 "$SERVE" serve --listen "unix:$SOCK" --state-dir "$STATE"
 stop_serve TERM
 
 # ---- an agent and its guardian both killed (a container killed whole):
@@ -353,7 +354,7 @@ TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$TOKEN" > "$WORK/token"
 chmod 644 "$WORK/token"
 expect_exit "a token file others can read: exit 2" 2 \
-	"$DURESS" serve --listen "127.0.0.1:$PORT" --token-file "$WORK/token" --state-dir "$STATE"
+	"$SERVE" serve --listen "127.0.0.1:$PORT" --token-file "$WORK/token" --state-dir "$STATE"
 chmod 600 "$WORK/token"
 SOCK=$WORK/no-socket
 if start_serve --listen "127.0.0.1:$PORT" --token-file "$WORK/token"; then
@@ -395,3 +396,4 @@ check "at the end: the target's qdiscs as before" [ "$(target_state)" = "$t0" ]
 check "at the end: memory.max as before" mem_is "$mdir" 943718400
 check "no sanitizer or libmicrohttpd error in the servers' and jobs' output" \
 	bash -c "! cat '$WORK/serve.log' '$STATE'/serve/*/log | grep -E 'AddressSanitizer|LeakSanitizer|runtime error|Application reported internal error'"
+sanitizer_clean

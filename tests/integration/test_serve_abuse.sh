@@ -17,6 +17,7 @@ _abuse_cleanup() {
 	_cleanup
 }
 trap _abuse_cleanup EXIT
+serve_asan
 
 serve_up() { curl -s --max-time 2 --unix-socket "$SOCK" http://d/healthz; }
 nfds() { ls "/proc/$SERVER/fd" | wc -l; }
@@ -24,7 +25,7 @@ state_bytes() { find "$STATE" -type f -printf '%s\n' | awk '{ n += $1 } END { pr
 njobs() { curl -s --unix-socket "$SOCK" "http://d/v1/$1" | jq length; }
 
 bg_start SERVER 15 serve_up "$WORK/serve.log" "$WORK/serve.log" \
-	"$DURESS" serve --state-dir "$STATE" --listen "unix:$SOCK" || { fail "duress serve started"; exit 0; }
+	"$SERVE" serve --state-dir "$STATE" --listen "unix:$SOCK" || { fail "duress serve started"; exit 0; }
 fd0=$(nfds)
 bytes0=$(state_bytes)
 
@@ -46,6 +47,7 @@ wait_until 20 bytes_back
 check "the bytes under its state directory are back to $bytes0 ($(state_bytes))" bytes_back
 bg_stop SERVER TERM
 check "it stops with 0 ($BG_RC)" [ "$BG_RC" = 0 ]
-# (after its exit: an ASan build, BUILD=build-asan, reports leaks then)
+# (after its exit: the ASan build reports leaks then)
 check "no sanitizer or libmicrohttpd error in its output" \
 	bash -c "! grep -E 'AddressSanitizer|LeakSanitizer|runtime error|internal error' '$WORK/serve.log'"
+sanitizer_clean

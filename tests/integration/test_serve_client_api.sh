@@ -20,6 +20,7 @@ _api_cleanup() {
 	_cleanup
 }
 trap _api_cleanup EXIT
+serve_asan
 
 serve_up() { curl -s --max-time 2 --unix-socket "$SOCK" http://d/healthz; }
 tcp_up() { curl -s --max-time 2 "http://127.0.0.1:$PORT/healthz"; }
@@ -65,7 +66,7 @@ spawn "$mdir" "$HELPERS/memhold" 8
 wait_ready "$WORK/spawn.$$.out" || fail "memhold 8 MiB started" "no ready line"
 
 if ! bg_start SERVER 15 serve_up "$WORK/serve.log" "$WORK/serve.log" \
-	"$DURESS" serve --listen "unix:$SOCK" --state-dir "$STATE"; then
+	"$SERVE" serve --listen "unix:$SOCK" --state-dir "$STATE"; then
 	fail "serve started on $SOCK" "no answer"
 	exit 0
 fi
@@ -173,7 +174,7 @@ check "the server exits 0 after the leases ($BG_RC)" [ "$BG_RC" = 0 ]
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$WORK/token"
 chmod 600 "$WORK/token"
 if bg_start SERVER 15 tcp_up "$WORK/serve.log" "$WORK/serve.log" \
-	"$DURESS" serve --listen "127.0.0.1:$PORT" --token-file "$WORK/token" --state-dir "$STATE"; then
+	"$SERVE" serve --listen "127.0.0.1:$PORT" --token-file "$WORK/token" --state-dir "$STATE"; then
 	CODE=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/version")
 	check "TCP: /v1/version needs the token: 401 without ($CODE)" [ "$CODE" = 401 ]
 	CODE=$(curl -s -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $(cat "$WORK/token")" \
@@ -183,3 +184,4 @@ if bg_start SERVER 15 tcp_up "$WORK/serve.log" "$WORK/serve.log" \
 else
 	fail "serve on 127.0.0.1:$PORT" "did not start"
 fi
+sanitizer_clean

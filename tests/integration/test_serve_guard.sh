@@ -31,12 +31,13 @@ _guard_cleanup() {
 	_cleanup
 }
 trap _guard_cleanup EXIT
+serve_asan
 
 serve_up() { curl -s --max-time 2 --unix-socket "$SOCK" http://d/healthz; }
 start_serve() {
 	: > "$WORK/serve.log"
 	bg_start SERVER 15 serve_up "$WORK/serve.log" "$WORK/serve.log" \
-		"$DURESS" serve --state-dir "$STATE" --listen "unix:$SOCK" "$@"
+		"$SERVE" serve --state-dir "$STATE" --listen "unix:$SOCK" "$@"
 }
 stop_serve() { bg_stop SERVER "${1:-TERM}"; SRC=$BG_RC; }
 # api METHOD PATH [CURL-ARGS...]: CODE = HTTP status, the body in $WORK/body
@@ -67,7 +68,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 tcp_up() { curl -s --max-time 2 "http://127.0.0.1:$PORT/healthz"; }
 token_refused() {
 	printf '%s\n' "$2" > "$WORK/token"; chmod 600 "$WORK/token"
-	expect_exit "token $1: exit 2" 2 timeout 10 "$DURESS" serve --listen "127.0.0.1:$PORT" \
+	expect_exit "token $1: exit 2" 2 timeout 10 "$SERVE" serve --listen "127.0.0.1:$PORT" \
 		--token-file "$WORK/token" --state-dir "$STATE"
 	check "  the message says why ($3)" grep -q "$3" "$WORK/stderr"
 }
@@ -78,7 +79,7 @@ token_refused "of one repeated pair" "$(printf 'ab%.0s' $(seq 64))" bits
 check "nothing listens on $PORT after the refusals" bash -c "! curl -s --max-time 2 http://127.0.0.1:$PORT/healthz"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$WORK/token"
 if bg_start SERVER 15 tcp_up "$WORK/serve.log" "$WORK/serve.log" \
-	"$DURESS" serve --listen "127.0.0.1:$PORT" --token-file "$WORK/token" --state-dir "$STATE"; then
+	"$SERVE" serve --listen "127.0.0.1:$PORT" --token-file "$WORK/token" --state-dir "$STATE"; then
 	pass "a token of 32 random bytes is taken"
 	check "  and required" [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/faults")" = 401 ]
 	check "  and accepted" [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$WORK/token")" "http://127.0.0.1:$PORT/v1/faults")" = 200 ]
@@ -189,3 +190,4 @@ check "force: true with --allow-force: past the force check ($CODE: $(jq -r .err
 stop_serve
 check "no sanitizer or libmicrohttpd error in the servers' and jobs' output" \
 	bash -c "! cat '$WORK/serve.log' '$STATE'/serve/*/log 2>/dev/null | grep -E 'AddressSanitizer|LeakSanitizer|runtime error|internal error'"
+sanitizer_clean

@@ -53,8 +53,8 @@ for f in canary passwd memory.max cgroup.freeze cpu.max; do
 done
 mount -t tmpfs -o size=1m canary "$OUT/mnt" && echo mounted > "$OUT/mnt/file"
 mount -t tmpfs -o size=1m canaryview "$OUT/views/1-1" && echo view > "$OUT/views/1-1/file"
-sleep 1000 & CANARY=$!; disown -h "$CANARY"
-sleep 1000 & STOPPED=$!; disown -h "$STOPPED"
+sleep 1000 & CANARY=$!; disown "$CANARY"
+sleep 1000 & STOPPED=$!; disown "$STOPPED"
 kill -STOP "$STOPPED"
 if [ -n "$CG2" ]; then
 	CCG=$CG2/duress-canary-$$
