@@ -168,13 +168,38 @@ int statedir_file(int dirfd, const char *name, int flags, mode_t mode, struct du
 
 	if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
 		return duress_err_set(err, EINVAL, "state directory: bad name '%s'", name);
-	fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	/* Looked at (O_PATH) before it is opened for real: a FIFO, a device
+	 * or a socket planted under the name is never opened (opening one
+	 * blocks or has effects of its own), a symlink never followed.  A
+	 * missing file is made new (O_EXCL), never opened as found. */
+	for (int tries = 0; fd < 0; tries++) {
+		fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT || !(flags & O_CREAT) || tries == 3)
+			break;
+		fd = openat(dirfd, name, flags | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd >= 0)
+			return steal_fd(&fd); /* new, ours: nothing to check */
+		if (errno != EEXIST)
+			break;
+	}
 	if (fd < 0)
 		return duress_err_set(err, errno, "%s%s", name, kind_of(dirfd, name));
 	if (fstat(fd, &st) < 0)
 		return duress_err_set(err, errno, "%s", name);
-	why = statedir_file_untrusted(&st, geteuid());
+	why = S_ISLNK(st.st_mode) ? "a symbolic link" : statedir_file_untrusted(&st, geteuid());
 	if (why)
 		return duress_err_setc(err, DURESS_EXIT_UNSUPPORTED, EPERM, "%s: %s", name, why);
+	{
+		char self[64];
+		int rfd;
+
+		/* the very file looked at, now as asked */
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		rfd = open(self, (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC);
+		if (rfd < 0)
+			return duress_err_set(err, errno, "%s", name);
+		close(fd);
+		fd = rfd;
+	}
 	return steal_fd(&fd);
 }

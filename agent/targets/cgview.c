@@ -119,39 +119,20 @@ static bool is_cgroup2_mount(const char *dir)
 	return statfs(dir, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-void cg_views_release(void)
-{
-	size_t kept = 0;
-
-	for (size_t i = 0; i < nviews; i++) {
-		if (views[i].maker != getpid()) {
-			views[kept++] = views[i];
-			continue;
-		}
-		umount2(views[i].dir, MNT_DETACH | UMOUNT_NOFOLLOW);
-		rmdir(views[i].dir);
-	}
-	nviews = kept;
-}
-
-int cg_view_remove(const char *path)
+/* Unmount (if it is a cgroup2 mount) and remove the view directory dir,
+ * base/<name>: through the checked view base, never a path, so that a
+ * symlink planted for the base or the view cannot lead the unmount or the
+ * removal to a mount or a directory elsewhere.  0, or -1 if it is still
+ * there (or the base cannot be trusted). */
+static int view_unmount_rm(const char *dir)
 {
 	struct duress_err e = { 0 };
-	char dir[PATH_MAX], at[PATH_MAX];
+	char at[PATH_MAX + 64];
 	cleanup_close int bfd = -1;
 	cleanup_close int vfd = -1;
-	const char *name;
+	const char *name = strrchr(dir, '/') + 1;
 	struct statfs sf;
-	size_t kept = 0;
-	int rc = 0;
 
-	if (!cg_view_parse(cg_view_base(), path, NULL, NULL, dir, sizeof(dir)))
-		return 0;
-	/* Through the checked view base, never a path: a symlink planted for
-	 * it (or for the view) must not lead the unmount or the removal to
-	 * a mount or a directory elsewhere.  Only a cgroup2 mount is
-	 * unmounted. */
-	name = strrchr(dir, '/') + 1;
 	bfd = statedir_open(cg_view_base(), false, &e);
 	if (bfd < 0)
 		return e.errnum == ENOENT ? 0 : -1;
@@ -162,7 +143,33 @@ int cg_view_remove(const char *path)
 	if (fstatfs(vfd, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
 		umount2(at, MNT_DETACH | UMOUNT_NOFOLLOW);
 	if (unlinkat(bfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		rc = -1;
+		return -1;
+	return 0;
+}
+
+void cg_views_release(void)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < nviews; i++) {
+		if (views[i].maker != getpid()) {
+			views[kept++] = views[i];
+			continue;
+		}
+		(void)view_unmount_rm(views[i].dir);
+	}
+	nviews = kept;
+}
+
+int cg_view_remove(const char *path)
+{
+	char dir[PATH_MAX];
+	size_t kept = 0;
+	int rc;
+
+	if (!cg_view_parse(cg_view_base(), path, NULL, NULL, dir, sizeof(dir)))
+		return 0;
+	rc = view_unmount_rm(dir);
 	for (size_t i = 0; i < nviews; i++)
 		if (strcmp(views[i].dir, dir))
 			views[kept++] = views[i];

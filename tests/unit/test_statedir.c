@@ -12,6 +12,7 @@
 #include <duress/core/undo.h>
 #include <duress/core/undo_journal.h>
 #include <duress/session/recover.h>
+#include <duress/targets/cgview.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
+#include <sys/mount.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -154,9 +159,27 @@ static void test_file_checks(void **state)
 	assert_int_equal(chown(p, NOBODY, NOBODY), 0);
 	duress_err_clear(&err);
 	assert_true(statedir_file(dfd, "z.lock", O_RDWR, 0600, &err) < 0);
-	/* our own is fine */
+	/* a FIFO with no writer: refused, without blocking in open() (it is
+	 * opened O_RDONLY here, which would block) */
+	snprintf(p, sizeof(p), "%s/f.lock", dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	duress_err_clear(&err);
+	assert_true(statedir_file(dfd, "f.lock", O_RDONLY, 0600, &err) < 0);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	/* a device: never opened */
+	snprintf(p, sizeof(p), "%s/d.lock", dir);
+	assert_int_equal(mknod(p, S_IFCHR | 0600, makedev(1, 3)), 0);
+	duress_err_clear(&err);
+	assert_true(statedir_file(dfd, "d.lock", O_RDWR | O_CREAT, 0600, &err) < 0);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	/* our own is fine, made new or found */
 	fd = statedir_file(dfd, "ok.lock", O_RDWR | O_CREAT, 0600, &err);
 	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	fd = statedir_file(dfd, "ok.lock", O_RDWR | O_CREAT, 0600, &err);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "y", 1), 1);
 	close(fd);
 	close(dfd);
 	{
@@ -321,6 +344,44 @@ static void test_replay_kills_only_the_agents(void **state)
 	waitpid(child, &status, 0);
 }
 
+/* A view named in a journal is unmounted and removed through the checked
+ * view base: a base planted as a symlink to a directory holding a mount
+ * named like a view leaves that mount and directory alone; a real view (a
+ * cgroup2 mount, where the kernel has one) is unmounted and removed. */
+static void test_view_remove_never_through_symlinks(void **state)
+{
+	char views[256], other[256], link[256], mnt[300], path[320];
+	struct statfs sf;
+
+	(void)state;
+	path_of(other, sizeof(other), "other");
+	assert_int_equal(mkdir(other, 0700), 0);
+	snprintf(mnt, sizeof(mnt), "%s/1-1", other);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	assert_int_equal(mount("canary", mnt, "tmpfs", 0, "size=64k"), 0);
+	path_of(link, sizeof(link), "cgns");
+	assert_int_equal(symlink(other, link), 0);
+	setenv("DURESS_CGNS_DIR", link, 1);
+	snprintf(path, sizeof(path), "%s/1-1/sub", link);
+	assert_int_equal(cg_view_remove(path), -1); /* kept: the base is a symlink */
+	assert_int_equal(statfs(mnt, &sf), 0);
+	assert_int_equal(sf.f_type, TMPFS_MAGIC); /* still mounted */
+	/* a tmpfs under a real base: not a view, removed only if empty */
+	path_of(views, sizeof(views), "views");
+	assert_int_equal(mkdir(views, 0700), 0);
+	setenv("DURESS_CGNS_DIR", views, 1);
+	snprintf(mnt, sizeof(mnt), "%s/2-2", views);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	if (mount("cgroup2", mnt, "cgroup2", 0, NULL) == 0) {
+		snprintf(path, sizeof(path), "%s/2-2/x", views);
+		assert_int_equal(cg_view_remove(path), 0);
+		assert_int_equal(access(mnt, F_OK), -1); /* unmounted and removed */
+	}
+	unsetenv("DURESS_CGNS_DIR");
+	snprintf(mnt, sizeof(mnt), "%s/1-1", other);
+	assert_int_equal(umount(mnt), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +390,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_refuses_planted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_kills_only_the_agents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_view_remove_never_through_symlinks, setup,
+						teardown),
 	};
 
 	if (geteuid() != 0) {

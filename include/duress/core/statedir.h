@@ -32,9 +32,11 @@ int statedir_open(const char *path, bool create, struct duress_err *err);
 int statedir_subdir(int dirfd, const char *name, bool create, struct duress_err *err);
 
 /* A file of dirfd by name, never through a symlink: flags as open(2)
- * (O_NOFOLLOW and O_CLOEXEC added), mode for O_CREAT.  The file must be a
- * regular file of the agent's user with one link and no group or other
- * write; else < 0 (errnum EPERM, why in the message). */
+ * (O_CLOEXEC added), mode for O_CREAT.  The file must be a regular file of
+ * the agent's user with one link and no group or other write, which is
+ * checked before it is opened (O_PATH: a FIFO, a device or a socket under
+ * the name is never opened); a missing one is made new (O_EXCL); else < 0
+ * (errnum EPERM, why in the message). */
 int statedir_file(int dirfd, const char *name, int flags, mode_t mode, struct duress_err *err);
 
 /* Pure: is st a file the agent may trust (regular, owned by uid, one link,
