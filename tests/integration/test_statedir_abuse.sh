@@ -302,6 +302,16 @@ if [ -n "$TGT" ]; then
 		check "a lock file hard-linked to a canary file: refused (exit $rc = 4)" [ "$rc" = 4 ]
 		check "  naming it and why" grep -q "$lock.*hard links" "$WORK/out"
 		rm -f "$STATE/locks/$lock"
+		mkfifo "$STATE/locks/$lock"
+		run_path inject
+		check "a lock file that is a FIFO: inject refuses at once (exit $rc = 4)" [ "$rc" = 4 ]
+		check "  naming it and why" grep -q "$lock.*not a regular file" "$WORK/out"
+		rm -f "$STATE/locks/$lock"
+		mknod "$STATE/locks/$lock" c 1 3
+		run_path inject
+		check "a lock file that is a device: refused, never opened (exit $rc = 4)" [ "$rc" = 4 ]
+		check "  naming it and why" grep -q "$lock.*not a regular file" "$WORK/out"
+		rm -f "$STATE/locks/$lock"
 		untouched "planted lock files"
 	fi
 fi
