@@ -65,7 +65,7 @@ static int replay(int dfd, const char *name, const char *path, bool wait, bool d
 	struct undo_report rep;
 	unsigned long long start;
 	size_t torn, pending = 0, views_left = 0;
-	char why[512];
+	char why[512] = "";
 	const char *untrusted;
 	pid_t pid;
 	struct stat st;
@@ -113,10 +113,18 @@ static int replay(int dfd, const char *name, const char *path, bool wait, bool d
 	/* unlinked while we waited for the lock: already replayed */
 	if (fstat(fd, &st) == 0 && st.st_nlink == 0)
 		return 0;
-	if (fileio_read_fd(fd, RECOVER_JOURNAL_MAX, &text) < 0)
-		return duress_err_set(err, errno, "read journal %s", path);
 	undo_log_init(&steps);
-	if (undo_journal_parse(text, recover_kind_find, &steps, &pid, &start, &torn, err) < 0) {
+	if (st.st_size > RECOVER_JOURNAL_MAX) {
+		/* never read whole: no journal the agent writes is that large */
+		snprintf(why, sizeof(why), "%lld bytes, more than any journal the agent writes (%d MiB)",
+			 (long long)st.st_size, RECOVER_JOURNAL_MAX >> 20);
+	} else if (fileio_read_fd(fd, RECOVER_JOURNAL_MAX, &text) < 0) {
+		if (errno != EFBIG) /* (grown meanwhile) */
+			return duress_err_set(err, errno, "read journal %s", path);
+		snprintf(why, sizeof(why), "more than any journal the agent writes (%d MiB)",
+			 RECOVER_JOURNAL_MAX >> 20);
+	} else if (undo_journal_parse(text, recover_kind_find, &steps, &pid, &start, &torn, err) <
+		   0) {
 		if (err->errnum == ENOMEM) {
 			undo_log_free(&steps);
 			return duress_err_wrap(err, "journal %s", path);

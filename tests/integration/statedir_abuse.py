@@ -197,3 +197,7 @@ journal("refused", "is not a file a fault writes",
 journal("refused", "is not a file a fault writes",
         [("cgroup-write", cg, "cgroup.procs", "1"), ("cgroup-write", cg, "memory.max", "max")],
         seqs=[7, 7], ids=[3, 3], raw=line("8 DONE 3"))
+# larger than any journal the agent writes: refused without being read
+journal("refused", "more than any journal the agent writes", [])
+with open(os.path.join(jdir, "%d.undo" % (4000000 + n)), "r+b") as f:
+    f.truncate(65 << 20)  # (sparse)
