@@ -15,6 +15,7 @@
 #include <duress/experiment/manifest.h>
 #include <duress/experiment/manifest_validate.h>
 #include <duress/experiment/probe.h>
+#include <duress/samples/sample_format.h>
 #include <duress/core/proc.h>
 
 #include <duress/targets/sandbox.h>
@@ -301,6 +302,28 @@ static void print_outcome(json_t *j)
 		       json_string_value(json_object_get(v, "detail")));
 }
 
+/* The live view of a run on a terminal (docs/samples.md#live-view). */
+struct run_ui {
+	struct sample_writer live;
+};
+
+static void ui_sample(void *ctx, const struct sample *s)
+{
+	struct run_ui *ui = ctx;
+	struct duress_err err = { 0 };
+
+	sample_writer_write(&ui->live, s, &err);
+}
+
+static void ui_status(void *ctx, const struct live_status *st, bool changed)
+{
+	struct run_ui *ui = ctx;
+	struct duress_err err = { 0 };
+
+	ui->live.status = st;
+	sample_writer_redraw(&ui->live, changed, &err);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
@@ -428,12 +451,28 @@ int cmd_run(int argc, char **argv)
 		struct exp_opts eo = { .samples = samples,
 				       .quiet = o.s.quiet,
 				       .no_target = no_target };
-		char title[PATH_MAX + 128];
+		char title[PATH_MAX + 128], head[PATH_MAX + 256];
+		struct run_ui ui;
 
-		fprintf(stderr, "duress: experiment '%s' on %s\n", x.title,
-			no_target ? "this host (probes only: no target)"
-				  : target_describe(&t, title, sizeof(title)));
+		snprintf(head, sizeof(head), "'%s' on %s", x.title,
+			 no_target ? "this host (probes only: no target)"
+				   : target_describe(&t, title, sizeof(title)));
+		fprintf(stderr, "duress: experiment %s\n", head);
+		/* on a terminal, the live view; its EVENT line is the last
+		 * progress line (TERM=dumb: the samples' lines and the
+		 * progress lines, scrolling) */
+		if (!o.s.quiet && isatty(STDOUT_FILENO)) {
+			sample_writer_init(&ui.live, SAMPLE_FORMAT_TABLE, stdout, head);
+			eo.quiet = !ui.live.dumb;
+			eo.hooks = (struct exp_hooks){ .ctx = &ui,
+						       .sample = ui_sample,
+						       .status = ui_status };
+		}
 		rc = experiment_run(&x, &t, faults, nfaults, &undo, sfd, &eo, &journal, NULL);
+		if (eo.hooks.ctx) {
+			ui.live.status = NULL; /* the run's state is gone */
+			sample_writer_close(&ui.live);
+		}
 	}
 	if (samples && fclose(samples) != 0)
 		fprintf(stderr, "duress: error writing %s\n", o.s.samples);
