@@ -37,6 +37,7 @@ enum {
 	OPT_JUNIT,
 	OPT_PROBE_NET_GUARD,
 	OPT_ALLOW_PROBE_NET,
+	OPT_PROBES,
 };
 
 struct run_opts {
@@ -44,6 +45,7 @@ struct run_opts {
 	const char *file;
 	const char *journal;
 	const char *junit;
+	const char *probes;
 	struct probe_net_guard guard; /* duress serve's jobs */
 };
 
@@ -51,7 +53,7 @@ static void run_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: duress run EXPERIMENT [-t TARGET] [--journal FILE] [--junit FILE]\n"
-		"                  [--samples FILE] [--dry-run] [--force] [-q]\n"
+		"                  [--samples FILE] [--probes FILE] [--dry-run] [--force] [-q]\n"
 		"       duress validate EXPERIMENT...\n\n"
 		"Runs an experiment (YAML or JSON; ours or a Chaos Toolkit one): steady-state\n"
 		"probes, the method's faults and actions, abort conditions, one revert of\n"
@@ -61,6 +63,7 @@ static void run_usage(FILE *f)
 		"  --journal FILE      the journal (Chaos Toolkit journal.json + a duress section)\n"
 		"  --junit FILE        JUnit XML: each probe, activity and phase as a test case\n"
 		"  --samples FILE      every sample as JSON Lines, with its phase\n"
+		"  --probes FILE       every steady-state probe run as JSON Lines (latency)\n"
 		"  --dry-run           check, resolve and print every change; change nothing\n"
 		"  --force             lift the guard rails (root cgroup, own cgroup, PID 1)\n"
 		"  -q, --quiet         no progress lines\n"
@@ -78,6 +81,7 @@ const struct option run_longopts[] = {
 	CLI_SESSION_LONGOPTS,
 	{ "journal", required_argument, NULL, OPT_JOURNAL },
 	{ "junit", required_argument, NULL, OPT_JUNIT },
+	{ "probes", required_argument, NULL, OPT_PROBES },
 	{ "probe-net-guard", no_argument, NULL, OPT_PROBE_NET_GUARD },
 	{ "allow-probe-net", required_argument, NULL, OPT_ALLOW_PROBE_NET },
 	{ "help", no_argument, NULL, 'h' },
@@ -106,6 +110,9 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_JUNIT:
 			o->junit = optarg;
+			break;
+		case OPT_PROBES:
+			o->probes = optarg;
 			break;
 		case OPT_PROBE_NET_GUARD:
 			o->guard.on = true;
@@ -341,7 +348,7 @@ int cmd_run(int argc, char **argv)
 	cleanup_close int sfd = -1;
 	sigset_t oldmask;
 	json_t *journal = NULL;
-	FILE *samples = NULL;
+	FILE *samples = NULL, *probes = NULL;
 	int rc;
 
 	undo_log_init(&undo);
@@ -362,6 +369,7 @@ int cmd_run(int argc, char **argv)
 		x.baseline_us = 0; /* nothing to sample */
 	if (writable("--journal", o.journal, &err) < 0 || writable("--junit", o.junit, &err) < 0 ||
 	    writable("--samples", o.s.samples, &err) < 0 ||
+	    writable("--probes", o.probes, &err) < 0 ||
 	    (!no_target && cg_root_discover(&root, &err) < 0) ||
 	    (!no_target && !o.s.dry_run && cli_require_root("run", &err) < 0)) {
 		rc = cli_fail(&err);
@@ -447,8 +455,17 @@ int cmd_run(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out_target;
 	}
+	if (o.probes && !(probes = fopen(o.probes, "we"))) {
+		duress_err_setc(&err, DURESS_EXIT_USAGE, errno, "--probes: cannot open %s",
+				o.probes);
+		rc = cli_fail(&err);
+		if (samples)
+			fclose(samples);
+		goto out_target;
+	}
 	{
 		struct exp_opts eo = { .samples = samples,
+				       .probes = probes,
 				       .quiet = o.s.quiet,
 				       .no_target = no_target };
 		char title[PATH_MAX + 128], head[PATH_MAX + 256];
@@ -476,6 +493,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (samples && fclose(samples) != 0)
 		fprintf(stderr, "duress: error writing %s\n", o.s.samples);
+	if (probes && fclose(probes) != 0)
+		fprintf(stderr, "duress: error writing %s\n", o.probes);
 	print_outcome(journal);
 	if (o.journal && journal_write(journal, o.journal, &err) < 0) {
 		duress_err_print(stderr, &err);

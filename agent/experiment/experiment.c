@@ -165,10 +165,25 @@ static void live_init(struct run *r)
 			 "%s", x->steady[i].name ? x->steady[i].name : "");
 }
 
+/* A steady-state probe's run: the live view's history, and a line of
+ * --probes (flushed: duress serve reads it while the run goes on). */
 static void live_probe(struct run *r, size_t i, const struct probe_result *pr)
 {
+	json_t *o;
+
 	if (i < r->live.nprobes)
 		live_probe_push(&r->live.probes[i], pr->ok, pr->latency_ms);
+	if (!r->o->probes)
+		return;
+	o = json_pack("{s:f, s:s, s:s, s:b, s:f}", "t", round3(now(r)), "phase",
+		      r->live.phase ? r->live.phase : "", "probe",
+		      r->x->steady[i].name ? r->x->steady[i].name : "", "ok", pr->ok, "latency_ms",
+		      round3(pr->latency_ms));
+	if (o && json_dumpf(o, r->o->probes, JSON_COMPACT) == 0) {
+		fputc('\n', r->o->probes);
+		fflush(r->o->probes);
+	}
+	json_decref(o);
 }
 
 static void say(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

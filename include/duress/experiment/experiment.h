@@ -61,6 +61,8 @@ struct exp_hooks {
 
 struct exp_opts {
 	FILE *samples;	   /* JSON Lines of every sample, with a phase; NULL: none */
+	FILE *probes;	   /* JSON Lines of every steady-state probe run (t, phase,
+			    * probe, ok, latency_ms); NULL: none */
 	bool quiet;	   /* no progress lines */
 	bool own_messages; /* the command reports failures, signals and a vanished
 			     * target itself (inject); the runner prints none */
