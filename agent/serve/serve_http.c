@@ -411,6 +411,39 @@ static enum MHD_Result get_metrics(struct serve_server *srv, struct MHD_Connecti
 	return reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
 }
 
+enum MHD_Result http_metrics_handle(void *cls, struct MHD_Connection *c, const char *url,
+				    const char *method, const char *version, const char *upload,
+				    size_t *upload_size, void **con_cls)
+{
+	struct serve_server *srv = cls;
+	static int seen;
+
+	/* a request with a body: answered at once, the body is not read */
+	if (!*con_cls)
+		*con_cls = &seen;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return reply_fail(c, 405, "", "%s", "only GET here (the metrics listener)");
+	if (!strcmp(url, "/healthz")) {
+		char *ok = strdup("ok\n");
+
+		return ok ? reply(c, 200, "text/plain; charset=utf-8", ok, 3) : MHD_NO;
+	}
+	if (strcmp(url, "/metrics"))
+		return reply_fail(c, 404, "", "%s",
+				  "the metrics listener serves /metrics and /healthz only");
+	if (!serve_auth_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						       MHD_HTTP_HEADER_AUTHORIZATION),
+			   srv->metrics_token)) {
+		struct serve_error e;
+
+		serve_error_set(&e, 401, "Authorization",
+				"a bearer token is required (Authorization: Bearer TOKEN)");
+		return reply_error_hdr(c, &e, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+				       "Bearer realm=\"duress-metrics\"");
+	}
+	return get_metrics(srv, c);
+}
+
 /* GET /v1/experiments/ID/report[?format=markdown]: duress report of an
  * ended experiment's journal and samples (docs/report.md) */
 static enum MHD_Result get_report(struct MHD_Connection *c, const struct job *j)
