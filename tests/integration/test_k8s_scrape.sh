@@ -168,3 +168,17 @@ while IFS=$'\t' read -r -a args; do
 		[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$WORK/metrics-token")" "http://127.0.0.1:$mport/v1/faults")" = 404 ]
 done < <(grep '^ARGS ' "$WORK/static")
 check "both manifests' servers were tried" [ "$n" = 2 ]
+
+# the metrics listener's own command-line checks (exit 2, nothing started)
+expect_exit "--metrics-listen without --metrics-token-file: exit 2" 2 \
+	"$DURESS" serve --listen "unix:$WORK/x.sock" --metrics-listen 127.0.0.1:1 --state-dir "$WORK/st"
+check "  naming what is missing" grep -q "needs --metrics-token-file" "$WORK/stderr"
+expect_exit "--metrics-token-file without --metrics-listen: exit 2" 2 \
+	"$DURESS" serve --listen "unix:$WORK/x.sock" --metrics-token-file "$WORK/metrics-token" --state-dir "$WORK/st"
+expect_exit "--metrics-listen with a name, not a numeric address: exit 2" 2 \
+	"$DURESS" serve --listen "unix:$WORK/x.sock" --metrics-listen localhost:9470 --metrics-token-file "$WORK/metrics-token" --state-dir "$WORK/st"
+chmod 644 "$WORK/metrics-token"
+expect_exit "a metrics token file others can read: exit 2" 2 \
+	"$DURESS" serve --listen "unix:$WORK/x.sock" --metrics-listen 127.0.0.1:1 --metrics-token-file "$WORK/metrics-token" --state-dir "$WORK/st"
+check "  naming the option" grep -q -- "--metrics-token-file" "$WORK/stderr"
+check "nothing was left listening or created" bash -c '[ ! -e "$1/x.sock" ]' _ "$WORK"

@@ -169,3 +169,16 @@ expect_exit "not a terminal: the run as before (exit 0)" 0 \
 	env DURESS_CGROUP_ROOT="$FCG" TERM=xterm "$DURESS" run "$WORK/short.yaml" -t "cgroup:$FCG/app" --state-dir "$WORK/state"
 check "not a terminal: no escape in its output, the verdict and the progress lines" \
 	bash -c '! grep -q $'"'"'\e'"'"' "$1" "$2" && grep -q "^experiment: held" "$1" && grep -q "steady state after: met" "$2"' _ "$WORK/stdout" "$WORK/stderr"
+
+# the README shows what the tests made: every image it names is a committed
+# PNG (docs/img/report.png by test_report_render, docs/img/live.png by
+# test_live_view), and its frame of `duress run` has the layout of the one
+# kept above (the same sections, in the same order)
+check "README: every image it shows exists and is a PNG ($(grep -o '](docs/img/[^)]*)' "$TOP/README.md" | tr -d '()]' | tr '\n' ' '))" python3 -c '
+import re, sys
+top = sys.argv[1]
+imgs = re.findall(r"!\[[^]]*\]\(([^)]+)\)", open(top + "/README.md").read())
+sys.exit(not imgs or any(open(top + "/" + i, "rb").read(8) != b"\x89PNG\r\n\x1a\n" for i in imgs))' "$TOP"
+awk '/^```$/ { if (inb) exit; if (seen) inb = 1; next } /duress run. does too/ { seen = 1 } inb' "$TOP/README.md" > "$WORK/readme-frame"
+check "README: its frame of duress run has the sections of the test's, in order" \
+	bash -c '[ -s "$1" ] && diff <(grep -oE "^(duress |PHASE|ACTIONS|PROBES|EVENT|TARGET|HISTORY|  cpu|  memory|  io|  psi|  net)" "$1" | uniq) <(grep -oE "^(duress |PHASE|ACTIONS|PROBES|EVENT|TARGET|HISTORY|  cpu|  memory|  io|  psi|  net)" "$2" | uniq)' _ "$WORK/readme-frame" "$ART/live-run-80x24.txt"
