@@ -752,6 +752,10 @@ static void spark_of(const double *v, size_t nv, int width, double top, bool utf
 		else
 			out[o++] = ascii[lvl];
 	}
+	/* padded to `width` columns here: printf pads by bytes, and a block
+	 * character is three */
+	for (size_t i = n; i < (size_t)width && o + 1 < len; i++)
+		out[o++] = ' ';
 	out[o] = '\0';
 }
 
@@ -981,9 +985,10 @@ static void run_actions(struct screen *sc, const struct sample_writer *w,
 			snprintf(state, sizeof(state), "to come");
 			break;
 		case LIVE_ON:
-			if (a->ends > st->now)
+			if (a->ends > 0) /* ending: 0.0 until the next tick ends it */
 				snprintf(state, sizeof(state), "IN FORCE %5.1fs left%s",
-					 a->ends - st->now, a->background ? "  background" : "");
+					 fmax(0, a->ends - st->now),
+					 a->background ? "  background" : "");
 			else
 				snprintf(state, sizeof(state), "IN FORCE");
 			col = w->color ? "\033[33m" : "";
