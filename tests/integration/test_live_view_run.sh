@@ -144,6 +144,7 @@ check "recovering: the countdown to recovery_timeout in the title" \
 	grep -q "recovering [0-9.]*s left" "$WORK/frames"
 check "the last progress line: the steady state after" grep -q "^EVENT    \[ *[0-9.]*s\] steady state after: met" "$WORK/frames"
 check "colour: an action in force is yellow" grep -q $'\e\\[33mIN FORCE' "$WORK/pty"
+check "no sanitizer error in what it wrote" bash -c '! grep -qE "AddressSanitizer|runtime error|LeakSanitizer" "$1"' _ "$WORK/pty"
 
 echo 16777216 > "$FCG/app/memory.current"
 live 80x24 "$WORK/short.yaml" TERM=xterm-256color LANG=C.UTF-8 NO_COLOR=1

@@ -121,3 +121,5 @@ for l in open(sys.argv[1]):
 sys.exit(not b or any(v != sorted(v) or v[-1] != c[k][0] for k, v in b.items()))' "$WORK/metrics"
 check "ten probes, eight series for the job (bounded)" \
 	bash -c '[ "$(grep "^duress_probe_duration_seconds_count{id=\"lat-1\"" "$1" | wc -l)" = 8 ]' _ "$WORK/metrics"
+check "no sanitizer error in the server's or the job's output" \
+	bash -c '! grep -rqE "AddressSanitizer|runtime error|LeakSanitizer" "$1/serve.log" "$2"' _ "$WORK" "$STATE/serve"
