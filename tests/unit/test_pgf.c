@@ -32,7 +32,7 @@
 
 struct rig {
 	struct proxy *p;
-	struct pgf_config cfg;
+	struct sqlr_config cfg;
 	int client, server;
 };
 
@@ -51,7 +51,7 @@ static void rig_up(struct rig *g)
 	int a[2], b[2];
 
 	g->cfg.seed = 11;
-	pgf_init(&g->cfg);
+	sqlr_init(&g->cfg);
 	pc.filter_arg = &g->cfg;
 	assert_int_equal(proxy_new(&pc, &g->p, &err), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
@@ -157,7 +157,7 @@ static void test_ssl_and_startup(void **state)
 
 	(void)state;
 	g.cfg.error_pct = 100;
-	strcpy(g.cfg.sqlstate, "40P01");
+	strcpy(g.cfg.code, "40P01");
 	rig_up(&g);
 	put(&g, g.client, ssl, sizeof(ssl));
 	assert_int_equal(get(&g, g.client, buf, 1, 2000, NULL), 1);
@@ -182,7 +182,7 @@ static void test_simple_query(void **state)
 			 0);
 	g.cfg.has_match = true;
 	g.cfg.error_pct = 100;
-	strcpy(g.cfg.sqlstate, "40P01");
+	strcpy(g.cfg.code, "40P01");
 	rig_up(&g);
 	connect_up(&g);
 	n = query(m, "SELECT 1");
@@ -200,7 +200,7 @@ static void test_simple_query(void **state)
 	assert_non_null(strstr(buf + 5, "deadlock detected"));
 	assert_null(strstr(buf + 5, "UPDATE t"));
 	assert_int_equal(g.cfg.statements, 2);
-	assert_int_equal(g.cfg.injected[PGF_ERROR], 1);
+	assert_int_equal(g.cfg.injected[SQLR_ERROR], 1);
 	rig_down(&g);
 }
 
@@ -223,7 +223,7 @@ static void test_extended(void **state)
 			 0);
 	g.cfg.has_match = true;
 	g.cfg.error_pct = 50;
-	strcpy(g.cfg.sqlstate, "40001");
+	strcpy(g.cfg.code, "40001");
 	g.cfg.seed = 1;
 	rig_up(&g);
 	connect_up(&g);
@@ -236,8 +236,8 @@ static void test_extended(void **state)
 	}
 	put(&g, g.client, out, n);
 	got = get(&g, g.server, buf, sizeof(buf), 300, NULL);
-	want = (size_t)(8 - g.cfg.injected[PGF_ERROR]);
-	assert_true(g.cfg.injected[PGF_ERROR] > 0 && g.cfg.injected[PGF_ERROR] < 8);
+	want = (size_t)(8 - g.cfg.injected[SQLR_ERROR]);
+	assert_true(g.cfg.injected[SQLR_ERROR] > 0 && g.cfg.injected[SQLR_ERROR] < 8);
 	assert_int_equal(g.cfg.statements, 8);
 	/* every Sync reaches the server; Executes only of those that pass;
 	 * one raise Query per failed one */
@@ -278,7 +278,7 @@ static void test_in_transaction(void **state)
 	(void)state;
 	g.cfg.in_transaction = true;
 	g.cfg.error_pct = 100;
-	strcpy(g.cfg.sqlstate, "40P01");
+	strcpy(g.cfg.code, "40P01");
 	rig_up(&g);
 	connect_up(&g);
 	n = query(m, "UPDATE t SET v = 1");
@@ -299,7 +299,7 @@ static void test_in_transaction(void **state)
 	got = get(&g, g.server, buf, sizeof(buf) - 1, 300, NULL);
 	buf[got] = '\0';
 	assert_non_null(strstr(buf + 5, "'40P01'"));
-	assert_int_equal(g.cfg.injected[PGF_ERROR], 1);
+	assert_int_equal(g.cfg.injected[SQLR_ERROR], 1);
 	rig_down(&g);
 }
 
@@ -331,7 +331,7 @@ static void test_fail_ddl(void **state)
 	buf[got] = '\0';
 	assert_non_null(strstr(buf + 5, "'55P03'"));
 	assert_int_equal(g.cfg.ddl_seen, 2);
-	assert_int_equal(g.cfg.injected[PGF_FAIL_DDL], 1);
+	assert_int_equal(g.cfg.injected[SQLR_FAIL_DDL], 1);
 	rig_down(&g);
 }
 
@@ -473,7 +473,7 @@ static void test_large_streams(void **state)
 	assert_non_null(m);
 	assert_non_null(buf);
 	g.cfg.error_pct = 100;
-	strcpy(g.cfg.sqlstate, "40P01");
+	strcpy(g.cfg.code, "40P01");
 	rig_up(&g);
 	connect_up(&g);
 	memset(m + 5, 'x', len);
@@ -494,7 +494,7 @@ static void test_large_streams(void **state)
 	}
 	assert_int_equal(got, n);
 	assert_memory_equal(buf, m, n);
-	assert_int_equal(g.cfg.injected[PGF_ERROR], 0);
+	assert_int_equal(g.cfg.injected[SQLR_ERROR], 0);
 	free(m);
 	free(buf);
 	rig_down(&g);
@@ -511,10 +511,10 @@ static void test_pure(void **state)
 	assert_false(pgf_sqlstate_valid("40p01"));
 	assert_false(pgf_sqlstate_valid("4001"));
 	assert_false(pgf_sqlstate_valid("ZZ999"));
-	assert_true(pgf_is_ddl("create table x()", 16));
-	assert_true(pgf_is_ddl("/* c */ -- x\n ALTER TABLE", 25));
-	assert_false(pgf_is_ddl("SELECT 'CREATE'", 15));
-	assert_false(pgf_is_ddl("", 0));
+	assert_true(sqlr_is_ddl("create table x()", 16));
+	assert_true(sqlr_is_ddl("/* c */ -- x\n ALTER TABLE", 25));
+	assert_false(sqlr_is_ddl("SELECT 'CREATE'", 15));
+	assert_false(sqlr_is_ddl("", 0));
 	assert_string_equal(pgf_sqlstate_message("40P01"), "deadlock detected");
 	assert_null(pgf_sqlstate_message("22012"));
 }

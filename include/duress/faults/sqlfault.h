@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the database protocol faults (postgres, mysql) share: their
+ * options are the same but for the error codes, so is turning them into a
+ * rule (proxy/sqlrule.h) and the hooks around the proxy (faults/proxyfault.h).
+ * A fault gives its dialect: its name, its error-code check, its shortcuts
+ * (--deadlock: 40P01 or 1213) and how its plan names a few codes.
+ */
+#ifndef DURESS_SQLFAULT_H
+#define DURESS_SQLFAULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include <duress/core/error.h>
+#include <duress/faults/fault.h>
+#include <duress/faults/proxyfault.h>
+#include <duress/proxy/sqlrule.h>
+
+struct sqlfault_shortcut {
+	const char *opt;  /* "deadlock" */
+	const char *code; /* "40P01"; NULL: refused, with why */
+	const char *why;
+};
+
+struct sqlfault_dialect {
+	const char *name; /* "postgres" */
+	const struct proxy_filter *filter;
+	/* a code --error may give; false: usage error "--error 'X': <what>" */
+	bool (*code_valid)(const char *code);
+	const char *code_what; /* "not a PostgreSQL error SQLSTATE (...)" */
+	const char *code_name; /* "SQLSTATE" */
+	const struct sqlfault_shortcut *shortcuts;
+	size_t nshortcuts;
+	const char *ddl_default; /* "55P03" */
+	const char *shutdown;	 /* "FATAL 57P01" */
+	const char *too_many;	 /* "53300" */
+};
+
+struct sqlfault {
+	struct pxf px;
+	struct sqlr_config rc;
+	char desc[768];
+};
+
+/* validate: the options into s->rc and s->px. */
+int sqlfault_validate(struct fault *f, struct sqlfault *s, const struct sqlfault_dialect *d,
+		      struct duress_err *err);
+
+/* The hooks, for the fault's descriptor (priv is a struct sqlfault). */
+bool sqlfault_no_target(const struct fault *f);
+int sqlfault_supported(struct fault *f, struct duress_err *err);
+int sqlfault_plan(struct fault *f, struct duress_err *err);
+int sqlfault_apply(struct fault *f, struct duress_err *err);
+int sqlfault_tick(struct fault *f, uint64_t since_apply_us, struct duress_err *err);
+void sqlfault_report(struct fault *f, json_t *summary);
+void sqlfault_sample(struct fault *f, json_t *sample);
+void sqlfault_release(struct fault *f);
+
+#endif
