@@ -19,6 +19,78 @@
 #include <duress/faults/proxyfault.h>
 #include <duress/proxy/sqlrule.h>
 
+/* The option table of a database fault; the texts are the dialect's. */
+#define SQLFAULT_OPTS(tx_help, error_metavar, error_help, deadlock_help, serial_help,        \
+		      canceled_help, shutdown_help, too_many_help, ddl_help)                 \
+	PXF_OPTS,                                                                            \
+		{ .name = "match",                                                           \
+		  .type = FOPT_STRING,                                                       \
+		  .metavar = "REGEX",                                                        \
+		  .help = "only statements whose SQL text matches REGEX (extended, "         \
+			  "case-insensitive)" },                                             \
+		{ .name = "in-transaction", .type = FOPT_FLAG, .help = tx_help },            \
+		{ .name = "percent",                                                         \
+		  .type = FOPT_PERCENT,                                                      \
+		  .metavar = "PCT",                                                          \
+		  .max = 100,                                                                \
+		  .help = "--error, --delay and --fail-ddl apply to PCT of the matching "    \
+			  "statements (default 100)" },                                      \
+		{ .name = "error",                                                           \
+		  .type = FOPT_STRING,                                                       \
+		  .metavar = error_metavar,                                                  \
+		  .help = error_help },                                                      \
+		{ .name = "deadlock",                                                        \
+		  .type = FOPT_PERCENT,                                                      \
+		  .metavar = "PCT",                                                          \
+		  .max = 100,                                                                \
+		  .help = deadlock_help },                                                   \
+		{ .name = "serialization-failure",                                           \
+		  .type = FOPT_PERCENT,                                                      \
+		  .metavar = "PCT",                                                          \
+		  .max = 100,                                                                \
+		  .help = serial_help },                                                     \
+		{ .name = "query-canceled",                                                  \
+		  .type = FOPT_PERCENT,                                                      \
+		  .metavar = "PCT",                                                          \
+		  .max = 100,                                                                \
+		  .help = canceled_help },                                                   \
+		{ .name = "admin-shutdown",                                                  \
+		  .type = FOPT_PERCENT,                                                      \
+		  .metavar = "PCT",                                                          \
+		  .max = 100,                                                                \
+		  .help = shutdown_help },                                                   \
+		{ .name = "too-many-connections",                                            \
+		  .type = FOPT_PERCENT,                                                      \
+		  .metavar = "PCT",                                                          \
+		  .max = 100,                                                                \
+		  .help = too_many_help },                                                   \
+		{ .name = "delay",                                                           \
+		  .type = FOPT_DURATION,                                                     \
+		  .metavar = "DUR",                                                          \
+		  .help = "hold each matching statement DUR before it reaches the server" }, \
+		{ .name = "drop-connection",                                                 \
+		  .type = FOPT_PERCENT,                                                      \
+		  .metavar = "PCT",                                                          \
+		  .max = 100,                                                                \
+		  .help = "PCT of the matching statements: the connection is closed "        \
+			  "instead" },                                                       \
+		{ .name = "fail-ddl", .type = FOPT_FLAG, .help = ddl_help },                 \
+		{ .name = "after",                                                           \
+		  .type = FOPT_UINT,                                                         \
+		  .metavar = "N",                                                            \
+		  .max = 1000000000,                                                         \
+		  .help = "--fail-ddl: let the first N schema changes through" },            \
+		{ .name = "corrupt-rows",                                                    \
+		  .type = FOPT_PERCENT,                                                      \
+		  .metavar = "PCT",                                                          \
+		  .max = 100,                                                                \
+		  .help = "change one value in PCT of the result rows of matching "          \
+			  "statements" },                                                    \
+	{                                                                                    \
+		.name = "seed", .type = FOPT_UINT, .metavar = "N", .min = 1,                 \
+		.help = "seed of the percentage draws (default: random)"                     \
+	}
+
 struct sqlfault_shortcut {
 	const char *opt;  /* "deadlock" */
 	const char *code; /* "40P01"; NULL: refused, with why */
