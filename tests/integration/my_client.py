@@ -10,6 +10,7 @@ my_client.py MODE PORT [ARGS] prints one JSON object:
   binrows PORT      the same as a prepared statement (COM_STMT_PREPARE and
                     COM_STMT_EXECUTE, binary rows), spoken over pymysql's
                     connection: pymysql itself has only the text protocol
+  multi PORT        three result sets and an OK of one COM_QUERY, then one more
   migrate PORT      five schema changes in order, stopping at the first error
   connect PORT      one connection and SELECT 1: "ok" or the error
   time PORT N SQL   N times SQL on one connection: each one's milliseconds
@@ -20,7 +21,7 @@ import sys
 import time
 
 import pymysql
-from pymysql.constants import COMMAND, FIELD_TYPE
+from pymysql.constants import CLIENT, COMMAND, FIELD_TYPE
 from pymysql.protocol import FieldDescriptorPacket
 
 COLS = "id, name, qty, price, w, b, n"
@@ -96,7 +97,10 @@ def binrows(port):
     for _ in range(ncols + (1 if ncols else 0) + nparams + (1 if nparams else 0)):
         c._read_packet()
     c._execute_command(COMMAND.COM_STMT_EXECUTE, struct.pack("<IBI", sid, 0, 1))
-    first = c._read_packet().get_all_data()
+    try:
+        first = c._read_packet().get_all_data()
+    except pymysql.err.MySQLError as e:  # the ERR packet, parsed by pymysql
+        return {"error": e.args[0], "message": str(e.args[1])}
     n, _ = lenenc(first, 0)
     fields = [c._read_packet(FieldDescriptorPacket) for _ in range(n)]
     c._read_packet()  # EOF
@@ -135,6 +139,23 @@ def binrows(port):
         cur.execute("SELECT 1")
         cur.fetchall()
     return {"rows": out, "types": [f.type_code for f in fields]}
+
+
+def multi(port):
+    """Several result sets of one COM_QUERY, then the connection goes on."""
+    c = conn(port, autocommit=True, client_flag=CLIENT.MULTI_STATEMENTS)
+    sets = []
+    with c.cursor() as cur:
+        cur.execute("SELECT id FROM items WHERE id = 1; SELECT 42; "
+                    "SELECT name FROM items WHERE id = 2; DO 0")
+        while True:
+            if cur.description:
+                sets.append([str(v) for r in cur.fetchall() for v in r])
+            if not cur.nextset():
+                break
+        cur.execute("SELECT 41 + 1")
+        after = cur.fetchone()[0]
+    return {"sets": sets, "after": after}
 
 
 def migrate(port):
@@ -191,6 +212,8 @@ def main():
         out = rows(port)
     elif mode == "binrows":
         out = binrows(port)
+    elif mode == "multi":
+        out = multi(port)
     elif mode == "migrate":
         out = migrate(port)
     elif mode == "connect":
