@@ -30,86 +30,11 @@
 #include <duress/proxy/pgf.h>
 #include <duress/proxy/proxy.h>
 
-struct rig {
-	struct proxy *p;
-	struct sqlr_config cfg;
-	int client, server;
-};
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
+#include "sqlrig.h"
 
 static void rig_up(struct rig *g)
 {
-	struct proxy_config pc = { .listen_fd = -1, .filter = &pgf_filter };
-	struct duress_err err = { 0 };
-	int a[2], b[2];
-
-	g->cfg.seed = 11;
-	sqlr_init(&g->cfg);
-	pc.filter_arg = &g->cfg;
-	assert_int_equal(proxy_new(&pc, &g->p, &err), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), 0);
-	assert_int_equal(proxy_adopt(g->p, a[1], b[0], &err), 0);
-	g->client = a[0];
-	g->server = b[1];
-}
-
-static void rig_down(struct rig *g)
-{
-	close(g->client);
-	close(g->server);
-	proxy_free(g->p);
-	if (g->cfg.has_match)
-		regfree(&g->cfg.match);
-	memset(g, 0, sizeof(*g));
-}
-
-static void put(struct rig *g, int fd, const void *s, size_t len)
-{
-	struct duress_err err = { 0 };
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t w = send(fd, (const char *)s + off, len - off, MSG_NOSIGNAL);
-
-		if (w > 0)
-			off += (size_t)w;
-		proxy_run_once(g->p, 1, &err);
-	}
-}
-
-/* Up to want bytes from fd within timeout_ms (turning the loop); *eof set
- * when the peer closed. */
-static size_t get(struct rig *g, int fd, void *out, size_t want, int timeout_ms, bool *eof)
-{
-	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000;
-	struct duress_err err = { 0 };
-	size_t len = 0;
-
-	if (eof)
-		*eof = false;
-	while (len < want && now_ns() < end) {
-		ssize_t r = recv(fd, (char *)out + len, want - len, MSG_DONTWAIT);
-
-		if (r > 0) {
-			len += (size_t)r;
-			continue;
-		}
-		if (r == 0) {
-			if (eof)
-				*eof = true;
-			break;
-		}
-		proxy_run_once(g->p, 2, &err);
-	}
-	return len;
+	rig_up_with(g, &pgf_filter);
 }
 
 /* A typed message into out: its length. */
@@ -465,13 +390,11 @@ static void test_too_many(void **state)
 static void test_large_streams(void **state)
 {
 	static struct rig g;
-	size_t len = 3u << 20, n, got = 0;
-	char *m = malloc(len + 16), *buf = malloc(len + 16);
-	struct duress_err err = { 0 };
+	size_t len = 3u << 20, n;
+	char *m = malloc(len + 16);
 
 	(void)state;
 	assert_non_null(m);
-	assert_non_null(buf);
 	g.cfg.error_pct = 100;
 	strcpy(g.cfg.code, "40P01");
 	rig_up(&g);
@@ -481,22 +404,9 @@ static void test_large_streams(void **state)
 	memcpy(m + 5 + len - 2, "'", 2);
 	m[5 + len - 1] = '\0';
 	n = msg(m, 'Q', m + 5, len);
-	for (size_t off = 0; off < n || got < n;) {
-		ssize_t w = off < n ? send(g.client, m + off, n - off, MSG_NOSIGNAL) : 0;
-		ssize_t r;
-
-		if (w > 0)
-			off += (size_t)w;
-		proxy_run_once(g.p, 1, &err);
-		r = recv(g.server, buf + got, n - got, MSG_DONTWAIT);
-		if (r > 0)
-			got += (size_t)r;
-	}
-	assert_int_equal(got, n);
-	assert_memory_equal(buf, m, n);
+	through(&g, g.client, g.server, m, n);
 	assert_int_equal(g.cfg.injected[SQLR_ERROR], 0);
 	free(m);
-	free(buf);
 	rig_down(&g);
 }
 
