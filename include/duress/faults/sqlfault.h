@@ -121,7 +121,13 @@ struct sqlfault {
 int sqlfault_validate(struct fault *f, struct sqlfault *s, const struct sqlfault_dialect *d,
 		      struct duress_err *err);
 
-/* The hooks, for the fault's descriptor (priv is a struct sqlfault). */
+/* The hooks, for the fault's descriptor (priv is a struct sqlfault):
+ * SQLFAULT_HOOKS in it, and a validate calling sqlfault_validate. */
+#define SQLFAULT_HOOKS                                                                           \
+	.priv_size = sizeof(struct sqlfault), .supported = sqlfault_supported,                   \
+	.plan = sqlfault_plan, .apply = sqlfault_apply, .tick = sqlfault_tick,                   \
+	.report = sqlfault_report, .release = sqlfault_release, .no_target = sqlfault_no_target, \
+	.sample = sqlfault_sample
 bool sqlfault_no_target(const struct fault *f);
 int sqlfault_supported(struct fault *f, struct duress_err *err);
 int sqlfault_plan(struct fault *f, struct duress_err *err);
