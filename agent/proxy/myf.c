@@ -141,21 +141,11 @@ struct stmt {
 	uint8_t types[MYF_MAX_COLS];
 };
 
-struct mydir {
-	uint8_t hdr[4];
-	size_t hlen;
-	uint64_t stream_left;
-	bool need_type; /* a streamed packet's first byte not seen yet */
-	bool cont;	/* the packet is the continuation of a 16 MiB one */
-	char *msg;
-	size_t mlen, mwant;
-	bool collecting;
-};
-
 struct mconn {
-	struct mydir d[2];
+	struct sqlr_link l;	/* first: the framing's */
+	bool cont[2];		/* the next packet continues one of 16 MiB */
+	bool streaming_cont[2]; /* the packet streamed is such a continuation */
 	enum phase phase;
-	bool dead, passthrough;
 	uint32_t caps, ext_caps;
 	uint16_t status;
 	bool infile; /* the client sends a LOCAL INFILE's packets */
@@ -274,10 +264,10 @@ static void result_end(struct mconn *pc, uint16_t status, bool known)
 /* Hand the rest of the connection to plain forwarding. */
 static void give_up(struct proxy_conn *c, struct mconn *pc, const char *why)
 {
-	if (!pc->passthrough)
+	if (!pc->l.passthrough)
 		proxy_event(c, "mysql: connection %llu passed through: %s",
 			    (unsigned long long)proxy_conn_id(c), why);
-	pc->passthrough = true;
+	pc->l.passthrough = true;
 }
 
 /* An ERR packet with sequence id seq. */
@@ -447,7 +437,7 @@ static bool on_command(struct proxy_conn *c, struct mconn *pc, const uint8_t *m,
 	if (k == SQLR_DROP) {
 		proxy_event(c, "mysql: connection %llu dropped mid-statement",
 			    (unsigned long long)proxy_conn_id(c));
-		pc->dead = true;
+		pc->l.dead = true;
 		proxy_close(c);
 		return false;
 	}
@@ -774,7 +764,7 @@ static bool on_replaced(struct proxy_conn *c, struct mconn *pc, struct exp *h, c
 	pc->status &= (uint16_t)~ST_MORE_RESULTS;
 	send_err(c, pc, m[3], kind_code(cfg, k), true);
 	if (k == SQLR_ADMIN_SHUTDOWN) {
-		pc->dead = true;
+		pc->l.dead = true;
 		proxy_close(c);
 	}
 	return false;
@@ -967,108 +957,48 @@ static void on_big(struct proxy_conn *c, struct mconn *pc, enum proxy_dir dir, u
 	give_up(c, pc, "a large packet out of a result set");
 }
 
-static void flush(struct proxy_conn *c, enum proxy_dir dir, const char **fwd, const char *to)
+static size_t my_hdr_size(struct proxy_conn *c, enum proxy_dir dir)
 {
-	if (to > *fwd)
-		proxy_send(c, dir, *fwd, (size_t)(to - *fwd), 0);
-	*fwd = to;
+	(void)c;
+	(void)dir;
+	return 4;
 }
+
+static enum sqlr_what my_what(struct proxy_conn *c, enum proxy_dir dir, const uint8_t *h,
+			      uint64_t *total)
+{
+	struct mconn *pc = proxy_conn_priv(c);
+	bool cont = pc->cont[dir];
+
+	*total = 4 + (uint64_t)le24(h);
+	pc->cont[dir] = le24(h) == MY_MAX_PAYLOAD;
+	pc->streaming_cont[dir] = cont;
+	return cont || *total > MYF_MAX_MSG ? SQLR_W_STREAM : SQLR_W_INSPECT;
+}
+
+static bool my_handle(struct proxy_conn *c, enum proxy_dir dir, const char *m, size_t n)
+{
+	return handle(c, proxy_conn_priv(c), dir, m, n);
+}
+
+static void my_streamed(struct proxy_conn *c, enum proxy_dir dir, uint8_t first)
+{
+	struct mconn *pc = proxy_conn_priv(c);
+
+	if (!pc->streaming_cont[dir])
+		on_big(c, pc, dir, first);
+}
+
+static const struct sqlr_framing my_framing = {
+	.hdr_size = my_hdr_size,
+	.what = my_what,
+	.handle = my_handle,
+	.streamed = my_streamed,
+};
 
 static void p_data(struct proxy_conn *c, enum proxy_dir dir, const char *buf, size_t len)
 {
-	struct mconn *pc = proxy_conn_priv(c);
-	struct mydir *d = &pc->d[dir];
-	const char *fwd = buf;
-	size_t i = 0;
-
-	while (i < len && !pc->dead && !pc->passthrough) {
-		const uint8_t *h;
-		const char *hstart = NULL;
-		uint64_t total, body;
-		size_t n;
-		bool cont;
-
-		if (d->stream_left) {
-			n = len - i < d->stream_left ? len - i : (size_t)d->stream_left;
-			if (d->need_type) {
-				d->need_type = false;
-				on_big(c, pc, dir, (uint8_t)buf[i]);
-			}
-			i += n;
-			d->stream_left -= n;
-			continue;
-		}
-		if (d->collecting) {
-			n = len - i < d->mwant - d->mlen ? len - i : d->mwant - d->mlen;
-			memcpy(d->msg + d->mlen, buf + i, n);
-			d->mlen += n;
-			i += n;
-			fwd = buf + i;
-			if (d->mlen == d->mwant) {
-				d->collecting = false;
-				if (handle(c, pc, dir, d->msg, d->mlen))
-					proxy_send(c, dir, d->msg, d->mlen, 0);
-				free(d->msg);
-				d->msg = NULL;
-			}
-			continue;
-		}
-		if (!d->hlen && len - i >= 4) {
-			hstart = buf + i;
-			h = (const uint8_t *)hstart;
-			i += 4;
-		} else {
-			flush(c, dir, &fwd, buf + i);
-			n = 4 - d->hlen < len - i ? 4 - d->hlen : len - i;
-			memcpy(d->hdr + d->hlen, buf + i, n);
-			d->hlen += n;
-			i += n;
-			fwd = buf + i;
-			if (d->hlen < 4)
-				continue;
-			h = d->hdr;
-		}
-		d->hlen = 0;
-		body = le24(h);
-		total = 4 + body;
-		cont = d->cont;
-		d->cont = body == MY_MAX_PAYLOAD;
-		if (cont || total > MYF_MAX_MSG) {
-			if (!hstart)
-				proxy_send(c, dir, (const char *)h, 4, 0);
-			d->stream_left = body;
-			d->need_type = !cont && body > 0;
-			continue;
-		}
-		if (hstart && body <= len - i) {
-			bool keep;
-
-			i += (size_t)body;
-			flush(c, dir, &fwd, hstart);
-			keep = handle(c, pc, dir, hstart, (size_t)total);
-			fwd = keep ? hstart : buf + i;
-		} else {
-			flush(c, dir, &fwd, hstart ? hstart : buf + i);
-			d->msg = malloc((size_t)total);
-			if (!d->msg) {
-				pc->dead = true;
-				proxy_close(c);
-				return;
-			}
-			memcpy(d->msg, h, 4);
-			d->mlen = 4;
-			d->mwant = (size_t)total;
-			d->collecting = true;
-			fwd = buf + i;
-		}
-	}
-	if (pc->dead)
-		return;
-	flush(c, dir, &fwd, buf + len);
-	if (pc->passthrough) {
-		proxy_pass(c, PROXY_UP);
-		proxy_pass(c, PROXY_DOWN);
-	}
+	sqlr_frame(c, &my_framing, dir, buf, len);
 }
 
 static int p_open(struct proxy_conn *c)
@@ -1084,7 +1014,7 @@ static int p_open(struct proxy_conn *c)
 		/* what a full server sends instead of its greeting: no SQLSTATE
 		 * (nothing is negotiated yet), sequence id 0 */
 		send_err(c, pc, 0, 1040, false);
-		pc->dead = true;
+		pc->l.dead = true;
 		proxy_close(c);
 		return PROXY_OPEN_NO_UPSTREAM;
 	}
@@ -1095,10 +1025,7 @@ static void p_close(struct proxy_conn *c)
 {
 	struct mconn *pc = proxy_conn_priv(c);
 
-	for (int i = 0; i < 2; i++) {
-		free(pc->d[i].msg);
-		pc->d[i].msg = NULL;
-	}
+	sqlr_link_free(&pc->l);
 }
 
 static void p_stats(void *arg, json_t *out)

@@ -62,16 +62,6 @@ bool pgf_sqlstate_valid(const char *s)
 
 /* ---- per connection ---- */
 
-struct pgdir {
-	uint8_t hdr[5];
-	size_t hlen;
-	uint64_t stream_left; /* body bytes of a streamed message still to come */
-	bool stream_drop;
-	char *msg; /* a message collected whole */
-	size_t mlen, mwant;
-	bool collecting;
-};
-
 struct named {
 	uint64_t hash;
 	unsigned flags;
@@ -79,10 +69,9 @@ struct named {
 };
 
 struct pconn {
-	struct pgdir d[2];
-	bool typed; /* past the startup packet */
-	bool dead, passthrough;
-	char status; /* 'I', 'T', 'E' (predicted for what the client sends next) */
+	struct sqlr_link l; /* first: the framing's */
+	bool typed;	    /* past the startup packet */
+	char status;	    /* 'I', 'T', 'E' (predicted for what the client sends next) */
 	/* what was sent and awaits a ReadyForQuery: corrupt-rows picks */
 	bool ring[PGF_RING];
 	uint32_t rhead, rtail;
@@ -241,7 +230,7 @@ static void apply_kind(struct proxy_conn *c, struct pconn *pc, enum sqlr_kind k)
 	if (k == SQLR_DROP) {
 		proxy_event(c, "postgres: connection %llu dropped mid-statement",
 			    (unsigned long long)proxy_conn_id(c));
-		pc->dead = true;
+		pc->l.dead = true;
 		proxy_close(c);
 	}
 }
@@ -260,14 +249,14 @@ static bool on_startup(struct proxy_conn *c, struct pconn *pc, const char *m, si
 	}
 	if (code != PG_PROTOCOL_3) {
 		/* CancelRequest, or a protocol this filter does not know */
-		pc->passthrough = true;
+		pc->l.passthrough = true;
 		return true;
 	}
 	pc->typed = true;
 	if (cfg->too_many_pct > 0 && hrule_rng_pct(&cfg->rng, cfg->too_many_pct)) {
 		cfg->injected[SQLR_TOO_MANY]++;
 		send_fatal(c, "53300", "sorry, too many clients already");
-		pc->dead = true;
+		pc->l.dead = true;
 		proxy_close(c);
 		return false;
 	}
@@ -555,138 +544,52 @@ static bool handle(struct proxy_conn *c, struct pconn *pc, enum proxy_dir dir, c
 	}
 }
 
-enum what { W_INSPECT, W_STREAM, W_DROP };
-
-static enum what what_to_do(const struct sqlr_config *cfg, const struct pconn *pc,
-			    enum proxy_dir dir, uint8_t type, uint64_t total)
+static size_t pg_hdr_size(struct proxy_conn *c, enum proxy_dir dir)
 {
+	const struct pconn *pc = proxy_conn_priv(c);
+
+	return dir == PROXY_UP && !pc->typed ? 4 : 5;
+}
+
+static enum sqlr_what pg_what(struct proxy_conn *c, enum proxy_dir dir, const uint8_t *h,
+			      uint64_t *total)
+{
+	const struct sqlr_config *cfg = proxy_conn_arg(c);
+	const struct pconn *pc = proxy_conn_priv(c);
 	bool want;
 
-	if (dir == PROXY_UP && !pc->typed)
-		return W_INSPECT;
-	if (dir == PROXY_UP) {
-		if (pc->skipping && type != 'S')
-			return W_DROP;
-		want = strchr("QPBES", type) != NULL;
-	} else {
-		want = type == 'Z' || (cfg->corrupt_pct > 0 && (type == 'T' || type == 'D'));
+	if (dir == PROXY_UP && !pc->typed) {
+		*total = be32(h);
+		/* not PostgreSQL as this filter knows it: hands off */
+		return *total < 8 || *total > PGF_MAX_STARTUP ? SQLR_W_FOREIGN : SQLR_W_INSPECT;
 	}
-	return want && total <= PGF_MAX_MSG ? W_INSPECT : W_STREAM;
+	*total = 1 + (uint64_t)be32(h + 1);
+	if (*total < 5)
+		return SQLR_W_FOREIGN;
+	if (dir == PROXY_UP) {
+		if (pc->skipping && h[0] != 'S')
+			return SQLR_W_DROP;
+		want = strchr("QPBES", h[0]) != NULL;
+	} else {
+		want = h[0] == 'Z' || (cfg->corrupt_pct > 0 && (h[0] == 'T' || h[0] == 'D'));
+	}
+	return want && *total <= PGF_MAX_MSG ? SQLR_W_INSPECT : SQLR_W_STREAM;
 }
 
-static void flush(struct proxy_conn *c, enum proxy_dir dir, const char **fwd, const char *to)
+static bool pg_handle(struct proxy_conn *c, enum proxy_dir dir, const char *m, size_t n)
 {
-	if (to > *fwd)
-		proxy_send(c, dir, *fwd, (size_t)(to - *fwd), 0);
-	*fwd = to;
+	return handle(c, proxy_conn_priv(c), dir, m, n);
 }
+
+static const struct sqlr_framing pg_framing = {
+	.hdr_size = pg_hdr_size,
+	.what = pg_what,
+	.handle = pg_handle,
+};
 
 static void p_data(struct proxy_conn *c, enum proxy_dir dir, const char *buf, size_t len)
 {
-	struct sqlr_config *cfg = proxy_conn_arg(c);
-	struct pconn *pc = proxy_conn_priv(c);
-	struct pgdir *d = &pc->d[dir];
-	const char *fwd = buf;
-	size_t i = 0;
-
-	while (i < len && !pc->dead && !pc->passthrough) {
-		size_t hs = dir == PROXY_UP && !pc->typed ? 4 : 5, n;
-		const uint8_t *h;
-		const char *hstart = NULL;
-		uint64_t total, body;
-		enum what w;
-
-		if (d->stream_left) {
-			n = len - i < d->stream_left ? len - i : (size_t)d->stream_left;
-			if (d->stream_drop)
-				flush(c, dir, &fwd, buf + i);
-			i += n;
-			d->stream_left -= n;
-			if (d->stream_drop)
-				fwd = buf + i;
-			continue;
-		}
-		if (d->collecting) {
-			n = len - i < d->mwant - d->mlen ? len - i : d->mwant - d->mlen;
-			memcpy(d->msg + d->mlen, buf + i, n);
-			d->mlen += n;
-			i += n;
-			fwd = buf + i;
-			if (d->mlen == d->mwant) {
-				d->collecting = false;
-				if (handle(c, pc, dir, d->msg, d->mlen))
-					proxy_send(c, dir, d->msg, d->mlen, 0);
-				free(d->msg);
-				d->msg = NULL;
-			}
-			continue;
-		}
-		if (!d->hlen && len - i >= hs) {
-			hstart = buf + i;
-			h = (const uint8_t *)hstart;
-			i += hs;
-		} else {
-			flush(c, dir, &fwd, buf + i);
-			n = hs - d->hlen < len - i ? hs - d->hlen : len - i;
-			memcpy(d->hdr + d->hlen, buf + i, n);
-			d->hlen += n;
-			i += n;
-			fwd = buf + i;
-			if (d->hlen < hs)
-				continue;
-			h = d->hdr;
-		}
-		d->hlen = 0;
-		total = hs == 4 ? be32(h) : 1 + (uint64_t)be32(h + 1);
-		if ((hs == 4 && (total < 8 || total > PGF_MAX_STARTUP)) || (hs == 5 && total < 5)) {
-			/* not PostgreSQL as this filter knows it: hands off */
-			if (!hstart)
-				proxy_send(c, dir, (const char *)h, hs, 0);
-			pc->passthrough = true;
-			break;
-		}
-		body = total - hs;
-		w = what_to_do(cfg, pc, dir, h[0], total);
-		if (w == W_INSPECT && hstart && body <= len - i) {
-			bool keep;
-
-			i += (size_t)body;
-			flush(c, dir, &fwd, hstart);
-			keep = handle(c, pc, dir, hstart, (size_t)total);
-			fwd = keep ? hstart : buf + i;
-		} else if (w == W_INSPECT) {
-			flush(c, dir, &fwd, hstart ? hstart : buf + i);
-			d->msg = malloc((size_t)total);
-			if (!d->msg) {
-				pc->dead = true;
-				proxy_close(c);
-				return;
-			}
-			memcpy(d->msg, h, hs);
-			d->mlen = hs;
-			d->mwant = (size_t)total;
-			d->collecting = true;
-			fwd = buf + i;
-		} else if (w == W_STREAM) {
-			if (!hstart)
-				proxy_send(c, dir, (const char *)h, hs, 0);
-			d->stream_left = body;
-			d->stream_drop = false;
-		} else {
-			if (hstart)
-				flush(c, dir, &fwd, hstart);
-			fwd = buf + i;
-			d->stream_left = body;
-			d->stream_drop = true;
-		}
-	}
-	if (pc->dead)
-		return;
-	flush(c, dir, &fwd, buf + len);
-	if (pc->passthrough) {
-		proxy_pass(c, PROXY_UP);
-		proxy_pass(c, PROXY_DOWN);
-	}
+	sqlr_frame(c, &pg_framing, dir, buf, len);
 }
 
 static int p_open(struct proxy_conn *c)
@@ -703,10 +606,7 @@ static void p_close(struct proxy_conn *c)
 {
 	struct pconn *pc = proxy_conn_priv(c);
 
-	for (int i = 0; i < 2; i++) {
-		free(pc->d[i].msg);
-		pc->d[i].msg = NULL;
-	}
+	sqlr_link_free(&pc->l);
 }
 
 static void p_stats(void *arg, json_t *out)

@@ -3,6 +3,7 @@
 #include <duress/proxy/sqlrule.h>
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -183,4 +184,132 @@ void sqlr_stats(const struct sqlr_config *cfg, json_t *out)
 	for (int k = 0; k < SQLR_NKINDS; k++)
 		json_object_set_new(inj, names[k], json_integer((json_int_t)cfg->injected[k]));
 	json_object_set_new(out, "injected", inj);
+}
+
+static void flush(struct proxy_conn *c, enum proxy_dir dir, const char **fwd, const char *to)
+{
+	if (to > *fwd)
+		proxy_send(c, dir, *fwd, (size_t)(to - *fwd), 0);
+	*fwd = to;
+}
+
+void sqlr_frame(struct proxy_conn *c, const struct sqlr_framing *fr, enum proxy_dir dir,
+		const char *buf, size_t len)
+{
+	struct sqlr_link *l = proxy_conn_priv(c);
+	struct sqlr_dir *d = &l->d[dir];
+	const char *fwd = buf;
+	size_t i = 0;
+
+	while (i < len && !l->dead && !l->passthrough) {
+		size_t hs = fr->hdr_size(c, dir), n;
+		const uint8_t *h;
+		const char *hstart = NULL;
+		uint64_t total = 0, body;
+		enum sqlr_what w;
+
+		if (d->stream_left) {
+			n = len - i < d->stream_left ? len - i : (size_t)d->stream_left;
+			if (d->need_first) {
+				d->need_first = false;
+				if (fr->streamed)
+					fr->streamed(c, dir, (uint8_t)buf[i]);
+			}
+			if (d->stream_drop)
+				flush(c, dir, &fwd, buf + i);
+			i += n;
+			d->stream_left -= n;
+			if (d->stream_drop)
+				fwd = buf + i;
+			continue;
+		}
+		if (d->collecting) {
+			n = len - i < d->mwant - d->mlen ? len - i : d->mwant - d->mlen;
+			memcpy(d->msg + d->mlen, buf + i, n);
+			d->mlen += n;
+			i += n;
+			fwd = buf + i;
+			if (d->mlen == d->mwant) {
+				d->collecting = false;
+				if (fr->handle(c, dir, d->msg, d->mlen))
+					proxy_send(c, dir, d->msg, d->mlen, 0);
+				free(d->msg);
+				d->msg = NULL;
+			}
+			continue;
+		}
+		if (!d->hlen && len - i >= hs) {
+			hstart = buf + i;
+			h = (const uint8_t *)hstart;
+			i += hs;
+		} else {
+			flush(c, dir, &fwd, buf + i);
+			n = hs - d->hlen < len - i ? hs - d->hlen : len - i;
+			memcpy(d->hdr + d->hlen, buf + i, n);
+			d->hlen += n;
+			i += n;
+			fwd = buf + i;
+			if (d->hlen < hs)
+				continue;
+			h = d->hdr;
+		}
+		d->hlen = 0;
+		w = fr->what(c, dir, h, &total);
+		if (w == SQLR_W_FOREIGN || total < hs) {
+			if (!hstart)
+				proxy_send(c, dir, (const char *)h, hs, 0);
+			l->passthrough = true;
+			break;
+		}
+		body = total - hs;
+		if (w == SQLR_W_INSPECT && hstart && body <= len - i) {
+			bool keep;
+
+			i += (size_t)body;
+			flush(c, dir, &fwd, hstart);
+			keep = fr->handle(c, dir, hstart, (size_t)total);
+			fwd = keep ? hstart : buf + i;
+		} else if (w == SQLR_W_INSPECT) {
+			flush(c, dir, &fwd, hstart ? hstart : buf + i);
+			d->msg = malloc((size_t)total);
+			if (!d->msg) {
+				l->dead = true;
+				proxy_close(c);
+				return;
+			}
+			memcpy(d->msg, h, hs);
+			d->mlen = hs;
+			d->mwant = (size_t)total;
+			d->collecting = true;
+			fwd = buf + i;
+		} else if (w == SQLR_W_STREAM) {
+			if (!hstart)
+				proxy_send(c, dir, (const char *)h, hs, 0);
+			d->stream_left = body;
+			d->stream_drop = false;
+			d->need_first = body > 0;
+		} else {
+			if (hstart)
+				flush(c, dir, &fwd, hstart);
+			fwd = buf + i;
+			d->stream_left = body;
+			d->stream_drop = true;
+			d->need_first = false;
+		}
+	}
+	if (l->dead)
+		return;
+	flush(c, dir, &fwd, buf + len);
+	if (l->passthrough) {
+		proxy_pass(c, PROXY_UP);
+		proxy_pass(c, PROXY_DOWN);
+	}
+}
+
+void sqlr_link_free(struct sqlr_link *l)
+{
+	for (int i = 0; i < 2; i++) {
+		free(l->d[i].msg);
+		l->d[i].msg = NULL;
+	}
 }

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include <duress/proxy/httprule.h>
+#include <duress/proxy/proxy.h>
 
 /* statement flags (sqlr_classify) */
 #define SQLR_MATCH 0x01u    /* the regex matched (or there is none) */
@@ -92,5 +93,56 @@ bool sqlr_pick_rows(const struct sqlr_config *cfg, bool in_tx, unsigned fl);
 bool sqlr_corrupt_value(struct hrule_rng *rng, char *v, size_t len, enum sqlr_col t);
 /* The counters, with the injected ones under "injected". */
 void sqlr_stats(const struct sqlr_config *cfg, json_t *out);
+
+/*
+ * Framing: the byte streams of a connection cut into the protocol's
+ * packets (a header that gives the length, then the body), streamed.  A
+ * packet the filter wants to look into is handed whole to its handle hook
+ * (held only when it arrives split across reads); one it does not (too
+ * large, of no interest) passes as it comes, or is dropped.  A filter's
+ * per-connection state starts with a struct sqlr_link.
+ */
+enum sqlr_what {
+	SQLR_W_INSPECT, /* whole to handle() */
+	SQLR_W_STREAM,	/* forwarded as it comes (first body byte to streamed()) */
+	SQLR_W_DROP,	/* nowhere */
+	SQLR_W_FOREIGN, /* not the protocol: everything passes from here on */
+};
+
+struct sqlr_dir {
+	uint8_t hdr[8];
+	size_t hlen;
+	uint64_t stream_left;
+	bool stream_drop, need_first;
+	char *msg; /* a packet collected whole */
+	size_t mlen, mwant;
+	bool collecting;
+};
+
+struct sqlr_link {
+	struct sqlr_dir d[2];
+	bool dead;	  /* closed by the filter: nothing more is forwarded */
+	bool passthrough; /* handed to the engine's plain forwarding */
+};
+
+struct sqlr_framing {
+	/* the header's size on dir now (at most 8) */
+	size_t (*hdr_size)(struct proxy_conn *c, enum proxy_dir dir);
+	/* a whole header: the packet's total size (header included) and what
+	 * to do with it */
+	enum sqlr_what (*what)(struct proxy_conn *c, enum proxy_dir dir, const uint8_t *hdr,
+			       uint64_t *total);
+	/* a packet read whole: true to forward it as it is */
+	bool (*handle)(struct proxy_conn *c, enum proxy_dir dir, const char *m, size_t n);
+	/* the first body byte of a streamed packet (NULL: not wanted) */
+	void (*streamed)(struct proxy_conn *c, enum proxy_dir dir, uint8_t first);
+};
+
+/* The data hook's work: buf as it arrived on dir.  The connection's
+ * private state starts with the struct sqlr_link. */
+void sqlr_frame(struct proxy_conn *c, const struct sqlr_framing *fr, enum proxy_dir dir,
+		const char *buf, size_t len);
+/* The close hook's: what the link holds. */
+void sqlr_link_free(struct sqlr_link *l);
 
 #endif
