@@ -1021,23 +1021,11 @@ static int p_open(struct proxy_conn *c)
 	return PROXY_OPEN_CONNECT;
 }
 
-static void p_close(struct proxy_conn *c)
-{
-	struct mconn *pc = proxy_conn_priv(c);
-
-	sqlr_link_free(&pc->l);
-}
-
-static void p_stats(void *arg, json_t *out)
-{
-	sqlr_stats(arg, out);
-}
-
 const struct proxy_filter myf_filter = {
 	.name = "mysql",
 	.conn_size = sizeof(struct mconn),
 	.open = p_open,
 	.data = p_data,
-	.close = p_close,
-	.stats = p_stats,
+	.close = sqlr_close,
+	.stats = sqlr_stats,
 };

@@ -602,23 +602,11 @@ static int p_open(struct proxy_conn *c)
 	return PROXY_OPEN_CONNECT;
 }
 
-static void p_close(struct proxy_conn *c)
-{
-	struct pconn *pc = proxy_conn_priv(c);
-
-	sqlr_link_free(&pc->l);
-}
-
-static void p_stats(void *arg, json_t *out)
-{
-	sqlr_stats(arg, out);
-}
-
 const struct proxy_filter pgf_filter = {
 	.name = "postgres",
 	.conn_size = sizeof(struct pconn),
 	.open = p_open,
 	.data = p_data,
-	.close = p_close,
-	.stats = p_stats,
+	.close = sqlr_close,
+	.stats = sqlr_stats,
 };

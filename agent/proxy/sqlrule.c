@@ -172,8 +172,9 @@ bool sqlr_corrupt_value(struct hrule_rng *rng, char *v, size_t len, enum sqlr_co
 	return true;
 }
 
-void sqlr_stats(const struct sqlr_config *cfg, json_t *out)
+void sqlr_stats(void *arg, json_t *out)
 {
+	const struct sqlr_config *cfg = arg;
 	json_t *inj = json_object();
 
 	json_object_set_new(out, "statements", json_integer((json_int_t)cfg->statements));
@@ -306,8 +307,10 @@ void sqlr_frame(struct proxy_conn *c, const struct sqlr_framing *fr, enum proxy_
 	}
 }
 
-void sqlr_link_free(struct sqlr_link *l)
+void sqlr_close(struct proxy_conn *c)
 {
+	struct sqlr_link *l = proxy_conn_priv(c);
+
 	for (int i = 0; i < 2; i++) {
 		free(l->d[i].msg);
 		l->d[i].msg = NULL;

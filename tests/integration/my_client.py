@@ -15,11 +15,9 @@ my_client.py MODE PORT [ARGS] prints one JSON object:
   connect PORT      one connection and SELECT 1: "ok" or the error
   time PORT N SQL   N times SQL on one connection: each one's milliseconds
 """
-import json
 import struct
-import sys
-import time
 
+import db_client
 import pymysql
 from pymysql.constants import CLIENT, COMMAND, FIELD_TYPE
 from pymysql.protocol import FieldDescriptorPacket
@@ -159,24 +157,8 @@ def multi(port):
 
 
 def migrate(port):
-    steps = [
-        "CREATE TABLE mig_a (id int PRIMARY KEY)",
-        "ALTER TABLE mig_a ADD COLUMN b varchar(20)",
-        "CREATE INDEX mig_a_b ON mig_a (b)",
-        "CREATE TABLE mig_c (id int)",
-        "ALTER TABLE mig_c ADD COLUMN d int",
-    ]
-    c = conn(port, autocommit=True)
-    applied = 0
-    with c.cursor() as cur:
-        for s in steps:
-            try:
-                cur.execute(s)
-                applied += 1
-            except pymysql.err.MySQLError as e:
-                return {"applied": applied, "failed_at": applied + 1, "errno": e.args[0],
-                        "error": str(e.args[1])}
-    return {"applied": applied, "failed_at": None}
+    return db_client.migrate(conn(port, autocommit=True), pymysql.err.MySQLError,
+                             lambda e: {"errno": e.args[0], "error": str(e.args[1])})
 
 
 def connect(port):
@@ -192,39 +174,10 @@ def connect(port):
 
 
 def timing(port, n, sql):
-    c = conn(port, autocommit=True)
-    ms = []
-    with c.cursor() as cur:
-        for _ in range(n):
-            t = time.monotonic()
-            cur.execute(sql)
-            cur.fetchall()
-            ms.append(round((time.monotonic() - t) * 1000, 2))
-    return {"ms": ms}
-
-
-def main():
-    mode, port = sys.argv[1], int(sys.argv[2])
-    t = time.monotonic()
-    if mode == "deadlock":
-        out = deadlock(port, int(sys.argv[3]))
-    elif mode == "rows":
-        out = rows(port)
-    elif mode == "binrows":
-        out = binrows(port)
-    elif mode == "multi":
-        out = multi(port)
-    elif mode == "migrate":
-        out = migrate(port)
-    elif mode == "connect":
-        out = connect(port)
-    elif mode == "time":
-        out = timing(port, int(sys.argv[3]), sys.argv[4])
-    else:
-        sys.exit("unknown mode " + mode)
-    out["seconds"] = round(time.monotonic() - t, 3)
-    print(json.dumps(out))
+    return db_client.timing(conn(port, autocommit=True), int(n), sql)
 
 
 if __name__ == "__main__":
-    main()
+    db_client.main({"deadlock": lambda p, n: deadlock(p, int(n)), "rows": rows,
+                    "binrows": binrows, "multi": multi, "migrate": migrate,
+                    "connect": connect, "time": timing})

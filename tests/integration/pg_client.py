@@ -12,10 +12,7 @@ pg_client.py MODE PORT [ARGS] prints one JSON object:
   connect PORT      one connection and SELECT 1: "ok" or the error
   time PORT N SQL   N times SQL on one connection: each one's milliseconds
 """
-import json
-import sys
-import time
-
+import db_client
 import psycopg2
 import psycopg2.errors
 
@@ -72,25 +69,10 @@ def rows(port):
 
 
 def migrate(port):
-    steps = [
-        "CREATE TABLE mig_a (id int PRIMARY KEY)",
-        "ALTER TABLE mig_a ADD COLUMN b text",
-        "CREATE INDEX mig_a_b ON mig_a (b)",
-        "CREATE TABLE mig_c (id int)",
-        "ALTER TABLE mig_c ADD COLUMN d int",
-    ]
     c = conn(port)
     c.autocommit = True
-    applied = 0
-    with c.cursor() as cur:
-        for s in steps:
-            try:
-                cur.execute(s)
-                applied += 1
-            except psycopg2.Error as e:
-                return {"applied": applied, "failed_at": applied + 1, "pgcode": e.pgcode,
-                        "error": str(e).strip().splitlines()[0]}
-    return {"applied": applied, "failed_at": None}
+    return db_client.migrate(c, psycopg2.Error, lambda e: {
+        "pgcode": e.pgcode, "error": str(e).strip().splitlines()[0]})
 
 
 def connect(port):
@@ -108,34 +90,9 @@ def connect(port):
 def timing(port, n, sql):
     c = conn(port)
     c.autocommit = True
-    ms = []
-    with c.cursor() as cur:
-        for _ in range(n):
-            t = time.monotonic()
-            cur.execute(sql)
-            cur.fetchall()
-            ms.append(round((time.monotonic() - t) * 1000, 2))
-    return {"ms": ms}
-
-
-def main():
-    mode, port = sys.argv[1], int(sys.argv[2])
-    t = time.monotonic()
-    if mode == "deadlock":
-        out = deadlock(port, int(sys.argv[3]))
-    elif mode == "rows":
-        out = rows(port)
-    elif mode == "migrate":
-        out = migrate(port)
-    elif mode == "connect":
-        out = connect(port)
-    elif mode == "time":
-        out = timing(port, int(sys.argv[3]), sys.argv[4])
-    else:
-        sys.exit("unknown mode " + mode)
-    out["seconds"] = round(time.monotonic() - t, 3)
-    print(json.dumps(out))
+    return db_client.timing(c, int(n), sql)
 
 
 if __name__ == "__main__":
-    main()
+    db_client.main({"deadlock": lambda p, n: deadlock(p, int(n)), "rows": rows,
+                    "migrate": migrate, "connect": connect, "time": timing})

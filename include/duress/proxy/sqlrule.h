@@ -91,8 +91,9 @@ bool sqlr_pick_rows(const struct sqlr_config *cfg, bool in_tx, unsigned fl);
  * still reads as the type t: a digit (never a leading zero made), a letter,
  * t/f.  False: nothing in it could be changed. */
 bool sqlr_corrupt_value(struct hrule_rng *rng, char *v, size_t len, enum sqlr_col t);
-/* The counters, with the injected ones under "injected". */
-void sqlr_stats(const struct sqlr_config *cfg, json_t *out);
+/* The counters, with the injected ones under "injected": a filter's stats
+ * hook (arg: the struct sqlr_config). */
+void sqlr_stats(void *arg, json_t *out);
 
 /*
  * Framing: the byte streams of a connection cut into the protocol's
@@ -142,7 +143,7 @@ struct sqlr_framing {
  * private state starts with the struct sqlr_link. */
 void sqlr_frame(struct proxy_conn *c, const struct sqlr_framing *fr, enum proxy_dir dir,
 		const char *buf, size_t len);
-/* The close hook's: what the link holds. */
-void sqlr_link_free(struct sqlr_link *l);
+/* A filter's close hook: frees what the link holds. */
+void sqlr_close(struct proxy_conn *c);
 
 #endif
