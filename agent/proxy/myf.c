@@ -996,11 +996,6 @@ static const struct sqlr_framing my_framing = {
 	.streamed = my_streamed,
 };
 
-static void p_data(struct proxy_conn *c, enum proxy_dir dir, const char *buf, size_t len)
-{
-	sqlr_frame(c, &my_framing, dir, buf, len);
-}
-
 static int p_open(struct proxy_conn *c)
 {
 	struct sqlr_config *cfg = proxy_conn_arg(c);
@@ -1008,6 +1003,7 @@ static int p_open(struct proxy_conn *c)
 
 	cfg->connections++;
 	pc->status = ST_AUTOCOMMIT;
+	pc->l.fr = &my_framing;
 	pc->prep_slot = -1;
 	if (cfg->too_many_pct > 0 && hrule_rng_pct(&cfg->rng, cfg->too_many_pct)) {
 		cfg->injected[SQLR_TOO_MANY]++;
@@ -1025,7 +1021,7 @@ const struct proxy_filter myf_filter = {
 	.name = "mysql",
 	.conn_size = sizeof(struct mconn),
 	.open = p_open,
-	.data = p_data,
+	.data = sqlr_data,
 	.close = sqlr_close,
 	.stats = sqlr_stats,
 };

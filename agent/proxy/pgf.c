@@ -587,11 +587,6 @@ static const struct sqlr_framing pg_framing = {
 	.handle = pg_handle,
 };
 
-static void p_data(struct proxy_conn *c, enum proxy_dir dir, const char *buf, size_t len)
-{
-	sqlr_frame(c, &pg_framing, dir, buf, len);
-}
-
 static int p_open(struct proxy_conn *c)
 {
 	struct sqlr_config *cfg = proxy_conn_arg(c);
@@ -599,6 +594,7 @@ static int p_open(struct proxy_conn *c)
 
 	cfg->connections++;
 	pc->status = 'I';
+	pc->l.fr = &pg_framing;
 	return PROXY_OPEN_CONNECT;
 }
 
@@ -606,7 +602,7 @@ const struct proxy_filter pgf_filter = {
 	.name = "postgres",
 	.conn_size = sizeof(struct pconn),
 	.open = p_open,
-	.data = p_data,
+	.data = sqlr_data,
 	.close = sqlr_close,
 	.stats = sqlr_stats,
 };

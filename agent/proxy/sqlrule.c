@@ -194,10 +194,10 @@ static void flush(struct proxy_conn *c, enum proxy_dir dir, const char **fwd, co
 	*fwd = to;
 }
 
-void sqlr_frame(struct proxy_conn *c, const struct sqlr_framing *fr, enum proxy_dir dir,
-		const char *buf, size_t len)
+void sqlr_data(struct proxy_conn *c, enum proxy_dir dir, const char *buf, size_t len)
 {
 	struct sqlr_link *l = proxy_conn_priv(c);
+	const struct sqlr_framing *fr = l->fr;
 	struct sqlr_dir *d = &l->d[dir];
 	const char *fwd = buf;
 	size_t i = 0;

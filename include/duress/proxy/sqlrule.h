@@ -120,7 +120,10 @@ struct sqlr_dir {
 	bool collecting;
 };
 
+struct sqlr_framing;
+
 struct sqlr_link {
+	const struct sqlr_framing *fr; /* set by the filter's open hook */
 	struct sqlr_dir d[2];
 	bool dead;	  /* closed by the filter: nothing more is forwarded */
 	bool passthrough; /* handed to the engine's plain forwarding */
@@ -139,10 +142,10 @@ struct sqlr_framing {
 	void (*streamed)(struct proxy_conn *c, enum proxy_dir dir, uint8_t first);
 };
 
-/* The data hook's work: buf as it arrived on dir.  The connection's
- * private state starts with the struct sqlr_link. */
-void sqlr_frame(struct proxy_conn *c, const struct sqlr_framing *fr, enum proxy_dir dir,
-		const char *buf, size_t len);
+/* A filter's data hook: buf as it arrived on dir, framed as the link's
+ * framing says.  The connection's private state starts with the struct
+ * sqlr_link. */
+void sqlr_data(struct proxy_conn *c, enum proxy_dir dir, const char *buf, size_t len);
 /* A filter's close hook: frees what the link holds. */
 void sqlr_close(struct proxy_conn *c);
 
