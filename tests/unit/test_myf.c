@@ -440,6 +440,18 @@ static void test_pure(void **state)
 	assert_string_equal(st, "40001");
 	assert_null(myf_error_message(1999, &st));
 	assert_string_equal(st, "HY000");
+	/* the shared classifier, with MySQL's own comment and DDL */
+	assert_true(sqlr_is_ddl("# note\n RENAME TABLE a TO b", 29));
+	assert_true(sqlr_is_ddl("/*!40101 x */ ALTER TABLE t", 27));
+	assert_false(sqlr_is_ddl("SELECT 'DROP'", 13));
+	{
+		struct sqlr_config cfg = { 0 };
+
+		assert_true(sqlr_classify(&cfg, "START TRANSACTION", 17) & SQLR_BEGIN);
+		assert_true(sqlr_classify(&cfg, "rollback", 8) & SQLR_ROLLBACK);
+		assert_true(sqlr_classify(&cfg, " commit", 7) & SQLR_END);
+		assert_true(sqlr_classify(&cfg, "x", 1) & SQLR_MATCH);
+	}
 }
 
 int main(void)
