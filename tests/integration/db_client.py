@@ -19,6 +19,46 @@ MIGRATION = [
 ]
 
 
+def deadlock(c, n, errors, classify, begin=None):
+    """n transactions on c (begin(); UPDATE one of 10 accounts; COMMIT),
+    each retried while classify(e) of the error says (retryable,
+    a deadlock, its text): how many first attempts met a deadlock,
+    retries, other errors, the accounts' total afterwards (each
+    transaction adds 1 exactly once)."""
+    first, retries, other, done = 0, 0, [], 0
+    for i in range(n):
+        attempt = 0
+        while True:
+            try:
+                if begin:
+                    begin()
+                with c.cursor() as cur:
+                    cur.execute("UPDATE accounts SET balance = balance + 1 WHERE id = %s",
+                                (i % 10 + 1,))
+                c.commit()
+                done += 1
+                break
+            except errors as e:
+                c.rollback()
+                retry, was_deadlock, text = classify(e)
+                if not retry:
+                    other.append(text)
+                    break
+                if attempt == 0 and was_deadlock:
+                    first += 1
+                retries += 1
+                attempt += 1
+                if attempt > 50:
+                    other.append("gave up after 50 tries")
+                    break
+    with c.cursor() as cur:
+        cur.execute("SELECT sum(balance) FROM accounts")
+        total = cur.fetchone()[0]
+    c.commit()
+    return {"transactions": n, "deadlock_first": first, "retries": retries,
+            "completed": done, "other_errors": other[:5], "total": int(total)}
+
+
 def migrate(c, error, describe):
     """Run MIGRATION on c (autocommit), stopping at the first `error`
     exception: how many applied, and describe(e) of the failure."""

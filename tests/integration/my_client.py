@@ -32,36 +32,9 @@ def conn(port, **kw):
 
 def deadlock(port, n):
     c = conn(port)
-    first, retries, other, done = 0, 0, [], 0
-    for i in range(n):
-        attempt = 0
-        while True:
-            try:
-                c.begin()
-                with c.cursor() as cur:
-                    cur.execute("UPDATE accounts SET balance = balance + 1 WHERE id = %s",
-                                (i % 10 + 1,))
-                c.commit()
-                done += 1
-                break
-            except pymysql.err.OperationalError as e:
-                c.rollback()
-                if e.args[0] != 1213:
-                    other.append("%s %s" % e.args)
-                    break
-                if attempt == 0:
-                    first += 1
-                retries += 1
-                attempt += 1
-                if attempt > 50:
-                    other.append("gave up after 50 tries")
-                    break
-    with c.cursor() as cur:
-        cur.execute("SELECT sum(balance) FROM accounts")
-        total = cur.fetchone()[0]
-    c.commit()
-    return {"transactions": n, "deadlock_first": first, "retries": retries,
-            "completed": done, "other_errors": other[:5], "total": int(total)}
+    return db_client.deadlock(c, n, pymysql.err.MySQLError,
+                              lambda e: (e.args[0] == 1213, True, "%s %s" % e.args[:2]),
+                              begin=c.begin)
 
 
 def rows(port):

@@ -24,38 +24,12 @@ def conn(port):
 
 
 def deadlock(port, n):
-    c = conn(port)
-    first, retries, other, done = 0, 0, [], 0
-    for i in range(n):
-        attempt = 0
-        while True:
-            try:
-                with c.cursor() as cur:
-                    cur.execute("UPDATE accounts SET balance = balance + 1 WHERE id = %s",
-                                (i % 10 + 1,))
-                c.commit()
-                done += 1
-                break
-            except (psycopg2.errors.DeadlockDetected,
-                    psycopg2.errors.SerializationFailure) as e:
-                c.rollback()
-                if attempt == 0 and e.pgcode == "40P01":
-                    first += 1
-                retries += 1
-                attempt += 1
-                if attempt > 50:
-                    other.append("gave up after 50 tries")
-                    break
-            except psycopg2.Error as e:
-                c.rollback()
-                other.append("%s %s" % (e.pgcode, str(e).strip()[:100]))
-                break
-    with c.cursor() as cur:
-        cur.execute("SELECT sum(balance) FROM accounts")
-        total = cur.fetchone()[0]
-    c.commit()
-    return {"transactions": n, "deadlock_first": first, "retries": retries,
-            "completed": done, "other_errors": other[:5], "total": int(total)}
+    def classify(e):
+        retry = isinstance(e, (psycopg2.errors.DeadlockDetected,
+                               psycopg2.errors.SerializationFailure))
+        return retry, e.pgcode == "40P01", "%s %s" % (e.pgcode, str(e).strip()[:100])
+
+    return db_client.deadlock(conn(port), n, psycopg2.Error, classify)
 
 
 def rows(port):
