@@ -369,8 +369,11 @@ static bool on_command(struct proxy_conn *c, struct mconn *pc, const uint8_t *m,
 		return true;
 	e.cmd = m[4];
 	switch (m[4]) {
+	case COM_STMT_CLOSE: /* its id may be given again */
+		if (n >= 4 + 5 && (s = stmt_find(pc, le32(m + 5))))
+			s->used = false;
+		return true;
 	case COM_QUIT:
-	case COM_STMT_CLOSE:
 	case COM_STMT_SEND_LONG_DATA:
 		return true;
 	case COM_STMT_RESET:
@@ -809,8 +812,11 @@ static bool on_response(struct proxy_conn *c, struct mconn *pc, const uint8_t *m
 
 			if (m[4] != 0x00 || n < 4 + 12)
 				break;
-			s = &pc->stmts[pc->stmt_rr];
-			pc->stmt_rr = (pc->stmt_rr + 1) % MYF_MAX_STMTS;
+			s = stmt_find(pc, le32(m + 5));
+			if (!s) {
+				s = &pc->stmts[pc->stmt_rr];
+				pc->stmt_rr = (pc->stmt_rr + 1) % MYF_MAX_STMTS;
+			}
 			*s = (struct stmt){ .id = le32(m + 5), .flags = h->flags, .used = true };
 			s->ncols =
 				(uint8_t)(le16(m + 9) < MYF_MAX_COLS ? le16(m + 9) : MYF_MAX_COLS);

@@ -337,6 +337,38 @@ static void test_prepared(void **state)
 	rig_down(&g);
 }
 
+/* COM_STMT_CLOSE forgets the id: the server may give it to the next
+ * statement, whose text is then the one matched. */
+static void test_stmt_id_reused(void **state)
+{
+	static struct rig g;
+	static char m[256];
+	const char exec[] = { 0x17, 7, 0, 0, 0, 0, 1, 0, 0, 0 };
+	const char close7[] = { 0x19, 7, 0, 0, 0 };
+	size_t n;
+
+	(void)state;
+	match(&g, "from items");
+	g.cfg.error_pct = 100;
+	strcpy(g.cfg.code, "1062");
+	rig_up_with(&g, &myf_filter);
+	connect_up(&g, CAPS_41);
+	n = command(m, 0x16, "SELECT id FROM items");
+	through(&g, g.client, g.server, m, n);
+	n = pkt(m, 1, "\0\7\0\0\0\0\0\0\0\0\0\0", 12);
+	through(&g, g.server, g.client, m, n);
+	n = pkt(m, 0, close7, sizeof(close7));
+	through(&g, g.client, g.server, m, n);
+	n = command(m, 0x16, "SELECT 1");
+	through(&g, g.client, g.server, m, n);
+	n = pkt(m, 1, "\0\7\0\0\0\0\0\0\0\0\0\0", 12);
+	through(&g, g.server, g.client, m, n);
+	n = pkt(m, 0, exec, sizeof(exec));
+	through(&g, g.client, g.server, m, n);
+	assert_int_equal(g.cfg.injected[SQLR_ERROR], 0);
+	rig_down(&g);
+}
+
 /* A 16 MiB + 10 COM_QUERY (0xffffff, then a continuation) streams through;
  * the filter stays in step. */
 static void test_large_packets(void **state)
@@ -492,15 +524,11 @@ static void test_pure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_query_error),
-		cmocka_unit_test(test_in_transaction),
-		cmocka_unit_test(test_corrupt_text),
-		cmocka_unit_test(test_prepared),
-		cmocka_unit_test(test_large_packets),
-		cmocka_unit_test(test_too_many),
-		cmocka_unit_test(test_tls_passthrough),
-		cmocka_unit_test(test_random_packets),
-		cmocka_unit_test(test_pure),
+		cmocka_unit_test(test_query_error),	cmocka_unit_test(test_in_transaction),
+		cmocka_unit_test(test_corrupt_text),	cmocka_unit_test(test_prepared),
+		cmocka_unit_test(test_large_packets),	cmocka_unit_test(test_too_many),
+		cmocka_unit_test(test_tls_passthrough), cmocka_unit_test(test_random_packets),
+		cmocka_unit_test(test_stmt_id_reused),	cmocka_unit_test(test_pure),
 	};
 
 	return cmocka_run_group_tests_name("myf", tests, NULL, NULL);
