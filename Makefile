@@ -31,6 +31,8 @@ DEPS_TEST := clang-format libcmocka-dev valgrind iproute2 iputils-ping util-linu
 	postgresql postgresql-contrib python3-psycopg2 chromium tmux python3-yaml
 DEPS_VM := qemu-system-x86 busybox-static cpio kmod
 DEPS_FUZZ := clang libclang-rt-14-dev
+# the mysql fault's tests and bench (MariaDB, its clients, sysbench; openssl for a TLS cert)
+DEPS_TEST += mariadb-server mariadb-client python3-pymysql sysbench openssl
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM) $(DEPS_FUZZ)
 
 # The release: VERSION is its one source.  The agent (`duress version`, the
