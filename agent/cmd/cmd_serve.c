@@ -150,18 +150,17 @@ int cmd_serve(int argc, char **argv)
 				       listen_is_loopback((struct sockaddr *)&o.ss)
 					       ? " (or --insecure-loopback)"
 					       : ": anyone who can reach it could inject faults");
-	if (o.metrics_listen &&
-	    listen_parse_tcp(o.metrics_listen, &o.mss, &o.msslen) < 0)
+	if (o.metrics_listen && listen_parse_tcp(o.metrics_listen, &o.mss, &o.msslen) < 0)
 		return cli_usage_error("serve",
 				       "--metrics-listen: '%s': expected a numeric ADDR:PORT "
 				       "(10.0.0.5:9470, [::]:9470)",
 				       o.metrics_listen);
 	if (!o.metrics_listen != !mtoken_file)
-		return cli_usage_error("serve", "%s",
-				       o.metrics_listen
-					       ? "--metrics-listen needs --metrics-token-file FILE: "
-						 "anyone who can reach it could read the metrics"
-					       : "--metrics-token-file: only with --metrics-listen");
+		return cli_usage_error(
+			"serve", "%s",
+			o.metrics_listen ? "--metrics-listen needs --metrics-token-file FILE: "
+					   "anyone who can reach it could read the metrics"
+					 : "--metrics-token-file: only with --metrics-listen");
 	if (token_file) {
 		if (serve_read_token(token_file, token, sizeof(token), &err) < 0)
 			return cli_usage_error("serve", "%s", err.msg);

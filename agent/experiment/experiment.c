@@ -143,11 +143,11 @@ static void live_act_init(struct live_action *la, const struct action *a, bool r
 {
 	snprintf(la->name, sizeof(la->name), "%s", a->name ? a->name : "");
 	snprintf(la->kind, sizeof(la->kind), "%s",
-		 rollback		 ? "rollback"
-		 : a->type == ACT_FAULT	 ? a->fault->name
-		 : a->type == ACT_PAUSE	 ? "pause"
-		 : a->is_probe		 ? "probe"
-					 : "action");
+		 rollback		? "rollback"
+		 : a->type == ACT_FAULT ? a->fault->name
+		 : a->type == ACT_PAUSE ? "pause"
+		 : a->is_probe		? "probe"
+					: "action");
 	la->background = a->background;
 }
 
@@ -223,8 +223,8 @@ static void do_abort(struct run *r, const char *kind, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->abort_reason, sizeof(r->abort_reason), fmt, ap);
 	va_end(ap);
-	snprintf(r->live.event, sizeof(r->live.event), "[%6.2fs] ABORT (%.24s): %.110s", r->abort_at,
-		 kind, r->abort_reason);
+	snprintf(r->live.event, sizeof(r->live.event), "[%6.2fs] ABORT (%.24s): %.110s",
+		 r->abort_at, kind, r->abort_reason);
 	live_update(r, true);
 	if (!r->o->own_messages)
 		fprintf(stderr, "duress: ABORT (%s): %s; reverting everything\n", kind,

@@ -861,8 +861,8 @@ static int write_dumb(struct sample_writer *w, const struct sample *s)
 	struct screen sc = { .len = 0, .cols = w->cols > 0 ? w->cols : 80 };
 	struct field a, b;
 	const char *phase = w->status && w->status->phase ? w->status->phase
-			    : s->phase		       ? s->phase
-						       : w->phase;
+			    : s->phase			  ? s->phase
+							  : w->phase;
 	char cpu[24] = "-", psi[24] = "-";
 
 	if (s->cpu.has_usage_pct)
@@ -923,9 +923,9 @@ static void emit(struct sample_writer *w, const struct screen *sc)
 /* ---- the live view of an experiment (duress run) ---- */
 
 static const char *const run_phases[][2] = {
-	{ "baseline", "baseline" },	  { "steady state before", "before" },
-	{ "method", "method" },		  { "rollback", "rollback" },
-	{ "recovering", "recovery" },	  { "steady state after", "after" },
+	{ "baseline", "baseline" },   { "steady state before", "before" },
+	{ "method", "method" },	      { "rollback", "rollback" },
+	{ "recovering", "recovery" }, { "steady state after", "after" },
 };
 
 /* PHASE    baseline > before > [METHOD] > rollback > recovery > after */
@@ -1047,8 +1047,8 @@ static void run_probes(struct screen *sc, const struct sample_writer *w,
 }
 
 /* TARGET   cpu 45% of 50% (throttled 12)  mem 59.1 MiB of max 64 MiB  ... */
-static void run_target(struct screen *sc, const struct sample_writer *w,
-		       const struct sample *s, const struct live_status *st)
+static void run_target(struct screen *sc, const struct sample_writer *w, const struct sample *s,
+		       const struct live_status *st)
 {
 	struct field a, b, c, d;
 	char cpu[64] = "-";

@@ -158,12 +158,12 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 		 * connections, short deadlines (it holds no job open) */
 		mlfd = listen_tcp(&o->mss, o->msslen, o->metrics_listen, err);
 		if (mlfd >= 0)
-			S.md = MHD_start_daemon(
-				MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-				http_metrics_handle, &S, MHD_OPTION_LISTEN_SOCKET, mlfd,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)4, MHD_OPTION_END);
+			S.md = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+						http_metrics_handle, &S, MHD_OPTION_LISTEN_SOCKET,
+						mlfd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+						MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+						MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)4,
+						MHD_OPTION_END);
 		if (!S.md) {
 			if (mlfd >= 0) {
 				close(mlfd);

@@ -219,7 +219,7 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 	uint64_t lease_us = 0;
 	bool json = looks_json(r->body ? r->body : "", r->len);
 	char path[PATH_MAX + 128], journal[PATH_MAX + 128], samples[PATH_MAX + 128],
-	     probes[PATH_MAX + 128];
+		probes[PATH_MAX + 128];
 	const char *name = json ? "manifest.json" : "manifest.yaml";
 	FILE *f;
 

@@ -293,7 +293,8 @@ void prom_probes(FILE *out, const struct prom_probe *p, size_t n)
 				fprintf(out, ",le=\"%g\"} ", bounds[b]);
 			else
 				fputs(",le=\"+Inf\"} ", out);
-			prom_value(out, (double)(b < PROM_PROBE_NB ? p[i].h->le[b] : p[i].h->count));
+			prom_value(out,
+				   (double)(b < PROM_PROBE_NB ? p[i].h->le[b] : p[i].h->count));
 			fputc('\n', out);
 		}
 		fputs("duress_probe_duration_seconds_sum{", out);

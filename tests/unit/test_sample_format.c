@@ -752,7 +752,8 @@ static void test_table_run(void **state)
 	fflush(c.f);
 	assert_non_null(strstr(c.buf, "PHASE    baseline > before > [METHOD] > rollback"));
 	assert_non_null(strstr(c.buf, "ACTIONS  memory 'cap'"));
-	assert_non_null(strstr(c.buf, "http 'slow'                    IN FORCE   2.0s left  background"));
+	assert_non_null(
+		strstr(c.buf, "http 'slow'                    IN FORCE   2.0s left  background"));
 	assert_non_null(strstr(c.buf, "kill 'boom'                    IN FORCE   1.5s left"));
 	assert_non_null(strstr(c.buf, "cpu 'hog'                      FAILED"));
 	assert_non_null(strstr(c.buf, "PROBES   api              ok      19.0 ms  "));

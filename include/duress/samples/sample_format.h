@@ -57,10 +57,10 @@ struct live_action {
 
 struct live_probe {
 	char name[48];
-	bool ok;		/* the last run's result (runs > 0) */
-	double latency_ms;	/* the last run's */
+	bool ok;	   /* the last run's result (runs > 0) */
+	double latency_ms; /* the last run's */
 	unsigned runs, failures;
-	double lat[LIVE_HIST];	/* the last runs' latencies (ms); NAN: failed */
+	double lat[LIVE_HIST]; /* the last runs' latencies (ms); NAN: failed */
 	size_t n;
 };
 

@@ -47,7 +47,10 @@ void prom_agent(FILE *out, const struct prom_agent *a, const struct prom_fault *
  * each bound of PROM_PROBE_BOUNDS (seconds), their count and their sum.
  */
 #define PROM_PROBE_NB 11
-#define PROM_PROBE_BOUNDS { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 }
+#define PROM_PROBE_BOUNDS                                               \
+	{                                                               \
+		0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 \
+	}
 #define PROM_PROBE_NAME_MAX 64
 
 struct prom_hist {
