@@ -28,9 +28,11 @@ DEPS_TEST := clang-format libcmocka-dev valgrind iproute2 iputils-ping util-linu
 	fio stress-ng jq time curl groff-base man-db mandoc systemd nodejs crun runc umoci \
 	python3 python3-pytest python3-setuptools python3-pip python3-venv python3-jsonschema \
 	nginx haproxy wrk apache2-utils nftables bind9-dnsutils dnsmasq-base \
-	postgresql postgresql-contrib python3-psycopg2 chromium tmux
+	postgresql postgresql-contrib python3-psycopg2 chromium tmux python3-yaml
 DEPS_VM := qemu-system-x86 busybox-static cpio kmod
 DEPS_FUZZ := clang libclang-rt-14-dev
+# the mysql fault's tests and bench (MariaDB, its clients, sysbench; openssl for a TLS cert)
+DEPS_TEST += mariadb-server mariadb-client python3-pymysql sysbench openssl
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM) $(DEPS_FUZZ)
 
 # The release: VERSION is its one source.  The agent (`duress version`, the

@@ -15,6 +15,7 @@
 #include <duress/experiment/manifest.h>
 #include <duress/experiment/manifest_validate.h>
 #include <duress/experiment/probe.h>
+#include <duress/samples/sample_format.h>
 #include <duress/core/proc.h>
 
 #include <duress/targets/sandbox.h>
@@ -36,6 +37,7 @@ enum {
 	OPT_JUNIT,
 	OPT_PROBE_NET_GUARD,
 	OPT_ALLOW_PROBE_NET,
+	OPT_PROBES,
 };
 
 struct run_opts {
@@ -43,6 +45,7 @@ struct run_opts {
 	const char *file;
 	const char *journal;
 	const char *junit;
+	const char *probes;
 	struct probe_net_guard guard; /* duress serve's jobs */
 };
 
@@ -50,7 +53,7 @@ static void run_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: duress run EXPERIMENT [-t TARGET] [--journal FILE] [--junit FILE]\n"
-		"                  [--samples FILE] [--dry-run] [--force] [-q]\n"
+		"                  [--samples FILE] [--probes FILE] [--dry-run] [--force] [-q]\n"
 		"       duress validate EXPERIMENT...\n\n"
 		"Runs an experiment (YAML or JSON; ours or a Chaos Toolkit one): steady-state\n"
 		"probes, the method's faults and actions, abort conditions, one revert of\n"
@@ -60,6 +63,7 @@ static void run_usage(FILE *f)
 		"  --journal FILE      the journal (Chaos Toolkit journal.json + a duress section)\n"
 		"  --junit FILE        JUnit XML: each probe, activity and phase as a test case\n"
 		"  --samples FILE      every sample as JSON Lines, with its phase\n"
+		"  --probes FILE       every steady-state probe run as JSON Lines (latency)\n"
 		"  --dry-run           check, resolve and print every change; change nothing\n"
 		"  --force             lift the guard rails (root cgroup, own cgroup, PID 1)\n"
 		"  -q, --quiet         no progress lines\n"
@@ -77,6 +81,7 @@ const struct option run_longopts[] = {
 	CLI_SESSION_LONGOPTS,
 	{ "journal", required_argument, NULL, OPT_JOURNAL },
 	{ "junit", required_argument, NULL, OPT_JUNIT },
+	{ "probes", required_argument, NULL, OPT_PROBES },
 	{ "probe-net-guard", no_argument, NULL, OPT_PROBE_NET_GUARD },
 	{ "allow-probe-net", required_argument, NULL, OPT_ALLOW_PROBE_NET },
 	{ "help", no_argument, NULL, 'h' },
@@ -105,6 +110,9 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_JUNIT:
 			o->junit = optarg;
+			break;
+		case OPT_PROBES:
+			o->probes = optarg;
 			break;
 		case OPT_PROBE_NET_GUARD:
 			o->guard.on = true;
@@ -301,6 +309,28 @@ static void print_outcome(json_t *j)
 		       json_string_value(json_object_get(v, "detail")));
 }
 
+/* The live view of a run on a terminal (docs/samples.md#live-view). */
+struct run_ui {
+	struct sample_writer live;
+};
+
+static void ui_sample(void *ctx, const struct sample *s)
+{
+	struct run_ui *ui = ctx;
+	struct duress_err err = { 0 };
+
+	sample_writer_write(&ui->live, s, &err);
+}
+
+static void ui_status(void *ctx, const struct live_status *st, bool changed)
+{
+	struct run_ui *ui = ctx;
+	struct duress_err err = { 0 };
+
+	ui->live.status = st;
+	sample_writer_redraw(&ui->live, changed, &err);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
@@ -318,7 +348,7 @@ int cmd_run(int argc, char **argv)
 	cleanup_close int sfd = -1;
 	sigset_t oldmask;
 	json_t *journal = NULL;
-	FILE *samples = NULL;
+	FILE *samples = NULL, *probes = NULL;
 	int rc;
 
 	undo_log_init(&undo);
@@ -339,6 +369,7 @@ int cmd_run(int argc, char **argv)
 		x.baseline_us = 0; /* nothing to sample */
 	if (writable("--journal", o.journal, &err) < 0 || writable("--junit", o.junit, &err) < 0 ||
 	    writable("--samples", o.s.samples, &err) < 0 ||
+	    writable("--probes", o.probes, &err) < 0 ||
 	    (!no_target && cg_root_discover(&root, &err) < 0) ||
 	    (!no_target && !o.s.dry_run && cli_require_root("run", &err) < 0)) {
 		rc = cli_fail(&err);
@@ -424,19 +455,46 @@ int cmd_run(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out_target;
 	}
+	if (o.probes && !(probes = fopen(o.probes, "we"))) {
+		duress_err_setc(&err, DURESS_EXIT_USAGE, errno, "--probes: cannot open %s",
+				o.probes);
+		rc = cli_fail(&err);
+		if (samples)
+			fclose(samples);
+		goto out_target;
+	}
 	{
 		struct exp_opts eo = { .samples = samples,
+				       .probes = probes,
 				       .quiet = o.s.quiet,
 				       .no_target = no_target };
-		char title[PATH_MAX + 128];
+		char title[PATH_MAX + 128], head[PATH_MAX + 256];
+		struct run_ui ui;
 
-		fprintf(stderr, "duress: experiment '%s' on %s\n", x.title,
-			no_target ? "this host (probes only: no target)"
-				  : target_describe(&t, title, sizeof(title)));
+		snprintf(head, sizeof(head), "'%s' on %s", x.title,
+			 no_target ? "this host (probes only: no target)"
+				   : target_describe(&t, title, sizeof(title)));
+		fprintf(stderr, "duress: experiment %s\n", head);
+		/* on a terminal, the live view; its EVENT line is the last
+		 * progress line (TERM=dumb: the samples' lines and the
+		 * progress lines, scrolling) */
+		if (!o.s.quiet && isatty(STDOUT_FILENO)) {
+			sample_writer_init(&ui.live, SAMPLE_FORMAT_TABLE, stdout, head);
+			eo.quiet = !ui.live.dumb;
+			eo.hooks = (struct exp_hooks){ .ctx = &ui,
+						       .sample = ui_sample,
+						       .status = ui_status };
+		}
 		rc = experiment_run(&x, &t, faults, nfaults, &undo, sfd, &eo, &journal, NULL);
+		if (eo.hooks.ctx) {
+			ui.live.status = NULL; /* the run's state is gone */
+			sample_writer_close(&ui.live);
+		}
 	}
 	if (samples && fclose(samples) != 0)
 		fprintf(stderr, "duress: error writing %s\n", o.s.samples);
+	if (probes && fclose(probes) != 0)
+		fprintf(stderr, "duress: error writing %s\n", o.probes);
 	print_outcome(journal);
 	if (o.journal && journal_write(journal, o.journal, &err) < 0) {
 		duress_err_print(stderr, &err);

@@ -18,7 +18,8 @@ static void serve_usage(FILE *f)
 	fprintf(f,
 		"usage: duress serve [--listen unix:PATH | --listen ADDR:PORT] [--token-file FILE]\n"
 		"                    [--insecure-loopback] [--allow-commands] [--allow-force]\n"
-		"                    [--allow-probe-net CIDR]... [--state-dir DIR]\n\n"
+		"                    [--allow-probe-net CIDR]... [--state-dir DIR]\n"
+		"                    [--metrics-listen ADDR:PORT --metrics-token-file FILE]\n\n"
 		"Serves the HTTP API (docs/api.md): experiments and faults as jobs, /metrics for\n"
 		"Prometheus, /v1/targets, /v1/samples, /healthz.\n\n"
 		"  --listen unix:PATH    a unix socket, mode 0600 (default " SERVE_DEFAULT_LISTEN
@@ -37,6 +38,10 @@ static void serve_usage(FILE *f)
 		"                        address (refused by default; repeatable)\n"
 		"  --allow-force         accept \"force\": true in posted faults (lifts the guard\n"
 		"                        rails: the agent's cgroup, system slices, PID 1)\n"
+		"  --metrics-listen ADDR:PORT  a second TCP listener for Prometheus: only\n"
+		"                        GET /metrics (with the token below) and /healthz\n"
+		"  --metrics-token-file FILE  its bearer token (as --token-file); it reads\n"
+		"                        the metrics, nothing else\n"
 		"  --state-dir DIR       undo journals, locks and job directories (default\n"
 		"                        /run/duress)\n"
 		"SIGTERM or SIGINT stops every job (each reverts) and exits 0 (7 if something\n"
@@ -50,12 +55,16 @@ enum {
 	OPT_STATE,
 	OPT_ALLOW_COMMANDS,
 	OPT_ALLOW_FORCE,
-	OPT_ALLOW_PROBE_NET
+	OPT_ALLOW_PROBE_NET,
+	OPT_METRICS_LISTEN,
+	OPT_METRICS_TOKEN,
 };
 
 const struct option serve_longopts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "token-file", required_argument, NULL, OPT_TOKEN },
+	{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
+	{ "metrics-token-file", required_argument, NULL, OPT_METRICS_TOKEN },
 	{ "insecure-loopback", no_argument, NULL, OPT_INSECURE },
 	{ "allow-commands", no_argument, NULL, OPT_ALLOW_COMMANDS },
 	{ "allow-force", no_argument, NULL, OPT_ALLOW_FORCE },
@@ -68,10 +77,10 @@ const struct option serve_longopts[] = {
 int cmd_serve(int argc, char **argv)
 {
 	struct serve_opts o = { .listen = SERVE_DEFAULT_LISTEN };
-	const char *token_file = NULL, *state = NULL;
+	const char *token_file = NULL, *state = NULL, *mtoken_file = NULL;
 	bool insecure = false;
 	struct duress_err err = { 0 };
-	char token[512];
+	char token[512], mtoken[512];
 	int c, rc;
 
 	optind = 1;
@@ -83,6 +92,12 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case OPT_TOKEN:
 			token_file = optarg;
+			break;
+		case OPT_METRICS_LISTEN:
+			o.metrics_listen = optarg;
+			break;
+		case OPT_METRICS_TOKEN:
+			mtoken_file = optarg;
 			break;
 		case OPT_INSECURE:
 			insecure = true;
@@ -135,10 +150,26 @@ int cmd_serve(int argc, char **argv)
 				       listen_is_loopback((struct sockaddr *)&o.ss)
 					       ? " (or --insecure-loopback)"
 					       : ": anyone who can reach it could inject faults");
+	if (o.metrics_listen && listen_parse_tcp(o.metrics_listen, &o.mss, &o.msslen) < 0)
+		return cli_usage_error("serve",
+				       "--metrics-listen: '%s': expected a numeric ADDR:PORT "
+				       "(10.0.0.5:9470, [::]:9470)",
+				       o.metrics_listen);
+	if (!o.metrics_listen != !mtoken_file)
+		return cli_usage_error(
+			"serve", "%s",
+			o.metrics_listen ? "--metrics-listen needs --metrics-token-file FILE: "
+					   "anyone who can reach it could read the metrics"
+					 : "--metrics-token-file: only with --metrics-listen");
 	if (token_file) {
 		if (serve_read_token(token_file, token, sizeof(token), &err) < 0)
 			return cli_usage_error("serve", "%s", err.msg);
 		o.token = token;
+	}
+	if (mtoken_file) {
+		if (serve_read_token(mtoken_file, mtoken, sizeof(mtoken), &err) < 0)
+			return cli_usage_error("serve", "--metrics-token-file: %s", err.msg);
+		o.metrics_token = mtoken;
 	}
 	if (cli_require_root("serve", &err) < 0)
 		return cli_fail(&err);

@@ -85,6 +85,7 @@ struct run {
 	struct undo_report early; /* faults ended by their own duration */
 	double recovery_s, pressure_recovery_s;
 	bool recovered, pressure_back;
+	struct live_status live; /* for the hooks' status */
 };
 
 static double now(const struct run *r)
@@ -97,12 +98,107 @@ static double round3(double v)
 	return round(v * 1000) / 1000;
 }
 
-static void say(const struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ---- the status for a live view ---- */
 
-static void say(const struct run *r, const char *fmt, ...)
+static void live_update(struct run *r, bool changed)
+{
+	r->live.now = now(r);
+	if (r->o->hooks.status)
+		r->o->hooks.status(r->o->hooks.ctx, &r->live, changed);
+}
+
+static void live_phase(struct run *r, const char *phase, double ends)
+{
+	r->live.phase = phase;
+	r->live.phase_ends = ends;
+	live_update(r, true);
+}
+
+/* The status of an action of the method or of the rollbacks. */
+static struct live_action *live_act(struct run *r, const struct action *a)
+{
+	size_t i = 0;
+
+	for (size_t k = 0; k < r->x->nmethod; k++, i++)
+		if (&r->x->method[k] == a)
+			return i < r->live.nactions ? &r->live.actions[i] : NULL;
+	for (size_t k = 0; k < r->x->nrollback; k++, i++)
+		if (&r->x->rollback[k] == a)
+			return i < r->live.nactions ? &r->live.actions[i] : NULL;
+	return NULL;
+}
+
+static void live_act_set(struct run *r, const struct action *a, enum live_state st, double ends)
+{
+	struct live_action *la = live_act(r, a);
+
+	if (!la)
+		return;
+	la->state = st;
+	la->ends = ends;
+	live_update(r, true);
+}
+
+static void live_act_init(struct live_action *la, const struct action *a, bool rollback)
+{
+	snprintf(la->name, sizeof(la->name), "%s", a->name ? a->name : "");
+	snprintf(la->kind, sizeof(la->kind), "%s",
+		 rollback		? "rollback"
+		 : a->type == ACT_FAULT ? a->fault->name
+		 : a->type == ACT_PAUSE ? "pause"
+		 : a->is_probe		? "probe"
+					: "action");
+	la->background = a->background;
+}
+
+static void live_init(struct run *r)
+{
+	const struct experiment *x = r->x;
+
+	r->live.no_target = r->o->no_target;
+	for (size_t i = 0; i < x->nmethod && r->live.nactions < LIVE_MAX_ACTIONS; i++)
+		live_act_init(&r->live.actions[r->live.nactions++], &x->method[i], false);
+	for (size_t i = 0; i < x->nrollback && r->live.nactions < LIVE_MAX_ACTIONS; i++)
+		live_act_init(&r->live.actions[r->live.nactions++], &x->rollback[i], true);
+	for (size_t i = 0; i < x->nsteady && i < LIVE_MAX_PROBES; i++)
+		snprintf(r->live.probes[r->live.nprobes++].name, sizeof(r->live.probes[0].name),
+			 "%s", x->steady[i].name ? x->steady[i].name : "");
+}
+
+/* A steady-state probe's run: the live view's history, and a line of
+ * --probes (flushed: duress serve reads it while the run goes on). */
+static void live_probe(struct run *r, size_t i, const struct probe_result *pr)
+{
+	json_t *o;
+
+	if (i < r->live.nprobes)
+		live_probe_push(&r->live.probes[i], pr->ok, pr->latency_ms);
+	if (!r->o->probes)
+		return;
+	o = json_pack("{s:f, s:s, s:s, s:b, s:f}", "t", round3(now(r)), "phase",
+		      r->live.phase ? r->live.phase : "", "probe",
+		      r->x->steady[i].name ? r->x->steady[i].name : "", "ok", pr->ok, "latency_ms",
+		      round3(pr->latency_ms));
+	if (o && json_dumpf(o, r->o->probes, JSON_COMPACT) == 0) {
+		fputc('\n', r->o->probes);
+		fflush(r->o->probes);
+	}
+	json_decref(o);
+}
+
+static void say(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void say(struct run *r, const char *fmt, ...)
 {
 	va_list ap;
+	int n;
 
+	/* the last one is the live view's EVENT line, quiet or not */
+	n = snprintf(r->live.event, sizeof(r->live.event), "[%6.2fs] ", now(r));
+	va_start(ap, fmt);
+	vsnprintf(r->live.event + n, sizeof(r->live.event) - (size_t)n, fmt, ap);
+	va_end(ap);
+	live_update(r, true);
 	if (r->o->quiet)
 		return;
 	fprintf(stderr, "duress: [%6.2fs] ", now(r));
@@ -127,6 +223,9 @@ static void do_abort(struct run *r, const char *kind, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->abort_reason, sizeof(r->abort_reason), fmt, ap);
 	va_end(ap);
+	snprintf(r->live.event, sizeof(r->live.event), "[%6.2fs] ABORT (%.24s): %.110s",
+		 r->abort_at, kind, r->abort_reason);
+	live_update(r, true);
 	if (!r->o->own_messages)
 		fprintf(stderr, "duress: ABORT (%s): %s; reverting everything\n", kind,
 			r->abort_reason);
@@ -313,6 +412,7 @@ static bool steady_round(struct run *r, json_t **out)
 		struct probe_result pr;
 
 		probe_run(&r->x->steady[i], &c, &pr);
+		live_probe(r, i, &pr);
 		if (!pr.ok) {
 			met = false;
 			say(r, "probe '%s' failed: %s", r->x->steady[i].name, pr.reason);
@@ -372,6 +472,7 @@ static void method_probes(struct run *r)
 		json_t *point;
 
 		probe_run(p, &c, &pr);
+		live_probe(r, i, &pr);
 		ps->runs++;
 		if (ps->nlat == ps->cap) {
 			size_t cap = ps->cap ? ps->cap * 2 : 64;
@@ -435,6 +536,7 @@ static void end_fault(struct run *r, struct fault_run *fr)
 	if (!fault_in_force(&fr->f))
 		return;
 	fault_stop(&fr->f, now(r));
+	live_act_set(r, fr->a, LIVE_DONE, 0);
 	undo_report_add(&r->early, &fr->f.stop_rep);
 	for (size_t i = 0;
 	     i < fr->f.stop_rep.failed && i < DURESS_ARRAY_SIZE(fr->f.stop_rep.failures); i++)
@@ -503,6 +605,7 @@ static int apply_fault(struct run *r, struct fault_run *fr)
 				fr->f.desc->name, fr->a->name, e.msg);
 		if (r->o->hooks.fault_failed)
 			r->o->hooks.fault_failed(r->o->hooks.ctx, fr, &e);
+		live_act_set(r, fr->a, LIVE_FAILED, 0);
 		r->fail_code = e.code ? e.code : DURESS_EXIT_INTERNAL;
 		do_abort(r, "fault", "the %s fault '%s' could not be applied: %s", fr->f.desc->name,
 			 fr->a->name, e.msg);
@@ -510,6 +613,7 @@ static int apply_fault(struct run *r, struct fault_run *fr)
 	}
 	fr->ok = true;
 	fr->ends_at = fr->f.started_at + (double)fr->a->duration_us / 1e6;
+	live_act_set(r, fr->a, LIVE_ON, fr->ends_at);
 	say(r, "%s fault '%s' in force for %.1fs%s", fr->f.desc->name, fr->a->name,
 	    (double)fr->a->duration_us / 1e6, fr->a->background ? " (background)" : "");
 	if (r->o->hooks.fault_started)
@@ -626,6 +730,7 @@ static void loop(struct run *r, double until, enum loop_mode mode)
 			else
 				recovery_probes(r);
 		}
+		live_update(r, false); /* the countdowns */
 	}
 }
 
@@ -675,9 +780,11 @@ static void run_action(struct run *r, const struct action *a, json_t *recs,
 		return; /* its record is made at the end (report, in-force time) */
 	}
 	case ACT_PAUSE:
+		live_act_set(r, a, LIVE_ON, now(r) + (double)a->duration_us / 1e6);
 		say(r, "pause '%s' for %.1fs", a->name, (double)a->duration_us / 1e6);
 		loop(r, now(r) + (double)a->duration_us / 1e6,
 		     recs == r->run_recs ? LOOP_METHOD : LOOP_PLAIN);
+		live_act_set(r, a, LIVE_DONE, 0);
 		rec = activity_record(a, start, timing_real(), "succeeded");
 		json_object_set_new(rec, "output", json_null());
 		json_array_append_new(recs, rec);
@@ -690,10 +797,12 @@ static void run_action(struct run *r, const struct action *a, json_t *recs,
 
 		probe_ctx(r, &c);
 		c.no_tolerance = true;
+		live_act_set(r, a, LIVE_ON, 0);
 		probe_run(&a->probe, &c, &pr);
 		/* Chaos Toolkit: only an activity that raised failed (an http 503
 		 * or an exit code 1 is its output; no tolerance in the method) */
 		ok = a->probe.ctk ? !pr.raised : pr.ok;
+		live_act_set(r, a, ok ? LIVE_DONE : LIVE_FAILED, 0);
 		say(r, "%s '%s': %s%s%s", a->is_probe ? "probe" : "action", a->name,
 		    ok ? "succeeded" : "failed", ok ? "" : ": ", ok ? "" : pr.reason);
 		rec = activity_record(a, pr.start, pr.end, ok ? "succeeded" : "failed");
@@ -1021,6 +1130,8 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 		return DURESS_EXIT_INTERNAL;
 	}
 
+	live_init(r);
+	live_phase(r, "baseline", (double)x->baseline_us / 1e6);
 	/* baseline, then the steady state before */
 	take(r, LOOP_PLAIN);
 	if (x->baseline_us)
@@ -1035,6 +1146,7 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 			r->psi_known[k] = have[k];
 	}
 	if (!stopping(r)) {
+		live_phase(r, "steady state before", 0);
 		r->before_met = steady_round(r, &r->steady_before);
 		say(r, "steady state before: %s", r->before_met ? "met" : "NOT met");
 	}
@@ -1043,6 +1155,7 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 	if (r->before_met && !stopping(r)) {
 		r->phase = "during";
 		r->method_start = now(r);
+		live_phase(r, "method", 0);
 		open_triggers(r);
 		for (size_t i = 0; i < x->nmethod && !stopping(r); i++)
 			run_action(r, &x->method[i], r->run_recs, &next_fault);
@@ -1069,8 +1182,11 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 	r->early.failed = 0;
 	r->revert_ms = (timing_now() - t0) * 1e3;
 	r->revert_at = now(r);
-	for (size_t i = 0; i < nfaults; i++)
+	for (size_t i = 0; i < nfaults; i++) {
 		fault_ended(&faults[i].f, r->revert_at);
+		if (faults[i].ok)
+			live_act_set(r, faults[i].a, LIVE_DONE, 0);
+	}
 	for (size_t i = 0; i < ABORT_MAX_TRIGGERS; i++)
 		if (r->trig_fd[i] >= 0)
 			close(r->trig_fd[i]);
@@ -1084,10 +1200,14 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 		bool was_aborted = r->aborted;
 
 		r->aborted = false; /* the rollbacks and the recovery run after an abort too */
+		if (x->nrollback)
+			live_phase(r, "rollback", 0);
 		for (size_t i = 0; i < x->nrollback && !stopping(r); i++)
 			run_action(r, &x->rollback[i], r->rollback_recs, &next_fault);
 		/* nothing to wait for without probes or time (inject) */
 		if (r->applied_any && !stopping(r) && (x->nsteady || x->recovery_timeout_us)) {
+			live_phase(r, "recovering",
+				   r->revert_at + (double)x->recovery_timeout_us / 1e6);
 			take(r, LOOP_RECOVERY);
 			recovery_probes(r);
 			loop(r, r->revert_at + (double)x->recovery_timeout_us / 1e6, LOOP_RECOVERY);
@@ -1095,6 +1215,7 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 				say(r, "steady-state probes did not hold within recovery_timeout");
 		}
 		if (!stopping(r)) {
+			live_phase(r, "steady state after", 0);
 			take(r, LOOP_PLAIN);
 			r->after_met = steady_round(r, &r->steady_after);
 			r->after_ran = true;
@@ -1131,6 +1252,7 @@ int experiment_run(const struct experiment *x, struct target *t, struct fault_ru
 	} else {
 		code = DURESS_EXIT_OK;
 	}
+	live_phase(r, "done", 0);
 	*journal = build_journal(r, code, timing_real());
 	if (res) {
 		res->stop_signal = r->stop_signal;

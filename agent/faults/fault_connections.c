@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * connections: connection-pool exhaustion of a PostgreSQL server.  A
+ * connections: connection-pool exhaustion of a PostgreSQL server (or a
+ * MySQL/MariaDB one, --protocol mysql: the login to its OK, as a user
+ * without a password; 1040 or 1203 is the refusal).  A
  * helper process (faults/helper.h, named duress-conns) opens real
  * connections to HOST:PORT, from inside the target's network namespace
  * (-t; without one, from the agent's), each through the protocol's
@@ -40,13 +42,20 @@
 #define CONN_NAME_MAX 63
 #define CONN_MSG_MAX 65536
 
+static const char *const conn_protocols[] = { "postgres", "mysql", NULL };
+
 static const struct fault_opt conn_opts[] = {
 	{ .name = "port",
 	  .type = FOPT_UINT,
 	  .metavar = "N",
 	  .min = 1,
 	  .max = 65535,
-	  .help = "the PostgreSQL server's TCP port" },
+	  .help = "the database server's TCP port" },
+	{ .name = "protocol",
+	  .type = FOPT_ENUM,
+	  .metavar = "P",
+	  .choices = conn_protocols,
+	  .help = "postgres (default) or mysql (MySQL, MariaDB)" },
 	{ .name = "host",
 	  .type = FOPT_STRING,
 	  .metavar = "ADDR",
@@ -67,15 +76,15 @@ static const struct fault_opt conn_opts[] = {
 	{ .name = "user",
 	  .type = FOPT_STRING,
 	  .metavar = "NAME",
-	  .help = "the role to connect as (default postgres)" },
+	  .help = "the role to connect as (default postgres; mysql: root)" },
 	{ .name = "database",
 	  .type = FOPT_STRING,
 	  .metavar = "NAME",
-	  .help = "the database (default: the role's name)" },
+	  .help = "the database (default: the role's name; mysql: none)" },
 	{ .name = "password",
 	  .type = FOPT_STRING,
 	  .metavar = "TEXT",
-	  .help = "for password (cleartext) authentication; trust needs none" },
+	  .help = "postgres: for password (cleartext) authentication; trust needs none" },
 };
 
 struct conn_priv {
@@ -86,6 +95,7 @@ struct conn_priv {
 	uint64_t hold_us;
 	char user[CONN_NAME_MAX + 1], database[CONN_NAME_MAX + 1], password[256];
 	bool has_password;
+	bool mysql; /* --protocol mysql */
 	struct fault_helper helper;
 	bool helper_started;
 };
@@ -128,9 +138,15 @@ static int conn_validate(struct fault *f, struct duress_err *err)
 	if (proxy_parse_addr(text, "--host", &p->addr, &p->addrlen, err) < 0)
 		return -1;
 	proxy_format_addr((struct sockaddr *)&p->addr, p->where, sizeof(p->where));
-	if (name_opt(f, "user", "postgres", p->user, err) < 0 ||
+	p->mysql = fault_opt(f, "protocol")->set && fault_opt(f, "protocol")->choice == 1;
+	if (name_opt(f, "user", p->mysql ? "root" : "postgres", p->user, err) < 0)
+		return -1;
+	if ((!p->mysql || fault_opt(f, "database")->set) &&
 	    name_opt(f, "database", p->user, p->database, err) < 0)
 		return -1;
+	if (p->mysql && fault_opt(f, "password")->set)
+		return fault_usage(err, "--password: the mysql holder logs in without a password "
+					"only (a user of its own: see docs/faults/connections.md)");
 	if (fault_opt(f, "password")->set) {
 		if (strlen(fault_opt(f, "password")->s) >= sizeof(p->password))
 			return fault_usage(err, "--password: at most %zu bytes",
@@ -218,13 +234,13 @@ static int conn_plan(struct fault *f, struct duress_err *err)
 	fault_plan_add(f, "start the connection holder (process duress-conns)%s",
 		       has_target(f) ? " in the target's network namespace" : "");
 	if (p->count)
-		fault_plan_add(f, "open and hold %u PostgreSQL connections to %s as %s", p->count,
-			       p->where, p->user);
+		fault_plan_add(f, "open and hold %u %s connections to %s as %s", p->count,
+			       p->mysql ? "MySQL" : "PostgreSQL", p->where, p->user);
 	else
 		fault_plan_add(f,
-			       "open PostgreSQL connections to %s as %s until the server "
+			       "open %s connections to %s as %s until the server "
 			       "refuses one, and hold them",
-			       p->where, p->user);
+			       p->mysql ? "MySQL" : "PostgreSQL", p->where, p->user);
 	if (p->hold_us)
 		fault_plan_add(f, "release them after %s",
 			       format_duration(p->hold_us, d, sizeof(d)));
@@ -294,6 +310,116 @@ static void error_fields(const unsigned char *b, size_t n, char *code, char *msg
 	}
 }
 
+static uint32_t le24(const unsigned char *b)
+{
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16;
+}
+
+/* One MySQL packet into body (its payload length in *len); false: closed. */
+static bool my_recv(int fd, unsigned char *body, uint32_t *len, uint8_t *seq)
+{
+	unsigned char hdr[4];
+
+	if (!recv_all(fd, hdr, 4))
+		return false;
+	*len = le24(hdr);
+	*seq = hdr[3];
+	return *len <= CONN_MSG_MAX && recv_all(fd, body, *len);
+}
+
+/* An ERR packet: refused (1040 too many connections, 1203 the user's
+ * limit) or not, its text in why. */
+static enum opened my_error(const unsigned char *b, uint32_t n, char *why, size_t wlen)
+{
+	unsigned code = n >= 3 ? (unsigned)(b[1] | b[2] << 8) : 0;
+	size_t off = n > 9 && b[3] == '#' ? 9 : 3;
+
+	snprintf(why, wlen, "%.*s (error %u)", n > off ? (int)(n - off) : 0, (const char *)b + off,
+		 code);
+	return code == 1040 || code == 1203 ? OPEN_REFUSED : OPEN_FAILED;
+}
+
+/*
+ * A MySQL login: the server's greeting (or its ERR when it is full), a
+ * handshake response with no password, then the authentication exchange
+ * (an auth switch answered with an empty response, caching_sha2's fast
+ * path) to the OK.
+ */
+static enum opened open_mysql(const struct conn_priv *p, int fd, char *why, size_t wlen)
+{
+	cleanup_free unsigned char *b = malloc(CONN_MSG_MAX);
+	char resp[160];
+	uint32_t len, caps = 0x0200 | 0x8000 | 0x00080000 | 0x1; /* 4.1, secure conn, plugin auth */
+	size_t n = 4;
+	uint8_t seq;
+
+	if (!b || !my_recv(fd, b, &len, &seq) || !len) {
+		snprintf(why, wlen, "the server closed before its greeting");
+		return OPEN_FAILED;
+	}
+	if (b[0] == 0xff)
+		return my_error(b, len, why, wlen);
+	if (b[0] != 10) {
+		snprintf(why, wlen, "not a MySQL server (greeting of protocol %u)", b[0]);
+		return OPEN_FAILED;
+	}
+	if (p->database[0])
+		caps |= 0x8; /* CLIENT_CONNECT_WITH_DB */
+	for (int i = 0; i < 4; i++)
+		resp[n++] = (char)(caps >> (8 * i));
+	memcpy(resp + n, "\0\0\0\1", 4); /* max packet 16 MiB */
+	n += 4;
+	resp[n++] = 33; /* utf8 */
+	memset(resp + n, 0, 23);
+	n += 23;
+	n += (size_t)snprintf(resp + n, sizeof(resp) - n, "%s", p->user) + 1;
+	resp[n++] = 0; /* no auth data */
+	if (p->database[0])
+		n += (size_t)snprintf(resp + n, sizeof(resp) - n, "%s", p->database) + 1;
+	n += (size_t)snprintf(resp + n, sizeof(resp) - n, "mysql_native_password") + 1;
+	n += (size_t)snprintf(resp + n, sizeof(resp) - n, "%c_client_name%cduress-connections", 11,
+			      18);
+	resp[0] = (char)(n - 4);
+	resp[1] = resp[2] = 0;
+	resp[3] = (char)(seq + 1);
+	if (!send_all(fd, resp, n)) {
+		snprintf(why, wlen, "send the login: %s", strerror(errno));
+		return OPEN_FAILED;
+	}
+	for (;;) {
+		if (!my_recv(fd, b, &len, &seq) || !len) {
+			snprintf(why, wlen, "the server closed during the login");
+			return OPEN_FAILED;
+		}
+		switch (b[0]) {
+		case 0x00:
+			return OPEN_HELD;
+		case 0xff:
+			return my_error(b, len, why, wlen);
+		case 0xfe: { /* auth switch: the new plugin's response, empty */
+			char e[4] = { 0, 0, 0, (char)(seq + 1) };
+
+			if (!send_all(fd, e, 4)) {
+				snprintf(why, wlen, "send the login: %s", strerror(errno));
+				return OPEN_FAILED;
+			}
+			break;
+		}
+		case 0x01: /* more data: caching_sha2's fast path, then the OK */
+			if (len >= 2 && b[1] == 4) {
+				snprintf(why, wlen,
+					 "the server wants a password (full authentication): "
+					 "give the holder a user without one");
+				return OPEN_FAILED;
+			}
+			break;
+		default:
+			snprintf(why, wlen, "an unexpected login packet (0x%02x)", b[0]);
+			return OPEN_FAILED;
+		}
+	}
+}
+
 static enum opened open_one(const struct conn_priv *p, int *out, char *why, size_t wlen)
 {
 	cleanup_close int fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -311,6 +437,15 @@ static enum opened open_one(const struct conn_priv *p, int *out, char *why, size
 	if (e) {
 		snprintf(why, wlen, "connect to %s: %s", p->where, strerror(e));
 		return OPEN_FAILED;
+	}
+	if (p->mysql) {
+		enum opened o = open_mysql(p, fd, why, wlen);
+
+		if (o == OPEN_HELD) {
+			*out = fd;
+			fd = -1;
+		}
+		return o;
 	}
 	put32(start + 4, 196608);
 	n += (size_t)snprintf(start + n, sizeof(start) - n,
@@ -469,7 +604,10 @@ static int holder_main(void *arg, int ctl)
 			if (now >= release_at) {
 				for (unsigned i = 0; i < held; i++)
 					if (pf[1 + i].fd >= 0) {
-						send_all(pf[1 + i].fd, "X\0\0\0\4", 5);
+						if (p->mysql) /* COM_QUIT */
+							send_all(pf[1 + i].fd, "\1\0\0\0\1", 5);
+						else
+							send_all(pf[1 + i].fd, "X\0\0\0\4", 5);
 						close(pf[1 + i].fd);
 						pf[1 + i].fd = -1;
 					}
@@ -572,8 +710,8 @@ static void conn_release(struct fault *f)
 
 const struct fault_desc fault_connections = {
 	.name = "connections",
-	.summary = "exhaust a PostgreSQL server's connections: open and hold real ones (--count N "
-		   "or --until-refused)",
+	.summary = "exhaust a PostgreSQL or MySQL server's connections: open and hold real ones "
+		   "(--count N or --until-refused)",
 	.opts = conn_opts,
 	.nopts = DURESS_ARRAY_SIZE(conn_opts),
 	.priv_size = sizeof(struct conn_priv),

@@ -7,36 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #define PG_SSL_REQUEST 80877103u
 #define PG_GSS_REQUEST 80877104u
 #define PG_CANCEL_REQUEST 80877102u
 #define PG_PROTOCOL_3 196608u
 #define PGF_RING 64 /* outstanding Query/Sync remembered */
-
-/* statement flags */
-#define F_MATCH 0x01u /* the regex matched (or there is none) */
-#define F_DDL 0x02u
-#define F_BEGIN 0x04u
-#define F_END 0x08u	 /* COMMIT, END */
-#define F_ROLLBACK 0x10u /* ROLLBACK, ABORT: never made to fail */
-#define F_KNOWN 0x80u
-
-static const char *const names[PGF_NKINDS] = {
-	[PGF_ERROR] = "error",
-	[PGF_ADMIN_SHUTDOWN] = "admin_shutdown",
-	[PGF_DELAY] = "delay",
-	[PGF_DROP] = "drop_connection",
-	[PGF_FAIL_DDL] = "fail_ddl",
-	[PGF_CORRUPT_ROWS] = "corrupt_rows",
-	[PGF_TOO_MANY] = "too_many_connections",
-};
-
-const char *pgf_kind_name(enum pgf_kind k)
-{
-	return k < PGF_NKINDS ? names[k] : "?";
-}
 
 static const struct {
 	const char *code, *msg;
@@ -84,83 +60,7 @@ bool pgf_sqlstate_valid(const char *s)
 	return false;
 }
 
-/* The first keyword after spaces and comments, upper-cased into kw. */
-static void first_keyword(const char *s, size_t len, char *kw, size_t cap)
-{
-	size_t i = 0, n = 0;
-
-	while (i < len) {
-		if (isspace((unsigned char)s[i]) || s[i] == '(') {
-			i++;
-		} else if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
-			while (i < len && s[i] != '\n')
-				i++;
-		} else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
-			i += 2;
-			while (i + 1 < len && !(s[i] == '*' && s[i + 1] == '/'))
-				i++;
-			i += 2;
-		} else {
-			break;
-		}
-	}
-	while (i < len && n + 1 < cap && isalpha((unsigned char)s[i]))
-		kw[n++] = (char)toupper((unsigned char)s[i++]);
-	kw[n] = '\0';
-}
-
-static bool kw_in(const char *kw, const char *const *list)
-{
-	for (size_t i = 0; list[i]; i++)
-		if (!strcmp(kw, list[i]))
-			return true;
-	return false;
-}
-
-bool pgf_is_ddl(const char *sql, size_t len)
-{
-	static const char *const ddl[] = { "CREATE", "ALTER",  "DROP",	  "TRUNCATE", "COMMENT",
-					   "GRANT",  "REVOKE", "REINDEX", NULL };
-	char kw[16];
-
-	first_keyword(sql, len, kw, sizeof(kw));
-	return kw_in(kw, ddl);
-}
-
-static unsigned classify(const struct pgf_config *cfg, const char *sql, size_t len)
-{
-	static const char *const begin[] = { "BEGIN", "START", NULL };
-	static const char *const end[] = { "COMMIT", "END", NULL };
-	static const char *const rollback[] = { "ROLLBACK", "ABORT", NULL };
-	unsigned fl = F_KNOWN;
-	char kw[16];
-
-	first_keyword(sql, len, kw, sizeof(kw));
-	if (kw_in(kw, begin))
-		fl |= F_BEGIN;
-	else if (kw_in(kw, end))
-		fl |= F_END;
-	else if (kw_in(kw, rollback))
-		fl |= F_ROLLBACK;
-	if (pgf_is_ddl(sql, len))
-		fl |= F_DDL;
-	/* sql is NUL-terminated by the caller's check */
-	if (!cfg->has_match || regexec(&cfg->match, sql, 0, NULL, 0) == 0)
-		fl |= F_MATCH;
-	return fl;
-}
-
 /* ---- per connection ---- */
-
-struct pgdir {
-	uint8_t hdr[5];
-	size_t hlen;
-	uint64_t stream_left; /* body bytes of a streamed message still to come */
-	bool stream_drop;
-	char *msg; /* a message collected whole */
-	size_t mlen, mwant;
-	bool collecting;
-};
 
 struct named {
 	uint64_t hash;
@@ -169,17 +69,16 @@ struct named {
 };
 
 struct pconn {
-	struct pgdir d[2];
-	bool typed; /* past the startup packet */
-	bool dead, passthrough;
-	char status; /* 'I', 'T', 'E' (predicted for what the client sends next) */
+	struct sqlr_link l; /* first: the framing's */
+	bool typed;	    /* past the startup packet */
+	char status;	    /* 'I', 'T', 'E' (predicted for what the client sends next) */
 	/* what was sent and awaits a ReadyForQuery: corrupt-rows picks */
 	bool ring[PGF_RING];
 	uint32_t rhead, rtail;
 	unsigned swallow; /* ReadyForQuery messages the client must not see */
 	bool batch_pick;  /* extended: an Execute since the last Sync was picked */
 	bool skipping;	  /* extended: dropping until Sync, then raise */
-	enum pgf_kind skip_kind;
+	enum sqlr_kind skip_kind;
 	struct named stmts[PGF_MAX_NAMES], portals[PGF_MAX_NAMES];
 	unsigned stmt_rr, portal_rr;
 	uint16_t ncols;
@@ -261,35 +160,11 @@ static void ring_pop(struct pconn *pc)
 		pc->rhead++;
 }
 
-/* The fault for a statement with flags fl, or PGF_NKINDS for none. */
-static enum pgf_kind decide(struct pgf_config *cfg, struct pconn *pc, unsigned fl)
-{
-	if (!(fl & F_MATCH))
-		return PGF_NKINDS;
-	if (cfg->in_transaction && pc->status == 'I')
-		return PGF_NKINDS;
-	cfg->matched++;
-	if (!(fl & F_ROLLBACK)) {
-		if (cfg->fail_ddl && (fl & F_DDL) && ++cfg->ddl_seen > cfg->ddl_after &&
-		    hrule_rng_pct(&cfg->rng, cfg->ddl_pct))
-			return PGF_FAIL_DDL;
-		if (cfg->error_pct > 0 && hrule_rng_pct(&cfg->rng, cfg->error_pct))
-			return PGF_ERROR;
-		if (cfg->shutdown_pct > 0 && hrule_rng_pct(&cfg->rng, cfg->shutdown_pct))
-			return PGF_ADMIN_SHUTDOWN;
-	}
-	if (cfg->drop_pct > 0 && hrule_rng_pct(&cfg->rng, cfg->drop_pct))
-		return PGF_DROP;
-	if (cfg->delay_pct > 0 && cfg->delay_ns && hrule_rng_pct(&cfg->rng, cfg->delay_pct))
-		return PGF_DELAY;
-	return PGF_NKINDS;
-}
-
 static void after_statement(struct pconn *pc, unsigned fl)
 {
-	if (fl & F_BEGIN)
+	if (fl & SQLR_BEGIN)
 		pc->status = 'T';
-	else if (fl & (F_END | F_ROLLBACK))
+	else if (fl & (SQLR_END | SQLR_ROLLBACK))
 		pc->status = 'I';
 }
 
@@ -311,21 +186,20 @@ static void send_query(struct proxy_conn *c, const char *sql)
 }
 
 /* What the server runs instead of a statement that is to fail. */
-static void send_raise(struct proxy_conn *c, enum pgf_kind k)
+static void send_raise(struct proxy_conn *c, enum sqlr_kind k)
 {
-	struct pgf_config *cfg = proxy_conn_arg(c);
+	struct sqlr_config *cfg = proxy_conn_arg(c);
 	const char *code, *msg;
 	char sql[512];
 
-	if (k == PGF_ADMIN_SHUTDOWN) {
+	if (k == SQLR_ADMIN_SHUTDOWN) {
 		send_query(c, "DO $duress$BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); "
 			      "PERFORM pg_sleep(5); END$duress$");
 		return;
 	}
-	code = k == PGF_FAIL_DDL ? (cfg->ddl_sqlstate[0] ? cfg->ddl_sqlstate : "55P03")
-				 : cfg->sqlstate;
+	code = k == SQLR_FAIL_DDL ? (cfg->ddl_code[0] ? cfg->ddl_code : "55P03") : cfg->code;
 	msg = pgf_sqlstate_message(code);
-	if (k == PGF_FAIL_DDL && !cfg->ddl_sqlstate[0])
+	if (k == SQLR_FAIL_DDL && !cfg->ddl_code[0])
 		msg = "canceling statement due to lock timeout";
 	snprintf(sql, sizeof(sql),
 		 "DO $duress$BEGIN RAISE EXCEPTION USING ERRCODE = '%s', MESSAGE = '%s', "
@@ -348,15 +222,15 @@ static void send_fatal(struct proxy_conn *c, const char *code, const char *msg)
 	proxy_send(c, PROXY_DOWN, m, (size_t)n + 5, 0);
 }
 
-static void apply_kind(struct proxy_conn *c, struct pconn *pc, enum pgf_kind k)
+static void apply_kind(struct proxy_conn *c, struct pconn *pc, enum sqlr_kind k)
 {
-	struct pgf_config *cfg = proxy_conn_arg(c);
+	struct sqlr_config *cfg = proxy_conn_arg(c);
 
 	cfg->injected[k]++;
-	if (k == PGF_DROP) {
+	if (k == SQLR_DROP) {
 		proxy_event(c, "postgres: connection %llu dropped mid-statement",
 			    (unsigned long long)proxy_conn_id(c));
-		pc->dead = true;
+		pc->l.dead = true;
 		proxy_close(c);
 	}
 }
@@ -365,7 +239,7 @@ static void apply_kind(struct proxy_conn *c, struct pconn *pc, enum pgf_kind k)
 
 static bool on_startup(struct proxy_conn *c, struct pconn *pc, const char *m, size_t n)
 {
-	struct pgf_config *cfg = proxy_conn_arg(c);
+	struct sqlr_config *cfg = proxy_conn_arg(c);
 	uint32_t code = be32(m + 4);
 
 	(void)n;
@@ -375,14 +249,14 @@ static bool on_startup(struct proxy_conn *c, struct pconn *pc, const char *m, si
 	}
 	if (code != PG_PROTOCOL_3) {
 		/* CancelRequest, or a protocol this filter does not know */
-		pc->passthrough = true;
+		pc->l.passthrough = true;
 		return true;
 	}
 	pc->typed = true;
 	if (cfg->too_many_pct > 0 && hrule_rng_pct(&cfg->rng, cfg->too_many_pct)) {
-		cfg->injected[PGF_TOO_MANY]++;
+		cfg->injected[SQLR_TOO_MANY]++;
 		send_fatal(c, "53300", "sorry, too many clients already");
-		pc->dead = true;
+		pc->l.dead = true;
 		proxy_close(c);
 		return false;
 	}
@@ -401,33 +275,32 @@ static bool cstr(const char *s, size_t len, size_t *end)
 
 static bool on_query(struct proxy_conn *c, struct pconn *pc, const char *m, size_t n)
 {
-	struct pgf_config *cfg = proxy_conn_arg(c);
+	struct sqlr_config *cfg = proxy_conn_arg(c);
 	unsigned fl = 0;
-	enum pgf_kind k;
+	enum sqlr_kind k;
 	size_t e;
 
 	cfg->statements++;
 	if (cstr(m + 5, n - 5, &e))
-		fl = classify(cfg, m + 5, e);
-	k = decide(cfg, pc, fl);
+		fl = sqlr_classify(cfg, m + 5, e);
+	k = sqlr_decide(cfg, pc->status != 'I', fl);
 	after_statement(pc, fl);
-	if (k == PGF_NKINDS) {
-		ring_push(pc, cfg->corrupt_pct > 0 && (fl & F_MATCH) &&
-				      !(cfg->in_transaction && pc->status == 'I'));
+	if (k == SQLR_NKINDS) {
+		ring_push(pc, sqlr_pick_rows(cfg, pc->status != 'I', fl));
 		return true;
 	}
 	apply_kind(c, pc, k);
 	switch (k) {
-	case PGF_DROP:
+	case SQLR_DROP:
 		return false;
-	case PGF_DELAY:
+	case SQLR_DELAY:
 		ring_push(pc, false);
 		proxy_send(c, PROXY_UP, m, n, proxy_conn_now(c) + cfg->delay_ns);
 		return false;
 	default:
 		ring_push(pc, false);
 		send_raise(c, k);
-		if (k != PGF_ADMIN_SHUTDOWN && pc->status == 'T')
+		if (k != SQLR_ADMIN_SHUTDOWN && pc->status == 'T')
 			pc->status = 'E';
 		return false;
 	}
@@ -435,12 +308,12 @@ static bool on_query(struct proxy_conn *c, struct pconn *pc, const char *m, size
 
 static bool on_parse(struct proxy_conn *c, struct pconn *pc, const char *m, size_t n)
 {
-	struct pgf_config *cfg = proxy_conn_arg(c);
+	struct sqlr_config *cfg = proxy_conn_arg(c);
 	size_t e1, e2;
 
 	if (!cstr(m + 5, n - 5, &e1) || !cstr(m + 6 + e1, n - 6 - e1, &e2))
 		return true;
-	remember(pc->stmts, &pc->stmt_rr, m + 5, classify(cfg, m + 6 + e1, e2));
+	remember(pc->stmts, &pc->stmt_rr, m + 5, sqlr_classify(cfg, m + 6 + e1, e2));
 	return true;
 }
 
@@ -459,27 +332,27 @@ static bool on_bind(struct proxy_conn *c, struct pconn *pc, const char *m, size_
 
 static bool on_execute(struct proxy_conn *c, struct pconn *pc, const char *m, size_t n)
 {
-	struct pgf_config *cfg = proxy_conn_arg(c);
+	struct sqlr_config *cfg = proxy_conn_arg(c);
 	struct named *p;
 	unsigned fl = 0;
-	enum pgf_kind k;
+	enum sqlr_kind k;
 	size_t e;
 
 	cfg->statements++;
 	if (cstr(m + 5, n - 5, &e) && (p = lookup(pc->portals, m + 5)))
 		fl = p->flags;
-	k = decide(cfg, pc, fl);
+	k = sqlr_decide(cfg, pc->status != 'I', fl);
 	after_statement(pc, fl);
-	if (k == PGF_NKINDS) {
-		if (cfg->corrupt_pct > 0 && (fl & F_MATCH))
+	if (k == SQLR_NKINDS) {
+		if (cfg->corrupt_pct > 0 && (fl & SQLR_MATCH))
 			pc->batch_pick = true;
 		return true;
 	}
 	apply_kind(c, pc, k);
 	switch (k) {
-	case PGF_DROP:
+	case SQLR_DROP:
 		return false;
-	case PGF_DELAY:
+	case SQLR_DELAY:
 		proxy_send(c, PROXY_UP, m, n, proxy_conn_now(c) + cfg->delay_ns);
 		return false;
 	default:
@@ -504,7 +377,7 @@ static bool on_sync(struct proxy_conn *c, struct pconn *pc, const char *m, size_
 	pc->swallow++;
 	send_raise(c, pc->skip_kind);
 	ring_push(pc, false);
-	if (pc->skip_kind != PGF_ADMIN_SHUTDOWN && pc->status == 'T')
+	if (pc->skip_kind != SQLR_ADMIN_SHUTDOWN && pc->status == 'T')
 		pc->status = 'E';
 	pc->skipping = false;
 	pc->batch_pick = false;
@@ -550,13 +423,11 @@ static bool on_rowdesc(struct proxy_conn *c, struct pconn *pc, const char *m, si
 	return true;
 }
 
-enum coltype { COL_NONE, COL_BOOL, COL_NUMBER, COL_TEXT };
-
-static enum coltype col_type(uint32_t oid)
+static enum sqlr_col col_type(uint32_t oid)
 {
 	switch (oid) {
 	case 16:
-		return COL_BOOL;
+		return SQLR_COL_BOOL;
 	case 20:
 	case 21:
 	case 23:
@@ -564,21 +435,21 @@ static enum coltype col_type(uint32_t oid)
 	case 700:
 	case 701:
 	case 1700:
-		return COL_NUMBER;
+		return SQLR_COL_NUMBER;
 	case 18:
 	case 19:
 	case 25:
 	case 1042:
 	case 1043:
-		return COL_TEXT;
+		return SQLR_COL_TEXT;
 	default:
-		return COL_NONE;
+		return SQLR_COL_NONE;
 	}
 }
 
 /* Change one value of the row in place (same length); false: nothing
  * could be changed. */
-static bool corrupt_row(struct pgf_config *cfg, struct pconn *pc, char *m, size_t n)
+static bool corrupt_row(struct sqlr_config *cfg, struct pconn *pc, char *m, size_t n)
 {
 	size_t off[PGF_MAX_COLS], cand[PGF_MAX_COLS], ncand = 0, o = 7;
 	uint32_t len[PGF_MAX_COLS];
@@ -601,46 +472,15 @@ static bool corrupt_row(struct pgf_config *cfg, struct pconn *pc, char *m, size_
 		off[i] = o;
 		len[i] = (uint32_t)l;
 		o += (size_t)l;
-		if (l > 0 && i < pc->ncols && pc->text_fmt[i] && col_type(pc->oids[i]) != COL_NONE)
+		if (l > 0 && i < pc->ncols && pc->text_fmt[i] &&
+		    col_type(pc->oids[i]) != SQLR_COL_NONE)
 			cand[ncand++] = i;
 	}
 	while (ncand) {
 		size_t pick = hrule_rng_next(&cfg->rng) % ncand, col = cand[pick];
-		char *v = m + off[col];
-		size_t pos[64], npos = 0;
-		enum coltype t = col_type(pc->oids[col]);
 
-		if (t == COL_BOOL) {
-			if (v[0] == 't' || v[0] == 'f') {
-				v[0] = v[0] == 't' ? 'f' : 't';
-				return true;
-			}
-		} else {
-			for (size_t j = 0; j < len[col] && npos < 64; j++)
-				if (isdigit((unsigned char)v[j]) ||
-				    (t == COL_TEXT && isalpha((unsigned char)v[j]) &&
-				     !(v[j] & 0x80)))
-					pos[npos++] = j;
-			if (npos) {
-				char *ch = v + pos[hrule_rng_next(&cfg->rng) % npos];
-				unsigned r = 1 + (unsigned)(hrule_rng_next(&cfg->rng) % 9);
-
-				size_t at = (size_t)(ch - v);
-				bool lead = t == COL_NUMBER && at + 1 < len[col] &&
-					    isdigit((unsigned char)v[at + 1]) &&
-					    (at == 0 || v[at - 1] == '-' || v[at - 1] == '+');
-
-				if (lead) /* 42 -> 72, never 02: still a number */
-					*ch = (char)('1' + (*ch - '1' + 1 + (int)(r % 8)) % 9);
-				else if (isdigit((unsigned char)*ch))
-					*ch = (char)('0' + (*ch - '0' + r) % 10);
-				else if (isupper((unsigned char)*ch))
-					*ch = (char)('A' + (*ch - 'A' + r) % 26);
-				else
-					*ch = (char)('a' + (*ch - 'a' + r) % 26);
-				return true;
-			}
-		}
+		if (sqlr_corrupt_value(&cfg->rng, m + off[col], len[col], col_type(pc->oids[col])))
+			return true;
 		cand[pick] = cand[--ncand];
 	}
 	return false;
@@ -648,7 +488,7 @@ static bool corrupt_row(struct pgf_config *cfg, struct pconn *pc, char *m, size_
 
 static bool on_datarow(struct proxy_conn *c, struct pconn *pc, const char *m, size_t n)
 {
-	struct pgf_config *cfg = proxy_conn_arg(c);
+	struct sqlr_config *cfg = proxy_conn_arg(c);
 	char *copy;
 
 	if (!ring_head(pc))
@@ -662,7 +502,7 @@ static bool on_datarow(struct proxy_conn *c, struct pconn *pc, const char *m, si
 	memcpy(copy, m, n);
 	if (corrupt_row(cfg, pc, copy, n)) {
 		cfg->rows_corrupted++;
-		cfg->injected[PGF_CORRUPT_ROWS]++;
+		cfg->injected[SQLR_CORRUPT_ROWS]++;
 		proxy_send(c, PROXY_DOWN, copy, n, 0);
 		free(copy);
 		return false;
@@ -704,189 +544,65 @@ static bool handle(struct proxy_conn *c, struct pconn *pc, enum proxy_dir dir, c
 	}
 }
 
-enum what { W_INSPECT, W_STREAM, W_DROP };
-
-static enum what what_to_do(const struct pgf_config *cfg, const struct pconn *pc,
-			    enum proxy_dir dir, uint8_t type, uint64_t total)
+static size_t pg_hdr_size(struct proxy_conn *c, enum proxy_dir dir)
 {
+	const struct pconn *pc = proxy_conn_priv(c);
+
+	return dir == PROXY_UP && !pc->typed ? 4 : 5;
+}
+
+static enum sqlr_what pg_what(struct proxy_conn *c, enum proxy_dir dir, const uint8_t *h,
+			      uint64_t *total)
+{
+	const struct sqlr_config *cfg = proxy_conn_arg(c);
+	const struct pconn *pc = proxy_conn_priv(c);
 	bool want;
 
-	if (dir == PROXY_UP && !pc->typed)
-		return W_INSPECT;
+	if (dir == PROXY_UP && !pc->typed) {
+		*total = be32(h);
+		/* not PostgreSQL as this filter knows it: hands off */
+		return *total < 8 || *total > PGF_MAX_STARTUP ? SQLR_W_FOREIGN : SQLR_W_INSPECT;
+	}
+	*total = 1 + (uint64_t)be32(h + 1);
+	if (*total < 5)
+		return SQLR_W_FOREIGN;
 	if (dir == PROXY_UP) {
-		if (pc->skipping && type != 'S')
-			return W_DROP;
-		want = strchr("QPBES", type) != NULL;
+		if (pc->skipping && h[0] != 'S')
+			return SQLR_W_DROP;
+		want = strchr("QPBES", h[0]) != NULL;
 	} else {
-		want = type == 'Z' || (cfg->corrupt_pct > 0 && (type == 'T' || type == 'D'));
+		want = h[0] == 'Z' || (cfg->corrupt_pct > 0 && (h[0] == 'T' || h[0] == 'D'));
 	}
-	return want && total <= PGF_MAX_MSG ? W_INSPECT : W_STREAM;
+	return want && *total <= PGF_MAX_MSG ? SQLR_W_INSPECT : SQLR_W_STREAM;
 }
 
-static void flush(struct proxy_conn *c, enum proxy_dir dir, const char **fwd, const char *to)
+static bool pg_handle(struct proxy_conn *c, enum proxy_dir dir, const char *m, size_t n)
 {
-	if (to > *fwd)
-		proxy_send(c, dir, *fwd, (size_t)(to - *fwd), 0);
-	*fwd = to;
+	return handle(c, proxy_conn_priv(c), dir, m, n);
 }
 
-static void p_data(struct proxy_conn *c, enum proxy_dir dir, const char *buf, size_t len)
-{
-	struct pgf_config *cfg = proxy_conn_arg(c);
-	struct pconn *pc = proxy_conn_priv(c);
-	struct pgdir *d = &pc->d[dir];
-	const char *fwd = buf;
-	size_t i = 0;
-
-	while (i < len && !pc->dead && !pc->passthrough) {
-		size_t hs = dir == PROXY_UP && !pc->typed ? 4 : 5, n;
-		const uint8_t *h;
-		const char *hstart = NULL;
-		uint64_t total, body;
-		enum what w;
-
-		if (d->stream_left) {
-			n = len - i < d->stream_left ? len - i : (size_t)d->stream_left;
-			if (d->stream_drop)
-				flush(c, dir, &fwd, buf + i);
-			i += n;
-			d->stream_left -= n;
-			if (d->stream_drop)
-				fwd = buf + i;
-			continue;
-		}
-		if (d->collecting) {
-			n = len - i < d->mwant - d->mlen ? len - i : d->mwant - d->mlen;
-			memcpy(d->msg + d->mlen, buf + i, n);
-			d->mlen += n;
-			i += n;
-			fwd = buf + i;
-			if (d->mlen == d->mwant) {
-				d->collecting = false;
-				if (handle(c, pc, dir, d->msg, d->mlen))
-					proxy_send(c, dir, d->msg, d->mlen, 0);
-				free(d->msg);
-				d->msg = NULL;
-			}
-			continue;
-		}
-		if (!d->hlen && len - i >= hs) {
-			hstart = buf + i;
-			h = (const uint8_t *)hstart;
-			i += hs;
-		} else {
-			flush(c, dir, &fwd, buf + i);
-			n = hs - d->hlen < len - i ? hs - d->hlen : len - i;
-			memcpy(d->hdr + d->hlen, buf + i, n);
-			d->hlen += n;
-			i += n;
-			fwd = buf + i;
-			if (d->hlen < hs)
-				continue;
-			h = d->hdr;
-		}
-		d->hlen = 0;
-		total = hs == 4 ? be32(h) : 1 + (uint64_t)be32(h + 1);
-		if ((hs == 4 && (total < 8 || total > PGF_MAX_STARTUP)) || (hs == 5 && total < 5)) {
-			/* not PostgreSQL as this filter knows it: hands off */
-			if (!hstart)
-				proxy_send(c, dir, (const char *)h, hs, 0);
-			pc->passthrough = true;
-			break;
-		}
-		body = total - hs;
-		w = what_to_do(cfg, pc, dir, h[0], total);
-		if (w == W_INSPECT && hstart && body <= len - i) {
-			bool keep;
-
-			i += (size_t)body;
-			flush(c, dir, &fwd, hstart);
-			keep = handle(c, pc, dir, hstart, (size_t)total);
-			fwd = keep ? hstart : buf + i;
-		} else if (w == W_INSPECT) {
-			flush(c, dir, &fwd, hstart ? hstart : buf + i);
-			d->msg = malloc((size_t)total);
-			if (!d->msg) {
-				pc->dead = true;
-				proxy_close(c);
-				return;
-			}
-			memcpy(d->msg, h, hs);
-			d->mlen = hs;
-			d->mwant = (size_t)total;
-			d->collecting = true;
-			fwd = buf + i;
-		} else if (w == W_STREAM) {
-			if (!hstart)
-				proxy_send(c, dir, (const char *)h, hs, 0);
-			d->stream_left = body;
-			d->stream_drop = false;
-		} else {
-			if (hstart)
-				flush(c, dir, &fwd, hstart);
-			fwd = buf + i;
-			d->stream_left = body;
-			d->stream_drop = true;
-		}
-	}
-	if (pc->dead)
-		return;
-	flush(c, dir, &fwd, buf + len);
-	if (pc->passthrough) {
-		proxy_pass(c, PROXY_UP);
-		proxy_pass(c, PROXY_DOWN);
-	}
-}
+static const struct sqlr_framing pg_framing = {
+	.hdr_size = pg_hdr_size,
+	.what = pg_what,
+	.handle = pg_handle,
+};
 
 static int p_open(struct proxy_conn *c)
 {
-	struct pgf_config *cfg = proxy_conn_arg(c);
+	struct sqlr_config *cfg = proxy_conn_arg(c);
 	struct pconn *pc = proxy_conn_priv(c);
 
 	cfg->connections++;
 	pc->status = 'I';
+	pc->l.fr = &pg_framing;
 	return PROXY_OPEN_CONNECT;
-}
-
-static void p_close(struct proxy_conn *c)
-{
-	struct pconn *pc = proxy_conn_priv(c);
-
-	for (int i = 0; i < 2; i++) {
-		free(pc->d[i].msg);
-		pc->d[i].msg = NULL;
-	}
-}
-
-static void p_stats(void *arg, json_t *out)
-{
-	struct pgf_config *cfg = arg;
-	json_t *inj = json_object();
-
-	json_object_set_new(out, "statements", json_integer((json_int_t)cfg->statements));
-	json_object_set_new(out, "matched", json_integer((json_int_t)cfg->matched));
-	json_object_set_new(out, "rows_seen", json_integer((json_int_t)cfg->rows));
-	json_object_set_new(out, "rows_corrupted", json_integer((json_int_t)cfg->rows_corrupted));
-	json_object_set_new(out, "ddl_seen", json_integer((json_int_t)cfg->ddl_seen));
-	for (int k = 0; k < PGF_NKINDS; k++)
-		json_object_set_new(inj, names[k], json_integer((json_int_t)cfg->injected[k]));
-	json_object_set_new(out, "injected", inj);
-}
-
-void pgf_init(struct pgf_config *cfg)
-{
-	uint64_t seed = cfg->seed;
-
-	if (!seed && getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
-		seed = (uint64_t)(uintptr_t)cfg ^ 0x9e3779b97f4a7c15ULL;
-	hrule_rng_seed(&cfg->rng, seed);
 }
 
 const struct proxy_filter pgf_filter = {
 	.name = "postgres",
 	.conn_size = sizeof(struct pconn),
 	.open = p_open,
-	.data = p_data,
-	.close = p_close,
-	.stats = p_stats,
+	.data = sqlr_data,
+	.close = sqlr_close,
+	.stats = sqlr_stats,
 };

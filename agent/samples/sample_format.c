@@ -8,6 +8,7 @@
 #include <duress/core/cleanup.h>
 #include <duress/core/exitcode.h>
 #include <duress/core/parse.h>
+#include <duress/core/timing.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -730,28 +731,38 @@ static void hist_push(struct sample_writer *w, const struct sample *s)
 	w->nhist++;
 }
 
-/* A sparkline of the last `width` values, scaled to top (> 0). */
-static void spark(const struct sample_writer *w, int k, int width, double top, char *out,
-		  size_t len)
+/* A sparkline of the last `width` of the n values v, scaled to top (> 0);
+ * a NAN value is `gap`. */
+static void spark_of(const double *v, size_t nv, int width, double top, bool utf8, char gap,
+		     char *out, size_t len)
 {
 	static const char *const blocks[] = { "\u2581", "\u2582", "\u2583", "\u2584",
 					      "\u2585", "\u2586", "\u2587", "\u2588" };
 	static const char ascii[] = "_.-:=+*#";
-	size_t n = w->nhist < (size_t)width ? w->nhist : (size_t)width, o = 0;
+	size_t n = nv < (size_t)width ? nv : (size_t)width, o = 0;
 
 	out[0] = '\0';
-	for (size_t i = w->nhist - n; i < w->nhist && o + 4 < len; i++) {
-		double v = w->hist[k][i];
-		int lvl = isfinite(v) ? (int)fmin(7, fmax(0, v / top * 7.999)) : -1;
+	for (size_t i = nv - n; i < nv && o + 4 < len; i++) {
+		int lvl = isfinite(v[i]) ? (int)fmin(7, fmax(0, v[i] / top * 7.999)) : -1;
 
 		if (lvl < 0)
-			out[o++] = ' ';
-		else if (w->utf8)
+			out[o++] = gap;
+		else if (utf8)
 			o += (size_t)snprintf(out + o, len - o, "%s", blocks[lvl]);
 		else
 			out[o++] = ascii[lvl];
 	}
+	/* padded to `width` columns here: printf pads by bytes, and a block
+	 * character is three */
+	for (size_t i = n; i < (size_t)width && o + 1 < len; i++)
+		out[o++] = ' ';
 	out[o] = '\0';
+}
+
+static void spark(const struct sample_writer *w, int k, int width, double top, char *out,
+		  size_t len)
+{
+	spark_of(w->hist[k], w->nhist, width, top, w->utf8, ' ', out, len);
 }
 
 static double hist_max(const struct sample_writer *w, int k)
@@ -772,6 +783,13 @@ static const char *level_color(const struct sample_writer *w, double used, doubl
 	return used >= 0.9 * limit ? "\033[31m" : used >= 0.75 * limit ? "\033[33m" : "";
 }
 
+/* The history block (6 lines) is drawn on a window of 24 rows or more
+ * and 54 columns or more; else the numbers only. */
+static bool history_fits(const struct sample_writer *w, const struct screen *sc)
+{
+	return sc->cols - 44 >= 10 && w->rows >= 24 && w->nhist > 0;
+}
+
 static void table_history(struct screen *sc, const struct sample_writer *w, const struct sample *s)
 {
 	int width = sc->cols - 44;
@@ -779,7 +797,7 @@ static void table_history(struct screen *sc, const struct sample_writer *w, cons
 	const char *col, *end;
 	double lim, top;
 
-	if (width < 10 || w->rows < 24)
+	if (!history_fits(w, sc))
 		return; /* narrow or short: the numbers above only */
 	if (width > SAMPLE_HIST)
 		width = SAMPLE_HIST;
@@ -842,7 +860,9 @@ static int write_dumb(struct sample_writer *w, const struct sample *s)
 {
 	struct screen sc = { .len = 0, .cols = w->cols > 0 ? w->cols : 80 };
 	struct field a, b;
-	const char *phase = s->phase ? s->phase : w->phase;
+	const char *phase = w->status && w->status->phase ? w->status->phase
+			    : s->phase			  ? s->phase
+							  : w->phase;
 	char cpu[24] = "-", psi[24] = "-";
 
 	if (s->cpu.has_usage_pct)
@@ -855,39 +875,259 @@ static int write_dumb(struct sample_writer *w, const struct sample *s)
 	return 0;
 }
 
-static int write_table(struct sample_writer *w, const struct sample *s, struct duress_err *err)
+/* "duress  <title> <right>" in the width; a long title ends in "..." */
+static void title_line(struct screen *sc, const struct sample_writer *w, double t,
+		       const char *phase, double ends)
 {
-	struct screen sc = { .len = 0,
-			     .cols = w->cols > 0 ? w->cols : TABLE_COLS,
-			     .color = w->color };
-	struct field a, b;
 	char elapsed[32], right[96], title[512], dashes[512];
-	const char *phase = s->phase ? s->phase : w->phase;
 	int room, wide;
 
-	hist_push(w, s);
-	if (w->dumb)
-		return write_dumb(w, s);
-	wide = sc.cols < (int)sizeof(title) - 1 ? sc.cols : (int)sizeof(title) - 1;
-	format_duration((uint64_t)(s->t > 0 ? s->t : 0) * 1000000, elapsed, sizeof(elapsed));
-	if (phase && w->phase_ends > s->t)
-		snprintf(right, sizeof(right), "%s %.1fs left  elapsed %s", phase,
-			 w->phase_ends - s->t, elapsed);
+	wide = sc->cols < (int)sizeof(title) - 1 ? sc->cols : (int)sizeof(title) - 1;
+	format_duration((uint64_t)(t > 0 ? t : 0) * 1000000, elapsed, sizeof(elapsed));
+	if (phase && ends > t)
+		snprintf(right, sizeof(right), "%s %.1fs left  elapsed %s", phase, ends - t,
+			 elapsed);
 	else if (phase)
 		snprintf(right, sizeof(right), "%s  elapsed %s", phase, elapsed);
 	else
 		snprintf(right, sizeof(right), "elapsed %s", elapsed);
-	/* "duress  <title> <right>" in the width; a long title ends in "..." */
 	room = wide - 8 - 1 - (int)strlen(right);
 	if (room < 4)
 		room = 4;
 	snprintf(title, sizeof(title), "%s", w->title ? w->title : "");
 	if ((int)strlen(title) > room)
 		snprintf(title + room - 3, sizeof(title) - (size_t)(room - 3), "...");
-	line(&sc, "duress  %-*s %s", room, title, right);
+	line(sc, "duress  %-*s %s", room, title, right);
 	memset(dashes, '-', (size_t)wide);
 	dashes[wide] = '\0';
-	line(&sc, "%s", dashes);
+	line(sc, "%s", dashes);
+}
+
+/* in place: home, each line over the last one (erased to its end), then
+ * the rest of the screen erased; never the whole screen, which terminals
+ * (tmux's scroll-on-clear) may push into their history */
+static void emit(struct sample_writer *w, const struct screen *sc)
+{
+	fputs("\033[H", w->out);
+	for (const char *p = sc->buf, *nl; p < sc->buf + sc->len; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(sc->buf + sc->len - p));
+		if (!nl)
+			break;
+		fwrite(p, 1, (size_t)(nl - p), w->out);
+		fputs("\033[K\n", w->out);
+	}
+	fputs("\033[J", w->out);
+	w->drawn_at = timing_now();
+}
+
+/* ---- the live view of an experiment (duress run) ---- */
+
+static const char *const run_phases[][2] = {
+	{ "baseline", "baseline" },   { "steady state before", "before" },
+	{ "method", "method" },	      { "rollback", "rollback" },
+	{ "recovering", "recovery" }, { "steady state after", "after" },
+};
+
+/* PHASE    baseline > before > [METHOD] > rollback > recovery > after */
+static void run_phase_line(struct screen *sc, const struct live_status *st)
+{
+	char buf[256];
+	size_t o = 0;
+
+	for (size_t i = 0; i < DURESS_ARRAY_SIZE(run_phases) && o < sizeof(buf); i++) {
+		bool cur = st->phase && !strcmp(st->phase, run_phases[i][0]);
+		char name[16];
+
+		snprintf(name, sizeof(name), "%s", run_phases[i][1]);
+		for (char *c = name; cur && *c; c++)
+			*c = (char)(*c - ('a' <= *c && *c <= 'z' ? 'a' - 'A' : 0));
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s%s%s", i ? " > " : "",
+				      cur ? "[" : "", name, cur ? "]" : "");
+	}
+	if (st->phase && !strcmp(st->phase, "done") && o < sizeof(buf))
+		snprintf(buf + o, sizeof(buf) - o, "  (done)");
+	line(sc, "PHASE    %s", buf);
+}
+
+static void run_actions(struct screen *sc, const struct sample_writer *w,
+			const struct live_status *st, int room)
+{
+	bool show[LIVE_MAX_ACTIONS] = { false };
+	size_t n = 0, cap;
+	bool first = true;
+
+	if (!st->nactions || room <= 0)
+		return;
+	cap = st->nactions <= (size_t)room ? st->nactions : (size_t)(room > 1 ? room - 1 : 1);
+	/* those in force first, then those to come, then those done */
+	for (int pass = 0; pass < 3; pass++)
+		for (size_t i = 0; i < st->nactions && n < cap; i++) {
+			enum live_state ls = st->actions[i].state;
+
+			if (!show[i] && (pass == 2 || (pass == 0 && ls == LIVE_ON) ||
+					 (pass == 1 && ls == LIVE_PENDING))) {
+				show[i] = true;
+				n++;
+			}
+		}
+	for (size_t i = 0; i < st->nactions; i++) {
+		const struct live_action *a = &st->actions[i];
+		char label[80], state[64];
+		const char *col = "", *end = "";
+
+		if (!show[i])
+			continue;
+		snprintf(label, sizeof(label), "%s '%s'", a->kind, a->name);
+		if (strlen(label) > 30)
+			snprintf(label + 26, sizeof(label) - 26, "...'");
+		switch (a->state) {
+		case LIVE_PENDING:
+			snprintf(state, sizeof(state), "to come");
+			break;
+		case LIVE_ON:
+			if (a->ends > 0) /* ending: 0.0 until the next tick ends it */
+				snprintf(state, sizeof(state), "IN FORCE %5.1fs left%s",
+					 fmax(0, a->ends - st->now),
+					 a->background ? "  background" : "");
+			else
+				snprintf(state, sizeof(state), "IN FORCE");
+			col = w->color ? "\033[33m" : "";
+			break;
+		case LIVE_DONE:
+			snprintf(state, sizeof(state), "done");
+			break;
+		case LIVE_FAILED:
+			snprintf(state, sizeof(state), "FAILED");
+			col = w->color ? "\033[31m" : "";
+			break;
+		}
+		end = *col ? "\033[0m" : "";
+		line(sc, "%-8s %-30s %s%s%s", first ? "ACTIONS" : "", label, col, state, end);
+		first = false;
+	}
+	if (n < st->nactions && room > 1)
+		line(sc, "         ... %zu more", st->nactions - n);
+}
+
+static void run_probes(struct screen *sc, const struct sample_writer *w,
+		       const struct live_status *st, int room)
+{
+	size_t n = st->nprobes <= (size_t)room ? st->nprobes : (size_t)(room > 1 ? room - 1 : 1);
+	int width = sc->cols - 60;
+
+	if (room <= 0)
+		return;
+
+	if (width > LIVE_HIST)
+		width = LIVE_HIST;
+	for (size_t i = 0; i < n; i++) {
+		const struct live_probe *p = &st->probes[i];
+		char sp[LIVE_HIST * 4 + 8] = "", lat[32] = "-", fails[48] = "";
+		const char *res = "-", *col = "", *end = "";
+		double top = 0;
+
+		if (p->runs) {
+			res = p->ok ? "ok" : "FAIL";
+			col = !p->ok && w->color ? "\033[31m" : "";
+			end = *col ? "\033[0m" : "";
+			snprintf(lat, sizeof(lat), "%.1f ms", p->latency_ms);
+			snprintf(fails, sizeof(fails), "%u of %u failed", p->failures, p->runs);
+		}
+		for (size_t k = 0; k < p->n; k++)
+			if (isfinite(p->lat[k]) && p->lat[k] > top)
+				top = p->lat[k];
+		if (width >= 5)
+			spark_of(p->lat, p->n, width, top > 0 ? top : 1, w->utf8, 'x', sp,
+				 sizeof(sp));
+		line(sc, "%-8s %-16.16s %s%-4s%s %10s  %-*s  %s", i ? "" : "PROBES", p->name, col,
+		     res, end, lat, width >= 5 ? width : 0, sp, fails);
+	}
+	if (n < st->nprobes && room > 1)
+		line(sc, "         ... %zu more", st->nprobes - n);
+}
+
+/* TARGET   cpu 45% of 50% (throttled 12)  mem 59.1 MiB of max 64 MiB  ... */
+static void run_target(struct screen *sc, const struct sample_writer *w, const struct sample *s,
+		       const struct live_status *st)
+{
+	struct field a, b, c, d;
+	char cpu[64] = "-";
+
+	if (st->no_target) {
+		line(sc, "TARGET   none (probes only: nothing is sampled)");
+		return;
+	}
+	if (!s) {
+		line(sc, "TARGET   (no sample yet)");
+		return;
+	}
+	if (s->cpu.has_usage_pct && s->cpu.max_quota.set && s->cpu.max_quota.v != CG_MAX &&
+	    s->cpu.max_period.v)
+		snprintf(cpu, sizeof(cpu), "%.0f%% of %.0f%%", s->cpu.usage_pct,
+			 (double)s->cpu.max_quota.v * 100.0 / (double)s->cpu.max_period.v);
+	else if (s->cpu.has_usage_pct)
+		snprintf(cpu, sizeof(cpu), "%.0f%%", s->cpu.usage_pct);
+	line(sc, "TARGET   cpu %s  thr %s  mem %s/%s  oom_kill %s  pids %s", cpu,
+	     hnum(&s->cpu.nr_throttled, &a), hsize(&s->memory.current, &b),
+	     hsize(&s->memory.max, &c), hnum(&s->memory.ev_oom_kill, &d),
+	     hnum(&s->pids.current, &a));
+}
+
+/*
+ * The experiment's screen, within w->rows - 1 lines: title, PHASE,
+ * ACTIONS (in force first), PROBES (last result, latency, history), the
+ * last EVENT, TARGET, and the history block of the sample view when the
+ * window has room for it.
+ */
+static void draw_run(struct sample_writer *w, const struct sample *s)
+{
+	const struct live_status *st = w->status;
+	struct screen sc = { .len = 0,
+			     .cols = w->cols > 0 ? w->cols : TABLE_COLS,
+			     .color = w->color };
+	int rest = (w->rows > 1 ? w->rows - 1 : 23) - 5, prb, act;
+	bool hist = s && history_fits(w, &sc);
+	double t = s && s->t > st->now ? s->t : st->now;
+
+	if (hist && rest - 6 >= (st->nactions ? 1 : 0) + (st->nprobes ? 1 : 0))
+		rest -= 6;
+	else
+		hist = false;
+	if (rest < 0)
+		rest = 0;
+	prb = (int)st->nprobes;
+	if (prb > rest / 2 && (int)st->nactions > rest / 2)
+		prb = rest / 2 > 0 ? rest / 2 : 1;
+	if (prb > rest)
+		prb = rest;
+	act = rest - prb;
+	title_line(&sc, w, t, st->phase, st->phase_ends);
+	run_phase_line(&sc, st);
+	run_actions(&sc, w, st, act);
+	run_probes(&sc, w, st, prb);
+	line(&sc, "EVENT    %s", st->event[0] ? st->event : "-");
+	run_target(&sc, w, s, st);
+	if (hist)
+		table_history(&sc, w, s);
+	emit(w, &sc);
+}
+
+static int write_table(struct sample_writer *w, const struct sample *s, struct duress_err *err)
+{
+	struct screen sc = { .len = 0,
+			     .cols = w->cols > 0 ? w->cols : TABLE_COLS,
+			     .color = w->color };
+	struct field a, b;
+	const char *phase = s->phase ? s->phase : w->phase;
+
+	hist_push(w, s);
+	if (w->dumb)
+		return write_dumb(w, s);
+	if (w->status) {
+		draw_run(w, s);
+		return 0;
+	}
+	title_line(&sc, w, s->t, phase, w->phase_ends);
 	table_cpu(&sc, s);
 	table_memory(&sc, s);
 	table_io(&sc, w, s);
@@ -895,19 +1135,34 @@ static int write_table(struct sample_writer *w, const struct sample *s, struct d
 	table_psi(&sc, s);
 	table_net(&sc, w, s);
 	table_history(&sc, w, s);
-	/* in place: home, each line over the last one (erased to its end), then
-	 * the rest of the screen erased; never the whole screen, which
-	 * terminals (tmux's scroll-on-clear) may push into their history */
-	fputs("\033[H", w->out);
-	for (char *p = sc.buf, *nl; p < sc.buf + sc.len; p = nl + 1) {
-		nl = memchr(p, '\n', (size_t)(sc.buf + sc.len - p));
-		if (!nl)
-			break;
-		fwrite(p, 1, (size_t)(nl - p), w->out);
-		fputs("\033[K\n", w->out);
-	}
-	fputs("\033[J", w->out);
+	emit(w, &sc);
 	return 0;
+}
+
+int sample_writer_redraw(struct sample_writer *w, bool force, struct duress_err *err)
+{
+	if (w->format != SAMPLE_FORMAT_TABLE || w->dumb || !w->status)
+		return 0;
+	if (!force && timing_now() - w->drawn_at < 0.1)
+		return 0;
+	errno = 0;
+	draw_run(w, w->have_prev ? &w->prev : NULL);
+	if (fflush(w->out) != 0 || ferror(w->out))
+		return duress_err_set(err, errno ? errno : EIO, "write the live view");
+	return 0;
+}
+
+void live_probe_push(struct live_probe *p, bool ok, double latency_ms)
+{
+	p->runs++;
+	p->failures += !ok;
+	p->ok = ok;
+	p->latency_ms = latency_ms;
+	if (p->n == LIVE_HIST) {
+		memmove(p->lat, p->lat + 1, (LIVE_HIST - 1) * sizeof(double));
+		p->n--;
+	}
+	p->lat[p->n++] = ok ? latency_ms : NAN;
 }
 
 int sample_writer_write(struct sample_writer *w, const struct sample *s, struct duress_err *err)

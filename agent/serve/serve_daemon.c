@@ -66,9 +66,9 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 {
 	cleanup_close int sfd = -1;
 	cleanup_close int tfd = -1;
-	int lfd, rc = DURESS_EXIT_OK;
+	int lfd, mlfd = -1, rc = DURESS_EXIT_OK;
 	sigset_t mask;
-	const union MHD_DaemonInfo *info;
+	const union MHD_DaemonInfo *info, *minfo = NULL;
 	cleanup_close int stfd = -1;
 	cleanup_close int jfd = -1;
 
@@ -82,6 +82,8 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 		snprintf(S.token, sizeof(S.token), "%s", o->token);
 		S.need_token = true;
 	}
+	if (o->metrics_token)
+		snprintf(S.metrics_token, sizeof(S.metrics_token), "%s", o->metrics_token);
 	{
 		ssize_t n = readlink("/proc/self/exe", S.self_exe, sizeof(S.self_exe) - 1);
 
@@ -151,14 +153,43 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, 0, "libmicrohttpd did not start");
 	}
 	info = MHD_get_daemon_info(S.d, MHD_DAEMON_INFO_EPOLL_FD);
+	if (o->metrics_listen) {
+		/* Prometheus' listener: /metrics and /healthz only, few
+		 * connections, short deadlines (it holds no job open) */
+		mlfd = listen_tcp(&o->mss, o->msslen, o->metrics_listen, err);
+		if (mlfd >= 0)
+			S.md = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+						http_metrics_handle, &S, MHD_OPTION_LISTEN_SOCKET,
+						mlfd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+						MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+						MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)4,
+						MHD_OPTION_END);
+		if (!S.md) {
+			if (mlfd >= 0) {
+				close(mlfd);
+				duress_err_setc(err, DURESS_EXIT_INTERNAL, 0,
+						"libmicrohttpd did not start on %s",
+						o->metrics_listen);
+			}
+			MHD_stop_daemon(S.d);
+			close(lfd);
+			if (S.sock_path[0])
+				unlink(S.sock_path);
+			return -1;
+		}
+		minfo = MHD_get_daemon_info(S.md, MHD_DAEMON_INFO_EPOLL_FD);
+		fprintf(stderr, "duress serve: metrics on %s (bearer token required)\n",
+			o->metrics_listen);
+	}
 	fprintf(stderr, "duress serve: listening on %s%s (state %s)\n", o->listen,
 		S.need_token ? " (bearer token required)" : "", S.state_dir);
 	while (!S.stopping) {
-		struct pollfd p[4] = {
+		struct pollfd p[5] = {
 			{ .fd = info->epoll_fd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = tfd, .events = POLLIN },
 			{ .fd = listing_fd(), .events = POLLIN }, /* -1: none */
+			{ .fd = minfo ? minfo->epoll_fd : -1, .events = POLLIN },
 		};
 		MHD_UNSIGNED_LONG_LONG to;
 		int timeout = 1000;
@@ -166,7 +197,9 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 
 		if (MHD_get_timeout(S.d, &to) == MHD_YES)
 			timeout = to < 1000 ? (int)to : 1000;
-		if (poll(p, 4, timeout) < 0 && errno != EINTR)
+		if (S.md && MHD_get_timeout(S.md, &to) == MHD_YES && (int)to < timeout)
+			timeout = (int)to;
+		if (poll(p, 5, timeout) < 0 && errno != EINTR)
 			break;
 		if (p[3].fd >= 0 && (p[3].revents & (POLLIN | POLLHUP | POLLERR)))
 			listing_read();
@@ -183,6 +216,8 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 		if ((p[2].revents & POLLIN) && timing_drain(tfd))
 			tick();
 		MHD_run(S.d);
+		if (S.md)
+			MHD_run(S.md);
 	}
 	/* stop accepting, revert every job, answer the DELETEs still waiting */
 	MHD_quiesce_daemon(S.d);
@@ -193,6 +228,10 @@ int daemon_run(const struct serve_opts *o, struct duress_err *err)
 		MHD_run(S.d);
 	MHD_stop_daemon(S.d);
 	close(lfd);
+	if (S.md) {
+		MHD_stop_daemon(S.md);
+		close(mlfd);
+	}
 	if (S.sock_path[0])
 		unlink(S.sock_path);
 	for (size_t i = 0; i < S.tab.njobs; i++) {

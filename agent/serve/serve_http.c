@@ -218,7 +218,8 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 	const char *lease = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "lease");
 	uint64_t lease_us = 0;
 	bool json = looks_json(r->body ? r->body : "", r->len);
-	char path[PATH_MAX + 128], journal[PATH_MAX + 128], samples[PATH_MAX + 128];
+	char path[PATH_MAX + 128], journal[PATH_MAX + 128], samples[PATH_MAX + 128],
+		probes[PATH_MAX + 128];
 	const char *name = json ? "manifest.json" : "manifest.yaml";
 	FILE *f;
 
@@ -283,6 +284,7 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 	snprintf(path, sizeof(path), "%s/%s", j->dir, name);
 	snprintf(journal, sizeof(journal), "%s/journal.json", j->dir);
 	snprintf(samples, sizeof(samples), "%s/samples.jsonl", j->dir);
+	snprintf(probes, sizeof(probes), "%s/probes.jsonl", j->dir);
 	f = fopen(path, "wxe");
 	if (f) {
 		/* closed whatever happened: a full filesystem must not leak the
@@ -308,6 +310,8 @@ static enum MHD_Result post_experiment(struct serve_server *srv, struct MHD_Conn
 		argv[n++] = journal;
 		argv[n++] = "--samples";
 		argv[n++] = samples;
+		argv[n++] = "--probes";
+		argv[n++] = probes;
 		argv[n++] = "--state-dir";
 		argv[n++] = srv->state_dir;
 		if (j->spec[0]) {
@@ -366,7 +370,8 @@ static enum MHD_Result get_metrics(struct serve_server *srv, struct MHD_Connecti
 {
 	struct prom_target tv[SERVE_MAX_JOBS];
 	struct prom_fault fv[SERVE_MAX_JOBS];
-	size_t nt = 0, nf = 0, len = 0;
+	struct prom_probe pv[SERVE_MAX_JOBS * JOB_MAX_PROBES];
+	size_t nt = 0, nf = 0, np = 0, len = 0;
 	char *buf = NULL;
 	FILE *out = open_memstream(&buf, &len);
 
@@ -376,6 +381,13 @@ static enum MHD_Result get_metrics(struct serve_server *srv, struct MHD_Connecti
 		struct job *j = srv->tab.jobs[i];
 		bool dup = false;
 
+		/* the probes' histograms of every experiment still listed,
+		 * ended or not (bounded: the table, JOB_MAX_PROBES each) */
+		job_read_probes(j);
+		for (size_t k = 0; k < j->nprobes; k++)
+			pv[np++] = (struct prom_probe){ .id = j->id,
+							.experiment = j->what,
+							.h = &j->probes[k] };
 		if (j->state == JOB_EXITED)
 			continue;
 		fv[nf++] = (struct prom_fault){ .id = j->id,
@@ -391,11 +403,45 @@ static enum MHD_Result get_metrics(struct serve_server *srv, struct MHD_Connecti
 	}
 	prom_agent(out, &srv->tab.stats, fv, nf);
 	prom_targets(out, tv, nt);
+	prom_probes(out, pv, np);
 	if (fclose(out) != 0) {
 		free(buf);
 		return MHD_NO;
 	}
 	return reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
+}
+
+enum MHD_Result http_metrics_handle(void *cls, struct MHD_Connection *c, const char *url,
+				    const char *method, const char *version, const char *upload,
+				    size_t *upload_size, void **con_cls)
+{
+	struct serve_server *srv = cls;
+	static int seen;
+
+	/* a request with a body: answered at once, the body is not read */
+	if (!*con_cls)
+		*con_cls = &seen;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return reply_fail(c, 405, "", "%s", "only GET here (the metrics listener)");
+	if (!strcmp(url, "/healthz")) {
+		char *ok = strdup("ok\n");
+
+		return ok ? reply(c, 200, "text/plain; charset=utf-8", ok, 3) : MHD_NO;
+	}
+	if (strcmp(url, "/metrics"))
+		return reply_fail(c, 404, "", "%s",
+				  "the metrics listener serves /metrics and /healthz only");
+	if (!serve_auth_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						       MHD_HTTP_HEADER_AUTHORIZATION),
+			   srv->metrics_token)) {
+		struct serve_error e;
+
+		serve_error_set(&e, 401, "Authorization",
+				"a bearer token is required (Authorization: Bearer TOKEN)");
+		return reply_error_hdr(c, &e, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+				       "Bearer realm=\"duress-metrics\"");
+	}
+	return get_metrics(srv, c);
 }
 
 /* GET /v1/experiments/ID/report[?format=markdown]: duress report of an

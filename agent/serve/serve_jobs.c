@@ -543,6 +543,7 @@ static void job_exited(struct job_table *tab, struct job *j, int status)
 		j->experiment ? "experiment" : "fault", j->id,
 		j->signal ? "killed" : exit_name(j->exit_code), j->signal ? -1 : j->exit_code,
 		j->signal ? ", killed by a signal" : "");
+	job_read_probes(j); /* its last ones */
 	if (tab->on_exit)
 		tab->on_exit(j);
 }
@@ -565,6 +566,61 @@ void jobs_reap(struct job_table *tab)
 	}
 	if (any)
 		jobs_trim(tab);
+}
+
+/* One line of probes.jsonl: {"probe": name, "latency_ms": >= 0, ...}. */
+static void probe_line(struct job *j, const char *line)
+{
+	json_auto_t *o = json_loads(line, 0, NULL);
+	json_t *name = json_object_get(o, "probe"), *lat = json_object_get(o, "latency_ms");
+	struct prom_hist *h = NULL;
+	char cut[PROM_PROBE_NAME_MAX];
+
+	if (!json_is_string(name) || !json_is_number(lat) || !(json_number_value(lat) >= 0) ||
+	    !isfinite(json_number_value(lat)))
+		return;
+	snprintf(cut, sizeof(cut), "%s", json_string_value(name));
+	for (size_t i = 0; i < j->nprobes && !h; i++)
+		if (!strcmp(j->probes[i].probe, cut))
+			h = &j->probes[i];
+	if (!h) {
+		if (j->nprobes == JOB_MAX_PROBES)
+			return; /* bounded: the first probes only */
+		h = &j->probes[j->nprobes++];
+		memcpy(h->probe, cut, sizeof(cut));
+	}
+	prom_hist_observe(h, json_number_value(lat) / 1e3);
+}
+
+void job_read_probes(struct job *j)
+{
+	char path[PATH_MAX + 128], line[4096];
+	cleanup_fclose FILE *f = NULL;
+
+	if (!j->experiment)
+		return;
+	snprintf(path, sizeof(path), "%s/probes.jsonl", j->dir);
+	f = fopen(path, "re");
+	if (!f || fseek(f, j->probes_off, SEEK_SET) < 0)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strlen(line);
+
+		if (!n || line[n - 1] != '\n') {
+			/* a line still being written: read it next time; one too
+			 * long for any probe's record is skipped */
+			if (n == sizeof(line) - 1) {
+				int c;
+
+				while ((c = fgetc(f)) != EOF && c != '\n')
+					;
+				j->probes_off = ftell(f);
+			}
+			break;
+		}
+		probe_line(j, line);
+		j->probes_off = ftell(f);
+	}
 }
 
 void jobs_sample(struct job_table *tab)

@@ -255,6 +255,60 @@ void prom_targets(FILE *out, const struct prom_target *v, size_t n)
 	}
 }
 
+void prom_hist_observe(struct prom_hist *h, double seconds)
+{
+	static const double bounds[PROM_PROBE_NB] = PROM_PROBE_BOUNDS;
+
+	if (!isfinite(seconds) || seconds < 0)
+		return;
+	for (int i = 0; i < PROM_PROBE_NB; i++)
+		h->le[i] += seconds <= bounds[i];
+	h->count++;
+	h->sum += seconds;
+}
+
+static void probe_labels(FILE *out, const struct prom_probe *p)
+{
+	fputs("id=\"", out);
+	prom_escape_label(out, p->id);
+	fputs("\",experiment=\"", out);
+	prom_escape_label(out, p->experiment);
+	fputs("\",probe=\"", out);
+	prom_escape_label(out, p->h->probe);
+	fputc('"', out);
+}
+
+void prom_probes(FILE *out, const struct prom_probe *p, size_t n)
+{
+	static const double bounds[PROM_PROBE_NB] = PROM_PROBE_BOUNDS;
+
+	prom_head(out, "duress_probe_duration_seconds", "histogram",
+		  "latency of the steady-state probes of experiment jobs (every run: "
+		  "before, during, recovery, after)");
+	for (size_t i = 0; i < n; i++) {
+		for (int b = 0; b <= PROM_PROBE_NB; b++) {
+			fputs("duress_probe_duration_seconds_bucket{", out);
+			probe_labels(out, &p[i]);
+			if (b < PROM_PROBE_NB)
+				fprintf(out, ",le=\"%g\"} ", bounds[b]);
+			else
+				fputs(",le=\"+Inf\"} ", out);
+			prom_value(out,
+				   (double)(b < PROM_PROBE_NB ? p[i].h->le[b] : p[i].h->count));
+			fputc('\n', out);
+		}
+		fputs("duress_probe_duration_seconds_sum{", out);
+		probe_labels(out, &p[i]);
+		fputs("} ", out);
+		prom_value(out, p[i].h->sum);
+		fputs("\nduress_probe_duration_seconds_count{", out);
+		probe_labels(out, &p[i]);
+		fputs("} ", out);
+		prom_value(out, (double)p[i].h->count);
+		fputc('\n', out);
+	}
+}
+
 void prom_agent(FILE *out, const struct prom_agent *a, const struct prom_fault *f, size_t n)
 {
 	const struct {

@@ -12,10 +12,7 @@ pg_client.py MODE PORT [ARGS] prints one JSON object:
   connect PORT      one connection and SELECT 1: "ok" or the error
   time PORT N SQL   N times SQL on one connection: each one's milliseconds
 """
-import json
-import sys
-import time
-
+import db_client
 import psycopg2
 import psycopg2.errors
 
@@ -27,38 +24,12 @@ def conn(port):
 
 
 def deadlock(port, n):
-    c = conn(port)
-    first, retries, other, done = 0, 0, [], 0
-    for i in range(n):
-        attempt = 0
-        while True:
-            try:
-                with c.cursor() as cur:
-                    cur.execute("UPDATE accounts SET balance = balance + 1 WHERE id = %s",
-                                (i % 10 + 1,))
-                c.commit()
-                done += 1
-                break
-            except (psycopg2.errors.DeadlockDetected,
-                    psycopg2.errors.SerializationFailure) as e:
-                c.rollback()
-                if attempt == 0 and e.pgcode == "40P01":
-                    first += 1
-                retries += 1
-                attempt += 1
-                if attempt > 50:
-                    other.append("gave up after 50 tries")
-                    break
-            except psycopg2.Error as e:
-                c.rollback()
-                other.append("%s %s" % (e.pgcode, str(e).strip()[:100]))
-                break
-    with c.cursor() as cur:
-        cur.execute("SELECT sum(balance) FROM accounts")
-        total = cur.fetchone()[0]
-    c.commit()
-    return {"transactions": n, "deadlock_first": first, "retries": retries,
-            "completed": done, "other_errors": other[:5], "total": int(total)}
+    def classify(e):
+        retry = isinstance(e, (psycopg2.errors.DeadlockDetected,
+                               psycopg2.errors.SerializationFailure))
+        return retry, e.pgcode == "40P01", "%s %s" % (e.pgcode, str(e).strip()[:100])
+
+    return db_client.deadlock(conn(port), n, psycopg2.Error, classify)
 
 
 def rows(port):
@@ -72,25 +43,10 @@ def rows(port):
 
 
 def migrate(port):
-    steps = [
-        "CREATE TABLE mig_a (id int PRIMARY KEY)",
-        "ALTER TABLE mig_a ADD COLUMN b text",
-        "CREATE INDEX mig_a_b ON mig_a (b)",
-        "CREATE TABLE mig_c (id int)",
-        "ALTER TABLE mig_c ADD COLUMN d int",
-    ]
     c = conn(port)
     c.autocommit = True
-    applied = 0
-    with c.cursor() as cur:
-        for s in steps:
-            try:
-                cur.execute(s)
-                applied += 1
-            except psycopg2.Error as e:
-                return {"applied": applied, "failed_at": applied + 1, "pgcode": e.pgcode,
-                        "error": str(e).strip().splitlines()[0]}
-    return {"applied": applied, "failed_at": None}
+    return db_client.migrate(c, psycopg2.Error, lambda e: {
+        "pgcode": e.pgcode, "error": str(e).strip().splitlines()[0]})
 
 
 def connect(port):
@@ -108,34 +64,9 @@ def connect(port):
 def timing(port, n, sql):
     c = conn(port)
     c.autocommit = True
-    ms = []
-    with c.cursor() as cur:
-        for _ in range(n):
-            t = time.monotonic()
-            cur.execute(sql)
-            cur.fetchall()
-            ms.append(round((time.monotonic() - t) * 1000, 2))
-    return {"ms": ms}
-
-
-def main():
-    mode, port = sys.argv[1], int(sys.argv[2])
-    t = time.monotonic()
-    if mode == "deadlock":
-        out = deadlock(port, int(sys.argv[3]))
-    elif mode == "rows":
-        out = rows(port)
-    elif mode == "migrate":
-        out = migrate(port)
-    elif mode == "connect":
-        out = connect(port)
-    elif mode == "time":
-        out = timing(port, int(sys.argv[3]), sys.argv[4])
-    else:
-        sys.exit("unknown mode " + mode)
-    out["seconds"] = round(time.monotonic() - t, 3)
-    print(json.dumps(out))
+    return db_client.timing(c, int(n), sql)
 
 
 if __name__ == "__main__":
-    main()
+    db_client.main({"deadlock": lambda p, n: deadlock(p, int(n)), "rows": rows,
+                    "migrate": migrate, "connect": connect, "time": timing})

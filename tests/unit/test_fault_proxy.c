@@ -200,6 +200,80 @@ static void test_tcp_options(void **state)
 	BAD("--limit-data", "tcp", m_, sizeof(m_), "port", "1", "limit-data", "0");
 }
 
+/* The database faults: the same options, each its own error codes. */
+static void test_sql_options(void **state)
+{
+	(void)state;
+	OK("postgres", m_, sizeof(m_), "port", "5432", "deadlock", "20", "match", "^update",
+	   "in-transaction", NULL, "seed", "42");
+	OK("postgres", m_, sizeof(m_), "port", "5432", "fail-ddl", NULL, "after", "2", "error",
+	   "55P03");
+	BAD("--error '00000': not a PostgreSQL error SQLSTATE", "postgres", m_, sizeof(m_), "port",
+	    "5432", "error", "00000");
+	OK("mysql", m_, sizeof(m_), "port", "3306", "deadlock", "20", "match", "^update",
+	   "in-transaction", NULL, "seed", "42");
+	OK("mysql", m_, sizeof(m_), "listen", "127.0.0.1:1", "upstream", "127.0.0.1:3306", "error",
+	   "1062", "percent", "5");
+	OK("mysql", m_, sizeof(m_), "port", "3306", "fail-ddl", NULL, "after", "2", "error",
+	   "1205");
+	OK("mysql", m_, sizeof(m_), "port", "3306", "query-canceled", "5", "admin-shutdown", "1",
+	   "too-many-connections", "10", "delay", "200ms", "drop-connection", "1", "corrupt-rows",
+	   "100");
+	BAD("--error '2013': not a MySQL server error number", "mysql", m_, sizeof(m_), "port",
+	    "3306", "error", "2013");
+	BAD("--error '40P01': not a MySQL server error number", "mysql", m_, sizeof(m_), "port",
+	    "3306", "error", "40P01");
+	BAD("--error '999'", "mysql", m_, sizeof(m_), "port", "3306", "error", "999");
+	BAD("--serialization-failure: MySQL has no serialization failure error", "mysql", m_,
+	    sizeof(m_), "port", "3306", "serialization-failure", "5");
+	BAD("--error and --deadlock exclude each other", "mysql", m_, sizeof(m_), "port", "3306",
+	    "error", "1062", "deadlock", "5");
+	BAD("--fail-ddl and --deadlock exclude each other (--error N sets", "mysql", m_, sizeof(m_),
+	    "port", "3306", "fail-ddl", NULL, "deadlock", "5");
+	BAD("--after counts the schema changes", "mysql", m_, sizeof(m_), "port", "3306", "after",
+	    "2", "deadlock", "5");
+	BAD("mysql: nothing to do: give --error, --deadlock, --query-canceled, --admin-shutdown",
+	    "mysql", m_, sizeof(m_), "port", "3306", "match", "x");
+	BAD("--match", "mysql", m_, sizeof(m_), "port", "3306", "deadlock", "5", "match", "(");
+	BAD("--delay: a duration above 0", "mysql", m_, sizeof(m_), "port", "3306", "delay", "0s");
+	BAD("--deadlock", "mysql", m_, sizeof(m_), "port", "3306", "deadlock", "101");
+}
+
+/* provider: mysql in a manifest: its options checked as on the command line. */
+static void test_manifest_mysql(void **state)
+{
+	static const char head[] = "name: t\ndescription: d\nmethod:\n"
+				   "  - type: action\n    name: a\n    provider: mysql\n"
+				   "    port: 3306\n    duration: 1s\n";
+	const char *bodies[] = { "    deadlock: 10\n    in-transaction: true\n",
+				 "    error: 2013\n" };
+	struct experiment x;
+	struct mf_diags d;
+	struct duress_err err = { 0 };
+	struct fault f;
+	char text[512];
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s%s", head, bodies[0]);
+	mf_diags_init(&d, "good.yaml");
+	if (manifest_load_text("good.yaml", text, strlen(text), &x, &d, &err) < 0) {
+		mf_diags_print(&d, stderr);
+		fail_msg("%s", err.msg);
+	}
+	assert_int_equal(manifest_fault_build(&x.method[0], &f, &err), 0);
+	fault_free(&f);
+	manifest_free(&x);
+	mf_diags_free(&d);
+	snprintf(text, sizeof(text), "%s%s", head, bodies[1]);
+	mf_diags_init(&d, "bad.yaml");
+	assert_int_equal(manifest_load_text("bad.yaml", text, strlen(text), &x, &d, &err), -1);
+	assert_int_equal(err.code, DURESS_EXIT_INVALID_MANIFEST);
+	assert_true(d.n >= 1);
+	assert_non_null(strstr(d.v[0].msg, "not a MySQL server error number"));
+	manifest_free(&x);
+	mf_diags_free(&d);
+}
+
 /* A manifest's list of rules (maps) becomes one rule value each, in the
  * text form; keys that are not options are pointed at. */
 static void test_manifest_rules(void **state)
@@ -259,7 +333,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_http_options),   cmocka_unit_test(test_http_rules),
 		cmocka_unit_test(test_rule_text),      cmocka_unit_test(test_tcp_options),
-		cmocka_unit_test(test_manifest_rules),
+		cmocka_unit_test(test_manifest_rules), cmocka_unit_test(test_sql_options),
+		cmocka_unit_test(test_manifest_mysql),
 	};
 
 	return cmocka_run_group_tests_name("fault_proxy", tests, NULL, NULL);

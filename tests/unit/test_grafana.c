@@ -27,13 +27,16 @@
 
 #define DASHBOARD "manifests/grafana/duress.json"
 
-/* The metric families the exporter writes ("# TYPE name"), newline-joined. */
+/* The series names the exporter writes (a histogram's _bucket, _sum and
+ * _count, not its family's name, which no query can read), newline-joined. */
 static char *exported(void)
 {
 	struct sample s = { 0 };
 	struct prom_target t = { "/sys/fs/cgroup/app", &s };
 	struct prom_agent a = { 0 };
 	struct prom_fault f = { "flt-1", "memory", "/sys/fs/cgroup/app", "fault" };
+	struct prom_hist h = { .probe = "api" };
+	struct prom_probe pr = { "exp-1", "checkout holds", &h };
 	char *buf = NULL, *names, *p;
 	size_t len = 0;
 	FILE *out = open_memstream(&buf, &len);
@@ -54,14 +57,18 @@ static char *exported(void)
 	s.io.present = s.net.present = true;
 	prom_agent(out, &a, &f, 1);
 	prom_targets(out, &t, 1);
+	prom_hist_observe(&h, 0.012);
+	prom_probes(out, &pr, 1);
 	fclose(out);
 	names = calloc(1, len + 2);
 	assert_non_null(names);
 	names[0] = '\n';
-	for (p = buf; (p = strstr(p, "# TYPE ")); p++) {
-		size_t n = strcspn(p + 7, " ");
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		size_t n = strcspn(p, "{ \n");
 
-		strncat(names, p + 7, n);
+		if (*p == '#' || !n)
+			continue;
+		strncat(names, p, n);
 		strcat(names, "\n");
 	}
 	free(buf);
@@ -165,6 +172,9 @@ static void test_checker(void **state)
 	assert_true(is_exported(names, "duress_target_memory_max_bytes"));
 	assert_true(is_exported(names, "duress_target_cpu_max_cpus"));
 	assert_true(is_exported(names, "duress_fault_active"));
+	assert_true(is_exported(names, "duress_probe_duration_seconds_bucket"));
+	assert_true(is_exported(names, "duress_probe_duration_seconds_count"));
+	assert_false(is_exported(names, "duress_probe_duration_seconds"));
 	assert_int_equal(
 		check_expr(names, "rate(duress_target_io_bytes_total[1m])", bad, sizeof(bad)), 1);
 	assert_int_equal(check_expr(names,
@@ -197,6 +207,7 @@ static void test_dashboard(void **state)
 		"duress_reverts_ok_total",
 		"duress_revert_failures_total",
 		"duress_jobs_failed_total",
+		"duress_probe_duration_seconds_bucket",
 	};
 
 	if (!d)

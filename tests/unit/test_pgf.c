@@ -30,86 +30,11 @@
 #include <duress/proxy/pgf.h>
 #include <duress/proxy/proxy.h>
 
-struct rig {
-	struct proxy *p;
-	struct pgf_config cfg;
-	int client, server;
-};
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
+#include "sqlrig.h"
 
 static void rig_up(struct rig *g)
 {
-	struct proxy_config pc = { .listen_fd = -1, .filter = &pgf_filter };
-	struct duress_err err = { 0 };
-	int a[2], b[2];
-
-	g->cfg.seed = 11;
-	pgf_init(&g->cfg);
-	pc.filter_arg = &g->cfg;
-	assert_int_equal(proxy_new(&pc, &g->p, &err), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), 0);
-	assert_int_equal(proxy_adopt(g->p, a[1], b[0], &err), 0);
-	g->client = a[0];
-	g->server = b[1];
-}
-
-static void rig_down(struct rig *g)
-{
-	close(g->client);
-	close(g->server);
-	proxy_free(g->p);
-	if (g->cfg.has_match)
-		regfree(&g->cfg.match);
-	memset(g, 0, sizeof(*g));
-}
-
-static void put(struct rig *g, int fd, const void *s, size_t len)
-{
-	struct duress_err err = { 0 };
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t w = send(fd, (const char *)s + off, len - off, MSG_NOSIGNAL);
-
-		if (w > 0)
-			off += (size_t)w;
-		proxy_run_once(g->p, 1, &err);
-	}
-}
-
-/* Up to want bytes from fd within timeout_ms (turning the loop); *eof set
- * when the peer closed. */
-static size_t get(struct rig *g, int fd, void *out, size_t want, int timeout_ms, bool *eof)
-{
-	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000;
-	struct duress_err err = { 0 };
-	size_t len = 0;
-
-	if (eof)
-		*eof = false;
-	while (len < want && now_ns() < end) {
-		ssize_t r = recv(fd, (char *)out + len, want - len, MSG_DONTWAIT);
-
-		if (r > 0) {
-			len += (size_t)r;
-			continue;
-		}
-		if (r == 0) {
-			if (eof)
-				*eof = true;
-			break;
-		}
-		proxy_run_once(g->p, 2, &err);
-	}
-	return len;
+	rig_up_with(g, &pgf_filter);
 }
 
 /* A typed message into out: its length. */
@@ -157,7 +82,7 @@ static void test_ssl_and_startup(void **state)
 
 	(void)state;
 	g.cfg.error_pct = 100;
-	strcpy(g.cfg.sqlstate, "40P01");
+	strcpy(g.cfg.code, "40P01");
 	rig_up(&g);
 	put(&g, g.client, ssl, sizeof(ssl));
 	assert_int_equal(get(&g, g.client, buf, 1, 2000, NULL), 1);
@@ -182,7 +107,7 @@ static void test_simple_query(void **state)
 			 0);
 	g.cfg.has_match = true;
 	g.cfg.error_pct = 100;
-	strcpy(g.cfg.sqlstate, "40P01");
+	strcpy(g.cfg.code, "40P01");
 	rig_up(&g);
 	connect_up(&g);
 	n = query(m, "SELECT 1");
@@ -200,7 +125,7 @@ static void test_simple_query(void **state)
 	assert_non_null(strstr(buf + 5, "deadlock detected"));
 	assert_null(strstr(buf + 5, "UPDATE t"));
 	assert_int_equal(g.cfg.statements, 2);
-	assert_int_equal(g.cfg.injected[PGF_ERROR], 1);
+	assert_int_equal(g.cfg.injected[SQLR_ERROR], 1);
 	rig_down(&g);
 }
 
@@ -223,7 +148,7 @@ static void test_extended(void **state)
 			 0);
 	g.cfg.has_match = true;
 	g.cfg.error_pct = 50;
-	strcpy(g.cfg.sqlstate, "40001");
+	strcpy(g.cfg.code, "40001");
 	g.cfg.seed = 1;
 	rig_up(&g);
 	connect_up(&g);
@@ -236,8 +161,8 @@ static void test_extended(void **state)
 	}
 	put(&g, g.client, out, n);
 	got = get(&g, g.server, buf, sizeof(buf), 300, NULL);
-	want = (size_t)(8 - g.cfg.injected[PGF_ERROR]);
-	assert_true(g.cfg.injected[PGF_ERROR] > 0 && g.cfg.injected[PGF_ERROR] < 8);
+	want = (size_t)(8 - g.cfg.injected[SQLR_ERROR]);
+	assert_true(g.cfg.injected[SQLR_ERROR] > 0 && g.cfg.injected[SQLR_ERROR] < 8);
 	assert_int_equal(g.cfg.statements, 8);
 	/* every Sync reaches the server; Executes only of those that pass;
 	 * one raise Query per failed one */
@@ -278,7 +203,7 @@ static void test_in_transaction(void **state)
 	(void)state;
 	g.cfg.in_transaction = true;
 	g.cfg.error_pct = 100;
-	strcpy(g.cfg.sqlstate, "40P01");
+	strcpy(g.cfg.code, "40P01");
 	rig_up(&g);
 	connect_up(&g);
 	n = query(m, "UPDATE t SET v = 1");
@@ -299,7 +224,7 @@ static void test_in_transaction(void **state)
 	got = get(&g, g.server, buf, sizeof(buf) - 1, 300, NULL);
 	buf[got] = '\0';
 	assert_non_null(strstr(buf + 5, "'40P01'"));
-	assert_int_equal(g.cfg.injected[PGF_ERROR], 1);
+	assert_int_equal(g.cfg.injected[SQLR_ERROR], 1);
 	rig_down(&g);
 }
 
@@ -331,7 +256,7 @@ static void test_fail_ddl(void **state)
 	buf[got] = '\0';
 	assert_non_null(strstr(buf + 5, "'55P03'"));
 	assert_int_equal(g.cfg.ddl_seen, 2);
-	assert_int_equal(g.cfg.injected[PGF_FAIL_DDL], 1);
+	assert_int_equal(g.cfg.injected[SQLR_FAIL_DDL], 1);
 	rig_down(&g);
 }
 
@@ -465,15 +390,13 @@ static void test_too_many(void **state)
 static void test_large_streams(void **state)
 {
 	static struct rig g;
-	size_t len = 3u << 20, n, got = 0;
-	char *m = malloc(len + 16), *buf = malloc(len + 16);
-	struct duress_err err = { 0 };
+	size_t len = 3u << 20, n;
+	char *m = malloc(len + 16);
 
 	(void)state;
 	assert_non_null(m);
-	assert_non_null(buf);
 	g.cfg.error_pct = 100;
-	strcpy(g.cfg.sqlstate, "40P01");
+	strcpy(g.cfg.code, "40P01");
 	rig_up(&g);
 	connect_up(&g);
 	memset(m + 5, 'x', len);
@@ -481,22 +404,9 @@ static void test_large_streams(void **state)
 	memcpy(m + 5 + len - 2, "'", 2);
 	m[5 + len - 1] = '\0';
 	n = msg(m, 'Q', m + 5, len);
-	for (size_t off = 0; off < n || got < n;) {
-		ssize_t w = off < n ? send(g.client, m + off, n - off, MSG_NOSIGNAL) : 0;
-		ssize_t r;
-
-		if (w > 0)
-			off += (size_t)w;
-		proxy_run_once(g.p, 1, &err);
-		r = recv(g.server, buf + got, n - got, MSG_DONTWAIT);
-		if (r > 0)
-			got += (size_t)r;
-	}
-	assert_int_equal(got, n);
-	assert_memory_equal(buf, m, n);
-	assert_int_equal(g.cfg.injected[PGF_ERROR], 0);
+	through(&g, g.client, g.server, m, n);
+	assert_int_equal(g.cfg.injected[SQLR_ERROR], 0);
 	free(m);
-	free(buf);
 	rig_down(&g);
 }
 
@@ -511,10 +421,10 @@ static void test_pure(void **state)
 	assert_false(pgf_sqlstate_valid("40p01"));
 	assert_false(pgf_sqlstate_valid("4001"));
 	assert_false(pgf_sqlstate_valid("ZZ999"));
-	assert_true(pgf_is_ddl("create table x()", 16));
-	assert_true(pgf_is_ddl("/* c */ -- x\n ALTER TABLE", 25));
-	assert_false(pgf_is_ddl("SELECT 'CREATE'", 15));
-	assert_false(pgf_is_ddl("", 0));
+	assert_true(sqlr_is_ddl("create table x()", 16));
+	assert_true(sqlr_is_ddl("/* c */ -- x\n ALTER TABLE", 25));
+	assert_false(sqlr_is_ddl("SELECT 'CREATE'", 15));
+	assert_false(sqlr_is_ddl("", 0));
 	assert_string_equal(pgf_sqlstate_message("40P01"), "deadlock detected");
 	assert_null(pgf_sqlstate_message("22012"));
 }

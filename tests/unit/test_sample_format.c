@@ -705,6 +705,118 @@ static void test_table_modes(void **state)
 	capture_close(&c);
 }
 
+/* count the lines of one frame (from its home escape) */
+static int frame_lines(const char *frame)
+{
+	int n = 0;
+
+	for (const char *p = frame; *p && strncmp(p, "\033[J", 3); p++)
+		n += *p == '\n';
+	return n;
+}
+
+/* The view of `duress run`: phase, overlapping actions (in force first),
+ * probes with their history, the target's history; within the window. */
+static void test_table_run(void **state)
+{
+	struct duress_err err = { 0 };
+	struct live_status st = { .phase = "method", .now = 10 };
+	struct sample_writer w;
+	struct capture c;
+	struct sample s;
+	const char *kinds[] = { "memory", "cpu", "pause", "network", "http", "kill" };
+
+	for (size_t i = 0; i < DURESS_ARRAY_SIZE(kinds); i++) {
+		snprintf(st.actions[i].kind, sizeof(st.actions[i].kind), "%s", kinds[i]);
+		snprintf(st.actions[i].name, sizeof(st.actions[i].name), "a%zu", i);
+	}
+	st.nactions = DURESS_ARRAY_SIZE(kinds);
+	st.actions[0] = (struct live_action){ "cap", "memory", LIVE_DONE, false, 0 };
+	st.actions[1] = (struct live_action){ "hog", "cpu", LIVE_FAILED, false, 0 };
+	st.actions[4] = (struct live_action){ "slow", "http", LIVE_ON, true, 12 };
+	st.actions[5] = (struct live_action){ "boom", "kill", LIVE_ON, false, 11.5 };
+	st.nprobes = 2;
+	snprintf(st.probes[0].name, sizeof(st.probes[0].name), "api");
+	snprintf(st.probes[1].name, sizeof(st.probes[1].name), "db");
+	for (int i = 0; i < 10; i++) {
+		live_probe_push(&st.probes[0], i != 7, 10.0 + i);
+		live_probe_push(&st.probes[1], true, 5);
+	}
+	snprintf(st.event, sizeof(st.event), "[ 10.00s] http fault 'slow' in force");
+	full_sample(&s);
+	capture_open(&c);
+	sample_writer_init(&w, SAMPLE_FORMAT_TABLE, c.f, "'x' on cgroup /app");
+	w.cols = 80, w.rows = 24, w.dumb = false, w.color = false, w.utf8 = false;
+	w.status = &st;
+	assert_int_equal(sample_writer_write(&w, &s, &err), 0);
+	fflush(c.f);
+	assert_non_null(strstr(c.buf, "PHASE    baseline > before > [METHOD] > rollback"));
+	assert_non_null(strstr(c.buf, "ACTIONS  memory 'cap'"));
+	assert_non_null(
+		strstr(c.buf, "http 'slow'                    IN FORCE   2.0s left  background"));
+	assert_non_null(strstr(c.buf, "kill 'boom'                    IN FORCE   1.5s left"));
+	assert_non_null(strstr(c.buf, "cpu 'hog'                      FAILED"));
+	assert_non_null(strstr(c.buf, "PROBES   api              ok      19.0 ms  "));
+	assert_non_null(strstr(c.buf, "1 of 10 failed"));
+	assert_non_null(strstr(c.buf, "x")); /* the failed run in the sparkline */
+	assert_non_null(strstr(c.buf, "EVENT    [ 10.00s] http fault 'slow' in force"));
+	assert_non_null(strstr(c.buf, "TARGET   cpu "));
+	assert_non_null(strstr(c.buf, "HISTORY"));
+	assert_true(frame_lines(c.buf) <= 23);
+	capture_close(&c);
+
+	/* 12 rows: no history, the actions in force kept, the rest counted */
+	capture_open(&c);
+	sample_writer_init(&w, SAMPLE_FORMAT_TABLE, c.f, "'x' on cgroup /app");
+	w.cols = 80, w.rows = 12, w.dumb = false, w.color = true, w.utf8 = false;
+	w.status = &st;
+	assert_int_equal(sample_writer_write(&w, &s, &err), 0);
+	fflush(c.f);
+	assert_null(strstr(c.buf, "HISTORY"));
+	assert_non_null(strstr(c.buf, "\033[33mIN FORCE   2.0s left  background\033[0m"));
+	assert_non_null(strstr(c.buf, "\033[33mIN FORCE   1.5s left\033[0m"));
+	assert_non_null(strstr(c.buf, "more"));
+	assert_true(frame_lines(c.buf) <= 11);
+	capture_close(&c);
+
+	/* no sample yet (probes only): the experiment's part alone */
+	capture_open(&c);
+	sample_writer_init(&w, SAMPLE_FORMAT_TABLE, c.f, "'x' on this host");
+	w.cols = 80, w.rows = 24, w.dumb = false, w.color = false, w.utf8 = true;
+	st.no_target = true;
+	st.phase = "recovering";
+	st.phase_ends = 13;
+	w.status = &st;
+	assert_int_equal(sample_writer_redraw(&w, true, &err), 0);
+	fflush(c.f);
+	assert_non_null(strstr(c.buf, "recovering 3.0s left"));
+	assert_non_null(strstr(c.buf, "[RECOVERY]"));
+	assert_non_null(strstr(c.buf, "TARGET   none (probes only"));
+	/* throttled: a second redraw at once draws nothing */
+	{
+		size_t len = c.len;
+
+		assert_int_equal(sample_writer_redraw(&w, false, &err), 0);
+		fflush(c.f);
+		assert_int_equal(c.len, len);
+	}
+	capture_close(&c);
+
+	/* TERM=dumb: the sample's line carries the run's phase; no redraws */
+	capture_open(&c);
+	sample_writer_init(&w, SAMPLE_FORMAT_TABLE, c.f, "'x' on cgroup /app");
+	w.cols = 80, w.rows = 24, w.dumb = true, w.color = false;
+	st.phase = "steady state after";
+	w.status = &st;
+	assert_int_equal(sample_writer_redraw(&w, true, &err), 0);
+	assert_int_equal(sample_writer_write(&w, &s, &err), 0);
+	fflush(c.f);
+	assert_null(strchr(c.buf, '\033'));
+	assert_non_null(strstr(c.buf, " steady state after cpu "));
+	assert_int_equal(strchr(c.buf, '\n')[1], '\0'); /* one line */
+	capture_close(&c);
+}
+
 static void test_table(void **state)
 {
 	struct duress_err err = { 0 };
@@ -795,6 +907,7 @@ int main(void)
 		cmocka_unit_test(test_csv),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_table_modes),
+		cmocka_unit_test(test_table_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

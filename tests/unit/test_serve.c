@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1044,6 +1045,40 @@ static void test_prom_agent(void **state)
 	free(s);
 }
 
+static void probes_cb(FILE *f, const void *arg)
+{
+	prom_probes(f, arg, 1);
+}
+
+/* The probe latency histogram: cumulative buckets in seconds, +Inf equal
+ * to _count, _sum in seconds, labels escaped. */
+static void test_prom_probes(void **state)
+{
+	struct prom_hist h = { .probe = "say \"hi\"" };
+	struct prom_probe p = { "exp-1", "a\nb", &h };
+	char *s;
+
+	(void)state;
+	prom_hist_observe(&h, 0.004);
+	prom_hist_observe(&h, 0.2);
+	prom_hist_observe(&h, 30);
+	prom_hist_observe(&h, -1);  /* ignored */
+	prom_hist_observe(&h, NAN); /* ignored */
+	s = capture(probes_cb, &p);
+	assert_non_null(strstr(s, "# TYPE duress_probe_duration_seconds histogram\n"));
+#define L "{id=\"exp-1\",experiment=\"a\\nb\",probe=\"say \\\"hi\\\"\""
+	assert_non_null(strstr(s, "duress_probe_duration_seconds_bucket" L ",le=\"0.005\"} 1\n"));
+	assert_non_null(strstr(s, "duress_probe_duration_seconds_bucket" L ",le=\"0.1\"} 1\n"));
+	assert_non_null(strstr(s, "duress_probe_duration_seconds_bucket" L ",le=\"0.25\"} 2\n"));
+	assert_non_null(strstr(s, "duress_probe_duration_seconds_bucket" L ",le=\"10\"} 2\n"));
+	assert_non_null(strstr(s, "duress_probe_duration_seconds_bucket" L ",le=\"+Inf\"} 3\n"));
+	assert_non_null(strstr(s, "duress_probe_duration_seconds_count" L "} 3\n"));
+	assert_non_null(strstr(s, "duress_probe_duration_seconds_sum" L "} 30.204"));
+#undef L
+	assert_int_equal(count(s, "_bucket{"), PROM_PROBE_NB + 1);
+	free(s);
+}
+
 static void test_target_matches(void **state)
 {
 	(void)state;
@@ -1193,6 +1228,7 @@ int main(void)
 		cmocka_unit_test(test_prom_escape),
 		cmocka_unit_test(test_prom_targets),
 		cmocka_unit_test(test_prom_agent),
+		cmocka_unit_test(test_prom_probes),
 		cmocka_unit_test(test_target_matches),
 		cmocka_unit_test(test_listen_tcp_parse),
 		cmocka_unit_test(test_listen_unix),

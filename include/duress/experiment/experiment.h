@@ -24,6 +24,7 @@
 #include <duress/core/cgroup.h>
 #include <duress/faults/fault.h>
 #include <duress/samples/summary.h>
+#include <duress/samples/sample_format.h>
 #include <duress/experiment/manifest_validate.h>
 #include <duress/targets/target.h>
 #include <duress/core/undo.h>
@@ -52,10 +53,16 @@ struct exp_hooks {
 	 * record is reverted with the rest) */
 	void (*fault_started)(void *ctx, const struct fault_run *fr);
 	void (*fault_failed)(void *ctx, const struct fault_run *fr, const struct duress_err *e);
+	/* what the run is doing (phase, actions, probes, last progress line),
+	 * for `run`'s live view: on every change (`changed`) and on every
+	 * wake-up of the loop (countdowns) */
+	void (*status)(void *ctx, const struct live_status *st, bool changed);
 };
 
 struct exp_opts {
 	FILE *samples;	   /* JSON Lines of every sample, with a phase; NULL: none */
+	FILE *probes;	   /* JSON Lines of every steady-state probe run (t, phase,
+			    * probe, ok, latency_ms); NULL: none */
 	bool quiet;	   /* no progress lines */
 	bool own_messages; /* the command reports failures, signals and a vanished
 			     * target itself (inject); the runner prints none */

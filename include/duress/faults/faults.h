@@ -12,4 +12,5 @@ FAULT(fault_kill)
 FAULT(fault_stop_desc) /* "stop" (fault_stop is the driver's) */
 FAULT(fault_dns)
 FAULT(fault_postgres)
+FAULT(fault_mysql)
 FAULT(fault_connections)

@@ -41,12 +41,11 @@
 #ifndef DURESS_PGF_H
 #define DURESS_PGF_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include <duress/proxy/httprule.h>
+#include <duress/proxy/sqlrule.h>
 #include <duress/proxy/proxy.h>
 
 #define PGF_MAX_MSG (1024 * 1024) /* largest message looked into */
@@ -54,56 +53,15 @@
 #define PGF_MAX_COLS 256	  /* RowDescription columns remembered */
 #define PGF_MAX_NAMES 64	  /* prepared statements and portals remembered */
 
-enum pgf_kind {
-	PGF_ERROR,
-	PGF_ADMIN_SHUTDOWN,
-	PGF_DELAY,
-	PGF_DROP,
-	PGF_FAIL_DDL,
-	PGF_CORRUPT_ROWS,
-	PGF_TOO_MANY,
-	PGF_NKINDS,
-};
-
-struct pgf_config {
-	/* matchers */
-	regex_t match; /* when has_match */
-	bool has_match;
-	bool in_transaction; /* only statements inside a transaction block */
-	/* faults (each with its own percentage) */
-	double error_pct; /* 0: none */
-	char sqlstate[6]; /* of error */
-	double shutdown_pct;
-	double delay_pct;
-	uint64_t delay_ns;
-	double drop_pct;
-	bool fail_ddl;
-	double ddl_pct;	      /* default 100 */
-	uint64_t ddl_after;   /* DDL statements let through first */
-	char ddl_sqlstate[6]; /* "" : 55P03 */
-	double corrupt_pct;   /* of the DataRows of picked statements */
-	double too_many_pct;  /* of the connections */
-	uint64_t seed;
-	/* state in the proxy process */
-	struct hrule_rng rng;
-	uint64_t ddl_seen;
-	uint64_t connections, statements, matched, rows, rows_corrupted;
-	uint64_t injected[PGF_NKINDS];
-};
-
-const char *pgf_kind_name(enum pgf_kind k);
-void pgf_init(struct pgf_config *cfg);
-
 /* The message a client sees for a SQLSTATE ("deadlock detected"), or NULL
  * when duress has no text of its own for it. */
 const char *pgf_sqlstate_message(const char *sqlstate);
 /* A SQLSTATE duress can raise: five of [0-9A-Z] in a class PostgreSQL
  * defines, and an error (not 00 success, 01 warning, 02 no data). */
 bool pgf_sqlstate_valid(const char *s);
-/* The statement changes the schema (first keyword CREATE, ALTER, DROP,
- * TRUNCATE, COMMENT, GRANT, REVOKE, REINDEX; after comments and spaces). */
-bool pgf_is_ddl(const char *sql, size_t len);
 
+/* Its filter_arg is a struct sqlr_config (proxy/sqlrule.h): code and
+ * ddl_code are SQLSTATEs, ddl_code "" raises 55P03. */
 extern const struct proxy_filter pgf_filter;
 
 #endif

@@ -35,6 +35,52 @@ enum sample_format {
 
 int sample_format_parse(const char *text, enum sample_format *out, struct duress_err *err);
 
+/*
+ * What an experiment is doing, for the live view of `duress run`: filled by
+ * the experiment runner (experiment.c) and drawn by this module with the
+ * target's samples; nothing here knows what an experiment is.  Times are
+ * on the run's clock (seconds, as a sample's t).
+ */
+#define LIVE_MAX_ACTIONS 16
+#define LIVE_MAX_PROBES 8
+#define LIVE_HIST 40
+
+enum live_state { LIVE_PENDING, LIVE_ON, LIVE_DONE, LIVE_FAILED };
+
+struct live_action {
+	char name[48];
+	char kind[24]; /* a fault kind, "pause", "probe", "action", "rollback" */
+	enum live_state state;
+	bool background;
+	double ends; /* LIVE_ON: the end of its duration; 0 none */
+};
+
+struct live_probe {
+	char name[48];
+	bool ok;	   /* the last run's result (runs > 0) */
+	double latency_ms; /* the last run's */
+	unsigned runs, failures;
+	double lat[LIVE_HIST]; /* the last runs' latencies (ms); NAN: failed */
+	size_t n;
+};
+
+struct live_status {
+	/* "baseline", "steady state before", "method", "rollback",
+	 * "recovering", "steady state after", "done" */
+	const char *phase;
+	double phase_ends; /* 0: no end known */
+	double now;	   /* when this was last updated */
+	bool no_target;	   /* probes only: no samples to show */
+	struct live_action actions[LIVE_MAX_ACTIONS];
+	size_t nactions;
+	struct live_probe probes[LIVE_MAX_PROBES];
+	size_t nprobes;
+	char event[160]; /* the last progress line, "[  1.02s] ..." */
+};
+
+/* A probe's result into its history (the oldest drops out). */
+void live_probe_push(struct live_probe *p, bool ok, double latency_ms);
+
 struct sample_writer {
 	enum sample_format format;
 	FILE *out;
@@ -58,6 +104,9 @@ struct sample_writer {
 #define SAMPLE_HIST_N 5
 	double hist[SAMPLE_HIST_N][SAMPLE_HIST];
 	size_t nhist;
+	/* run: what the experiment is doing (its own layout); NULL: none */
+	const struct live_status *status;
+	double drawn_at; /* timing_now() of the last frame */
 };
 
 void sample_writer_init(struct sample_writer *w, enum sample_format format, FILE *out,
@@ -65,6 +114,10 @@ void sample_writer_init(struct sample_writer *w, enum sample_format format, FILE
 /* Write one sample; flushes so that `tail -f` and pipes see it at once. */
 int sample_writer_write(struct sample_writer *w, const struct sample *s, struct duress_err *err);
 void sample_writer_close(struct sample_writer *w);
+/* Redraw the table view from w->status and the last sample (none yet: the
+ * experiment's part only): at most every 100 ms unless `force`; nothing on
+ * TERM=dumb (its lines are the samples' and the progress lines). */
+int sample_writer_redraw(struct sample_writer *w, bool force, struct duress_err *err);
 
 /* Flatten a JSON object into dotted keys ("memory.events.oom_kill"). */
 typedef void (*sample_flat_cb)(const char *key, json_t *value, void *data);

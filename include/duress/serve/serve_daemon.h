@@ -25,6 +25,12 @@ struct serve_opts {
 	struct sockaddr_storage ss; /* tcp: the parsed address */
 	socklen_t sslen;
 	const char *token; /* NULL: no token needed */
+	/* a second TCP listener for Prometheus only (GET /metrics with
+	 * metrics_token, /healthz); NULL: none */
+	const char *metrics_listen;
+	struct sockaddr_storage mss;
+	socklen_t msslen;
+	const char *metrics_token;
 	bool allow_commands;
 	bool allow_force; /* clients may lift the guard rails ("force": true) */
 	const char *allow_probe_net[SERVE_PROBE_NET_MAX]; /* CIDRs http probes may reach */

@@ -24,6 +24,13 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url
 void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		    enum MHD_RequestTerminationCode toe);
 
+/* The access handler of --metrics-listen: GET /metrics with the metrics
+ * token (401 without), GET /healthz; 404 for anything else, 405 for
+ * another method.  Nothing of the API. */
+enum MHD_Result http_metrics_handle(void *cls, struct MHD_Connection *c, const char *url,
+				    const char *method, const char *version, const char *upload,
+				    size_t *upload_size, void **con_cls);
+
 /* A job ended (or waited too long): answer the DELETEs waiting for it. */
 void http_resume_waiters(struct job *j);
 

@@ -34,6 +34,8 @@ enum job_state { JOB_RUNNING, JOB_STOPPING, JOB_EXITED };
 
 struct MHD_Connection;
 
+#define JOB_MAX_PROBES 8
+
 struct job {
 	char id[SERVE_ID_MAX + 1];
 	bool experiment;
@@ -62,6 +64,11 @@ struct job {
 	struct MHD_Connection *waiters[SERVE_MAX_WAITERS];
 	size_t nwaiters;
 	uint64_t bytes; /* its directory's, once it has ended */
+	/* an experiment's probe latencies, from its probes.jsonl (read up to
+	 * probes_off); at most JOB_MAX_PROBES probes, the others left out */
+	struct prom_hist probes[JOB_MAX_PROBES];
+	size_t nprobes;
+	long probes_off;
 };
 
 struct job_table {
@@ -90,6 +97,9 @@ uint64_t job_dir_bytes(const struct job *j);
  * kept).  Called when jobs end. */
 void jobs_trim(struct job_table *tab);
 void job_free(struct job *j);
+/* Read what an experiment job's run added to DIR/probes.jsonl (complete
+ * lines, validated) into j->probes. */
+void job_read_probes(struct job *j);
 /* Resolve the job's target (j->spec) and check what the command line
  * checks before it changes anything (guard rails); 422 naming it. */
 int job_resolve_target(struct job_table *tab, struct job *j, bool force, struct serve_error *e);

@@ -41,4 +41,33 @@ struct prom_fault {
 
 void prom_agent(FILE *out, const struct prom_agent *a, const struct prom_fault *f, size_t n);
 
+/*
+ * A steady-state probe's latency as a Prometheus histogram,
+ * duress_probe_duration_seconds{id, experiment, probe}: observations up to
+ * each bound of PROM_PROBE_BOUNDS (seconds), their count and their sum.
+ */
+#define PROM_PROBE_NB 11
+#define PROM_PROBE_BOUNDS                                               \
+	{                                                               \
+		0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 \
+	}
+#define PROM_PROBE_NAME_MAX 64
+
+struct prom_hist {
+	char probe[PROM_PROBE_NAME_MAX]; /* the probe's name (cut) */
+	uint64_t le[PROM_PROBE_NB];	 /* observations <= bound i */
+	uint64_t count;
+	double sum; /* seconds */
+};
+
+void prom_hist_observe(struct prom_hist *h, double seconds);
+
+/* One probe of one experiment job. */
+struct prom_probe {
+	const char *id, *experiment;
+	const struct prom_hist *h;
+};
+
+void prom_probes(FILE *out, const struct prom_probe *p, size_t n);
+
 #endif

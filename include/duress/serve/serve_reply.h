@@ -21,6 +21,8 @@
 /* One per server process (serve_daemon.c). */
 struct serve_server {
 	struct MHD_Daemon *d;
+	struct MHD_Daemon *md; /* --metrics-listen, or NULL */
+	char metrics_token[512];
 	char token[512];
 	bool need_token;
 	bool allow_commands;		    /* --allow-commands: process probes, ${env} */
