@@ -21,6 +21,7 @@ _probes_cleanup() {
 	_cleanup
 }
 trap _probes_cleanup EXIT
+serve_asan
 
 # the origin: GET /slow after 300 ms, anything else at once; every request
 # path appended to $WORK/requests
@@ -53,7 +54,7 @@ PORT=$(cat "$WORK/origin.port")
 
 serve_up() { curl -s --max-time 2 --unix-socket "$SOCK" http://d/healthz; }
 bg_start SERVER 15 serve_up "$WORK/serve.log" "$WORK/serve.log" \
-	"$DURESS" serve --state-dir "$STATE" --listen "unix:$SOCK" --allow-probe-net 127.0.0.0/8 ||
+	"$SERVE" serve --state-dir "$STATE" --listen "unix:$SOCK" --allow-probe-net 127.0.0.0/8 ||
 	{ fail "duress serve started"; exit 0; }
 
 {
@@ -82,7 +83,7 @@ EOF
 } > "$WORK/x.yaml"
 
 CODE=$(curl -s --max-time 30 -o "$WORK/body" -w '%{http_code}' --unix-socket "$SOCK" -X POST \
-	--data-binary @"$WORK/x.yaml" "http://d/v1/experiments?id=lat-1")
+	-H 'Content-Type: application/yaml' --data-binary @"$WORK/x.yaml" "http://d/v1/experiments?id=lat-1")
 check "the experiment job is accepted (201; $(head -c 300 $WORK/body))" [ "$CODE" = 201 ]
 ended() { curl -s --unix-socket "$SOCK" http://d/v1/experiments/lat-1 | jq -e '.state == "exited"'; }
 check "the job ends" wait_until 60 ended
@@ -123,3 +124,5 @@ check "ten probes, eight series for the job (bounded)" \
 	bash -c '[ "$(grep "^duress_probe_duration_seconds_count{id=\"lat-1\"" "$1" | wc -l)" = 8 ]' _ "$WORK/metrics"
 check "no sanitizer error in the server's or the job's output" \
 	bash -c '! grep -rqE "AddressSanitizer|runtime error|LeakSanitizer" "$1/serve.log" "$2"' _ "$WORK" "$STATE/serve"
+bg_stop SERVER TERM
+sanitizer_clean
