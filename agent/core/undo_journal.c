@@ -338,8 +338,8 @@ int undo_journal_parse(const char *text, undo_kind_lookup find, struct undo_log 
 			if (!k)
 				/* not one the agent records (kill, unlink and umount
 				 * are not kinds any more): not its journal */
-				return duress_err_set(err, EPROTO, "record %s: unknown kind '%.40s'",
-						      f[2], f[3]);
+				return duress_err_set(
+					err, EPROTO, "record %s: unknown kind '%.40s'", f[2], f[3]);
 			if (undo_record(steps, k, f[4], f[5], f[6], f[7], &e) < 0) {
 				*err = e;
 				return -1;

@@ -187,9 +187,9 @@ bool serve_host_is_loopback(const char *host)
 
 bool serve_body_type_ok(const char *content_type)
 {
-	static const char *const ok[] = { "application/json", "application/yaml",
+	static const char *const ok[] = { "application/json",	"application/yaml",
 					  "application/x-yaml", "text/yaml",
-					  "text/x-yaml", NULL };
+					  "text/x-yaml",	NULL };
 	size_t n = strcspn(content_type, "; \t");
 
 	/* the media type alone (parameters such as charset do not matter);

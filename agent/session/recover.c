@@ -83,7 +83,8 @@ static int replay(int dfd, const char *name, const char *path, bool wait, bool d
 	 * one link, nobody else may write it */
 	if (fstat(fd, &st) < 0)
 		return duress_err_set(err, errno, "journal %s", path);
-	untrusted = S_ISLNK(st.st_mode) ? "a symbolic link" : statedir_file_untrusted(&st, geteuid());
+	untrusted = S_ISLNK(st.st_mode) ? "a symbolic link"
+					: statedir_file_untrusted(&st, geteuid());
 	if (untrusted && !(st.st_nlink == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())) {
 		report->refused++;
 		fprintf(out, "%s: not replayed: %s\n", path, untrusted);
@@ -116,7 +117,8 @@ static int replay(int dfd, const char *name, const char *path, bool wait, bool d
 	undo_log_init(&steps);
 	if (st.st_size > RECOVER_JOURNAL_MAX) {
 		/* never read whole: no journal the agent writes is that large */
-		snprintf(why, sizeof(why), "%lld bytes, more than any journal the agent writes (%d MiB)",
+		snprintf(why, sizeof(why),
+			 "%lld bytes, more than any journal the agent writes (%d MiB)",
 			 (long long)st.st_size, RECOVER_JOURNAL_MAX >> 20);
 	} else if (fileio_read_fd(fd, RECOVER_JOURNAL_MAX, &text) < 0) {
 		if (errno != EFBIG) /* (grown meanwhile) */

@@ -856,14 +856,14 @@ static void test_cross_site_requests_refused(void **state)
 			 415);
 	/* what curl -d sends: a form, refused as the rest */
 	assert_int_equal(serve_cross_site_check("POST", NULL, NULL,
-						"application/x-www-form-urlencoded", NULL, false, &e),
+						"application/x-www-form-urlencoded", NULL, false,
+						&e),
 			 415);
 	assert_non_null(strstr(e.reason, "application/json"));
-	assert_int_equal(serve_cross_site_check("POST", NULL, NULL, "application/json", NULL,
-						false, &e),
-			 0);
-	assert_int_equal(serve_cross_site_check("POST", NULL, NULL, "Application/YAML; charset=utf-8",
-						NULL, false, &e),
+	assert_int_equal(
+		serve_cross_site_check("POST", NULL, NULL, "application/json", NULL, false, &e), 0);
+	assert_int_equal(serve_cross_site_check("POST", NULL, NULL,
+						"Application/YAML; charset=utf-8", NULL, false, &e),
 			 0);
 	assert_int_equal(serve_cross_site_check("POST", NULL, NULL, "application/jsonx", NULL,
 						false, &e),
@@ -881,9 +881,8 @@ static void test_cross_site_requests_refused(void **state)
 	assert_int_equal(serve_cross_site_check("POST", NULL, "none", "application/json",
 						"127.0.0.1:9100", true, &e),
 			 0);
-	assert_int_equal(serve_cross_site_check("POST", NULL, NULL, "text/yaml", "duress", false,
-						&e),
-			 0);
+	assert_int_equal(
+		serve_cross_site_check("POST", NULL, NULL, "text/yaml", "duress", false, &e), 0);
 	assert_int_equal(serve_cross_site_check("GET", NULL, NULL, NULL, "evil.example", false, &e),
 			 0); /* the unix socket: no browser reaches it */
 	assert_true(serve_host_is_loopback("localhost:7070"));
