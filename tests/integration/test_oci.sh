@@ -107,9 +107,12 @@ check "cpu.max was '20000 100000' while in force (saw '$during')" [ "$during" = 
 check "cpu.max back to '$cpu0'" [ "$(cat "$parent/a/cpu.max")" = "$cpu0" ]
 
 # ---- netem delay via container:ID, measured by ping in its netns ----
-rtt() { nsenter -t "$APID" -n ping -c "$1" -i 0.2 -q 10.78.0.1 | awk -F/ '/^rtt/ { print $5 }'; }
+# The lowest round trip of each series: a loaded, emulated machine stalls
+# now and then (a mean of 5 pings once read 72 ms with no fault in force),
+# but no ping comes back sooner than the delay netem holds it for.
+rtt() { nsenter -t "$APID" -n ping -c "$1" -i 0.2 -q 10.78.0.1 | awk -F'[/ ]' '/^rtt/ { print $7 }'; }
 base=$(rtt 5)
-check "baseline ping from the container ($base ms)" in_range "${base:--1}" 0 30
+check "baseline ping from the container answers ($base ms at the least)" in_range "${base:--1}" 0 95
 "$DURESS" inject network -t "container:$A" --delay 100ms --for 12s --baseline 0 -q > "$WORK/net.out" 2>&1 &
 agent=$!
 for _ in $(seq 100); do nsenter -t "$APID" -n tc qdisc show dev eth0 | grep -q netem && break; sleep 0.1; done
@@ -117,10 +120,10 @@ slow=$(rtt 10)
 wait $agent
 rc=$?
 after=$(rtt 5)
-echo "  RTT from inside the container: $base ms -> $slow ms under --delay 100ms -> $after ms after"
+echo "  least RTT from inside the container: $base ms -> $slow ms under --delay 100ms -> $after ms after"
 check "network fault: exit 0 ($rc)" [ $rc = 0 ]
-check "ping in the container's netns slowed by the delay ($slow ms)" in_range "${slow:--1}" 95 400
-check "delay gone after the revert ($after ms)" in_range "${after:--1}" 0 30
+check "ping in the container's netns held by the delay: none back under 100 ms ($slow ms)" in_range "${slow:--1}" 99.5 400
+check "delay gone after the revert: a ping back under 95 ms ($after ms)" in_range "${after:--1}" 0 95
 check "no netem left on the container's eth0" bash -c "! nsenter -t $APID -n tc qdisc show dev eth0 | grep -q netem"
 check "the host's side was not touched" bash -c "! tc qdisc show dev $VH | grep -q netem"
 
