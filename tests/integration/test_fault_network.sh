@@ -43,7 +43,7 @@ check "dry run and bad input changed nothing in the target" [ "$(target_state)" 
 base=$(tns ping -c 20 -i 0.05 -q 10.9.0.1 | ping_avg)
 over=$(netem_overhead)
 echo "  baseline RTT over the veth: $base ms; netem's own cost here (tc, 1ms): +$over ms"
-check "baseline ping works ($base ms)" in_range "$base" 0 20
+check "baseline ping works, well under the delay to come ($base ms)" in_range "$base" 0 50
 check "the target is as it was after the tc baseline" [ "$(target_state)" = "$t0" ]
 if inject_bg --delay 100ms --for 30s; then
 	hostd=$(host_state)
