@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -29,6 +31,72 @@ static uint64_t mono_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- the agent's death, seen early ----
+ *
+ * A helper learns that its agent died from the control socket's EOF and
+ * from its parent-death signal; both come late in the agent's exit: the
+ * EOF when the kernel releases the agent's descriptors (after, say, its
+ * nftables socket, whose owned table's release waits for RCU grace
+ * periods: long on a starved machine), the signal at the very end.  The
+ * earliest step of a thread's exit is its robust futex list: a mutex it
+ * holds is marked "owner died" and one waiter woken.  So the agent's main
+ * thread holds a process-shared robust mutex, in a shared page its helpers
+ * inherit, for its whole life, and a thread of each helper waits for it:
+ * the helper ends at once, its connections closed while the agent is
+ * still being torn down. */
+static pthread_mutex_t *agent_alive;
+static pid_t agent_alive_pid; /* the process whose main thread holds it */
+
+static void agent_alive_init(void)
+{
+	pthread_mutexattr_t a;
+	pthread_mutex_t *m;
+
+	/* the main thread's life is the process's, not another thread's */
+	if (agent_alive_pid == getpid() || (pid_t)syscall(SYS_gettid) != getpid())
+		return;
+	m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return; /* the later signs (EOF, the parent-death signal) remain */
+	if (pthread_mutexattr_init(&a) == 0) {
+		if (pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) == 0 &&
+		    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) == 0 &&
+		    pthread_mutex_init(m, &a) == 0 && pthread_mutex_lock(m) == 0) {
+			agent_alive = m;
+			agent_alive_pid = getpid();
+		}
+		pthread_mutexattr_destroy(&a);
+	}
+	if (agent_alive != m)
+		munmap(m, sizeof(*m));
+}
+
+static void *agent_watch(void *arg)
+{
+	/* returns only once the holder's thread is exiting (EOWNERDEAD) */
+	(void)pthread_mutex_lock(arg);
+	_exit(0);
+}
+
+/* In the child: a thread that ends it when the agent dies.  It takes no
+ * signal: the helper's own handling (a signalfd) gets them all. */
+static void agent_watch_start(pid_t parent)
+{
+	sigset_t all, old;
+	pthread_attr_t a;
+	pthread_t t;
+
+	if (!agent_alive || agent_alive_pid != parent || pthread_attr_init(&a))
+		return;
+	pthread_attr_setstacksize(&a, 64 * 1024);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	(void)pthread_create(&t, &a, agent_watch, agent_alive);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&a);
 }
 
 /* ---- the child ---- */
@@ -97,6 +165,7 @@ static _Noreturn void child_run(const struct fault_helper_spec *spec, pid_t pare
 	if (n != 1)
 		_exit(DURESS_EXIT_INTERNAL);
 	close(go);
+	agent_watch_start(parent);
 	if (spec->netns_fd >= 0 && setns(spec->netns_fd, CLONE_NEWNET) < 0) {
 		child_error(ctl, "enter the target's network namespace: %s", strerror(errno));
 		_exit(DURESS_EXIT_INTERNAL);
@@ -244,6 +313,7 @@ static int spawn(struct fault_helper *h, struct duress_err *err)
 		close(sp[1]);
 		return duress_err_setc(err, DURESS_EXIT_INTERNAL, e, "%s: pipe", spec->name);
 	}
+	agent_alive_init();
 	fflush(NULL); /* nothing buffered is written twice */
 	child = fork();
 	if (child < 0) {
@@ -522,7 +592,11 @@ void fault_helper_collect(struct fault_helper *h)
 
 	if (h->pid > 0) {
 		read_channel(h, false);
-		if (waitpid(h->pid, &st, WNOHANG) != h->pid)
+		/* The revert waits until the helper's main thread is a zombie;
+		 * its other thread (agent_watch) may still be exiting, and until
+		 * it has, the helper cannot be reaped: a moment, waited for. */
+		if (waitpid(h->pid, &st, WNOHANG) != h->pid &&
+		    (proc_state(h->pid) != 'Z' || waitpid(h->pid, &st, 0) != h->pid))
 			return;
 		h->pid = 0;
 		h->last_status = st;

@@ -156,13 +156,16 @@ _cleanup() {
 trap _cleanup EXIT
 
 # jq over JSON Lines, skipping the first sample (no CPU rate yet)
-# The pids of the agent's proxy helpers (comm duress-http, duress-tcp, ...).
-# pgrep matches at most 15 characters of a name, and a longer pattern
-# matches nothing at all: one short name at a time.
+# The pids of the agent's live proxy helpers (comm duress-http,
+# duress-tcp, ...; not those that ended, below).  pgrep matches at most 15
+# characters of a name, and a longer pattern matches nothing at all: one
+# short name at a time.
 proxy_pids() {
-	local n
+	local n p
 	for n in duress-http duress-tcp duress-dns duress-postgres duress-mysql duress-conns; do
-		pgrep -x "$n"
+		for p in $(pgrep -x "$n"); do
+			ended "$p" || echo "$p"
+		done
 	done
 	return 0
 }
@@ -174,13 +177,30 @@ helper_pid() {
 	wait_until 5 pgrep -x "$1" && pgrep -x "$1" | head -n 1
 }
 
-# running NAME: is a live (not zombie) process named NAME there?  A helper
-# whose agent was SIGKILLed is reparented to PID 1, which on some hosts
-# (a container's init) never reaps it: its zombie is not "left running".
+# ended PID: the process is gone, a zombie, or dying with nothing left to
+# act with: in the kernel's exit (PF_EXITING, 0x4 in the flags of
+# /proc/PID/stat) with its descriptors released.  A helper whose agent was
+# SIGKILLed is reparented to PID 1, which on some hosts (a container's
+# init) never reaps it.  And the last step of an exit, releasing the files
+# the process maps (the binary, its 45 libraries), takes long where they
+# are on a network filesystem: on the test VM's 9p root each is a round
+# trip to the host (p9_client_clunk), and a helper that outlives its agent
+# holds the last reference to them all: measured up to 1.5 s on a loaded
+# host, its sockets closed at the start of it (test_db_redirect.sh).
+ended() {
+	local pid=$1 stat f
+	read -r stat 2> /dev/null < "/proc/$pid/stat" || return 0
+	read -ra f <<< "${stat##*) }"
+	[ "${f[0]}" = Z ] && return 0
+	(( f[6] & 4 )) || return 1
+	[ -z "$(ls -A "/proc/$pid/fd" 2> /dev/null)" ]
+}
+
+# running NAME: is a live process (not ended, above) named NAME there?
 running() {
 	local p
 	for p in $(pgrep -x "$1"); do
-		grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null || return 0
+		ended "$p" || return 0
 	done
 	return 1
 }

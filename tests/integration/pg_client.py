@@ -11,15 +11,20 @@ pg_client.py MODE PORT [ARGS] prints one JSON object:
   migrate PORT      five schema changes in order, stopping at the first error
   connect PORT      one connection and SELECT 1: "ok" or the error
   time PORT N SQL   N times SQL on one connection: each one's milliseconds
+
+The server is on 127.0.0.1, or at the address in $PG_CLIENT_HOST (a
+target's address, as test_db_manifests.sh gives it).
 """
+import os
+
 import db_client
 import psycopg2
 import psycopg2.errors
 
 
 def conn(port):
-    c = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres",
-                         connect_timeout=5)
+    c = psycopg2.connect(host=os.environ.get("PG_CLIENT_HOST", "127.0.0.1"), port=port,
+                         user="postgres", dbname="postgres", connect_timeout=5)
     return c
 
 

@@ -1,6 +1,10 @@
 # Every example experiment in manifests/ runs against the sandbox with no
 # edits: a verdict (held 0 or deviated 1), everything reverted, a journal
 # that validates against the documented schema, JUnit XML, no sandbox left.
+# The database examples (db-*.yaml: PostgreSQL, and db-mysql-*.yaml:
+# MariaDB) need a database in a target (-t; the sandbox has none): they are
+# only validated here; test_db_manifests.sh runs the PostgreSQL ones
+# against PostgreSQL 15 in a target, with an application.
 # timeout: 600
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/experiment_schema.sh"
@@ -8,6 +12,7 @@
 for m in "$TOP"/manifests/*.yaml; do
 	n=$(basename "$m" .yaml)
 	expect_exit "$n: validate exits 0" 0 "$DURESS" validate "$m"
+	case $n in db-*) continue ;; esac
 	start=$(date +%s)
 	"$DURESS" run "$m" -q --journal "$WORK/$n.json" --junit "$WORK/$n.xml" > "$WORK/$n.out" 2> "$WORK/$n.err"
 	rc=$?

@@ -29,7 +29,10 @@
  * Counters are nested objects of numbers: across restarts, whole numbers
  * are added to those of the helpers that died before; other numbers (p99s)
  * are taken from the live one.  The parent never blocks on the channel.
- * The child ends itself when the channel reaches EOF (the agent is gone).
+ * The child ends itself when the channel reaches EOF (the agent is gone),
+ * and, earlier, when a thread of it that waits on a robust mutex held by
+ * the agent's main thread gets it as "owner died" (the first step of the
+ * agent's exit; helper.c).
  */
 #ifndef DURESS_FAULT_HELPER_H
 #define DURESS_FAULT_HELPER_H
