@@ -14,7 +14,11 @@ my_client.py MODE PORT [ARGS] prints one JSON object:
   migrate PORT      five schema changes in order, stopping at the first error
   connect PORT      one connection and SELECT 1: "ok" or the error
   time PORT N SQL   N times SQL on one connection: each one's milliseconds
+
+The server is on 127.0.0.1 as root, or at $MY_CLIENT_HOST as $MY_CLIENT_USER
+(a target's address, as test_db_redirect_mysql.sh gives it).
 """
+import os
 import struct
 
 import db_client
@@ -26,7 +30,8 @@ COLS = "id, name, qty, price, w, b, n"
 
 
 def conn(port, **kw):
-    return pymysql.connect(host="127.0.0.1", port=port, user="root", database="t",
+    return pymysql.connect(host=os.environ.get("MY_CLIENT_HOST", "127.0.0.1"), port=port,
+                           user=os.environ.get("MY_CLIENT_USER", "root"), database="t",
                            connect_timeout=5, **kw)
 
 

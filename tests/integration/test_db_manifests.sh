@@ -27,8 +27,8 @@
 # and the probe's `timeout:` (5 s) raised to 30 s: in the VM, on
 # a loaded host, psql's first start in the target's namespace was seen to
 # take more than 5 s (its libraries read over 9p); nothing else changes.
-# MariaDB examples (manifests/db-mysql-*.yaml) are not run here; like
-# these, test_experiment_examples validates them.
+# The MariaDB example (manifests/db-mysql-deadlocks.yaml) runs in
+# test_db_redirect_mysql.sh, where MariaDB is.
 # timeout: 480
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/net_lib.sh"

@@ -4,7 +4,8 @@
 # The database examples (db-*.yaml: PostgreSQL, and db-mysql-*.yaml:
 # MariaDB) need a database in a target (-t; the sandbox has none): they are
 # only validated here; test_db_manifests.sh runs the PostgreSQL ones
-# against PostgreSQL 15 in a target, with an application.
+# against PostgreSQL 15 in a target, with an application, and
+# test_db_redirect_mysql.sh the MariaDB one.
 # timeout: 600
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/experiment_schema.sh"
