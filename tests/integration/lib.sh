@@ -22,6 +22,32 @@ record() {
 	exit 97
 }
 pass() { record "PASS $T: $1"; echo "  ok    $1"; }
+# jq -e on an empty input prints nothing and exits 0: a check on a file that
+# a failed command left empty passed without looking at anything (it hid a
+# client that never connected).  Here jq -e with a regular file as its last
+# argument fails when that file is empty (not with -s or -n, where empty
+# input is an input: [] or none).  Exported: checks run it under bash -c.
+jq() {
+	local a e=false other=false last=${!#}
+	for a in "$@"; do
+		case $a in
+		--exit-status) e=true ;;
+		--slurp | --null-input) other=true ;;
+		--*) ;;
+		-*)
+			[[ $a == -*e* ]] && e=true
+			[[ $a == -*[sn]* ]] && other=true
+			;;
+		esac
+	done
+	if $e && ! $other && [ $# -gt 1 ] && [ -f "$last" ] && [ ! -s "$last" ]; then
+		echo "jq: $last is empty: nothing to check" >&2
+		return 1
+	fi
+	command jq "$@"
+}
+export -f jq
+
 fail() { record "FAIL $T: $1 -- ${2:-}"; echo "  FAIL  $1 -- ${2:-}"; }
 skip() { record "SKIP $T: $1 -- $2"; echo "  skip  $1 -- $2"; }
 

@@ -90,8 +90,9 @@ check "after: no holder" clean
 # client's first start in the VM reads its libraries over 9p).  It must
 # hold: its probe is MariaDB on the target's own loopback, which an inbound
 # redirect does not take; the application outside meets the 1213s.
-local_sql -e "CREATE DATABASE t; CREATE TABLE t.accounts (id int PRIMARY KEY, balance int NOT NULL) ENGINE=InnoDB;
-	INSERT INTO t.accounts SELECT seq, 0 FROM seq_1_to_10; CREATE USER 'rw'@'%'; GRANT ALL ON t.* TO 'rw'@'%'"
+local_sql -e "CREATE DATABASE t; USE t; CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL) ENGINE=InnoDB;
+	INSERT INTO accounts SELECT seq, 0 FROM seq_1_to_10; CREATE USER 'rw'@'%'; GRANT ALL ON t.* TO 'rw'@'%'" ||
+	fail "the application's table and user" "mariadb failed"
 sed -e 's/^\([[:space:]]*duration:\) .*/\1 20s/' -e 's/^\([[:space:]]*timeout:\) .*/\1 30s/' \
 	"$TOP/manifests/db-mysql-deadlocks.yaml" > "$WORK/dm.yaml"
 : > "$WORK/dm.err"
