@@ -1,38 +1,48 @@
 # The postgres fault's proxy with no statement matching, side by side with
-# a direct connection and the tcp fault's proxy (the same hop, bytes not
-# looked into), in front of the same PostgreSQL 15 (Debian's, a
-# cluster of our own on loopback), under the same pgbench load, in one run:
-# transactions a second of pgbench's select-only script (-S, one query per
-# transaction: the proxy's per-message cost) and its TPC-B-like script (five
-# statements in a transaction), with the simple and the extended protocol.
-# Rounds alternate direct/proxy so drifting load hits both alike.
+# a direct connection, HAProxy in tcp mode (the peer's hop, one thread) and
+# the tcp fault's proxy (duress's hop, bytes not looked into), in front of
+# the same PostgreSQL 15 (Debian's, a cluster of our own on loopback),
+# under the same pgbench load, in one run:
+# - transactions a second of pgbench's select-only script (-S, one query a
+#   transaction: the hop's cost per round trip) and its TPC-B-like script
+#   (five statements in a transaction), simple and extended protocol, with
+#   fsync off (all CPU: the hop's worst case);
+# - one client's select-only round trip: what each hop adds, in us;
+# - the TPC-B-like script with durable commits (fsync and synchronous_commit
+#   on, PostgreSQL's defaults): what an application that commits pays.
+# Rounds alternate between the ways so drifting load hits all alike.
 # Needs no cgroup v2 (explicit proxy on loopback): runs in the VM under
 # `make bench`, or directly: BUILD=build bash tests/bench/bench_postgres.sh
+. "$(dirname "$0")/hoplib.sh"
 build=${BUILD:-build}
 duress=$(cd "$(dirname "$build/duress")" && pwd)/duress
 PGBIN=/usr/lib/postgresql/15/bin
-PY=/usr/bin/python3
 SECS=${BENCH_PG_SECONDS:-5}
 ROUNDS=${BENCH_PG_ROUNDS:-3}
 CLIENTS=${BENCH_PG_CLIENTS:-4}
-[ -x "$PGBIN/postgres" ] && command -v pgbench > /dev/null || { echo "  PostgreSQL 15 / pgbench missing (make deps)"; exit 1; }
+[ -x "$PGBIN/postgres" ] && command -v pgbench > /dev/null && command -v haproxy > /dev/null ||
+	{ echo "  PostgreSQL 15 / pgbench / haproxy missing (make deps)"; exit 1; }
 D=$(mktemp -d /tmp/duress-bench-pg.XXXXXX)
-agent= tagent=
+agent= tagent= bench_haproxy_pid=
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
 	for a in $agent $tagent; do kill -INT "$a" 2>/dev/null && wait "$a" 2>/dev/null; done
+	bench_haproxy_stop
 	as_pg "$PGBIN/pg_ctl" -D "$D/pg/data" -m immediate stop > /dev/null 2>&1
 	rm -rf "$D"
 }
 trap cleanup EXIT
-port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-DB=$(port) PX=$(port) TX=$(port)
+DB=$(bench_port) PX=$(bench_port) TX=$(bench_port) HX=$(bench_port)
 mkdir "$D/pg"
 [ "$(id -u)" = 0 ] && chmod 711 "$D" && chown postgres "$D/pg"
 as_pg "$PGBIN/initdb" -D "$D/pg/data" -A trust -U postgres --no-sync > /dev/null 2>&1 || { echo "  initdb failed"; exit 1; }
-as_pg "$PGBIN/pg_ctl" -D "$D/pg/data" -l "$D/pg/log" -w -t 30 start \
-	-o "-p $DB -k $D/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" > /dev/null ||
-	{ echo "  PostgreSQL did not start"; exit 1; }
+# pg_start on|off: the cluster, with durable commits or without
+pg_start() {
+	as_pg "$PGBIN/pg_ctl" -D "$D/pg/data" -l "$D/pg/log" -w -t 30 start -o "-p $DB -k $D/pg \
+		-c listen_addresses=127.0.0.1 -c fsync=$1 -c synchronous_commit=$1" > /dev/null ||
+		{ echo "  PostgreSQL did not start"; exit 1; }
+}
+pg_start off
 pgbench -h 127.0.0.1 -p "$DB" -U postgres -i -s 2 -q postgres > /dev/null 2>&1
 "$duress" inject postgres --listen "127.0.0.1:$PX" --upstream "127.0.0.1:$DB" --for 1h -q \
 	--state-dir "$D/state" --deadlock 1 --match 'never matches this' > "$D/agent.out" 2>&1 &
@@ -41,23 +51,42 @@ agent=$!
 "$duress" inject tcp --listen "127.0.0.1:$TX" --upstream "127.0.0.1:$DB" --for 1h -q \
 	--state-dir "$D/state" --reset --percent 0 > "$D/tagent.out" 2>&1 &
 tagent=$!
-for _ in $(seq 200); do psql -h 127.0.0.1 -p "$TX" -U postgres -XAtc 'SELECT 1' > /dev/null 2>&1 && break; sleep 0.05; done
-for _ in $(seq 200); do psql -h 127.0.0.1 -p "$PX" -U postgres -XAtc 'SELECT 1' > /dev/null 2>&1 && break; sleep 0.05; done
-# tps PORT ARGS...: pgbench's transactions a second
+bench_haproxy_tcp "$D" "$HX" "$DB"
+for p in "$HX" "$TX" "$PX"; do
+	for _ in $(seq 200); do psql -h 127.0.0.1 -p "$p" -U postgres -XAtc 'SELECT 1' > /dev/null 2>&1 && break; sleep 0.05; done
+done
+WAYS=("$DB" "$HX" "$TX" "$PX")
+# tps CLIENTS PORT ARGS...: pgbench's transactions a second
 tps() {
-	local p=$1; shift
-	pgbench -h 127.0.0.1 -p "$p" -U postgres -n -c "$CLIENTS" -j 2 -T "$SECS" "$@" postgres 2>/dev/null |
+	local c=$1 p=$2; shift 2
+	pgbench -h 127.0.0.1 -p "$p" -U postgres -n -c "$c" -j "$((c < 2 ? c : 2))" -T "$SECS" "$@" postgres 2>/dev/null |
 		awk '/^tps/ {printf "%.0f", $3}'
 }
-echo "  pgbench, $CLIENTS clients, ${SECS}s x $ROUNDS rounds each, alternating; tps (mean of rounds)"
-printf "  %-24s %8s %8s %8s %12s %8s\n" workload direct tcp ratio postgres ratio
-for w in "-S -M simple" "-S -M extended" "-M simple" "-M extended"; do
-	sd=0 sp=0 st=0
-	for _ in $(seq "$ROUNDS"); do
-		# shellcheck disable=SC2086
-		sd=$((sd + $(tps "$DB" $w))) st=$((st + $(tps "$TX" $w))) sp=$((sp + $(tps "$PX" $w)))
+# means CLIENTS ARGS...: the mean tps of each way, rounds alternating
+means() {
+	local c=$1 i r; shift
+	local sums=(0 0 0 0)
+	for r in $(seq "$ROUNDS"); do
+		for i in "${!WAYS[@]}"; do sums[i]=$((sums[i] + $(tps "$c" "${WAYS[i]}" "$@"))); done
 	done
+	for i in "${!WAYS[@]}"; do echo -n "$((sums[i] / ROUNDS)) "; done
+}
+echo "  pgbench, $CLIENTS clients, ${SECS}s x $ROUNDS rounds each, alternating; tps (mean of rounds)"
+bench_header 26 haproxy tcp postgres
+for w in "-S -M simple" "-S -M extended" "-M simple" "-M extended"; do
 	name=$([[ $w == -S* ]] && echo "select-only" || echo "tpcb-like")" ${w##*-M }"
-	awk -v n="$name" -v a="$((sd / ROUNDS))" -v t="$((st / ROUNDS))" -v b="$((sp / ROUNDS))" \
-		'BEGIN { printf "  %-24s %8d %8d %8.2f %12d %8.2f\n", n, a, t, a ? t / a : 0, b, a ? b / a : 0 }'
+	# shellcheck disable=SC2086,SC2046
+	bench_row 26 "$name" $(means "$CLIENTS" $w)
 done
+echo "  one client, select-only simple: a transaction directly, and what each hop adds"
+printf "  %-26s %9s      %9s      %9s      %9s\n" "" direct haproxy tcp postgres
+# shellcheck disable=SC2046
+bench_us_row 26 "round trip" $(means 1 -S -M simple)
+as_pg "$PGBIN/pg_ctl" -D "$D/pg/data" -m fast -w stop > /dev/null
+pg_start on
+for p in "${WAYS[@]}"; do
+	for _ in $(seq 200); do psql -h 127.0.0.1 -p "$p" -U postgres -XAtc 'SELECT 1' > /dev/null 2>&1 && break; sleep 0.05; done
+done
+echo "  durable commits (fsync, synchronous_commit on), $CLIENTS clients"
+# shellcheck disable=SC2046
+bench_row 26 "tpcb-like simple, durable" $(means "$CLIENTS" -M simple)
