@@ -42,16 +42,21 @@ sql() { psqlx -c "$1"; }
 db_up() { psqlx -c 'SELECT 1'; }
 check "PostgreSQL answers in the target's namespace (from outside)" wait_until 60 db_up
 
-# ended_within SECONDS PID START: 0 if PID ends (lib.sh) within SECONDS of
-# START (an $EPOCHREALTIME); the seconds it took in $took
-ended_within() {
-	local end=$(( ${3/./} + $1 * 1000000 )) rc=0
-	until ended "$2"; do
+# killed_agent NAME FAULT WHAT: kill -9 of the agent during FAULT; its
+# helper process NAME (the WHAT) ends (lib.sh's ended) within 1 s, the time
+# it took printed
+killed_agent() {
+	local hp t0 end rc=0 took
+	hp=$(pgrep -x "$1" | head -n 1)
+	t0=$EPOCHREALTIME
+	bg_stop AGENT KILL
+	end=$(( ${t0/./} + 1000000 ))
+	until ended "${hp:-0}"; do
 		[ "${EPOCHREALTIME/./}" -ge "$end" ] && { rc=1; break; }
 		sleep 0.02
 	done
-	took=$(awk -v a="$3" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
-	return $rc
+	took=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+	check "kill -9 during $2: the $3 (pid ${hp:-none}) ended within 1 s (took ${took} s)" [ $rc = 0 ]
 }
 
 # ---- postgres, transparent inbound ----
@@ -60,11 +65,7 @@ psqlx -c 'SELECT pg_backend_pid()' > /dev/null 2> "$WORK/dl.err"
 check "inbound: psql outside sees 'deadlock detected' raised by the server" grep -q 'ERROR:  deadlock detected' "$WORK/dl.err"
 inbound_rest 5432 'SELECT pg_backend_pid() > 0' t
 inject_t --port 5432 --deadlock 100 --match 'pg_backend_pid' || fail "postgres applied again"
-hp=$(pgrep -x duress-postgres | head -n 1)
-t0=$EPOCHREALTIME
-bg_stop AGENT KILL
-ended_within 1 "${hp:-0}" "$t0"
-check "kill -9 during postgres: the proxy (pid ${hp:-none}) ended within 1 s (took ${took} s)" [ $? = 0 ]
+killed_agent duress-postgres postgres proxy
 check "... the table gone within 1 s" wait_until 1 no_table
 check "... straight to the server" wait_until 2 bash -c '[ "$(psql -h 10.9.0.2 -U postgres -XAtc "SELECT pg_backend_pid() > 0")" = t ]'
 
@@ -79,11 +80,7 @@ check "the holder held max_connections (20)" jq -e '.fault_report.connections.he
 holder_gone
 conns_start AGENT -t "pid:$TPID" --port 5432 --until-refused --baseline 0 --for 300s ||
 	fail "connections applied again"
-hp=$(pgrep -x duress-conns | head -n 1)
-t0=$EPOCHREALTIME
-bg_stop AGENT KILL
-ended_within 1 "${hp:-0}" "$t0"
-check "kill -9 during connections: the holder (pid ${hp:-none}) ended within 1 s (took ${took} s)" [ $? = 0 ]
+killed_agent duress-conns connections holder
 check "... the server takes clients again within 1 s" wait_until 1 db_up
 
 # ---- postgres outbound: the client in the target, the database outside ----
