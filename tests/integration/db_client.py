@@ -87,6 +87,22 @@ def timing(c, n, sql):
     return {"ms": ms}
 
 
+def connect(open_conn, error, describe):
+    """One connection (open_conn()) and SELECT 1: "ok", or the `error`
+    exception's describe(e)."""
+    try:
+        c = open_conn()
+        with c.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
+        c.close()
+        return {"result": "ok"}
+    except error as e:
+        out = {"result": "error"}
+        out.update(describe(e))
+        return out
+
+
 def main(modes):
     if len(sys.argv) < 3 or sys.argv[1] not in modes:
         sys.exit("usage: MODE PORT [ARGS]; modes: " + " ".join(modes))

@@ -140,15 +140,8 @@ def migrate(port):
 
 
 def connect(port):
-    try:
-        c = conn(port)
-        with c.cursor() as cur:
-            cur.execute("SELECT 1")
-            cur.fetchone()
-        c.close()
-        return {"result": "ok"}
-    except pymysql.err.MySQLError as e:
-        return {"result": "error", "errno": e.args[0], "error": str(e.args[-1])}
+    return db_client.connect(lambda: conn(port), pymysql.err.MySQLError,
+                             lambda e: {"errno": e.args[0], "error": str(e.args[-1])})
 
 
 def timing(port, n, sql):

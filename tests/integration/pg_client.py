@@ -55,15 +55,8 @@ def migrate(port):
 
 
 def connect(port):
-    try:
-        c = conn(port)
-        with c.cursor() as cur:
-            cur.execute("SELECT 1")
-            cur.fetchone()
-        c.close()
-        return {"result": "ok"}
-    except psycopg2.Error as e:
-        return {"result": "error", "pgcode": e.pgcode, "error": str(e).strip()}
+    return db_client.connect(lambda: conn(port), psycopg2.Error, lambda e: {
+        "pgcode": e.pgcode, "error": str(e).strip()})
 
 
 def timing(port, n, sql):

@@ -22,106 +22,72 @@
 # timeout: 400
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/net_lib.sh"
+KIND=postgres
+. "$(dirname "$0")/db_lib.sh"
 
-PGBIN=/usr/lib/postgresql/15/bin
 export DURESS_STATE_DIR=$WORK/state
 if [ ! -x "$PGBIN/postgres" ] || ! id postgres > /dev/null 2>&1; then
 	skip "PostgreSQL 15" "not installed (make deps: postgresql)"
 	exit 0
 fi
 net_target db || fail "target with its own network namespace" "setup failed"
-PGDIR=$WORK/pg
-mkdir "$PGDIR" && chmod 711 "$WORK" && chown postgres "$PGDIR"
-runuser -u postgres -- "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres --no-sync > "$WORK/initdb.log" 2>&1 ||
-	fail "initdb" "$(tail -n 3 "$WORK/initdb.log")"
+pg_cluster || fail "initdb" "$(tail -n 3 "$WORK/initdb.log")"
 echo "host all all 0.0.0.0/0 trust" >> "$PGDIR/data/pg_hba.conf"
 # a second cluster, outside the target (for outbound): a copy made before
 # either runs (cheaper than a second initdb)
 cp -a "$PGDIR/data" "$PGDIR/out"
-spawn "$TDIR" nsenter -t "$TPID" -n runuser -u postgres -- "$PGBIN/postgres" -D "$PGDIR/data" -p 5432 \
-	-k "$PGDIR" -c listen_addresses='*' -c max_connections=20 -c fsync=off
+pg_start_in_target 5432 20
 psqlx() { psql -h 10.9.0.2 -p 5432 -U postgres -X -At --set=connect_timeout=3 "$@"; }
+sql() { psqlx -c "$1"; }
 db_up() { psqlx -c 'SELECT 1'; }
 check "PostgreSQL answers in the target's namespace (from outside)" wait_until 60 db_up
 
-tables() { tns nft list tables 2>/dev/null | grep -c ' duress_' ; }
-no_table() { [ "$(tables)" = 0 ]; }
-has_table() { [ "$(tables)" = 1 ]; }
-clean() { no_table && not_running duress-conns duress-postgres; }
-# ended_within SECONDS PID START: 0 if PID ends (lib.sh) within SECONDS of
-# START (an $EPOCHREALTIME); the seconds it took in $took
-ended_within() {
-	local end=$(( ${3/./} + $1 * 1000000 )) rc=0
-	until ended "$2"; do
+# killed_agent NAME FAULT WHAT: kill -9 of the agent during FAULT; its
+# helper process NAME (the WHAT) ends (lib.sh's ended) within 1 s, the time
+# it took printed
+killed_agent() {
+	local hp t0 end rc=0 took
+	hp=$(pgrep -x "$1" | head -n 1)
+	t0=$EPOCHREALTIME
+	bg_stop AGENT KILL
+	end=$(( ${t0/./} + 1000000 ))
+	until ended "${hp:-0}"; do
 		[ "${EPOCHREALTIME/./}" -ge "$end" ] && { rc=1; break; }
 		sleep 0.02
 	done
-	took=$(awk -v a="$3" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
-	return $rc
+	took=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+	check "kill -9 during $2: the $3 (pid ${hp:-none}) ended within 1 s (took ${took} s)" [ $rc = 0 ]
 }
 
 # ---- postgres, transparent inbound ----
-start_pg() {
-	: > "$WORK/agent.err"
-	bg_start AGENT 60 has_table "$WORK/agent.out" "$WORK/agent.err" \
-		"$DURESS" inject postgres -t "pid:$TPID" --port 5432 --baseline 0 -q \
-		--summary "$WORK/summary.json" --for 300s "$@"
-}
-start_pg --deadlock 100 --match 'pg_backend_pid' || fail "postgres inbound applied" "$(tail -n 3 "$WORK/agent.err")"
+inject_t --port 5432 --deadlock 100 --match 'pg_backend_pid' || fail "postgres inbound applied" "$(tail -n 3 "$WORK/agent.err")"
 psqlx -c 'SELECT pg_backend_pid()' > /dev/null 2> "$WORK/dl.err"
 check "inbound: psql outside sees 'deadlock detected' raised by the server" grep -q 'ERROR:  deadlock detected' "$WORK/dl.err"
-check "inbound: other statements pass" [ "$(psqlx -c 'SELECT 41 + 1')" = 42 ]
-check "the table redirects tcp dport 5432" \
-	bash -c 'nsenter -t "$1" -n nft list ruleset | grep -A8 "table inet duress_postgres_" | grep -q "tcp dport 5432 redirect to :"' _ "$TPID"
-bg_stop AGENT INT
-check "after: no table, no proxy" clean
-check "after: straight to the server again" [ "$(psqlx -c 'SELECT pg_backend_pid() > 0')" = t ]
-check "the summary counts it, transparent" \
-	jq -e '.fault_report.postgres.injected.error >= 1 and .fault_report.mode == "transparent"' "$WORK/summary.json"
-start_pg --deadlock 100 --match 'pg_backend_pid' || fail "postgres applied again"
-hp=$(pgrep -x duress-postgres | head -n 1)
-t0=$EPOCHREALTIME
-kill -9 "$AGENT"; wait "$AGENT" 2> /dev/null; AGENT=
-ended_within 1 "${hp:-0}" "$t0"
-check "kill -9 during postgres: the proxy (pid ${hp:-none}) ended within 1 s (took ${took} s)" [ $? = 0 ]
+inbound_rest 5432 'SELECT pg_backend_pid() > 0' t
+inject_t --port 5432 --deadlock 100 --match 'pg_backend_pid' || fail "postgres applied again"
+killed_agent duress-postgres postgres proxy
 check "... the table gone within 1 s" wait_until 1 no_table
 check "... straight to the server" wait_until 2 bash -c '[ "$(psql -h 10.9.0.2 -U postgres -XAtc "SELECT pg_backend_pid() > 0")" = t ]'
 
 # ---- connections from the target's namespace ----
-holding() { grep -q 'fault in force' "$WORK/conn.err"; }
-: > "$WORK/conn.err"
-bg_start AGENT 60 holding "$WORK/conn.out" "$WORK/conn.err" \
-	"$DURESS" inject connections -t "pid:$TPID" --port 5432 --until-refused --baseline 0 \
+conns_start AGENT -t "pid:$TPID" --port 5432 --until-refused --baseline 0 \
 	--summary "$WORK/csum.json" --for 300s || fail "connections applied" "$(tail -n 3 "$WORK/conn.err")"
-hp=$(pgrep -x duress-conns | head -n 1)
-check "the holder runs in the target's namespace" \
-	bash -c '[ "$(readlink /proc/$2/ns/net)" = "$(readlink /proc/$1/ns/net)" ]' _ "$TPID" "${hp:-0}"
+holder_in_target
 psqlx -c 'SELECT 1' > /dev/null 2> "$WORK/refused.err"
 check "a client outside is refused: too many clients" grep -q 'too many clients' "$WORK/refused.err"
 bg_stop AGENT INT
 check "the holder held max_connections (20)" jq -e '.fault_report.connections.held == 20' "$WORK/csum.json"
-check "after: the client connects again" wait_until 5 db_up
-check "after: no holder" clean
-: > "$WORK/conn.err"
-bg_start AGENT 60 holding "$WORK/conn.out" "$WORK/conn.err" \
-	"$DURESS" inject connections -t "pid:$TPID" --port 5432 --until-refused --baseline 0 --for 300s ||
+holder_gone
+conns_start AGENT -t "pid:$TPID" --port 5432 --until-refused --baseline 0 --for 300s ||
 	fail "connections applied again"
-hp=$(pgrep -x duress-conns | head -n 1)
-t0=$EPOCHREALTIME
-kill -9 "$AGENT"; wait "$AGENT" 2> /dev/null; AGENT=
-ended_within 1 "${hp:-0}" "$t0"
-check "kill -9 during connections: the holder (pid ${hp:-none}) ended within 1 s (took ${took} s)" [ $? = 0 ]
+killed_agent duress-conns connections holder
 check "... the server takes clients again within 1 s" wait_until 1 db_up
 
 # ---- postgres outbound: the client in the target, the database outside ----
 # The copy runs in the test's namespace, on 10.9.0.1 and 10.9.0.11 port
 # 5433; psql inside the target's namespace is the application.
-runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/out" -l "$PGDIR/out.log" -s -o \
-	"-p 5433 -k $PGDIR -c listen_addresses=10.9.0.1,10.9.0.11 -c max_connections=10 -c fsync=off" start ||
-	fail "PostgreSQL outside the target" "$(tail -n 3 "$PGDIR/out.log")"
-# (outside the target's cgroup: not ended by lib.sh's cleanup)
-stop_out() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/out" -s -m immediate stop; }
-trap 'stop_out > /dev/null 2>&1; _net_cleanup' EXIT
+# (outside the target's cgroup: stopped at exit by db_lib.sh)
+pg_start out 5433 10.9.0.1,10.9.0.11 10 || fail "PostgreSQL outside the target" "$(tail -n 3 "$PGDIR/out.log")"
 inside() { tns psql -h "$1" -p 5433 -U postgres -X -At --set=connect_timeout=3 -c "$2"; }
 check "outbound: PostgreSQL outside answers the target's client" wait_until 60 inside 10.9.0.1 'SELECT 1'
 : > "$WORK/agent.err"
@@ -142,4 +108,4 @@ check "outbound: after, no table, no proxy" clean
 check "outbound: after, straight to the server" [ "$(inside 10.9.0.1 'SELECT pg_backend_pid() > 0')" = t ]
 check "outbound: the summary counts it, outbound" \
 	jq -e '.fault_report.postgres.injected.error >= 1 and .fault_report.direction == "outbound"' "$WORK/osum.json"
-check "outbound: the server outside stops" stop_out
+check "outbound: the server outside stops" pg_stop out

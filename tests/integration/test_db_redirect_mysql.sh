@@ -16,6 +16,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/net_lib.sh"
 . "$(dirname "$0")/experiment_schema.sh"
+KIND=mysql
+. "$(dirname "$0")/db_lib.sh"
 
 export DURESS_STATE_DIR=$WORK/state
 if ! command -v mariadbd > /dev/null || ! command -v mariadb-install-db > /dev/null; then
@@ -23,67 +25,38 @@ if ! command -v mariadbd > /dev/null || ! command -v mariadb-install-db > /dev/n
 	exit 0
 fi
 net_target db || fail "target with its own network namespace" "setup failed"
-MY=$WORK/my
-mkdir -p "$MY"
-mariadb-install-db --no-defaults --datadir="$MY/data" --user=root --skip-test-db \
-	--auth-root-authentication-method=normal > "$WORK/install.log" 2>&1 ||
-	fail "mariadb-install-db" "$(tail -n 3 "$WORK/install.log")"
-spawn "$TDIR" nsenter -t "$TPID" -n mariadbd --no-defaults --datadir="$MY/data" --user=root \
-	--socket="$MY/sock" --port=3306 --skip-networking=0 --skip-name-resolve --skip-log-bin \
-	--max-connections=20 --innodb-buffer-pool-size=16M --log-error="$MY/err.log"
+my_install || fail "mariadb-install-db" "$(tail -n 3 "$WORK/install.log")"
+my_start_in_target 3306 20
 local_sql() { mariadb --no-defaults --socket="$MY/sock" -u root -N -B "$@"; }
 check "MariaDB answers in the target's namespace (socket)" wait_until 60 local_sql -e 'SELECT 1'
 local_sql -e "CREATE USER 'app'@'%'; GRANT SELECT, PROCESS ON *.* TO 'app'@'%'"
 myx() { mariadb --no-defaults -h 10.9.0.2 -P 3306 -u app --skip-ssl --connect-timeout=3 -N -B "$@"; }
+sql() { myx -e "$1"; }
 db_up() { myx -e 'SELECT 1'; }
 check "... and from outside, as app" wait_until 10 db_up
 
-tables() { tns nft list tables 2>/dev/null | grep -c ' duress_' ; }
-no_table() { [ "$(tables)" = 0 ]; }
-has_table() { [ "$(tables)" = 1 ]; }
-clean() { no_table && not_running duress-mysql duress-conns; }
-
 # ---- mysql, transparent inbound ----
-start_my() {
-	: > "$WORK/agent.err"
-	bg_start AGENT 60 has_table "$WORK/agent.out" "$WORK/agent.err" \
-		"$DURESS" inject mysql -t "pid:$TPID" --port 3306 --baseline 0 -q \
-		--summary "$WORK/summary.json" --for 300s "$@"
-}
-start_my --deadlock 100 --match 'connection_id' || fail "mysql inbound applied" "$(tail -n 3 "$WORK/agent.err")"
+inject_t --port 3306 --deadlock 100 --match 'connection_id' || fail "mysql inbound applied" "$(tail -n 3 "$WORK/agent.err")"
 myx -e 'SELECT connection_id()' > /dev/null 2> "$WORK/dl.err"
 check "inbound: the client outside sees 1213 ($(tail -n 1 "$WORK/dl.err"))" \
 	grep -q 'ERROR 1213 (40001).*Deadlock found' "$WORK/dl.err"
-check "inbound: other statements pass" [ "$(myx -e 'SELECT 41 + 1')" = 42 ]
-check "the table redirects tcp dport 3306" \
-	bash -c 'nsenter -t "$1" -n nft list ruleset | grep -A8 "table inet duress_mysql_" | grep -q "tcp dport 3306 redirect to :"' _ "$TPID"
-bg_stop AGENT INT
-check "after: no table, no proxy" clean
-check "after: straight to the server again" [ "$(myx -e 'SELECT connection_id() > 0')" = 1 ]
-check "the summary counts it, transparent" \
-	jq -e '.fault_report.mysql.injected.error >= 1 and .fault_report.mode == "transparent"' "$WORK/summary.json"
-start_my --deadlock 100 --match 'connection_id' || fail "mysql applied again"
+inbound_rest 3306 'SELECT connection_id() > 0' 1
+inject_t --port 3306 --deadlock 100 --match 'connection_id' || fail "mysql applied again"
 hp=$(pgrep -x duress-mysql | head -n 1)
-kill -9 "$AGENT"; wait "$AGENT" 2> /dev/null; AGENT=
+bg_stop AGENT KILL
 check "kill -9 during mysql: the table gone within 1 s" wait_until 1 no_table
 check "... and the proxy (pid ${hp:-none}) ended within 1 s too" wait_until 1 ended "${hp:-0}"
 check "... straight to the server" wait_until 2 bash -c '[ "$(mariadb --no-defaults -h 10.9.0.2 -u app --skip-ssl -N -B -e "SELECT connection_id() > 0")" = 1 ]'
 
 # ---- connections from the target's namespace ----
-holding() { grep -q 'fault in force' "$WORK/conn.err"; }
-: > "$WORK/conn.err"
-bg_start AGENT 60 holding "$WORK/conn.out" "$WORK/conn.err" \
-	"$DURESS" inject connections -t "pid:$TPID" --protocol mysql --port 3306 --until-refused \
+conns_start AGENT -t "pid:$TPID" --protocol mysql --port 3306 --until-refused \
 	--baseline 0 --summary "$WORK/csum.json" --for 300s || fail "connections applied" "$(tail -n 3 "$WORK/conn.err")"
-hp=$(pgrep -x duress-conns | head -n 1)
-check "the holder runs in the target's namespace" \
-	bash -c '[ "$(readlink /proc/$2/ns/net)" = "$(readlink /proc/$1/ns/net)" ]' _ "$TPID" "${hp:-0}"
+holder_in_target
 myx -e 'SELECT 1' > /dev/null 2> "$WORK/refused.err"
 check "a client outside is refused: 1040 ($(tail -n 1 "$WORK/refused.err"))" grep -q '1040.*Too many connections' "$WORK/refused.err"
 bg_stop AGENT INT
 check "the holder held max_connections (20, and one for SUPER)" jq -e '.fault_report.connections.held >= 20' "$WORK/csum.json"
-check "after: the client connects again" wait_until 5 db_up
-check "after: no holder" clean
+holder_gone
 
 # ---- the example experiment, manifests/db-mysql-deadlocks.yaml ----
 # From a copy with duration 20 s and the probe's timeout 30 s (the mariadb

@@ -29,8 +29,9 @@
 #   - the manifests manifests/db-mysql-*.yaml pass `duress validate`.
 # timeout: 300
 . "$(dirname "$0")/lib.sh"
+KIND=mysql
+. "$(dirname "$0")/db_lib.sh"
 
-PY=/usr/bin/python3
 CLIENT=$TOP/tests/integration/my_client.py
 STATE=$WORK/state
 if ! command -v mariadbd > /dev/null || ! command -v mariadb-install-db > /dev/null ||
@@ -38,34 +39,21 @@ if ! command -v mariadbd > /dev/null || ! command -v mariadb-install-db > /dev/n
 	skip "MariaDB and pymysql" "not installed (make deps: mariadb-server, mariadb-client, python3-pymysql)"
 	exit 0
 fi
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 DB=$(free_port)
 PX=$(free_port)
 
 # ---- a server of our own ----
-MY=$WORK/my
-mkdir -p "$MY"
-asuser=()
-[ "$(id -u)" = 0 ] && asuser=(--user=root)
+my_install || { fail "mariadb-install-db" "$(tail -n 3 "$WORK/install.log")"; exit 1; }
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=duress-test -days 1 \
 	-keyout "$MY/key.pem" -out "$MY/cert.pem" > /dev/null 2>&1
-mariadb-install-db --no-defaults --datadir="$MY/data" "${asuser[@]}" --skip-test-db \
-	--auth-root-authentication-method=normal > "$WORK/install.log" 2>&1 ||
-	{ fail "mariadb-install-db" "$(tail -n 3 "$WORK/install.log")"; exit 1; }
-mariadbd --no-defaults --datadir="$MY/data" "${asuser[@]}" --socket="$MY/sock" --port="$DB" \
-	--bind-address=127.0.0.1 --skip-networking=0 --pid-file="$MY/pid" --log-error="$MY/err.log" \
-	--max-connections=20 --innodb-buffer-pool-size=16M --skip-log-bin --skip-name-resolve \
-	--innodb-flush-log-at-trx-commit=0 --local-infile=1 \
-	--ssl-cert="$MY/cert.pem" --ssl-key="$MY/key.pem" > /dev/null 2>&1 &
-MYPID=$!
-my_stop() { kill -9 "$MYPID" 2> /dev/null; wait "$MYPID" 2> /dev/null; }
-trap 'my_stop; _cleanup' EXIT
+my_start "$DB" 20 --innodb-flush-log-at-trx-commit=0 --local-infile=1 \
+	--ssl-cert="$MY/cert.pem" --ssl-key="$MY/key.pem" ||
+	{ fail "MariaDB started" "$(tail -n 5 "$MY/err.log")"; exit 1; }
+Q=-e
 direct() { mariadb --no-defaults -h 127.0.0.1 -P "$DB" -u root -N -B t "$@"; }
 # (the mariadb client asks for TLS when the server offers it: then the
 # proxy only passes bytes; --skip-ssl keeps it in plain text)
 via() { mariadb --no-defaults -h 127.0.0.1 -P "$PX" -u root -N -B --skip-ssl t "$@"; }
-wait_until 30 --while "$MYPID" mariadb --no-defaults -h 127.0.0.1 -P "$DB" -u root -e 'SELECT 1' ||
-	{ fail "MariaDB started" "$(tail -n 5 "$MY/err.log")"; exit 1; }
 mariadb --no-defaults -h 127.0.0.1 -P "$DB" -u root -e "CREATE DATABASE t; USE t;
 	CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL) ENGINE=InnoDB;
 	INSERT INTO accounts SELECT seq, 0 FROM seq_1_to_10;
@@ -75,39 +63,14 @@ mariadb --no-defaults -h 127.0.0.1 -P "$DB" -u root -e "CREATE DATABASE t; USE t
 		seq * 1000000, if(seq % 2, NULL, seq) FROM seq_1_to_20;" ||
 	{ fail "tables made"; exit 1; }
 
-# start the fault in the background: ARGS... (its pid in $AGENT); it is up
-# when the proxy answers ($READY: a query goes through, or is refused)
+# the proxy is up when a query goes through (fault_start), or is refused
 proxy_up() { via -e 'SELECT 1' > /dev/null 2>&1; }
 proxy_refuses() { [[ $(via -e 'SELECT 1' 2>&1) == *'1040'* ]]; }
-READY=proxy_up
-start() {
-	: > "$WORK/agent.err"
-	bg_start AGENT 20 "$READY" "$WORK/agent.out" "$WORK/agent.err" \
-		"$DURESS" inject mysql --listen "127.0.0.1:$PX" --upstream "127.0.0.1:$DB" \
-		--for 120s -q --state-dir "$STATE" --summary "$WORK/summary.json" "$@"
-}
-stop() {
-	bg_stop AGENT INT
-	[ "$BG_RC" = 8 ] || echo "  agent ended with $BG_RC: $(tail -n 3 "$WORK/agent.err")"
-}
 
 # ---- deadlocks: 20% of the UPDATEs in transactions, 1000 transactions ----
-# (a fixed seed: one client, one statement at a time, so the same draws
-# every run; the rate itself is the generator's)
-start --deadlock 20 --match '^[[:space:]]*update' --in-transaction --seed 42
-"$PY" "$CLIENT" deadlock "$PX" 1000 > "$WORK/dl.json"
-pct=$(jq '.deadlock_first / .transactions * 10000 | round / 100' "$WORK/dl.json")
-check "pymysql sees 1213 in $pct% of 1000 transactions (20 +/- 3)" in_range "$pct" 17 23
-check "its retry loop completes all 1000 ($(jq -c '{completed, retries, other_errors}' "$WORK/dl.json"))" \
-	jq -e '.completed == 1000 and (.other_errors | length) == 0' "$WORK/dl.json"
-check "each committed exactly once: the accounts' total is 1000 ($(direct -e 'SELECT sum(balance) FROM accounts'))" \
-	[ "$(direct -e 'SELECT sum(balance) FROM accounts')" = 1000 ]
-check "... checked through the proxy too" [ "$(via -e 'SELECT sum(balance) FROM accounts')" = 1000 ]
-stop
-retries=$(jq .retries "$WORK/dl.json")
-check "the summary counts them: mysql.injected.error >= $retries" \
-	jq -e --argjson n "$retries" '.fault_report.mysql.injected.error >= $n' "$WORK/summary.json"
-check "... and everything reverted" jq -e '.reverted == 1 and (.not_reverted | length) == 0' "$WORK/summary.json"
+deadlock_checks pymysql 1213
+fault_stop
+deadlock_counted
 
 # ---- corrupted rows: text and binary protocol ----
 "$PY" "$CLIENT" rows "$DB" > "$WORK/rows.direct"
@@ -115,19 +78,18 @@ check "... and everything reverted" jq -e '.reverted == 1 and (.not_reverted | l
 check "the binary protocol client reads what the text one does (direct)" \
 	jq -e -n --slurpfile a "$WORK/rows.direct" --slurpfile b "$WORK/bin.direct" \
 	'($a[0].rows | map(map(if . == null then . else (tonumber? // .) end))) == ($b[0].rows | map(map(if . == null then . else (tonumber? // .) end)))'
-start --corrupt-rows 100 --match 'from items'
+fault_start --corrupt-rows 100 --match 'from items'
 "$PY" "$CLIENT" rows "$PX" > "$WORK/rows.proxy"
 ok=$?
 "$PY" "$CLIENT" binrows "$PX" > "$WORK/bin.proxy"
 okb=$?
 "$PY" "$CLIENT" multi "$PX" > "$WORK/multi.json"
-stop
+fault_stop
 for proto in rows bin; do
 	check "--corrupt-rows 100 ($proto): parsed (exit $ok/$okb), 20 rows, same column types" \
 		jq -e -n --slurpfile a "$WORK/$proto.direct" --slurpfile b "$WORK/$proto.proxy" \
 		'($b[0].rows | length) == 20 and $a[0].types == $b[0].types'
-	ndiff=$(jq -n --slurpfile a "$WORK/$proto.direct" --slurpfile b "$WORK/$proto.proxy" \
-		'[range(20) as $i | select($a[0].rows[$i] != $b[0].rows[$i])] | length')
+	ndiff=$(rows_differ "$WORK/$proto.direct" "$WORK/$proto.proxy")
 	check "... every row differs from the table's ($ndiff of 20)" [ "$ndiff" = 20 ]
 	check "... NULLs stay NULL" jq -e -n --slurpfile a "$WORK/$proto.direct" --slurpfile b "$WORK/$proto.proxy" \
 		'[range(20) as $i | range(7) as $j | ($a[0].rows[$i][$j] == null) == ($b[0].rows[$i][$j] == null)] | all'
@@ -136,10 +98,10 @@ check "... the counters say so (43 rows corrupted: 20 text, 20 binary, 3 of the 
 	jq -e '.fault_report.mysql.rows_corrupted == 43' "$WORK/summary.json"
 check "three result sets and an OK in one COM_QUERY (multi-statement): each corrupted, the connection in step after ($(jq -c . "$WORK/multi.json"))" \
 	jq -e '(.sets | length) == 3 and .sets[0] != ["1"] and .sets[1] != ["42"] and .sets[2] != ["item-2"] and .after == 42' "$WORK/multi.json"
-check "the table itself is unchanged" cmp -s <("$PY" "$CLIENT" rows "$DB" | jq -c .rows) <(jq -c .rows "$WORK/rows.direct")
+table_unchanged
 
 # ---- a prepared statement matched on its text; unmatched ones untouched ----
-start --error 1062 --match 'from items'
+fault_start --error 1062 --match 'from items'
 "$PY" "$CLIENT" binrows "$PX" > "$WORK/bin.err"
 check "--error 1062: the prepared statement's COM_STMT_EXECUTE gets 1062 ($(jq -c . "$WORK/bin.err"))" \
 	jq -e '.error == 1062' "$WORK/bin.err"
@@ -151,12 +113,12 @@ check "LOAD DATA LOCAL INFILE passes through the proxy ($(cat "$WORK/li.out"))" 
 via --ssl -e "SHOW STATUS LIKE 'Ssl_cipher'; SELECT id FROM items WHERE id = 3" > "$WORK/tls.out" 2>&1
 check "a client asking for TLS gets it, passed through untouched ($(tr '\n\t' '  ' < "$WORK/tls.out"))" \
 	bash -c 'grep -q "^Ssl_cipher[[:space:]]\+[A-Z]" "$1" && grep -qx 3 "$1"' _ "$WORK/tls.out"
-stop
+fault_stop
 
 # ---- a migration that fails at its third statement ----
-start --fail-ddl --after 2
+fault_start --fail-ddl --after 2
 "$PY" "$CLIENT" migrate "$PX" > "$WORK/mig.json"
-stop
+fault_stop
 check "--fail-ddl --after 2: the migration fails at the third ($(jq -c . "$WORK/mig.json"))" \
 	jq -e '.applied == 2 and .failed_at == 3 and .errno == 1205' "$WORK/mig.json"
 check "the schema shows the first two applied" \
@@ -165,31 +127,22 @@ check "... and not the rest" \
 	[ "$(direct -e "SELECT count(*) FROM information_schema.statistics WHERE table_schema = 't' AND index_name = 'mig_a_b'")$(direct -e "SELECT count(*) FROM information_schema.tables WHERE table_schema = 't' AND table_name = 'mig_c'")" = 00 ]
 
 # ---- delay: matching statements held 200 ms, others not ----
-start --delay 200ms --match 'connection_id'
-"$PY" "$CLIENT" time "$PX" 10 'SELECT connection_id()' > "$WORK/delayed.json"
-"$PY" "$CLIENT" time "$PX" 10 'SELECT 1' > "$WORK/plain.json"
-stop
-added=$(jq -n --slurpfile d "$WORK/delayed.json" --slurpfile p "$WORK/plain.json" \
-	'($d[0].ms | sort | .[5]) - ($p[0].ms | sort | .[5]) | . * 10 | round / 10')
-check "--delay 200ms: every matching statement took >= 200 ms (median +$added ms)" \
-	jq -e '.ms | min >= 200' "$WORK/delayed.json"
-check "... and only those: mysql.matched = 10" jq -e '.fault_report.mysql.matched == 10' "$WORK/summary.json"
-check "... mysql.injected.delay = 10" jq -e '.fault_report.mysql.injected.delay == 10' "$WORK/summary.json"
+delay_checks connection_id 'SELECT connection_id()'
 
 # ---- refused connections, shutdown, dropped connections, cancels ----
-READY=proxy_refuses start --too-many-connections 100
+READY=proxy_refuses fault_start --too-many-connections 100
 "$PY" "$CLIENT" connect "$PX" > "$WORK/tm.json"
 via -e 'SELECT 1' > /dev/null 2> "$WORK/tm.err"
-stop
+fault_stop
 check "--too-many-connections: pymysql gets 1040 at connect ($(jq -c . "$WORK/tm.json"))" \
 	jq -e '.result == "error" and .errno == 1040' "$WORK/tm.json"
 check "... the mariadb client too ($(tail -n 1 "$WORK/tm.err"))" grep -q '1040.*Too many connections' "$WORK/tm.err"
-start --admin-shutdown 100 --match 'connection_id'
+fault_start --admin-shutdown 100 --match 'connection_id'
 via -e 'SELECT 41 + 1; SELECT connection_id(); SELECT 43' > "$WORK/as.out" 2> "$WORK/as.err"
 check "--admin-shutdown: the mariadb client sees 1053 and stops there" \
 	bash -c 'grep -q "ERROR 1053 (08S01).*Server shutdown in progress" "$1" && [ "$(cat "$2")" = 42 ]' _ "$WORK/as.err" "$WORK/as.out"
-stop
-start --drop-connection 100 --match '^update' --in-transaction
+fault_stop
+fault_start --drop-connection 100 --match '^update' --in-transaction
 via -e 'BEGIN; UPDATE accounts SET balance = balance WHERE id = 1; COMMIT' > /dev/null 2> "$WORK/drop.err"
 check "--drop-connection: the connection closes mid-transaction ($(tail -n 1 "$WORK/drop.err"))" \
 	grep -q 'ERROR 2013.*Lost connection' "$WORK/drop.err"
@@ -197,26 +150,20 @@ via -e 'UPDATE accounts SET balance = balance WHERE id = 1' 2> "$WORK/auto.err"
 check "--in-transaction: an UPDATE with autocommit on is untouched" [ ! -s "$WORK/auto.err" ]
 via -e 'SET autocommit = 0; UPDATE accounts SET balance = balance WHERE id = 1' 2> "$WORK/ac0.err"
 check "... with autocommit off it is in a transaction: dropped" grep -q 'ERROR 2013.*Lost connection' "$WORK/ac0.err"
-stop
-start --query-canceled 100 --match 'sleep'
+fault_stop
+fault_start --query-canceled 100 --match 'sleep'
 via -e 'SELECT sleep(0)' > /dev/null 2> "$WORK/qc.err"
 check "--query-canceled: 1317 ($(tail -n 1 "$WORK/qc.err"))" \
 	grep -q 'ERROR 1317 (70100).*Query execution was interrupted' "$WORK/qc.err"
 # kill -9 of the agent: the guardian ends the proxy
 hp=$(helper_pid duress-mysql)
-kill -9 "$AGENT"
-wait "$AGENT" 2> /dev/null
-AGENT=
-gone() { ! [ -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+bg_stop AGENT KILL
 check "kill -9 of the agent: the proxy (pid ${hp:-none}) is gone" wait_until 5 gone "${hp:-0}"
 check "... the server is reached directly as before" [ "$(direct -e 'SELECT 41 + 1')" = 42 ]
 "$DURESS" recover --state-dir "$STATE" > /dev/null 2>&1
 
 # ---- connection-pool exhaustion ----
-: > "$WORK/conn.err"
-holding() { grep -q 'fault in force' "$WORK/conn.err"; }
-bg_start CONN 60 holding "$WORK/conn.out" "$WORK/conn.err" \
-	"$DURESS" inject connections --protocol mysql --port "$DB" --until-refused --for 120s \
+conns_start CONN --protocol mysql --port "$DB" --until-refused --for 120s \
 	--state-dir "$STATE" --summary "$WORK/csum.json"
 "$PY" "$CLIENT" connect "$DB" > "$WORK/app.json"
 check "the application's next connection gets 1040 ($(jq -c . "$WORK/app.json"))" \
@@ -227,15 +174,11 @@ check "--until-refused held $held connections (max_connections 20, one more for 
 	jq -e '.fault_report.connections.held >= 20 and .fault_report.connections.refused == 1' "$WORK/csum.json"
 check "after the fault the application connects again" \
 	wait_until 5 bash -c '"$1" "$2" connect "$3" | jq -e ".result == \"ok\""' _ "$PY" "$CLIENT" "$DB"
-: > "$WORK/conn.err"
-bg_start CONN 60 holding "$WORK/conn.out" "$WORK/conn.err" \
-	"$DURESS" inject connections --protocol mysql --port "$DB" --count 5 --for 120s --state-dir "$STATE"
+conns_start CONN --protocol mysql --port "$DB" --count 5 --for 120s --state-dir "$STATE"
 held_now() { [ "$(direct -e "SELECT count(*) FROM information_schema.processlist WHERE user = 'root'")" = "$1" ]; }
 check "--count 5: the server counts 5 more connections" wait_until 5 held_now 6
 hp=$(helper_pid duress-conns)
-kill -9 "$CONN"
-wait "$CONN" 2> /dev/null
-CONN=
+bg_stop CONN KILL
 check "kill -9 of the agent: the holder (pid ${hp:-none}) is gone" wait_until 5 gone "${hp:-0}"
 check "... and the server frees its 5 connections" wait_until 5 held_now 1
 "$DURESS" recover --state-dir "$STATE" > /dev/null 2>&1
@@ -247,20 +190,12 @@ check "... naming --error" grep -q -- "--error '2013': not a MySQL server error 
 expect_exit "--serialization-failure: exit 2" 2 \
 	"$DURESS" inject mysql --listen "127.0.0.1:$PX" --upstream "127.0.0.1:$DB" --serialization-failure 5 --for 1s --state-dir "$STATE"
 check "... saying why" grep -q -- "--serialization-failure: MySQL has no serialization failure error" "$WORK/stderr"
-expect_exit "--match '(' (a malformed regex): exit 2" 2 \
-	"$DURESS" inject mysql --listen "127.0.0.1:$PX" --upstream "127.0.0.1:$DB" --deadlock 5 --match '(' --for 1s --state-dir "$STATE"
-check "... naming --match" grep -q -- "--match" "$WORK/stderr"
-DEAD=$(free_port)
-expect_exit "a mysql upstream where no database answers: exit 4" 4 \
-	"$DURESS" inject mysql --listen "127.0.0.1:$PX" --upstream "127.0.0.1:$DEAD" --deadlock 5 --for 1s --state-dir "$STATE"
-check "... naming --upstream" grep -q -- "--upstream 127.0.0.1:$DEAD: nothing answers there" "$WORK/stderr"
+refuses_bad_match
+refuses_dead_upstream
 expect_exit "connections --protocol mysql with --password: exit 2" 2 \
 	"$DURESS" inject connections --protocol mysql --port "$DB" --count 1 --password x --for 1s --state-dir "$STATE"
 check "... naming --password" grep -q -- "--password" "$WORK/stderr"
-check "nothing left running after the refusals" not_running duress-mysql duress-conns
-check "no journal left" bash -c '[ -z "$(ls "$1/journal" 2>/dev/null)" ]' _ "$STATE"
+nothing_left
 
 # ---- the manifests ----
-for m in "$TOP"/manifests/db-mysql-*.yaml; do
-	check "duress validate $(basename "$m")" "$DURESS" validate "$m"
-done
+validate_manifests "$TOP"/manifests/db-mysql-*.yaml

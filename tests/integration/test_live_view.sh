@@ -9,24 +9,7 @@
 # as a PNG (docs/img/live.png).
 . "$(dirname "$0")/lib.sh"
 
-command -v tmux > /dev/null || { fail "tmux installed" "make deps installs it (DEPS_TEST)"; exit 0; }
-ART=$RESULTS/artefacts
-mkdir -p "$ART"
-FCG=$WORK/cg
-mkdir -p "$FCG/app"
-echo "cpu memory io pids" > "$FCG/cgroup.controllers"
-printf 'usage_usec 1000\nuser_usec 500\nsystem_usec 500\nnr_periods 10\nnr_throttled 2\nthrottled_usec 300\n' > "$FCG/app/cpu.stat"
-echo "50000 100000" > "$FCG/app/cpu.max"
-echo 16777216 > "$FCG/app/memory.current"
-echo 67108864 > "$FCG/app/memory.max"
-echo max > "$FCG/app/memory.high"
-printf 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n' > "$FCG/app/memory.events"
-: > "$FCG/app/cgroup.procs"
-# setmem BYTES: memory.current replaced whole (rename), never seen half-written
-setmem() { echo "$1" > "$FCG/app/.mem" && mv "$FCG/app/.mem" "$FCG/app/memory.current"; }
-export TMUX_TMPDIR=$WORK   # a tmux server of our own
-S=duress-live-$$
-trap 'tmux kill-server 2>/dev/null; _cleanup' EXIT
+. "$(dirname "$0")/live_lib.sh"
 
 # live SIZE ENV...: duress sample in a tmux session of SIZE (COLSxROWS)
 live() {
@@ -35,9 +18,7 @@ live() {
 	tmux new-session -d -s "$S" -x "${size%x*}" -y "${size#*x}" \
 		"env $* DURESS_CGROUP_ROOT=$FCG $DURESS sample -t cgroup:$FCG/app --interval 100ms; sleep 30"
 }
-screen() { tmux capture-pane -p -t "$S"; }
 screen_esc() { tmux capture-pane -p -e -t "$S"; }
-scrolled() { tmux display-message -p -t "$S" '#{history_size}'; }   # lines scrolled off the screen
 
 live 80x24 TERM=xterm-256color LANG=C.UTF-8 NO_COLOR=
 check "80x24: the live view is up with its history block" wait_until 10 bash -c "tmux capture-pane -p -t $S | grep -q '^HISTORY'"
@@ -53,8 +34,6 @@ check "80x24: the first line is the title, the view fits 24 rows" bash -c 'head 
 check "80x24: the memory sparkline grew as memory.current did (low blocks, then full ones)" \
 	bash -c 'grep "^  memory" "$1" | grep -q "▂.*█"' _ "$WORK/s80"
 check "80x24: memory at 92% of memory.max is red" bash -c "tmux capture-pane -p -e -t $S | grep '^  memory' | grep -q $'\e\\\\[31m'"
-# widest LIMIT FILE: no line of FILE wider than LIMIT characters (UTF-8)
-widest() { python3 -c 'import sys; sys.exit(max((len(l.rstrip("\n")) for l in open(sys.argv[2], encoding="utf-8")), default=0) > int(sys.argv[1]))' "$@"; }
 check "80x24: no line wider than 80 columns" widest 80 "$WORK/s80"
 
 live 80x24 TERM=xterm-256color LANG=C.UTF-8 NO_COLOR=1

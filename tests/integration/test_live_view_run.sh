@@ -13,21 +13,8 @@
 # the README's).
 . "$(dirname "$0")/lib.sh"
 
-command -v tmux > /dev/null || { fail "tmux installed" "make deps installs it (DEPS_TEST)"; exit 0; }
-ART=$RESULTS/artefacts
-mkdir -p "$ART"
-FCG=$WORK/cg
-mkdir -p "$FCG/app"
-echo "cpu memory io pids" > "$FCG/cgroup.controllers"
-printf 'usage_usec 1000\nuser_usec 500\nsystem_usec 500\nnr_periods 10\nnr_throttled 2\nthrottled_usec 300\n' > "$FCG/app/cpu.stat"
-# the fake files are plain files: a value written back must be as long as
-# the one it replaces (cgroupfs replaces, a plain file is overwritten)
-echo "50000 100000" > "$FCG/app/cpu.max"
-echo 16777216 > "$FCG/app/memory.current"
-echo 67108864 > "$FCG/app/memory.max"
-echo max > "$FCG/app/memory.high"
-printf 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n' > "$FCG/app/memory.events"
-: > "$FCG/app/cgroup.procs"
+. "$(dirname "$0")/live_lib.sh"
+
 # The probe holds until the rollback touches $WORK/down, then fails for
 # about 2 s (recovery); each run takes 0.2-0.3 s so that the steady-state
 # rounds are frames of their own.
@@ -67,10 +54,6 @@ EOF
 sed -e 's/^baseline: .*/baseline: 500ms/' -e '/^rollback:/,$d' -e 's/duration: 3s/duration: 1500ms/' \
 	"$WORK/x.yaml" > "$WORK/short.yaml"
 
-export TMUX_TMPDIR=$WORK   # a tmux server of our own
-S=duress-liverun-$$
-trap 'tmux kill-server 2>/dev/null; _cleanup' EXIT
-
 # live SIZE EXPERIMENT ENV...: duress run in a tmux session of SIZE
 # (COLSxROWS), everything it writes kept in $WORK/pty; it starts once the
 # pipe is in place
@@ -84,10 +67,6 @@ live() {
 	touch "$WORK/go"
 }
 finished() { wait_until 60 test -s "$WORK/rc"; }
-screen() { tmux capture-pane -p -t "$S"; }
-scrolled() { tmux display-message -p -t "$S" '#{history_size}'; }
-# widest LIMIT FILE: no line of FILE wider than LIMIT characters (UTF-8)
-widest() { python3 -c 'import sys; sys.exit(max((len(l.rstrip("\n")) for l in open(sys.argv[2], encoding="utf-8")), default=0) > int(sys.argv[1]))' "$@"; }
 # frames: every frame written, one per paragraph, escapes dropped
 frames() { python3 -c '
 import re, sys
@@ -102,7 +81,7 @@ check "80x24: both faults in force at once, with their countdowns" \
 screen > "$WORK/both"
 # memory climbing towards the cap while it is in force (data, not a wait)
 for m in 18 20 22 24 26 28 29 30; do
-	echo $((m * 1048576)) > "$FCG/app/.mem" && mv "$FCG/app/.mem" "$FCG/app/memory.current"
+	setmem $((m * 1048576))
 	sleep 0.1
 done
 check "80x24: the memory cap shows as a background action, the cpu quota beside it" \

@@ -15,107 +15,51 @@
 
 #include <cmocka.h>
 
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <duress/proxy/httpf.h>
-#include <duress/proxy/proxy.h>
 
-struct rig {
-	struct proxy *p;
-	struct httpf_config cfg;
+#define RIG_CONFIG               \
+	struct httpf_config cfg; \
 	struct hrule rules[4];
-	int client, server; /* the test's ends */
-};
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
+#include "proxyrig.h"
 
 static void rig_up(struct rig *g, size_t nrules)
 {
-	struct proxy_config pc = { .listen_fd = -1, .filter = &httpf_filter };
-	struct duress_err err = { 0 };
-	int a[2], b[2];
-
 	g->cfg.rules = g->rules;
 	g->cfg.nrules = nrules;
 	g->cfg.seed = 7;
 	httpf_init(&g->cfg);
-	pc.filter_arg = &g->cfg;
-	assert_int_equal(proxy_new(&pc, &g->p, &err), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), 0);
-	assert_int_equal(proxy_adopt(g->p, a[1], b[0], &err), 0);
-	g->client = a[0];
-	g->server = b[1];
+	rig_open(g, &httpf_filter, &g->cfg);
 }
 
 static void rig_down(struct rig *g)
 {
-	close(g->client);
-	close(g->server);
-	proxy_free(g->p);
+	rig_close(g);
 	for (size_t i = 0; i < 4; i++)
 		memset(&g->rules[i], 0, sizeof(g->rules[i]));
 }
 
+/* The C string s sent on fd. */
 static void put(struct rig *g, int fd, const char *s)
 {
-	size_t len = strlen(s), off = 0;
-	struct duress_err err = { 0 };
-
-	while (off < len) {
-		ssize_t w = send(fd, s + off, len - off, MSG_NOSIGNAL);
-
-		if (w > 0)
-			off += (size_t)w;
-		proxy_run_once(g->p, 1, &err);
-	}
+	rig_put(g, fd, s, strlen(s));
 }
 
 /* Read from fd (turning the loop) until `want` bytes, or `until` appears,
- * or EOF, or timeout; NUL-terminated in buf; returns the length, -1 EOF
- * seen with nothing, -2 reset. */
+ * or EOF, or timeout; NUL-terminated in buf; returns the length, -2 reset. */
 static ssize_t get(struct rig *g, int fd, char *buf, size_t cap, size_t want, const char *until,
 		   int timeout_ms, bool *eof)
 {
-	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000;
-	struct duress_err err = { 0 };
-	size_t len = 0;
+	enum rig_end end;
+	size_t len = rig_read(g, fd, buf, cap - 1, want, until, timeout_ms, &end);
 
-	if (eof)
-		*eof = false;
-	while (now_ns() < end) {
-		ssize_t r = recv(fd, buf + len, cap - 1 - len, MSG_DONTWAIT);
-
-		if (r > 0) {
-			len += (size_t)r;
-			buf[len] = '\0';
-			if ((want && len >= want) || (until && strstr(buf, until)))
-				break;
-			continue;
-		}
-		if (r == 0) {
-			if (eof)
-				*eof = true;
-			break;
-		}
-		if (errno == ECONNRESET)
-			return -2;
-		proxy_run_once(g->p, 2, &err);
-	}
 	buf[len] = '\0';
-	return (ssize_t)len;
+	if (eof)
+		*eof = end == RIG_EOF;
+	return end == RIG_RESET ? -2 : (ssize_t)len;
 }
 
 static size_t count(const char *hay, const char *needle)
@@ -417,31 +361,10 @@ static void test_forward_bodies(void **state)
 	n += (size_t)snprintf(msg + n, sizeof(msg) - n, "GET /fail HTTP/1.1\r\nHost: x\r\n\r\n");
 	msg[n] = '\0';
 	{
-		size_t off = 0;
-		struct duress_err err = { 0 };
-		size_t got = 0;
+		/* sent while what the server end gets is read */
+		size_t got = rig_pump(&g, g.client, msg, n, g.server, buf, sizeof(buf) - 1,
+				      sizeof(body) + 50, NULL, 60000);
 
-		/* send it while reading what the server end gets */
-		while (got < sizeof(body) + 60) {
-			if (off < n) {
-				ssize_t w = send(g.client, msg + off, n - off,
-						 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-				if (w > 0)
-					off += (size_t)w;
-			}
-			proxy_run_once(g.p, 1, &err);
-			for (;;) {
-				ssize_t r = recv(g.server, buf + got, sizeof(buf) - 1 - got,
-						 MSG_DONTWAIT);
-
-				if (r <= 0)
-					break;
-				got += (size_t)r;
-			}
-			if (off == n && got >= sizeof(body) + 50)
-				break;
-		}
 		buf[got] = '\0';
 		assert_non_null(strstr(buf, "\r\n\r\n"));
 		assert_memory_equal(strstr(buf, "\r\n\r\n") + 4, body, sizeof(body));
@@ -454,31 +377,11 @@ static void test_forward_bodies(void **state)
 	memcpy(msg + n, body, sizeof(body));
 	msg[n + sizeof(body)] = '\0';
 	{
-		size_t off = 0, got = 0, total = n + sizeof(body);
-		struct duress_err err = { 0 };
+		size_t got = rig_pump(&g, g.server, msg, n + sizeof(body), g.client, buf,
+				      sizeof(buf) - 1, 0, "injected by duress", 60000);
 		char *a;
 
-		while (!strstr(got ? buf : "", "injected by duress")) {
-			if (off < total) {
-				ssize_t w = send(g.server, msg + off, total - off,
-						 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-				if (w > 0)
-					off += (size_t)w;
-			}
-			proxy_run_once(g.p, 1, &err);
-			for (;;) {
-				ssize_t r = recv(g.client, buf + got, sizeof(buf) - 1 - got,
-						 MSG_DONTWAIT);
-
-				if (r <= 0)
-					break;
-				got += (size_t)r;
-				buf[got] = '\0';
-			}
-			if (got > total + 1000)
-				break;
-		}
+		buf[got] = '\0';
 		a = strstr(buf, "\r\n\r\n");
 		assert_non_null(a);
 		assert_memory_equal(a + 4, body, sizeof(body));

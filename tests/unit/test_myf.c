@@ -114,16 +114,16 @@ static void connect_up(struct rig *g, uint32_t caps)
 	memcpy(p + n, "ijklmnopqrst\0mysql_native_password\0", 35);
 	n += 35;
 	n = pkt(gr, 0, p, n);
-	through(g, g->server, g->client, gr, n);
+	rig_through(g, g->server, g->client, gr, n);
 	n = 0;
 	memcpy(p, &caps, 4); /* little-endian host */
 	memcpy(p + 4, "\0\0\0\1\x21", 5);
 	memset(p + 9, 0, 23);
 	memcpy(p + 32, "root\0\0", 6);
 	n = pkt(lg, 1, p, 38);
-	through(g, g->client, g->server, lg, n);
+	rig_through(g, g->client, g->server, lg, n);
 	n = ok(gr, 2, 0, 2);
-	through(g, g->server, g->client, gr, n);
+	rig_through(g, g->server, g->client, gr, n);
 }
 
 static void match(struct rig *g, const char *re)
@@ -151,7 +151,7 @@ static void expect_err(struct rig *g, const char *sent, uint16_t st, unsigned co
 	assert_int_equal(buf[4], 0x03);
 	assert_memory_equal(buf + 5, sent, strlen(sent));
 	n = ok(m, 1, 0, st);
-	put(g, g->server, m, n);
+	rig_put(g, g->server, m, n);
 	got = get(g, g->client, buf, 4, 2000, NULL);
 	assert_int_equal(got, 4);
 	n = (size_t)(uint8_t)buf[0] | (size_t)(uint8_t)buf[1] << 8;
@@ -177,13 +177,13 @@ static void test_query_error(void **state)
 	connect_up(&g, CAPS_41);
 	n = command(m, 0x03, "SELECT 1");
 	for (size_t i = 0; i < n; i++)
-		put(&g, g.client, m + i, 1);
+		rig_put(&g, g.client, m + i, 1);
 	assert_int_equal(get(&g, g.server, buf, n, 2000, NULL), n);
 	assert_memory_equal(buf, m, n);
 	n = ok(m, 1, 0, 2);
-	through(&g, g.server, g.client, m, n);
+	rig_through(&g, g.server, g.client, m, n);
 	n = command(m, 0x03, "UPDATE t SET v = 1");
-	put(&g, g.client, m, n);
+	rig_put(&g, g.client, m, n);
 	expect_err(&g, "ROLLBACK", 2, 1213, "40001");
 	assert_int_equal(g.cfg.statements, 2);
 	assert_int_equal(g.cfg.injected[SQLR_ERROR], 1);
@@ -204,26 +204,26 @@ static void test_in_transaction(void **state)
 	rig_up_with(&g, &myf_filter);
 	connect_up(&g, CAPS_41);
 	n = command(m, 0x03, "UPDATE t SET v = 1"); /* autocommit: untouched */
-	through(&g, g.client, g.server, m, n);
+	rig_through(&g, g.client, g.server, m, n);
 	n = ok(m, 1, 0, 2);
-	through(&g, g.server, g.client, m, n);
+	rig_through(&g, g.server, g.client, m, n);
 	n = command(m, 0x03, "BEGIN"); /* still outside */
-	through(&g, g.client, g.server, m, n);
+	rig_through(&g, g.client, g.server, m, n);
 	n = ok(m, 1, 0, 3); /* in a transaction now */
-	through(&g, g.server, g.client, m, n);
+	rig_through(&g, g.server, g.client, m, n);
 	n = command(m, 0x03, "UPDATE t SET v = 1");
-	put(&g, g.client, m, n);
+	rig_put(&g, g.client, m, n);
 	expect_err(&g, "DO 0", 3, 1317, "70100");
 	n = command(m, 0x03, "ROLLBACK"); /* never made to fail */
-	through(&g, g.client, g.server, m, n);
+	rig_through(&g, g.client, g.server, m, n);
 	n = ok(m, 1, 0, 2);
-	through(&g, g.server, g.client, m, n);
+	rig_through(&g, g.server, g.client, m, n);
 	n = command(m, 0x03, "SET autocommit = 0");
-	through(&g, g.client, g.server, m, n);
+	rig_through(&g, g.client, g.server, m, n);
 	n = ok(m, 1, 0, 0); /* autocommit off: every statement is in one */
-	through(&g, g.server, g.client, m, n);
+	rig_through(&g, g.server, g.client, m, n);
 	n = command(m, 0x03, "SELECT 1");
-	put(&g, g.client, m, n);
+	rig_put(&g, g.client, m, n);
 	expect_err(&g, "DO 0", 0, 1317, "70100");
 	rig_down(&g);
 }
@@ -243,7 +243,7 @@ static void result_text(struct rig *g, bool deprecate_eof)
 	n += pkt(m + n, 5, "\00242\011item-zz42", 13);
 	n += pkt(m + n, 6, "\xfb\011item-yy17", 11);
 	n += deprecate_eof ? ok(m + n, 7, 0xfe, 2) : eof(m + n, 7, 2);
-	put(g, g->server, m, n);
+	rig_put(g, g->server, m, n);
 	got = get(g, g->client, buf, n, 2000, NULL);
 	assert_int_equal(got, n);
 	assert_memory_equal(buf, m, rows_at);
@@ -267,14 +267,14 @@ static void test_corrupt_text(void **state)
 		rig_up_with(&g, &myf_filter);
 		connect_up(&g, CAPS_41 | (de ? CAP_DEPRECATE_EOF : 0));
 		n = command(m, 0x03, "SELECT id, name FROM items");
-		through(&g, g.client, g.server, m, n);
+		rig_through(&g, g.client, g.server, m, n);
 		result_text(&g, de);
 		assert_int_equal(g.cfg.rows_corrupted, 2);
 		/* in step: the next one is not corrupted, an OK passes */
 		n = command(m, 0x03, "SELECT 1");
-		through(&g, g.client, g.server, m, n);
+		rig_through(&g, g.client, g.server, m, n);
 		n = ok(m, 1, 0, 2);
-		through(&g, g.server, g.client, m, n);
+		rig_through(&g, g.server, g.client, m, n);
 		rig_down(&g);
 	}
 }
@@ -293,14 +293,14 @@ static void test_prepared(void **state)
 	rig_up_with(&g, &myf_filter);
 	connect_up(&g, CAPS_41);
 	n = command(m, 0x16, "SELECT id, name FROM items");
-	through(&g, g.client, g.server, m, n);
+	rig_through(&g, g.client, g.server, m, n);
 	n = pkt(m, 1, "\0\7\0\0\0\2\0\0\0\0\0\0", 12);
 	n += coldef(m + n, 2, "id", 0x03);
 	n += coldef(m + n, 3, "name", 0xfd);
 	n += eof(m + n, 4, 2);
-	through(&g, g.server, g.client, m, n);
+	rig_through(&g, g.server, g.client, m, n);
 	n = pkt(m, 0, exec, sizeof(exec));
-	through(&g, g.client, g.server, m, n);
+	rig_through(&g, g.client, g.server, m, n);
 	n = pkt(m, 1, "\2", 1);
 	n += coldef(m + n, 2, "id", 0x03);
 	n += coldef(m + n, 3, "name", 0xfd);
@@ -311,7 +311,7 @@ static void test_prepared(void **state)
 	/* id NULL (bit 2), name */
 	n += pkt(m + n, 6, "\0\4\7item-yy", 10);
 	n += eof(m + n, 7, 2);
-	put(&g, g.server, m, n);
+	rig_put(&g, g.server, m, n);
 	got = get(&g, g.client, buf, n, 2000, NULL);
 	assert_int_equal(got, n);
 	assert_memory_equal(buf, m, rows_at);
@@ -328,11 +328,11 @@ static void test_prepared(void **state)
 	rig_up_with(&g, &myf_filter);
 	connect_up(&g, CAPS_41);
 	n = command(m, 0x16, "SELECT id, name FROM items");
-	through(&g, g.client, g.server, m, n);
+	rig_through(&g, g.client, g.server, m, n);
 	n = pkt(m, 1, "\0\7\0\0\0\0\0\0\0\0\0\0", 12);
-	through(&g, g.server, g.client, m, n);
+	rig_through(&g, g.server, g.client, m, n);
 	n = pkt(m, 0, exec, sizeof(exec));
-	put(&g, g.client, m, n);
+	rig_put(&g, g.client, m, n);
 	expect_err(&g, "DO 0", 2, 1062, "23000");
 	rig_down(&g);
 }
@@ -354,17 +354,17 @@ static void test_stmt_id_reused(void **state)
 	rig_up_with(&g, &myf_filter);
 	connect_up(&g, CAPS_41);
 	n = command(m, 0x16, "SELECT id FROM items");
-	through(&g, g.client, g.server, m, n);
+	rig_through(&g, g.client, g.server, m, n);
 	n = pkt(m, 1, "\0\7\0\0\0\0\0\0\0\0\0\0", 12);
-	through(&g, g.server, g.client, m, n);
+	rig_through(&g, g.server, g.client, m, n);
 	n = pkt(m, 0, close7, sizeof(close7));
-	through(&g, g.client, g.server, m, n);
+	rig_through(&g, g.client, g.server, m, n);
 	n = command(m, 0x16, "SELECT 1");
-	through(&g, g.client, g.server, m, n);
+	rig_through(&g, g.client, g.server, m, n);
 	n = pkt(m, 1, "\0\7\0\0\0\0\0\0\0\0\0\0", 12);
-	through(&g, g.server, g.client, m, n);
+	rig_through(&g, g.server, g.client, m, n);
 	n = pkt(m, 0, exec, sizeof(exec));
-	through(&g, g.client, g.server, m, n);
+	rig_through(&g, g.client, g.server, m, n);
 	assert_int_equal(g.cfg.injected[SQLR_ERROR], 0);
 	rig_down(&g);
 }
@@ -393,12 +393,12 @@ static void test_large_packets(void **state)
 	m[4 + 0xffffff + 2] = 0;
 	m[4 + 0xffffff + 3] = 1;
 	n = 4 + 0xffffff + 4 + 11;
-	through(&g, g.client, g.server, m, n);
+	rig_through(&g, g.client, g.server, m, n);
 	assert_int_equal(g.cfg.injected[SQLR_ERROR], 0);
 	n = ok(hdr, 2, 0, 2);
-	through(&g, g.server, g.client, hdr, n);
+	rig_through(&g, g.server, g.client, hdr, n);
 	n = command(hdr, 0x03, "UPDATE t SET v = 1");
-	put(&g, g.client, hdr, n);
+	rig_put(&g, g.client, hdr, n);
 	expect_err(&g, "ROLLBACK", 2, 1213, "40001");
 	free(m);
 	rig_down(&g);
@@ -443,13 +443,13 @@ static void test_tls_passthrough(void **state)
 		"\12"
 		"5.7\0\1\0\0\0abcdefgh\0\xff\xff\x21\2\0\xff\xff\0",
 		26);
-	through(&g, g.server, g.client, m, n);
+	rig_through(&g, g.server, g.client, m, n);
 	memcpy(m + 4, &caps, 4);
 	memset(m + 8, 0, 28);
 	n = pkt(m, 1, m + 4, 32);
-	through(&g, g.client, g.server, m, n);
+	rig_through(&g, g.client, g.server, m, n);
 	n = command(m, 0x03, "UPDATE t SET v = 1"); /* would be TLS records: untouched */
-	through(&g, g.client, g.server, m, n);
+	rig_through(&g, g.client, g.server, m, n);
 	assert_int_equal(g.cfg.injected[SQLR_ERROR], 0);
 	rig_down(&g);
 }
@@ -481,7 +481,7 @@ static void test_random_packets(void **state)
 			if (n && i % 5 == 0)
 				p[0] = (char)(rand_r(&seed) % 2 ? 0x03 : 0x17);
 			n = pkt(m, (uint8_t)(rand_r(&seed) & 0xff), p, n);
-			put(&g, i % 2 ? g.server : g.client, m, n);
+			rig_put(&g, i % 2 ? g.server : g.client, m, n);
 			get(&g, g.client, buf, sizeof(buf), 1, NULL);
 			get(&g, g.server, buf, sizeof(buf), 1, NULL);
 		}

@@ -18,17 +18,12 @@
 
 #include <cmocka.h>
 
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <duress/core/regex.h>
 #include <duress/proxy/pgf.h>
-#include <duress/proxy/proxy.h>
 
 #include "sqlrig.h"
 
@@ -69,7 +64,7 @@ static void connect_up(struct rig *g)
 {
 	char buf[64];
 
-	put(g, g->client, startup, sizeof(startup));
+	rig_put(g, g->client, startup, sizeof(startup));
 	assert_int_equal(get(g, g->server, buf, sizeof(startup), 2000, NULL), sizeof(startup));
 	assert_memory_equal(buf, startup, sizeof(startup));
 }
@@ -84,7 +79,7 @@ static void test_ssl_and_startup(void **state)
 	g.cfg.error_pct = 100;
 	strcpy(g.cfg.code, "40P01");
 	rig_up(&g);
-	put(&g, g.client, ssl, sizeof(ssl));
+	rig_put(&g, g.client, ssl, sizeof(ssl));
 	assert_int_equal(get(&g, g.client, buf, 1, 2000, NULL), 1);
 	assert_int_equal(buf[0], 'N');
 	assert_int_equal(get(&g, g.server, buf, 1, 100, NULL), 0);
@@ -112,11 +107,11 @@ static void test_simple_query(void **state)
 	connect_up(&g);
 	n = query(m, "SELECT 1");
 	for (size_t i = 0; i < n; i++)
-		put(&g, g.client, m + i, 1);
+		rig_put(&g, g.client, m + i, 1);
 	assert_int_equal(get(&g, g.server, buf, n, 2000, NULL), n);
 	assert_memory_equal(buf, m, n);
 	n = query(m, "UPDATE t SET v = 1");
-	put(&g, g.client, m, n);
+	rig_put(&g, g.client, m, n);
 	got = get(&g, g.server, buf, sizeof(buf) - 1, 300, NULL);
 	buf[got] = '\0';
 	assert_true(got > 5 && buf[0] == 'Q');
@@ -159,7 +154,7 @@ static void test_extended(void **state)
 		n += msg(out + n, 'E', exec, sizeof(exec) - 1);
 		n += msg(out + n, 'S', "", 0);
 	}
-	put(&g, g.client, out, n);
+	rig_put(&g, g.client, out, n);
 	got = get(&g, g.server, buf, sizeof(buf), 300, NULL);
 	want = (size_t)(8 - g.cfg.injected[SQLR_ERROR]);
 	assert_true(g.cfg.injected[SQLR_ERROR] > 0 && g.cfg.injected[SQLR_ERROR] < 8);
@@ -186,7 +181,7 @@ static void test_extended(void **state)
 	/* the server answers each Sync, and each raise: the client gets 8 */
 	for (size_t i = 0; i < 8 + (8 - want); i++)
 		rn += ready(srv + rn, 'I');
-	put(&g, g.server, srv, rn);
+	rig_put(&g, g.server, srv, rn);
 	got = get(&g, g.client, buf, sizeof(buf), 300, NULL);
 	assert_int_equal(got, 8 * 6);
 	rig_down(&g);
@@ -207,20 +202,20 @@ static void test_in_transaction(void **state)
 	rig_up(&g);
 	connect_up(&g);
 	n = query(m, "UPDATE t SET v = 1");
-	put(&g, g.client, m, n);
+	rig_put(&g, g.client, m, n);
 	assert_int_equal(get(&g, g.server, buf, n, 2000, NULL), n);
 	assert_memory_equal(buf, m, n);
 	n = ready(m, 'I');
-	put(&g, g.server, m, n);
+	rig_put(&g, g.server, m, n);
 	get(&g, g.client, buf, n, 2000, NULL);
 	n = query(m, "BEGIN");
-	put(&g, g.client, m, n);
+	rig_put(&g, g.client, m, n);
 	assert_int_equal(get(&g, g.server, buf, n, 2000, NULL), n);
 	n = ready(m, 'T');
-	put(&g, g.server, m, n);
+	rig_put(&g, g.server, m, n);
 	get(&g, g.client, buf, n, 2000, NULL);
 	n = query(m, "UPDATE t SET v = 1");
-	put(&g, g.client, m, n);
+	rig_put(&g, g.client, m, n);
 	got = get(&g, g.server, buf, sizeof(buf) - 1, 300, NULL);
 	buf[got] = '\0';
 	assert_non_null(strstr(buf + 5, "'40P01'"));
@@ -243,15 +238,15 @@ static void test_fail_ddl(void **state)
 	rig_up(&g);
 	connect_up(&g);
 	n = query(m, "  -- migration 1\nCREATE TABLE a (x int)");
-	put(&g, g.client, m, n);
+	rig_put(&g, g.client, m, n);
 	assert_int_equal(get(&g, g.server, buf, n, 2000, NULL), n);
 	assert_memory_equal(buf, m, n);
 	n = query(m, "SELECT 1");
-	put(&g, g.client, m, n);
+	rig_put(&g, g.client, m, n);
 	assert_int_equal(get(&g, g.server, buf, n, 2000, NULL), n);
 	assert_memory_equal(buf, m, n);
 	n = query(m, "alter table a add column y int");
-	put(&g, g.client, m, n);
+	rig_put(&g, g.client, m, n);
 	got = get(&g, g.server, buf, sizeof(buf) - 1, 300, NULL);
 	buf[got] = '\0';
 	assert_non_null(strstr(buf + 5, "'55P03'"));
@@ -297,7 +292,7 @@ static void test_corrupt_rows(void **state)
 	rig_up(&g);
 	connect_up(&g);
 	n = query(m, "SELECT id, s, b, NULL FROM t");
-	put(&g, g.client, m, n);
+	rig_put(&g, g.client, m, n);
 	get(&g, g.server, buf, n, 2000, NULL);
 	rn += msg(in + rn, 'T', rowdesc, sizeof(rowdesc) - 1);
 	dpos = rn;
@@ -305,8 +300,8 @@ static void test_corrupt_rows(void **state)
 	rn += msg(in + rn, 'C', "SELECT 1", 9);
 	rn += ready(in + rn, 'I');
 	/* in two pieces, the row split */
-	put(&g, g.server, in, dpos + 9);
-	put(&g, g.server, in + dpos + 9, rn - dpos - 9);
+	rig_put(&g, g.server, in, dpos + 9);
+	rig_put(&g, g.server, in + dpos + 9, rn - dpos - 9);
 	assert_int_equal(get(&g, g.client, buf, rn, 2000, NULL), rn);
 	assert_memory_equal(buf, in, dpos);
 	assert_memory_equal(buf + dpos, in + dpos, 7);
@@ -342,13 +337,13 @@ static void test_corrupt_numbers(void **state)
 	rig_up(&g);
 	connect_up(&g);
 	n = query(m, "SELECT n FROM t");
-	put(&g, g.client, m, n);
+	rig_put(&g, g.client, m, n);
 	get(&g, g.server, buf, n, 2000, NULL);
 	rn += msg(in + rn, 'T', rowdesc, sizeof(rowdesc) - 1);
 	first = rn;
 	for (int i = 0; i < 50; i++)
 		rn += msg(in + rn, 'D', row, sizeof(row) - 1);
-	put(&g, g.server, in, rn);
+	rig_put(&g, g.server, in, rn);
 	assert_int_equal(get(&g, g.client, buf, rn, 2000, NULL), rn);
 	for (int i = 0; i < 50; i++) {
 		const char *v = buf + first + (size_t)i * (5 + sizeof(row) - 1) + 11;
@@ -373,7 +368,7 @@ static void test_too_many(void **state)
 	(void)state;
 	g.cfg.too_many_pct = 100;
 	rig_up(&g);
-	put(&g, g.client, startup, sizeof(startup));
+	rig_put(&g, g.client, startup, sizeof(startup));
 	got = get(&g, g.client, buf, sizeof(buf) - 1, 2000, &eof);
 	buf[got] = '\0';
 	assert_true(got > 5 && buf[0] == 'E');
@@ -404,7 +399,7 @@ static void test_large_streams(void **state)
 	memcpy(m + 5 + len - 2, "'", 2);
 	m[5 + len - 1] = '\0';
 	n = msg(m, 'Q', m + 5, len);
-	through(&g, g.client, g.server, m, n);
+	rig_through(&g, g.client, g.server, m, n);
 	assert_int_equal(g.cfg.injected[SQLR_ERROR], 0);
 	free(m);
 	rig_down(&g);
