@@ -16,25 +16,18 @@ RESULTS=$(mktemp -d /tmp/duress-bench-kill.XXXXXX)
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/tests/integration/lib.sh"
 . "$TOP/tests/integration/net_lib.sh"
+. "$TOP/tests/integration/db_lib.sh"
 RUNS=${BENCH_KILL_RUNS:-20}
-PGBIN=/usr/lib/postgresql/15/bin
 export DURESS_STATE_DIR=$WORK/state
 [ -x "$PGBIN/postgres" ] && command -v mariadbd > /dev/null ||
 	{ echo "  PostgreSQL 15 / MariaDB missing (make deps)"; exit 1; }
-trap '_net_cleanup; rm -rf "$RESULTS"' EXIT
+trap '_db_cleanup; rm -rf "$RESULTS"' EXIT
 net_target killdb > /dev/null || { echo "  target with its own network namespace: setup failed"; exit 1; }
-PGDIR=$WORK/pg MY=$WORK/my
-mkdir "$PGDIR" "$MY" && chmod 711 "$WORK" && chown postgres "$PGDIR"
-runuser -u postgres -- "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres --no-sync > /dev/null 2>&1 ||
-	{ echo "  initdb failed"; exit 1; }
+pg_cluster || { echo "  initdb failed"; exit 1; }
 echo "host all all 0.0.0.0/0 trust" >> "$PGDIR/data/pg_hba.conf"
-spawn "$TDIR" nsenter -t "$TPID" -n runuser -u postgres -- "$PGBIN/postgres" -D "$PGDIR/data" -p 5432 \
-	-k "$PGDIR" -c listen_addresses='*' -c max_connections=20 -c fsync=off
-mariadb-install-db --no-defaults --datadir="$MY/data" --user=root --skip-test-db \
-	--auth-root-authentication-method=normal > /dev/null 2>&1 || { echo "  mariadb-install-db failed"; exit 1; }
-spawn "$TDIR" nsenter -t "$TPID" -n mariadbd --no-defaults --datadir="$MY/data" --user=root \
-	--socket="$MY/sock" --port=3306 --skip-networking=0 --skip-name-resolve --skip-log-bin \
-	--max-connections=20 --innodb-buffer-pool-size=16M --log-error="$MY/err.log"
+pg_start_in_target 5432 20
+my_install || { echo "  mariadb-install-db failed"; exit 1; }
+my_start_in_target 3306 20
 psqlx() { psql -h 10.9.0.2 -p 5432 -U postgres -X -At --set=connect_timeout=3 "$@"; }
 pg_up() { [ "$(psqlx -c 'SELECT 1')" = 1 ]; }
 local_sql() { mariadb --no-defaults --socket="$MY/sock" -u root -N -B "$@"; }
