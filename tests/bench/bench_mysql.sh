@@ -77,7 +77,7 @@ means() {
 	done
 	for i in "${!WAYS[@]}"; do echo -n "$((sums[i] / ROUNDS)) "; done
 }
-echo "  sysbench, $CLIENTS threads, ${SECS}s x $ROUNDS rounds each, alternating; tps (mean of rounds)"
+echo "  sysbench, $CLIENTS threads, ${SECS}s x $ROUNDS rounds each, alternating; tps (mean of rounds); load average $(bench_load)"
 bench_header 30 haproxy tcp mysql
 for w in "oltp_point_select auto" "oltp_point_select disable" "oltp_read_only auto" "oltp_read_only disable"; do
 	set -- $w
@@ -93,3 +93,4 @@ db_start 1
 echo "  durable commits (innodb_flush_log_at_trx_commit=1), $CLIENTS threads"
 # shellcheck disable=SC2046
 bench_row 30 "oltp_write_only prepared, durable" $(means "$CLIENTS" oltp_write_only auto)
+echo "  load average at the end $(bench_load)"

@@ -71,7 +71,7 @@ means() {
 	done
 	for i in "${!WAYS[@]}"; do echo -n "$((sums[i] / ROUNDS)) "; done
 }
-echo "  pgbench, $CLIENTS clients, ${SECS}s x $ROUNDS rounds each, alternating; tps (mean of rounds)"
+echo "  pgbench, $CLIENTS clients, ${SECS}s x $ROUNDS rounds each, alternating; tps (mean of rounds); load average $(bench_load)"
 bench_header 26 haproxy tcp postgres
 for w in "-S -M simple" "-S -M extended" "-M simple" "-M extended"; do
 	name=$([[ $w == -S* ]] && echo "select-only" || echo "tpcb-like")" ${w##*-M }"
@@ -90,3 +90,4 @@ done
 echo "  durable commits (fsync, synchronous_commit on), $CLIENTS clients"
 # shellcheck disable=SC2046
 bench_row 26 "tpcb-like simple, durable" $(means "$CLIENTS" -M simple)
+echo "  load average at the end $(bench_load)"

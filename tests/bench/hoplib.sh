@@ -58,3 +58,8 @@ bench_us_row() {
 	for v in "$@"; do awk -v a="$d" -v b="$v" 'BEGIN { printf " %+9.0f us   ", (a && b) ? 1e6 / b - 1e6 / a : 0 }'; done
 	echo
 }
+
+# bench_load: the load average over the last minute, a word on how quiet
+# the machine was (the hop is a third process to schedule: a busy host
+# costs it more than the direct way)
+bench_load() { cut -d' ' -f1 /proc/loadavg; }
