@@ -44,6 +44,38 @@ mkfifo "$WORK/nap"
 exec {nap}<> "$WORK/nap"
 nap() { read -r -t "$1" -u "$nap" _; }
 now_ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
+# poll SECONDS PID COMMAND...: wait_until (lib.sh) without a sleep process
+# per try: COMMAND every 50 ms until it succeeds, 1 after SECONDS or once
+# PID is gone (after one last try)
+poll() {
+	local end=$((SECONDS + $1)) pid=$2
+	shift 2
+	until "$@" > /dev/null 2>&1; do
+		if ! kill -0 "$pid" 2> /dev/null; then
+			"$@" > /dev/null 2>&1
+			return
+		fi
+		[ $SECONDS -ge $end ] && return 1
+		nap 0.05
+	done
+	return 0 # (an until loop's status is its body's last: nap's timeout)
+}
+# is FILE VALUE: the file's first line is VALUE (read without grep)
+is() {
+	local v=
+	read -r v 2> /dev/null < "$1"
+	[ "$v" = "$2" ]
+}
+# stopped PID: the process is in state T
+stopped() {
+	local s=
+	read -r s 2> /dev/null < "/proc/$1/stat"
+	s=${s##*) }
+	[ "${s%% *}" = T ]
+}
+# section NAME: the seconds since the test started, in the log
+t_test=$(now_ms)
+section() { echo "  [$(( ($(now_ms) - t_test) / 1000 )) s] $1"; }
 # sorted LINES...: the lines sorted (insertion sort: a few dozen at most)
 sorted() {
 	local -a a=() ; local l i
@@ -254,33 +286,36 @@ check "no run left anything behind 1 s after kill -9 ($left of $runs did)" [ "$l
 
 # stop: the agent killed while the target's process is in state T; the
 # guardian resumes it (SIGCONT) within 1 s
+section "stop: kill -9 while the target is stopped"
 agents=() # (not the last random run's: --while must follow this agent)
 start_agent stop --process all
-wait_until 10 --while "${agents[0]}" grep -q ' T ' "/proc/$tpid/stat"
-check "stop: the target's process in state T under the agent" grep -q ' T ' "/proc/$tpid/stat"
+poll 10 "${agents[0]}" stopped "$tpid"
+check "stop: the target's process in state T under the agent" stopped "$tpid"
 kill -9 "${agents[@]}"; wait "${agents[@]}" 2>/dev/null
 clean_within_1s
-check "stop: running again after kill -9 of the agent" bash -c "! grep -q ' T ' /proc/$tpid/stat"
+running_again() { ! stopped "$tpid"; }
+check "stop: running again after kill -9 of the agent" running_again
 check "stop: everything back within 1 s of kill -9 (at $back_ms ms)" diff "$WORK/before.txt" "$WORK/after.txt"
 
 # agent and guardian killed together: duress recover restores everything
+section "agent and guardian killed together"
 agents=()
 start_agent memory --max 100M --hog 24M
 start_agent network --delay 30ms
 # both in force (the hog in its child cgroup, netem in the namespace)
 in_force() {
-	grep -qx 104857600 "$dir/memory.max" && compgen -G "$dir/duress-memory-*" &&
+	is "$dir/memory.max" 104857600 && compgen -G "$dir/duress-memory-*" &&
 		nsenter -t "$tpid" -n tc qdisc show | grep -q netem
 }
-check "memory and network faults in force" wait_until 60 --while "${agents[1]}" in_force
+check "memory and network faults in force" poll 60 "${agents[1]}" in_force
 pkill -9 -f 'duress __guardian'
 kill -9 "${agents[@]}"; wait "${agents[@]}" 2>/dev/null
 no_guardian() { ! pgrep -f 'duress __guardian'; }
 check "the guardians are gone" wait_until 10 no_guardian
-check "with the guardian dead, the faults stay (memory.max is 100M)" grep -q '^104857600$' "$dir/memory.max"
+check "with the guardian dead, the faults stay (memory.max is 100M)" is "$dir/memory.max" 104857600
 "$DURESS" recover --dry-run > "$WORK/dry.txt"
 check "recover --dry-run lists the memory.max step" grep -q 'memory.max' "$WORK/dry.txt"
-check "recover --dry-run changes nothing" grep -q '^104857600$' "$dir/memory.max"
+check "recover --dry-run changes nothing" is "$dir/memory.max" 104857600
 "$DURESS" recover > "$WORK/rec.txt"
 check "recover exits 0" [ $? = 0 ]
 snapshot > "$WORK/after.txt"
@@ -289,34 +324,44 @@ check "after recover everything is back" diff "$WORK/before.txt" "$WORK/after.tx
 check "a second recover finds nothing" grep -q '0 journal(s)' "$WORK/rec2.txt"
 
 # an agent start recovers leftovers by itself (unless --no-recover)
+section "an agent start recovers"
 agents=()
 start_agent freeze
-wait_until 60 --while "${agents[0]}" grep -qx 1 "$dir/cgroup.freeze"
+poll 60 "${agents[0]}" is "$dir/cgroup.freeze" 1
 pkill -9 -f 'duress __guardian'; kill -9 "${agents[@]}"; wait "${agents[@]}" 2>/dev/null
-check "frozen by the killed pair" grep -q '^1$' "$dir/cgroup.freeze"
+check "frozen by the killed pair" is "$dir/cgroup.freeze" 1
 "$DURESS" inject cpu -t "cgroup:$dir" --weight 77 --for 1s --baseline 0 -q > /dev/null 2> "$WORK/start.err"
-check "the next agent start thawed it" grep -q '^0$' "$dir/cgroup.freeze"
+check "the next agent start thawed it" is "$dir/cgroup.freeze" 0
 check "and said what it reverted" grep -q 'recovered 1 journal' "$WORK/start.err"
 
 # two agents, same target and resource: the second is refused, the first unaffected
+section "two agents"
 agents=()
 start_agent memory --max 500M
-wait_until 60 --while "${agents[0]}" grep -qx 524288000 "$dir/memory.max"
+poll 60 "${agents[0]}" is "$dir/memory.max" 524288000
 expect_exit "second memory fault on the same target refused (6)" 6 \
 	"$DURESS" inject memory -t "cgroup:$dir" --max 400M --for 5s --baseline 0 -q
 check "refusal names the holder" grep -q 'already in force' "$WORK/stderr"
-check "the first is unaffected (memory.max 500M)" grep -q '^524288000$' "$dir/memory.max"
+check "the first is unaffected (memory.max 500M)" is "$dir/memory.max" 524288000
 "$DURESS" inject cpu -t "cgroup:$dir" --weight 60 --for 1s --baseline 0 -q > /dev/null 2>&1
 check "a different resource combines (cpu next to memory: exit 0)" [ $? = 0 ]
 kill -TERM "${agents[@]}"; wait "${agents[@]}" 2>/dev/null
-check "memory.max back after the first agent ends" grep -q '^943718400$' "$dir/memory.max"
+check "memory.max back after the first agent ends" is "$dir/memory.max" 943718400
 
 # a second Ctrl-C while reverting does not abandon the revert
+section "a second Ctrl-C"
 "$DURESS" inject memory -t "cgroup:$dir" --max 200M --hog 32M --for 60s --baseline 0 -q > /dev/null 2>&1 &
 a=$!
 # in force, the hog too (its revert is the slow part)
-check "SIGINT x3: the fault in force first" wait_until 60 --while $a \
-	bash -c "grep -qx 209715200 '$dir/memory.max' && grep -q '[0-9]' '$dir'/duress-memory-*/cgroup.procs"
+hog_in_force() {
+	local h
+	is "$dir/memory.max" 209715200 || return 1
+	for h in "$dir"/duress-memory-*/cgroup.procs; do
+		read -r _ < "$h" && return 0
+	done
+	return 1
+}
+check "SIGINT x3: the fault in force first" poll 60 $a hog_in_force
 kill -INT $a; kill -INT $a; kill -INT $a
 wait $a; rc=$?
 check "SIGINT x3: exit 8 (got $rc)" [ $rc = 8 ]
@@ -324,9 +369,21 @@ snapshot > "$WORK/after.txt"
 check "SIGINT x3: everything back" diff "$WORK/before.txt" "$WORK/after.txt"
 
 # torn last record: recover reverts every complete record
+section "a torn journal"
 mkdir -p "$STATE/journal"
 j=$STATE/journal/999999.undo
-line() { local b="$1"; printf '%08x %s\n' "$(printf '%s' "$b" | gzip -c | tail -c 8 | od -An -tu4 -N4 | tr -d ' ')" "$b"; }
+# crc32 STRING: in $crc, the CRC-32 (zlib's, as the journal's) of the string
+crc32() {
+	local s=$1 i k b
+	crc=$((0xFFFFFFFF))
+	for ((i = 0; i < ${#s}; i++)); do
+		printf -v b '%d' "'${s:i:1}"
+		crc=$((crc ^ b))
+		for ((k = 0; k < 8; k++)); do crc=$(((crc >> 1) ^ (0xEDB88320 & -(crc & 1)))); done
+	done
+	crc=$((crc ^ 0xFFFFFFFF))
+}
+line() { crc32 "$1"; printf '%08x %s\n' "$crc" "$1"; }
 echo 7 > "$dir/cpu.weight"; echo "250M" > "$dir/memory.max"
 {
 	line "0 BEGIN pid=999999 start=1 cmd=test"
@@ -337,21 +394,25 @@ echo 7 > "$dir/cpu.weight"; echo "250M" > "$dir/memory.max"
 "$DURESS" recover > "$WORK/torn.txt"
 check "torn journal: recover exits 0" [ $? = 0 ]
 check "torn journal: says the last record was torn" grep -q 'torn' "$WORK/torn.txt"
-check "torn journal: complete records reverted (cpu.weight 42)" grep -q '^42$' "$dir/cpu.weight"
-check "torn journal: complete records reverted (memory.max)" grep -q '^943718400$' "$dir/memory.max"
-check "torn journal: the torn record was not applied (cpu.max)" grep -q '^300000 100000$' "$dir/cpu.max"
+check "torn journal: complete records reverted (cpu.weight 42)" is "$dir/cpu.weight" 42
+check "torn journal: complete records reverted (memory.max)" is "$dir/memory.max" 943718400
+check "torn journal: the torn record was not applied (cpu.max)" is "$dir/cpu.max" "300000 100000"
 check "torn journal removed" [ ! -e "$j" ]
 
 # the target vanishes mid-fault: clean exit, empty journal
+section "a vanished target"
 vdir=$(new_cgroup vanish)
 spawn "$vdir" "$HELPERS/spin"
 "$DURESS" inject cpu -t "cgroup:$vdir" --workers 1 --quota 0.5 --for 60s --baseline 0 -q > /dev/null 2> "$WORK/van.err" &
 a=$!
 # in force first (a slow start must not turn this into "vanished before")
-wait_until 60 --while $a grep -qx '50000 100000' "$vdir/cpu.max"
-sleep 1
+poll 60 $a is "$vdir/cpu.max" "50000 100000"
+nap 1
+section "a vanished target: in force"
 check "the target cgroup could be removed mid-fault" remove_cgroup "$vdir"
+section "a vanished target: removed"
 wait $a; rc=$?
+section "a vanished target: the agent ended"
 check "vanished target: exit 0 (got $rc)" [ $rc = 0 ]
 check "vanished target: says so" grep -q 'vanished' "$WORK/van.err"
 if ! check "vanished target: no error cascade (no failure lines on stderr)" \
@@ -359,3 +420,4 @@ if ! check "vanished target: no error cascade (no failure lines on stderr)" \
 	sed 's/^/      /' "$WORK/van.err"
 fi
 check "vanished target: journal folder empty" bash -c "[ -z \"\$(ls '$STATE/journal')\" ]"
+section "end of the checks (then the EXIT trap removes the target)"
