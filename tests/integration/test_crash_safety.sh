@@ -27,7 +27,7 @@ dev=$(cat /sys/block/vda/dev 2>/dev/null)
 
 # The snapshot runs after every kill: under emulation each process it
 # starts costs tens of milliseconds (hundreds on a loaded host: loading a
-# binary and its libraries over the VM's 9p root), so it starts eight
+# binary and its libraries over the VM's 9p root), so it starts seven
 # (tc, nft and stat here, nsenter, sh, tc and nft in the target's
 # network namespace) and reads everything else with bash builtins: the
 # cgroup files, /proc/*/net/dev for the links, /proc/PID/stat, the
