@@ -59,14 +59,15 @@ check "the holder held max_connections (20, and one for SUPER)" jq -e '.fault_re
 holder_gone
 
 # ---- the example experiment, manifests/db-mysql-deadlocks.yaml ----
-# From a copy with duration 20 s and the probe's timeout 30 s (the mariadb
-# client's first start in the VM reads its libraries over 9p).  It must
+# From a copy with duration 10 s (the 100 transactions take about 1 s)
+# and the probe's timeout 30 s (the mariadb client's first start in the VM
+# reads its libraries over 9p).  It must
 # hold: its probe is MariaDB on the target's own loopback, which an inbound
 # redirect does not take; the application outside meets the 1213s.
 local_sql -e "CREATE DATABASE t; USE t; CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL) ENGINE=InnoDB;
 	INSERT INTO accounts SELECT seq, 0 FROM seq_1_to_10; CREATE USER 'rw'@'%'; GRANT ALL ON t.* TO 'rw'@'%'" ||
 	fail "the application's table and user" "mariadb failed"
-sed -e 's/^\([[:space:]]*duration:\) .*/\1 20s/' -e 's/^\([[:space:]]*timeout:\) .*/\1 30s/' \
+sed -e 's/^\([[:space:]]*duration:\) .*/\1 10s/' -e 's/^\([[:space:]]*timeout:\) .*/\1 30s/' \
 	"$TOP/manifests/db-mysql-deadlocks.yaml" > "$WORK/dm.yaml"
 : > "$WORK/dm.err"
 if bg_start AGENT 60 has_table "$WORK/dm.out" "$WORK/dm.err" \
