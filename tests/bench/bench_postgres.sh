@@ -8,8 +8,10 @@
 #   (five statements in a transaction), simple and extended protocol, with
 #   fsync off (all CPU: the hop's worst case);
 # - one client's select-only round trip: what each hop adds, in us;
-# - the TPC-B-like script with durable commits (fsync and synchronous_commit
-#   on, PostgreSQL's defaults): what an application that commits pays.
+# - durable commits (fsync and synchronous_commit on, PostgreSQL's
+#   defaults) of pgbench's simple-update script (-N: an account updated, read
+#   back, a history row inserted; no hot teller or branch row, so no lock
+#   queue to lengthen): what an application that commits pays.
 # Rounds alternate between the ways so drifting load hits all alike.
 # Needs no cgroup v2 (explicit proxy on loopback): runs in the VM under
 # `make bench`, or directly: BUILD=build bash tests/bench/bench_postgres.sh
@@ -89,5 +91,5 @@ for p in "${WAYS[@]}"; do
 done
 echo "  durable commits (fsync, synchronous_commit on), $CLIENTS clients"
 # shellcheck disable=SC2046
-bench_row 26 "tpcb-like simple, durable" $(means "$CLIENTS" -M simple)
+bench_row 26 "simple-update, durable" $(means "$CLIENTS" -N -M simple)
 echo "  load average at the end $(bench_load)"
