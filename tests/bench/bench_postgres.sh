@@ -8,6 +8,9 @@
 #   (five statements in a transaction), simple and extended protocol, with
 #   fsync off (all CPU: the hop's worst case);
 # - one client's select-only round trip: what each hop adds, in us;
+# - a statement with work in it (the sum over a range of 10,000 accounts,
+#   about 1.5 ms of the server's CPU): where a fixed cost per round
+#   trip shrinks to a tenth;
 # - durable commits (fsync and synchronous_commit on, PostgreSQL's
 #   defaults) of pgbench's simple-update script (-N: an account updated, read
 #   back, a history row inserted; no hot teller or branch row, so no lock
@@ -84,6 +87,10 @@ echo "  one client, select-only simple: a transaction directly, and what each ho
 printf "  %-26s %9s      %9s      %9s      %9s\n" "" direct haproxy tcp postgres
 # shellcheck disable=SC2046
 bench_us_row 26 "round trip" $(means 1 -S -M simple)
+printf '\\set a random(1, 190000)\nSELECT sum(abalance) FROM pgbench_accounts WHERE aid BETWEEN :a AND :a + 9999;\n' > "$D/range.sql"
+echo "  a statement with work in it (a sum over 10,000 rows), $CLIENTS clients"
+# shellcheck disable=SC2046
+bench_row 26 "range sum" $(means "$CLIENTS" -f "$D/range.sql" -M simple)
 as_pg "$PGBIN/pg_ctl" -D "$D/pg/data" -m fast -w stop > /dev/null
 pg_start on
 for p in "${WAYS[@]}"; do
