@@ -9,8 +9,8 @@
 # ms) duress's nftables table gone from the target's namespace and the
 # server back to its own state (a new client's statement answered by the
 # server, not the fault; for connections, the server counting no held
-# connection).  The pass/fail
-# checks (within 1 s) are test_db_redirect*.sh's; this is the series.
+# connection).  The pass/fail checks (within 1 s) are
+# test_db_redirect*.sh's; this is the series.  has_table is db_lib.sh's.
 # Needs cgroup v2 and nftables: runs in the VM under `make bench`.
 RESULTS=$(mktemp -d /tmp/duress-bench-kill.XXXXXX)
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -35,8 +35,6 @@ wait_until 60 pg_up && wait_until 60 local_sql -e 'SELECT 1' || { echo "  the se
 local_sql -e "CREATE USER 'app'@'%'; GRANT SELECT ON *.* TO 'app'@'%'"
 my_up() { [ "$(mariadb --no-defaults -h 10.9.0.2 -P 3306 -u app --skip-ssl --connect-timeout=3 -N -B -e 'SELECT 1')" = 1 ]; }
 wait_until 10 my_up || { echo "  MariaDB does not answer from outside"; exit 1; }
-no_table() { [ "$(tns nft list tables 2> /dev/null | grep -c ' duress_')" = 0 ]; }
-has_table() { ! no_table; }
 holding() { grep -q 'fault in force' "$WORK/agent.err"; }
 
 # since T0 COMMAND...: seconds from T0 (an $EPOCHREALTIME) until COMMAND
