@@ -68,29 +68,20 @@ tps() {
 	sb "$2" "$3" run --threads="$1" --time="$SECS" --db-ps-mode="$4" 2>/dev/null |
 		awk '/transactions:/ {gsub(/\(/, "", $3); printf "%.0f", $3}'
 }
-# means THREADS WORKLOAD PSMODE: the mean tps of each way, rounds alternating
-means() {
-	local i r
-	local sums=(0 0 0 0)
-	for r in $(seq "$ROUNDS"); do
-		for i in "${!WAYS[@]}"; do sums[i]=$((sums[i] + $(tps "$1" "${WAYS[i]}" "$2" "$3"))); done
-	done
-	for i in "${!WAYS[@]}"; do echo -n "$((sums[i] / ROUNDS)) "; done
-}
 echo "  sysbench, $CLIENTS threads, ${SECS}s x $ROUNDS rounds each, alternating; tps (mean of rounds); load average $(bench_load)"
 bench_header 30 haproxy tcp mysql
 for w in "oltp_point_select auto" "oltp_point_select disable" "oltp_read_only auto" "oltp_read_only disable"; do
 	set -- $w
 	# shellcheck disable=SC2046
-	bench_row 30 "$1 $([ "$2" = auto ] && echo prepared || echo text)" $(means "$CLIENTS" "$1" "$2")
+	bench_row 30 "$1 $([ "$2" = auto ] && echo prepared || echo text)" $(bench_means "$CLIENTS" "$1" "$2")
 done
 echo "  one thread, point select prepared: a transaction directly, and what each hop adds"
 printf "  %-30s %9s      %9s      %9s      %9s\n" "" direct haproxy tcp mysql
 # shellcheck disable=SC2046
-bench_us_row 30 "round trip" $(means 1 oltp_point_select auto)
+bench_us_row 30 "round trip" $(bench_means 1 oltp_point_select auto)
 db_stop
 db_start 1
 echo "  durable commits (innodb_flush_log_at_trx_commit=1), $CLIENTS threads"
 # shellcheck disable=SC2046
-bench_row 30 "oltp_write_only prepared, durable" $(means "$CLIENTS" oltp_write_only auto)
+bench_row 30 "oltp_write_only prepared, durable" $(bench_means "$CLIENTS" oltp_write_only auto)
 echo "  load average at the end $(bench_load)"

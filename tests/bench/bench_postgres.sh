@@ -67,30 +67,21 @@ tps() {
 	pgbench -h 127.0.0.1 -p "$p" -U postgres -n -c "$c" -j "$((c < 2 ? c : 2))" -T "$SECS" "$@" postgres 2>/dev/null |
 		awk '/^tps/ {printf "%.0f", $3}'
 }
-# means CLIENTS ARGS...: the mean tps of each way, rounds alternating
-means() {
-	local c=$1 i r; shift
-	local sums=(0 0 0 0)
-	for r in $(seq "$ROUNDS"); do
-		for i in "${!WAYS[@]}"; do sums[i]=$((sums[i] + $(tps "$c" "${WAYS[i]}" "$@"))); done
-	done
-	for i in "${!WAYS[@]}"; do echo -n "$((sums[i] / ROUNDS)) "; done
-}
 echo "  pgbench, $CLIENTS clients, ${SECS}s x $ROUNDS rounds each, alternating; tps (mean of rounds); load average $(bench_load)"
 bench_header 26 haproxy tcp postgres
 for w in "-S -M simple" "-S -M extended" "-M simple" "-M extended"; do
 	name=$([[ $w == -S* ]] && echo "select-only" || echo "tpcb-like")" ${w##*-M }"
 	# shellcheck disable=SC2086,SC2046
-	bench_row 26 "$name" $(means "$CLIENTS" $w)
+	bench_row 26 "$name" $(bench_means "$CLIENTS" $w)
 done
 echo "  one client, select-only simple: a transaction directly, and what each hop adds"
 printf "  %-26s %9s      %9s      %9s      %9s\n" "" direct haproxy tcp postgres
 # shellcheck disable=SC2046
-bench_us_row 26 "round trip" $(means 1 -S -M simple)
+bench_us_row 26 "round trip" $(bench_means 1 -S -M simple)
 printf '\\set a random(1, 190000)\nSELECT sum(abalance) FROM pgbench_accounts WHERE aid BETWEEN :a AND :a + 9999;\n' > "$D/range.sql"
 echo "  a statement with work in it (a sum over 10,000 rows), $CLIENTS clients"
 # shellcheck disable=SC2046
-bench_row 26 "range sum" $(means "$CLIENTS" -f "$D/range.sql" -M simple)
+bench_row 26 "range sum" $(bench_means "$CLIENTS" -f "$D/range.sql" -M simple)
 as_pg "$PGBIN/pg_ctl" -D "$D/pg/data" -m fast -w stop > /dev/null
 pg_start on
 for p in "${WAYS[@]}"; do
@@ -98,5 +89,5 @@ for p in "${WAYS[@]}"; do
 done
 echo "  durable commits (fsync, synchronous_commit on), $CLIENTS clients"
 # shellcheck disable=SC2046
-bench_row 26 "simple-update, durable" $(means "$CLIENTS" -N -M simple)
+bench_row 26 "simple-update, durable" $(bench_means "$CLIENTS" -N -M simple)
 echo "  load average at the end $(bench_load)"

@@ -32,6 +32,21 @@ bench_haproxy_stop() {
 	bench_haproxy_pid=
 }
 
+# bench_means CLIENTS ARGS...: the mean rate of each way to the server
+# (the ports in the array WAYS, direct first), ROUNDS rounds alternating
+# between them so drifting load hits all alike; one rate is the bench's
+# `tps CLIENTS PORT ARGS...`
+bench_means() {
+	local c=$1 i r
+	shift
+	local sums=()
+	for i in "${!WAYS[@]}"; do sums[i]=0; done
+	for r in $(seq "$ROUNDS"); do
+		for i in "${!WAYS[@]}"; do sums[i]=$((sums[i] + $(tps "$c" "${WAYS[i]}" "$@"))); done
+	done
+	for i in "${!WAYS[@]}"; do echo -n "$((sums[i] / ROUNDS)) "; done
+}
+
 # bench_header WIDTH NAME...: the table's head, one column per way to the
 # server after the direct one
 bench_header() {
